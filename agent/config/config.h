@@ -1,0 +1,72 @@
+// sluiced's configuration: one struct, parsed and validated in one place (config.cpp),
+// then passed down by const reference. Keys and defaults are a contract (shared/DESIGN.md).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace sluice {
+
+// Thrown for anything wrong with the config; what() is the one line shown to the operator.
+class ConfigError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct HostPort {
+    std::string host;
+    uint16_t port = 0;
+};
+
+struct InterceptTarget {
+    std::string host = "api.openai.com";
+    uint16_t port = 443;
+    std::vector<std::string> addresses;  // fixed IPs (v4/v6); empty = resolve and refresh by TTL
+};
+
+struct UpstreamConfig {
+    std::string connect;       // optional host:port to dial instead of the original destination
+    std::string ca_file;       // optional extra CA bundle to verify the upstream certificate
+    std::string api_key_file = "/etc/sluice/openai.key";
+};
+
+struct AuditConfig {
+    std::string path = "/var/log/sluice/audit.jsonl";
+};
+
+enum class FailureMode { closed, open };
+
+struct LimitsConfig {
+    uint64_t max_header_bytes = 64 * 1024;
+    uint64_t max_body_bytes = 512ull * 1024 * 1024;  // /v1/files and /v1/audio uploads
+    uint32_t upstream_connect_timeout_ms = 10'000;
+    uint32_t upstream_read_timeout_ms = 600'000;  // long generations stream for minutes
+    uint32_t client_idle_timeout_ms = 120'000;
+};
+
+struct Config {
+    std::string source_path;  // the file this was read from ("" = embedded defaults)
+    HostPort listen{"127.0.0.1", 15443};
+    std::string cgroup;  // "" = the cgroup2 root found in /proc/mounts
+    std::string state_dir = "/var/lib/sluice";
+    std::vector<InterceptTarget> intercept{InterceptTarget{}};
+    std::map<std::string, UpstreamConfig> upstream{{"api.openai.com", UpstreamConfig{}}};
+    AuditConfig audit;
+    std::string policy = "/etc/sluice/policy.yaml";
+    std::string admin = "/run/sluice/admin.sock";
+    std::string pin_dir = "/sys/fs/bpf/sluice";
+    FailureMode failure_mode = FailureMode::closed;
+    LimitsConfig limits;
+};
+
+// Parses YAML text; `source` names the file in error messages. Throws ConfigError.
+Config parse_config(const std::string& yaml_text, const std::string& source);
+// Reads and parses a file. Throws ConfigError naming the file if it cannot be read.
+Config load_config(const std::string& path);
+// Splits "host:port" / "[v6]:port". Throws ConfigError naming `key`.
+HostPort parse_host_port(const std::string& text, const std::string& key);
+
+}  // namespace sluice

@@ -1,0 +1,2 @@
+// sluiced: wired up in agent/daemon once the concerns land.
+int main() { return 0; }
