@@ -1,2 +1,53 @@
-// sluiced: wired up in agent/daemon once the concerns land.
-int main() { return 0; }
+// sluiced: the sluice host daemon. See README.md and `sluiced --help`.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include <spdlog/spdlog.h>
+
+#include "agent/config/config.h"
+#include "agent/daemon/daemon.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: sluiced [--config FILE] [--log-level LEVEL]
+
+Redirects every connection this host makes to the intercepted hosts (api.openai.com by
+default) into a local TLS proxy that holds the real API key, attributes each request to the
+process, user and cgroup that made it, and writes an audit line per request.
+
+  --config FILE      YAML configuration (default: built-in defaults, see README.md)
+  --log-level LEVEL  trace | debug | info | warn | error (default: info)
+  --help             show this help
+
+Signals: SIGHUP re-reads the API key file and reopens the audit file; SIGINT/SIGTERM stop.
+Stopping leaves the redirect in place (connections fail closed); `sluicectl unload` removes it.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string config_path;
+    std::string log_level = "info";
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            std::fputs(kUsage, stdout);
+            return 0;
+        }
+        if ((arg == "--config" || arg == "--log-level") && i + 1 < argc) {
+            (arg == "--config" ? config_path : log_level) = argv[++i];
+            continue;
+        }
+        std::fprintf(stderr, "sluiced: unknown argument '%s' (see --help)\n", arg.c_str());
+        return 2;
+    }
+    spdlog::set_level(spdlog::level::from_str(log_level));
+    try {
+        const sluice::Config config = config_path.empty() ? sluice::default_config() : sluice::load_config(config_path);
+        return sluice::run_daemon(config);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "sluiced: %s\n", e.what());
+        return 1;
+    }
+}

@@ -62,6 +62,8 @@ struct Config {
     LimitsConfig limits;
 };
 
+// The configuration used when no file is given: every key at its DESIGN.md default.
+Config default_config();
 // Parses YAML text; `source` names the file in error messages. Throws ConfigError.
 Config parse_config(const std::string& yaml_text, const std::string& source);
 // Reads and parses a file. Throws ConfigError naming the file if it cannot be read.

@@ -1,0 +1,158 @@
+#include "agent/admin/admin_server.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+#include <spdlog/spdlog.h>
+
+#include "agent/common/limits.h"
+
+namespace sluice {
+
+namespace {
+
+sockaddr_un socket_address(const std::string& path) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (path.size() >= sizeof(address.sun_path))
+        throw std::runtime_error("admin: socket path too long: " + path);
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    return address;
+}
+
+// Reads one line (or to EOF) with a deadline; false on timeout, error or oversize.
+bool read_line(int fd, std::string& line, int timeout_ms) {
+    char buffer[4096];
+    while (line.find('\n') == std::string::npos) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, timeout_ms) <= 0) return false;
+        const ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return !line.empty();
+        line.append(buffer, static_cast<size_t>(n));
+        if (line.size() > limits::kAdminRequestMaxBytes) return false;
+    }
+    line.erase(line.find('\n'));
+    return true;
+}
+
+void write_all(int fd, const std::string& data) {
+    size_t off = 0;
+    while (off < data.size()) {
+        const ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        off += static_cast<size_t>(n);
+    }
+}
+
+}  // namespace
+
+AdminServer::AdminServer(std::string path) : path_(std::move(path)) {
+    const sockaddr_un address = socket_address(path_);
+    std::filesystem::path dir = std::filesystem::path(path_).parent_path();
+    std::error_code ec;
+    if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+    listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (listen_fd_ < 0) throw std::runtime_error("admin: socket: " + std::string(std::strerror(errno)));
+    ::unlink(path_.c_str());
+    // Created 0600 from the start: the umask closes the window between bind and chmod.
+    const mode_t old_mask = ::umask(0177);
+    const int bound = ::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+    const int bind_errno = errno;
+    ::umask(old_mask);
+    if (bound != 0 || ::listen(listen_fd_, 16) != 0) {
+        ::close(listen_fd_);
+        throw std::runtime_error("admin: cannot listen on " + path_ + ": " + std::strerror(bind_errno));
+    }
+}
+
+AdminServer::~AdminServer() {
+    stop();
+    if (listen_fd_ >= 0) ::close(listen_fd_);
+    ::unlink(path_.c_str());
+}
+
+void AdminServer::on(const std::string& command, Handler handler) { handlers_[command] = std::move(handler); }
+
+void AdminServer::start() {
+    thread_ = std::jthread([this](std::stop_token stop) { serve(stop); });
+}
+
+void AdminServer::stop() {
+    if (thread_.joinable()) {
+        thread_.request_stop();
+        thread_.join();
+    }
+}
+
+void AdminServer::serve(std::stop_token stop) {
+    while (!stop.stop_requested()) {
+        pollfd p{listen_fd_, POLLIN, 0};
+        if (::poll(&p, 1, 200) <= 0) continue;
+        const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) continue;
+        handle_client(fd);
+        ::close(fd);
+    }
+}
+
+void AdminServer::handle_client(int fd) {
+    ucred peer{};
+    socklen_t len = sizeof peer;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 || !peer_allowed(peer.uid, ::geteuid())) {
+        spdlog::warn("admin: refused a request from uid {} pid {}", peer.uid, peer.pid);
+        write_all(fd, nlohmann::json{{"error", "permission denied"}}.dump() + "\n");
+        return;
+    }
+    std::string line;
+    if (!read_line(fd, line, 2000)) return;
+    nlohmann::json response;
+    auto request = nlohmann::json::parse(line, nullptr, false);
+    if (request.is_discarded() || !request.is_object() || !request.contains("command")) {
+        response = {{"error", "request must be a JSON object with a \"command\""}};
+    } else {
+        const std::string command = request.value("command", "");
+        auto it = handlers_.find(command);
+        if (it == handlers_.end()) {
+            response = {{"error", "unknown command '" + command + "'"}};
+        } else {
+            try {
+                response = it->second(request);
+            } catch (const std::exception& e) {
+                response = {{"error", e.what()}};
+            }
+        }
+    }
+    write_all(fd, response.dump() + "\n");
+}
+
+nlohmann::json admin_call(const std::string& path, const nlohmann::json& request) {
+    const sockaddr_un address = socket_address(path);
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw std::runtime_error("admin: socket: " + std::string(std::strerror(errno)));
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+        const int err = errno;
+        ::close(fd);
+        throw std::runtime_error("cannot reach sluiced at " + path + ": " + std::strerror(err));
+    }
+    write_all(fd, request.dump() + "\n");
+    std::string line;
+    const bool ok = read_line(fd, line, 10'000);
+    ::close(fd);
+    if (!ok) throw std::runtime_error("sluiced at " + path + " did not answer");
+    auto response = nlohmann::json::parse(line, nullptr, false);
+    if (response.is_discarded()) throw std::runtime_error("sluiced at " + path + " sent an unreadable answer");
+    return response;
+}
+
+}  // namespace sluice

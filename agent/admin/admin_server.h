@@ -1,0 +1,48 @@
+// The admin socket (a Unix stream socket at config `admin`): one JSON request line in, one JSON
+// response line out. Only root or sluiced's own user may talk to it (SO_PEERCRED), since status
+// shows who is calling the API and how much.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <map>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+namespace sluice {
+
+class AdminServer {
+public:
+    using Handler = std::function<nlohmann::json(const nlohmann::json& request)>;
+
+    // Creates the socket (0600, replacing a stale one; the directory 0755 if missing).
+    // Throws std::runtime_error naming the path.
+    explicit AdminServer(std::string path);
+    ~AdminServer();
+    AdminServer(const AdminServer&) = delete;
+    AdminServer& operator=(const AdminServer&) = delete;
+
+    void on(const std::string& command, Handler handler);
+    void start();
+    void stop();
+
+    // Whether a peer with these credentials may use the socket.
+    static bool peer_allowed(uid_t peer_uid, uid_t server_uid) { return peer_uid == 0 || peer_uid == server_uid; }
+
+private:
+    void serve(std::stop_token stop);
+    void handle_client(int fd);
+
+    const std::string path_;
+    int listen_fd_ = -1;
+    std::map<std::string, Handler> handlers_;
+    std::jthread thread_;
+};
+
+// Client side for sluicectl: sends `request`, returns the response. Throws std::runtime_error.
+nlohmann::json admin_call(const std::string& path, const nlohmann::json& request);
+
+}  // namespace sluice

@@ -1,0 +1,48 @@
+// One audit line: what was asked, by whom, what was decided and what came back.
+// Plain data plus its JSON form (the field names are a contract: shared/DESIGN.md).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace sluice {
+
+struct AuditRecord {
+    std::string kind = "request";  // request | passthrough | connection
+    std::string id;
+    std::chrono::system_clock::time_point started;
+    nlohmann::json identity = nlohmann::json::object();
+    std::string sni;
+    std::string original_destination;
+
+    std::string method;
+    std::string path;
+    std::string model;
+    bool stream = false;
+    uint64_t request_bytes = 0;
+    std::string client_key_fingerprint;
+
+    unsigned status = 0;           // what the client got (0: connection-level event)
+    unsigned upstream_status = 0;  // what upstream answered (0: never reached)
+    std::optional<nlohmann::json> usage;
+    uint64_t response_bytes = 0;
+    bool upstream_connection_reused = false;
+
+    std::string action = "allow";  // allow | deny | error | passthrough
+    std::string rule;
+    std::string reason;
+    std::string error;
+    double latency_ms = 0;
+    double upstream_ttfb_ms = 0;
+
+    nlohmann::json to_json() const;
+};
+
+// A new unique record id: 16 hex digits of randomness + a per-process counter.
+std::string new_audit_id();
+
+}  // namespace sluice

@@ -1,0 +1,180 @@
+#include "agent/audit/audit_writer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+#include <spdlog/spdlog.h>
+
+#include "agent/common/limits.h"
+#include "agent/common/time_format.h"
+
+namespace sluice {
+
+namespace {
+constexpr auto kRetryInterval = std::chrono::milliseconds(500);
+}
+
+AuditWriter::AuditWriter(std::string path) : path_(std::move(path)) {
+    open_file();
+    thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+}
+
+AuditWriter::~AuditWriter() {
+    thread_.request_stop();
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    if (fd_ >= 0) ::close(fd_);
+}
+
+void AuditWriter::open_file() {
+    std::filesystem::path file(path_);
+    std::error_code ec;
+    if (file.has_parent_path() && !std::filesystem::exists(file.parent_path(), ec)) {
+        std::filesystem::create_directories(file.parent_path(), ec);
+        if (ec) throw std::runtime_error("audit: cannot create directory " +
+                                         file.parent_path().string() + ": " + ec.message());
+        ::chmod(file.parent_path().c_str(), 0700);
+    }
+    int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) throw std::runtime_error("audit: cannot open " + path_ + ": " + std::strerror(errno));
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+}
+
+void AuditWriter::write(const nlohmann::json& record) {
+    std::string line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    line.push_back('\n');
+    {
+        std::lock_guard lock(mutex_);
+        ++enqueued_;
+        if (queue_.size() >= limits::kAuditQueueMaxRecords) {
+            ++stats_.lost;
+            ++lost_since_failure_;
+            ++settled_;
+            return;
+        }
+        queue_.push_back(std::move(line));
+    }
+    wake_.notify_one();
+}
+
+bool AuditWriter::healthy() const {
+    std::lock_guard lock(mutex_);
+    return stats_.healthy;
+}
+
+AuditStats AuditWriter::stats() const {
+    std::lock_guard lock(mutex_);
+    return stats_;
+}
+
+void AuditWriter::reopen() {
+    {
+        std::lock_guard lock(mutex_);
+        reopen_requested_ = true;
+    }
+    wake_.notify_one();
+}
+
+void AuditWriter::flush() {
+    std::unique_lock lock(mutex_);
+    const uint64_t target = enqueued_;
+    flushed_.wait_for(lock, std::chrono::seconds(5), [&] { return settled_ >= target; });
+}
+
+bool AuditWriter::write_lines(const std::string& lines, std::string& error) {
+    const char* data = lines.data();
+    size_t left = lines.size();
+    while (left > 0) {
+        ssize_t n = ::write(fd_, data, left);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            error = std::strerror(errno);
+            return false;
+        }
+        data += n;
+        left -= static_cast<size_t>(n);
+    }
+    return true;
+}
+
+void AuditWriter::run(std::stop_token stop) {
+    std::unique_lock lock(mutex_);
+    while (true) {
+        wake_.wait(lock, stop, [&] { return !queue_.empty() || reopen_requested_; });
+        if (reopen_requested_) {
+            reopen_requested_ = false;
+            lock.unlock();
+            try {
+                open_file();
+            } catch (const std::exception& e) {
+                spdlog::error("{}", e.what());
+            }
+            lock.lock();
+        }
+        if (queue_.empty()) {
+            if (stop.stop_requested()) return;
+            continue;
+        }
+        std::deque<std::string> batch;
+        batch.swap(queue_);
+        const bool was_failing = !stats_.healthy;
+        const uint64_t lost_before = lost_since_failure_;
+        lock.unlock();
+
+        std::string lines;
+        if (was_failing) {
+            // Recovery: first say what the failure cost, so the gap is on the record.
+            nlohmann::json gap = {{"ts", format_utc_now()},
+                                  {"event", "audit_gap"},
+                                  {"lost", lost_before},
+                                  {"error", stats().last_error}};
+            lines = gap.dump() + "\n";
+        }
+        for (const auto& line : batch) lines += line;
+        std::string error;
+        const bool ok = write_lines(lines, error);
+
+        lock.lock();
+        if (ok) {
+            stats_.written += batch.size();
+            settled_ += batch.size();
+            if (was_failing) {
+                spdlog::info("audit: writing to {} again after {} lost records", path_, lost_before);
+                lost_since_failure_ -= lost_before;
+            }
+            stats_.healthy = true;
+            flushed_.notify_all();
+            continue;
+        }
+        ++stats_.write_errors;
+        if (stats_.healthy) spdlog::error("audit: write to {} failed: {}", path_, error);
+        stats_.healthy = false;
+        stats_.last_error = error;
+        // Keep what failed at the front (bounded), retry after a pause.
+        while (!batch.empty() && queue_.size() < limits::kAuditQueueMaxRecords) {
+            queue_.push_front(std::move(batch.back()));
+            batch.pop_back();
+        }
+        stats_.lost += batch.size();
+        lost_since_failure_ += batch.size();
+        settled_ += batch.size();
+        flushed_.notify_all();
+        if (stop.stop_requested()) {
+            settled_ += queue_.size();
+            flushed_.notify_all();
+            return;
+        }
+        wake_.wait_for(lock, stop, kRetryInterval, [] { return false; });
+        // flush() callers waiting on records that keep failing give up on their own deadline.
+    }
+}
+
+}  // namespace sluice

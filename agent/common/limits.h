@@ -1,0 +1,28 @@
+// Every read has a size limit and a deadline: the ones not set from config live here.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+namespace sluice::limits {
+
+// A ClientHello with post-quantum key shares is ~1.8 KiB; 16 KiB is one full TLS record.
+inline constexpr std::size_t kClientHelloMaxBytes = 16 * 1024 + 5;
+inline constexpr std::chrono::milliseconds kClientHelloDeadline{10'000};
+inline constexpr std::chrono::milliseconds kClientHelloPollInterval{1};
+inline constexpr std::chrono::milliseconds kTlsHandshakeDeadline{10'000};
+// Relay buffer per direction: one TLS record.
+inline constexpr std::size_t kRelayBufferBytes = 16 * 1024;
+// Response bodies kept to read `usage` from (non-streamed JSON). Larger bodies are forwarded
+// without usage extraction.
+inline constexpr std::size_t kUsageCaptureMaxBytes = 4 * 1024 * 1024;
+// Idle upstream connections kept per upstream endpoint and worker thread.
+inline constexpr std::size_t kUpstreamIdlePerEndpoint = 64;
+inline constexpr std::chrono::seconds kUpstreamIdleTimeout{50};
+// Audit records waiting for the writer before new ones are counted as lost.
+inline constexpr std::size_t kAuditQueueMaxRecords = 100'000;
+// Admin socket requests.
+inline constexpr std::size_t kAdminRequestMaxBytes = 64 * 1024;
+inline constexpr std::chrono::milliseconds kShutdownDrainDeadline{5'000};
+
+}  // namespace sluice::limits

@@ -1,0 +1,20 @@
+// Errors sent to clients use OpenAI's JSON shape so SDKs surface them (shared/DESIGN.md).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace sluice {
+
+struct ClientError {
+    unsigned status = 500;
+    std::string type;     // e.g. "policy_violation", "upstream_error", "invalid_request_error"
+    std::string code;     // machine-readable, e.g. "upstream_unreachable"
+    std::string message;  // one human sentence; never contains secrets
+    unsigned retry_after_s = 0;  // >0 adds Retry-After (429)
+};
+
+// {"error":{"message":…,"type":…,"param":null,"code":…}}
+std::string openai_error_body(const ClientError& error);
+
+}  // namespace sluice

@@ -1,0 +1,481 @@
+// Parses and validates sluiced's YAML config. Every problem ends as one ConfigError line of
+// the form `config <file>: <what is wrong with which key> (line N)`, because the operator sees
+// exactly that line and an exit code, nothing else (DESIGN.md: "one clear line").
+#include "agent/config/config.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <limits>
+#include <set>
+#include <string_view>
+
+namespace sluice {
+namespace {
+
+// A config file is a few hundred bytes; anything far larger is a mistake (wrong path).
+constexpr size_t kMaxConfigFileBytes = 1024 * 1024;
+// Longest value echoed back in an error message before it is cut.
+constexpr size_t kMaxEchoedValueChars = 80;
+
+// Renders a user-supplied value for an error message: quoted, control characters escaped
+// (the message must stay one line), long values cut.
+std::string quote_value(std::string_view value) {
+    std::string out = "\"";
+    size_t shown = 0;
+    for (char c : value) {
+        if (shown++ == kMaxEchoedValueChars) {
+            out += "...";
+            break;
+        }
+        auto u = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (u < 0x20 || u == 0x7f) {
+            static constexpr char kHex[] = "0123456789abcdef";
+            out += "\\x";
+            out += kHex[u >> 4];
+            out += kHex[u & 0xf];
+        } else {
+            out += c;
+        }
+    }
+    out += '"';
+    return out;
+}
+
+std::string describe_node(const YAML::Node& node) {
+    switch (node.Type()) {
+        case YAML::NodeType::Sequence:
+            return "a list";
+        case YAML::NodeType::Map:
+            return "a mapping";
+        case YAML::NodeType::Null:
+            return "nothing";
+        case YAML::NodeType::Scalar:
+            return quote_value(node.Scalar());
+        default:
+            return "an undefined value";
+    }
+}
+
+std::string line_suffix(const YAML::Node& node) {
+    const YAML::Mark mark = node.Mark();
+    if (mark.is_null()) return "";
+    return " (line " + std::to_string(mark.line + 1) + ")";
+}
+
+bool is_ip_literal(const std::string& text) {
+    unsigned char buf[16];
+    return inet_pton(AF_INET, text.c_str(), buf) == 1 ||
+           inet_pton(AF_INET6, text.c_str(), buf) == 1;
+}
+
+// RFC 1123 host name: dot-separated labels of letters, digits and '-', each 1..63 chars,
+// not starting or ending with '-', 253 chars in all.
+bool is_hostname(std::string_view name) {
+    if (name.empty() || name.size() > 253) return false;
+    size_t label_len = 0;
+    char prev = '.';
+    for (char c : name) {
+        if (c == '.') {
+            if (label_len == 0 || prev == '-') return false;
+            label_len = 0;
+        } else {
+            bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '-';
+            if (!ok || (label_len == 0 && c == '-') || ++label_len > 63) return false;
+        }
+        prev = c;
+    }
+    return label_len > 0 && prev != '-';
+}
+
+std::string to_lower(std::string s) {
+    for (char& c : s) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    return s;
+}
+
+// Walks the YAML tree. Each method names the key it checks so errors can say which one.
+class ConfigParser {
+public:
+    explicit ConfigParser(std::string source) : source_(std::move(source)) {}
+
+    [[noreturn]] void fail(const std::string& what, const YAML::Node& at) const {
+        throw ConfigError("config " + (source_.empty() ? std::string("<inline>") : source_) + ": " +
+                          what + line_suffix(at));
+    }
+
+    // Iterates a mapping, rejecting keys outside `allowed` and duplicate keys.
+    template <typename Fn>
+    void for_each_key(const YAML::Node& map, const std::string& where,
+                      std::initializer_list<std::string_view> allowed, Fn&& fn) const {
+        std::set<std::string> seen;
+        for (const auto& kv : map) {
+            const YAML::Node& key_node = kv.first;
+            if (!key_node.IsScalar()) fail("keys " + where + "must be plain names", key_node);
+            const std::string& key = key_node.Scalar();
+            bool known = false;
+            for (std::string_view a : allowed) known = known || a == key;
+            if (!known) fail("unknown key '" + where + key + "'", key_node);
+            if (!seen.insert(key).second) fail("duplicate key '" + where + key + "'", key_node);
+            fn(key, kv.second);
+        }
+    }
+
+    void require_map(const YAML::Node& node, const std::string& key) const {
+        if (!node.IsMap())
+            fail("'" + key + "' must be a mapping, got " + describe_node(node), node);
+    }
+
+    std::string string_value(const YAML::Node& node, const std::string& key,
+                             bool allow_empty) const {
+        if (!node.IsScalar())
+            fail("'" + key + "' must be a string, got " + describe_node(node), node);
+        std::string value = node.Scalar();
+        if (!allow_empty && value.empty()) fail("'" + key + "' must not be empty", node);
+        if (value.find('\0') != std::string::npos) fail("'" + key + "' contains a NUL byte", node);
+        return value;
+    }
+
+    uint64_t unsigned_value(const YAML::Node& node, const std::string& key, uint64_t min,
+                            uint64_t max) const {
+        const std::string range =
+            "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+        if (!node.IsScalar())
+            fail("'" + key + "' must be " + range + ", got " + describe_node(node), node);
+        const std::string& text = node.Scalar();
+        uint64_t value = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || value < min ||
+            value > max) {
+            fail("'" + key + "' must be " + range + ", got " + quote_value(text), node);
+        }
+        return value;
+    }
+
+    HostPort host_port_value(const YAML::Node& node, const std::string& key) const {
+        if (!node.IsScalar())
+            fail("'" + key + "' must be host:port, got " + describe_node(node), node);
+        try {
+            return parse_host_port(node.Scalar(), key);
+        } catch (const ConfigError& e) {
+            fail(e.what(), node);
+        }
+    }
+
+    Config parse(const std::string& text) const {
+        YAML::Node root;
+        try {
+            root = YAML::Load(text);
+        } catch (const YAML::Exception& e) {
+            // yaml-cpp's what() repeats the position; build our own single line from its parts.
+            std::string msg = e.msg;
+            for (char& c : msg) {
+                if (c == '\n' || c == '\r') c = ' ';
+            }
+            throw ConfigError("config " + source_name() + ": invalid YAML: " + msg + " (line " +
+                              std::to_string(e.mark.line + 1) + ")");
+        }
+        Config config = default_config();
+        config.source_path = source_;
+        if (root.IsNull()) return config;  // empty file: all defaults
+        if (!root.IsMap())
+            fail("top level must be a mapping of keys, got " + describe_node(root), root);
+
+        bool upstream_given = false;
+        std::map<std::string, UpstreamConfig> upstream;
+        std::map<std::string, YAML::Node> upstream_nodes;
+        for_each_key(root, "",
+                     {"listen", "cgroup", "state_dir", "intercept", "upstream", "audit", "policy",
+                      "admin", "pin_dir", "failure_mode", "limits"},
+                     [&](const std::string& key, const YAML::Node& value) {
+                         // `key:` with nothing after it means "use the default".
+                         if (value.IsNull()) return;
+                         if (key == "listen") {
+                             config.listen = host_port_value(value, key);
+                             if (!is_ip_literal(config.listen.host)) {
+                                 fail("'listen' host must be an IP address, got " +
+                                          quote_value(config.listen.host),
+                                      value);
+                             }
+                         } else if (key == "cgroup") {
+                             config.cgroup = string_value(value, key, true);
+                         } else if (key == "state_dir") {
+                             config.state_dir = string_value(value, key, false);
+                         } else if (key == "intercept") {
+                             config.intercept = parse_intercept(value);
+                         } else if (key == "upstream") {
+                             upstream_given = true;
+                             parse_upstream(value, upstream, upstream_nodes);
+                         } else if (key == "audit") {
+                             config.audit = parse_audit(value);
+                         } else if (key == "policy") {
+                             config.policy = string_value(value, key, true);
+                         } else if (key == "admin") {
+                             config.admin = string_value(value, key, false);
+                         } else if (key == "pin_dir") {
+                             config.pin_dir = string_value(value, key, false);
+                         } else if (key == "failure_mode") {
+                             config.failure_mode = parse_failure_mode(value);
+                         } else if (key == "limits") {
+                             config.limits = parse_limits(value);
+                         }
+                     });
+
+        // Every intercepted host gets an upstream entry; one given for a host that is not
+        // intercepted is almost certainly a typo of one that is, so it is refused.
+        if (upstream_given) {
+            for (const auto& [host, node] : upstream_nodes) {
+                bool intercepted = false;
+                for (const auto& t : config.intercept) intercepted = intercepted || t.host == host;
+                if (!intercepted) {
+                    fail("'upstream." + host + "' does not match any intercept host", node);
+                }
+            }
+        }
+        std::map<std::string, UpstreamConfig> filled;
+        for (const auto& t : config.intercept) {
+            auto it = upstream.find(t.host);
+            filled[t.host] = it != upstream.end() ? it->second : UpstreamConfig{};
+        }
+        config.upstream = std::move(filled);
+        return config;
+    }
+
+private:
+    std::string source_name() const { return source_.empty() ? "<inline>" : source_; }
+
+    std::vector<InterceptTarget> parse_intercept(const YAML::Node& node) const {
+        if (!node.IsSequence()) {
+            fail(
+                "'intercept' must be a list of {host, port, addresses}, got " + describe_node(node),
+                node);
+        }
+        std::vector<InterceptTarget> targets;
+        std::set<std::pair<std::string, uint16_t>> seen;
+        for (size_t i = 0; i < node.size(); ++i) {
+            const YAML::Node item = node[i];
+            const std::string where = "intercept[" + std::to_string(i) + "]";
+            require_map(item, where);
+            InterceptTarget target;
+            for_each_key(item, where + ".", {"host", "port", "addresses"},
+                         [&](const std::string& key, const YAML::Node& value) {
+                             const std::string name = where + "." + key;
+                             if (value.IsNull()) return;
+                             if (key == "host") {
+                                 target.host = to_lower(string_value(value, name, false));
+                                 if (!is_hostname(target.host)) {
+                                     fail("'" + name + "' must be a host name, got " +
+                                              quote_value(value.Scalar()),
+                                          value);
+                                 }
+                             } else if (key == "port") {
+                                 target.port =
+                                     static_cast<uint16_t>(unsigned_value(value, name, 1, 65535));
+                             } else if (key == "addresses") {
+                                 target.addresses = parse_addresses(value, name);
+                             }
+                         });
+            if (!seen.insert({target.host, target.port}).second) {
+                fail("'" + where + "' repeats " + target.host + ":" + std::to_string(target.port),
+                     item);
+            }
+            targets.push_back(std::move(target));
+        }
+        return targets;
+    }
+
+    std::vector<std::string> parse_addresses(const YAML::Node& node, const std::string& key) const {
+        if (!node.IsSequence()) {
+            fail("'" + key + "' must be a list of IP addresses, got " + describe_node(node), node);
+        }
+        std::vector<std::string> addresses;
+        for (size_t i = 0; i < node.size(); ++i) {
+            const std::string name = key + "[" + std::to_string(i) + "]";
+            const YAML::Node item = node[i];
+            if (!item.IsScalar() || !is_ip_literal(item.Scalar())) {
+                fail("'" + name + "' must be an IPv4 or IPv6 address, got " + describe_node(item),
+                     item);
+            }
+            addresses.push_back(item.Scalar());
+        }
+        return addresses;
+    }
+
+    void parse_upstream(const YAML::Node& node, std::map<std::string, UpstreamConfig>& out,
+                        std::map<std::string, YAML::Node>& nodes) const {
+        if (!node.IsMap()) {
+            fail(
+                "'upstream' must be a mapping of host name to settings, got " + describe_node(node),
+                node);
+        }
+        for (const auto& kv : node) {
+            const YAML::Node& key_node = kv.first;
+            if (!key_node.IsScalar() || !is_hostname(key_node.Scalar())) {
+                fail("'upstream' keys must be host names, got " + describe_node(key_node),
+                     key_node);
+            }
+            const std::string host = to_lower(key_node.Scalar());
+            const std::string where = "upstream." + host;
+            if (out.count(host) != 0) fail("duplicate key '" + where + "'", key_node);
+            UpstreamConfig upstream;
+            const YAML::Node& value = kv.second;
+            if (!value.IsNull()) {
+                require_map(value, where);
+                for_each_key(value, where + ".", {"connect", "ca_file", "api_key_file"},
+                             [&](const std::string& key, const YAML::Node& v) {
+                                 const std::string name = where + "." + key;
+                                 if (v.IsNull()) return;
+                                 if (key == "connect") {
+                                     upstream.connect = string_value(v, name, true);
+                                     if (!upstream.connect.empty()) host_port_value(v, name);
+                                 } else if (key == "ca_file") {
+                                     upstream.ca_file = string_value(v, name, true);
+                                 } else if (key == "api_key_file") {
+                                     upstream.api_key_file = string_value(v, name, true);
+                                 }
+                             });
+            }
+            out.emplace(host, std::move(upstream));
+            nodes.emplace(host, key_node);
+        }
+    }
+
+    AuditConfig parse_audit(const YAML::Node& node) const {
+        require_map(node, "audit");
+        AuditConfig audit;
+        for_each_key(node, "audit.", {"path"}, [&](const std::string& key, const YAML::Node& v) {
+            if (v.IsNull()) return;
+            audit.path = string_value(v, "audit." + key, false);
+        });
+        return audit;
+    }
+
+    FailureMode parse_failure_mode(const YAML::Node& node) const {
+        if (node.IsScalar()) {
+            if (node.Scalar() == "closed") return FailureMode::closed;
+            if (node.Scalar() == "open") return FailureMode::open;
+        }
+        fail("'failure_mode' must be closed or open, got " + describe_node(node), node);
+    }
+
+    LimitsConfig parse_limits(const YAML::Node& node) const {
+        require_map(node, "limits");
+        LimitsConfig limits;
+        constexpr uint64_t kMaxU32 = std::numeric_limits<uint32_t>::max();
+        for_each_key(node, "limits.",
+                     {"max_header_bytes", "max_body_bytes", "upstream_connect_timeout_ms",
+                      "upstream_read_timeout_ms", "client_idle_timeout_ms"},
+                     [&](const std::string& key, const YAML::Node& v) {
+                         const std::string name = "limits." + key;
+                         if (v.IsNull()) return;
+                         if (key == "max_header_bytes") {
+                             // Below 1 KiB not even OpenAI's own response headers fit.
+                             limits.max_header_bytes =
+                                 unsigned_value(v, name, 1024, 64ull * 1024 * 1024);
+                         } else if (key == "max_body_bytes") {
+                             limits.max_body_bytes =
+                                 unsigned_value(v, name, 1, std::numeric_limits<int64_t>::max());
+                         } else if (key == "upstream_connect_timeout_ms") {
+                             limits.upstream_connect_timeout_ms =
+                                 static_cast<uint32_t>(unsigned_value(v, name, 1, kMaxU32));
+                         } else if (key == "upstream_read_timeout_ms") {
+                             limits.upstream_read_timeout_ms =
+                                 static_cast<uint32_t>(unsigned_value(v, name, 1, kMaxU32));
+                         } else if (key == "client_idle_timeout_ms") {
+                             limits.client_idle_timeout_ms =
+                                 static_cast<uint32_t>(unsigned_value(v, name, 1, kMaxU32));
+                         }
+                     });
+        return limits;
+    }
+
+    std::string source_;
+};
+
+}  // namespace
+
+Config default_config() { return Config{}; }
+
+HostPort parse_host_port(const std::string& text, const std::string& key) {
+    auto bad = [&]() -> ConfigError {
+        return ConfigError("'" + key + "' must be host:port, got " + quote_value(text));
+    };
+    HostPort out;
+    std::string_view port_text;
+    if (!text.empty() && text.front() == '[') {
+        // [v6]:port
+        const size_t close = text.find(']');
+        if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+            throw bad();
+        }
+        out.host = text.substr(1, close - 1);
+        unsigned char buf[16];
+        if (inet_pton(AF_INET6, out.host.c_str(), buf) != 1) throw bad();
+        port_text = std::string_view(text).substr(close + 2);
+    } else {
+        const size_t colon = text.rfind(':');
+        if (colon == std::string::npos || colon == 0) throw bad();
+        out.host = text.substr(0, colon);
+        // A bare IPv6 address has more colons; it must be bracketed to carry a port.
+        if (out.host.find(':') != std::string::npos) throw bad();
+        if (!is_ip_literal(out.host) && !is_hostname(out.host)) throw bad();
+        port_text = std::string_view(text).substr(colon + 1);
+    }
+    uint32_t port = 0;
+    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (port_text.empty() || ec != std::errc{} || end != port_text.data() + port_text.size() ||
+        port == 0 || port > 65535) {
+        throw ConfigError("'" + key + "' port must be in [1, 65535], got " + quote_value(text));
+    }
+    out.port = static_cast<uint16_t>(port);
+    return out;
+}
+
+Config parse_config(const std::string& yaml_text, const std::string& source) {
+    return ConfigParser(source).parse(yaml_text);
+}
+
+Config load_config(const std::string& path) {
+    auto fail = [&](const std::string& why) -> ConfigError {
+        return ConfigError("config " + path + ": " + why);
+    };
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw fail(std::string("cannot read file: ") + std::strerror(errno));
+    struct FdCloser {
+        int fd;
+        ~FdCloser() { ::close(fd); }
+    } closer{fd};
+
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) throw fail(std::string("cannot read file: ") + std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) throw fail("cannot read file: not a regular file");
+
+    std::string text;
+    char buf[16 * 1024];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw fail(std::string("cannot read file: ") + std::strerror(errno));
+        }
+        if (n == 0) break;
+        text.append(buf, static_cast<size_t>(n));
+        if (text.size() > kMaxConfigFileBytes) {
+            throw fail("file is larger than " + std::to_string(kMaxConfigFileBytes) + " bytes");
+        }
+    }
+    return parse_config(text, path);
+}
+
+}  // namespace sluice

@@ -1,0 +1,71 @@
+#include "agent/identity/process_info.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace sluice {
+namespace {
+
+// Reads at most `max_bytes` of a /proc file; "" on any failure (the process may exit while we
+// read, which is normal and not an error worth more than an empty field).
+std::string read_small_file(const std::string& path, size_t max_bytes) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return "";
+    std::string out;
+    char buf[4096];
+    while (out.size() < max_bytes) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        out.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    if (out.size() > max_bytes) out.resize(max_bytes);
+    return out;
+}
+
+}  // namespace
+
+std::string format_cmdline(std::string_view raw, size_t max_bytes) {
+    if (raw.size() > max_bytes) raw = raw.substr(0, max_bytes);
+    std::string out(raw);
+    while (!out.empty() && out.back() == '\0') out.pop_back();
+    for (char& c : out) {
+        if (c == '\0') c = ' ';
+    }
+    return out;
+}
+
+std::string parse_proc_cgroup(std::string_view text) {
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t eol = text.find('\n', pos);
+        if (eol == std::string_view::npos) eol = text.size();
+        const std::string_view line = text.substr(pos, eol - pos);
+        if (line.substr(0, 3) == "0::") return std::string(line.substr(3));
+        pos = eol + 1;
+    }
+    return "";
+}
+
+std::optional<ProcessInfo> read_process(uint32_t tgid, std::string_view proc_root) {
+    const std::string dir = std::string(proc_root) + "/" + std::to_string(tgid);
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) return std::nullopt;
+
+    ProcessInfo info;
+    char exe[4096];
+    const ssize_t n = ::readlink((dir + "/exe").c_str(), exe, sizeof exe);
+    if (n > 0 && static_cast<size_t>(n) < sizeof exe) info.exe.assign(exe, static_cast<size_t>(n));
+
+    info.comm = read_small_file(dir + "/comm", 64);
+    while (!info.comm.empty() && info.comm.back() == '\n') info.comm.pop_back();
+    info.cmdline = format_cmdline(read_small_file(dir + "/cmdline", kMaxCmdlineBytes));
+    info.cgroup_path = parse_proc_cgroup(read_small_file(dir + "/cgroup", 64 * 1024));
+    return info;
+}
+
+}  // namespace sluice

@@ -1,0 +1,84 @@
+#include "agent/loader/abi_codec.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cstring>
+
+namespace sluice {
+
+Address16 v4_mapped(uint32_t ip4_network_order) {
+    Address16 addr{};
+    addr[10] = 0xff;
+    addr[11] = 0xff;
+    std::memcpy(&addr[12], &ip4_network_order, 4);
+    return addr;
+}
+
+bool is_v4_mapped(const Address16& addr) {
+    static constexpr uint8_t kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return std::memcmp(addr.data(), kPrefix, sizeof(kPrefix)) == 0;
+}
+
+std::optional<Address16> parse_address(const std::string& text) {
+    in_addr v4{};
+    if (inet_pton(AF_INET, text.c_str(), &v4) == 1) return v4_mapped(v4.s_addr);
+    Address16 v6{};
+    if (inet_pton(AF_INET6, text.c_str(), v6.data()) == 1) return v6;
+    return std::nullopt;
+}
+
+std::string format_address(const Address16& addr) {
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (is_v4_mapped(addr)) {
+        inet_ntop(AF_INET, &addr[12], buf, sizeof(buf));
+    } else {
+        inet_ntop(AF_INET6, addr.data(), buf, sizeof(buf));
+    }
+    return buf;
+}
+
+std::optional<sluice_conn_key> conn_key_from_peer(const sockaddr* peer, socklen_t len) {
+    sluice_conn_key key{};
+    if (peer == nullptr) return std::nullopt;
+    if (peer->sa_family == AF_INET && len >= static_cast<socklen_t>(sizeof(sockaddr_in))) {
+        sockaddr_in sin{};
+        std::memcpy(&sin, peer, sizeof(sin));
+        const Address16 addr = v4_mapped(sin.sin_addr.s_addr);
+        std::memcpy(key.client_addr, addr.data(), 16);
+        key.client_port_host = ntohs(sin.sin_port);
+        return key;
+    }
+    if (peer->sa_family == AF_INET6 && len >= static_cast<socklen_t>(sizeof(sockaddr_in6))) {
+        sockaddr_in6 sin6{};
+        std::memcpy(&sin6, peer, sizeof(sin6));
+        std::memcpy(key.client_addr, &sin6.sin6_addr, 16);  // v4-mapped stays v4-mapped
+        key.client_port_host = ntohs(sin6.sin6_port);
+        return key;
+    }
+    return std::nullopt;
+}
+
+sluice_target_key target_key(const Address16& addr, uint16_t port_host) {
+    sluice_target_key key{};
+    std::memcpy(key.addr, addr.data(), 16);
+    key.port = htons(port_host);
+    return key;
+}
+
+const char* stat_name(uint32_t stat) {
+    switch (stat) {
+        case SLUICE_STAT_CONNECT_SEEN: return "connect_seen";
+        case SLUICE_STAT_REDIRECTED: return "redirected";
+        case SLUICE_STAT_EXEMPT: return "exempt";
+        case SLUICE_STAT_FAIL_OPEN: return "fail_open";
+        case SLUICE_STAT_STORAGE_FAIL: return "storage_fail";
+        case SLUICE_STAT_UDP_REFUSED: return "udp_refused";
+        case SLUICE_STAT_TUPLE_RECORDED: return "tuple_recorded";
+        case SLUICE_STAT_TUPLE_CLOSED: return "tuple_closed";
+        case SLUICE_STAT_GETPEERNAME_RESTORED: return "getpeername_restored";
+        default: return "unknown";
+    }
+}
+
+}  // namespace sluice

@@ -1,0 +1,42 @@
+// Conversions between the C++ view of the redirect and the kernel ABI in bpf/redirect_abi.h.
+// Pure functions (no syscalls), so they are unit-testable without privileges.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "bpf/redirect_abi.h"
+
+namespace sluice {
+
+static_assert(sizeof(sluice_target_key) == 20, "ABI: sluice_target_key");
+static_assert(sizeof(sluice_target_value) == 8, "ABI: sluice_target_value");
+static_assert(sizeof(sluice_conn_key) == 20, "ABI: sluice_conn_key");
+static_assert(sizeof(sluice_conn_meta) == 88, "ABI: sluice_conn_meta");
+static_assert(sizeof(sluice_config) == 48, "ABI: sluice_config");
+
+using Address16 = std::array<uint8_t, 16>;
+
+// ::ffff:a.b.c.d for an IPv4 address given in network byte order.
+Address16 v4_mapped(uint32_t ip4_network_order);
+bool is_v4_mapped(const Address16& addr);
+
+// Parses "127.0.0.1" (returned v4-mapped) or "::1". nullopt if neither.
+std::optional<Address16> parse_address(const std::string& text);
+// "192.0.2.10" for v4-mapped addresses, "2001:db8::10" otherwise.
+std::string format_address(const Address16& addr);
+
+// The conn_by_tuple key for the peer of an accepted proxy socket (getpeername()). nullopt for
+// anything but AF_INET / AF_INET6.
+std::optional<sluice_conn_key> conn_key_from_peer(const sockaddr* peer, socklen_t len);
+
+sluice_target_key target_key(const Address16& addr, uint16_t port_host);
+
+// Counter names for `sluicectl status`, indexed by enum sluice_stat.
+const char* stat_name(uint32_t stat);
+
+}  // namespace sluice

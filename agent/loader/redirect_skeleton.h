@@ -1,0 +1,28 @@
+// RAII over the bpftool-generated skeleton of bpf/redirect.bpf.c. Only redirect_skeleton.cpp
+// includes the generated header (its functions are `static`), everything else reaches the
+// object through libbpf's name-based API.
+#pragma once
+
+#include <memory>
+#include <string>
+
+struct redirect_bpf;
+struct bpf_object;
+
+namespace sluice {
+
+struct RedirectSkeletonDeleter {
+    void operator()(redirect_bpf* skel) const noexcept;
+};
+using RedirectSkeleton = std::unique_ptr<redirect_bpf, RedirectSkeletonDeleter>;
+
+// Opens (does not load) the skeleton. Maps declared LIBBPF_PIN_BY_NAME are pinned under, or
+// re-adopted from, `map_pin_dir` at load time. Throws std::runtime_error.
+RedirectSkeleton open_redirect_skeleton(const std::string& map_pin_dir);
+
+// Verifies and loads the programs into the kernel. Throws std::runtime_error.
+void load_redirect_skeleton(redirect_bpf& skel);
+
+bpf_object* object_of(redirect_bpf& skel);
+
+}  // namespace sluice

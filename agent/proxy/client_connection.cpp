@@ -1,0 +1,129 @@
+#include "agent/proxy/client_connection.h"
+
+#include <netinet/tcp.h>
+
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <spdlog/spdlog.h>
+
+#include "agent/audit/audit_record.h"
+#include "agent/audit/audit_writer.h"
+#include "agent/common/openai_error.h"
+#include "agent/proxy/client_hello_wait.h"
+#include "agent/proxy/intercepted_session.h"
+#include "agent/proxy/passthrough.h"
+#include "agent/proxy/proxy_worker.h"
+#include "agent/tls/certificate_authority.h"
+
+namespace sluice {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+std::string format_endpoint(const tcp::endpoint& endpoint) {
+    if (endpoint.address().is_v6()) return "[" + endpoint.address().to_string() + "]:" + std::to_string(endpoint.port());
+    return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+}
+
+// Keeps the worker's count of live sessions right on every exit path.
+class SessionCount {
+public:
+    explicit SessionCount(ProxyWorker& worker) : worker_(worker) { worker_.session_started(); }
+    ~SessionCount() { worker_.session_ended(); }
+    SessionCount(const SessionCount&) = delete;
+    SessionCount& operator=(const SessionCount&) = delete;
+
+private:
+    ProxyWorker& worker_;
+};
+
+AuditRecord connection_record(const ConnectionOrigin& origin, std::string kind) {
+    AuditRecord record;
+    record.kind = std::move(kind);
+    record.id = new_audit_id();
+    record.started = std::chrono::system_clock::now();
+    record.identity = origin.identity;
+    record.original_destination = format_endpoint(origin.original_destination);
+    return record;
+}
+
+double elapsed_ms(std::chrono::steady_clock::time_point since) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
+}
+
+// Plain-text bytes on the TLS port (e.g. `curl http://api.openai.com:443`): answer in HTTP so
+// the user sees why, then close.
+net::awaitable<void> refuse_non_tls(tcp::socket& client) {
+    static const std::string kResponse = [] {
+        const std::string body = openai_error_body(
+            {400, "invalid_request_error", "tls_required", "sluice: this port speaks TLS only"});
+        return "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n"
+               "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    }();
+    boost::system::error_code ec;
+    co_await net::async_write(client, net::buffer(kResponse), net::redirect_error(net::use_awaitable, ec));
+    client.shutdown(tcp::socket::shutdown_both, ec);
+}
+
+}  // namespace
+
+net::awaitable<void> serve_client_connection(ProxyWorker& worker, tcp::socket client) {
+    SessionCount count(worker);
+    ProxyContext& context = worker.context();
+    ++context.counters.connections;
+    boost::system::error_code ec;
+    client.set_option(tcp::no_delay(true), ec);
+    const auto peer = client.remote_endpoint(ec);
+    if (ec) co_return;
+
+    std::optional<ConnectionOrigin> origin = context.lookup_connection(peer);
+    if (!origin) {
+        // Not redirected by our programs (someone dialled the proxy port directly): there is
+        // no original destination to serve, so refuse rather than guess.
+        ++context.counters.unattributed;
+        spdlog::debug("proxy: connection from {} has no redirect record; closing", format_endpoint(peer));
+        co_return;
+    }
+
+    const auto started = std::chrono::steady_clock::now();
+    PeekedHello hello = co_await peek_client_hello(client);
+    if (hello.result.status != ClientHelloStatus::ok) {
+        if (hello.closed && hello.bytes == 0) co_return;  // connected and left: nothing to record
+        AuditRecord record = connection_record(*origin, "connection");
+        record.action = "error";
+        record.reason = hello.timed_out ? "client_hello_timeout" : to_string(hello.result.status);
+        record.error = hello.timed_out ? "no TLS ClientHello within the deadline" : "not a TLS ClientHello";
+        record.latency_ms = elapsed_ms(started);
+        ++context.counters.client_errors;
+        if (hello.result.status == ClientHelloStatus::not_tls) co_await refuse_non_tls(client);
+        context.audit.write(record.to_json());
+        co_return;
+    }
+
+    const std::string sni = hello.result.sni.value_or("");
+    net::ssl::context* tls_context = sni.empty() ? nullptr : worker.server_context(sni);
+    if (tls_context == nullptr) {
+        ++context.counters.passthrough;
+        AuditRecord record = connection_record(*origin, "passthrough");
+        record.sni = sni;
+        record.action = "passthrough";
+        record.reason = sni.empty() ? "no_sni" : "sni_not_intercepted";
+        SpliceResult splice = co_await splice_to_destination(
+            client, origin->original_destination,
+            std::chrono::milliseconds(context.config.limits.upstream_connect_timeout_ms));
+        record.request_bytes = splice.client_to_server_bytes;
+        record.response_bytes = splice.server_to_client_bytes;
+        record.error = splice.error;
+        record.latency_ms = elapsed_ms(started);
+        context.audit.write(record.to_json());
+        co_return;
+    }
+
+    ++context.counters.intercepted;
+    co_await serve_intercepted(worker, std::move(client), *origin, sni, *tls_context);
+}
+
+}  // namespace sluice

@@ -1,0 +1,482 @@
+#include "agent/proxy/intercepted_session.h"
+
+#include <array>
+#include <chrono>
+#include <optional>
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <spdlog/spdlog.h>
+
+#include "agent/audit/audit_record.h"
+#include "agent/audit/audit_writer.h"
+#include "agent/common/limits.h"
+#include "agent/common/openai_error.h"
+#include "agent/proxy/proxy_worker.h"
+#include "agent/proxy/request_rewrite.h"
+#include "agent/upstream/api_key_store.h"
+#include "agent/upstream/upstream_pool.h"
+#include "policy/request_summary.h"
+#include "policy/sse_parser.h"
+#include "policy/usage.h"
+
+namespace sluice {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using ClientStream = beast::ssl_stream<beast::tcp_stream>;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+inline auto use_ec(beast::error_code& ec) { return net::redirect_error(net::use_awaitable, ec); }
+
+double ms_since(Clock::time_point since) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
+}
+
+bool is_json_content(const RequestHeader& header) {
+    auto type = header[http::field::content_type];
+    return type.find("application/json") != std::string_view::npos;
+}
+
+bool is_event_stream(const ResponseHeader& header) {
+    return header[http::field::content_type].find("text/event-stream") != std::string_view::npos;
+}
+
+// Errors that mean "the client went away between requests", not something to answer.
+bool is_quiet_close(const beast::error_code& ec) {
+    return ec == http::error::end_of_stream || ec == net::error::eof ||
+           ec == net::error::connection_reset || ec == net::ssl::error::stream_truncated ||
+           ec == beast::error::timeout || ec == net::error::operation_aborted;
+}
+
+ClientError parse_error_to_client_error(const beast::error_code& ec) {
+    if (ec == http::error::header_limit)
+        return {431, "invalid_request_error", "request_header_too_large", "request header fields too large"};
+    if (ec == http::error::body_limit)
+        return {413, "invalid_request_error", "request_too_large", "request body exceeds the configured limit"};
+    return {400, "invalid_request_error", "malformed_http", "malformed HTTP request: " + ec.message()};
+}
+
+ClientError upstream_error(UpstreamFailure failure, const std::string& host) {
+    if (failure == UpstreamFailure::timeout)
+        return {504, "upstream_error", "upstream_timeout", "timed out reaching " + host};
+    if (failure == UpstreamFailure::tls)
+        return {502, "upstream_error", "upstream_tls_error", "could not verify " + host + " over TLS"};
+    return {502, "upstream_error", "upstream_unreachable", "could not reach " + host};
+}
+
+class InterceptedSession {
+public:
+    InterceptedSession(ProxyWorker& worker, tcp::socket client, const ConnectionOrigin& origin,
+                       std::string sni, net::ssl::context& tls_context)
+        : worker_(worker),
+          context_(worker.context()),
+          config_(context_.config),
+          client_(std::move(client), tls_context),
+          origin_(origin),
+          sni_(std::move(sni)) {}
+
+    net::awaitable<void> run() {
+        const auto started = Clock::now();
+        beast::error_code ec;
+        if (!co_await resolve_upstream()) co_return;
+        beast::get_lowest_layer(client_).expires_after(limits::kTlsHandshakeDeadline);
+        co_await client_.async_handshake(net::ssl::stream_base::server, use_ec(ec));
+        if (ec) {
+            // Typically a client that does not trust sluice's CA: it aborts with an alert.
+            ++context_.counters.tls_handshake_failures;
+            AuditRecord record = new_record("connection");
+            record.action = "error";
+            record.reason = "client_tls_handshake_failed";
+            record.error = ec.message();
+            record.latency_ms = ms_since(started);
+            context_.audit.write(record.to_json());
+            co_return;
+        }
+        while (co_await serve_one_request()) {
+        }
+        close_client();
+    }
+
+private:
+    AuditRecord new_record(std::string kind = "request") const {
+        AuditRecord record;
+        record.kind = std::move(kind);
+        record.id = new_audit_id();
+        record.started = std::chrono::system_clock::now();
+        record.identity = origin_.identity;
+        record.sni = sni_;
+        const auto& dst = origin_.original_destination;
+        record.original_destination = (dst.address().is_v6() ? "[" + dst.address().to_string() + "]"
+                                                               : dst.address().to_string()) +
+                                      ":" + std::to_string(dst.port());
+        return record;
+    }
+
+    // The upstream to dial: upstream.<host>.connect if configured, else the original destination.
+    net::awaitable<bool> resolve_upstream() {
+        upstream_.host = sni_;
+        upstream_.address = origin_.original_destination;
+        auto it = config_.upstream.find(sni_);
+        if (it == config_.upstream.end() || it->second.connect.empty()) co_return true;
+        const HostPort target = parse_host_port(it->second.connect, "upstream." + sni_ + ".connect");
+        beast::error_code ec;
+        tcp::resolver resolver(client_.get_executor());
+        auto results = co_await resolver.async_resolve(target.host, std::to_string(target.port), use_ec(ec));
+        if (ec || results.empty()) {
+            spdlog::error("upstream: cannot resolve {}: {}", it->second.connect, ec.message());
+            co_return false;
+        }
+        upstream_.address = results.begin()->endpoint();
+        co_return true;
+    }
+
+    net::awaitable<bool> serve_one_request() {
+        http::request_parser<http::buffer_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(config_.limits.max_header_bytes));
+        parser.body_limit(config_.limits.max_body_bytes);
+        beast::error_code ec;
+        beast::get_lowest_layer(client_).expires_after(
+            std::chrono::milliseconds(config_.limits.client_idle_timeout_ms));
+        co_await http::async_read_header(client_, client_buffer_, parser, use_ec(ec));
+        const auto started = Clock::now();
+        AuditRecord record = new_record();
+        if (ec) {
+            if (is_quiet_close(ec) && client_buffer_.size() == 0) co_return false;
+            co_await refuse(record, parse_error_to_client_error(ec), started);
+            co_return false;
+        }
+        ++context_.counters.requests;
+        RequestHeader& request = parser.get().base();
+        record.method = std::string(request.method_string());
+        record.path = std::string(request.target());
+        record.client_key_fingerprint = credential_fingerprint(presented_credential(request));
+
+        if (auto framing = validate_request_framing(request)) {
+            co_await refuse(record, *framing, started);
+            co_return false;
+        }
+        if (parser.content_length() && *parser.content_length() > config_.limits.max_body_bytes) {
+            co_await refuse(record, parse_error_to_client_error(http::error::body_limit), started);
+            co_return false;
+        }
+        const auto real_key = context_.api_keys.key();
+        if (!real_key) {
+            co_await refuse(record,
+                            {503, "sluice_unavailable", "api_key_unavailable",
+                             "sluice has no OpenAI API key configured; ask the host's administrator"},
+                            started);
+            co_return false;
+        }
+        if (config_.failure_mode == FailureMode::closed && !context_.audit.healthy()) {
+            co_await refuse(record,
+                            {503, "sluice_unavailable", "audit_unavailable",
+                             "sluice cannot write its audit trail, so it is refusing new requests"},
+                            started);
+            co_return false;
+        }
+        if (request[http::field::expect] == "100-continue") {
+            http::response<http::empty_body> go_on{http::status::continue_, 11};
+            co_await http::async_write(client_, go_on, use_ec(ec));
+            if (ec) co_return false;
+        }
+
+        // JSON bodies are read whole: policy and masking need the full request before anything
+        // goes upstream. Everything else (file and audio uploads) streams through.
+        std::optional<std::string> body;
+        if (is_json_content(request) && !parser.is_done()) {
+            body.emplace();
+            if (!co_await read_whole_body(parser, *body, ec)) {
+                co_await refuse(record, parse_error_to_client_error(ec), started);
+                co_return false;
+            }
+        } else if (parser.is_done()) {
+            body.emplace();
+        }
+        if (body) {
+            record.request_bytes = body->size();
+            const RequestSummary summary = summarize_request_body(*body);
+            record.model = summary.model;
+            record.stream = summary.stream;
+        }
+        const bool client_keep_alive = parser.keep_alive();
+
+        http::request<http::buffer_body> upstream_request{std::move(request)};
+        prepare_upstream_request(upstream_request.base(), *real_key);
+        if (body) {
+            upstream_request.erase(http::field::transfer_encoding);
+            if (!body->empty() || upstream_request.method() == http::verb::post)
+                upstream_request.content_length(body->size());
+        }
+
+        // A pooled connection may have been closed by the upstream a moment ago; a request whose
+        // body we still hold is retried once on a fresh connection.
+        for (int attempt = 0;; ++attempt) {
+            UpstreamLease lease = co_await worker_.upstream_pool().acquire(upstream_);
+            if (!lease.stream) {
+                ++context_.counters.upstream_errors;
+                record.error = lease.error;
+                co_await refuse(record, upstream_error(lease.failure, upstream_.host), started);
+                co_return false;
+            }
+            record.upstream_connection_reused = lease.reused;
+            ExchangeOutcome outcome = co_await exchange(parser, upstream_request, body, *lease.stream,
+                                                        record, started, client_keep_alive);
+            if (outcome == ExchangeOutcome::retry_on_fresh_connection && lease.reused && body &&
+                attempt == 0)
+                continue;
+            if (outcome == ExchangeOutcome::retry_on_fresh_connection) {
+                ++context_.counters.upstream_errors;
+                co_await refuse(record, upstream_error(UpstreamFailure::unreachable, upstream_.host), started);
+                co_return false;
+            }
+            if (outcome == ExchangeOutcome::done_keep_upstream)
+                worker_.upstream_pool().release(upstream_, std::move(lease.stream));
+            co_return outcome != ExchangeOutcome::close_client && client_keep_alive;
+        }
+    }
+
+    enum class ExchangeOutcome { done_keep_upstream, done_close_upstream, close_client, retry_on_fresh_connection };
+
+    // Sends the request upstream and relays the response back, streaming both bodies.
+    net::awaitable<ExchangeOutcome> exchange(http::request_parser<http::buffer_body>& parser,
+                                             http::request<http::buffer_body>& upstream_request,
+                                             const std::optional<std::string>& body, UpstreamStream& upstream,
+                                             AuditRecord& record, Clock::time_point started,
+                                             bool client_keep_alive) {
+        beast::error_code ec;
+        auto& upstream_tcp = beast::get_lowest_layer(upstream);
+        const auto read_timeout = worker_.upstream_pool().timeouts().read;
+        http::request_serializer<http::buffer_body> request_writer{upstream_request};
+        upstream_tcp.expires_after(read_timeout);
+        if (body) {
+            upstream_request.body().data = body->empty() ? nullptr : const_cast<char*>(body->data());
+            upstream_request.body().size = body->size();
+            upstream_request.body().more = false;
+            co_await http::async_write(upstream, request_writer, use_ec(ec));
+            if (ec) co_return ExchangeOutcome::retry_on_fresh_connection;
+        } else {
+            upstream_request.body().data = nullptr;
+            upstream_request.body().more = true;
+            co_await http::async_write_header(upstream, request_writer, use_ec(ec));
+            if (ec) co_return ExchangeOutcome::retry_on_fresh_connection;
+            if (!co_await stream_request_body(parser, upstream_request, request_writer, upstream, record, ec)) {
+                if (ec == http::error::body_limit) {
+                    co_await refuse(record, parse_error_to_client_error(ec), started);
+                    co_return ExchangeOutcome::close_client;
+                }
+                record.action = "error";
+                record.error = "request body relay failed: " + ec.message();
+                ++context_.counters.upstream_errors;
+                finish(record, started);
+                co_return ExchangeOutcome::close_client;
+            }
+        }
+
+        http::response_parser<http::buffer_body> response_parser;
+        response_parser.body_limit(boost::none);
+        response_parser.header_limit(static_cast<std::uint32_t>(config_.limits.max_header_bytes));
+        if (upstream_request.method() == http::verb::head) response_parser.skip(true);
+        beast::flat_buffer upstream_buffer;
+        upstream_tcp.expires_after(read_timeout);
+        co_await http::async_read_header(upstream, upstream_buffer, response_parser, use_ec(ec));
+        if (ec) {
+            const bool nothing_received = upstream_buffer.size() == 0 && ec != beast::error::timeout;
+            if (nothing_received && record.upstream_connection_reused && body)
+                co_return ExchangeOutcome::retry_on_fresh_connection;
+            ++context_.counters.upstream_errors;
+            record.error = "upstream response: " + ec.message();
+            co_await refuse(record,
+                            upstream_error(ec == beast::error::timeout ? UpstreamFailure::timeout
+                                                                       : UpstreamFailure::unreachable,
+                                           upstream_.host),
+                            started);
+            co_return ExchangeOutcome::close_client;
+        }
+        record.upstream_ttfb_ms = ms_since(started);
+        ResponseHeader& upstream_header = response_parser.get().base();
+        record.upstream_status = upstream_header.result_int();
+        record.status = record.upstream_status;
+        const bool upstream_keep_alive = response_parser.keep_alive();
+        const bool streaming = is_event_stream(upstream_header);
+
+        http::response<http::buffer_body> client_response{std::move(upstream_header)};
+        prepare_client_response(client_response.base());
+        const bool has_length = client_response.has_content_length() || client_response.chunked();
+        if (!has_length && !response_parser.is_done()) client_response.chunked(true);  // close-delimited upstream
+        client_response.keep_alive(client_keep_alive);
+        client_response.body().data = nullptr;
+        client_response.body().more = !response_parser.is_done();
+        http::response_serializer<http::buffer_body> response_writer{client_response};
+        co_await http::async_write_header(client_, response_writer, use_ec(ec));
+        if (ec) co_return client_gone(record, started, ec);
+
+        SseParser sse;
+        StreamUsageTracker stream_usage;
+        std::string captured;  // non-streamed body, kept to read usage
+        bool capture = !streaming;
+        std::array<char, limits::kRelayBufferBytes> chunk;
+        for (;;) {
+            std::size_t n = 0;
+            if (!response_parser.is_done()) {
+                response_parser.get().body().data = chunk.data();
+                response_parser.get().body().size = chunk.size();
+                upstream_tcp.expires_after(read_timeout);
+                co_await http::async_read_some(upstream, upstream_buffer, response_parser, use_ec(ec));
+                if (ec == http::error::need_buffer) ec = {};
+                if (ec) co_return upstream_failed_mid_response(record, started, ec);
+                n = chunk.size() - response_parser.get().body().size;
+            }
+            const std::string_view piece(chunk.data(), n);
+            record.response_bytes += n;
+            if (streaming) {
+                sse.feed(piece, [&](const SseEvent& event) { stream_usage.on_event(event); });
+            } else if (capture) {
+                if (captured.size() + n <= limits::kUsageCaptureMaxBytes) captured.append(piece);
+                else capture = false;
+            }
+            client_response.body().data = n ? chunk.data() : nullptr;
+            client_response.body().size = n;
+            client_response.body().more = !response_parser.is_done();
+            co_await http::async_write(client_, response_writer, use_ec(ec));
+            if (ec == http::error::need_buffer) ec = {};
+            if (ec) co_return client_gone(record, started, ec);
+            if (response_parser.is_done() && response_writer.is_done()) break;
+        }
+        record.usage = streaming ? stream_usage.usage() : (capture ? usage_from_body(captured) : std::nullopt);
+        finish(record, started);
+        const bool reusable = upstream_keep_alive && upstream_buffer.size() == 0;
+        co_return reusable ? ExchangeOutcome::done_keep_upstream : ExchangeOutcome::done_close_upstream;
+    }
+
+    net::awaitable<bool> read_whole_body(http::request_parser<http::buffer_body>& parser, std::string& out,
+                                         beast::error_code& ec) {
+        std::array<char, limits::kRelayBufferBytes> chunk;
+        if (auto length = parser.content_length()) out.reserve(*length);
+        while (!parser.is_done()) {
+            parser.get().body().data = chunk.data();
+            parser.get().body().size = chunk.size();
+            beast::get_lowest_layer(client_).expires_after(
+                std::chrono::milliseconds(config_.limits.client_idle_timeout_ms));
+            co_await http::async_read_some(client_, client_buffer_, parser, use_ec(ec));
+            if (ec == http::error::need_buffer) ec = {};
+            if (ec) co_return false;
+            out.append(chunk.data(), chunk.size() - parser.get().body().size);
+        }
+        co_return true;
+    }
+
+    net::awaitable<bool> stream_request_body(http::request_parser<http::buffer_body>& parser,
+                                             http::request<http::buffer_body>& upstream_request,
+                                             http::request_serializer<http::buffer_body>& writer,
+                                             UpstreamStream& upstream, AuditRecord& record,
+                                             beast::error_code& ec) {
+        std::array<char, limits::kRelayBufferBytes> chunk;
+        for (;;) {
+            std::size_t n = 0;
+            if (!parser.is_done()) {
+                parser.get().body().data = chunk.data();
+                parser.get().body().size = chunk.size();
+                beast::get_lowest_layer(client_).expires_after(
+                    std::chrono::milliseconds(config_.limits.client_idle_timeout_ms));
+                co_await http::async_read_some(client_, client_buffer_, parser, use_ec(ec));
+                if (ec == http::error::need_buffer) ec = {};
+                if (ec) co_return false;
+                n = chunk.size() - parser.get().body().size;
+            }
+            record.request_bytes += n;
+            upstream_request.body().data = n ? chunk.data() : nullptr;
+            upstream_request.body().size = n;
+            upstream_request.body().more = !parser.is_done();
+            co_await http::async_write(upstream, writer, use_ec(ec));
+            if (ec == http::error::need_buffer) ec = {};
+            if (ec) co_return false;
+            if (parser.is_done() && writer.is_done()) co_return true;
+        }
+    }
+
+    // The upstream failed after the response started: the client must see a failure, never a
+    // truncated success, so its connection is reset rather than closed cleanly.
+    ExchangeOutcome upstream_failed_mid_response(AuditRecord& record, Clock::time_point started,
+                                                 const beast::error_code& ec) {
+        ++context_.counters.upstream_errors;
+        record.action = "error";
+        record.error = "upstream failed mid-response: " + ec.message();
+        finish(record, started);
+        reset_client();
+        return ExchangeOutcome::close_client;
+    }
+
+    ExchangeOutcome client_gone(AuditRecord& record, Clock::time_point started, const beast::error_code& ec) {
+        record.action = "error";
+        record.error = "client connection failed: " + ec.message();
+        finish(record, started);
+        return ExchangeOutcome::close_client;
+    }
+
+    void finish(AuditRecord& record, Clock::time_point started) {
+        record.latency_ms = ms_since(started);
+        context_.audit.write(record.to_json());
+    }
+
+    // Answers with an OpenAI-shaped error, records it, and leaves the connection to be closed.
+    net::awaitable<void> refuse(AuditRecord& record, const ClientError& error, Clock::time_point started) {
+        if (error.status < 500) ++context_.counters.client_errors;
+        record.status = error.status;
+        if (record.action == "allow") record.action = "error";
+        if (record.reason.empty()) record.reason = error.code;
+        if (record.error.empty()) record.error = error.message;
+        http::response<http::string_body> response{static_cast<http::status>(error.status), 11};
+        response.set(http::field::content_type, "application/json");
+        if (error.retry_after_s > 0) response.set(http::field::retry_after, std::to_string(error.retry_after_s));
+        response.keep_alive(false);
+        response.body() = openai_error_body(error);
+        response.prepare_payload();
+        beast::error_code ec;
+        beast::get_lowest_layer(client_).expires_after(std::chrono::seconds(10));
+        co_await http::async_write(client_, response, use_ec(ec));
+        finish(record, started);
+    }
+
+    void reset_client() {
+        beast::error_code ec;
+        auto& socket = beast::get_lowest_layer(client_).socket();
+        socket.set_option(net::socket_base::linger(true, 0), ec);
+        socket.close(ec);
+    }
+
+    void close_client() {
+        beast::error_code ec;
+        auto& socket = beast::get_lowest_layer(client_).socket();
+        if (!socket.is_open()) return;
+        socket.shutdown(tcp::socket::shutdown_send, ec);
+        socket.close(ec);
+    }
+
+    ProxyWorker& worker_;
+    ProxyContext& context_;
+    const Config& config_;
+    ClientStream client_;
+    beast::flat_buffer client_buffer_;
+    const ConnectionOrigin& origin_;
+    const std::string sni_;
+    UpstreamEndpoint upstream_;
+};
+
+}  // namespace
+
+net::awaitable<void> serve_intercepted(ProxyWorker& worker, tcp::socket client, const ConnectionOrigin& origin,
+                                       const std::string& sni, net::ssl::context& tls_context) {
+    InterceptedSession session(worker, std::move(client), origin, sni, tls_context);
+    co_await session.run();
+}
+
+}  // namespace sluice

@@ -1,0 +1,58 @@
+// What the proxy needs from the rest of the daemon, borrowed for its lifetime.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <nlohmann/json.hpp>
+
+#include "agent/config/config.h"
+
+namespace sluice {
+
+class ApiKeyStore;
+class AuditWriter;
+
+// Who opened a redirected connection and where it was going (from the kernel record).
+struct ConnectionOrigin {
+    boost::asio::ip::tcp::endpoint original_destination;
+    nlohmann::json identity;  // the audit "identity" object
+    uint32_t uid = 0;
+};
+
+// Finds (and consumes) the kernel's record for an accepted connection, by the client's address.
+using ConnectionLookup =
+    std::function<std::optional<ConnectionOrigin>(const boost::asio::ip::tcp::endpoint& client)>;
+// The TLS server context for an intercepted SNI (leaf from the local CA).
+using ServerContextProvider = std::function<std::shared_ptr<SSL_CTX>(const std::string& sni)>;
+
+struct ProxyCounters {
+    std::atomic<uint64_t> connections{0};
+    std::atomic<uint64_t> unattributed{0};
+    std::atomic<uint64_t> passthrough{0};
+    std::atomic<uint64_t> intercepted{0};
+    std::atomic<uint64_t> requests{0};
+    std::atomic<uint64_t> client_errors{0};
+    std::atomic<uint64_t> upstream_errors{0};
+    std::atomic<uint64_t> tls_handshake_failures{0};
+    nlohmann::json to_json() const;
+};
+
+struct ProxyContext {
+    const Config& config;
+    ConnectionLookup lookup_connection;
+    ServerContextProvider server_context;
+    std::function<std::shared_ptr<SSL_CTX>()> upstream_client_context;
+    ApiKeyStore& api_keys;
+    AuditWriter& audit;
+    ProxyCounters counters;
+};
+
+}  // namespace sluice

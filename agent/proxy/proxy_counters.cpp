@@ -1,0 +1,16 @@
+#include "agent/proxy/proxy_context.h"
+
+namespace sluice {
+
+nlohmann::json ProxyCounters::to_json() const {
+    return {{"connections", connections.load()},
+            {"unattributed", unattributed.load()},
+            {"passthrough", passthrough.load()},
+            {"intercepted", intercepted.load()},
+            {"requests", requests.load()},
+            {"client_errors", client_errors.load()},
+            {"upstream_errors", upstream_errors.load()},
+            {"tls_handshake_failures", tls_handshake_failures.load()}};
+}
+
+}  // namespace sluice

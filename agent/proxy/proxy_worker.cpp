@@ -1,0 +1,117 @@
+#include "agent/proxy/proxy_worker.h"
+
+#include <sys/socket.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include "agent/proxy/client_connection.h"
+
+namespace sluice {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+std::unique_ptr<net::ssl::context> wrap_ssl_context(const std::shared_ptr<SSL_CTX>& ctx) {
+    SSL_CTX_up_ref(ctx.get());  // asio's context frees its handle; give it its own reference
+    return std::make_unique<net::ssl::context>(ctx.get());
+}
+
+namespace {
+
+tcp::acceptor bind_listener(net::io_context& io, const tcp::endpoint& endpoint) {
+    tcp::acceptor acceptor(io);
+    boost::system::error_code ec;
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) {
+        const int on = 1;
+        if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0)
+            ec.assign(errno, boost::system::system_category());
+    }
+    if (!ec && endpoint.address().is_v6()) acceptor.set_option(net::ip::v6_only(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+    if (ec)
+        throw std::runtime_error("listen: cannot listen on " + endpoint.address().to_string() + ":" +
+                                 std::to_string(endpoint.port()) + ": " + ec.message());
+    return acceptor;
+}
+
+net::awaitable<void> accept_loop(ProxyWorker& worker, tcp::acceptor& acceptor) {
+    for (;;) {
+        boost::system::error_code ec;
+        tcp::socket socket = co_await acceptor.async_accept(net::redirect_error(net::use_awaitable, ec));
+        if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
+        if (ec) {
+            // EMFILE and friends: back off briefly instead of spinning.
+            spdlog::warn("proxy: accept failed: {}", ec.message());
+            net::steady_timer pause(worker.io(), std::chrono::milliseconds(50));
+            co_await pause.async_wait(net::redirect_error(net::use_awaitable, ec));
+            continue;
+        }
+        net::co_spawn(worker.io(), serve_client_connection(worker, std::move(socket)),
+                      [](std::exception_ptr error) {
+                          if (!error) return;
+                          try {
+                              std::rethrow_exception(error);
+                          } catch (const std::exception& e) {
+                              spdlog::error("proxy: session ended by an unexpected error: {}", e.what());
+                          }
+                      });
+    }
+}
+
+}  // namespace
+
+ProxyWorker::ProxyWorker(ProxyContext& context, const std::vector<tcp::endpoint>& listen)
+    : context_(context) {
+    for (const auto& endpoint : listen) acceptors_.push_back(bind_listener(io_, endpoint));
+    upstream_context_ = wrap_ssl_context(context_.upstream_client_context());
+    const auto& limits = context_.config.limits;
+    upstream_pool_ = std::make_unique<UpstreamPool>(
+        io_.get_executor(), *upstream_context_,
+        UpstreamTimeouts{std::chrono::milliseconds(limits.upstream_connect_timeout_ms),
+                         std::chrono::milliseconds(limits.upstream_read_timeout_ms)});
+}
+
+ProxyWorker::~ProxyWorker() {
+    io_.stop();
+    join();
+}
+
+void ProxyWorker::start() {
+    for (auto& acceptor : acceptors_) net::co_spawn(io_, accept_loop(*this, acceptor), net::detached);
+    thread_ = std::thread([this] { io_.run(); });
+}
+
+void ProxyWorker::stop_accepting() {
+    net::post(io_, [this] {
+        for (auto& acceptor : acceptors_) {
+            boost::system::error_code ignored;
+            acceptor.close(ignored);
+        }
+    });
+}
+
+void ProxyWorker::join() {
+    if (thread_.joinable()) thread_.join();
+}
+
+net::ssl::context* ProxyWorker::server_context(const std::string& sni) {
+    std::shared_ptr<SSL_CTX> native = context_.server_context(sni);
+    if (!native) return nullptr;
+    auto& slot = server_contexts_[sni];
+    if (slot.native != native) {  // first use, or the CA renewed the leaf
+        slot.wrapped = wrap_ssl_context(native);
+        slot.native = std::move(native);
+    }
+    return slot.wrapped.get();
+}
+
+}  // namespace sluice

@@ -1,0 +1,59 @@
+// One proxy thread: its own io_context, listeners (SO_REUSEPORT, so the kernel spreads
+// connections over workers), upstream pool and TLS contexts. Nothing here is shared between
+// workers, so the data path takes no locks.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include "agent/proxy/proxy_context.h"
+#include "agent/upstream/upstream_pool.h"
+
+namespace sluice {
+
+class ProxyWorker {
+public:
+    ProxyWorker(ProxyContext& context, const std::vector<boost::asio::ip::tcp::endpoint>& listen);
+    ~ProxyWorker();
+
+    void start();
+    void stop_accepting();
+    void join();
+
+    ProxyContext& context() { return context_; }
+    boost::asio::io_context& io() { return io_; }
+    UpstreamPool& upstream_pool() { return *upstream_pool_; }
+    // The asio wrapper for the CA's context for `sni`, or nullptr if not intercepted.
+    boost::asio::ssl::context* server_context(const std::string& sni);
+    uint64_t active_sessions() const { return active_sessions_; }
+    void session_started() { ++active_sessions_; }
+    void session_ended() { --active_sessions_; }
+
+private:
+    struct ServerContext {
+        std::shared_ptr<SSL_CTX> native;
+        std::unique_ptr<boost::asio::ssl::context> wrapped;
+    };
+
+    ProxyContext& context_;
+    boost::asio::io_context io_{1};
+    std::vector<boost::asio::ip::tcp::acceptor> acceptors_;
+    std::unique_ptr<boost::asio::ssl::context> upstream_context_;
+    std::unique_ptr<UpstreamPool> upstream_pool_;
+    std::map<std::string, ServerContext> server_contexts_;
+    std::atomic<uint64_t> active_sessions_{0};
+    std::thread thread_;
+};
+
+// Wraps an SSL_CTX (shared) in the asio type without taking the caller's reference.
+std::unique_ptr<boost::asio::ssl::context> wrap_ssl_context(const std::shared_ptr<SSL_CTX>& ctx);
+
+}  // namespace sluice

@@ -1,0 +1,46 @@
+// Custody of the real OpenAI key: read from api_key_file, swapped atomically on reload
+// (SIGHUP or the file changing), never logged. Clients only ever hold a dummy.
+#pragma once
+
+#include <atomic>
+#include <ctime>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sluice {
+
+class ApiKeyStore {
+public:
+    explicit ApiKeyStore(std::string path);
+
+    // The current key, or nullptr when the file is missing, unreadable or empty.
+    std::shared_ptr<const std::string> key() const { return key_.load(); }
+    // Re-reads the file. Returns a one-line description of the outcome for the log (no key material).
+    std::string reload();
+    // Re-reads if the file's mtime/size/inode changed since the last read; cheap to call often.
+    bool reload_if_changed();
+    const std::string& path() const { return path_; }
+
+private:
+    struct FileStamp {
+        long long mtime_ns = -1;
+        long long size = -1;
+        unsigned long long inode = 0;
+        bool operator==(const FileStamp&) const = default;
+    };
+    std::optional<FileStamp> stamp() const;
+
+    const std::string path_;
+    std::atomic<std::shared_ptr<const std::string>> key_;
+    std::mutex reload_mutex_;
+    std::optional<FileStamp> last_stamp_;
+};
+
+// A short, non-reversible fingerprint of what a client presented as its key, for the audit:
+// "sha256:" + first 12 hex digits of SHA-256. Empty input gives "".
+std::string credential_fingerprint(std::string_view presented);
+
+}  // namespace sluice

@@ -1,0 +1,122 @@
+#include "agent/upstream/upstream_pool.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/error.hpp>
+#include <spdlog/spdlog.h>
+
+#include "agent/common/limits.h"
+#include "bpf/redirect_abi.h"
+
+namespace sluice {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using tcp = net::ip::tcp;
+
+bool idle_connection_is_stale(int fd) {
+    pollfd p{fd, POLLIN, 0};
+    // Readable while idle means EOF, a reset, or a TLS alert/ticket we cannot tell apart from
+    // the start of a close; dropping it costs one handshake, reusing a dead one costs a request.
+    return ::poll(&p, 1, 0) != 0;
+}
+
+UpstreamPool::UpstreamPool(net::any_io_executor executor, net::ssl::context& client_context,
+                           UpstreamTimeouts timeouts)
+    : executor_(std::move(executor)), client_context_(client_context), timeouts_(timeouts) {}
+
+net::awaitable<UpstreamLease> UpstreamPool::acquire(const UpstreamEndpoint& endpoint) {
+    if (auto it = idle_.find(endpoint); it != idle_.end()) {
+        auto& list = it->second;
+        const auto now = std::chrono::steady_clock::now();
+        while (!list.empty()) {
+            IdleConnection idle = std::move(list.back());
+            list.pop_back();
+            auto& socket = beast::get_lowest_layer(*idle.stream).socket();
+            if (now - idle.since > limits::kUpstreamIdleTimeout ||
+                idle_connection_is_stale(socket.native_handle()))
+                continue;
+            ++stats_.reuses;
+            co_return UpstreamLease{std::move(idle.stream), true, UpstreamFailure::none, {}};
+        }
+    }
+    co_return co_await connect(endpoint);
+}
+
+void UpstreamPool::release(const UpstreamEndpoint& endpoint, std::unique_ptr<UpstreamStream> stream) {
+    remember_session(endpoint, stream->native_handle());  // TLS 1.3 tickets have arrived by now
+    auto& list = idle_[endpoint];
+    if (list.size() >= limits::kUpstreamIdlePerEndpoint) list.erase(list.begin());
+    beast::get_lowest_layer(*stream).expires_never();
+    list.push_back(IdleConnection{std::move(stream), std::chrono::steady_clock::now()});
+}
+
+void UpstreamPool::remember_session(const UpstreamEndpoint& endpoint, SSL* ssl) {
+    // With TLS 1.3 the ticket may arrive after the handshake; SSL_get1_session then returns a
+    // session that is not resumable yet, and the next successful exchange refreshes it.
+    SSL_SESSION* session = SSL_get1_session(ssl);
+    if (session == nullptr) return;
+    if (!SSL_SESSION_is_resumable(session)) {
+        SSL_SESSION_free(session);
+        return;
+    }
+    sessions_[endpoint].reset(session);
+}
+
+net::awaitable<UpstreamLease> UpstreamPool::connect(const UpstreamEndpoint& endpoint) {
+    ++stats_.connects;
+    auto stream = std::make_unique<UpstreamStream>(executor_, client_context_);
+    auto& tcp_layer = beast::get_lowest_layer(*stream);
+    beast::error_code ec;
+    tcp_layer.socket().open(endpoint.address.protocol(), ec);
+    if (ec) co_return UpstreamLease{nullptr, false, UpstreamFailure::unreachable, ec.message()};
+    const int fd = tcp_layer.socket().native_handle();
+    const int mark = SLUICE_BYPASS_MARK;
+    // The mark exempts this socket from the redirect (the tgid check is the second line).
+    if (::setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark) != 0)
+        spdlog::debug("upstream: SO_MARK not set ({}); relying on the tgid exemption", errno);
+    tcp_layer.socket().set_option(tcp::no_delay(true), ec);
+
+    tcp_layer.expires_after(timeouts_.connect);
+    co_await tcp_layer.async_connect(endpoint.address, net::redirect_error(net::use_awaitable, ec));
+    if (ec) {
+        ++stats_.failures;
+        const bool timed_out = ec == beast::error::timeout;
+        co_return UpstreamLease{nullptr, false,
+                                timed_out ? UpstreamFailure::timeout : UpstreamFailure::unreachable,
+                                "connect " + endpoint.address.address().to_string() + ":" +
+                                    std::to_string(endpoint.address.port()) + ": " + ec.message()};
+    }
+
+    SSL* ssl = stream->native_handle();
+    SSL_set_tlsext_host_name(ssl, endpoint.host.c_str());
+    SSL_set1_host(ssl, endpoint.host.c_str());
+    SSL_set_verify(ssl, SSL_VERIFY_PEER, nullptr);
+    if (auto it = sessions_.find(endpoint); it != sessions_.end()) SSL_set_session(ssl, it->second.get());
+
+    co_await stream->async_handshake(net::ssl::stream_base::client,
+                                     net::redirect_error(net::use_awaitable, ec));
+    if (ec) {
+        ++stats_.failures;
+        sessions_.erase(endpoint);
+        const bool timed_out = ec == beast::error::timeout;
+        std::string detail = ec.message();
+        const long verify = SSL_get_verify_result(ssl);
+        if (verify != X509_V_OK) detail = X509_verify_cert_error_string(verify);
+        co_return UpstreamLease{nullptr, false,
+                                timed_out ? UpstreamFailure::timeout : UpstreamFailure::tls,
+                                "TLS handshake with " + endpoint.host + ": " + detail};
+    }
+    if (SSL_session_reused(ssl)) ++stats_.resumed_handshakes;
+    remember_session(endpoint, ssl);
+    tcp_layer.expires_never();
+    co_return UpstreamLease{std::move(stream), false, UpstreamFailure::none, {}};
+}
+
+}  // namespace sluice

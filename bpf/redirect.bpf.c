@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: GPL-2.0
+/* sluice: socket-level redirect of connections to the intercepted hosts into the local proxy.
+ *
+ * Data flow (see shared/DESIGN.md):
+ *   connect4/6    TCP to a (addr, port) in `targets` -> rewrite to the proxy listener and keep
+ *                 the original destination + who asked in socket storage (`orig_dst_sk`).
+ *                 UDP to a target address on 443 (QUIC) -> refuse, so clients fall back to TCP.
+ *   sockops       TCP_CONNECT_CB (source port known, SYN not yet sent): publish the record under
+ *                 the client's (addr, port) in `conn_by_tuple` for the proxy; STATE_CB at
+ *                 TCP_CLOSE removes it again so entries never outlive their socket.
+ *   getpeername4/6  report the original destination instead of the proxy.
+ *   sendmsg4/6    unconnected UDP to a target address on 443 -> refuse.
+ *
+ * Byte orders: ctx->user_ip4/user_ip6/user_port are network order (the port sits in the low 16
+ * bits of a u32); in sockops local_port is HOST order while remote_port is network order.
+ * IPv4 is stored IPv4-mapped (::ffff:a.b.c.d) everywhere so one key type serves both families. */
+#include "vmlinux.h"
+
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "redirect_abi.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define SOCK_STREAM 1
+#define SOCK_DGRAM 2
+#define QUIC_PORT 443
+
+/* Verdicts of cgroup sock_addr programs: 0 fails the syscall with EPERM. */
+#define VERDICT_ALLOW 1
+#define VERDICT_REFUSE 0
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Per-socket state, private to this file (user space never reads it): the record handed to the
+ * proxy plus what we need later in sockops and getpeername. */
+struct sk_record {
+    struct sluice_conn_meta meta;
+    struct sluice_conn_key tuple; /* valid while tuple_recorded */
+    __u8 proxy_addr[16];          /* the address connect() was rewritten to (v4-mapped for v4) */
+    __u16 proxy_port;             /* network order */
+    __u8 tuple_recorded;
+    __u8 pad[5];
+};
+
+/* Every map is pinned by name under <pin_dir>/maps so a restarted sluiced re-adopts them: the
+ * target set, counters and live records survive the restart. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 4096);
+    __type(key, struct sluice_target_key);
+    __type(value, struct sluice_target_value);
+    __uint(pinning, LIBBPF_PIN_BY_NAME);
+} targets SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct sluice_config);
+    __uint(pinning, LIBBPF_PIN_BY_NAME);
+} config_map SEC(".maps"); /* not `config`: vmlinux.h has a typedef of that name */
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, SLUICE_STAT_MAX);
+    __type(key, __u32);
+    __type(value, __u64);
+    __uint(pinning, LIBBPF_PIN_BY_NAME);
+} stats SEC(".maps");
+
+/* Socket storage rather than a cookie-keyed hash: it is freed with the socket, so connect()s
+ * that never reach sockops (refused, exempt later, process killed) cannot leak entries. */
+struct {
+    __uint(type, BPF_MAP_TYPE_SK_STORAGE);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, int);
+    __type(value, struct sk_record);
+    __uint(pinning, LIBBPF_PIN_BY_NAME);
+} orig_dst_sk SEC(".maps");
+
+/* What the proxy looks up after accept(): keyed by the client's end of the connection, which is
+ * exactly what getpeername() on the accepted socket returns, so the proxy needs nothing but the
+ * peer address. The server's end is always the proxy listener and adds nothing to the key.
+ * LRU_HASH, not HASH: entries are removed at TCP_CLOSE and on lookup, but if something still
+ * slips through (a program swapped mid-connection, a socket whose STATE_CB never fired) the map
+ * recycles the oldest entry instead of refusing new ones - a full map would otherwise break
+ * attribution for every later connection. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 65536);
+    __type(key, struct sluice_conn_key);
+    __type(value, struct sluice_conn_meta);
+    __uint(pinning, LIBBPF_PIN_BY_NAME);
+} conn_by_tuple SEC(".maps");
+
+static __always_inline void count(__u32 stat)
+{
+    __u64 *value = bpf_map_lookup_elem(&stats, &stat);
+    if (value)
+        *value += 1; /* per-CPU slot: no atomics needed */
+}
+
+static __always_inline const struct sluice_config *current_config(void)
+{
+    __u32 zero = 0;
+    return bpf_map_lookup_elem(&config_map, &zero);
+}
+
+static __always_inline __u32 load_u32(const __u8 *bytes)
+{
+    __u32 word;
+    __builtin_memcpy(&word, bytes, sizeof(word));
+    return word;
+}
+
+static __always_inline void set_v4_mapped(__u8 addr[16], __u32 ip4_net)
+{
+    __builtin_memset(addr, 0, 10);
+    addr[10] = 0xff;
+    addr[11] = 0xff;
+    __builtin_memcpy(&addr[12], &ip4_net, sizeof(ip4_net));
+}
+
+/* sluiced's own sockets never go to the proxy: by socket mark (set on its upstream sockets), by
+ * process (tgid, never the thread id or comm) and optionally by cgroup. Never by destination. */
+static __always_inline bool is_exempt(struct bpf_sock_addr *ctx, const struct sluice_config *cfg)
+{
+    struct bpf_sock *sk = ctx->sk;
+    if (sk && sk->mark == SLUICE_BYPASS_MARK)
+        return true;
+    if (cfg->exempt_tgid && (__u32)(bpf_get_current_pid_tgid() >> 32) == cfg->exempt_tgid)
+        return true;
+    if (cfg->exempt_cgroup_id && bpf_get_current_cgroup_id() == cfg->exempt_cgroup_id)
+        return true;
+    return false;
+}
+
+/* fail_open only: is anything listening on the proxy address in this socket's netns? */
+static __always_inline bool proxy_listening(struct bpf_sock_addr *ctx,
+                                            const struct sluice_config *cfg, bool v4)
+{
+    struct bpf_sock_tuple tuple = {};
+    struct bpf_sock *listener;
+
+    if (v4) {
+        tuple.ipv4.daddr = load_u32(&cfg->proxy_addr4[12]);
+        tuple.ipv4.dport = cfg->proxy_port;
+        listener = bpf_sk_lookup_tcp(ctx, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
+    } else {
+        __builtin_memcpy(tuple.ipv6.daddr, cfg->proxy_addr6, 16);
+        tuple.ipv6.dport = cfg->proxy_port;
+        listener = bpf_sk_lookup_tcp(ctx, &tuple, sizeof(tuple.ipv6), BPF_F_CURRENT_NETNS, 0);
+    }
+    if (!listener)
+        return false;
+    bpf_sk_release(listener);
+    return true;
+}
+
+/* QUIC to an intercepted address would skip the proxy entirely: refuse it, clients then retry
+ * over TCP (which we redirect). Only port 443 of addresses that are targets on port 443. */
+static __always_inline int udp_verdict(struct bpf_sock_addr *ctx, const struct sluice_config *cfg,
+                                       struct sluice_target_key *key)
+{
+    if (key->port != bpf_htons(QUIC_PORT))
+        return VERDICT_ALLOW;
+    if (!bpf_map_lookup_elem(&targets, key))
+        return VERDICT_ALLOW;
+    if (is_exempt(ctx, cfg)) {
+        count(SLUICE_STAT_EXEMPT);
+        return VERDICT_ALLOW;
+    }
+    count(SLUICE_STAT_UDP_REFUSED);
+    return VERDICT_REFUSE;
+}
+
+/* Keeps the original destination and the caller's identity with the socket. */
+static __always_inline bool remember(struct bpf_sock_addr *ctx,
+                                     const struct sluice_target_key *dst, const __u8 proxy[16],
+                                     __u16 proxy_port)
+{
+    struct sk_record *rec =
+        bpf_sk_storage_get(&orig_dst_sk, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+    if (!rec)
+        return false;
+
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    __u64 uid_gid = bpf_get_current_uid_gid();
+
+    __builtin_memcpy(rec->meta.orig_addr, dst->addr, 16);
+    rec->meta.orig_port = dst->port;
+    rec->meta.orig_family = (__u8)ctx->user_family;
+    rec->meta.flags = 0;
+    rec->meta.tgid = pid_tgid >> 32;
+    rec->meta.pid = (__u32)pid_tgid;
+    rec->meta.uid = (__u32)uid_gid;
+    rec->meta.gid = uid_gid >> 32;
+    rec->meta.pad = 0;
+    rec->meta.cgroup_id = bpf_get_current_cgroup_id();
+    rec->meta.netns_cookie = bpf_get_netns_cookie(ctx);
+    rec->meta.sock_cookie = bpf_get_socket_cookie(ctx);
+    rec->meta.ts_ns = bpf_ktime_get_ns();
+    bpf_get_current_comm(rec->meta.comm, sizeof(rec->meta.comm));
+    __builtin_memcpy(rec->proxy_addr, proxy, 16);
+    rec->proxy_port = proxy_port;
+    rec->tuple_recorded = 0;
+    return true;
+}
+
+/* Shared decision for TCP connects once the destination is known to be a target. Returns false
+ * when the connection must go where it was going. */
+static __always_inline bool should_redirect(struct bpf_sock_addr *ctx,
+                                            const struct sluice_config *cfg, bool v4_proxy)
+{
+    if (is_exempt(ctx, cfg)) {
+        count(SLUICE_STAT_EXEMPT);
+        return false;
+    }
+    /* Fail closed (default) skips this check on purpose: with sluiced gone the rewritten
+     * connection hits a closed port and gets ECONNREFUSED instead of going out direct. */
+    if (cfg->fail_open && !proxy_listening(ctx, cfg, v4_proxy)) {
+        count(SLUICE_STAT_FAIL_OPEN);
+        return false;
+    }
+    return true;
+}
+
+SEC("cgroup/connect4")
+int sluice_connect4(struct bpf_sock_addr *ctx)
+{
+    const struct sluice_config *cfg = current_config();
+    if (!cfg || !cfg->enabled)
+        return VERDICT_ALLOW;
+    count(SLUICE_STAT_CONNECT_SEEN);
+
+    struct sluice_target_key key = {};
+    set_v4_mapped(key.addr, ctx->user_ip4);
+    key.port = (__u16)ctx->user_port;
+
+    if (ctx->type == SOCK_DGRAM)
+        return udp_verdict(ctx, cfg, &key);
+    /* By type, not protocol: MPTCP stream sockets are IPPROTO_MPTCP. */
+    if (ctx->type != SOCK_STREAM)
+        return VERDICT_ALLOW;
+    if (!bpf_map_lookup_elem(&targets, &key))
+        return VERDICT_ALLOW;
+    if (!should_redirect(ctx, cfg, true))
+        return VERDICT_ALLOW;
+
+    if (!remember(ctx, &key, cfg->proxy_addr4, cfg->proxy_port)) {
+        /* No record means no identity for the proxy. Fail open lets it go direct; fail closed
+         * still redirects and the proxy treats the connection as unattributed. */
+        count(SLUICE_STAT_STORAGE_FAIL);
+        if (cfg->fail_open)
+            return VERDICT_ALLOW;
+    }
+    ctx->user_ip4 = load_u32(&cfg->proxy_addr4[12]);
+    ctx->user_port = cfg->proxy_port;
+    count(SLUICE_STAT_REDIRECTED);
+    return VERDICT_ALLOW;
+}
+
+SEC("cgroup/connect6")
+int sluice_connect6(struct bpf_sock_addr *ctx)
+{
+    const struct sluice_config *cfg = current_config();
+    if (!cfg || !cfg->enabled)
+        return VERDICT_ALLOW;
+    count(SLUICE_STAT_CONNECT_SEEN);
+
+    struct sluice_target_key key = {};
+    __u32 w0 = ctx->user_ip6[0], w1 = ctx->user_ip6[1], w2 = ctx->user_ip6[2],
+          w3 = ctx->user_ip6[3];
+    __builtin_memcpy(&key.addr[0], &w0, 4);
+    __builtin_memcpy(&key.addr[4], &w1, 4);
+    __builtin_memcpy(&key.addr[8], &w2, 4);
+    __builtin_memcpy(&key.addr[12], &w3, 4);
+    key.port = (__u16)ctx->user_port;
+
+    if (ctx->type == SOCK_DGRAM)
+        return udp_verdict(ctx, cfg, &key);
+    if (ctx->type != SOCK_STREAM)
+        return VERDICT_ALLOW;
+    if (!bpf_map_lookup_elem(&targets, &key))
+        return VERDICT_ALLOW;
+
+    /* A dual-stack socket connecting to ::ffff:a.b.c.d only fires connect6 (tcp_v6_connect hands
+     * it to tcp_v4_connect without connect4), and must stay v4-mapped: rewrite it to the v4
+     * proxy, mapped. */
+    bool v4_mapped = w0 == 0 && w1 == 0 && w2 == bpf_htonl(0x0000ffff);
+    const __u8 *proxy = v4_mapped ? cfg->proxy_addr4 : cfg->proxy_addr6;
+    if (!should_redirect(ctx, cfg, v4_mapped))
+        return VERDICT_ALLOW;
+
+    if (!remember(ctx, &key, proxy, cfg->proxy_port)) {
+        count(SLUICE_STAT_STORAGE_FAIL);
+        if (cfg->fail_open)
+            return VERDICT_ALLOW;
+    }
+    ctx->user_ip6[0] = load_u32(&proxy[0]);
+    ctx->user_ip6[1] = load_u32(&proxy[4]);
+    ctx->user_ip6[2] = load_u32(&proxy[8]);
+    ctx->user_ip6[3] = load_u32(&proxy[12]);
+    ctx->user_port = cfg->proxy_port;
+    count(SLUICE_STAT_REDIRECTED);
+    return VERDICT_ALLOW;
+}
+
+SEC("cgroup/sendmsg4")
+int sluice_sendmsg4(struct bpf_sock_addr *ctx)
+{
+    const struct sluice_config *cfg = current_config();
+    if (!cfg || !cfg->enabled)
+        return VERDICT_ALLOW;
+    struct sluice_target_key key = {};
+    set_v4_mapped(key.addr, ctx->user_ip4);
+    key.port = (__u16)ctx->user_port;
+    return udp_verdict(ctx, cfg, &key);
+}
+
+SEC("cgroup/sendmsg6")
+int sluice_sendmsg6(struct bpf_sock_addr *ctx)
+{
+    const struct sluice_config *cfg = current_config();
+    if (!cfg || !cfg->enabled)
+        return VERDICT_ALLOW;
+    struct sluice_target_key key = {};
+    __u32 w0 = ctx->user_ip6[0], w1 = ctx->user_ip6[1], w2 = ctx->user_ip6[2],
+          w3 = ctx->user_ip6[3];
+    __builtin_memcpy(&key.addr[0], &w0, 4);
+    __builtin_memcpy(&key.addr[4], &w1, 4);
+    __builtin_memcpy(&key.addr[8], &w2, 4);
+    __builtin_memcpy(&key.addr[12], &w3, 4);
+    key.port = (__u16)ctx->user_port;
+    return udp_verdict(ctx, cfg, &key);
+}
+
+/* getpeername: translate only while the peer is still the proxy address we wrote (a socket can
+ * be reconnected elsewhere after a failed attempt). Not gated on config.enabled: a connection
+ * that was redirected stays redirected. */
+SEC("cgroup/getpeername4")
+int sluice_getpeer4(struct bpf_sock_addr *ctx)
+{
+    struct sk_record *rec = bpf_sk_storage_get(&orig_dst_sk, ctx->sk, 0, 0);
+    if (!rec)
+        return VERDICT_ALLOW;
+    if (ctx->user_ip4 != load_u32(&rec->proxy_addr[12]) ||
+        (__u16)ctx->user_port != rec->proxy_port)
+        return VERDICT_ALLOW;
+    ctx->user_ip4 = load_u32(&rec->meta.orig_addr[12]);
+    ctx->user_port = rec->meta.orig_port;
+    count(SLUICE_STAT_GETPEERNAME_RESTORED);
+    return VERDICT_ALLOW;
+}
+
+SEC("cgroup/getpeername6")
+int sluice_getpeer6(struct bpf_sock_addr *ctx)
+{
+    struct sk_record *rec = bpf_sk_storage_get(&orig_dst_sk, ctx->sk, 0, 0);
+    if (!rec)
+        return VERDICT_ALLOW;
+    if (ctx->user_ip6[0] != load_u32(&rec->proxy_addr[0]) ||
+        ctx->user_ip6[1] != load_u32(&rec->proxy_addr[4]) ||
+        ctx->user_ip6[2] != load_u32(&rec->proxy_addr[8]) ||
+        ctx->user_ip6[3] != load_u32(&rec->proxy_addr[12]) ||
+        (__u16)ctx->user_port != rec->proxy_port)
+        return VERDICT_ALLOW;
+    ctx->user_ip6[0] = load_u32(&rec->meta.orig_addr[0]);
+    ctx->user_ip6[1] = load_u32(&rec->meta.orig_addr[4]);
+    ctx->user_ip6[2] = load_u32(&rec->meta.orig_addr[8]);
+    ctx->user_ip6[3] = load_u32(&rec->meta.orig_addr[12]);
+    ctx->user_port = rec->meta.orig_port;
+    count(SLUICE_STAT_GETPEERNAME_RESTORED);
+    return VERDICT_ALLOW;
+}
+
+/* TCP_CONNECT_CB runs in tcp_connect(): the source address and port are assigned and the SYN is
+ * not out yet, so the entry exists before the proxy can possibly accept() the connection. */
+static __always_inline void publish_tuple(struct bpf_sock_ops *skops)
+{
+    struct bpf_sock *sk = skops->sk;
+    if (!sk)
+        return;
+    struct sk_record *rec = bpf_sk_storage_get(&orig_dst_sk, sk, 0, 0);
+    if (!rec)
+        return;
+
+    if (skops->family == AF_INET) {
+        set_v4_mapped(rec->tuple.client_addr, skops->local_ip4);
+    } else {
+        /* For a v4-mapped connection on an AF_INET6 socket this is already ::ffff:a.b.c.d. */
+        __u32 w0 = skops->local_ip6[0], w1 = skops->local_ip6[1], w2 = skops->local_ip6[2],
+              w3 = skops->local_ip6[3];
+        __builtin_memcpy(&rec->tuple.client_addr[0], &w0, 4);
+        __builtin_memcpy(&rec->tuple.client_addr[4], &w1, 4);
+        __builtin_memcpy(&rec->tuple.client_addr[8], &w2, 4);
+        __builtin_memcpy(&rec->tuple.client_addr[12], &w3, 4);
+    }
+    rec->tuple.client_port_host = (__u16)skops->local_port; /* host order already */
+    rec->tuple.pad = 0;
+
+    if (bpf_map_update_elem(&conn_by_tuple, &rec->tuple, &rec->meta, BPF_ANY) != 0)
+        return;
+    rec->tuple_recorded = 1;
+    count(SLUICE_STAT_TUPLE_RECORDED);
+    /* Ask for state changes on this socket only, to drop the entry at TCP_CLOSE. */
+    bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+}
+
+/* The proxy deletes on lookup; this covers connections it never looked up (refused, reset,
+ * closed before accept). The cookie check keeps a reused tuple's newer entry alive. */
+static __always_inline void retire_tuple(struct bpf_sock_ops *skops)
+{
+    struct bpf_sock *sk = skops->sk;
+    if (!sk)
+        return;
+    struct sk_record *rec = bpf_sk_storage_get(&orig_dst_sk, sk, 0, 0);
+    if (!rec || !rec->tuple_recorded)
+        return;
+    rec->tuple_recorded = 0;
+    struct sluice_conn_meta *meta = bpf_map_lookup_elem(&conn_by_tuple, &rec->tuple);
+    if (meta && meta->sock_cookie == rec->meta.sock_cookie) {
+        bpf_map_delete_elem(&conn_by_tuple, &rec->tuple);
+        count(SLUICE_STAT_TUPLE_CLOSED);
+    }
+}
+
+SEC("sockops")
+int sluice_sockops(struct bpf_sock_ops *skops)
+{
+    switch (skops->op) {
+    case BPF_SOCK_OPS_TCP_CONNECT_CB:
+        publish_tuple(skops);
+        break;
+    case BPF_SOCK_OPS_STATE_CB:
+        if (skops->args[1] == BPF_TCP_CLOSE)
+            retire_tuple(skops);
+        break;
+    default:
+        break;
+    }
+    return 1;
+}

@@ -1,0 +1,29 @@
+// Reads token usage from OpenAI responses: a JSON body, the final chunk of a Chat Completions
+// stream (stream_options.include_usage), or `response.completed` of a Responses API stream.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "policy/sse_parser.h"
+
+namespace sluice {
+
+// The `usage` object of a non-streamed response body, if it is JSON and has one.
+std::optional<nlohmann::json> usage_from_body(std::string_view body);
+
+// Watches a stream's events and remembers the last usage seen.
+class StreamUsageTracker {
+public:
+    void on_event(const SseEvent& event);
+    const std::optional<nlohmann::json>& usage() const { return usage_; }
+    bool saw_done() const { return saw_done_; }
+
+private:
+    std::optional<nlohmann::json> usage_;
+    bool saw_done_ = false;
+};
+
+}  // namespace sluice

@@ -1,0 +1,328 @@
+#include "agent/config/config.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+namespace sluice {
+namespace {
+
+std::string error_of(const std::string& yaml, const std::string& source = "/etc/x.yaml") {
+    try {
+        parse_config(yaml, source);
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    return "<no error>";
+}
+
+TEST(Config, DefaultsMatchDesign) {
+    const Config c = default_config();
+    EXPECT_EQ(c.listen.host, "127.0.0.1");
+    EXPECT_EQ(c.listen.port, 15443);
+    EXPECT_EQ(c.cgroup, "");
+    EXPECT_EQ(c.state_dir, "/var/lib/sluice");
+    ASSERT_EQ(c.intercept.size(), 1u);
+    EXPECT_EQ(c.intercept[0].host, "api.openai.com");
+    EXPECT_EQ(c.intercept[0].port, 443);
+    EXPECT_TRUE(c.intercept[0].addresses.empty());
+    ASSERT_EQ(c.upstream.count("api.openai.com"), 1u);
+    EXPECT_EQ(c.upstream.at("api.openai.com").connect, "");
+    EXPECT_EQ(c.upstream.at("api.openai.com").ca_file, "");
+    EXPECT_EQ(c.upstream.at("api.openai.com").api_key_file, "/etc/sluice/openai.key");
+    EXPECT_EQ(c.audit.path, "/var/log/sluice/audit.jsonl");
+    EXPECT_EQ(c.policy, "/etc/sluice/policy.yaml");
+    EXPECT_EQ(c.admin, "/run/sluice/admin.sock");
+    EXPECT_EQ(c.pin_dir, "/sys/fs/bpf/sluice");
+    EXPECT_EQ(c.failure_mode, FailureMode::closed);
+}
+
+TEST(Config, EmptyFileAndEmptyMappingGiveDefaults) {
+    for (const char* text : {"", "\n", "# only a comment\n", "{}"}) {
+        const Config c = parse_config(text, "x.yaml");
+        EXPECT_EQ(c.listen.port, 15443) << text;
+        EXPECT_EQ(c.upstream.size(), 1u) << text;
+        EXPECT_EQ(c.source_path, "x.yaml");
+    }
+}
+
+TEST(Config, NullValueMeansDefault) {
+    const Config c = parse_config("listen:\nstate_dir:\nlimits:\n", "x.yaml");
+    EXPECT_EQ(c.listen.port, 15443);
+    EXPECT_EQ(c.state_dir, "/var/lib/sluice");
+}
+
+TEST(Config, FullValidFile) {
+    const Config c = parse_config(R"(
+listen: "[::1]:16443"
+cgroup: /sys/fs/cgroup/test.slice
+state_dir: /tmp/sluice-state
+intercept:
+  - host: API.OpenAI.com
+    port: 443
+    addresses: [127.10.0.1, "::1"]
+  - host: example.internal
+    port: 8443
+upstream:
+  api.openai.com:
+    connect: 127.10.0.1:443
+    ca_file: /tmp/ca.pem
+    api_key_file: /tmp/key
+audit:
+  path: /tmp/audit.jsonl
+policy: ""
+admin: /tmp/admin.sock
+pin_dir: /sys/fs/bpf/test
+failure_mode: open
+limits:
+  max_header_bytes: 65536
+  max_body_bytes: 1048576
+  upstream_connect_timeout_ms: 500
+  upstream_read_timeout_ms: 1000
+  client_idle_timeout_ms: 2000
+)",
+                                  "full.yaml");
+    EXPECT_EQ(c.listen.host, "::1");
+    EXPECT_EQ(c.listen.port, 16443);
+    EXPECT_EQ(c.cgroup, "/sys/fs/cgroup/test.slice");
+    EXPECT_EQ(c.state_dir, "/tmp/sluice-state");
+    ASSERT_EQ(c.intercept.size(), 2u);
+    EXPECT_EQ(c.intercept[0].host, "api.openai.com");  // host names compare case-insensitively
+    EXPECT_EQ(c.intercept[0].addresses, (std::vector<std::string>{"127.10.0.1", "::1"}));
+    EXPECT_EQ(c.intercept[1].host, "example.internal");
+    EXPECT_EQ(c.intercept[1].port, 8443);
+    ASSERT_EQ(c.upstream.size(), 2u);
+    EXPECT_EQ(c.upstream.at("api.openai.com").connect, "127.10.0.1:443");
+    EXPECT_EQ(c.upstream.at("api.openai.com").ca_file, "/tmp/ca.pem");
+    EXPECT_EQ(c.upstream.at("api.openai.com").api_key_file, "/tmp/key");
+    // An intercept host without an upstream entry gets the default one.
+    EXPECT_EQ(c.upstream.at("example.internal").api_key_file, "/etc/sluice/openai.key");
+    EXPECT_EQ(c.audit.path, "/tmp/audit.jsonl");
+    EXPECT_EQ(c.policy, "");
+    EXPECT_EQ(c.admin, "/tmp/admin.sock");
+    EXPECT_EQ(c.pin_dir, "/sys/fs/bpf/test");
+    EXPECT_EQ(c.failure_mode, FailureMode::open);
+    EXPECT_EQ(c.limits.max_header_bytes, 65536u);
+    EXPECT_EQ(c.limits.max_body_bytes, 1048576u);
+    EXPECT_EQ(c.limits.upstream_connect_timeout_ms, 500u);
+    EXPECT_EQ(c.limits.upstream_read_timeout_ms, 1000u);
+    EXPECT_EQ(c.limits.client_idle_timeout_ms, 2000u);
+}
+
+TEST(Config, InterceptReplacingDefaultDropsDefaultUpstream) {
+    const Config c = parse_config("intercept:\n  - host: other.example\n", "x.yaml");
+    ASSERT_EQ(c.intercept.size(), 1u);
+    EXPECT_EQ(c.intercept[0].port, 443);
+    EXPECT_EQ(c.upstream.size(), 1u);
+    EXPECT_EQ(c.upstream.count("other.example"), 1u);
+}
+
+struct BadCase {
+    const char* name;
+    const char* yaml;
+    const char* expected;  // the whole message
+};
+
+class ConfigRejects : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(ConfigRejects, WithOneLineNamingFileAndKey) {
+    const std::string msg = error_of(GetParam().yaml);
+    EXPECT_EQ(msg, GetParam().expected);
+    EXPECT_EQ(msg.find('\n'), std::string::npos);
+    EXPECT_EQ(msg.rfind("config /etc/x.yaml: ", 0), 0u);
+}
+
+const BadCase kBadCases[] = {
+    {"UnknownTopLevel", "listen: 127.0.0.1:1\nstate_dir: /x\nintercpt: []\n",
+     "config /etc/x.yaml: unknown key 'intercpt' (line 3)"},
+    {"UnknownInInterceptItem", "intercept:\n  - host: a.example\n    prot: 1\n",
+     "config /etc/x.yaml: unknown key 'intercept[0].prot' (line 3)"},
+    {"UnknownInUpstream", "upstream:\n  api.openai.com:\n    conect: a:1\n",
+     "config /etc/x.yaml: unknown key 'upstream.api.openai.com.conect' (line 3)"},
+    {"UnknownInAudit", "audit:\n  pth: /x\n",
+     "config /etc/x.yaml: unknown key 'audit.pth' (line 2)"},
+    {"UnknownInLimits", "limits:\n  max_body: 1\n",
+     "config /etc/x.yaml: unknown key 'limits.max_body' (line 2)"},
+    {"DuplicateKey", "policy: /a\npolicy: /b\n",
+     "config /etc/x.yaml: duplicate key 'policy' (line 2)"},
+    {"ListenList", "listen: [1]\n",
+     "config /etc/x.yaml: 'listen' must be host:port, got a list (line 1)"},
+    {"ListenNoPort", "listen: abc\n",
+     "config /etc/x.yaml: 'listen' must be host:port, got \"abc\" (line 1)"},
+    {"ListenPortRange", "listen: 127.0.0.1:70000\n",
+     "config /etc/x.yaml: 'listen' port must be in [1, 65535], got \"127.0.0.1:70000\" (line 1)"},
+    {"ListenPortZero", "listen: 127.0.0.1:0\n",
+     "config /etc/x.yaml: 'listen' port must be in [1, 65535], got \"127.0.0.1:0\" (line 1)"},
+    {"ListenNotIp", "listen: localhost:15443\n",
+     "config /etc/x.yaml: 'listen' host must be an IP address, got \"localhost\" (line 1)"},
+    {"ListenBareV6", "listen: ::1:15443\n",
+     "config /etc/x.yaml: 'listen' must be host:port, got \"::1:15443\" (line 1)"},
+    {"FailureModeMaybe", "failure_mode: maybe\n",
+     "config /etc/x.yaml: 'failure_mode' must be closed or open, got \"maybe\" (line 1)"},
+    {"TopLevelList", "- a\n- b\n",
+     "config /etc/x.yaml: top level must be a mapping of keys, got a list (line 1)"},
+    {"InterceptNotList", "intercept: api.openai.com\n",
+     "config /etc/x.yaml: 'intercept' must be a list of {host, port, addresses}, got "
+     "\"api.openai.com\" (line 1)"},
+    {"InterceptItemNotMap", "intercept:\n  - api.openai.com\n",
+     "config /etc/x.yaml: 'intercept[0]' must be a mapping, got \"api.openai.com\" (line 2)"},
+    {"InterceptPortRange", "intercept:\n  - port: 65536\n",
+     "config /etc/x.yaml: 'intercept[0].port' must be an integer in [1, 65535], got \"65536\" "
+     "(line "
+     "2)"},
+    {"InterceptPortNotNumber", "intercept:\n  - port: https\n",
+     "config /etc/x.yaml: 'intercept[0].port' must be an integer in [1, 65535], got \"https\" "
+     "(line "
+     "2)"},
+    {"InterceptPortNegative", "intercept:\n  - port: -1\n",
+     "config /etc/x.yaml: 'intercept[0].port' must be an integer in [1, 65535], got \"-1\" (line "
+     "2)"},
+    {"InterceptHostBad", "intercept:\n  - host: \"api openai\"\n",
+     "config /etc/x.yaml: 'intercept[0].host' must be a host name, got \"api openai\" (line 2)"},
+    {"InterceptDuplicate", "intercept:\n  - host: a.example\n  - host: A.example\n",
+     "config /etc/x.yaml: 'intercept[1]' repeats a.example:443 (line 3)"},
+    {"AddressNotIp", "intercept:\n  - addresses: [1.2.3.4, api.openai.com]\n",
+     "config /etc/x.yaml: 'intercept[0].addresses[1]' must be an IPv4 or IPv6 address, got "
+     "\"api.openai.com\" (line 2)"},
+    {"AddressesNotList", "intercept:\n  - addresses: 1.2.3.4\n",
+     "config /etc/x.yaml: 'intercept[0].addresses' must be a list of IP addresses, got \"1.2.3.4\" "
+     "(line 2)"},
+    {"UpstreamNotIntercepted", "upstream:\n  api.opnai.com: {}\n",
+     "config /etc/x.yaml: 'upstream.api.opnai.com' does not match any intercept host (line 2)"},
+    {"UpstreamConnectBad", "upstream:\n  api.openai.com:\n    connect: nohostport\n",
+     "config /etc/x.yaml: 'upstream.api.openai.com.connect' must be host:port, got \"nohostport\" "
+     "(line 3)"},
+    {"UpstreamNotMap", "upstream: [api.openai.com]\n",
+     "config /etc/x.yaml: 'upstream' must be a mapping of host name to settings, got a list (line "
+     "1)"},
+    {"StateDirMap", "state_dir: {a: 1}\n",
+     "config /etc/x.yaml: 'state_dir' must be a string, got a mapping (line 1)"},
+    {"StateDirEmpty", "state_dir: \"\"\n",
+     "config /etc/x.yaml: 'state_dir' must not be empty (line 1)"},
+    {"AuditNotMap", "audit: /x\n",
+     "config /etc/x.yaml: 'audit' must be a mapping, got \"/x\" (line 1)"},
+    {"LimitNotNumber", "limits:\n  max_body_bytes: lots\n",
+     "config /etc/x.yaml: 'limits.max_body_bytes' must be an integer in [1, 9223372036854775807], "
+     "got \"lots\" (line 2)"},
+    {"LimitZeroTimeout", "limits:\n  upstream_read_timeout_ms: 0\n",
+     "config /etc/x.yaml: 'limits.upstream_read_timeout_ms' must be an integer in [1, 4294967295], "
+     "got \"0\" (line 2)"},
+    {"HeaderLimitTooSmall", "limits:\n  max_header_bytes: 10\n",
+     "config /etc/x.yaml: 'limits.max_header_bytes' must be an integer in [1024, 67108864], got "
+     "\"10\" (line 2)"},
+    {"ValueWithNewlineStaysOneLine", "failure_mode: \"a\\nb\"\n",
+     "config /etc/x.yaml: 'failure_mode' must be closed or open, got \"a\\x0ab\" (line 1)"},
+};
+
+INSTANTIATE_TEST_SUITE_P(Table, ConfigRejects, ::testing::ValuesIn(kBadCases),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(Config, InvalidYamlIsOneLine) {
+    const std::string msg = error_of("listen: [1, 2\nstate_dir: x\n");
+    EXPECT_EQ(msg.rfind("config /etc/x.yaml: invalid YAML: ", 0), 0u) << msg;
+    EXPECT_NE(msg.find("(line "), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos);
+}
+
+TEST(Config, LongValueIsCutInMessage) {
+    const std::string msg = error_of("failure_mode: " + std::string(500, 'x') + "\n");
+    EXPECT_LT(msg.size(), 200u);
+    EXPECT_NE(msg.find("...\""), std::string::npos);
+}
+
+TEST(ParseHostPort, Forms) {
+    HostPort hp = parse_host_port("127.0.0.1:15443", "k");
+    EXPECT_EQ(hp.host, "127.0.0.1");
+    EXPECT_EQ(hp.port, 15443);
+    hp = parse_host_port("[fe80::1]:1", "k");
+    EXPECT_EQ(hp.host, "fe80::1");
+    EXPECT_EQ(hp.port, 1);
+    hp = parse_host_port("api.openai.com:65535", "k");
+    EXPECT_EQ(hp.host, "api.openai.com");
+    EXPECT_EQ(hp.port, 65535);
+    for (const char* bad : {"", ":1", "a:", "a:b", "[::1]", "[::1]1", "[zz]:1", "a b:1", "a:1x",
+                            "::1:1", "a:-1", "[::1]:"}) {
+        EXPECT_THROW(parse_host_port(bad, "k"), ConfigError) << bad;
+    }
+    try {
+        parse_host_port("abc", "listen");
+        FAIL();
+    } catch (const ConfigError& e) {
+        EXPECT_STREQ(e.what(), "'listen' must be host:port, got \"abc\"");
+    }
+}
+
+class ConfigFile : public ::testing::Test {
+protected:
+    void SetUp() override {
+        char tmpl[] = "/tmp/sluice-config-test-XXXXXX";
+        ASSERT_NE(mkdtemp(tmpl), nullptr);
+        dir_ = tmpl;
+    }
+    void TearDown() override {
+        std::remove((dir_ + "/c.yaml").c_str());
+        ::rmdir(dir_.c_str());
+    }
+    std::string dir_;
+};
+
+TEST_F(ConfigFile, LoadsFile) {
+    const std::string path = dir_ + "/c.yaml";
+    std::ofstream(path) << "failure_mode: open\n";
+    const Config c = load_config(path);
+    EXPECT_EQ(c.failure_mode, FailureMode::open);
+    EXPECT_EQ(c.source_path, path);
+}
+
+TEST_F(ConfigFile, ErrorsNameTheFile) {
+    const std::string path = dir_ + "/c.yaml";
+    std::ofstream(path) << "bogus: 1\n";
+    try {
+        load_config(path);
+        FAIL();
+    } catch (const ConfigError& e) {
+        EXPECT_EQ(std::string(e.what()), "config " + path + ": unknown key 'bogus' (line 1)");
+    }
+}
+
+TEST_F(ConfigFile, MissingFile) {
+    const std::string path = dir_ + "/missing.yaml";
+    try {
+        load_config(path);
+        FAIL();
+    } catch (const ConfigError& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "config " + path + ": cannot read file: No such file or directory");
+    }
+}
+
+TEST_F(ConfigFile, DirectoryIsNotAFile) {
+    try {
+        load_config(dir_);
+        FAIL();
+    } catch (const ConfigError& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "config " + dir_ + ": cannot read file: not a regular file");
+    }
+}
+
+TEST_F(ConfigFile, UnreadableFile) {
+    if (::geteuid() == 0) GTEST_SKIP() << "root reads files regardless of mode";
+    const std::string path = dir_ + "/c.yaml";
+    std::ofstream(path) << "{}\n";
+    ::chmod(path.c_str(), 0);
+    try {
+        load_config(path);
+        FAIL();
+    } catch (const ConfigError& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "config " + path + ": cannot read file: Permission denied");
+    }
+}
+
+}  // namespace
+}  // namespace sluice
