@@ -1,0 +1,71 @@
+#include "agent/admin/admin_server.h"
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+namespace sluice {
+namespace {
+
+class AdminServerTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        char pattern[] = "/tmp/sluice-admin-test.XXXXXX";
+        dir_ = mkdtemp(pattern);
+        ::chmod(dir_.c_str(), 0755);
+        path_ = dir_ + "/admin.sock";
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+    std::string dir_;
+    std::string path_;
+};
+
+TEST_F(AdminServerTest, AnswersKnownCommandsAndNamesUnknownOnes) {
+    AdminServer server(path_);
+    server.on("status", [](const nlohmann::json&) { return nlohmann::json{{"ok", true}}; });
+    server.start();
+    EXPECT_EQ(admin_call(path_, {{"command", "status"}})["ok"], true);
+    EXPECT_EQ(admin_call(path_, {{"command", "nope"}})["error"], "unknown command 'nope'");
+}
+
+TEST_F(AdminServerTest, SocketIsOwnerOnly) {
+    AdminServer server(path_);
+    struct stat st {};
+    ASSERT_EQ(::stat(path_.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST_F(AdminServerTest, RefusesOtherUsersByPeerCredentials) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to act as another user";
+    AdminServer server(path_);
+    server.on("status", [](const nlohmann::json&) { return nlohmann::json{{"secret", "usage"}}; });
+    server.start();
+    ::chmod(path_.c_str(), 0666);  // even if the file mode were wrong, SO_PEERCRED refuses
+    const pid_t child = ::fork();
+    if (child == 0) {
+        if (::setgid(65534) != 0 || ::setuid(65534) != 0) _exit(3);
+        try {
+            auto response = admin_call(path_, {{"command", "status"}});
+            _exit(response.contains("secret") ? 1 : (response.value("error", "") == "permission denied" ? 0 : 2));
+        } catch (...) {
+            _exit(4);
+        }
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST(AdminPeerPolicy, RootAndOwnUserOnly) {
+    EXPECT_TRUE(AdminServer::peer_allowed(0, 123));
+    EXPECT_TRUE(AdminServer::peer_allowed(123, 123));
+    EXPECT_FALSE(AdminServer::peer_allowed(1000, 0));
+}
+
+}  // namespace
+}  // namespace sluice

@@ -1,0 +1,85 @@
+#include "agent/audit/audit_writer.h"
+
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "agent/audit/audit_record.h"
+
+namespace sluice {
+namespace {
+
+std::string temp_dir() {
+    char pattern[] = "/tmp/sluice-audit-test.XXXXXX";
+    return mkdtemp(pattern);
+}
+
+std::vector<nlohmann::json> read_lines(const std::string& path) {
+    std::vector<nlohmann::json> lines;
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+    return lines;
+}
+
+TEST(AuditWriter, WritesOneJsonLinePerRecordWithA0600File) {
+    const std::string dir = temp_dir();
+    const std::string path = dir + "/sub/audit.jsonl";
+    {
+        AuditWriter writer(path);
+        for (int i = 0; i < 100; ++i) writer.write({{"n", i}});
+        writer.flush();
+        EXPECT_EQ(writer.stats().written, 100u);
+    }
+    auto lines = read_lines(path);
+    ASSERT_EQ(lines.size(), 100u);
+    EXPECT_EQ(lines[99]["n"], 99);
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    std::filesystem::remove_all(dir);
+}
+
+TEST(AuditWriter, UnopenablePathIsOneClearLine) {
+    try {
+        AuditWriter writer("/proc/nonexistent-dir/audit.jsonl");
+        FAIL() << "expected an error";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("/proc/nonexistent-dir"), std::string::npos);
+        EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos);
+    }
+}
+
+TEST(AuditWriter, AFullDiskMakesItUnhealthyAndCountsWhatIsLost) {
+    AuditWriter writer("/dev/full");  // every write fails with ENOSPC
+    writer.write({{"n", 1}});
+    writer.flush();
+    const AuditStats stats = writer.stats();
+    EXPECT_FALSE(stats.healthy);
+    EXPECT_FALSE(writer.healthy());
+    EXPECT_GE(stats.write_errors, 1u);
+    EXPECT_NE(stats.last_error.find("space"), std::string::npos) << stats.last_error;
+}
+
+TEST(AuditRecord, HasTheContractFields) {
+    AuditRecord record;
+    record.id = new_audit_id();
+    record.identity = {{"uid", 1000}, {"user", "alice"}};
+    record.method = "POST";
+    record.path = "/v1/chat/completions";
+    record.model = "gpt-4o";
+    record.status = 200;
+    record.usage = nlohmann::json{{"total_tokens", 9}};
+    const auto json = record.to_json();
+    for (const char* key : {"ts", "id", "identity", "request", "response", "decision"}) EXPECT_TRUE(json.contains(key)) << key;
+    for (const char* key : {"method", "path", "model", "stream"}) EXPECT_TRUE(json["request"].contains(key)) << key;
+    EXPECT_EQ(json["response"]["usage"]["total_tokens"], 9);
+    for (const char* key : {"action", "rule", "reason"}) EXPECT_TRUE(json["decision"].contains(key)) << key;
+    EXPECT_NE(new_audit_id(), new_audit_id());
+}
+
+}  // namespace
+}  // namespace sluice
