@@ -86,7 +86,8 @@ void AuditWriter::reopen() {
 void AuditWriter::flush() {
     std::unique_lock lock(mutex_);
     const uint64_t target = enqueued_;
-    flushed_.wait_for(lock, std::chrono::seconds(5), [&] { return settled_ >= target; });
+    // A failing file keeps its records queued for retry; flush() returns once that is known.
+    flushed_.wait_for(lock, std::chrono::seconds(5), [&] { return settled_ >= target || !stats_.healthy; });
 }
 
 bool AuditWriter::write_lines(const std::string& lines, std::string& error) {

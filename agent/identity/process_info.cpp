@@ -6,6 +6,8 @@
 
 #include <cerrno>
 
+#include <re2/re2.h>
+
 namespace sluice {
 namespace {
 
@@ -36,7 +38,17 @@ std::string format_cmdline(std::string_view raw, size_t max_bytes) {
     for (char& c : out) {
         if (c == '\0') c = ' ';
     }
-    return out;
+    return redact_credentials(out);
+}
+
+std::string redact_credentials(std::string text) {
+    // Command lines are world-readable in /proc but the audit outlives the process: keys typed
+    // on them (curl -H "Authorization: Bearer ...", --api-key sk-...) must not be copied there.
+    static const RE2 kAfterMarker(R"((?i)(authorization:\s*(?:[a-z]+\s+)?|bearer\s+|api[-_]key[:=\s]\s*)[^\s"']+)");
+    static const RE2 kOpenAiKey(R"(\bsk-[A-Za-z0-9_\-]{3,})");
+    RE2::GlobalReplace(&text, kAfterMarker, "\\1[REDACTED]");
+    RE2::GlobalReplace(&text, kOpenAiKey, "[REDACTED]");
+    return text;
 }
 
 std::string parse_proc_cgroup(std::string_view text) {

@@ -25,7 +25,10 @@ std::optional<ProcessInfo> read_process(uint32_t tgid, std::string_view proc_roo
 
 // Pure helpers, exposed for tests.
 // NULs between arguments become spaces; the trailing NUL and anything past `max_bytes` go.
+// Credentials on the command line are replaced by [REDACTED].
 std::string format_cmdline(std::string_view raw, size_t max_bytes = kMaxCmdlineBytes);
+// Replaces bearer tokens, api-key values and OpenAI-style keys (sk-...) with [REDACTED].
+std::string redact_credentials(std::string text);
 // The path of the unified hierarchy from the text of /proc/<pid>/cgroup ("0::/x.slice/y").
 std::string parse_proc_cgroup(std::string_view text);
 

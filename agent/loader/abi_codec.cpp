@@ -7,37 +7,6 @@
 
 namespace sluice {
 
-Address16 v4_mapped(uint32_t ip4_network_order) {
-    Address16 addr{};
-    addr[10] = 0xff;
-    addr[11] = 0xff;
-    std::memcpy(&addr[12], &ip4_network_order, 4);
-    return addr;
-}
-
-bool is_v4_mapped(const Address16& addr) {
-    static constexpr uint8_t kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    return std::memcmp(addr.data(), kPrefix, sizeof(kPrefix)) == 0;
-}
-
-std::optional<Address16> parse_address(const std::string& text) {
-    in_addr v4{};
-    if (inet_pton(AF_INET, text.c_str(), &v4) == 1) return v4_mapped(v4.s_addr);
-    Address16 v6{};
-    if (inet_pton(AF_INET6, text.c_str(), v6.data()) == 1) return v6;
-    return std::nullopt;
-}
-
-std::string format_address(const Address16& addr) {
-    char buf[INET6_ADDRSTRLEN] = {};
-    if (is_v4_mapped(addr)) {
-        inet_ntop(AF_INET, &addr[12], buf, sizeof(buf));
-    } else {
-        inet_ntop(AF_INET6, addr.data(), buf, sizeof(buf));
-    }
-    return buf;
-}
-
 std::optional<sluice_conn_key> conn_key_from_peer(const sockaddr* peer, socklen_t len) {
     sluice_conn_key key{};
     if (peer == nullptr) return std::nullopt;

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "agent/common/ip_address.h"
 #include "bpf/redirect_abi.h"
 
 namespace sluice {
@@ -19,16 +20,7 @@ static_assert(sizeof(sluice_conn_key) == 20, "ABI: sluice_conn_key");
 static_assert(sizeof(sluice_conn_meta) == 88, "ABI: sluice_conn_meta");
 static_assert(sizeof(sluice_config) == 48, "ABI: sluice_config");
 
-using Address16 = std::array<uint8_t, 16>;
-
-// ::ffff:a.b.c.d for an IPv4 address given in network byte order.
-Address16 v4_mapped(uint32_t ip4_network_order);
-bool is_v4_mapped(const Address16& addr);
-
-// Parses "127.0.0.1" (returned v4-mapped) or "::1". nullopt if neither.
-std::optional<Address16> parse_address(const std::string& text);
-// "192.0.2.10" for v4-mapped addresses, "2001:db8::10" otherwise.
-std::string format_address(const Address16& addr);
+using Address16 = IpAddress;
 
 // The conn_by_tuple key for the peer of an accepted proxy socket (getpeername()). nullopt for
 // anything but AF_INET / AF_INET6.

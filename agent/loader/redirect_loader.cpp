@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -27,12 +28,12 @@ int map_fd(redirect_bpf& skel, const char* name) {
 }
 
 sluice_config config_from(const LoaderOptions& options) {
-    const auto proxy4 = parse_address(options.proxy_host);
+    const auto proxy4 = parse_ip_address(options.proxy_host);
     if (!proxy4 || !is_v4_mapped(*proxy4)) {
         throw std::runtime_error("proxy_host must be an IPv4 address, got '" + options.proxy_host +
                                  "'");
     }
-    const auto proxy6 = parse_address(options.proxy_host6);
+    const auto proxy6 = parse_ip_address(options.proxy_host6);
     if (!proxy6 || is_v4_mapped(*proxy6)) {
         throw std::runtime_error("proxy_host6 must be an IPv6 address, got '" +
                                  options.proxy_host6 + "'");
@@ -103,7 +104,8 @@ void RedirectLoader::attach_all() {
         const std::string pin = links_dir + "/" + name;
         ours.insert(name);
 
-        LinkPtr pinned(bpf_link__open(pin.c_str()));
+        LinkPtr pinned;
+        if (::access(pin.c_str(), F_OK) == 0) pinned.reset(bpf_link__open(pin.c_str()));
         if (!pinned && errno != ENOENT) {
             throw std::runtime_error("cannot open pinned link " + pin + ": " + errno_text());
         }
@@ -170,7 +172,7 @@ void RedirectLoader::replace_targets(const std::vector<TargetEntry>& targets) {
         const sluice_target_key key = target_key(target.addr, target.port);
         const sluice_target_value value{target.expires_unix_s};
         if (bpf_map_update_elem(fd, &key, &value, BPF_ANY) != 0) {
-            throw std::runtime_error("cannot add target " + format_address(target.addr) + " port " +
+            throw std::runtime_error("cannot add target " + format_ip_address(target.addr) + " port " +
                                      std::to_string(target.port) + ": " + errno_text());
         }
         wanted.insert(bytes_of(key));

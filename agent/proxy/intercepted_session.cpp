@@ -2,6 +2,7 @@
 
 #include <array>
 #include <chrono>
+#include <limits>
 #include <optional>
 
 #include <boost/asio/redirect_error.hpp>
@@ -282,7 +283,9 @@ private:
         }
 
         http::response_parser<http::buffer_body> response_parser;
-        response_parser.body_limit(boost::none);
+        // No cap on what the upstream sends back. Not boost::none: Boost 1.74 compares the
+        // length against the empty optional and reports body_limit for every response.
+        response_parser.body_limit(std::numeric_limits<std::uint64_t>::max());
         response_parser.header_limit(static_cast<std::uint32_t>(config_.limits.max_header_bytes));
         if (upstream_request.method() == http::verb::head) response_parser.skip(true);
         beast::flat_buffer upstream_buffer;

@@ -156,6 +156,40 @@ ParsedDnsResponse parse_dns_response(const uint8_t* message, size_t length, std:
     return out;
 }
 
+std::vector<IpAddress> parse_hosts_file(std::string_view text, std::string_view host) {
+    const std::string want = lower_name(host);
+    std::vector<IpAddress> out;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t eol = text.find('\n', pos);
+        if (eol == std::string_view::npos) eol = text.size();
+        std::string_view line = text.substr(pos, eol - pos);
+        pos = eol + 1;
+        if (const size_t hash = line.find('#'); hash != std::string_view::npos) {
+            line = line.substr(0, hash);
+        }
+        // Fields: address, canonical name, aliases; separated by blanks.
+        std::vector<std::string_view> fields;
+        size_t i = 0;
+        while (i < line.size()) {
+            while (i < line.size() && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) ++i;
+            const size_t start = i;
+            while (i < line.size() && line[i] != ' ' && line[i] != '\t' && line[i] != '\r') ++i;
+            if (i > start) fields.push_back(line.substr(start, i - start));
+        }
+        if (fields.size() < 2) continue;
+        const auto addr = parse_ip_address(fields[0]);
+        if (!addr) continue;
+        for (size_t f = 1; f < fields.size(); ++f) {
+            if (lower_name(fields[f]) == want) {
+                if (std::find(out.begin(), out.end(), *addr) == out.end()) out.push_back(*addr);
+                break;
+            }
+        }
+    }
+    return out;
+}
+
 DnsAnswer lookup_addresses(const std::string& host, AddressFamily family,
                            const DnsLookupOptions& options) {
     struct ResStateDeleter {

@@ -50,6 +50,11 @@ struct DnsLookupOptions {
 DnsAnswer lookup_addresses(const std::string& host, AddressFamily family,
                            const DnsLookupOptions& options = {});
 
+// Addresses /etc/hosts gives `host` (case-insensitive, aliases included), in file order.
+// Clients resolve through NSS, which reads this file before DNS: an entry here that sluice
+// ignored would be a way around interception.
+std::vector<IpAddress> parse_hosts_file(std::string_view text, std::string_view host);
+
 // One parsed response, before any follow-up query. Exposed for tests.
 struct ParsedDnsResponse {
     DnsAnswer answer;

@@ -9,9 +9,9 @@
 #include <string>
 #include <string_view>
 
-namespace sluice {
+#include "agent/common/ip_address.h"
 
-using IpAddress = std::array<uint8_t, 16>;
+namespace sluice {
 
 struct ResolvedTarget {
     std::string host;
@@ -24,12 +24,6 @@ struct ResolvedTarget {
     friend bool operator==(const ResolvedTarget&, const ResolvedTarget&) = default;
 };
 
-bool is_v4_mapped(const IpAddress& addr);
-IpAddress v4_mapped(const std::array<uint8_t, 4>& v4);
-// "1.2.3.4" or "2001:db8::1"; nullopt if `text` is neither.
-std::optional<IpAddress> parse_ip_address(std::string_view text);
-// "1.2.3.4" for v4-mapped addresses, RFC 5952 text otherwise.
-std::string format_ip_address(const IpAddress& addr);
 // "api.openai.com 1.2.3.4:443" / "api.openai.com [2001:db8::1]:443", for logs and sluicectl.
 std::string format_target(const ResolvedTarget& target);
 

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <fstream>
 #include <stdexcept>
 #include <tuple>
 
@@ -13,6 +14,8 @@ namespace {
 // at most this much; and never spins faster than the floor when something is always due.
 constexpr std::chrono::seconds kMaxSleep{30};
 constexpr std::chrono::milliseconds kMinSleep{200};
+// /etc/hosts is small; a huge one (ad-block lists run to a few MiB) is read up to this.
+constexpr size_t kMaxHostsFileBytes = 16 * 1024 * 1024;
 
 bool target_less(const ResolvedTarget& a, const ResolvedTarget& b) {
     return std::tie(a.host, a.port, a.addr) < std::tie(b.host, b.port, b.addr);
@@ -52,7 +55,7 @@ TargetResolver::TargetResolver(const std::vector<InterceptTarget>& targets,
         auto it = std::find_if(hosts_.begin(), hosts_.end(),
                                [&](const DnsHost& h) { return h.name == t.host; });
         if (it == hosts_.end()) {
-            hosts_.push_back(DnsHost{t.host, {}, TargetSet(options_.set)});
+            hosts_.push_back(DnsHost{t.host, {}, TargetSet(options_.set), {}});
             it = std::prev(hosts_.end());
         }
         if (std::find(it->ports.begin(), it->ports.end(), t.port) == it->ports.end()) {
@@ -74,9 +77,19 @@ std::vector<ResolvedTarget> TargetResolver::build(TimePoint now) const {
             for (uint16_t port : h.ports)
                 out.push_back(ResolvedTarget{h.name, tracked.addr, port, expires});
         }
+        // Re-read every pass (at most kMaxSleep apart), so they hold until the next one.
+        const auto hosts_expiry =
+            std::chrono::duration_cast<std::chrono::seconds>((now + kMaxSleep).time_since_epoch());
+        for (const IpAddress& addr : h.from_hosts_file) {
+            for (uint16_t port : h.ports) {
+                out.push_back(ResolvedTarget{h.name, addr, port,
+                                             static_cast<uint64_t>(hosts_expiry.count())});
+            }
+        }
     }
-    std::sort(out.begin(), out.end(), target_less);
-    // Fixed and resolved entries for the same (host, port, address): keep the first (fixed).
+    // Stable: for the same (host, port, address) the fixed entry comes first, then DNS's, then
+    // the hosts file's; unique() keeps the first.
+    std::stable_sort(out.begin(), out.end(), target_less);
     out.erase(std::unique(out.begin(), out.end(),
                           [](const ResolvedTarget& a, const ResolvedTarget& b) {
                               return a.host == b.host && a.port == b.port && a.addr == b.addr;
@@ -85,8 +98,24 @@ std::vector<ResolvedTarget> TargetResolver::build(TimePoint now) const {
     return out;
 }
 
+void TargetResolver::read_hosts_file() {
+    if (options_.hosts_file.empty() || hosts_.empty()) return;
+    std::ifstream in(options_.hosts_file, std::ios::binary);
+    // Unreadable or missing: NSS would find nothing there either.
+    std::string text;
+    if (in) {
+        text.resize(kMaxHostsFileBytes);
+        in.read(text.data(), static_cast<std::streamsize>(text.size()));
+        text.resize(static_cast<size_t>(in.gcount()));
+    }
+    for (DnsHost& h : hosts_) h.from_hosts_file = parse_hosts_file(text, h.name);
+}
+
 TargetResolver::TimePoint TargetResolver::refresh_due() {
-    TimePoint next = TimePoint::max();
+    read_hosts_file();
+    // Hosts-file entries must be re-read before they lapse, even when DNS is not due.
+    TimePoint next = hosts_.empty() || options_.hosts_file.empty() ? TimePoint::max()
+                                                                   : options_.clock() + kMaxSleep;
     for (DnsHost& h : hosts_) {
         for (AddressFamily family : {AddressFamily::ipv4, AddressFamily::ipv6}) {
             const TimePoint now = options_.clock();

@@ -23,6 +23,9 @@ namespace sluice {
 struct TargetResolverOptions {
     TargetSetOptions set;
     DnsLookupOptions dns;
+    // Read on every pass; its entries for an intercepted host are intercepted too (expiring
+    // with the next pass). "" = ignore.
+    std::string hosts_file = "/etc/hosts";
     // Seams for tests; default to lookup_addresses(host, family, dns) and the system clock.
     std::function<DnsAnswer(const std::string& host, AddressFamily family)> lookup;
     std::function<std::chrono::system_clock::time_point()> clock;
@@ -60,9 +63,11 @@ private:
         std::string name;
         std::vector<uint16_t> ports;
         TargetSet set;
+        std::vector<IpAddress> from_hosts_file;
     };
 
     std::vector<ResolvedTarget> build(TimePoint now) const;
+    void read_hosts_file();
     void run(std::stop_token stop);
 
     const ChangeCallback on_change_;

@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <set>
 #include <filesystem>
 #include <thread>
 
@@ -159,10 +161,10 @@ TEST_F(LifecycleTest, StatusReportsWhatIsPinned) {
     EXPECT_EQ(status.targets.size(), 3u);
     EXPECT_TRUE(status.counters.contains("redirected"));
 
-    loader_->replace_targets({TargetEntry{*parse_address(kTarget6), 443, 1234}});
+    loader_->replace_targets({TargetEntry{*parse_ip_address(kTarget6), 443, 1234}});
     const auto targets = RedirectLoader::read_status(pin_dir()).targets;
     ASSERT_EQ(targets.size(), 1u);
-    EXPECT_EQ(format_address(targets[0].addr), kTarget6);
+    EXPECT_EQ(format_ip_address(targets[0].addr), kTarget6);
     EXPECT_EQ(targets[0].expires_unix_s, 1234u);
 }
 

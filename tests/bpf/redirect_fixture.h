@@ -67,9 +67,9 @@ protected:
 
     std::vector<TargetEntry> default_targets() const {
         return {
-            TargetEntry{*parse_address(kTarget4), 443, 0},
-            TargetEntry{*parse_address(kTarget6), 443, 0},
-            TargetEntry{*parse_address(direct_ip_), 443, 0},
+            TargetEntry{*parse_ip_address(kTarget4), 443, 0},
+            TargetEntry{*parse_ip_address(kTarget6), 443, 0},
+            TargetEntry{*parse_ip_address(direct_ip_), 443, 0},
         };
     }
 

@@ -35,7 +35,7 @@ protected:
             ADD_FAILURE() << "no conn_by_tuple record for client port " << report.local_port;
             return {};
         }
-        EXPECT_EQ(format_address(addr16(meta->orig_addr)), format_address(*parse_address(ip)));
+        EXPECT_EQ(format_ip_address(addr16(meta->orig_addr)), format_ip_address(*parse_ip_address(ip)));
         EXPECT_EQ(ntohs(meta->orig_port), 443);
         EXPECT_EQ(meta->orig_family, family);
         EXPECT_EQ(meta->tgid, report.tgid);

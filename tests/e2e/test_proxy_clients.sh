@@ -34,7 +34,7 @@ expect_contains "@openai/agents run used the tool output" "$agent" "sunny-and-21
 expect_contains "@openai/agents called the tool once" "$agent" '"toolCalls":1'
 
 # --- Python urllib ----------------------------------------------------------------------------
-py="$(run_client python3 -c '
+py="$(run_client /usr/bin/python3 -c '
 import json, os, urllib.request
 req = urllib.request.Request("https://api.openai.com/v1/embeddings",
     data=json.dumps({"model": "text-embedding-3-small", "input": "embed me"}).encode(),

@@ -11,7 +11,7 @@ e2e_write_config "limits:
 start_upstream --event-gap-ms 40 || exit 1
 start_sluiced || exit 1
 CLIENTS="$E2E_SOURCE_DIR/tests/e2e/clients"
-raw() { run_client python3 "$CLIENTS/raw_tls.py" "$@"; }
+raw() { run_client /usr/bin/python3 "$CLIENTS/raw_tls.py" "$@"; }
 curl_api() { run_client curl -sS --max-time 10 -H "Authorization: Bearer $E2E_DUMMY_KEY" "$@"; }
 
 # A long streamed request runs throughout the bad inputs below and must still succeed.

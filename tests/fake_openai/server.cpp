@@ -356,6 +356,13 @@ FakeOpenAiServer::FakeOpenAiServer(const FakeOpenAiOptions& options)
         tls.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
                         net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
                         net::ssl::context::no_tlsv1_1);
+        for (const std::string* file : {&options.cert_file, &options.key_file}) {
+            if (std::FILE* probe = std::fopen(file->c_str(), "r")) {
+                std::fclose(probe);
+            } else {
+                throw std::runtime_error("cannot read " + *file + ": " + std::strerror(errno));
+            }
+        }
         beast::error_code ec;
         tls.use_certificate_chain_file(options.cert_file, ec);
         if (ec)

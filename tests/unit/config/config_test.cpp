@@ -326,3 +326,38 @@ TEST_F(ConfigFile, UnreadableFile) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+// The shipped config documents the defaults; it must parse and say exactly what the code does.
+TEST(Config, PackagedConfigParsesToTheDefaults) {
+    const Config shipped = load_config(std::string(SLUICE_SOURCE_DIR) + "/packaging/sluiced.yaml");
+    const Config d = default_config();
+    EXPECT_EQ(shipped.listen.host, d.listen.host);
+    EXPECT_EQ(shipped.listen.port, d.listen.port);
+    EXPECT_EQ(shipped.cgroup, d.cgroup);
+    EXPECT_EQ(shipped.state_dir, d.state_dir);
+    ASSERT_EQ(shipped.intercept.size(), d.intercept.size());
+    EXPECT_EQ(shipped.intercept[0].host, d.intercept[0].host);
+    EXPECT_EQ(shipped.intercept[0].port, d.intercept[0].port);
+    EXPECT_EQ(shipped.intercept[0].addresses, d.intercept[0].addresses);
+    ASSERT_EQ(shipped.upstream.size(), 1u);
+    const UpstreamConfig& u = shipped.upstream.at("api.openai.com");
+    EXPECT_EQ(u.connect, d.upstream.at("api.openai.com").connect);
+    EXPECT_EQ(u.ca_file, d.upstream.at("api.openai.com").ca_file);
+    EXPECT_EQ(u.api_key_file, d.upstream.at("api.openai.com").api_key_file);
+    EXPECT_EQ(shipped.audit.path, d.audit.path);
+    EXPECT_EQ(shipped.policy, d.policy);
+    EXPECT_EQ(shipped.admin, d.admin);
+    EXPECT_EQ(shipped.pin_dir, d.pin_dir);
+    EXPECT_EQ(shipped.failure_mode, d.failure_mode);
+    EXPECT_EQ(shipped.limits.max_header_bytes, d.limits.max_header_bytes);
+    EXPECT_EQ(shipped.limits.max_body_bytes, d.limits.max_body_bytes);
+    EXPECT_EQ(shipped.limits.upstream_connect_timeout_ms, d.limits.upstream_connect_timeout_ms);
+    EXPECT_EQ(shipped.limits.upstream_read_timeout_ms, d.limits.upstream_read_timeout_ms);
+    EXPECT_EQ(shipped.limits.client_idle_timeout_ms, d.limits.client_idle_timeout_ms);
+}
+
+}  // namespace
+}  // namespace sluice

@@ -395,3 +395,22 @@ TEST(LookupUser, RootAndUnknownUid) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST(RedactCredentials, HidesKeysTypedOnTheCommandLine) {
+    EXPECT_EQ(redact_credentials("curl -H Authorization: Bearer sk-dummy-1 https://x"),
+              "curl -H Authorization: Bearer [REDACTED] https://x");
+    EXPECT_EQ(redact_credentials("tool --api-key sk-abcdef --model m"), "tool --api-key [REDACTED] --model m");
+    EXPECT_EQ(redact_credentials("env OPENAI=sk-proj-XYZ123 run"), "env OPENAI=[REDACTED] run");
+    EXPECT_EQ(redact_credentials("python3 agent.py --task summarize"), "python3 agent.py --task summarize");
+}
+
+TEST(RedactCredentials, AppliesToProcCmdline) {
+    static const char kRaw[] = "curl\0-H\0Authorization: Bearer secret-token\0";
+    EXPECT_EQ(format_cmdline(std::string(kRaw, sizeof kRaw - 1)), "curl -H Authorization: Bearer [REDACTED]");
+}
+
+}  // namespace
+}  // namespace sluice

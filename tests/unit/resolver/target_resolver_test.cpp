@@ -1,8 +1,10 @@
 #include "agent/resolver/target_resolver.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <fstream>
 #include <map>
 #include <mutex>
 
@@ -47,6 +49,7 @@ protected:
         TargetResolverOptions o;
         o.lookup = [this](const std::string& host, AddressFamily f) { return dns(host, f); };
         o.clock = [this] { return now; };
+        o.hosts_file = "";
         return o;
     }
     std::function<void(const std::vector<ResolvedTarget>&)> recorder() {
@@ -136,6 +139,44 @@ TEST_F(TargetResolverTest, DnsOutageKeepsTheSet) {
     EXPECT_EQ(changes.size(), 1u);
     EXPECT_EQ(describe(resolver.snapshot()),
               (std::vector<std::string>{"api.example 192.0.2.1:443"}));
+}
+
+TEST_F(TargetResolverTest, HostsFileEntriesAreInterceptedToo) {
+    char path[] = "/tmp/sluice-hosts-XXXXXX";
+    const int fd = ::mkstemp(path);
+    ASSERT_GE(fd, 0);
+    ::close(fd);
+    std::ofstream(path) << "127.0.0.1 localhost\n127.10.0.1 API.example # pinned\n";
+    dns.answers[{"api.example", AddressFamily::ipv4}] = ok({{"192.0.2.1", 300}});
+    TargetResolverOptions o = options();
+    o.hosts_file = path;
+    TargetResolver resolver({InterceptTarget{"api.example", 443, {}}}, recorder(), o);
+    // The hosts file is re-read at least every 30 s even though DNS is not due for 300 s.
+    EXPECT_EQ(resolver.refresh_due(), now + seconds(30));
+    ASSERT_EQ(changes.size(), 1u);
+    EXPECT_EQ(describe(changes[0]), (std::vector<std::string>{"api.example 127.10.0.1:443",
+                                                              "api.example 192.0.2.1:443"}));
+    std::ofstream(path) << "127.0.0.1 localhost\n";
+    now += seconds(30);
+    resolver.refresh_due();
+    ASSERT_EQ(changes.size(), 2u);
+    EXPECT_EQ(describe(changes[1]), (std::vector<std::string>{"api.example 192.0.2.1:443"}));
+    ::unlink(path);
+}
+
+TEST(ParseHostsFile, Table) {
+    const std::string text =
+        "# comment 10.0.0.1 api.example\n"
+        "127.0.0.1\tlocalhost\n"
+        "10.0.0.2 other.example api.example\r\n"
+        "2001:db8::5 api.example.\n"
+        "not-an-ip api.example\n"
+        "10.0.0.2 api.example\n"
+        "10.0.0.3\n";
+    std::vector<std::string> got;
+    for (const auto& a : parse_hosts_file(text, "API.example")) got.push_back(format_ip_address(a));
+    EXPECT_EQ(got, (std::vector<std::string>{"10.0.0.2", "2001:db8::5"}));
+    EXPECT_TRUE(parse_hosts_file("", "api.example").empty());
 }
 
 TEST(TargetResolverThread, ResolvesThroughFakeServerAndStopsPromptly) {
