@@ -37,16 +37,26 @@ sluice_target_key target_key(const Address16& addr, uint16_t port_host) {
 
 const char* stat_name(uint32_t stat) {
     switch (stat) {
-        case SLUICE_STAT_CONNECT_SEEN: return "connect_seen";
-        case SLUICE_STAT_REDIRECTED: return "redirected";
-        case SLUICE_STAT_EXEMPT: return "exempt";
-        case SLUICE_STAT_FAIL_OPEN: return "fail_open";
-        case SLUICE_STAT_STORAGE_FAIL: return "storage_fail";
-        case SLUICE_STAT_UDP_REFUSED: return "udp_refused";
-        case SLUICE_STAT_TUPLE_RECORDED: return "tuple_recorded";
-        case SLUICE_STAT_TUPLE_CLOSED: return "tuple_closed";
-        case SLUICE_STAT_GETPEERNAME_RESTORED: return "getpeername_restored";
-        default: return "unknown";
+        case SLUICE_STAT_CONNECT_SEEN:
+            return "connect_seen";
+        case SLUICE_STAT_REDIRECTED:
+            return "redirected";
+        case SLUICE_STAT_EXEMPT:
+            return "exempt";
+        case SLUICE_STAT_FAIL_OPEN:
+            return "fail_open";
+        case SLUICE_STAT_STORAGE_FAIL:
+            return "storage_fail";
+        case SLUICE_STAT_UDP_REFUSED:
+            return "udp_refused";
+        case SLUICE_STAT_TUPLE_RECORDED:
+            return "tuple_recorded";
+        case SLUICE_STAT_TUPLE_CLOSED:
+            return "tuple_closed";
+        case SLUICE_STAT_GETPEERNAME_RESTORED:
+            return "getpeername_restored";
+        default:
+            return "unknown";
     }
 }
 

@@ -52,8 +52,7 @@ void prepare_pin_dir(const std::string& pin_dir) {
 std::vector<std::string> list_dir(const std::string& dir) {
     std::vector<std::string> names;
     std::error_code ec;
-    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end;
-         it.increment(ec)) {
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
         names.push_back(it->path().filename().string());
     }
     return names;

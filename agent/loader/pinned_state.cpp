@@ -123,8 +123,10 @@ LoaderStatus read_pinned_state(const std::string& pin_dir) {
         }
     }
     const std::string maps_dir = maps_pin_dir(pin_dir);
-    if (UniqueFd targets = open_pin(maps_dir + "/targets")) status.targets = read_targets(targets.get());
-    if (UniqueFd stats = open_pin(maps_dir + "/stats")) status.counters = read_counters(stats.get());
+    if (UniqueFd targets = open_pin(maps_dir + "/targets"))
+        status.targets = read_targets(targets.get());
+    if (UniqueFd stats = open_pin(maps_dir + "/stats"))
+        status.counters = read_counters(stats.get());
     if (UniqueFd conns = open_pin(maps_dir + "/conn_by_tuple")) {
         status.tracked_connections = ConnectionTable::from_fd(conns.get()).size();
     }

@@ -93,7 +93,8 @@ std::unique_ptr<RedirectLoader> RedirectLoader::load(const LoaderOptions& option
 
 void RedirectLoader::attach_all() {
     UniqueFd cgroup_fd(::open(cgroup_path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!cgroup_fd) throw std::runtime_error("cannot open cgroup " + cgroup_path_ + ": " + errno_text());
+    if (!cgroup_fd)
+        throw std::runtime_error("cannot open cgroup " + cgroup_path_ + ": " + errno_text());
     const uint64_t cgroup_id = cgroup_id_of(cgroup_path_);
     const std::string links_dir = links_pin_dir(options_.pin_dir);
     std::set<std::string> ours;
@@ -172,8 +173,8 @@ void RedirectLoader::replace_targets(const std::vector<TargetEntry>& targets) {
         const sluice_target_key key = target_key(target.addr, target.port);
         const sluice_target_value value{target.expires_unix_s};
         if (bpf_map_update_elem(fd, &key, &value, BPF_ANY) != 0) {
-            throw std::runtime_error("cannot add target " + format_ip_address(target.addr) + " port " +
-                                     std::to_string(target.port) + ": " + errno_text());
+            throw std::runtime_error("cannot add target " + format_ip_address(target.addr) +
+                                     " port " + std::to_string(target.port) + ": " + errno_text());
         }
         wanted.insert(bytes_of(key));
     }

@@ -131,7 +131,8 @@ private:
         const HostPort target = parse_host_port(it->second.connect, "upstream." + sni_ + ".connect");
         beast::error_code ec;
         tcp::resolver resolver(client_.get_executor());
-        auto results = co_await resolver.async_resolve(target.host, std::to_string(target.port), use_ec(ec));
+        const std::string port = std::to_string(target.port);
+        auto results = co_await resolver.async_resolve(target.host, port, use_ec(ec));
         if (ec || results.empty()) {
             spdlog::error("upstream: cannot resolve {}: {}", it->second.connect, ec.message());
             co_return false;
@@ -152,7 +153,10 @@ private:
         AuditRecord record = new_record();
         if (ec) {
             if (is_quiet_close(ec) && client_buffer_.size() == 0) co_return false;
-            co_await refuse(record, parse_error_to_client_error(ec), started);
+            {
+                const ClientError error = parse_error_to_client_error(ec);
+                co_await refuse(record, error, started);
+            }
             co_return false;
         }
         ++context_.counters.requests;
@@ -166,22 +170,25 @@ private:
             co_return false;
         }
         if (parser.content_length() && *parser.content_length() > config_.limits.max_body_bytes) {
-            co_await refuse(record, parse_error_to_client_error(http::error::body_limit), started);
+            {
+                const ClientError error = parse_error_to_client_error(http::error::body_limit);
+                co_await refuse(record, error, started);
+            }
             co_return false;
         }
         const auto real_key = context_.api_keys.key();
         if (!real_key) {
-            co_await refuse(record,
-                            {503, "sluice_unavailable", "api_key_unavailable",
-                             "sluice has no OpenAI API key configured; ask the host's administrator"},
-                            started);
+            {
+                const ClientError error = {503, "sluice_unavailable", "api_key_unavailable", "sluice has no OpenAI API key configured; ask the host's administrator"};
+                co_await refuse(record, error, started);
+            }
             co_return false;
         }
         if (config_.failure_mode == FailureMode::closed && !context_.audit.healthy()) {
-            co_await refuse(record,
-                            {503, "sluice_unavailable", "audit_unavailable",
-                             "sluice cannot write its audit trail, so it is refusing new requests"},
-                            started);
+            {
+                const ClientError error = {503, "sluice_unavailable", "audit_unavailable", "sluice cannot write its audit trail, so it is refusing new requests"};
+                co_await refuse(record, error, started);
+            }
             co_return false;
         }
         if (request[http::field::expect] == "100-continue") {
@@ -196,7 +203,10 @@ private:
         if (is_json_content(request) && !parser.is_done()) {
             body.emplace();
             if (!co_await read_whole_body(parser, *body, ec)) {
-                co_await refuse(record, parse_error_to_client_error(ec), started);
+                {
+                    const ClientError error = parse_error_to_client_error(ec);
+                    co_await refuse(record, error, started);
+                }
                 co_return false;
             }
         } else if (parser.is_done()) {
@@ -225,7 +235,10 @@ private:
             if (!lease.stream) {
                 ++context_.counters.upstream_errors;
                 record.error = lease.error;
-                co_await refuse(record, upstream_error(lease.failure, upstream_.host), started);
+                {
+                    const ClientError error = upstream_error(lease.failure, upstream_.host);
+                    co_await refuse(record, error, started);
+                }
                 co_return false;
             }
             record.upstream_connection_reused = lease.reused;
@@ -236,7 +249,10 @@ private:
                 continue;
             if (outcome == ExchangeOutcome::retry_on_fresh_connection) {
                 ++context_.counters.upstream_errors;
-                co_await refuse(record, upstream_error(UpstreamFailure::unreachable, upstream_.host), started);
+                {
+                    const ClientError error = upstream_error(UpstreamFailure::unreachable, upstream_.host);
+                    co_await refuse(record, error, started);
+                }
                 co_return false;
             }
             if (outcome == ExchangeOutcome::done_keep_upstream)
@@ -271,7 +287,10 @@ private:
             if (ec) co_return ExchangeOutcome::retry_on_fresh_connection;
             if (!co_await stream_request_body(parser, upstream_request, request_writer, upstream, record, ec)) {
                 if (ec == http::error::body_limit) {
-                    co_await refuse(record, parse_error_to_client_error(ec), started);
+                    {
+                        const ClientError error = parse_error_to_client_error(ec);
+                        co_await refuse(record, error, started);
+                    }
                     co_return ExchangeOutcome::close_client;
                 }
                 record.action = "error";
@@ -297,11 +316,10 @@ private:
                 co_return ExchangeOutcome::retry_on_fresh_connection;
             ++context_.counters.upstream_errors;
             record.error = "upstream response: " + ec.message();
-            co_await refuse(record,
-                            upstream_error(ec == beast::error::timeout ? UpstreamFailure::timeout
-                                                                       : UpstreamFailure::unreachable,
-                                           upstream_.host),
-                            started);
+            {
+                const ClientError error = upstream_error(ec == beast::error::timeout ? UpstreamFailure::timeout : UpstreamFailure::unreachable, upstream_.host);
+                co_await refuse(record, error, started);
+            }
             co_return ExchangeOutcome::close_client;
         }
         record.upstream_ttfb_ms = ms_since(started);
@@ -431,6 +449,8 @@ private:
     }
 
     // Answers with an OpenAI-shaped error, records it, and leaves the connection to be closed.
+    // Callers pass a named ClientError, never a temporary: GCC 12 destroys temporaries in a
+    // co_await expression twice (seen here as "double free" on the 503 path).
     net::awaitable<void> refuse(AuditRecord& record, const ClientError& error, Clock::time_point started) {
         if (error.status < 500) ++context_.counters.client_errors;
         record.status = error.status;

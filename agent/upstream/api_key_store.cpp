@@ -28,22 +28,27 @@ std::optional<ApiKeyStore::FileStamp> ApiKeyStore::stamp() const {
                      static_cast<long long>(st.st_size), static_cast<unsigned long long>(st.st_ino)};
 }
 
+void ApiKeyStore::set_key(std::shared_ptr<const std::string> key) {
+    std::lock_guard lock(key_mutex_);
+    key_ = std::move(key);
+}
+
 std::string ApiKeyStore::reload() {
     std::lock_guard lock(reload_mutex_);
     last_stamp_ = stamp();
     std::ifstream in(path_);
     if (!in) {
-        key_.store(std::shared_ptr<const std::string>());
+        set_key(std::shared_ptr<const std::string>());
         return "api key file " + path_ + " is not readable; requests will get 503 until it is";
     }
     std::stringstream content;
     content << in.rdbuf();
     std::string key = trim(content.str());
     if (key.empty() || key.find_first_of(" \t\r\n") != std::string::npos) {
-        key_.store(std::shared_ptr<const std::string>());
+        set_key(std::shared_ptr<const std::string>());
         return "api key file " + path_ + " does not hold one key; requests will get 503 until it does";
     }
-    key_.store(std::make_shared<const std::string>(std::move(key)));
+    set_key(std::make_shared<const std::string>(std::move(key)));
     return "api key loaded from " + path_;
 }
 

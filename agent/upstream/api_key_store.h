@@ -17,7 +17,10 @@ public:
     explicit ApiKeyStore(std::string path);
 
     // The current key, or nullptr when the file is missing, unreadable or empty.
-    std::shared_ptr<const std::string> key() const { return key_.load(); }
+    std::shared_ptr<const std::string> key() const {
+        std::lock_guard lock(key_mutex_);
+        return key_;
+    }
     // Re-reads the file. Returns a one-line description of the outcome for the log (no key material).
     std::string reload();
     // Re-reads if the file's mtime/size/inode changed since the last read; cheap to call often.
@@ -34,7 +37,12 @@ private:
     std::optional<FileStamp> stamp() const;
 
     const std::string path_;
-    std::atomic<std::shared_ptr<const std::string>> key_;
+    void set_key(std::shared_ptr<const std::string> key);
+
+    // A mutex, not std::atomic<shared_ptr>: GCC 12's implementation of the latter double-frees
+    // under a concurrent store (seen here as "free(): double free" on key reload).
+    mutable std::mutex key_mutex_;
+    std::shared_ptr<const std::string> key_;
     std::mutex reload_mutex_;
     std::optional<FileStamp> last_stamp_;
 };

@@ -22,9 +22,7 @@
 namespace sluice::test {
 namespace {
 
-void fail(const std::string& what) {
-    throw std::runtime_error(what + ": " + std::strerror(errno));
-}
+void fail(const std::string& what) { throw std::runtime_error(what + ": " + std::strerror(errno)); }
 
 void write_file(const std::string& path, const std::string& text) {
     std::ofstream out(path);
@@ -207,7 +205,8 @@ void TagListener::run() {
         for (size_t i = 1; i < first_conn; ++i) {
             if (fds[i].revents & (POLLERR | POLLHUP)) {
                 std::lock_guard lock(mu_);
-                std::erase_if(listen_fds_, [&](const UniqueFd& fd) { return fd.get() == fds[i].fd; });
+                std::erase_if(listen_fds_,
+                              [&](const UniqueFd& fd) { return fd.get() == fds[i].fd; });
             } else if (fds[i].revents & POLLIN) {
                 on_accept(fds[i].fd);
             }

@@ -106,7 +106,7 @@ struct ClientReport {
     char step[16] = {};  // "socket", "connect", "recv", ...
     char landed = 0;     // tag read from the listener (0 if none)
     uint16_t local_port = 0;
-    SockAddr peer;       // getpeername() after connect
+    SockAddr peer;  // getpeername() after connect
     uint32_t tgid = 0, tid = 0, uid = 0, gid = 0;
     char comm[16] = {};
 };
@@ -117,8 +117,8 @@ struct ConnectSpec {
     std::string ip;
     uint16_t port = 443;
     ConnectMode mode = ConnectMode::plain;
-    uint32_t mark = 0;      // SO_MARK before connect (0 = none)
-    bool read_tag = true;   // wait for the listener's tag byte
+    uint32_t mark = 0;     // SO_MARK before connect (0 = none)
+    bool read_tag = true;  // wait for the listener's tag byte
 };
 
 // Runs in the client: socket, connect, getpeername, read the tag, close (RST, no TIME_WAIT).

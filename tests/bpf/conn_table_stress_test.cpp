@@ -38,9 +38,8 @@ TEST_F(ConnTableStressTest, HundredThousandShortConnectsLeaveNoRecords) {
     const uint64_t recorded_before = counter("tuple_recorded");
 
     // Half: accepted and looked up by the proxy before the client closes.
-    const auto taken = run_in_cgroup<StressReport>(cgroup_->path(), [this] {
-        return connect_many(kTarget4, kTakenConnects, true);
-    });
+    const auto taken = run_in_cgroup<StressReport>(
+        cgroup_->path(), [this] { return connect_many(kTarget4, kTakenConnects, true); });
     EXPECT_EQ(taken.failed, 0u) << taken.last_step << " errno " << taken.last_errno;
     EXPECT_EQ(taken.proxied, kTakenConnects);
 
@@ -57,9 +56,8 @@ TEST_F(ConnTableStressTest, HundredThousandShortConnectsLeaveNoRecords) {
 
     // And refused ones (no proxy): SYN_SENT -> CLOSE must clean up too.
     proxy_->stop_listening();
-    const auto refused = run_in_cgroup<StressReport>(cgroup_->path(), [this] {
-        return connect_many(kTarget4, 1000, false);
-    });
+    const auto refused = run_in_cgroup<StressReport>(
+        cgroup_->path(), [this] { return connect_many(kTarget4, 1000, false); });
     EXPECT_EQ(refused.failed, 1000u);
 
     EXPECT_TRUE(proxy_->wait_idle(10'000));

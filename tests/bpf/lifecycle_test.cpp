@@ -4,9 +4,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <set>
-#include <filesystem>
 #include <thread>
 
 #include "tests/bpf/redirect_fixture.h"
@@ -46,9 +46,8 @@ TEST_F(LifecycleTest, RestartFromPinsNeverLetsATargetConnectionGoDirect) {
     std::filesystem::remove(stop_file);
     std::optional<LoopReport> report;
     std::thread client([&] {
-        report = run_in_cgroup<LoopReport>(cgroup_->path(), [&] {
-            return connect_until(direct_ip_, stop_file);
-        });
+        report = run_in_cgroup<LoopReport>(cgroup_->path(),
+                                           [&] { return connect_until(direct_ip_, stop_file); });
     });
     std::set<uint32_t> prog_ids;
     for (int restart = 0; restart < 5; ++restart) {
@@ -75,7 +74,7 @@ TEST_F(LifecycleTest, RestartFromPinsNeverLetsATargetConnectionGoDirect) {
 }
 
 TEST_F(LifecycleTest, FailsClosedWhileTheProxyIsGone) {
-    loader_.reset();         // sluiced gone ...
+    loader_.reset();           // sluiced gone ...
     proxy_->stop_listening();  // ... and so is its listener
     const ClientReport v4 = connect_in_cgroup({.ip = direct_ip_});
     EXPECT_EQ(v4.error, ECONNREFUSED) << describe(v4);

@@ -35,7 +35,8 @@ protected:
             ADD_FAILURE() << "no conn_by_tuple record for client port " << report.local_port;
             return {};
         }
-        EXPECT_EQ(format_ip_address(addr16(meta->orig_addr)), format_ip_address(*parse_ip_address(ip)));
+        EXPECT_EQ(format_ip_address(addr16(meta->orig_addr)),
+                  format_ip_address(*parse_ip_address(ip)));
         EXPECT_EQ(ntohs(meta->orig_port), 443);
         EXPECT_EQ(meta->orig_family, family);
         EXPECT_EQ(meta->tgid, report.tgid);
@@ -182,9 +183,9 @@ TEST_F(RedirectTest, RefusesUdpToTargetsOnQuicPort) {
         auto attempt = [](const std::string& ip, uint16_t port, bool use_connect) {
             const SockAddr dst = make_addr(ip, port);
             UniqueFd fd(::socket(dst.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0));
-            const int rc = use_connect ? ::connect(fd.get(), dst.get(), dst.len)
-                                       : static_cast<int>(::sendto(fd.get(), "q", 1, 0,
-                                                                   dst.get(), dst.len));
+            const int rc =
+                use_connect ? ::connect(fd.get(), dst.get(), dst.len)
+                            : static_cast<int>(::sendto(fd.get(), "q", 1, 0, dst.get(), dst.len));
             return rc < 0 ? errno : 0;
         };
         UdpReport out{};
@@ -206,8 +207,7 @@ TEST_F(RedirectTest, RefusesUdpToTargetsOnQuicPort) {
 }
 
 TEST_F(RedirectTest, SocketWithBypassMarkGoesDirect) {
-    const ClientReport marked =
-        connect_in_cgroup({.ip = direct_ip_, .mark = SLUICE_BYPASS_MARK});
+    const ClientReport marked = connect_in_cgroup({.ip = direct_ip_, .mark = SLUICE_BYPASS_MARK});
     EXPECT_EQ(marked.error, 0) << describe(marked);
     EXPECT_EQ(marked.landed, kTagDirect) << describe(marked);
     const ClientReport other_mark = connect_in_cgroup({.ip = direct_ip_, .mark = 0x1234});

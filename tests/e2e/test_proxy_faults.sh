@@ -15,7 +15,7 @@ raw() { run_client /usr/bin/python3 "$CLIENTS/raw_tls.py" "$@"; }
 curl_api() { run_client curl -sS --max-time 10 -H "Authorization: Bearer $E2E_DUMMY_KEY" "$@"; }
 
 # A long streamed request runs throughout the bad inputs below and must still succeed.
-run_client node "$CLIENTS/chat_stream.mjs" "$(printf 'word%.0s ' $(seq 60))" >"$E2E_DIR/concurrent.out" 2>&1 &
+run_client node "$CLIENTS/chat_stream.mjs" "$(seq -f 'word%g' 60 | tr '\n' ' ')" >"$E2E_DIR/concurrent.out" 2>&1 &
 concurrent=$!
 sleep 0.3
 

@@ -130,12 +130,12 @@ e2e_setup() {
 # for "ready".
 start_sluiced() {
     local log="$E2E_DIR/sluiced.log"
-    : >"$log"
+    echo "--- start $(date +%T.%N)" >>"$log"
     sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$E2E_CGROUP" \
-        "$E2E_BIN_DIR/sluiced" --config "$E2E_CONFIG" --log-level "${SLUICED_LOG_LEVEL:-info}" >>"$log" 2>&1 &
+        ${SLUICED_WRAPPER:-} "$E2E_BIN_DIR/sluiced" --config "$E2E_CONFIG" --log-level "${SLUICED_LOG_LEVEL:-info}" >>"$log" 2>&1 &
     SLUICED_PID=$!
-    local deadline=$((SECONDS + 20))
-    until grep -q 'ready' "$log"; do
+    local deadline=$((SECONDS + ${SLUICED_START_TIMEOUT:-20}))
+    until tail -n +"$(grep -n -- '--- start' "$log" | tail -1 | cut -d: -f1)" "$log" | grep -q 'ready'; do
         if ! kill -0 "$SLUICED_PID" 2>/dev/null; then
             echo "sluiced exited during start-up:" >&2; cat "$log" >&2; SLUICED_PID=; return 1
         fi
