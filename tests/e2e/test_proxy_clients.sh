@@ -49,9 +49,13 @@ upload="$(run_client curl -sS --max-time 20 https://api.openai.com/v1/files -H "
     -F purpose=batch -F "file=@$E2E_DIR/upload.bin")"
 expect_contains "3 MiB multipart upload reaches upstream whole" "$upload" "\"bytes\":$((3 * 1024 * 1024))"
 
+expect_eq "curl's Expect: 100-continue was answered by sluice, not forwarded" \
+    "$(upstream_query "[r['headers'].get('expect', r['headers'].get('Expect', '')) for r in records if r['path'] == '/v1/files']")" "['']"
+check "curl did send Expect: 100-continue for the upload" grep -q "100-continue" <(run_client curl -sv --max-time 20 https://api.openai.com/v1/files -H "Authorization: Bearer $E2E_DUMMY_KEY" -F purpose=batch -F "file=@$E2E_DIR/upload.bin" 2>&1)
+
 # --- key custody: upstream saw the real key only ----------------------------------------------
 expect_eq "upstream saw a request from every client" \
-    "$(upstream_query 'len(records) >= 7')" "True"
+    "$(upstream_query 'len(records) >= 8')" "True"
 expect_eq "every upstream request carried the real key" \
     "$(upstream_query "all(r['headers'].get('authorization', r['headers'].get('Authorization')) == 'Bearer $E2E_REAL_KEY' for r in records)")" "True"
 expect_eq "the dummy key never reached upstream" \
@@ -59,7 +63,7 @@ expect_eq "the dummy key never reached upstream" \
 check "the real key is in no log or audit line" bash -c "! grep -q '$E2E_REAL_KEY' '$E2E_DIR/sluiced.log' '$E2E_AUDIT'"
 
 # --- audit: who asked what --------------------------------------------------------------------
-wait_audit_lines 8
+wait_audit_lines 9
 requests="[r for r in records if r['kind'] == 'request']"
 expect_eq "every request is audited with the client's uid" \
     "$(audit_query "all(r['identity']['uid'] == $E2E_UID for r in $requests) and len($requests) >= 8")" "True"
@@ -85,7 +89,7 @@ check "the dummy key is not in the audit" bash -c "! grep -q '$E2E_DUMMY_KEY' '$
 # --- passthrough: another SNI to the same address is spliced untouched -------------------------
 passthrough_issuer="$(run_client sh -c 'openssl s_client -connect api.openai.com:443 -servername other.example </dev/null 2>/dev/null | openssl x509 -noout -issuer')"
 expect_contains "non-target SNI sees the real server's certificate" "$passthrough_issuer" "sluice e2e test CA"
-wait_audit_lines 9
+wait_audit_lines 10
 expect_eq "passthrough is audited with its SNI" \
     "$(audit_query "any(r['kind'] == 'passthrough' and r['connection']['sni'] == 'other.example' for r in records)")" "True"
 
