@@ -55,4 +55,7 @@ struct ApiReply {
 [[nodiscard]] std::string error_body(std::string_view message, std::string_view type,
                                      std::string_view param, std::string_view code);
 
+// Standard base64 (RFC 4648, with padding): the SDK asks for base64 embeddings by default.
+std::string base64_encode(std::string_view bytes);
+
 }  // namespace sluice::fake_openai

@@ -147,17 +147,20 @@ net::awaitable<bool> write_sse_reply(Stream& stream, const ApiReply& reply, unsi
         }
         if (i != 0) co_await sleep_ms(options.event_gap_ms);
         beast::get_lowest_layer(stream).expires_after(kWriteTimeout);
-        co_await net::async_write(stream, http::make_chunk(net::buffer(reply.sse_events[i])),
-                                  use_awaitable);
+        const auto chunk = http::make_chunk(net::buffer(reply.sse_events[i]));
+        co_await net::async_write(stream, chunk, use_awaitable);
     }
     if (options.reset_after_events && *options.reset_after_events == reply.sse_events.size()) {
         reset_connection(stream);  // every event went out, the end of the body never does
         co_return false;
     }
-    co_await net::async_write(stream, http::make_chunk_last(), use_awaitable);
+    const auto last_chunk = http::make_chunk_last();
+    co_await net::async_write(stream, last_chunk, use_awaitable);
     co_return true;
 }
 
+// No non-trivial temporaries inside a co_await expression in this file: GCC 12 can destroy
+// them twice (a double free seen in the proxy); name them first.
 template <class Stream>
 net::awaitable<ConnectionEnd> serve_http(Stream& stream, const ServerContext& context) {
     beast::flat_buffer buffer;
@@ -179,8 +182,8 @@ net::awaitable<ConnectionEnd> serve_http(Stream& stream, const ServerContext& co
             const auto status = ec == http::error::header_limit
                                     ? http::status::request_header_fields_too_large
                                     : http::status::bad_request;
-            co_await write_error(stream, 11, status,
-                                 "fake-openai: malformed request: " + ec.message());
+            const std::string message = "fake-openai: malformed request: " + ec.message();
+            co_await write_error(stream, 11, status, message);
             co_return ConnectionEnd::kServerClosed;
         }
         auto& request = parser.get();
@@ -212,8 +215,8 @@ net::awaitable<ConnectionEnd> serve_http(Stream& stream, const ServerContext& co
         }
         if (ec) {
             if (!is_http_parse_error(ec)) co_return ConnectionEnd::kPeerGone;
-            co_await write_error(stream, version, http::status::bad_request,
-                                 "fake-openai: malformed request body: " + ec.message());
+            const std::string message = "fake-openai: malformed request body: " + ec.message();
+            co_await write_error(stream, version, http::status::bad_request, message);
             co_return ConnectionEnd::kServerClosed;
         }
 

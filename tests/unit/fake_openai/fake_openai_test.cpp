@@ -6,9 +6,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/fake_openai/multipart_counter.cpp"
-#include "tests/fake_openai/openai_replies.cpp"
-#include "tests/fake_openai/request_recorder.cpp"
+#include "tests/fake_openai/limits.h"
+#include "tests/fake_openai/multipart_counter.h"
+#include "tests/fake_openai/openai_replies.h"
+#include "tests/fake_openai/request_recorder.h"
 
 namespace sluice::fake_openai {
 namespace {

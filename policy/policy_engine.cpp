@@ -1,0 +1,429 @@
+#include "policy/policy_engine.h"
+
+#include <algorithm>
+
+#include "policy/glob.h"
+
+namespace sluice {
+
+std::string_view to_string(PolicyAction action) {
+    switch (action) {
+        case PolicyAction::allow:
+            return "allow";
+        case PolicyAction::deny:
+            return "deny";
+        case PolicyAction::rate_limited:
+            return "rate_limited";
+        case PolicyAction::budget_exceeded:
+            return "budget_exceeded";
+        case PolicyAction::approval_required:
+            return "approval_required";
+    }
+    return "deny";
+}
+
+const ModelPrice* Policy::price_for(std::string_view model) const {
+    for (const auto& price : prices)
+        if (glob_match(price.model, model)) return &price;
+    return nullptr;
+}
+
+namespace {
+
+bool any_glob(const std::vector<std::string>& globs, std::string_view value) {
+    return std::any_of(globs.begin(), globs.end(),
+                       [&](const std::string& g) { return glob_match(g, value); });
+}
+
+bool contains(const std::vector<std::string>& values, std::string_view value) {
+    return std::find(values.begin(), values.end(), value) != values.end();
+}
+
+std::string list_text(const std::vector<std::string>& values) {
+    std::string out = "[";
+    for (const auto& v : values) out += (out.size() > 1 ? ", " : "") + v;
+    return out + "]";
+}
+
+std::string_view strip_query(std::string_view path) {
+    if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
+    return path;
+}
+
+const EndpointPattern* find_endpoint(const std::vector<EndpointPattern>& patterns,
+                                     const PolicyRequest& request) {
+    auto path = strip_query(request.path);
+    for (const auto& p : patterns)
+        if (glob_match(p.method, request.method) && glob_match(p.path, path)) return &p;
+    return nullptr;
+}
+
+// Records one check; `ok` false means the principal does not match.
+struct MatchTrace {
+    std::string* why;
+    bool ok = true;
+    void note(bool passed, const std::string& text) {
+        if (!passed) ok = false;
+        if (why) *why += (why->empty() ? "" : "; ") + text;
+    }
+};
+
+std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+PolicyDecision make_deny(PolicyAction action, const std::string& rule, std::string code,
+                         std::string reason) {
+    PolicyDecision d;
+    d.action = action;
+    d.rule = rule;
+    d.code = std::move(code);
+    d.reason = std::move(reason);
+    d.http_status =
+        action == PolicyAction::rate_limited || action == PolicyAction::budget_exceeded ? 429 : 403;
+    return d;
+}
+
+// Appends to the explain trace if there is one.
+void trace(std::string* out, const std::string& line) {
+    if (out) *out += line + "\n";
+}
+
+PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
+                      const PolicyRequest& request, PolicyState* state, PolicyTimePoint now,
+                      std::string* out) {
+    std::vector<std::string> skipped;
+    auto finish = [&](PolicyDecision d) {
+        d.skipped_controls = skipped;
+        return d;
+    };
+
+    // Prompt patterns: shared by the global block and the rule's.
+    auto check_prompts = [&](const PromptBlockControl& control, const std::string& rule_name,
+                             const std::string& label) -> std::optional<PolicyDecision> {
+        if (!request.body_readable) {
+            if (control.fail_mode == FailMode::open) {
+                skipped.push_back(label);
+                trace(out, "  " + label + ": body unreadable, skipped (fail_mode open)");
+                return std::nullopt;
+            }
+            return make_deny(PolicyAction::deny, rule_name, "prompt_unscannable",
+                             "request body could not be scanned for blocked prompt patterns");
+        }
+        if (auto hit = control.patterns->first_match(request.texts)) {
+            // Never echo the text itself: the reason goes to logs, audit and the client.
+            return make_deny(PolicyAction::deny, rule_name, "prompt_blocked",
+                             "prompt matches blocked pattern " + *hit);
+        }
+        trace(out, "  " + label + ": no blocked pattern found (" +
+                       std::to_string(control.patterns->patterns().size()) + " patterns)");
+        return std::nullopt;
+    };
+
+    if (policy.block_prompts) {
+        if (auto d =
+                check_prompts(*policy.block_prompts, "block_prompts", "block_prompts (global)")) {
+            trace(out, "global block_prompts: " + d->reason);
+            return finish(*d);
+        }
+    }
+
+    const PolicyRule* rule = nullptr;
+    for (const auto& candidate : policy.rules) {
+        std::string why;
+        bool matched = principal_matches(candidate.match, identity, out ? &why : nullptr);
+        trace(out, "rules[" + std::to_string(candidate.index) + "] " + candidate.name + " (line " +
+                       std::to_string(candidate.line) + "): " + (matched ? "MATCHED" : "no match") +
+                       (why.empty() ? "" : " — " + why));
+        if (matched) {
+            rule = &candidate;
+            break;
+        }
+    }
+    if (!rule) {
+        trace(out,
+              "no rule matched: default " + std::string(policy.default_allow ? "allow" : "deny"));
+        if (policy.default_allow) {
+            PolicyDecision d;
+            d.action = PolicyAction::allow;
+            d.rule = "default";
+            d.http_status = 200;
+            d.reason = "no rule matched; default allow";
+            return finish(d);
+        }
+        return finish(make_deny(PolicyAction::deny, "default", "policy_default_deny",
+                                "no rule matched; default deny"));
+    }
+    const std::string& name = rule->name;
+
+    if (rule->deny)
+        return finish(
+            make_deny(PolicyAction::deny, name, "rule_denied", "rule " + name + " denies"));
+    if (rule->require_approval)
+        return finish(make_deny(PolicyAction::approval_required, name, "approval_required",
+                                "rule " + name + " requires human approval"));
+
+    if (rule->endpoints) {
+        const auto& c = *rule->endpoints;
+        auto target = request.method + " " + std::string(strip_query(request.path));
+        if (auto hit = find_endpoint(c.deny, request))
+            return finish(
+                make_deny(PolicyAction::deny, name, "endpoint_not_allowed",
+                          "endpoint " + target + " is denied by " + in_quotes(hit->text)));
+        if (!c.allow.empty()) {
+            auto hit = find_endpoint(c.allow, request);
+            if (!hit)
+                return finish(make_deny(PolicyAction::deny, name, "endpoint_not_allowed",
+                                        "endpoint " + target + " is not in endpoints.allow"));
+            trace(out, "  endpoints: " + target + " allowed by " + in_quotes(hit->text));
+        }
+    }
+
+    if (rule->models) {
+        const auto& c = *rule->models;
+        if (!request.body_readable) {
+            if (c.fail_mode == FailMode::closed)
+                return finish(make_deny(PolicyAction::deny, name, "model_unknown",
+                                        "request body could not be read to check the model"));
+            skipped.push_back("models");
+        } else if (!request.model.empty()) {
+            if (any_glob(c.deny, request.model))
+                return finish(make_deny(
+                    PolicyAction::deny, name, "model_not_allowed",
+                    "model " + request.model + " is denied by models.deny " + list_text(c.deny)));
+            if (!c.allow.empty() && !any_glob(c.allow, request.model))
+                return finish(make_deny(
+                    PolicyAction::deny, name, "model_not_allowed",
+                    "model " + request.model + " is not in models.allow " + list_text(c.allow)));
+            trace(out, "  models: " + request.model + " allowed");
+        }
+    }
+
+    if (rule->block_prompts) {
+        if (auto d = check_prompts(*rule->block_prompts, name, "block_prompts")) return finish(*d);
+    }
+
+    std::optional<int64_t> clamp;
+    int64_t output_estimate = request.max_output_tokens.value_or(0);
+    bool output_known = request.max_output_tokens.has_value();
+    if (rule->max_tokens) {
+        const auto& c = *rule->max_tokens;
+        if (!request.body_readable) {
+            if (c.fail_mode == FailMode::closed)
+                return finish(make_deny(PolicyAction::deny, name, "max_tokens_unknown",
+                                        "request body could not be read to check max tokens"));
+            skipped.push_back("max_tokens");
+        } else if (request.max_output_tokens && *request.max_output_tokens > c.limit) {
+            if (c.mode == MaxTokensControl::Mode::reject)
+                return finish(make_deny(PolicyAction::deny, name, "max_tokens_exceeded",
+                                        "max output tokens " +
+                                            std::to_string(*request.max_output_tokens) +
+                                            " exceeds the limit " + std::to_string(c.limit)));
+            clamp = c.limit;
+        } else if (!request.max_output_tokens) {
+            // No maximum asked: the cap still holds, so the agent writes it into the body.
+            clamp = c.limit;
+        }
+        if (clamp) {
+            output_estimate = *clamp;
+            output_known = true;
+            trace(out, "  max_tokens: clamped to " + std::to_string(*clamp));
+        }
+    }
+
+    Admission admission;
+    if (rule->rate_limit) {
+        const auto& c = *rule->rate_limit;
+        auto key = principal_key(*rule, c.per, identity);
+        if (!key && c.fail_mode == FailMode::open) {
+            skipped.push_back("rate_limit");
+        } else {
+            // Closed: identities without the key share one bucket rather than going unlimited.
+            std::string k = key.value_or(name + "|unknown");
+            int64_t tokens = request.estimated_prompt_tokens + (output_known ? output_estimate : 0);
+            if (c.requests_per_minute)
+                admission.buckets.push_back(
+                    {"rpm|" + k, "requests_per_minute", c.requests_per_minute, 1, false});
+            if (c.tokens_per_minute)
+                admission.buckets.push_back(
+                    {"tpm|" + k, "tokens_per_minute", c.tokens_per_minute, tokens, true});
+        }
+    }
+    if (rule->budget) {
+        const auto& c = *rule->budget;
+        auto key = principal_key(*rule, c.per, identity);
+        const ModelPrice* price = request.model.empty() ? nullptr : policy.price_for(request.model);
+        bool cost_ok = c.cost_per_day_pico == 0 || price || request.model.empty();
+        if (!cost_ok && c.fail_mode == FailMode::closed) {
+            return finish(
+                make_deny(PolicyAction::deny, name, "price_unknown",
+                          "no price for model " + request.model + " in the policy's price table"));
+        }
+        if (!key && c.fail_mode == FailMode::open) {
+            skipped.push_back("budget");
+        } else {
+            if (!cost_ok) skipped.push_back("budget.cost_per_day");
+            auto instant = std::chrono::time_point_cast<std::chrono::seconds>(now);
+            auto offset = policy.offsets ? policy.offsets(c.timezone, instant) : std::nullopt;
+            auto midnight = policy.offsets
+                                ? next_local_midnight(policy.offsets, c.timezone, instant)
+                                : std::nullopt;
+            if (!offset || !midnight) {
+                if (c.fail_mode == FailMode::closed)
+                    return finish(make_deny(PolicyAction::deny, name, "budget_unavailable",
+                                            "time zone " + c.timezone + " cannot be resolved"));
+                skipped.push_back("budget");
+            } else {
+                Admission::AccountCharge charge;
+                charge.key = "budget|" + key.value_or(name + "|unknown");
+                charge.today = local_day(instant, *offset);
+                charge.seconds_to_midnight = (*midnight - instant).count();
+                charge.limit = {c.tokens_per_day, cost_ok ? c.cost_per_day_pico : 0};
+                int64_t output = output_known ? output_estimate : c.assumed_output_tokens;
+                charge.amount.tokens = request.estimated_prompt_tokens + output;
+                if (price) {
+                    charge.amount.cost_pico =
+                        request.estimated_prompt_tokens * price->input_pico_per_token +
+                        output * price->output_pico_per_token;
+                    admission.price_pico =
+                        std::make_pair(price->input_pico_per_token, price->output_pico_per_token);
+                }
+                admission.accounts.push_back(std::move(charge));
+            }
+        }
+    }
+
+    PolicyDecision allow;
+    allow.action = PolicyAction::allow;
+    allow.rule = name;
+    allow.http_status = 200;
+    allow.clamp_max_tokens = clamp;
+    allow.reason = "allowed by rule " + name;
+    if (!admission.buckets.empty() || !admission.accounts.empty()) {
+        if (!state) {
+            for (const auto& b : admission.buckets)
+                trace(out, "  rate_limit: " + b.what + " " + std::to_string(b.per_minute) +
+                               " per " + b.key + " (would take " + std::to_string(b.amount) +
+                               "; not charged by explain)");
+            for (const auto& a : admission.accounts)
+                trace(out, "  budget: " + a.key + " would reserve " +
+                               std::to_string(a.amount.tokens) +
+                               " tokens (not charged by explain)");
+        } else {
+            auto admitted = state->admit(admission, now);
+            if (admitted.outcome != AdmissionResult::Outcome::admitted) {
+                bool rate = admitted.outcome == AdmissionResult::Outcome::rate_limited;
+                auto d =
+                    make_deny(rate ? PolicyAction::rate_limited : PolicyAction::budget_exceeded,
+                              name, rate ? "rate_limited" : "budget_exceeded", admitted.reason);
+                d.retry_after_s = admitted.retry_after_s;
+                return finish(d);
+            }
+            allow.reservation_id = admitted.reservation_id;
+        }
+    }
+    return finish(allow);
+}
+
+}  // namespace
+
+std::optional<std::string> principal_key(const PolicyRule& rule, PrincipalKey per,
+                                         const PolicyIdentity& identity) {
+    auto keyed = [&](std::string_view kind, std::string_view value) -> std::optional<std::string> {
+        if (value.empty()) return std::nullopt;
+        return rule.name + "|" + std::string(kind) + "=" + std::string(value);
+    };
+    switch (per) {
+        case PrincipalKey::rule:
+            return rule.name;
+        case PrincipalKey::user:
+            if (!identity.user.empty()) return keyed("user", identity.user);
+            if (identity.uid) return keyed("uid", std::to_string(*identity.uid));
+            return std::nullopt;
+        case PrincipalKey::unit:
+            return keyed("unit", identity.unit);
+        case PrincipalKey::cgroup:
+            return keyed("cgroup", identity.cgroup);
+        case PrincipalKey::container:
+            return keyed("container", identity.container_id);
+        case PrincipalKey::exe:
+            return keyed("exe", identity.exe);
+        case PrincipalKey::subject:
+            return keyed("subject", identity.oidc ? identity.oidc->subject : std::string());
+    }
+    return std::nullopt;
+}
+
+bool principal_matches(const PrincipalMatch& m, const PolicyIdentity& id, std::string* why) {
+    MatchTrace t{why};
+    if (!m.users.empty() || !m.uids.empty()) {
+        bool hit = (!id.user.empty() && contains(m.users, id.user)) ||
+                   (id.uid && std::find(m.uids.begin(), m.uids.end(), *id.uid) != m.uids.end());
+        t.note(hit, "user " + in_quotes(id.user) +
+                        (id.uid ? " uid " + std::to_string(*id.uid) : "") +
+                        (hit ? " listed" : " not in users/uids"));
+    }
+    if (!m.groups.empty()) {
+        bool hit = std::any_of(id.groups.begin(), id.groups.end(),
+                               [&](const std::string& g) { return contains(m.groups, g); });
+        t.note(hit, "groups " + list_text(id.groups) +
+                        (hit ? " intersect " : " do not intersect ") + list_text(m.groups));
+    }
+    auto check_globs = [&](const std::vector<std::string>& globs, const std::string& value,
+                           const char* what) {
+        if (globs.empty()) return;
+        bool hit = !value.empty() && any_glob(globs, value);
+        t.note(hit, std::string(what) + " " + in_quotes(value) +
+                        (hit ? " matches " : " matches none of ") + list_text(globs));
+    };
+    check_globs(m.cgroups, id.cgroup, "cgroup");
+    check_globs(m.units, id.unit, "unit");
+    check_globs(m.containers, id.container_id, "container");
+    check_globs(m.exes, id.exe, "exe");
+    if (m.has_oidc) {
+        if (!id.oidc) {
+            t.note(false, "no OIDC token presented");
+        } else {
+            const auto& o = *id.oidc;
+            check_globs(m.oidc_subjects, o.subject, "oidc subject");
+            check_globs(m.oidc_emails, o.email, "oidc email");
+            if (!m.oidc_groups.empty()) {
+                bool hit = std::any_of(o.groups.begin(), o.groups.end(), [&](const std::string& g) {
+                    return contains(m.oidc_groups, g);
+                });
+                t.note(hit, "oidc groups " + list_text(o.groups) +
+                                (hit ? " intersect " : " do not intersect ") +
+                                list_text(m.oidc_groups));
+            }
+            for (const auto& [claim, globs] : m.oidc_claims) {
+                auto it = o.claims.find(claim);
+                bool hit = it != o.claims.end() &&
+                           std::any_of(it->second.begin(), it->second.end(),
+                                       [&](const std::string& v) { return any_glob(globs, v); });
+                t.note(hit, "oidc claim " + claim + (hit ? " matches " : " does not match ") +
+                                list_text(globs));
+            }
+        }
+    }
+    if (why && why->empty()) *why = "matches everyone";
+    return t.ok;
+}
+
+PolicyDecision evaluate(const Policy& policy, const PolicyIdentity& identity,
+                        const PolicyRequest& request, PolicyState& state, PolicyTimePoint now) {
+    return decide(policy, identity, request, &state, now, nullptr);
+}
+
+std::string explain(const Policy& policy, const PolicyIdentity& identity,
+                    const PolicyRequest& request) {
+    std::string steps;
+    auto d =
+        decide(policy, identity, request, nullptr, std::chrono::system_clock::time_point{}, &steps);
+    std::string out = "decision: " + std::string(to_string(d.action));
+    if (!d.allowed()) out += " (" + std::to_string(d.http_status) + " " + d.code + ")";
+    out += "\nrule: " + d.rule + "\nreason: " + d.reason + "\n";
+    if (d.clamp_max_tokens)
+        out += "max tokens clamped to: " + std::to_string(*d.clamp_max_tokens) + "\n";
+    for (const auto& s : d.skipped_controls) out += "skipped (fail_mode open): " + s + "\n";
+    return out + "steps:\n" + steps;
+}
+
+}  // namespace sluice

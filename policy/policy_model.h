@@ -1,0 +1,175 @@
+// The policy model: who a request comes from (PolicyIdentity), what it asks for
+// (PolicyRequest), the compiled rules (Policy) and the answer (PolicyDecision). Built by
+// `load_policy` (policy_loader.h), evaluated by `evaluate` (policy_engine.h).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/policy_timezone.h"
+#include "policy/prompt_patterns.h"
+
+namespace sluice {
+
+using PolicyTimePoint = std::chrono::system_clock::time_point;
+
+// Claims of a verified OIDC token (verification is the agent's job; see issue 5).
+struct OidcIdentity {
+    std::string issuer;
+    std::string subject;
+    std::string email;
+    std::vector<std::string> groups;
+    std::map<std::string, std::vector<std::string>> claims;  // string claims; arrays flattened
+};
+
+// What policy knows about the caller: the agent fills it from its Identity (and OIDC).
+struct PolicyIdentity {
+    std::optional<uint32_t> uid;
+    std::string user;                 // "" when the uid has no passwd entry
+    std::vector<std::string> groups;  // group names of the user
+    std::string cgroup;               // path under the cgroup2 mount
+    std::string unit;                 // systemd unit, e.g. "ci-build.service"
+    std::string container_id;
+    std::string exe;
+    std::optional<OidcIdentity> oidc;
+};
+
+struct PolicyRequest {
+    std::string method;  // "POST"
+    std::string path;    // "/v1/chat/completions"; a query string is ignored
+    std::string model;   // "" when the request names none (GET /v1/models)
+    std::optional<int64_t> max_output_tokens;
+    bool stream = false;
+    std::vector<std::string> texts;       // extract_prompt_texts(body, path)
+    int64_t estimated_prompt_tokens = 0;  // estimate_prompt_tokens(texts)
+    // False when the body should have been JSON but could not be read (not JSON, over the scan
+    // limit): model, max_tokens and prompt controls then cannot run and follow their fail_mode.
+    bool body_readable = true;
+};
+
+enum class PolicyAction { allow, deny, rate_limited, budget_exceeded, approval_required };
+std::string_view to_string(PolicyAction action);
+
+struct PolicyDecision {
+    PolicyAction action = PolicyAction::deny;
+    std::string rule;       // name of the rule that decided; "default" when none matched
+    std::string reason;     // one human sentence; never echoes prompt text
+    int http_status = 403;  // 200 allow, 403 deny/approval_required, 429 rate/budget
+    std::optional<int64_t> retry_after_s;  // set with 429
+    std::string code;  // OpenAI error `code`: e.g. "model_not_allowed", "rate_limited"
+    std::optional<int64_t> clamp_max_tokens;  // agent rewrites the body's max tokens to this
+    uint64_t reservation_id = 0;              // 0: nothing to settle
+    // Controls that could not run and were waved through because their fail_mode is open:
+    // audit them so the record never claims a check that did not happen.
+    std::vector<std::string> skipped_controls;
+
+    bool allowed() const { return action == PolicyAction::allow; }
+};
+
+enum class FailMode { closed, open };
+
+// Which part of the identity keys a rate limit or budget: one bucket per distinct value.
+enum class PrincipalKey { rule, user, unit, cgroup, container, exe, subject };
+
+struct PrincipalMatch {
+    std::vector<std::string> users;  // exact user names
+    std::vector<uint32_t> uids;
+    std::vector<std::string> groups;         // exact group names
+    std::vector<std::string> cgroups;        // globs
+    std::vector<std::string> units;          // globs
+    std::vector<std::string> containers;     // globs on the container id
+    std::vector<std::string> exes;           // globs
+    bool has_oidc = false;                   // an `oidc` block: requires a token
+    std::vector<std::string> oidc_subjects;  // globs
+    std::vector<std::string> oidc_emails;    // globs
+    std::vector<std::string> oidc_groups;    // exact
+    std::vector<std::pair<std::string, std::vector<std::string>>> oidc_claims;  // name → globs
+};
+
+struct EndpointPattern {
+    std::string method;  // glob, "*" for any
+    std::string path;    // glob
+    std::string text;    // as written, for reasons
+};
+
+struct ModelControl {
+    std::vector<std::string> allow;  // globs; empty = any
+    std::vector<std::string> deny;
+    FailMode fail_mode = FailMode::closed;
+};
+
+struct EndpointControl {
+    std::vector<EndpointPattern> allow;  // empty = any
+    std::vector<EndpointPattern> deny;
+};
+
+struct MaxTokensControl {
+    int64_t limit = 0;
+    enum class Mode { reject, clamp } mode = Mode::reject;
+    FailMode fail_mode = FailMode::closed;
+};
+
+struct RateLimitControl {
+    int64_t requests_per_minute = 0;  // 0 = no limit
+    int64_t tokens_per_minute = 0;
+    PrincipalKey per = PrincipalKey::user;
+    FailMode fail_mode = FailMode::closed;  // when the identity lacks the `per` key
+};
+
+struct BudgetControl {
+    int64_t tokens_per_day = 0;     // 0 = no limit
+    int64_t cost_per_day_pico = 0;  // USD × 1e12; 0 = no limit
+    std::string timezone = "UTC";
+    PrincipalKey per = PrincipalKey::user;
+    // Closed: an unknown price (cost budget) or missing `per` key denies. Open: skip.
+    FailMode fail_mode = FailMode::closed;
+    // Output tokens reserved when the request names no maximum and nothing clamps it.
+    int64_t assumed_output_tokens = 4096;
+};
+
+struct PromptBlockControl {
+    std::shared_ptr<const PromptPatternSet> patterns;
+    FailMode fail_mode = FailMode::closed;
+};
+
+struct PolicyRule {
+    std::string name;
+    size_t index = 0;  // position in `rules`
+    int line = 0;      // 1-based line in the source, for explain
+    PrincipalMatch match;
+    bool deny = false;  // action: deny
+    bool require_approval = false;
+    std::optional<ModelControl> models;
+    std::optional<EndpointControl> endpoints;
+    std::optional<MaxTokensControl> max_tokens;
+    std::optional<RateLimitControl> rate_limit;
+    std::optional<BudgetControl> budget;
+    std::optional<PromptBlockControl> block_prompts;
+};
+
+// Price per token in pico-dollars (USD × 1e12): exact integers for any price listed per
+// million tokens with up to six decimals.
+struct ModelPrice {
+    std::string model;  // glob
+    int64_t input_pico_per_token = 0;
+    int64_t output_pico_per_token = 0;
+};
+
+struct Policy {
+    std::string source_name;
+    bool default_allow = false;
+    std::vector<PolicyRule> rules;
+    std::vector<ModelPrice> prices;                   // exact names first, then globs in file order
+    std::optional<PromptBlockControl> block_prompts;  // applies to every request, before rules
+    UtcOffsetResolver offsets;
+
+    const ModelPrice* price_for(std::string_view model) const;
+};
+
+}  // namespace sluice

@@ -1,0 +1,142 @@
+#include "policy/prompt_text.h"
+
+namespace sluice {
+
+namespace {
+
+using nlohmann::json;
+
+std::string_view strip_query(std::string_view path) {
+    if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
+    while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+    return path;
+}
+
+void add_string(const json& value, std::vector<std::string>& out) {
+    if (value.is_string()) out.push_back(value.get<std::string>());
+}
+
+// Every string in a value, recursively (for unknown shapes).
+void add_all_strings(const json& value, std::vector<std::string>& out, bool skip_model_key) {
+    if (value.is_string()) {
+        out.push_back(value.get<std::string>());
+    } else if (value.is_array()) {
+        for (const auto& item : value) add_all_strings(item, out, false);
+    } else if (value.is_object()) {
+        for (const auto& [key, item] : value.items()) {
+            if (skip_model_key && key == "model") continue;
+            add_all_strings(item, out, false);
+        }
+    }
+}
+
+// A content value: a string, or an array of parts whose text lives in `text` (chat "text",
+// Responses "input_text"/"output_text") or, for refusals, `refusal`.
+void add_content(const json& content, std::vector<std::string>& out) {
+    if (content.is_string()) {
+        out.push_back(content.get<std::string>());
+        return;
+    }
+    if (!content.is_array()) return;
+    for (const auto& part : content) {
+        if (part.is_string()) {
+            out.push_back(part.get<std::string>());
+        } else if (part.is_object()) {
+            if (auto it = part.find("text"); it != part.end()) add_string(*it, out);
+            if (auto it = part.find("refusal"); it != part.end()) add_string(*it, out);
+        }
+    }
+}
+
+void add_chat_messages(const json& body, std::vector<std::string>& out) {
+    auto messages = body.find("messages");
+    if (messages == body.end() || !messages->is_array()) return;
+    for (const auto& message : *messages) {
+        if (!message.is_object()) continue;
+        if (auto it = message.find("content"); it != message.end()) add_content(*it, out);
+        if (auto calls = message.find("tool_calls"); calls != message.end() && calls->is_array()) {
+            for (const auto& call : *calls) {
+                if (!call.is_object()) continue;
+                if (auto fn = call.find("function"); fn != call.end() && fn->is_object())
+                    if (auto args = fn->find("arguments"); args != fn->end())
+                        add_string(*args, out);
+            }
+        }
+        if (auto fn = message.find("function_call"); fn != message.end() && fn->is_object())
+            if (auto args = fn->find("arguments"); args != fn->end()) add_string(*args, out);
+    }
+}
+
+void add_responses_input(const json& body, std::vector<std::string>& out) {
+    if (auto it = body.find("instructions"); it != body.end()) add_string(*it, out);
+    auto input = body.find("input");
+    if (input == body.end()) return;
+    if (input->is_string()) {
+        out.push_back(input->get<std::string>());
+        return;
+    }
+    if (!input->is_array()) return;
+    for (const auto& item : *input) {
+        if (item.is_string()) {
+            out.push_back(item.get<std::string>());
+            continue;
+        }
+        if (!item.is_object()) continue;
+        if (auto it = item.find("content"); it != item.end()) add_content(*it, out);
+        // function_call_output / custom_tool_call_output / computer_call_output carry `output`.
+        if (auto it = item.find("output"); it != item.end()) add_content(*it, out);
+        if (auto it = item.find("arguments"); it != item.end()) add_string(*it, out);
+        if (auto it = item.find("input"); it != item.end())
+            add_string(*it, out);  // custom tool call
+    }
+}
+
+// `input` of embeddings and moderations, `prompt` of completions: a string or strings (token
+// arrays are numbers and carry no scannable text).
+void add_string_or_strings(const json& body, const char* key, std::vector<std::string>& out) {
+    auto it = body.find(key);
+    if (it == body.end()) return;
+    if (it->is_string()) {
+        out.push_back(it->get<std::string>());
+    } else if (it->is_array()) {
+        for (const auto& item : *it) {
+            if (item.is_string())
+                out.push_back(item.get<std::string>());
+            else if (item.is_object())  // moderations multi-modal: {"type":"text","text":...}
+                add_content(json::array({item}), out);
+        }
+    }
+}
+
+}  // namespace
+
+std::vector<std::string> extract_prompt_texts(const nlohmann::json& body, std::string_view path) {
+    std::vector<std::string> out;
+    if (!body.is_object()) return out;
+    auto endpoint = strip_query(path);
+    if (endpoint == "/v1/chat/completions") {
+        add_chat_messages(body, out);
+    } else if (endpoint == "/v1/responses") {
+        add_responses_input(body, out);
+    } else if (endpoint == "/v1/embeddings" || endpoint == "/v1/moderations") {
+        add_string_or_strings(body, "input", out);
+    } else if (endpoint == "/v1/completions") {
+        add_string_or_strings(body, "prompt", out);
+        add_string_or_strings(body, "suffix", out);
+    } else {
+        add_all_strings(body, out, true);
+    }
+    return out;
+}
+
+int64_t estimate_prompt_tokens(const std::vector<std::string>& texts) {
+    constexpr int64_t kBytesPerToken = 3;
+    constexpr int64_t kTokensPerText = 4;
+    int64_t tokens = 0;
+    for (const auto& text : texts)
+        tokens += (static_cast<int64_t>(text.size()) + kBytesPerToken - 1) / kBytesPerToken +
+                  kTokensPerText;
+    return tokens;
+}
+
+}  // namespace sluice

@@ -1,0 +1,24 @@
+// The text a request sends to the model, pulled out of its JSON body so blocked-pattern rules
+// see every place a prompt can hide: chat message contents and text parts, tool-call
+// arguments and tool results, Responses `instructions` and `input` items (including
+// function_call_output), embeddings/moderations `input`, completions `prompt`.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice {
+
+// Known endpoints are read by their schema; any other path yields every string value in the
+// body except `model`, so an endpoint added upstream is scanned rather than skipped.
+std::vector<std::string> extract_prompt_texts(const nlohmann::json& body, std::string_view path);
+
+// A deliberately high token estimate for reservations: one token per 3 bytes (OpenAI's
+// tokenizers average ~4 bytes per token in English, fewer in other scripts), plus a small
+// per-text overhead for message framing. Settlement corrects it to the real usage.
+int64_t estimate_prompt_tokens(const std::vector<std::string>& texts);
+
+}  // namespace sluice

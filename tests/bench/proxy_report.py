@@ -1,0 +1,337 @@
+#!/usr/bin/env python3
+"""Turns the JSON lines of `scripts/bench proxy` (one per http-load run, plus idle RSS and
+sluiced health records) into the markdown of the "## Proxy" section of docs/benchmarks.md.
+
+Targets: direct (fake-openai), sluice, nginx. "Added" latency is proxy minus direct at the same
+percentile; per-core figures divide by the CPU time the proxy process used in the window."""
+import argparse
+import datetime
+import json
+import statistics
+import sys
+
+TARGETS = ["direct", "sluice", "nginx"]
+PROXIES = ["sluice", "nginx"]
+
+
+def load(path):
+    runs = {}
+    extra = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line.startswith("{"):
+                continue
+            r = json.loads(line)
+            if r["mode"] == "idle_rss":
+                extra.setdefault("idle_rss", {})[r["label"]] = r
+            elif r["mode"] == "idle":
+                extra.setdefault("idle", {}).setdefault(r["label"], {})[r["stage"]] = r
+            elif r["mode"] == "sluice_health":
+                extra["sluice_health"] = r
+            else:
+                runs.setdefault((r["mode"], r["label"]), []).append(r)
+    return runs, extra
+
+
+def fmt(v, digits=0):
+    if v is None:
+        return "—"
+    return f"{v:,.{digits}f}"
+
+
+def ratio(a, b, digits=2):
+    if a is None or b in (None, 0):
+        return "—"
+    return f"{a / b:.{digits}f}×"
+
+
+def added(p, d, digits=0):
+    if p is None or d is None:
+        return "—"
+    return f"{p - d:+,.{digits}f}"
+
+
+def nagle_flag(r):
+    """http-load counts samples in the 38-45 ms window and says whether they form a peak there
+    (the Nagle/delayed-ACK signature) rather than a loaded run's latencies passing through."""
+    return r.get("nagle_window", 0), r.get("nagle_suspect", False)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("results")
+    ap.add_argument("--machine", default="")
+    ap.add_argument("--load", default="")
+    ap.add_argument("--pinning", default="")
+    ap.add_argument("--seconds", default="8")
+    ap.add_argument("--rate", default="5000")
+    ap.add_argument("--idle", default="1000")
+    ap.add_argument("--rounds", default="3")
+    ap.add_argument("--gap-ms", default="1")
+    ap.add_argument("--threads", default="2")
+    a = ap.parse_args()
+    runs, extra = load(a.results)
+
+    def one(mode, target):
+        rs = runs.get((mode, target), [])
+        return rs[-1] if rs else None
+
+    out = []
+    w = out.append
+    problems = []
+
+    def check(mode, target, r):
+        if r is None:
+            problems.append(f"{mode}/{target}: no result (http-load failed)")
+            return
+        if r.get("errors") or r.get("lost"):
+            problems.append(
+                f"{mode}/{target}: {r.get('errors', 0)} errors, {r.get('lost', 0)} lost "
+                f"(statuses {r.get('statuses')}, kinds {r.get('error_kinds')})")
+        elif r.get("error_kinds"):
+            problems.append(f"{mode}/{target}: {r['error_kinds']}")
+        n, bad = nagle_flag(r)
+        if bad:
+            problems.append(f"{mode}/{target}: {n} samples peak in the 38–45 ms window "
+                            "(Nagle/delayed-ACK signature)")
+        if target != "direct" and mode in ("throughput", "rate", "handshake"):
+            if r.get("client_cpu_s", 0) > 0.9 * r.get("window_s", 1):
+                problems.append(f"{mode}/{target}: load generator used >90% of its core "
+                                f"(client-bound; per-core figures still use the proxy's CPU time)")
+
+    w(f"Measured {datetime.date.today().isoformat()} by `scripts/bench proxy` on {a.machine}; "
+      f"load average {a.load} (the machine is shared, so treat small "
+      f"differences as noise). Pinning: {a.pinning}.")
+    w("")
+    w("Setup: fake-openai (TLS, 1 thread, 127.10.0.7:443) is the upstream for all three paths. "
+      "**direct** = the load generator talks to it; **sluice** = the load generator runs in a "
+      "child cgroup that `sluiced` attached to and connects to the same address, which the "
+      f"eBPF hook redirects into sluiced ({a.threads} proxy threads, default config, no policy "
+      "file, audit on, real key injected); **nginx** = nginx 1.22 as a plain TLS-terminating "
+      f"reverse proxy ({a.threads} workers, TLS both legs, `proxy_ssl_server_name on`, upstream "
+      "keepalive, `proxy_http_version 1.1`, `proxy_buffering off`, access_log off, "
+      "Authorization header set). Client: `build/bin/http-load` (tests/bench/http_load.cpp), "
+      "TLS 1.3, TCP_NODELAY, 1 KB `POST /v1/chat/completions` bodies, ~1 KB replies.")
+    w("")
+    w("Reproduce: `sudo scripts/bench proxy` (knobs: `BENCH_SECONDS`, `OPEN_LOOP_RATE`, "
+      "`IDLE_CONNECTIONS`, `SERIAL_ROUNDS`, `STREAM_GAP_MS`, `PIN=1`, `PROXY_BENCH_KEEP=1`, "
+      "`PROXY_BENCH_HOLD=1` to leave the three paths up for manual runs).")
+    w("")
+
+    # --- throughput -------------------------------------------------------------------------
+    w(f"### Keep-alive throughput (64 connections, closed loop, {a.seconds} s)")
+    w("")
+    w("| path | req/s | proxy CPU (cores) | req/s per proxy core | µs proxy CPU / request "
+      "| client CPU (cores) | p50 / p99 µs | errors |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|")
+    per_core = {}
+    rps = {}
+    for t in TARGETS:
+        r = one("throughput", t)
+        check("throughput", t, r)
+        if r is None:
+            continue
+        cores = r["proxy_cpu_s"] / r["window_s"] if t != "direct" else None
+        pc = r["rps"] / cores if cores else None
+        us = 1e6 * r["proxy_cpu_s"] / r["completed"] if cores and r["completed"] else None
+        per_core[t], rps[t] = pc, r["rps"]
+        w(f"| {t} | {fmt(r['rps'])} | {fmt(cores, 2)} | {fmt(pc)} | {fmt(us, 1)} | "
+          f"{r['client_cpu_s'] / r['window_s']:.2f} | {fmt(r['latency']['p50_us'])} / "
+          f"{fmt(r['latency']['p99_us'])} | {r['errors']} |")
+    w("")
+
+    # --- serial -----------------------------------------------------------------------------
+    w(f"### One request in flight (keep-alive, sequential; median of {a.rounds} interleaved "
+      "rounds of 3 s)")
+    w("")
+    w("| path | p50 µs | p99 µs | added p50 µs | added p99 µs | req/s |")
+    w("|---|---:|---:|---:|---:|---:|")
+    serial = {}
+    for t in TARGETS:
+        rs = runs.get(("serial", t), [])[1:]  # the first run per target is the warm-up
+        for r in rs:
+            check("serial", t, r)
+        if not rs:
+            continue
+        serial[t] = {
+            "p50": statistics.median(r["latency"]["p50_us"] for r in rs),
+            "p99": statistics.median(r["latency"]["p99_us"] for r in rs),
+            "rps": statistics.median(r["rps"] for r in rs),
+        }
+    d = serial.get("direct", {})
+    for t, s in serial.items():
+        w(f"| {t} | {fmt(s['p50'], 1)} | {fmt(s['p99'], 1)} | "
+          f"{added(s['p50'], d.get('p50'), 1) if t != 'direct' else '—'} | "
+          f"{added(s['p99'], d.get('p99'), 1) if t != 'direct' else '—'} | {fmt(s['rps'])} |")
+    w("")
+
+    # --- open loop --------------------------------------------------------------------------
+    w(f"### Open loop at {a.rate} req/s (32 connections, {a.seconds} s, latency from the "
+      "scheduled send time)")
+    w("")
+    w("| path | achieved req/s | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | added p50 | "
+      "added p99 | proxy CPU (cores) | errors / lost | 38–45 ms samples |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    rate = {}
+    for t in TARGETS:
+        r = one("rate", t)
+        check("rate", t, r)
+        if r is None:
+            continue
+        rate[t] = r
+    d = rate.get("direct")
+    for t, r in rate.items():
+        L = r["latency"]
+        dl = d["latency"] if d else {}
+        cores = r["proxy_cpu_s"] / r["window_s"] if t != "direct" else None
+        w(f"| {t} | {fmt(r['rps'])} | {fmt(L['p50_us'])} | {fmt(L['p90_us'])} | "
+          f"{fmt(L['p99_us'])} | {fmt(L['p999_us'])} | {fmt(L['max_us'])} | "
+          f"{added(L['p50_us'], dl.get('p50_us')) if t != 'direct' else '—'} | "
+          f"{added(L['p99_us'], dl.get('p99_us')) if t != 'direct' else '—'} | {fmt(cores, 2)} | "
+          f"{r['errors']} / {r['lost']} | {r['nagle_window']} |")
+    w("")
+
+    # --- handshakes -------------------------------------------------------------------------
+    w("### New TLS connection per request (8 concurrent, full handshakes, 5 s)")
+    w("")
+    w("| path | connections/s | proxy CPU (cores) | connections/s per proxy core | handshake "
+      "p50 / p99 µs | connect→response p50 / p99 µs | client CPU (cores) | errors |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|")
+    hs = {}
+    for t in TARGETS:
+        r = one("handshake", t)
+        check("handshake", t, r)
+        if r is None:
+            continue
+        cores = r["proxy_cpu_s"] / r["window_s"] if t != "direct" else None
+        pc = r["rps"] / cores if cores else None
+        hs[t] = (r["rps"], pc)
+        w(f"| {t} | {fmt(r['rps'])} | {fmt(cores, 2)} | {fmt(pc)} | "
+          f"{fmt(r['handshake']['p50_us'])} / {fmt(r['handshake']['p99_us'])} | "
+          f"{fmt(r['latency']['p50_us'])} / {fmt(r['latency']['p99_us'])} | "
+          f"{r['client_cpu_s'] / r['window_s']:.2f} | {r['errors']} |")
+    w("")
+
+    # --- streaming --------------------------------------------------------------------------
+    w(f"### Streaming (`stream: true`, one stream at a time, mock paces events {a.gap_ms} ms "
+      "apart, 5 s)")
+    w("")
+    w("| path | streams | events/stream | TTFB p50 / p99 µs | first event p50 / p99 µs | "
+      "gap mean / p99 / max µs | added TTFB p50 / p99 µs | added gap mean / p99 µs |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|")
+    st = {}
+    for t in TARGETS:
+        r = one("stream", t)
+        check("stream", t, r)
+        if r is not None:
+            st[t] = r
+    d = st.get("direct")
+    for t, r in st.items():
+        tt, fe, g = r["ttfb"], r["first_event"], r["gap"]
+        if t != "direct" and d:
+            add_t = (f"{added(tt['p50_us'], d['ttfb']['p50_us'])} / "
+                     f"{added(tt['p99_us'], d['ttfb']['p99_us'])}")
+            add_g = (f"{added(g['mean_us'], d['gap']['mean_us'], 1)} / "
+                     f"{added(g['p99_us'], d['gap']['p99_us'], 1)}")
+        else:
+            add_t = add_g = "—"
+        per = r["events"] / r["completed"] if r["completed"] else 0
+        w(f"| {t} | {r['completed']} | {per:.0f} | {fmt(tt['p50_us'])} / {fmt(tt['p99_us'])} | "
+          f"{fmt(fe['p50_us'])} / {fmt(fe['p99_us'])} | {fmt(g['mean_us'])} / "
+          f"{fmt(g['p99_us'])} / {fmt(g['max_us'])} | {add_t} | {add_g} |")
+    w("")
+
+    # --- idle memory ------------------------------------------------------------------------
+    w(f"### Memory per idle client connection ({a.idle} TLS connections held open)")
+    w("")
+    w("| proxy | RSS before (MiB) | with connections after handshake (MiB) | KiB / connection "
+      "| same connections after one request each (MiB) | KiB / connection | "
+      "RSS after they close (MiB) |")
+    w("|---|---:|---:|---:|---:|---:|---:|")
+    kib = {}
+    for t in PROXIES:
+        r = extra.get("idle_rss", {}).get(t)
+        stages = extra.get("idle", {}).get(t, {})
+        for stage in ("handshake", "request"):
+            got = stages.get(stage, {}).get("completed", 0)
+            if got < int(a.idle):
+                problems.append(f"idle/{t}: {stage} stage reached {got} of {a.idle} connections")
+        closed = stages.get("closed")
+        if closed and (closed.get("errors") or closed.get("error_kinds")):
+            problems.append(f"idle/{t}: {closed.get('errors')} errors {closed.get('error_kinds')}")
+        if r is None:
+            continue
+        n = r["connections"]
+        kb_hs = (r["handshake_kib"] - r["before_kib"]) / n if r["handshake_kib"] else None
+        kb_rq = (r["request_kib"] - r["before_kib"]) / n if r["request_kib"] else None
+        kib[(t, 0)], kib[(t, 1)] = kb_hs, kb_rq
+        w(f"| {t} | {r['before_kib'] / 1024:.1f} | {r['handshake_kib'] / 1024:.1f} | {fmt(kb_hs, 1)} | "
+          f"{r['request_kib'] / 1024:.1f} | {fmt(kb_rq, 1)} | {r['after_kib'] / 1024:.1f} |")
+    w("")
+    w("RSS is the proxy process (nginx: the sum of its workers), measured on fresh processes "
+      "before any other load; kernel socket buffers are not included. \"After one request\" is "
+      "a keep-alive client between requests (the same connections, so freed memory cannot be "
+      "reused to hide either figure).")
+    w("")
+
+    # --- ratios -----------------------------------------------------------------------------
+    w("### Ratios")
+    w("")
+    w("| metric | sluice | nginx | direct | sluice / nginx | sluice / direct |")
+    w("|---|---:|---:|---:|---:|---:|")
+    w(f"| keep-alive req/s per proxy core | {fmt(per_core.get('sluice'))} | "
+      f"{fmt(per_core.get('nginx'))} | — | {ratio(per_core.get('sluice'), per_core.get('nginx'))} | — |")
+    w(f"| keep-alive req/s (whole box) | {fmt(rps.get('sluice'))} | {fmt(rps.get('nginx'))} | "
+      f"{fmt(rps.get('direct'))} | {ratio(rps.get('sluice'), rps.get('nginx'))} | "
+      f"{ratio(rps.get('sluice'), rps.get('direct'))} |")
+    for key, name in (("p50", "c=1 p50 µs"), ("p99", "c=1 p99 µs")):
+        s, n, d = (serial.get(t, {}).get(key) for t in ("sluice", "nginx", "direct"))
+        w(f"| {name} | {fmt(s, 1)} | {fmt(n, 1)} | {fmt(d, 1)} | {ratio(s, n)} | {ratio(s, d)} |")
+    if d_rate := rate.get("direct"):
+        for key, name in (("p50_us", f"{a.rate}/s p50 µs"), ("p99_us", f"{a.rate}/s p99 µs")):
+            s = rate.get("sluice", {}).get("latency", {}).get(key)
+            n = rate.get("nginx", {}).get("latency", {}).get(key)
+            d = d_rate["latency"][key]
+            w(f"| {name} | {fmt(s)} | {fmt(n)} | {fmt(d)} | {ratio(s, n)} | {ratio(s, d)} |")
+    w(f"| new TLS connections/s per proxy core | {fmt((hs.get('sluice') or (0, None))[1])} | "
+      f"{fmt((hs.get('nginx') or (0, None))[1])} | — | "
+      f"{ratio((hs.get('sluice') or (0, None))[1], (hs.get('nginx') or (0, None))[1])} | — |")
+    if st.get("direct"):
+        for key, name in (("ttfb", "stream TTFB p50 µs"), ("gap", "stream gap p99 µs")):
+            field = "p50_us" if key == "ttfb" else "p99_us"
+            s = st.get("sluice", {}).get(key, {}).get(field)
+            n = st.get("nginx", {}).get(key, {}).get(field)
+            d = st["direct"][key][field]
+            w(f"| {name} | {fmt(s)} | {fmt(n)} | {fmt(d)} | {ratio(s, n)} | {ratio(s, d)} |")
+    for request, name in ((0, "handshake only"), (1, "after a request")):
+        s, n = kib.get(("sluice", request)), kib.get(("nginx", request))
+        w(f"| KiB per idle connection, {name} | {fmt(s, 1)} | {fmt(n, 1)} | — | "
+          f"{ratio(s, n)} | — |")
+    w("")
+
+    # --- health -----------------------------------------------------------------------------
+    h = extra.get("sluice_health")
+    if h:
+        measured = sum(r.get("completed", 0) for (m, t), rs in runs.items() if t == "sluice"
+                       for r in rs if m != "idle")
+        w(f"sluiced after the run: {'alive' if h['alive'] else '**dead**'}, RSS "
+          f"{h['rss_kib'] / 1024:.1f} MiB, {h['audit_lines']:,} audit lines (≥ {measured:,} "
+          f"measured requests), {h['log_warnings']} warnings and {h['log_errors']} errors logged.")
+        if not h["alive"]:
+            problems.append("sluiced died during the run")
+        if h["audit_lines"] < measured:
+            problems.append(f"audit has {h['audit_lines']} lines for ≥ {measured} requests")
+        w("")
+    if problems:
+        w("Flags raised by this run:")
+        w("")
+        for p in problems:
+            w(f"- {p}")
+    else:
+        w("No errors, lost requests, crashes or 38–45 ms stalls in this run.")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

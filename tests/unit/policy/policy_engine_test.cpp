@@ -1,0 +1,503 @@
+#include "policy/policy_engine.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "policy/policy_loader.h"
+#include "policy/prompt_text.h"
+
+namespace sluice {
+namespace {
+
+using namespace std::chrono_literals;
+const PolicyTimePoint kNoon{std::chrono::sys_days{std::chrono::year{2024} / 3 / 1} + 12h};
+
+std::shared_ptr<const Policy> must_load(const std::string& yaml, PolicyLoadOptions options = {}) {
+    auto result = load_policy(yaml, "test.yaml", options);
+    EXPECT_TRUE(result.ok()) << result.error;
+    return result.policy;
+}
+
+PolicyIdentity user(const std::string& name, std::vector<std::string> groups = {}) {
+    PolicyIdentity id;
+    id.user = name;
+    id.uid = 1000;
+    id.groups = std::move(groups);
+    id.unit = "session-1.scope";
+    id.cgroup = "/user.slice/user-1000.slice/session-1.scope";
+    id.exe = "/usr/bin/python3";
+    return id;
+}
+
+PolicyIdentity unit(const std::string& name) {
+    PolicyIdentity id;
+    id.user = "ci";
+    id.uid = 990;
+    id.unit = name;
+    id.cgroup = "/system.slice/" + name;
+    return id;
+}
+
+PolicyRequest chat(const std::string& model, std::optional<int64_t> max_tokens = std::nullopt,
+                   std::vector<std::string> texts = {"hello"}) {
+    PolicyRequest r;
+    r.method = "POST";
+    r.path = "/v1/chat/completions";
+    r.model = model;
+    r.max_output_tokens = max_tokens;
+    r.texts = std::move(texts);
+    r.estimated_prompt_tokens = 10;
+    return r;
+}
+
+PolicyDecision eval(const Policy& p, const PolicyIdentity& id, const PolicyRequest& r,
+                    PolicyState& s, PolicyTimePoint now = kNoon) {
+    return evaluate(p, id, r, s, now);
+}
+
+const char* kTwoRules = R"(
+default: deny
+rules:
+  - name: ci
+    match: {units: ["ci-*.service"]}
+    models: {allow: [gpt-4o-mini]}
+  - name: ml
+    match: {groups: [ml]}
+)";
+
+TEST(PolicyEngine, FirstMatchingRuleWins) {
+    auto p = must_load(kTwoRules);
+    PolicyState s;
+    auto ci = eval(*p, unit("ci-build.service"), chat("gpt-4o"), s);
+    EXPECT_EQ(ci.action, PolicyAction::deny);
+    EXPECT_EQ(ci.rule, "ci");
+    EXPECT_EQ(ci.code, "model_not_allowed");
+    EXPECT_EQ(ci.http_status, 403);
+    EXPECT_TRUE(eval(*p, unit("ci-build.service"), chat("gpt-4o-mini"), s).allowed());
+    auto alice = eval(*p, user("alice", {"ml"}), chat("gpt-4o"), s);
+    EXPECT_TRUE(alice.allowed());
+    EXPECT_EQ(alice.rule, "ml");
+    EXPECT_EQ(alice.http_status, 200);
+    // A CI unit whose user is also in ml still hits `ci` first.
+    auto both = unit("ci-x.service");
+    both.groups = {"ml"};
+    EXPECT_EQ(eval(*p, both, chat("gpt-4o"), s).rule, "ci");
+}
+
+TEST(PolicyEngine, DefaultDecidesWhenNothingMatches) {
+    PolicyState s;
+    auto deny = eval(*must_load(kTwoRules), user("bob"), chat("gpt-4o"), s);
+    EXPECT_EQ(deny.action, PolicyAction::deny);
+    EXPECT_EQ(deny.rule, "default");
+    EXPECT_EQ(deny.code, "policy_default_deny");
+    auto allow = eval(*must_load("default: allow\n"), user("bob"), chat("gpt-4o"), s);
+    EXPECT_TRUE(allow.allowed());
+    EXPECT_EQ(allow.rule, "default");
+}
+
+TEST(PolicyEngine, EveryPrincipalMatcher) {
+    auto p = must_load(R"(
+default: deny
+rules:
+  - {name: by-user, match: {users: [alice]}}
+  - {name: by-uid, match: {uids: [4242]}}
+  - {name: by-cgroup, match: {cgroups: ["/system.slice/docker-*.scope"]}}
+  - {name: by-container, match: {containers: ["abc*"]}}
+  - {name: by-exe, match: {exes: ["/opt/tools/*"]}}
+  - {name: by-oidc-sub, match: {oidc: {subjects: ["user-1*"]}}}
+  - {name: by-oidc-group, match: {oidc: {groups: [admins]}}}
+  - {name: by-oidc-claim, match: {oidc: {claims: {team: ["data-*"]}}}}
+  - {name: and-of-keys, match: {users: [carol], exes: ["/usr/bin/curl"]}}
+)");
+    PolicyState s;
+    auto rule_for = [&](const PolicyIdentity& id) { return eval(*p, id, chat("m"), s).rule; };
+    EXPECT_EQ(rule_for(user("alice")), "by-user");
+    auto uid = user("nobody");
+    uid.uid = 4242;
+    EXPECT_EQ(rule_for(uid), "by-uid");
+    PolicyIdentity docker;
+    docker.cgroup = "/system.slice/docker-0123.scope";
+    EXPECT_EQ(rule_for(docker), "by-cgroup");
+    PolicyIdentity container;
+    container.container_id = "abcdef";
+    EXPECT_EQ(rule_for(container), "by-container");
+    PolicyIdentity exe;
+    exe.exe = "/opt/tools/bin/agent";
+    EXPECT_EQ(rule_for(exe), "by-exe");
+    PolicyIdentity oidc;
+    oidc.oidc = OidcIdentity{"https://issuer", "user-123", "", {}, {}};
+    EXPECT_EQ(rule_for(oidc), "by-oidc-sub");
+    oidc.oidc = OidcIdentity{"https://issuer", "x", "", {"admins"}, {}};
+    EXPECT_EQ(rule_for(oidc), "by-oidc-group");
+    oidc.oidc = OidcIdentity{"https://issuer", "x", "", {}, {{"team", {"ops", "data-eng"}}}};
+    EXPECT_EQ(rule_for(oidc), "by-oidc-claim");
+    auto carol = user("carol");
+    EXPECT_EQ(rule_for(carol), "default");  // exe does not match: AND across keys
+    carol.exe = "/usr/bin/curl";
+    EXPECT_EQ(rule_for(carol), "and-of-keys");
+    EXPECT_EQ(rule_for(PolicyIdentity{}), "default");  // empty identity never matches a glob
+}
+
+TEST(PolicyEngine, ExplicitDenyRuleAndApproval) {
+    auto p = must_load(R"(
+default: allow
+rules:
+  - {name: blocked, match: {users: [mallory]}, action: deny}
+  - {name: gated, match: {users: [intern]}, require_approval: true}
+)");
+    PolicyState s;
+    auto d = eval(*p, user("mallory"), chat("m"), s);
+    EXPECT_EQ(d.code, "rule_denied");
+    auto a = eval(*p, user("intern"), chat("m"), s);
+    EXPECT_EQ(a.action, PolicyAction::approval_required);
+    EXPECT_EQ(a.code, "approval_required");
+    EXPECT_EQ(a.http_status, 403);
+}
+
+TEST(PolicyEngine, EndpointsAllowAndDenyWithMethod) {
+    auto p = must_load(R"(
+default: deny
+rules:
+  - name: r
+    match: {}
+    endpoints:
+      allow: ["POST /v1/chat/*", "GET /v1/models*", "/v1/embeddings"]
+      deny: ["POST /v1/chat/completions/*"]
+)");
+    PolicyState s;
+    auto req = [](std::string method, std::string path) {
+        PolicyRequest r;
+        r.method = std::move(method);
+        r.path = std::move(path);
+        return r;
+    };
+    EXPECT_TRUE(eval(*p, user("a"), req("POST", "/v1/chat/completions"), s).allowed());
+    EXPECT_TRUE(eval(*p, user("a"), req("GET", "/v1/models?limit=2"), s).allowed());
+    EXPECT_TRUE(eval(*p, user("a"), req("DELETE", "/v1/embeddings"), s).allowed());  // any method
+    EXPECT_EQ(eval(*p, user("a"), req("GET", "/v1/chat/completions"), s).code,
+              "endpoint_not_allowed");
+    EXPECT_EQ(eval(*p, user("a"), req("POST", "/v1/chat/completions/abc"), s).code,
+              "endpoint_not_allowed");
+    EXPECT_EQ(eval(*p, user("a"), req("POST", "/v1/files"), s).code, "endpoint_not_allowed");
+}
+
+TEST(PolicyEngine, ModelDenyBeatsAllowAndEmptyModelSkips) {
+    auto p = must_load(
+        "default: deny\nrules:\n  - {name: r, match: {}, models: {allow: ['gpt-*'], deny: "
+        "['gpt-4.5*']}}\n");
+    PolicyState s;
+    EXPECT_TRUE(eval(*p, user("a"), chat("gpt-4o"), s).allowed());
+    EXPECT_EQ(eval(*p, user("a"), chat("gpt-4.5-preview"), s).code, "model_not_allowed");
+    EXPECT_EQ(eval(*p, user("a"), chat("o3"), s).code, "model_not_allowed");
+    EXPECT_TRUE(eval(*p, user("a"), chat(""), s).allowed());  // GET /v1/models names no model
+}
+
+TEST(PolicyEngine, MaxTokensRejectVersusClamp) {
+    auto p = must_load(R"(
+default: deny
+rules:
+  - {name: strict, match: {users: [s]}, max_tokens: {limit: 100}}
+  - {name: soft, match: {users: [c]}, max_tokens: {limit: 100, mode: clamp}}
+)");
+    PolicyState s;
+    EXPECT_EQ(eval(*p, user("s"), chat("m", 101), s).code, "max_tokens_exceeded");
+    auto at_limit = eval(*p, user("s"), chat("m", 100), s);
+    EXPECT_TRUE(at_limit.allowed());
+    EXPECT_FALSE(at_limit.clamp_max_tokens);
+    EXPECT_EQ(eval(*p, user("s"), chat("m"), s).clamp_max_tokens, 100);  // unset: cap written in
+    auto clamped = eval(*p, user("c"), chat("m", 5000), s);
+    EXPECT_TRUE(clamped.allowed());
+    EXPECT_EQ(clamped.clamp_max_tokens, 100);
+    EXPECT_FALSE(eval(*p, user("c"), chat("m", 50), s).clamp_max_tokens);
+}
+
+const char* kSecrets = R"(
+default: allow
+pattern_sets:
+  secrets:
+    - {name: aws, regex: 'AKIA[0-9A-Z]{16}'}
+    - {name: openai, regex: 'sk-[A-Za-z0-9]{20,}'}
+block_prompts: {sets: [secrets]}
+rules:
+  - name: no-names
+    match: {users: [alice]}
+    block_prompts: {patterns: ['(?i)project\s+bluebird']}
+  - name: lenient
+    match: {users: [bob]}
+    block_prompts: {patterns: ['x'], fail_mode: open}
+)";
+
+TEST(PolicyEngine, PromptPatternsBlockEverywhereWithoutEchoingText) {
+    auto p = must_load(kSecrets);
+    PolicyState s;
+    auto d = eval(*p, user("zed"), chat("m", {}, {"fine", "my key is AKIAABCDEFGHIJKLMNOP ok"}), s);
+    EXPECT_EQ(d.code, "prompt_blocked");
+    EXPECT_EQ(d.rule, "block_prompts");
+    EXPECT_EQ(d.reason.find("AKIA"), std::string::npos) << d.reason;
+    EXPECT_NE(d.reason.find("secrets/aws"), std::string::npos);
+    EXPECT_EQ(eval(*p, user("alice"), chat("m", {}, {"About PROJECT  Bluebird"}), s).code,
+              "prompt_blocked");
+    EXPECT_TRUE(eval(*p, user("alice"), chat("m", {}, {"About bluebirds"}), s).allowed());
+}
+
+TEST(PolicyEngine, PromptsBlockedInResponsesToolOutputs) {
+    auto p = must_load(kSecrets);
+    PolicyState s;
+    auto body = nlohmann::json::parse(R"({"model":"gpt-4.1","input":[
+        {"type":"function_call_output","call_id":"c","output":"env: sk-abcdefghijklmnopqrstuvwxyz"}]})");
+    PolicyRequest r;
+    r.method = "POST";
+    r.path = "/v1/responses";
+    r.model = "gpt-4.1";
+    r.texts = extract_prompt_texts(body, r.path);
+    EXPECT_EQ(eval(*p, user("zed"), r, s).code, "prompt_blocked");
+}
+
+TEST(PolicyEngine, UnreadableBodyFollowsFailMode) {
+    auto p = must_load(kSecrets);
+    PolicyState s;
+    auto r = chat("m");
+    r.body_readable = false;
+    EXPECT_EQ(eval(*p, user("zed"), r, s).code, "prompt_unscannable");  // global block is closed
+    auto open = must_load("default: allow\nblock_prompts: {patterns: ['x'], fail_mode: open}\n");
+    auto d = eval(*open, user("zed"), r, s);
+    EXPECT_TRUE(d.allowed());
+    EXPECT_EQ(d.skipped_controls, std::vector<std::string>{"block_prompts (global)"});
+}
+
+const char* kRate = R"(
+default: deny
+rules:
+  - name: r
+    match: {}
+    rate_limit: {requests_per_minute: 2, tokens_per_minute: 1000}
+)";
+
+TEST(PolicyEngine, RequestsPerMinuteWithRetryAfterFromRefill) {
+    auto p = must_load(kRate);
+    PolicyState s;
+    auto r = chat("m", 10);
+    EXPECT_TRUE(eval(*p, user("a"), r, s).allowed());
+    EXPECT_TRUE(eval(*p, user("a"), r, s, kNoon + 1s).allowed());
+    auto limited = eval(*p, user("a"), r, s, kNoon + 10s);
+    EXPECT_EQ(limited.action, PolicyAction::rate_limited);
+    EXPECT_EQ(limited.http_status, 429);
+    EXPECT_EQ(limited.code, "rate_limited");
+    EXPECT_EQ(limited.retry_after_s, 20);  // 2/min: one request every 30 s, 10 s elapsed
+    EXPECT_TRUE(eval(*p, user("b"), r, s, kNoon + 10s).allowed());  // per principal
+    EXPECT_FALSE(eval(*p, user("a"), r, s, kNoon + 29s).allowed());
+    EXPECT_TRUE(eval(*p, user("a"), r, s, kNoon + 30s).allowed());
+}
+
+TEST(PolicyEngine, TokensPerMinuteRefundedAtSettle) {
+    auto p = must_load(kRate);
+    PolicyState s;
+    auto big = chat("m", 890);  // 10 prompt + 890 output = 900 tokens of 1000
+    auto first = eval(*p, user("a"), big, s);
+    ASSERT_TRUE(first.allowed());
+    EXPECT_NE(first.reservation_id, 0u);
+    EXPECT_EQ(eval(*p, user("a"), chat("m", 200), s).action, PolicyAction::rate_limited);
+    s.settle(first.reservation_id, TokenUsage{10, 40}, kNoon);  // really used 50: 850 back
+    EXPECT_TRUE(eval(*p, user("a"), chat("m", 200), s).allowed());
+    auto too_big = eval(*p, user("z"), chat("m", 5000), s);
+    EXPECT_EQ(too_big.action, PolicyAction::rate_limited);
+    EXPECT_EQ(too_big.retry_after_s, 60);
+}
+
+const char* kBudget = R"(
+default: deny
+timezone: "+02:00"
+prices:
+  gpt-4o-mini: {input_per_1m: 1, output_per_1m: 2}
+rules:
+  - name: b
+    match: {}
+    budget: {tokens_per_day: 1000, per: rule}
+  - name: cost
+    match: {users: [never]}
+    budget: {cost_per_day: 0.01}
+)";
+
+TEST(PolicyEngine, BudgetReservesEstimateAndSettlesLowerOrHigher) {
+    auto p = must_load(kBudget);
+    PolicyState s;
+    auto d1 = eval(*p, user("a"), chat("gpt-4o-mini", 390), s);  // holds 400
+    ASSERT_TRUE(d1.allowed());
+    auto d2 = eval(*p, user("b"), chat("gpt-4o-mini", 390), s);  // holds 800, shared per rule
+    ASSERT_TRUE(d2.allowed());
+    auto over = eval(*p, user("c"), chat("gpt-4o-mini", 390), s);
+    EXPECT_EQ(over.action, PolicyAction::budget_exceeded);
+    EXPECT_EQ(over.http_status, 429);
+    EXPECT_EQ(over.code, "budget_exceeded");
+    // Noon UTC at +02:00 is 14:00; local midnight is 10 h away.
+    EXPECT_EQ(over.retry_after_s, 10 * 3600);
+    s.settle(d1.reservation_id, TokenUsage{10, 90}, kNoon);  // used 100 of 400: 300 back
+    EXPECT_TRUE(eval(*p, user("c"), chat("gpt-4o-mini", 390), s).allowed());  // 100 + 400 + 400
+    s.settle(d2.reservation_id, TokenUsage{10, 690}, kNoon);  // used 700 > 400 estimate
+    EXPECT_EQ(eval(*p, user("d"), chat("gpt-4o-mini", 0), s).action, PolicyAction::budget_exceeded);
+    auto accounts = s.budget_accounts();
+    ASSERT_EQ(accounts.size(), 1u);
+    EXPECT_EQ(accounts[0].account.used.tokens, 800);
+    EXPECT_EQ(accounts[0].account.reserved.tokens, 400);
+}
+
+TEST(PolicyEngine, ReleaseReturnsEverythingAndSettleTwiceIsHarmless) {
+    auto p = must_load(kBudget);
+    PolicyState s;
+    auto d = eval(*p, user("a"), chat("gpt-4o-mini", 990), s);  // holds all 1000
+    ASSERT_TRUE(d.allowed());
+    EXPECT_FALSE(eval(*p, user("a"), chat("gpt-4o-mini", 0), s).allowed());
+    s.release(d.reservation_id, kNoon);
+    s.settle(d.reservation_id, TokenUsage{1000, 1000}, kNoon);  // already gone: ignored
+    EXPECT_EQ(s.outstanding_reservations(), 0u);
+    EXPECT_TRUE(eval(*p, user("a"), chat("gpt-4o-mini", 990), s).allowed());
+}
+
+TEST(PolicyEngine, SettleWithoutUsageChargesTheEstimate) {
+    auto p = must_load(kBudget);
+    PolicyState s;
+    auto d = eval(*p, user("a"), chat("gpt-4o-mini", 490), s);
+    s.settle(d.reservation_id, std::nullopt, kNoon);
+    EXPECT_EQ(s.budget_accounts()[0].account.used.tokens, 500);
+}
+
+TEST(PolicyEngine, ConcurrentBurstNeverOvershootsBudget) {
+    auto p = must_load(kBudget);
+    PolicyState s;
+    std::atomic<int> admitted{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 16; ++t) {
+        threads.emplace_back([&] {
+            for (int i = 0; i < 50; ++i)
+                if (eval(*p, user("u" + std::to_string(i)), chat("gpt-4o-mini", 40), s).allowed())
+                    ++admitted;
+        });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(admitted.load(), 20);  // 1000 / (10 + 40)
+    auto accounts = s.budget_accounts();
+    EXPECT_LE(accounts[0].account.reserved.tokens + accounts[0].account.used.tokens, 1000);
+}
+
+TEST(PolicyEngine, BudgetRollsOverAtLocalMidnightInOffsetZone) {
+    auto p = must_load(kBudget);
+    PolicyState s;
+    // 21:59:59 UTC is 23:59:59 at +02:00.
+    auto before =
+        PolicyTimePoint{std::chrono::sys_days{std::chrono::year{2024} / 3 / 1} + 21h + 59min + 59s};
+    auto d = eval(*p, user("a"), chat("gpt-4o-mini", 990), s, before);
+    ASSERT_TRUE(d.allowed());
+    s.settle(d.reservation_id, TokenUsage{10, 990}, before);
+    auto still = eval(*p, user("a"), chat("gpt-4o-mini", 0), s, before);
+    EXPECT_EQ(still.action, PolicyAction::budget_exceeded);
+    EXPECT_EQ(still.retry_after_s, 1);
+    EXPECT_TRUE(eval(*p, user("a"), chat("gpt-4o-mini", 0), s, before + 1s).allowed());
+}
+
+TEST(PolicyEngine, ReservationsHeldAcrossMidnightStayCounted) {
+    auto p = must_load(kBudget);
+    PolicyState s;
+    auto before =
+        PolicyTimePoint{std::chrono::sys_days{std::chrono::year{2024} / 3 / 1} + 21h + 59min};
+    auto held =
+        eval(*p, user("a"), chat("gpt-4o-mini", 590), s, before);  // in flight over midnight
+    ASSERT_TRUE(held.allowed());
+    EXPECT_FALSE(eval(*p, user("a"), chat("gpt-4o-mini", 490), s, before + 2min).allowed());
+    EXPECT_TRUE(eval(*p, user("a"), chat("gpt-4o-mini", 390), s, before + 2min).allowed());
+}
+
+TEST(PolicyEngine, CostBudgetUsesPriceTableAndFailsClosedOnUnknownPrice) {
+    auto p = must_load(R"(
+default: deny
+prices:
+  cheap: {input_per_1m: 1000, output_per_1m: 1000}
+rules:
+  - {name: c, match: {users: [a]}, budget: {cost_per_day: 1.00}}
+  - {name: o, match: {users: [b]}, budget: {cost_per_day: 1.00, fail_mode: open}}
+)");
+    PolicyState s;
+    // $1000 per 1M tokens = $0.001 per token; $1 buys 1000 tokens.
+    auto d = eval(*p, user("a"), chat("cheap", 490), s);  // 500 tokens = $0.50
+    ASSERT_TRUE(d.allowed());
+    EXPECT_TRUE(eval(*p, user("a"), chat("cheap", 490), s).allowed());
+    EXPECT_EQ(eval(*p, user("a"), chat("cheap", 0), s).action, PolicyAction::budget_exceeded);
+    EXPECT_EQ(eval(*p, user("a"), chat("unknown-model", 0), s).code, "price_unknown");
+    auto open = eval(*p, user("b"), chat("unknown-model", 0), s);
+    EXPECT_TRUE(open.allowed());
+    EXPECT_EQ(open.skipped_controls, std::vector<std::string>{"budget.cost_per_day"});
+}
+
+TEST(PolicyEngine, StateRoundTripsAndCountsHeldReservations) {
+    auto p = must_load(kBudget);
+    PolicyState s;
+    auto settled = eval(*p, user("a"), chat("gpt-4o-mini", 190), s);
+    s.settle(settled.reservation_id, TokenUsage{50, 50}, kNoon);
+    ASSERT_TRUE(eval(*p, user("a"), chat("gpt-4o-mini", 290), s).allowed());  // still held
+    auto json = s.to_json();
+    PolicyState restored;
+    ASSERT_FALSE(restored.restore(nlohmann::json::parse(json.dump())));
+    auto accounts = restored.budget_accounts();
+    ASSERT_EQ(accounts.size(), 1u);
+    EXPECT_EQ(accounts[0].account.used.tokens, 400);  // 100 settled + 300 held at save time
+    EXPECT_EQ(accounts[0].key, "budget|b");
+    EXPECT_FALSE(eval(*p, user("a"), chat("gpt-4o-mini", 600), restored).allowed());
+    EXPECT_TRUE(eval(*p, user("a"), chat("gpt-4o-mini", 590), restored).allowed());
+    EXPECT_TRUE(
+        restored.restore(nlohmann::json{{"version", 1}, {"budgets", {{"k", {{"day", "x"}}}}}})
+            .has_value());
+    EXPECT_TRUE(restored.restore(nlohmann::json::array()).has_value());
+}
+
+TEST(PolicyEngine, ExplainNamesMatchedRuleAndWhyEarlierOnesDidNot) {
+    auto p = must_load(kTwoRules);
+    auto text = explain(*p, user("alice", {"ml"}), chat("gpt-4o"));
+    EXPECT_NE(text.find("decision: allow"), std::string::npos) << text;
+    EXPECT_NE(text.find("rule: ml"), std::string::npos) << text;
+    EXPECT_NE(text.find("rules[0] ci (line 4): no match — unit 'session-1.scope' matches none of "
+                        "[ci-*.service]"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("rules[1] ml (line 7): MATCHED"), std::string::npos) << text;
+    auto denied = explain(*p, unit("ci-a.service"), chat("gpt-4o"));
+    EXPECT_NE(denied.find("decision: deny (403 model_not_allowed)"), std::string::npos) << denied;
+}
+
+TEST(PolicyEngine, ExplainDoesNotChargeState) {
+    auto p = must_load(kRate);
+    std::string text;
+    for (int i = 0; i < 5; ++i) text = explain(*p, user("a"), chat("m", 10));
+    EXPECT_NE(text.find("decision: allow"), std::string::npos) << text;
+    EXPECT_NE(text.find("not charged"), std::string::npos) << text;
+}
+
+TEST(PolicyEngine, PackagedExampleBehavesAsDocumented) {
+    std::ifstream file(std::string(SLUICE_SOURCE_DIR) + "/packaging/policy.example.yaml");
+    std::stringstream yaml;
+    yaml << file.rdbuf();
+    auto p = must_load(yaml.str());
+    ASSERT_TRUE(p);
+    PolicyState s;
+    EXPECT_TRUE(eval(*p, unit("ci-build.service"), chat("gpt-4o-mini", 100), s).allowed());
+    EXPECT_TRUE(eval(*p, unit("ci-build.service"), chat("gpt-4.1-mini", 100), s).allowed());
+    EXPECT_EQ(eval(*p, unit("ci-build.service"), chat("gpt-4o", 100), s).code, "model_not_allowed");
+    EXPECT_EQ(eval(*p, unit("ci-build.service"), chat("gpt-4o-mini", 9000), s).clamp_max_tokens,
+              4096);
+    EXPECT_TRUE(eval(*p, user("alice", {"ml"}), chat("o3"), s).allowed());
+    EXPECT_EQ(eval(*p, user("bob"), chat("gpt-4o-mini"), s).code, "policy_default_deny");
+    const char* secrets[] = {"AKIAIOSFODNN7EXAMPLE", "sk-proj-abcdefghijklmnopqrstuvwxyz012345",
+                             "-----BEGIN OPENSSH PRIVATE KEY-----",
+                             "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB",
+                             "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"};
+    for (const char* secret : secrets) {
+        auto d = eval(*p, user("alice", {"ml"}),
+                      chat("gpt-4o", {}, {std::string("look: ") + secret}), s);
+        EXPECT_EQ(d.code, "prompt_blocked") << secret;
+    }
+}
+
+}  // namespace
+}  // namespace sluice
