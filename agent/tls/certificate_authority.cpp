@@ -9,12 +9,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 
 #include "agent/common/time_format.h"
@@ -341,14 +343,33 @@ X509Ptr read_certificate(const std::string& path) {
 
 // Whether the CA's name constraints admit `host` as a dNSName, by OpenSSL's own rules: a
 // scratch certificate carrying only that SAN is checked with NAME_CONSTRAINTS_check.
+// RFC 5280 §4.2.1.10 for dNSName: a host is within a permitted subtree when it equals the
+// base or ends with "." + base. Checked directly rather than through NAME_CONSTRAINTS_check on
+// a scratch certificate, whose result depended on OpenSSL's extension cache having been
+// (re)computed and let uncovered hosts through in one build.
 bool constraints_permit(NAME_CONSTRAINTS* nc, const std::string& host) {
-    X509Ptr scratch(X509_new());
-    if (!scratch) throw_openssl("X509_new");
-    add_extension(scratch.get(), scratch.get(), NID_subject_alt_name, "DNS:" + host);
-    // NAME_CONSTRAINTS_check reads the decoded-extension cache, which only exists once
-    // something has asked for it; verification does that, a fresh certificate has not.
-    X509_check_purpose(scratch.get(), -1, 0);
-    return NAME_CONSTRAINTS_check(scratch.get(), nc) == X509_V_OK;
+    const auto dns_base = [](GENERAL_SUBTREE* subtree) -> std::optional<std::string> {
+        if (subtree->base->type != GEN_DNS) return std::nullopt;
+        const ASN1_IA5STRING* name = subtree->base->d.dNSName;
+        std::string base(reinterpret_cast<const char*>(ASN1_STRING_get0_data(name)),
+                         static_cast<size_t>(ASN1_STRING_length(name)));
+        for (char& c : base) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (!base.empty() && base.front() == '.') base.erase(0, 1);
+        return base;
+    };
+    const auto within = [&](const std::string& base) {
+        return host == base ||
+               (host.size() > base.size() && host.ends_with(base) && host[host.size() - base.size() - 1] == '.');
+    };
+    for (int i = 0; i < sk_GENERAL_SUBTREE_num(nc->excludedSubtrees); ++i) {
+        if (auto base = dns_base(sk_GENERAL_SUBTREE_value(nc->excludedSubtrees, i)); base && within(*base))
+            return false;
+    }
+    for (int i = 0; i < sk_GENERAL_SUBTREE_num(nc->permittedSubtrees); ++i) {
+        if (auto base = dns_base(sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, i)); base && within(*base))
+            return true;
+    }
+    return false;
 }
 
 bool constrains_dns(const NAME_CONSTRAINTS* nc) {

@@ -112,6 +112,7 @@ std::shared_ptr<SSL_CTX> make_upstream_client_context(
 
     if (SSL_CTX_set_min_proto_version(raw, TLS1_2_VERSION) != 1) throw_openssl("min version");
     SSL_CTX_set_options(raw, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_mode(raw, SSL_MODE_RELEASE_BUFFERS);  // pooled idle connections hold no buffers
     if (SSL_CTX_set_default_verify_paths(raw) != 1) throw_openssl("system trust store");
     if (!extra_ca_file.empty() &&
         SSL_CTX_load_verify_locations(raw, extra_ca_file.c_str(), nullptr) != 1) {
