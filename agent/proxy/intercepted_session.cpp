@@ -426,16 +426,23 @@ private:
         std::array<char, limits::kRelayBufferBytes> chunk;
         if (auto length = parser.content_length()) out.reserve(*length);
         while (!parser.is_done()) {
-            parser.get().body().data = chunk.data();
-            parser.get().body().size = chunk.size();
-            beast::get_lowest_layer(client_).expires_after(
-                std::chrono::milliseconds(config_.limits.client_idle_timeout_ms));
-            co_await http::async_read_some(client_, client_buffer_, parser, use_ec(ec));
-            if (ec == http::error::need_buffer) ec = {};
+            const std::size_t n = co_await read_body_piece(parser, chunk, ec);
             if (ec) co_return false;
-            out.append(chunk.data(), chunk.size() - parser.get().body().size);
+            out.append(chunk.data(), n);
         }
         co_return true;
+    }
+
+    // Reads what has arrived of the client's body into `chunk` (one deadline per read).
+    net::awaitable<std::size_t> read_body_piece(http::request_parser<http::buffer_body>& parser,
+                                                std::array<char, limits::kRelayBufferBytes>& chunk,
+                                                beast::error_code& ec) {
+        parser.get().body().data = chunk.data();
+        parser.get().body().size = chunk.size();
+        beast::get_lowest_layer(client_).expires_after(std::chrono::milliseconds(config_.limits.client_idle_timeout_ms));
+        co_await http::async_read_some(client_, client_buffer_, parser, use_ec(ec));
+        if (ec == http::error::need_buffer) ec = {};
+        co_return chunk.size() - parser.get().body().size;
     }
 
     net::awaitable<bool> stream_request_body(http::request_parser<http::buffer_body>& parser,
@@ -447,14 +454,8 @@ private:
         for (;;) {
             std::size_t n = 0;
             if (!parser.is_done()) {
-                parser.get().body().data = chunk.data();
-                parser.get().body().size = chunk.size();
-                beast::get_lowest_layer(client_).expires_after(
-                    std::chrono::milliseconds(config_.limits.client_idle_timeout_ms));
-                co_await http::async_read_some(client_, client_buffer_, parser, use_ec(ec));
-                if (ec == http::error::need_buffer) ec = {};
+                n = co_await read_body_piece(parser, chunk, ec);
                 if (ec) co_return false;
-                n = chunk.size() - parser.get().body().size;
             }
             record.request_bytes += n;
             upstream_request.body().data = n ? chunk.data() : nullptr;
