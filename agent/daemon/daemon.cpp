@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <memory>
 #include <thread>
 
@@ -72,6 +73,9 @@ int run_daemon(const Config& config) {
     ApiKeyStore api_keys(config.upstream.begin()->second.api_key_file);
     spdlog::info("{}", api_keys.reload());
     AuditWriter audit(config.audit.path);
+    if (std::filesystem::exists(config.policy))
+        spdlog::warn("policy {} is present but this version does not enforce policies yet: every "
+                     "request is allowed and audited", config.policy);
 
     const std::string cgroup_root = find_cgroup2_root();
     IdentityResolver identities(IdentitySources{cgroup_root, "/proc"});
