@@ -11,6 +11,7 @@
 #include "agent/audit/audit_writer.h"
 #include "agent/common/openai_error.h"
 #include "agent/proxy/client_hello_wait.h"
+#include "agent/proxy/connection_record.h"
 #include "agent/proxy/intercepted_session.h"
 #include "agent/proxy/passthrough.h"
 #include "agent/proxy/proxy_worker.h"
@@ -23,10 +24,6 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-std::string format_endpoint(const tcp::endpoint& endpoint) {
-    if (endpoint.address().is_v6()) return "[" + endpoint.address().to_string() + "]:" + std::to_string(endpoint.port());
-    return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
-}
 
 // Keeps the worker's count of live sessions right on every exit path.
 class SessionCount {
@@ -40,15 +37,6 @@ private:
     ProxyWorker& worker_;
 };
 
-AuditRecord connection_record(const ConnectionOrigin& origin, std::string kind) {
-    AuditRecord record;
-    record.kind = std::move(kind);
-    record.id = new_audit_id();
-    record.started = std::chrono::system_clock::now();
-    record.identity = origin.identity;
-    record.original_destination = format_endpoint(origin.original_destination);
-    return record;
-}
 
 double elapsed_ms(std::chrono::steady_clock::time_point since) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();

@@ -17,6 +17,7 @@
 #include "agent/audit/audit_writer.h"
 #include "agent/common/limits.h"
 #include "agent/common/openai_error.h"
+#include "agent/proxy/connection_record.h"
 #include "agent/proxy/proxy_worker.h"
 #include "agent/proxy/request_rewrite.h"
 #include "agent/upstream/api_key_store.h"
@@ -109,16 +110,8 @@ public:
 
 private:
     AuditRecord new_record(std::string kind = "request") const {
-        AuditRecord record;
-        record.kind = std::move(kind);
-        record.id = new_audit_id();
-        record.started = std::chrono::system_clock::now();
-        record.identity = origin_.identity;
+        AuditRecord record = connection_record(origin_, std::move(kind));
         record.sni = sni_;
-        const auto& dst = origin_.original_destination;
-        record.original_destination = (dst.address().is_v6() ? "[" + dst.address().to_string() + "]"
-                                                               : dst.address().to_string()) +
-                                      ":" + std::to_string(dst.port());
         return record;
     }
 

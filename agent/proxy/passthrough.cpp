@@ -12,18 +12,13 @@
 #include <boost/asio/write.hpp>
 
 #include "agent/common/limits.h"
-#include "bpf/redirect_abi.h"
+#include "agent/common/socket_mark.h"
 
 namespace sluice {
 
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-void mark_as_sluice_socket(tcp::socket& socket) {
-    const int mark = SLUICE_BYPASS_MARK;
-    // Needs CAP_NET_ADMIN; without it the tgid exemption still holds.
-    (void)::setsockopt(socket.native_handle(), SOL_SOCKET, SO_MARK, &mark, sizeof mark);
-}
 
 namespace {
 
@@ -68,7 +63,7 @@ net::awaitable<SpliceResult> splice_to_destination(tcp::socket& client, const tc
         result.error = ec.message();
         co_return result;
     }
-    mark_as_sluice_socket(server);
+    mark_as_sluice_socket(server.native_handle());
     server.set_option(tcp::no_delay(true), ec);
 
     net::steady_timer timer(executor, connect_timeout);

@@ -21,7 +21,4 @@ boost::asio::awaitable<SpliceResult> splice_to_destination(
     boost::asio::ip::tcp::socket& client, const boost::asio::ip::tcp::endpoint& destination,
     std::chrono::milliseconds connect_timeout);
 
-// Marks a socket as sluiced's own so the redirect programs never touch it.
-void mark_as_sluice_socket(boost::asio::ip::tcp::socket& socket);
-
 }  // namespace sluice

@@ -12,7 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/common/limits.h"
-#include "bpf/redirect_abi.h"
+#include "agent/common/socket_mark.h"
 
 namespace sluice {
 
@@ -76,10 +76,7 @@ net::awaitable<UpstreamLease> UpstreamPool::connect(const UpstreamEndpoint& endp
     beast::error_code ec;
     tcp_layer.socket().open(endpoint.address.protocol(), ec);
     if (ec) co_return UpstreamLease{nullptr, false, UpstreamFailure::unreachable, ec.message()};
-    const int fd = tcp_layer.socket().native_handle();
-    const int mark = SLUICE_BYPASS_MARK;
-    // The mark exempts this socket from the redirect (the tgid check is the second line).
-    if (::setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark) != 0)
+    if (!mark_as_sluice_socket(tcp_layer.socket().native_handle()))
         spdlog::debug("upstream: SO_MARK not set ({}); relying on the tgid exemption", errno);
     tcp_layer.socket().set_option(tcp::no_delay(true), ec);
 

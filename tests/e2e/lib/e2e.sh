@@ -177,9 +177,9 @@ run_client() {
         "${drop[@]}" "$@"
 }
 
-# audit_query PYTHON_EXPR: evaluates EXPR with `records` = the audit lines (list of dicts).
-audit_query() {
-    python3 - "$E2E_AUDIT" "$1" <<'EOF'
+# jsonl_query FILE PYTHON_EXPR: evaluates EXPR with `records` = FILE's JSON lines (list of dicts).
+jsonl_query() {
+    python3 - "$1" "$2" <<'EOF'
 import json, sys
 records = []
 try:
@@ -190,6 +190,8 @@ except FileNotFoundError:
 print(eval(sys.argv[2]))
 EOF
 }
+audit_query() { jsonl_query "$E2E_AUDIT" "$1"; }        # what sluice audited
+upstream_query() { jsonl_query "$E2E_RECORD" "$1"; }    # what fake-openai received
 
 # Waits until the audit has at least N lines (the writer is asynchronous).
 wait_audit_lines() {
@@ -199,17 +201,4 @@ wait_audit_lines() {
         sleep 0.05
     done
     return 1
-}
-
-upstream_query() {
-    python3 - "$E2E_RECORD" "$1" <<'EOF'
-import json, sys
-records = []
-try:
-    with open(sys.argv[1]) as f:
-        records = [json.loads(line) for line in f if line.strip()]
-except FileNotFoundError:
-    pass
-print(eval(sys.argv[2]))
-EOF
 }
