@@ -1,12 +1,14 @@
 // sluicectl: operate a running sluiced (or its pinned kernel state). See `sluicectl --help`.
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "agent/admin/admin_server.h"
 #include "agent/config/config.h"
 #include "agent/daemon/status_report.h"
+#include "agent/gate/policy_commands.h"
 #include "agent/loader/redirect_loader.h"
 
 namespace {
@@ -16,7 +18,17 @@ constexpr const char* kUsage = R"(usage: sluicectl [--config FILE] COMMAND
 Commands:
   status   what sluiced is doing: attached programs, target addresses with their expiry,
            counters. Without a running sluiced, shows what is pinned in the kernel.
-  reload   re-read the API key file and reopen the audit file
+  reload   re-read the API key file and the policy, reopen the audit file (exit 1 when the
+           policy is refused; the one in force stays)
+  policy check [FILE]
+           validate a policy file (default: the config's `policy`); exit 1 with one line
+           naming file, line and key when it is invalid
+  policy explain [--policy FILE] [--user U | --uid N] [--group G]... [--unit X] [--cgroup P]
+                 [--container ID] [--exe PATH] [--oidc-subject S] [--model M]
+                 [--method VERB] [--path P] [--max-tokens N] [--stream]
+           print the decision for such a request, the rule that made it and why each earlier
+           rule did not match (groups come from NSS unless --group is given; rate limits and
+           budgets are described, not charged)
   unload   detach every program this config's sluiced attached and remove its pins
            (connections to the targets then go out directly again)
 
@@ -24,18 +36,43 @@ Commands:
   --help          show this help
 )";
 
+int run_policy_command(const sluice::Config& config, std::vector<std::string> args) {
+    const std::string verb = args.empty() ? "" : args.front();
+    if (!args.empty()) args.erase(args.begin());
+    if (verb == "check") {
+        if (args.size() > 1) {
+            std::fprintf(stderr, "sluicectl policy check: takes one FILE\n");
+            return 2;
+        }
+        return sluice::run_policy_check(args.empty() ? config.policy : args.front());
+    }
+    if (verb == "explain") {
+        std::string path = config.policy;
+        if (args.size() >= 2 && args[0] == "--policy") {
+            path = args[1];
+            args.erase(args.begin(), args.begin() + 2);
+        }
+        return sluice::run_policy_explain(path, args);
+    }
+    std::fprintf(stderr, "sluicectl policy: expected `check` or `explain` (see --help)\n");
+    return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     std::string config_path;
     std::string command;
+    std::vector<std::string> command_args;  // everything after the command, for `policy`
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "--help" || arg == "-h") {
             std::fputs(kUsage, stdout);
             return 0;
         }
-        if (arg == "--config" && i + 1 < argc) {
+        if (command == "policy") {
+            command_args.push_back(arg);
+        } else if (arg == "--config" && i + 1 < argc) {
             config_path = argv[++i];
         } else if (command.empty() && arg.rfind("--", 0) != 0) {
             command = arg;
@@ -66,8 +103,9 @@ int main(int argc, char** argv) {
         if (command == "reload") {
             const auto response = sluice::admin_call(config.admin, {{"command", "reload"}});
             std::printf("%s\n", response.dump(2).c_str());
-            return response.contains("error") ? 1 : 0;
+            return response.contains("error") || !response.value("ok", true) ? 1 : 0;
         }
+        if (command == "policy") return run_policy_command(config, command_args);
         std::fprintf(stderr, "sluicectl: %s (see --help)\n",
                      command.empty() ? "no command given" : ("unknown command '" + command + "'").c_str());
         return 2;

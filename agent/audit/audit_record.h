@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -35,6 +36,7 @@ struct AuditRecord {
     std::string action = "allow";  // allow | deny | error | passthrough
     std::string rule;
     std::string reason;
+    std::vector<std::string> skipped_controls;  // policy controls waved through (fail_mode open)
     std::string error;
     double latency_ms = 0;
     double upstream_ttfb_ms = 0;

@@ -105,6 +105,8 @@ std::string to_lower(std::string s) {
     return s;
 }
 
+bool is_https_url(std::string_view url);
+
 // Walks the YAML tree. Each method names the key it checks so errors can say which one.
 class ConfigParser {
 public:
@@ -197,7 +199,7 @@ public:
         std::map<std::string, YAML::Node> upstream_nodes;
         for_each_key(root, "",
                      {"listen", "cgroup", "state_dir", "intercept", "upstream", "audit", "policy",
-                      "admin", "pin_dir", "failure_mode", "limits"},
+                      "admin", "pin_dir", "failure_mode", "limits", "oidc"},
                      [&](const std::string& key, const YAML::Node& value) {
                          // `key:` with nothing after it means "use the default".
                          if (value.IsNull()) return;
@@ -229,6 +231,8 @@ public:
                              config.failure_mode = parse_failure_mode(value);
                          } else if (key == "limits") {
                              config.limits = parse_limits(value);
+                         } else if (key == "oidc") {
+                             config.oidc = parse_oidc(value);
                          }
                      });
 
@@ -400,8 +404,147 @@ private:
         return limits;
     }
 
+    std::vector<OidcIssuerConfig> parse_oidc(const YAML::Node& node) const {
+        if (!node.IsSequence()) {
+            fail("'oidc' must be a list of issuers, got " + describe_node(node), node);
+        }
+        std::vector<OidcIssuerConfig> issuers;
+        std::set<std::string> seen;
+        for (size_t i = 0; i < node.size(); ++i) {
+            const YAML::Node item = node[i];
+            const std::string where = "oidc[" + std::to_string(i) + "]";
+            require_map(item, where);
+            OidcIssuerConfig issuer = parse_oidc_issuer(item, where);
+            if (!seen.insert(issuer.issuer).second) {
+                fail("'" + where + "' repeats issuer " + quote_value(issuer.issuer), item);
+            }
+            issuers.push_back(std::move(issuer));
+        }
+        return issuers;
+    }
+
+    OidcIssuerConfig parse_oidc_issuer(const YAML::Node& item, const std::string& where) const {
+        OidcIssuerConfig issuer;
+        bool audience_given = false;
+        bool ca_file_given = false;
+        for_each_key(item, where + ".",
+                     {"issuer", "audience", "jwks_file", "jwks_uri", "ca_file", "clock_skew_s",
+                      "jwks_refresh_s", "algorithms", "claims"},
+                     [&](const std::string& key, const YAML::Node& v) {
+                         const std::string name = where + "." + key;
+                         if (v.IsNull()) return;
+                         if (key == "issuer") {
+                             issuer.issuer = string_value(v, name, false);
+                         } else if (key == "audience") {
+                             issuer.audiences = string_or_list(v, name);
+                             audience_given = true;
+                         } else if (key == "jwks_file") {
+                             issuer.jwks_file = string_value(v, name, false);
+                         } else if (key == "jwks_uri") {
+                             issuer.jwks_uri = string_value(v, name, false);
+                             if (!is_https_url(issuer.jwks_uri)) {
+                                 fail("'" + name + "' must be an https:// URL, got " +
+                                          quote_value(issuer.jwks_uri),
+                                      v);
+                             }
+                         } else if (key == "ca_file") {
+                             issuer.ca_file = string_value(v, name, false);
+                             ca_file_given = true;
+                         } else if (key == "clock_skew_s") {
+                             issuer.clock_skew_s =
+                                 static_cast<uint32_t>(unsigned_value(v, name, 0, 600));
+                         } else if (key == "jwks_refresh_s") {
+                             issuer.jwks_refresh_s =
+                                 static_cast<uint32_t>(unsigned_value(v, name, 10, 7 * 86400));
+                         } else if (key == "algorithms") {
+                             issuer.algorithms = parse_algorithms(v, name);
+                         } else if (key == "claims") {
+                             issuer.claims = parse_claim_names(v, name);
+                         }
+                     });
+        if (issuer.issuer.empty()) fail("'" + where + ".issuer' is required", item);
+        if (!audience_given) fail("'" + where + ".audience' is required", item);
+        if (!issuer.jwks_file.empty() && !issuer.jwks_uri.empty()) {
+            fail("'" + where + "' sets both jwks_file and jwks_uri; use one", item);
+        }
+        if (!issuer.jwks_file.empty() && ca_file_given) {
+            fail("'" + where + ".ca_file' applies only to jwks_uri or discovery", item);
+        }
+        if (issuer.jwks_file.empty() && issuer.jwks_uri.empty() && !is_https_url(issuer.issuer)) {
+            fail("'" + where + ".issuer' must be an https:// URL to discover its keys (or set " +
+                     "jwks_file or jwks_uri), got " + quote_value(issuer.issuer),
+                 item);
+        }
+        return issuer;
+    }
+
+    std::vector<std::string> string_or_list(const YAML::Node& node, const std::string& key) const {
+        const std::string expected = "'" + key + "' must be a string or a list of strings, got ";
+        if (node.IsScalar()) return {string_value(node, key, false)};
+        if (!node.IsSequence() || node.size() == 0) fail(expected + describe_node(node), node);
+        std::vector<std::string> values;
+        for (size_t i = 0; i < node.size(); ++i) {
+            const YAML::Node item = node[i];
+            if (!item.IsScalar()) fail(expected + "a list holding " + describe_node(item), item);
+            values.push_back(string_value(item, key + "[" + std::to_string(i) + "]", false));
+        }
+        return values;
+    }
+
+    std::vector<std::string> parse_algorithms(const YAML::Node& node,
+                                              const std::string& key) const {
+        if (!node.IsSequence() || node.size() == 0) {
+            fail("'" + key + "' must be a non-empty list of RS256, ES256, EdDSA, got " +
+                     describe_node(node),
+                 node);
+        }
+        std::vector<std::string> algorithms;
+        for (size_t i = 0; i < node.size(); ++i) {
+            const YAML::Node item = node[i];
+            // HS256 and none are refused here too: see JwsAlgorithm in agent/oidc/jwks.h.
+            if (!item.IsScalar() || (item.Scalar() != "RS256" && item.Scalar() != "ES256" &&
+                                     item.Scalar() != "EdDSA")) {
+                fail("'" + key + "[" + std::to_string(i) +
+                         "]' must be RS256, ES256 or EdDSA, got " + describe_node(item),
+                     item);
+            }
+            algorithms.push_back(item.Scalar());
+        }
+        return algorithms;
+    }
+
+    OidcClaimNames parse_claim_names(const YAML::Node& node, const std::string& key) const {
+        require_map(node, key);
+        OidcClaimNames names;
+        for_each_key(node, key + ".", {"subject", "email", "groups"},
+                     [&](const std::string& claim, const YAML::Node& v) {
+                         const std::string name = key + "." + claim;
+                         if (v.IsNull()) return;
+                         std::string value = string_value(v, name, false);
+                         if (claim == "subject") {
+                             names.subject = std::move(value);
+                         } else if (claim == "email") {
+                             names.email = std::move(value);
+                         } else if (claim == "groups") {
+                             names.groups = std::move(value);
+                         }
+                     });
+        return names;
+    }
+
     std::string source_;
 };
+
+// "https://" followed by a host and no whitespace; the fetcher parses it fully.
+bool is_https_url(std::string_view url) {
+    constexpr std::string_view kScheme = "https://";
+    if (url.substr(0, kScheme.size()) != kScheme || url.size() == kScheme.size()) return false;
+    if (url[kScheme.size()] == '/' || url[kScheme.size()] == ':') return false;
+    for (char c : url) {
+        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return false;
+    }
+    return true;
+}
 
 }  // namespace
 

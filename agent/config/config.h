@@ -47,6 +47,27 @@ struct LimitsConfig {
     uint32_t client_idle_timeout_ms = 120'000;
 };
 
+// Which claims of a verified ID token become the OIDC identity's subject, email and groups.
+struct OidcClaimNames {
+    std::string subject = "sub";
+    std::string email = "email";
+    std::string groups = "groups";
+};
+
+// One trusted OIDC issuer (docs/oidc.md). Keys come from jwks_file, or jwks_uri, or, when
+// neither is set, from the jwks_uri in <issuer>/.well-known/openid-configuration.
+struct OidcIssuerConfig {
+    std::string issuer;                  // must equal the token's "iss" exactly
+    std::vector<std::string> audiences;  // the token's "aud" must contain one of these
+    std::string jwks_file;
+    std::string jwks_uri;                // https:// only
+    std::string ca_file;                 // extra CA bundle for jwks_uri / discovery fetches
+    uint32_t clock_skew_s = 60;
+    uint32_t jwks_refresh_s = 3600;
+    std::vector<std::string> algorithms{"RS256", "ES256", "EdDSA"};
+    OidcClaimNames claims;
+};
+
 struct Config {
     std::string source_path;  // the file this was read from ("" = embedded defaults)
     HostPort listen{"127.0.0.1", 15443};
@@ -60,6 +81,7 @@ struct Config {
     std::string pin_dir = "/sys/fs/bpf/sluice";
     FailureMode failure_mode = FailureMode::closed;
     LimitsConfig limits;
+    std::vector<OidcIssuerConfig> oidc;  // empty = OIDC off: kernel identity only
 };
 
 // The configuration used when no file is given: every key at its DESIGN.md default.

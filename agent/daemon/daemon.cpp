@@ -3,7 +3,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <memory>
 #include <thread>
 
@@ -12,6 +11,11 @@
 #include "agent/admin/admin_server.h"
 #include "agent/audit/audit_writer.h"
 #include "agent/daemon/status_report.h"
+#include "agent/gate/policy_identity.h"
+#include "agent/gate/policy_state_file.h"
+#include "agent/gate/policy_status.h"
+#include "agent/gate/policy_store.h"
+#include "agent/gate/request_gate.h"
 #include "agent/identity/identity.h"
 #include "agent/loader/redirect_loader.h"
 #include "agent/proxy/proxy_server.h"
@@ -52,9 +56,16 @@ ConnectionOrigin origin_of(const sluice_conn_meta& meta, IdentityResolver& ident
     const ip::address address = v6.is_v4_mapped() ? ip::address(ip::make_address_v4(ip::v4_mapped, v6)) : ip::address(v6);
     origin.original_destination = ip::tcp::endpoint(address, ntohs(meta.orig_port));
     const std::string comm(meta.comm, strnlen(meta.comm, sizeof meta.comm));
-    origin.identity = identities.resolve(meta.tgid, meta.uid, meta.gid, comm, meta.cgroup_id).to_json();
+    const Identity identity = identities.resolve(meta.tgid, meta.uid, meta.gid, comm, meta.cgroup_id);
+    origin.identity = identity.to_json();
+    origin.policy_identity = to_policy_identity(identity);
     origin.uid = meta.uid;
     return origin;
+}
+
+void log_policy_outcome(const PolicyReloadOutcome& outcome) {
+    if (outcome.ok) spdlog::info("{}", outcome.message);
+    else spdlog::error("{}", outcome.message);
 }
 
 }  // namespace
@@ -73,9 +84,15 @@ int run_daemon(const Config& config) {
     ApiKeyStore api_keys(config.upstream.begin()->second.api_key_file);
     spdlog::info("{}", api_keys.reload());
     AuditWriter audit(config.audit.path);
-    if (std::filesystem::exists(config.policy))
-        spdlog::warn("policy {} is present but this version does not enforce policies yet: every "
-                     "request is allowed and audited", config.policy);
+    PolicyStore policies(config.policy);
+    spdlog::info("{}", policies.load_initial());
+    PolicyState policy_state;
+    PolicyStateFile policy_state_file(config.state_dir);
+    spdlog::info("{}", policy_state_file.restore(policy_state));
+    RequestGate gate(policies, policy_state);
+    const auto save_policy_state = [&] {
+        if (const std::string error = policy_state_file.save(policy_state); !error.empty()) spdlog::error("{}", error);
+    };
 
     const std::string cgroup_root = find_cgroup2_root();
     IdentityResolver identities(IdentitySources{cgroup_root, "/proc"});
@@ -100,6 +117,7 @@ int run_daemon(const Config& config) {
         [&] { return upstream_context; },
         api_keys,
         audit,
+        gate,
         {}};
     const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
     ProxyServer proxy(proxy_context, threads);
@@ -118,36 +136,45 @@ int run_daemon(const Config& config) {
 
     AdminServer admin(config.admin);
     admin.on("status", [&](const nlohmann::json&) {
-        return status_report(config, loader->status(), resolver.snapshot(), proxy_context.counters, audit.stats(),
-                             api_keys.key() != nullptr);
+        nlohmann::json report = status_report(config, loader->status(), resolver.snapshot(), proxy_context.counters,
+                                              audit.stats(), api_keys.key() != nullptr);
+        report["policy"] = policy_status_json(policies, policy_state);
+        return report;
     });
     admin.on("reload", [&](const nlohmann::json&) {
-        const std::string outcome = api_keys.reload();
+        const std::string key_outcome = api_keys.reload();
+        const PolicyReloadOutcome policy_outcome = policies.reload();
+        log_policy_outcome(policy_outcome);
         audit.reopen();
-        return nlohmann::json{{"ok", true}, {"api_key", outcome}};
+        return nlohmann::json{{"ok", policy_outcome.ok}, {"api_key", key_outcome}, {"policy", policy_outcome.message}};
     });
     admin.start();
 
     spdlog::info("ready: proxy on {}:{}, programs attached at {}, {} threads", config.listen.host,
                  config.listen.port, loader->cgroup_path(), threads);
 
-    for (;;) {
+    constexpr int kPolicyStateSaveEveryTicks = 5;
+    for (int tick_count = 1;; ++tick_count) {
         timespec tick{1, 0};
         const int signal = sigtimedwait(&signals, nullptr, &tick);
+        if (tick_count % kPolicyStateSaveEveryTicks == 0) save_policy_state();
         if (signal == SIGHUP) {
             spdlog::info("SIGHUP: {}", api_keys.reload());
+            log_policy_outcome(policies.reload());
             audit.reopen();
         } else if (signal == SIGINT || signal == SIGTERM) {
             spdlog::info("stopping (the redirect stays in place: target connections fail closed "
                          "until sluiced is back; `sluicectl unload` removes it)");
             break;
-        } else if (api_keys.reload_if_changed()) {
-            spdlog::info("api key file changed: reloaded");
+        } else {
+            if (api_keys.reload_if_changed()) spdlog::info("api key file changed: reloaded");
+            if (auto outcome = policies.reload_if_changed()) log_policy_outcome(*outcome);
         }
     }
     admin.stop();
     resolver.stop();
     proxy.stop();
+    save_policy_state();
     audit.flush();
     return 0;
 }

@@ -17,11 +17,13 @@
 #include "agent/audit/audit_writer.h"
 #include "agent/common/limits.h"
 #include "agent/common/openai_error.h"
+#include "agent/gate/request_gate.h"
 #include "agent/proxy/connection_record.h"
 #include "agent/proxy/proxy_worker.h"
 #include "agent/proxy/request_rewrite.h"
 #include "agent/upstream/api_key_store.h"
 #include "agent/upstream/upstream_pool.h"
+#include "policy/policy_engine.h"
 #include "policy/request_summary.h"
 #include "policy/sse_parser.h"
 #include "policy/usage.h"
@@ -115,6 +117,22 @@ private:
         return record;
     }
 
+    // The policy decision for this request, recorded in its audit line.
+    GateResult admit(const RequestHeader& request, std::optional<std::string>& body, AuditRecord& record) {
+        GateRequest gate_request;
+        gate_request.method = request.method_string();
+        gate_request.target = request.target();
+        gate_request.body = body ? &*body : nullptr;
+        gate_request.body_is_json = body && is_json_content(request);
+        GateResult result = context_.gate.admit(origin_.policy_identity, gate_request);
+        record.action = std::string(to_string(result.decision.action));
+        record.rule = result.decision.rule;
+        record.reason = result.decision.reason;
+        record.skipped_controls = result.decision.skipped_controls;
+        if (result.refusal) ++context_.counters.policy_refusals;
+        return result;
+    }
+
     // The upstream to dial: upstream.<host>.connect if configured, else the original destination.
     net::awaitable<bool> resolve_upstream() {
         upstream_.host = sni_;
@@ -184,16 +202,26 @@ private:
             }
             co_return false;
         }
+        // JSON bodies are read whole: policy and masking need the full request before anything
+        // goes upstream. Everything else (file and audio uploads) streams through, and is
+        // decided on its headers before the client is told to send it.
+        const bool buffer_body = is_json_content(request) && !parser.is_done();
+        std::optional<std::string> body;
+        if (parser.is_done()) body.emplace();
+        GateResult gate;
+        if (!buffer_body) {
+            gate = admit(request, body, record);
+            if (gate.refusal) {
+                co_await refuse(record, *gate.refusal, started);
+                co_return false;
+            }
+        }
         if (request[http::field::expect] == "100-continue") {
             http::response<http::empty_body> go_on{http::status::continue_, 11};
             co_await http::async_write(client_, go_on, use_ec(ec));
             if (ec) co_return false;
         }
-
-        // JSON bodies are read whole: policy and masking need the full request before anything
-        // goes upstream. Everything else (file and audio uploads) streams through.
-        std::optional<std::string> body;
-        if (is_json_content(request) && !parser.is_done()) {
+        if (buffer_body) {
             body.emplace();
             if (!co_await read_whole_body(parser, *body, ec)) {
                 {
@@ -202,14 +230,15 @@ private:
                 }
                 co_return false;
             }
-        } else if (parser.is_done()) {
-            body.emplace();
-        }
-        if (body) {
             record.request_bytes = body->size();
             const RequestSummary summary = summarize_request_body(*body);
             record.model = summary.model;
             record.stream = summary.stream;
+            gate = admit(request, body, record);
+            if (gate.refusal) {
+                co_await refuse(record, *gate.refusal, started);
+                co_return false;
+            }
         }
         const bool client_keep_alive = parser.keep_alive();
 
@@ -240,6 +269,7 @@ private:
             if (outcome == ExchangeOutcome::retry_on_fresh_connection && lease.reused && body &&
                 attempt == 0)
                 continue;
+            gate.reservation.finish(record.upstream_status, record.usage);
             if (outcome == ExchangeOutcome::retry_on_fresh_connection) {
                 ++context_.counters.upstream_errors;
                 {

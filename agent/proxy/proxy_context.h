@@ -14,16 +14,19 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/config/config.h"
+#include "policy/policy_model.h"
 
 namespace sluice {
 
 class ApiKeyStore;
 class AuditWriter;
+class RequestGate;
 
 // Who opened a redirected connection and where it was going (from the kernel record).
 struct ConnectionOrigin {
     boost::asio::ip::tcp::endpoint original_destination;
     nlohmann::json identity;  // the audit "identity" object
+    PolicyIdentity policy_identity;  // what policy matches on (OIDC claims are added per request)
     uint32_t uid = 0;
 };
 
@@ -40,6 +43,7 @@ struct ProxyCounters {
     std::atomic<uint64_t> intercepted{0};
     std::atomic<uint64_t> requests{0};
     std::atomic<uint64_t> client_errors{0};
+    std::atomic<uint64_t> policy_refusals{0};
     std::atomic<uint64_t> upstream_errors{0};
     std::atomic<uint64_t> tls_handshake_failures{0};
     nlohmann::json to_json() const;
@@ -52,6 +56,7 @@ struct ProxyContext {
     std::function<std::shared_ptr<SSL_CTX>()> upstream_client_context;
     ApiKeyStore& api_keys;
     AuditWriter& audit;
+    RequestGate& gate;
     ProxyCounters counters;
 };
 

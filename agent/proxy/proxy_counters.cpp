@@ -9,6 +9,7 @@ nlohmann::json ProxyCounters::to_json() const {
             {"intercepted", intercepted.load()},
             {"requests", requests.load()},
             {"client_errors", client_errors.load()},
+            {"policy_refusals", policy_refusals.load()},
             {"upstream_errors", upstream_errors.load()},
             {"tls_handshake_failures", tls_handshake_failures.load()}};
 }

@@ -1,7 +1,5 @@
 #include "agent/upstream/api_key_store.h"
 
-#include <sys/stat.h>
-
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -21,13 +19,6 @@ std::string trim(std::string s) {
 
 ApiKeyStore::ApiKeyStore(std::string path) : path_(std::move(path)) { reload(); }
 
-std::optional<ApiKeyStore::FileStamp> ApiKeyStore::stamp() const {
-    struct stat st {};
-    if (::stat(path_.c_str(), &st) != 0) return std::nullopt;
-    return FileStamp{static_cast<long long>(st.st_mtim.tv_sec) * 1'000'000'000LL + st.st_mtim.tv_nsec,
-                     static_cast<long long>(st.st_size), static_cast<unsigned long long>(st.st_ino)};
-}
-
 void ApiKeyStore::set_key(std::shared_ptr<const std::string> key) {
     std::lock_guard lock(key_mutex_);
     key_ = std::move(key);
@@ -35,7 +26,7 @@ void ApiKeyStore::set_key(std::shared_ptr<const std::string> key) {
 
 std::string ApiKeyStore::reload() {
     std::lock_guard lock(reload_mutex_);
-    last_stamp_ = stamp();
+    last_stamp_ = stamp_file(path_);
     std::ifstream in(path_);
     if (!in) {
         set_key(std::shared_ptr<const std::string>());
@@ -55,7 +46,7 @@ std::string ApiKeyStore::reload() {
 bool ApiKeyStore::reload_if_changed() {
     {
         std::lock_guard lock(reload_mutex_);
-        if (stamp() == last_stamp_) return false;
+        if (stamp_file(path_) == last_stamp_) return false;
     }
     reload();
     return true;

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "agent/common/file_stamp.h"
+
 namespace sluice {
 
 class ApiKeyStore {
@@ -28,14 +30,6 @@ public:
     const std::string& path() const { return path_; }
 
 private:
-    struct FileStamp {
-        long long mtime_ns = -1;
-        long long size = -1;
-        unsigned long long inode = 0;
-        bool operator==(const FileStamp&) const = default;
-    };
-    std::optional<FileStamp> stamp() const;
-
     const std::string path_;
     void set_key(std::shared_ptr<const std::string> key);
 

@@ -60,10 +60,11 @@ e2e_cleanup() {
     stop_fake_openai 2>/dev/null
     "$E2E_BIN_DIR/sluicectl" --config "$E2E_CONFIG" unload >/dev/null 2>&1
     if [[ -d "$E2E_CGROUP" ]]; then
-        local pid
-        for pid in $(cat "$E2E_CGROUP/cgroup.procs" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+        local pid dir
+        for pid in $(find "$E2E_CGROUP" -name cgroup.procs -exec cat {} + 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
         sleep 0.2
-        rmdir "$E2E_CGROUP" 2>/dev/null
+        # Children first: a test may make sub-cgroups for clients of other "units".
+        find "$E2E_CGROUP" -depth -type d 2>/dev/null | while read -r dir; do rmdir "$dir" 2>/dev/null; done
     fi
     rm -rf "$E2E_PIN_DIR" 2>/dev/null
     if [[ "${E2E_KEEP:-0}" != 1 ]]; then rm -rf "$E2E_DIR"; else echo "kept $E2E_DIR"; fi
@@ -163,24 +164,41 @@ start_upstream() {
 
 # run_client [--root] CMD...: in the test cgroup, with api.openai.com -> fake upstream via
 # /etc/hosts, as $E2E_USER (unless --root), trusting sluice's CA and nothing else new.
+# E2E_CLIENT_USER / E2E_CLIENT_CGROUP (a cgroup under $E2E_CGROUP) run it as someone else.
 run_client() {
     local as_user=1
     if [[ "${1:-}" == "--root" ]]; then as_user=0; shift; fi
     local ca="$E2E_DIR/client-ca.crt"
+    local user="${E2E_CLIENT_USER:-$E2E_USER}"
     local drop=()
-    ((as_user)) && drop=(setpriv --reuid "$E2E_USER" --regid "$E2E_USER" --init-groups --)
+    ((as_user)) && drop=(setpriv --reuid "$user" --regid "$user" --init-groups --)
     unshare -m -- sh -c '
         mount --bind "$1" /etc/hosts && echo $$ > "$2/cgroup.procs" && shift 2 && exec "$@"' sh \
-        "$E2E_DIR/hosts" "$E2E_CGROUP" \
+        "$E2E_DIR/hosts" "${E2E_CLIENT_CGROUP:-$E2E_CGROUP}" \
         env HOME=/tmp NODE_EXTRA_CA_CERTS="$ca" SSL_CERT_FILE="$ca" CURL_CA_BUNDLE="$ca" \
         NODE_PATH="$E2E_NODE_DIR/node_modules" OPENAI_API_KEY="$E2E_DUMMY_KEY" \
         "${drop[@]}" "$@"
 }
 
-# jsonl_query FILE PYTHON_EXPR: evaluates EXPR with `records` = FILE's JSON lines (list of dicts).
+# e2e_add_user NAME [GROUP]: a system user for a second identity (and a group it belongs to).
+e2e_add_user() {
+    local group="${2:-}"
+    if [[ -n "$group" ]] && ! getent group "$group" >/dev/null; then groupadd --system "$group"; fi
+    id "$1" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$1"
+    [[ -z "$group" ]] || usermod -a -G "$group" "$1"
+}
+
+# jsonl_query FILE PYTHON_EXPR: evaluates EXPR with `records` = FILE's JSON lines (list of dicts)
+# and body(r) = a recorded request's JSON body.
 jsonl_query() {
     python3 - "$1" "$2" <<'EOF'
 import json, sys
+def body(r):  # a recorded request's JSON body as a dict ({} when absent or not JSON)
+    try:
+        value = json.loads(r.get("body") or "{}")
+        return value if isinstance(value, dict) else {}
+    except ValueError:
+        return {}
 records = []
 try:
     with open(sys.argv[1]) as f:

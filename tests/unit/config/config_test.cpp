@@ -113,6 +113,58 @@ limits:
     EXPECT_EQ(c.limits.client_idle_timeout_ms, 2000u);
 }
 
+TEST(Config, OidcIssuers) {
+    const Config c = parse_config(R"(
+oidc:
+  - issuer: https://token.actions.githubusercontent.com
+    audience: sluice
+  - issuer: https://idp.example.com/realms/dev
+    audience: [sluice, api]
+    jwks_uri: https://idp.example.com/realms/dev/certs
+    ca_file: /etc/sluice/idp-ca.pem
+    clock_skew_s: 0
+    jwks_refresh_s: 600
+    algorithms: [ES256]
+    claims:
+      subject: preferred_username
+      email: mail
+      groups: roles
+  - issuer: ci-tokens
+    audience: sluice
+    jwks_file: /etc/sluice/ci-jwks.json
+)",
+                                  "x.yaml");
+    ASSERT_EQ(c.oidc.size(), 3u);
+    const OidcIssuerConfig& discovered = c.oidc[0];
+    EXPECT_EQ(discovered.issuer, "https://token.actions.githubusercontent.com");
+    EXPECT_EQ(discovered.audiences, (std::vector<std::string>{"sluice"}));
+    EXPECT_EQ(discovered.jwks_file, "");
+    EXPECT_EQ(discovered.jwks_uri, "");
+    EXPECT_EQ(discovered.clock_skew_s, 60u);
+    EXPECT_EQ(discovered.jwks_refresh_s, 3600u);
+    EXPECT_EQ(discovered.algorithms, (std::vector<std::string>{"RS256", "ES256", "EdDSA"}));
+    EXPECT_EQ(discovered.claims.subject, "sub");
+    EXPECT_EQ(discovered.claims.email, "email");
+    EXPECT_EQ(discovered.claims.groups, "groups");
+    const OidcIssuerConfig& full = c.oidc[1];
+    EXPECT_EQ(full.audiences, (std::vector<std::string>{"sluice", "api"}));
+    EXPECT_EQ(full.jwks_uri, "https://idp.example.com/realms/dev/certs");
+    EXPECT_EQ(full.ca_file, "/etc/sluice/idp-ca.pem");
+    EXPECT_EQ(full.clock_skew_s, 0u);
+    EXPECT_EQ(full.jwks_refresh_s, 600u);
+    EXPECT_EQ(full.algorithms, (std::vector<std::string>{"ES256"}));
+    EXPECT_EQ(full.claims.subject, "preferred_username");
+    EXPECT_EQ(full.claims.email, "mail");
+    EXPECT_EQ(full.claims.groups, "roles");
+    EXPECT_EQ(c.oidc[2].jwks_file, "/etc/sluice/ci-jwks.json");
+}
+
+TEST(Config, OidcIsOffByDefault) {
+    EXPECT_TRUE(default_config().oidc.empty());
+    EXPECT_TRUE(parse_config("oidc: []\n", "x.yaml").oidc.empty());
+    EXPECT_TRUE(parse_config("oidc:\n", "x.yaml").oidc.empty());
+}
+
 TEST(Config, InterceptReplacingDefaultDropsDefaultUpstream) {
     const Config c = parse_config("intercept:\n  - host: other.example\n", "x.yaml");
     ASSERT_EQ(c.intercept.size(), 1u);
@@ -214,6 +266,69 @@ const BadCase kBadCases[] = {
     {"HeaderLimitTooSmall", "limits:\n  max_header_bytes: 10\n",
      "config /etc/x.yaml: 'limits.max_header_bytes' must be an integer in [1024, 67108864], got "
      "\"10\" (line 2)"},
+    {"OidcNotList", "oidc: {issuer: x}\n",
+     "config /etc/x.yaml: 'oidc' must be a list of issuers, got a mapping (line 1)"},
+    {"OidcItemNotMap", "oidc:\n  - https://idp.example\n",
+     "config /etc/x.yaml: 'oidc[0]' must be a mapping, got \"https://idp.example\" (line 2)"},
+    {"OidcUnknownKey", "oidc:\n  - issuer: https://i.example\n    audience: a\n    audiense: b\n",
+     "config /etc/x.yaml: unknown key 'oidc[0].audiense' (line 4)"},
+    {"OidcIssuerRequired", "oidc:\n  - audience: a\n",
+     "config /etc/x.yaml: 'oidc[0].issuer' is required (line 2)"},
+    {"OidcAudienceRequired", "oidc:\n  - issuer: https://i.example\n",
+     "config /etc/x.yaml: 'oidc[0].audience' is required (line 2)"},
+    {"OidcAudienceMap", "oidc:\n  - issuer: https://i.example\n    audience: {a: 1}\n",
+     "config /etc/x.yaml: 'oidc[0].audience' must be a string or a list of strings, got a mapping "
+     "(line 3)"},
+    {"OidcAudienceEmptyList", "oidc:\n  - issuer: https://i.example\n    audience: []\n",
+     "config /etc/x.yaml: 'oidc[0].audience' must be a string or a list of strings, got a list "
+     "(line 3)"},
+    {"OidcAudienceNested", "oidc:\n  - issuer: https://i.example\n    audience: [[a]]\n",
+     "config /etc/x.yaml: 'oidc[0].audience' must be a string or a list of strings, got a list "
+     "holding a list (line 3)"},
+    {"OidcBothKeySources",
+     "oidc:\n  - issuer: https://i.example\n    audience: a\n    jwks_file: /k\n"
+     "    jwks_uri: https://i.example/k\n",
+     "config /etc/x.yaml: 'oidc[0]' sets both jwks_file and jwks_uri; use one (line 2)"},
+    {"OidcJwksUriNotHttps",
+     "oidc:\n  - issuer: https://i.example\n    audience: a\n    jwks_uri: http://i.example/k\n",
+     "config /etc/x.yaml: 'oidc[0].jwks_uri' must be an https:// URL, got \"http://i.example/k\" "
+     "(line 4)"},
+    {"OidcDiscoveryNeedsHttpsIssuer", "oidc:\n  - issuer: ci-tokens\n    audience: a\n",
+     "config /etc/x.yaml: 'oidc[0].issuer' must be an https:// URL to discover its keys (or set "
+     "jwks_file or jwks_uri), got \"ci-tokens\" (line 2)"},
+    {"OidcCaFileWithJwksFile",
+     "oidc:\n  - issuer: ci\n    audience: a\n    jwks_file: /k\n    ca_file: /ca.pem\n",
+     "config /etc/x.yaml: 'oidc[0].ca_file' applies only to jwks_uri or discovery (line 2)"},
+    {"OidcSkewTooLarge",
+     "oidc:\n  - issuer: https://i.example\n    audience: a\n    clock_skew_s: 3600\n",
+     "config /etc/x.yaml: 'oidc[0].clock_skew_s' must be an integer in [0, 600], got \"3600\" "
+     "(line 4)"},
+    {"OidcRefreshTooOften",
+     "oidc:\n  - issuer: https://i.example\n    audience: a\n    jwks_refresh_s: 1\n",
+     "config /etc/x.yaml: 'oidc[0].jwks_refresh_s' must be an integer in [10, 604800], got \"1\" "
+     "(line 4)"},
+    {"OidcHs256Refused",
+     "oidc:\n  - issuer: https://i.example\n    audience: a\n    algorithms: [RS256, HS256]\n",
+     "config /etc/x.yaml: 'oidc[0].algorithms[1]' must be RS256, ES256 or EdDSA, got \"HS256\" "
+     "(line 4)"},
+    {"OidcAlgNoneRefused",
+     "oidc:\n  - issuer: https://i.example\n    audience: a\n    algorithms: [none]\n",
+     "config /etc/x.yaml: 'oidc[0].algorithms[0]' must be RS256, ES256 or EdDSA, got \"none\" "
+     "(line 4)"},
+    {"OidcAlgorithmsEmpty",
+     "oidc:\n  - issuer: https://i.example\n    audience: a\n    algorithms: []\n",
+     "config /etc/x.yaml: 'oidc[0].algorithms' must be a non-empty list of RS256, ES256, EdDSA, "
+     "got a list (line 4)"},
+    {"OidcUnknownClaim",
+     "oidc:\n  - issuer: https://i.example\n    audience: a\n    claims:\n      user: x\n",
+     "config /etc/x.yaml: unknown key 'oidc[0].claims.user' (line 5)"},
+    {"OidcClaimEmpty",
+     "oidc:\n  - issuer: https://i.example\n    audience: a\n    claims: {email: \"\"}\n",
+     "config /etc/x.yaml: 'oidc[0].claims.email' must not be empty (line 4)"},
+    {"OidcDuplicateIssuer",
+     "oidc:\n  - {issuer: https://i.example, audience: a}\n"
+     "  - {issuer: https://i.example, audience: b}\n",
+     "config /etc/x.yaml: 'oidc[1]' repeats issuer \"https://i.example\" (line 3)"},
     {"ValueWithNewlineStaysOneLine", "failure_mode: \"a\\nb\"\n",
      "config /etc/x.yaml: 'failure_mode' must be closed or open, got \"a\\x0ab\" (line 1)"},
 };
@@ -357,6 +472,7 @@ TEST(Config, PackagedConfigParsesToTheDefaults) {
     EXPECT_EQ(shipped.limits.upstream_connect_timeout_ms, d.limits.upstream_connect_timeout_ms);
     EXPECT_EQ(shipped.limits.upstream_read_timeout_ms, d.limits.upstream_read_timeout_ms);
     EXPECT_EQ(shipped.limits.client_idle_timeout_ms, d.limits.client_idle_timeout_ms);
+    EXPECT_EQ(shipped.oidc.size(), d.oidc.size());
 }
 
 }  // namespace

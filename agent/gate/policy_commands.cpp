@@ -1,0 +1,101 @@
+#include "agent/gate/policy_commands.h"
+
+#include <pwd.h>
+
+#include <cstdio>
+#include <stdexcept>
+
+#include "agent/gate/policy_file.h"
+#include "agent/identity/user_directory.h"
+#include "policy/policy_engine.h"
+
+namespace sluice {
+
+namespace {
+
+struct ExplainQuery {
+    PolicyIdentity identity;
+    PolicyRequest request;
+};
+
+uint32_t parse_uid(const std::string& text) {
+    size_t used = 0;
+    const unsigned long value = std::stoul(text, &used);
+    if (used != text.size() || value > UINT32_MAX) throw std::invalid_argument("--uid: not a uid: " + text);
+    return static_cast<uint32_t>(value);
+}
+
+// Fills uid and groups from NSS for a named user (or the name and groups for a uid).
+void complete_user(PolicyIdentity& identity, bool groups_given) {
+    if (!identity.user.empty() && !identity.uid) {
+        if (const passwd* entry = ::getpwnam(identity.user.c_str())) identity.uid = entry->pw_uid;
+    }
+    if (!identity.uid) return;
+    const passwd* entry = ::getpwuid(*identity.uid);
+    const UserRecord record = lookup_user(*identity.uid, entry ? entry->pw_gid : *identity.uid);
+    if (identity.user.empty()) identity.user = record.name;
+    if (!groups_given) identity.groups = record.groups;
+}
+
+ExplainQuery parse_explain_args(const std::vector<std::string>& args) {
+    ExplainQuery query;
+    query.request.method = "POST";
+    query.request.path = "/v1/chat/completions";
+    bool groups_given = false;
+    for (size_t i = 0; i < args.size(); ++i) {
+        const std::string& flag = args[i];
+        if (flag == "--stream") {
+            query.request.stream = true;
+            continue;
+        }
+        if (i + 1 >= args.size()) throw std::invalid_argument(flag + ": needs a value");
+        const std::string& value = args[++i];
+        if (flag == "--user") query.identity.user = value;
+        else if (flag == "--uid") query.identity.uid = parse_uid(value);
+        else if (flag == "--group") query.identity.groups.push_back(value), groups_given = true;
+        else if (flag == "--unit") query.identity.unit = value;
+        else if (flag == "--cgroup") query.identity.cgroup = value;
+        else if (flag == "--container") query.identity.container_id = value;
+        else if (flag == "--exe") query.identity.exe = value;
+        else if (flag == "--oidc-subject") query.identity.oidc = OidcIdentity{"", value, "", {}, {}};
+        else if (flag == "--model") query.request.model = value;
+        else if (flag == "--method") query.request.method = value;
+        else if (flag == "--path") query.request.path = value;
+        else if (flag == "--max-tokens") query.request.max_output_tokens = std::stoll(value);
+        else throw std::invalid_argument("unknown option " + flag);
+    }
+    complete_user(query.identity, groups_given);
+    return query;
+}
+
+}  // namespace
+
+int run_policy_check(const std::string& path) {
+    const PolicyLoadResult result = load_policy_file(path);
+    if (!result.ok()) {
+        std::fprintf(stderr, "%s\n", result.error.c_str());
+        return 1;
+    }
+    std::printf("ok: %s (%zu rules, default %s)\n", path.c_str(), result.policy->rules.size(),
+                result.policy->default_allow ? "allow" : "deny");
+    return 0;
+}
+
+int run_policy_explain(const std::string& path, const std::vector<std::string>& args) {
+    ExplainQuery query;
+    try {
+        query = parse_explain_args(args);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "sluicectl policy explain: %s\n", e.what());
+        return 2;
+    }
+    const PolicyLoadResult result = load_policy_file(path);
+    if (!result.ok()) {
+        std::fprintf(stderr, "%s\n", result.error.c_str());
+        return 1;
+    }
+    std::fputs(explain(*result.policy, query.identity, query.request).c_str(), stdout);
+    return 0;
+}
+
+}  // namespace sluice

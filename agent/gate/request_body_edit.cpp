@@ -1,0 +1,53 @@
+#include "agent/gate/request_body_edit.h"
+
+#include <string>
+
+namespace sluice {
+
+namespace {
+
+std::string_view endpoint_of(std::string_view target) {
+    if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+    while (target.size() > 1 && target.back() == '/') target.remove_suffix(1);
+    return target;
+}
+
+void cap_field(nlohmann::json& body, const char* field, int64_t limit) {
+    auto it = body.find(field);
+    if (it == body.end() || !it->is_number_integer() || it->get<int64_t>() > limit) body[field] = limit;
+}
+
+}  // namespace
+
+bool set_max_output_tokens(nlohmann::json& body, std::string_view target, int64_t limit) {
+    if (!body.is_object()) return false;
+    const nlohmann::json before = body;
+    const std::string_view endpoint = endpoint_of(target);
+    if (endpoint == "/v1/chat/completions") {
+        const bool has_new = body.contains("max_completion_tokens");
+        const bool has_old = body.contains("max_tokens");
+        if (has_old) cap_field(body, "max_tokens", limit);
+        if (has_new || !has_old) cap_field(body, "max_completion_tokens", limit);
+    } else if (endpoint == "/v1/responses") {
+        cap_field(body, "max_output_tokens", limit);
+    } else if (endpoint == "/v1/completions") {
+        cap_field(body, "max_tokens", limit);
+    } else {
+        return false;
+    }
+    return body != before;
+}
+
+bool request_stream_usage(nlohmann::json& body, std::string_view target) {
+    if (!body.is_object() || endpoint_of(target) != "/v1/chat/completions") return false;
+    auto stream = body.find("stream");
+    if (stream == body.end() || !stream->is_boolean() || !stream->get<bool>()) return false;
+    auto& options = body["stream_options"];
+    if (!options.is_object()) options = nlohmann::json::object();
+    auto include = options.find("include_usage");
+    if (include != options.end() && include->is_boolean() && include->get<bool>()) return false;
+    options["include_usage"] = true;
+    return true;
+}
+
+}  // namespace sluice

@@ -1,0 +1,48 @@
+// The policy decision point on the data path: after a request's body is read and before
+// anything goes upstream, describe the request, evaluate the policy in force, and apply what
+// the decision says to the body (max tokens clamp; usage reporting for metered streams).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "agent/common/openai_error.h"
+#include "agent/gate/policy_reservation.h"
+#include "agent/gate/policy_store.h"
+#include "policy/policy_model.h"
+#include "policy/policy_state.h"
+
+namespace sluice {
+
+struct GateRequest {
+    std::string_view method;
+    std::string_view target;  // request-target, query included
+    // The whole body when it was buffered (JSON); nullptr when it streams through (uploads).
+    // Rewritten in place when the decision changes it.
+    std::string* body = nullptr;
+    bool body_is_json = false;
+};
+
+struct GateResult {
+    PolicyDecision decision;
+    std::optional<ClientError> refusal;  // set: answer with this, send nothing upstream
+    PolicyReservation reservation;       // settle/release once the answer is known
+    bool body_rewritten = false;
+};
+
+class RequestGate {
+public:
+    RequestGate(PolicyStore& policies, PolicyState& state) : policies_(policies), state_(state) {}
+
+    GateResult admit(const PolicyIdentity& identity, const GateRequest& request);
+
+private:
+    PolicyStore& policies_;
+    PolicyState& state_;
+};
+
+// The decision as an OpenAI-shaped error (403 deny/approval, 429 + Retry-After rate/budget).
+ClientError refusal_for(const PolicyDecision& decision);
+
+}  // namespace sluice

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Policy end to end with the real `openai` SDK: two users in two cgroups get different outcomes
+# for the same call; a rate-limited client gets 429 with Retry-After and the SDK's own retry
+# succeeds after the refill; a streamed call counts toward the budget (usage asked for on the
+# client's behalf) and the exhausted budget refuses with 429; budgets survive a restart; a bad
+# policy is refused on reload and the old one stays; `sluicectl policy check/explain`.
+source "$(dirname "$0")/lib/e2e.sh"
+e2e_setup
+SLUICECTL="$E2E_BIN_DIR/sluicectl"
+E2E_CI_USER=sluice-e2e-ci
+e2e_add_user "$E2E_CI_USER"
+CI_CGROUP="$E2E_CGROUP/ci-build.service"
+RATE_CGROUP="$E2E_CGROUP/ci-rate.service"
+mkdir -p "$CI_CGROUP" "$RATE_CGROUP"
+POLICY="$E2E_DIR/policy.yaml"
+e2e_write_config "policy: $POLICY"
+
+write_policy() {  # write_policy DAILY_TOKENS
+    cat >"$POLICY" <<YAML
+version: 1
+default: deny
+rules:
+  - name: ci-rate
+    match: {units: ["ci-rate.service"]}
+    rate_limit: {requests_per_minute: 6, per: unit}
+  - name: ci
+    match: {units: ["ci-*.service"]}
+    models: {allow: [gpt-4o-mini]}
+    max_tokens: {limit: 64, mode: clamp}
+    budget: {tokens_per_day: $1, per: rule}
+  - name: people
+    match: {users: [$E2E_USER]}
+YAML
+}
+write_policy 400
+check "policy check accepts the file" "$SLUICECTL" policy check "$POLICY"
+
+start_upstream || exit 1
+start_sluiced || exit 1
+ci() { E2E_CLIENT_USER="$E2E_CI_USER" E2E_CLIENT_CGROUP="$CI_CGROUP" run_client "$@"; }
+rate() { E2E_CLIENT_USER="$E2E_CI_USER" E2E_CLIENT_CGROUP="$RATE_CGROUP" run_client "$@"; }
+node_client() { echo node "$E2E_NODE_DIR/clients/$1"; }
+
+# --- the same call, two identities, two outcomes ---------------------------------------------
+out="$(run_client $(node_client chat_or_error.mjs) "same call" gpt-4o)"
+expect_contains "a person may use gpt-4o" "$out" '"ok":true'
+out="$(ci $(node_client chat_or_error.mjs) "same call" gpt-4o)"
+expect_contains "CI gets the SDK's 403" "$out" '"status":403'
+expect_contains "the SDK shows the policy code" "$out" '"code":"model_not_allowed"'
+expect_contains "the SDK shows the error type" "$out" '"type":"policy_violation"'
+wait_audit_lines 2
+expect_eq "audit: the person's call is allowed by rule people" \
+    "$(audit_query '[(r["decision"]["action"], r["decision"]["rule"]) for r in records if r["identity"]["user"] == "'$E2E_USER'"]')" \
+    "[('allow', 'people')]"
+expect_eq "audit: CI's call is denied by rule ci, from its unit" \
+    "$(audit_query '[(r["decision"]["action"], r["decision"]["rule"], r["identity"]["unit"], r["response"]["status"]) for r in records if r["identity"]["user"] == "'$E2E_CI_USER'"]')" \
+    "[('deny', 'ci', 'ci-build.service', 403)]"
+expect_eq "the denied call never reached upstream" "$(upstream_query 'sum(1 for r in records if body(r).get("model") == "gpt-4o")')" "1"
+out="$(ci $(node_client chat_or_error.mjs) "who am i" unknown-model)"
+expect_contains "an unlisted model is refused too" "$out" '"status":403'
+
+# --- clamp: the body upstream carries the cap --------------------------------------------------
+ci $(node_client chat_or_error.mjs) "clamp me" gpt-4o-mini 5000 >/dev/null
+expect_eq "max_tokens above the cap reaches upstream clamped" \
+    "$(upstream_query '[body(r).get("max_tokens") for r in records if (body(r).get("messages") or [{}])[0].get("content") == "clamp me"]')" "[64]"
+
+# --- a streamed call counts toward the budget ------------------------------------------------
+out="$(ci $(node_client chat_stream_plain.mjs) "stream toward the budget")"
+expect_contains "the streamed call succeeds" "$out" '"content":'
+expect_eq "usage was asked for on the client's behalf" \
+    "$(upstream_query '[body(r).get("stream_options") for r in records if body(r).get("stream")]')" \
+    "[{'include_usage': True}]"
+used_after_stream="$("$SLUICECTL" --config "$E2E_CONFIG" status | python3 -c 'import json,sys; print(json.load(sys.stdin)["policy"]["budgets"].get("budget|ci", {}).get("tokens", 0))')"
+audited_total="$(audit_query 'sum((r["response"]["usage"] or {}).get("total_tokens", 0) for r in records if r["decision"]["rule"] == "ci" and r["decision"]["action"] == "allow")')"
+expect_eq "the budget holds exactly what upstream reported (stream included)" "$used_after_stream" "$audited_total"
+check "the budget is not empty after the stream" test "$used_after_stream" -gt 0
+# Burn the rest: each call reserves prompt + 64; once the remainder cannot cover that, 429.
+for i in $(seq 12); do
+    out="$(SDK_MAX_RETRIES=0 ci $(node_client chat_or_error.mjs) "spend $i" gpt-4o-mini)"
+    [[ "$out" == *'"status":429'* ]] && break
+done
+expect_contains "the exhausted budget refuses with 429" "$out" '"code":"budget_exceeded"'
+used="$("$SLUICECTL" --config "$E2E_CONFIG" status | python3 -c 'import json,sys; print(json.load(sys.stdin)["policy"]["budgets"]["budget|ci"]["tokens"])')"
+check "the budget never overshoots its limit ($used <= 400)" test "$used" -le 400
+
+# --- budgets survive a restart --------------------------------------------------------------
+stop_sluiced
+start_sluiced || exit 1
+after="$("$SLUICECTL" --config "$E2E_CONFIG" status | python3 -c 'import json,sys; print(json.load(sys.stdin)["policy"]["budgets"].get("budget|ci", {}).get("tokens", 0))')"
+expect_eq "the budget's use survives a restart" "$after" "$used"
+out="$(SDK_MAX_RETRIES=0 ci $(node_client chat_or_error.mjs) "after restart" gpt-4o-mini)"
+expect_contains "and still refuses after the restart" "$out" '"status":429'
+
+# --- rate limit: 429 + Retry-After, the SDK's own retry succeeds after the refill -------------
+for i in $(seq 6); do
+    rate curl -sS -o /dev/null --max-time 10 https://api.openai.com/v1/chat/completions \
+        -H "Authorization: Bearer $E2E_DUMMY_KEY" -H 'content-type: application/json' \
+        -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"fill"}]}'
+done
+headers="$(rate curl -sS -D - -o /dev/null --max-time 10 https://api.openai.com/v1/chat/completions \
+    -H "Authorization: Bearer $E2E_DUMMY_KEY" -H 'content-type: application/json' \
+    -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"over"}]}')"
+expect_contains "the 7th request in a minute gets 429" "$headers" "HTTP/1.1 429"
+retry_after="$(printf '%s' "$headers" | tr -d '\r' | awk -F': ' 'tolower($1)=="retry-after" {print $2}')"
+check "Retry-After is a whole number of seconds within the refill ($retry_after)" \
+    bash -c "[[ '$retry_after' =~ ^[0-9]+$ ]] && (( $retry_after >= 1 && $retry_after <= 10 ))"
+out="$(rate $(node_client chat_or_error.mjs) "retry me" gpt-4o-mini)"
+expect_contains "the SDK's own retry succeeds after the refill" "$out" '"ok":true'
+elapsed="$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["elapsed_ms"])')"
+check "the SDK waited for the refill ($elapsed ms)" test "$elapsed" -ge 1000
+
+# --- reload: a broken policy is refused and the old one stays ---------------------------------
+cp "$POLICY" "$E2E_DIR/policy.good"
+printf 'version: 1\ndefault: deny\nrules:\n  - name: x\n    modles: {}\n' >"$POLICY"
+out="$("$SLUICECTL" policy check "$POLICY" 2>&1)"; rc=$?
+expect_eq "policy check refuses a bad file" "$rc" "1"
+expect_contains "naming file, line and key" "$out" "$POLICY:5"
+expect_eq "in one line" "$(printf '%s\n' "$out" | wc -l)" "1"
+out="$("$SLUICECTL" --config "$E2E_CONFIG" reload)"; rc=$?
+expect_eq "sluicectl reload reports the refusal" "$rc" "1"
+out="$(run_client $(node_client chat_or_error.mjs) "still allowed" gpt-4o)"
+expect_contains "the old policy stays in force" "$out" '"ok":true'
+status="$("$SLUICECTL" --config "$E2E_CONFIG" status)"
+expect_contains "status shows the refused reload" "$status" "last_reload_error"
+
+# A good change is picked up without a signal (the file is watched).
+sed "s/users: \[$E2E_USER\]/users: [nobody-else]/" "$E2E_DIR/policy.good" >"$POLICY.new" && mv "$POLICY.new" "$POLICY"
+for i in $(seq 40); do
+    out="$(SDK_MAX_RETRIES=0 run_client $(node_client chat_or_error.mjs) "after edit" gpt-4o)"
+    [[ "$out" == *'"status":403'* ]] && break
+    sleep 0.25
+done
+expect_contains "an edited policy takes effect without a restart" "$out" '"status":403'
+check "the change is logged" grep -q "policy reloaded from $POLICY" "$E2E_DIR/sluiced.log"
+
+# --- explain -----------------------------------------------------------------------------------
+out="$("$SLUICECTL" --config "$E2E_CONFIG" policy explain --user "$E2E_CI_USER" --unit ci-build.service --model gpt-4o --path /v1/chat/completions)"
+expect_contains "explain names the decision" "$out" "decision: deny"
+expect_contains "explain names the rule" "$out" "rule: ci"
+check "the real API key is not in sluiced's log" bash -c "! grep -q '$E2E_REAL_KEY' '$E2E_DIR/sluiced.log'"
+e2e_finish

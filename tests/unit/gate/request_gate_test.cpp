@@ -1,0 +1,155 @@
+#include "agent/gate/request_gate.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/unit/gate/gate_test_support.h"
+
+namespace sluice {
+namespace {
+
+const char* kPolicy = R"(version: 1
+default: deny
+rules:
+  - name: ci
+    match: {units: ["ci-*.service"]}
+    models: {allow: [gpt-4o-mini]}
+    max_tokens: {limit: 100, mode: clamp}
+    budget: {tokens_per_day: 100000, per: rule}
+  - name: limited
+    match: {users: [carol]}
+    rate_limit: {requests_per_minute: 1}
+  - name: humans
+    match: {users: [alice]}
+)";
+
+class RequestGateTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        store_ = std::make_unique<PolicyStore>(dir_.write("policy.yaml", kPolicy));
+        store_->load_initial();
+        gate_ = std::make_unique<RequestGate>(*store_, state_);
+    }
+    GateResult admit(const PolicyIdentity& who, std::string& body, std::string target = "/v1/chat/completions") {
+        target_ = std::move(target);
+        GateRequest request{"POST", target_, &body, true};
+        return gate_->admit(who, request);
+    }
+    static PolicyIdentity user(std::string name) {
+        PolicyIdentity id;
+        id.user = std::move(name);
+        id.uid = 1000;
+        return id;
+    }
+    static PolicyIdentity unit(std::string name) {
+        PolicyIdentity id = user("ci");
+        id.unit = std::move(name);
+        return id;
+    }
+
+    testing::ScratchDir dir_;
+    std::unique_ptr<PolicyStore> store_;
+    PolicyState state_;
+    std::unique_ptr<RequestGate> gate_;
+    std::string target_;
+};
+
+TEST_F(RequestGateTest, WithoutAPolicyEverythingIsAllowedAndSaysWhy) {
+    PolicyStore none(dir_.file("absent.yaml"));
+    none.load_initial();
+    RequestGate gate(none, state_);
+    std::string body = R"({"model":"gpt-4o"})";
+    GateRequest request{"POST", "/v1/chat/completions", &body, true};
+    GateResult result = gate.admit(user("anyone"), request);
+    EXPECT_TRUE(result.decision.allowed());
+    EXPECT_FALSE(result.refusal);
+    EXPECT_EQ(result.decision.reason, "no policy in force");
+}
+
+TEST_F(RequestGateTest, DeniedModelBecomesA403InOpenAIShape) {
+    std::string body = R"({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]})";
+    GateResult result = admit(unit("ci-build.service"), body);
+    ASSERT_TRUE(result.refusal);
+    EXPECT_EQ(result.refusal->status, 403u);
+    EXPECT_EQ(result.refusal->type, "policy_violation");
+    EXPECT_EQ(result.refusal->code, "model_not_allowed");
+    EXPECT_EQ(result.decision.rule, "ci");
+    EXPECT_NE(result.refusal->message.find("gpt-4o"), std::string::npos);
+}
+
+TEST_F(RequestGateTest, UnmatchedIdentityGetsTheDefault) {
+    std::string body = R"({"model":"gpt-4o"})";
+    GateResult result = admit(user("mallory"), body);
+    ASSERT_TRUE(result.refusal);
+    EXPECT_EQ(result.decision.rule, "default");
+}
+
+TEST_F(RequestGateTest, ClampWritesTheCapIntoTheBody) {
+    std::string body = R"({"model":"gpt-4o-mini","max_tokens":5000,"messages":[]})";
+    GateResult result = admit(unit("ci-build.service"), body);
+    ASSERT_FALSE(result.refusal) << result.decision.reason;
+    EXPECT_TRUE(result.body_rewritten);
+    EXPECT_EQ(nlohmann::json::parse(body)["max_tokens"], 100);
+}
+
+TEST_F(RequestGateTest, MeteredChatStreamsAskForUsage) {
+    std::string body = R"({"model":"gpt-4o-mini","stream":true,"max_completion_tokens":10,"messages":[]})";
+    GateResult result = admit(unit("ci-build.service"), body);
+    ASSERT_FALSE(result.refusal);
+    EXPECT_TRUE(result.reservation.held());
+    EXPECT_EQ(nlohmann::json::parse(body)["stream_options"]["include_usage"], true);
+}
+
+TEST_F(RequestGateTest, UnreadableJsonFailsClosedForModelControls) {
+    std::string body = "{not json";
+    GateResult result = admit(unit("ci-build.service"), body);
+    ASSERT_TRUE(result.refusal);
+    EXPECT_EQ(result.refusal->code, "model_unknown");
+}
+
+TEST_F(RequestGateTest, RateLimitIs429WithRetryAfter) {
+    std::string body = R"({"model":"gpt-4o"})";
+    GateResult first = admit(user("carol"), body);
+    ASSERT_FALSE(first.refusal);
+    GateResult second = admit(user("carol"), body);
+    ASSERT_TRUE(second.refusal);
+    EXPECT_EQ(second.refusal->status, 429u);
+    EXPECT_GE(second.refusal->retry_after_s, 1u);
+    EXPECT_LE(second.refusal->retry_after_s, 60u);
+}
+
+TEST_F(RequestGateTest, ReservationIsReturnedWhenTheRequestNeverFinishes) {
+    std::string body = R"({"model":"gpt-4o-mini","max_tokens":50,"messages":[]})";
+    {
+        GateResult result = admit(unit("ci-build.service"), body);
+        ASSERT_TRUE(result.reservation.held());
+        EXPECT_EQ(state_.outstanding_reservations(), 1u);
+    }
+    EXPECT_EQ(state_.outstanding_reservations(), 0u);
+    ASSERT_EQ(state_.budget_accounts().size(), 1u);
+    EXPECT_EQ(state_.budget_accounts()[0].account.used.tokens, 0);
+}
+
+TEST_F(RequestGateTest, SettleChargesTheRealUsage) {
+    std::string body = R"({"model":"gpt-4o-mini","max_tokens":50,"messages":[]})";
+    GateResult result = admit(unit("ci-build.service"), body);
+    result.reservation.finish(200, nlohmann::json{{"prompt_tokens", 7}, {"completion_tokens", 3}});
+    EXPECT_EQ(state_.outstanding_reservations(), 0u);
+    EXPECT_EQ(state_.budget_accounts()[0].account.used.tokens, 10);
+}
+
+TEST_F(RequestGateTest, UpstreamErrorsAreNotCharged) {
+    std::string body = R"({"model":"gpt-4o-mini","max_tokens":50,"messages":[]})";
+    GateResult result = admit(unit("ci-build.service"), body);
+    result.reservation.finish(500, std::nullopt);
+    EXPECT_EQ(state_.budget_accounts()[0].account.used.tokens, 0);
+}
+
+TEST_F(RequestGateTest, StreamCutBeforeUsageChargesTheEstimate) {
+    std::string body = R"({"model":"gpt-4o-mini","max_tokens":50,"messages":[]})";
+    GateResult result = admit(unit("ci-build.service"), body);
+    result.reservation.finish(200, std::nullopt);
+    EXPECT_GE(state_.budget_accounts()[0].account.used.tokens, 50);
+}
+
+}  // namespace
+}  // namespace sluice
