@@ -20,7 +20,9 @@ process, user and cgroup that made it, and writes an audit line per request.
   --log-level LEVEL  trace | debug | info | warn | error (default: info)
   --help             show this help
 
-Signals: SIGHUP re-reads the API key file and reopens the audit file; SIGINT/SIGTERM stop.
+Signals: SIGHUP re-reads the API key file and the policy (a policy that fails to load is refused
+and the old one stays) and reopens the audit file; SIGINT/SIGTERM stop. The key and policy files
+are also re-read when they change.
 Stopping leaves the redirect in place (connections fail closed); `sluicectl unload` removes it.
 )";
 

@@ -82,6 +82,17 @@ std::optional<std::string> glob_error(std::string_view pattern) {
 
 bool glob_is_literal(std::string_view pattern) { return pattern.find_first_of("*?[\\") == npos; }
 
+std::string glob_literal_prefix(std::string_view pattern) {
+    std::string prefix;
+    for (size_t i = 0; i < pattern.size(); ++i) {
+        char c = pattern[i];
+        if (c == '*' || c == '?' || c == '[') break;
+        if (c == '\\' && i + 1 < pattern.size()) c = pattern[++i];
+        prefix += c;
+    }
+    return prefix;
+}
+
 bool glob_match(std::string_view pattern, std::string_view text) {
     // Greedy with one backtrack point: the last star. Linear-ish and allocation-free; the
     // classic worst case is O(pattern * text), bounded by our short inputs.

@@ -27,4 +27,8 @@ bool glob_match(std::string_view pattern, std::string_view text);
 // True when the pattern has no wildcard, so a plain comparison is enough.
 bool glob_is_literal(std::string_view pattern);
 
+// The bytes every match must start with: the pattern up to its first '*', '?' or '[', with
+// escapes resolved ("/opt/a\*b*" → "/opt/a*b"). For a literal pattern, the whole text.
+std::string glob_literal_prefix(std::string_view pattern);
+
 }  // namespace sluice

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "policy/glob.h"
+#include "policy/rule_index.h"
 
 namespace sluice {
 
@@ -58,14 +59,22 @@ const EndpointPattern* find_endpoint(const std::vector<EndpointPattern>& pattern
     return nullptr;
 }
 
-// Records one check; `ok` false means the principal does not match.
+// Records one check; `ok` false means the principal does not match. The text is a callable so
+// it is only built when someone asked why: evaluate() never does, and building it for every
+// rule tried was most of evaluate()'s time (tests/bench/policy_bench.cpp).
 struct MatchTrace {
     std::string* why;
     bool ok = true;
-    void note(bool passed, const std::string& text) {
+    template <typename Text>
+    void note(bool passed, Text&& text) {
         if (!passed) ok = false;
-        if (why) *why += (why->empty() ? "" : "; ") + text;
+        if (why) {
+            if (!why->empty()) *why += "; ";
+            *why += text();
+        }
     }
+    // Nobody wants the account and a check already failed: the rest cannot change the answer.
+    bool settled() const { return !ok && !why; }
 };
 
 std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
@@ -82,9 +91,79 @@ PolicyDecision make_deny(PolicyAction action, const std::string& rule, std::stri
     return d;
 }
 
-// Appends to the explain trace if there is one.
-void trace(std::string* out, const std::string& line) {
-    if (out) *out += line + "\n";
+// Appends a line to the explain trace if there is one; `line` is a callable building the text,
+// so evaluate() (no trace) pays nothing for it.
+template <typename Line>
+void trace(std::string* out, Line&& line) {
+    if (!out) return;
+    *out += line();
+    *out += '\n';
+}
+
+// A token value fit for a reason line: control bytes replaced, long values cut. Claim values
+// come from a verified token but are still chosen by whoever issued it.
+std::string printable(std::string_view value) {
+    constexpr size_t kMaxBytes = 128;
+    std::string out(value.substr(0, kMaxBytes));
+    for (auto& c : out)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    if (value.size() > kMaxBytes) out += "...";
+    return out;
+}
+
+// "kernel user 'alice' (uid 1001)", as reasons name the caller.
+std::string kernel_user_text(const PolicyIdentity& id) {
+    std::string uid = id.uid ? "uid " + std::to_string(*id.uid) : "no uid";
+    if (id.user.empty()) return "kernel user " + uid + " (no user name)";
+    return "kernel user " + in_quotes(id.user) + " (" + uid + ")";
+}
+
+// The token's value for the binding's claim: "sub" and "email" are the identity's subject and
+// email as the issuer's claim mapping produced them; any other name is that string claim,
+// which must hold exactly one value (a list claim cannot name one person).
+std::optional<std::string_view> binding_value(const OidcBindingControl& c, const OidcIdentity& o) {
+    if (c.claim == "sub") return std::string_view(o.subject);
+    if (c.claim == "email") return std::string_view(o.email);
+    auto it = o.claims.find(c.claim);
+    if (it == o.claims.end() || it->second.size() != 1) return std::nullopt;
+    return std::string_view(it->second.front());
+}
+
+// Whether the token presented belongs to the kernel user presenting it; the refusal when not.
+// Reasons name the kernel user and the claim value (subjects are not secrets), never the token.
+std::optional<PolicyDecision> check_oidc_binding(const OidcBindingControl& c,
+                                                 const PolicyIdentity& id,
+                                                 const std::string& rule_name, std::string* out) {
+    if (!id.oidc) {
+        if (c.required)
+            return make_deny(
+                PolicyAction::deny, rule_name, "oidc_token_required",
+                "rule " + rule_name + " requires an OIDC token bound to " + kernel_user_text(id));
+        trace(out, [] { return "  oidc_binding: no OIDC token presented; not required"; });
+        return std::nullopt;
+    }
+    auto value = binding_value(c, *id.oidc);
+    if (!value || value->empty())
+        return make_deny(PolicyAction::deny, rule_name, "identity_mismatch",
+                         "OIDC token has no single '" + printable(c.claim) + "' claim to bind to " +
+                             kernel_user_text(id));
+    const std::vector<std::string>* allowed = nullptr;
+    if (!id.user.empty())
+        if (auto it = c.users.find(id.user); it != c.users.end()) allowed = &it->second;
+    if (!allowed && id.uid)
+        if (auto it = c.users.find(std::to_string(*id.uid)); it != c.users.end())
+            allowed = &it->second;
+    // Not listed: the claim must be the user name itself (an unnamed uid can only be listed).
+    bool bound = allowed ? any_glob(*allowed, *value) : !id.user.empty() && *value == id.user;
+    if (!bound)
+        return make_deny(PolicyAction::deny, rule_name, "identity_mismatch",
+                         "OIDC " + c.claim + " " + in_quotes(printable(*value)) +
+                             " is not bound to " + kernel_user_text(id));
+    trace(out, [&] {
+        return "  oidc_binding: " + c.claim + " " + in_quotes(printable(*value)) + " bound to " +
+               kernel_user_text(id) + (allowed ? " by oidc_binding.users" : " (same name)");
+    });
+    return std::nullopt;
 }
 
 PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
@@ -97,12 +176,17 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
     };
 
     // Prompt patterns: shared by the global block and the rule's.
+    // `label` is a view: "block_prompts (global)" is too long for the small-string buffer, and
+    // evaluate() should not allocate it for every request.
     auto check_prompts = [&](const PromptBlockControl& control, const std::string& rule_name,
-                             const std::string& label) -> std::optional<PolicyDecision> {
+                             std::string_view label) -> std::optional<PolicyDecision> {
         if (!request.body_readable) {
             if (control.fail_mode == FailMode::open) {
-                skipped.push_back(label);
-                trace(out, "  " + label + ": body unreadable, skipped (fail_mode open)");
+                skipped.emplace_back(label);
+                trace(out, [&] {
+                    return "  " + std::string(label) +
+                           ": body unreadable, skipped (fail_mode open)";
+                });
                 return std::nullopt;
             }
             return make_deny(PolicyAction::deny, rule_name, "prompt_unscannable",
@@ -113,34 +197,47 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
             return make_deny(PolicyAction::deny, rule_name, "prompt_blocked",
                              "prompt matches blocked pattern " + *hit);
         }
-        trace(out, "  " + label + ": no blocked pattern found (" +
-                       std::to_string(control.patterns->patterns().size()) + " patterns)");
+        trace(out, [&] {
+            return "  " + std::string(label) + ": no blocked pattern found (" +
+                   std::to_string(control.patterns->patterns().size()) + " patterns)";
+        });
         return std::nullopt;
     };
 
     if (policy.block_prompts) {
         if (auto d =
                 check_prompts(*policy.block_prompts, "block_prompts", "block_prompts (global)")) {
-            trace(out, "global block_prompts: " + d->reason);
+            trace(out, [&] { return "global block_prompts: " + d->reason; });
             return finish(*d);
         }
     }
 
     const PolicyRule* rule = nullptr;
-    for (const auto& candidate : policy.rules) {
-        std::string why;
-        bool matched = principal_matches(candidate.match, identity, out ? &why : nullptr);
-        trace(out, "rules[" + std::to_string(candidate.index) + "] " + candidate.name + " (line " +
-                       std::to_string(candidate.line) + "): " + (matched ? "MATCHED" : "no match") +
-                       (why.empty() ? "" : " — " + why));
-        if (matched) {
-            rule = &candidate;
-            break;
+    if (!out && policy.rule_index) {
+        if (auto found = policy.rule_index->first_match(policy.rules, identity))
+            rule = &policy.rules[*found];
+    } else {
+        // Explain walks every rule up to the match to say why each earlier one did not.
+        for (const auto& candidate : policy.rules) {
+            std::string why;
+            bool matched = principal_matches(candidate.match, identity, out ? &why : nullptr);
+            trace(out, [&] {
+                return "rules[" + std::to_string(candidate.index) + "] " + candidate.name +
+                       " (line " + std::to_string(candidate.line) +
+                       "): " + (matched ? "MATCHED" : "no match") +
+                       (why.empty() ? "" : " — " + why);
+            });
+            if (matched) {
+                rule = &candidate;
+                break;
+            }
         }
     }
     if (!rule) {
-        trace(out,
-              "no rule matched: default " + std::string(policy.default_allow ? "allow" : "deny"));
+        trace(out, [&] {
+            return "no rule matched: default " +
+                   std::string(policy.default_allow ? "allow" : "deny");
+        });
         if (policy.default_allow) {
             PolicyDecision d;
             d.action = PolicyAction::allow;
@@ -154,6 +251,13 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
     }
     const std::string& name = rule->name;
 
+    // Identity first: a token presented by the wrong kernel user is refused as that, whatever
+    // else the rule would have said.
+    if (rule->oidc_binding) {
+        if (auto d = check_oidc_binding(*rule->oidc_binding, identity, name, out))
+            return finish(*d);
+    }
+
     if (rule->deny)
         return finish(
             make_deny(PolicyAction::deny, name, "rule_denied", "rule " + name + " denies"));
@@ -163,17 +267,19 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
 
     if (rule->endpoints) {
         const auto& c = *rule->endpoints;
-        auto target = request.method + " " + std::string(strip_query(request.path));
+        auto target = [&] { return request.method + " " + std::string(strip_query(request.path)); };
         if (auto hit = find_endpoint(c.deny, request))
             return finish(
                 make_deny(PolicyAction::deny, name, "endpoint_not_allowed",
-                          "endpoint " + target + " is denied by " + in_quotes(hit->text)));
+                          "endpoint " + target() + " is denied by " + in_quotes(hit->text)));
         if (!c.allow.empty()) {
             auto hit = find_endpoint(c.allow, request);
             if (!hit)
                 return finish(make_deny(PolicyAction::deny, name, "endpoint_not_allowed",
-                                        "endpoint " + target + " is not in endpoints.allow"));
-            trace(out, "  endpoints: " + target + " allowed by " + in_quotes(hit->text));
+                                        "endpoint " + target() + " is not in endpoints.allow"));
+            trace(out, [&] {
+                return "  endpoints: " + target() + " allowed by " + in_quotes(hit->text);
+            });
         }
     }
 
@@ -193,7 +299,7 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
                 return finish(make_deny(
                     PolicyAction::deny, name, "model_not_allowed",
                     "model " + request.model + " is not in models.allow " + list_text(c.allow)));
-            trace(out, "  models: " + request.model + " allowed");
+            trace(out, [&] { return "  models: " + request.model + " allowed"; });
         }
     }
 
@@ -225,7 +331,7 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
         if (clamp) {
             output_estimate = *clamp;
             output_known = true;
-            trace(out, "  max_tokens: clamped to " + std::to_string(*clamp));
+            trace(out, [&] { return "  max_tokens: clamped to " + std::to_string(*clamp); });
         }
     }
 
@@ -300,13 +406,16 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
     if (!admission.buckets.empty() || !admission.accounts.empty()) {
         if (!state) {
             for (const auto& b : admission.buckets)
-                trace(out, "  rate_limit: " + b.what + " " + std::to_string(b.per_minute) +
-                               " per " + b.key + " (would take " + std::to_string(b.amount) +
-                               "; not charged by explain)");
+                trace(out, [&] {
+                    return "  rate_limit: " + b.what + " " + std::to_string(b.per_minute) +
+                           " per " + b.key + " (would take " + std::to_string(b.amount) +
+                           "; not charged by explain)";
+                });
             for (const auto& a : admission.accounts)
-                trace(out, "  budget: " + a.key + " would reserve " +
-                               std::to_string(a.amount.tokens) +
-                               " tokens (not charged by explain)");
+                trace(out, [&] {
+                    return "  budget: " + a.key + " would reserve " +
+                           std::to_string(a.amount.tokens) + " tokens (not charged by explain)";
+                });
         } else {
             auto admitted = state->admit(admission, now);
             if (admitted.outcome != AdmissionResult::Outcome::admitted) {
@@ -357,49 +466,65 @@ bool principal_matches(const PrincipalMatch& m, const PolicyIdentity& id, std::s
     if (!m.users.empty() || !m.uids.empty()) {
         bool hit = (!id.user.empty() && contains(m.users, id.user)) ||
                    (id.uid && std::find(m.uids.begin(), m.uids.end(), *id.uid) != m.uids.end());
-        t.note(hit, "user " + in_quotes(id.user) +
-                        (id.uid ? " uid " + std::to_string(*id.uid) : "") +
-                        (hit ? " listed" : " not in users/uids"));
+        t.note(hit, [&] {
+            return "user " + in_quotes(id.user) +
+                   (id.uid ? " uid " + std::to_string(*id.uid) : "") +
+                   (hit ? " listed" : " not in users/uids");
+        });
+        if (t.settled()) return false;
     }
     if (!m.groups.empty()) {
         bool hit = std::any_of(id.groups.begin(), id.groups.end(),
                                [&](const std::string& g) { return contains(m.groups, g); });
-        t.note(hit, "groups " + list_text(id.groups) +
-                        (hit ? " intersect " : " do not intersect ") + list_text(m.groups));
+        t.note(hit, [&] {
+            return "groups " + list_text(id.groups) + (hit ? " intersect " : " do not intersect ") +
+                   list_text(m.groups);
+        });
+        if (t.settled()) return false;
     }
+    // False once the answer is known to be no and nobody asked why.
     auto check_globs = [&](const std::vector<std::string>& globs, const std::string& value,
                            const char* what) {
-        if (globs.empty()) return;
+        if (globs.empty()) return true;
         bool hit = !value.empty() && any_glob(globs, value);
-        t.note(hit, std::string(what) + " " + in_quotes(value) +
-                        (hit ? " matches " : " matches none of ") + list_text(globs));
+        t.note(hit, [&] {
+            return std::string(what) + " " + in_quotes(value) +
+                   (hit ? " matches " : " matches none of ") + list_text(globs);
+        });
+        return !t.settled();
     };
-    check_globs(m.cgroups, id.cgroup, "cgroup");
-    check_globs(m.units, id.unit, "unit");
-    check_globs(m.containers, id.container_id, "container");
-    check_globs(m.exes, id.exe, "exe");
+    if (!check_globs(m.cgroups, id.cgroup, "cgroup") || !check_globs(m.units, id.unit, "unit") ||
+        !check_globs(m.containers, id.container_id, "container") ||
+        !check_globs(m.exes, id.exe, "exe"))
+        return false;
     if (m.has_oidc) {
         if (!id.oidc) {
-            t.note(false, "no OIDC token presented");
+            t.note(false, [] { return "no OIDC token presented"; });
         } else {
             const auto& o = *id.oidc;
-            check_globs(m.oidc_subjects, o.subject, "oidc subject");
-            check_globs(m.oidc_emails, o.email, "oidc email");
+            if (!check_globs(m.oidc_subjects, o.subject, "oidc subject") ||
+                !check_globs(m.oidc_emails, o.email, "oidc email"))
+                return false;
             if (!m.oidc_groups.empty()) {
                 bool hit = std::any_of(o.groups.begin(), o.groups.end(), [&](const std::string& g) {
                     return contains(m.oidc_groups, g);
                 });
-                t.note(hit, "oidc groups " + list_text(o.groups) +
-                                (hit ? " intersect " : " do not intersect ") +
-                                list_text(m.oidc_groups));
+                t.note(hit, [&] {
+                    return "oidc groups " + list_text(o.groups) +
+                           (hit ? " intersect " : " do not intersect ") + list_text(m.oidc_groups);
+                });
+                if (t.settled()) return false;
             }
             for (const auto& [claim, globs] : m.oidc_claims) {
                 auto it = o.claims.find(claim);
                 bool hit = it != o.claims.end() &&
                            std::any_of(it->second.begin(), it->second.end(),
                                        [&](const std::string& v) { return any_glob(globs, v); });
-                t.note(hit, "oidc claim " + claim + (hit ? " matches " : " does not match ") +
-                                list_text(globs));
+                t.note(hit, [&] {
+                    return "oidc claim " + claim + (hit ? " matches " : " does not match ") +
+                           list_text(globs);
+                });
+                if (t.settled()) return false;
             }
         }
     }

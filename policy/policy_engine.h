@@ -1,7 +1,8 @@
 // Evaluates a request against a policy: global prompt blocks, then the first rule whose
-// principal matches (or the default), then that rule's controls in a fixed order — action,
-// approval, endpoints, models, prompt patterns, max_tokens, rate limits, budgets. Rate limits
-// and budgets are checked and reserved atomically in PolicyState.
+// principal matches (or the default), then that rule's controls in a fixed order — OIDC
+// binding, action, approval, endpoints, models, prompt patterns, max_tokens, rate limits,
+// budgets. Rate limits and budgets are checked and reserved atomically in PolicyState. The
+// first matching rule is found through the policy's RuleIndex (policy/rule_index.h).
 //
 // Wiring in the agent (one data path: identity → policy → masking → upstream → audit):
 //   start-up / SIGHUP / file change: read the file, load_policy(text, path, {tzif_resolver(read

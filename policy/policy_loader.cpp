@@ -8,6 +8,8 @@
 #include <stdexcept>
 
 #include "policy/glob.h"
+#include "policy/masking/masking_config.h"
+#include "policy/rule_index.h"
 
 namespace sluice {
 
@@ -49,12 +51,14 @@ private:
     PrincipalMatch match(const YAML::Node& node, const std::string& path) const;
     std::vector<EndpointPattern> endpoints(const YAML::Node& node, const std::string& path) const;
     PromptBlockControl block_prompts(const YAML::Node& node, const std::string& path) const;
+    OidcBindingControl oidc_binding(const YAML::Node& node, const std::string& path) const;
     PolicyRule rule(const YAML::Node& node, size_t index) const;
 
     std::string source_;
     UtcOffsetResolver offsets_;
     std::string default_timezone_ = "UTC";
     std::map<std::string, std::vector<PromptPatternSet::Pattern>> pattern_sets_;
+    std::vector<masking::CustomPattern> masking_patterns_;
 };
 
 std::string join(std::initializer_list<const char*> names) {
@@ -273,11 +277,35 @@ PromptBlockControl Loader::block_prompts(const YAML::Node& node, const std::stri
     return control;
 }
 
+OidcBindingControl Loader::oidc_binding(const YAML::Node& node, const std::string& path) const {
+    check_keys(node, path, {"claim", "users", "required"});
+    OidcBindingControl control;
+    if (auto n = node["claim"]) {
+        control.claim = scalar(n, path + ".claim");
+        if (control.claim.empty()) fail(n, path + ".claim", "must be non-empty (sub, email, ...)");
+    }
+    if (auto users = node["users"]) {
+        require_map(users, path + ".users");
+        for (const auto& entry : users) {
+            auto user = scalar(entry.first, path + ".users");
+            auto user_path = path + ".users." + user;
+            if (user.empty()) fail(entry.first, path + ".users", "empty user name");
+            auto globs = glob_list(entry.second, user_path);
+            if (globs.empty())
+                fail(entry.second, user_path, "empty list (to refuse this user, use action: deny)");
+            if (!control.users.emplace(user, std::move(globs)).second)
+                fail(entry.first, user_path, "duplicate key");
+        }
+    }
+    if (auto n = node["required"]) control.required = boolean(n, path + ".required");
+    return control;
+}
+
 PolicyRule Loader::rule(const YAML::Node& node, size_t index) const {
     const std::string path = "rules[" + std::to_string(index) + "]";
     check_keys(node, path,
                {"name", "description", "match", "action", "require_approval", "models", "endpoints",
-                "max_tokens", "rate_limit", "budget", "block_prompts"});
+                "max_tokens", "rate_limit", "budget", "block_prompts", "masking", "oidc_binding"});
     PolicyRule rule;
     rule.index = index;
     rule.line = node.Mark().line + 1;
@@ -370,6 +398,14 @@ PolicyRule Loader::rule(const YAML::Node& node, size_t index) const {
     }
     if (auto n = node["block_prompts"])
         rule.block_prompts = block_prompts(n, path + ".block_prompts");
+    if (auto n = node["oidc_binding"]) rule.oidc_binding = oidc_binding(n, path + ".oidc_binding");
+    if (auto n = node["masking"]) {
+        try {
+            rule.masking = masking::parse_masking(n, path + ".masking", masking_patterns_);
+        } catch (const masking::MaskingConfigError& e) {
+            fail(e.node, e.key_path, e.what());
+        }
+    }
     return rule;
 }
 
@@ -378,7 +414,8 @@ std::shared_ptr<Policy> Loader::load(const YAML::Node& root) {
         fail(root, "", "empty policy (needs at least 'default')");
     check_keys(
         root, "",
-        {"version", "default", "timezone", "prices", "pattern_sets", "block_prompts", "rules"});
+        {"version", "default", "timezone", "prices", "pattern_sets", "block_prompts",
+         "masking_patterns", "rules"});
     auto policy = std::make_shared<Policy>();
     policy->source_name = source_;
     policy->offsets = offsets_;
@@ -447,6 +484,13 @@ std::shared_ptr<Policy> Loader::load(const YAML::Node& root) {
         }
     }
     if (auto n = root["block_prompts"]) policy->block_prompts = block_prompts(n, "block_prompts");
+    if (auto n = root["masking_patterns"]) {
+        try {
+            masking_patterns_ = masking::parse_masking_patterns(n, "masking_patterns");
+        } catch (const masking::MaskingConfigError& e) {
+            fail(e.node, e.key_path, e.what());
+        }
+    }
 
     if (auto rules = root["rules"]) {
         if (!rules.IsSequence()) fail(rules, "rules", "not a list");
@@ -459,6 +503,7 @@ std::shared_ptr<Policy> Loader::load(const YAML::Node& root) {
             policy->rules.push_back(std::move(parsed));
         }
     }
+    policy->rule_index = std::make_shared<const RuleIndex>(policy->rules);
     return policy;
 }
 

@@ -17,6 +17,11 @@
 
 namespace sluice {
 
+namespace masking {
+class MaskingControl;  // policy/masking/masking_control.h
+}  // namespace masking
+class RuleIndex;  // policy/rule_index.h
+
 using PolicyTimePoint = std::chrono::system_clock::time_point;
 
 // Claims of a verified OIDC token (verification is the agent's job; see issue 5).
@@ -138,6 +143,14 @@ struct PromptBlockControl {
     FailMode fail_mode = FailMode::closed;
 };
 
+// Ties the OIDC token to the kernel user presenting it: uid 1001 may only use alice's token.
+// A kernel user not listed in `users` must present a token whose claim equals its user name.
+struct OidcBindingControl {
+    std::string claim = "sub";  // "sub" (the subject), "email", or any string claim's name
+    std::map<std::string, std::vector<std::string>> users;  // user name or uid → claim globs
+    bool required = true;  // no token at all is refused too (oidc_token_required)
+};
+
 struct PolicyRule {
     std::string name;
     size_t index = 0;  // position in `rules`
@@ -151,6 +164,9 @@ struct PolicyRule {
     std::optional<RateLimitControl> rate_limit;
     std::optional<BudgetControl> budget;
     std::optional<PromptBlockControl> block_prompts;
+    std::optional<OidcBindingControl> oidc_binding;
+    // PII/secret masking of requests and answers; null when the rule masks nothing.
+    std::shared_ptr<const masking::MaskingControl> masking;
 };
 
 // Price per token in pico-dollars (USD × 1e12): exact integers for any price listed per
@@ -168,6 +184,9 @@ struct Policy {
     std::vector<ModelPrice> prices;                   // exact names first, then globs in file order
     std::optional<PromptBlockControl> block_prompts;  // applies to every request, before rules
     UtcOffsetResolver offsets;
+    // Finds the first matching rule without a scan (policy/rule_index.h); built by the loader.
+    // Null in a hand-assembled Policy: evaluate() then scans the rules in order.
+    std::shared_ptr<const RuleIndex> rule_index;
 
     const ModelPrice* price_for(std::string_view model) const;
 };

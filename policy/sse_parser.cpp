@@ -3,7 +3,12 @@
 namespace sluice {
 
 bool SseParser::feed(std::string_view bytes, const Sink& sink) {
+    return feed(bytes, sink, CommentSink{});
+}
+
+bool SseParser::feed(std::string_view bytes, const Sink& sink, const CommentSink& comments) {
     if (failed_) return false;
+    const CommentSink* comment_sink = comments ? &comments : nullptr;
     for (char c : bytes) {
         if (c == '\n' && last_was_cr_) {  // the LF of a CRLF pair already ended the line
             last_was_cr_ = false;
@@ -11,7 +16,7 @@ bool SseParser::feed(std::string_view bytes, const Sink& sink) {
         }
         last_was_cr_ = (c == '\r');
         if (c == '\r' || c == '\n') {
-            process_line(line_, sink);
+            process_line(line_, sink, comment_sink);
             line_.clear();
             continue;
         }
@@ -24,14 +29,18 @@ bool SseParser::feed(std::string_view bytes, const Sink& sink) {
     return true;
 }
 
-void SseParser::process_line(std::string_view line, const Sink& sink) {
+void SseParser::process_line(std::string_view line, const Sink& sink,
+                             const CommentSink* comments) {
     if (line.empty()) {  // blank line dispatches the event
         if (has_data_ || !pending_.event.empty()) sink(pending_);
         pending_ = SseEvent{};
         has_data_ = false;
         return;
     }
-    if (line.front() == ':') return;  // comment
+    if (line.front() == ':') {  // comment
+        if (comments) (*comments)(line.substr(1));
+        return;
+    }
     std::string_view field = line;
     std::string_view value;
     if (auto colon = line.find(':'); colon != std::string_view::npos) {

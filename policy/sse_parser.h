@@ -18,15 +18,18 @@ struct SseEvent {
 class SseParser {
 public:
     using Sink = std::function<void(const SseEvent&)>;
+    using CommentSink = std::function<void(std::string_view comment)>;  // text after the ':'
     explicit SseParser(std::size_t max_event_bytes = 8 * 1024 * 1024) : max_event_bytes_(max_event_bytes) {}
 
     // Feeds bytes; calls `sink` for each event completed by them. Returns false once an event
     // exceeds the size limit (the parser then stays failed).
     bool feed(std::string_view bytes, const Sink& sink);
+    // The same, also reporting comment lines (keep-alives) to `comments`.
+    bool feed(std::string_view bytes, const Sink& sink, const CommentSink& comments);
     bool failed() const { return failed_; }
 
 private:
-    void process_line(std::string_view line, const Sink& sink);
+    void process_line(std::string_view line, const Sink& sink, const CommentSink* comments);
 
     const std::size_t max_event_bytes_;
     std::string line_;

@@ -31,6 +31,7 @@ nlohmann::json AuditRecord::to_json() const {
                              {"latency_ms", latency_ms}};
     if (upstream_ttfb_ms > 0) record["upstream_ttfb_ms"] = upstream_ttfb_ms;
     if (!error.empty()) record["error"] = error;
+    if (masking && !masking->empty()) record["masking"] = *masking;
     return record;
 }
 

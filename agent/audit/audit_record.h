@@ -38,6 +38,8 @@ struct AuditRecord {
     std::string reason;
     std::vector<std::string> skipped_controls;  // policy controls waved through (fail_mode open)
     std::string error;
+    // What masking did (entity names and counts per direction, failures); never a value.
+    std::optional<nlohmann::json> masking;
     double latency_ms = 0;
     double upstream_ttfb_ms = 0;
 

@@ -1,14 +1,18 @@
 #include "agent/audit/audit_writer.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -51,6 +55,7 @@ void AuditWriter::open_file() {
 void AuditWriter::write(const nlohmann::json& record) {
     std::string line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     line.push_back('\n');
+    bool wake = false;
     {
         std::lock_guard lock(mutex_);
         ++enqueued_;
@@ -61,8 +66,10 @@ void AuditWriter::write(const nlohmann::json& record) {
             return;
         }
         queue_.push_back(std::move(line));
+        wake = (writer_state_ == WriterState::idle && queue_.size() == 1) ||
+               (writer_state_ == WriterState::lingering && queue_.size() == kAuditBatchMaxRecords);
     }
-    wake_.notify_one();
+    if (wake) wake_.notify_one();
 }
 
 bool AuditWriter::healthy() const {
@@ -86,22 +93,45 @@ void AuditWriter::reopen() {
 void AuditWriter::flush() {
     std::unique_lock lock(mutex_);
     const uint64_t target = enqueued_;
+    ++flush_waiters_;
+    wake_.notify_all();
     // A failing file keeps its records queued for retry; flush() returns once that is known.
     flushed_.wait_for(lock, std::chrono::seconds(5), [&] { return settled_ >= target || !stats_.healthy; });
+    --flush_waiters_;
 }
 
-bool AuditWriter::write_lines(const std::string& lines, std::string& error) {
-    const char* data = lines.data();
-    size_t left = lines.size();
-    while (left > 0) {
-        ssize_t n = ::write(fd_, data, left);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            error = std::strerror(errno);
-            return false;
+bool AuditWriter::write_batch(const std::string& gap_line, const std::deque<std::string>& batch,
+                              std::string& error) {
+    // One writev for the batch (IOV_MAX lines at a time), no copy into one big string. O_APPEND
+    // keeps each writev's bytes together even if another process appends to the file.
+    std::vector<iovec> iov;
+    iov.reserve(std::min<size_t>(batch.size() + 1, IOV_MAX));
+    auto line = batch.begin();
+    bool gap_pending = !gap_line.empty();
+    while (gap_pending || line != batch.end()) {
+        iov.clear();
+        if (gap_pending) {
+            iov.push_back({const_cast<char*>(gap_line.data()), gap_line.size()});
+            gap_pending = false;
         }
-        data += n;
-        left -= static_cast<size_t>(n);
+        for (; line != batch.end() && iov.size() < IOV_MAX; ++line)
+            iov.push_back({const_cast<char*>(line->data()), line->size()});
+        size_t first = 0;
+        while (first < iov.size()) {
+            const ssize_t n = ::writev(fd_, iov.data() + first, static_cast<int>(iov.size() - first));
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                error = std::strerror(errno);
+                return false;
+            }
+            // A short write (a full disk can cut one in the middle): resume where it stopped.
+            size_t done = static_cast<size_t>(n);
+            while (first < iov.size() && done >= iov[first].iov_len) done -= iov[first++].iov_len;
+            if (first < iov.size()) {
+                iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + done;
+                iov[first].iov_len -= done;
+            }
+        }
     }
     return true;
 }
@@ -109,7 +139,18 @@ bool AuditWriter::write_lines(const std::string& lines, std::string& error) {
 void AuditWriter::run(std::stop_token stop) {
     std::unique_lock lock(mutex_);
     while (true) {
+        writer_state_ = WriterState::idle;
         wake_.wait(lock, stop, [&] { return !queue_.empty() || reopen_requested_; });
+        if (!queue_.empty() && queue_.size() < kAuditBatchMaxRecords && !stop.stop_requested() &&
+            stats_.healthy && flush_waiters_ == 0) {
+            // Group commit: let the burst that woke us finish arriving. A flush(), a full batch
+            // or shutdown ends the wait early. (A failing file is retried on its own timer.)
+            writer_state_ = WriterState::lingering;
+            wake_.wait_for(lock, stop, kAuditBatchLinger, [&] {
+                return queue_.size() >= kAuditBatchMaxRecords || flush_waiters_ > 0 || reopen_requested_;
+            });
+        }
+        writer_state_ = WriterState::busy;
         if (reopen_requested_) {
             reopen_requested_ = false;
             lock.unlock();
@@ -130,22 +171,22 @@ void AuditWriter::run(std::stop_token stop) {
         const uint64_t lost_before = lost_since_failure_;
         lock.unlock();
 
-        std::string lines;
+        std::string gap_line;
         if (was_failing) {
             // Recovery: first say what the failure cost, so the gap is on the record.
             nlohmann::json gap = {{"ts", format_utc_now()},
                                   {"event", "audit_gap"},
                                   {"lost", lost_before},
                                   {"error", stats().last_error}};
-            lines = gap.dump() + "\n";
+            gap_line = gap.dump() + "\n";
         }
-        for (const auto& line : batch) lines += line;
         std::string error;
-        const bool ok = write_lines(lines, error);
+        const bool ok = write_batch(gap_line, batch, error);
 
         lock.lock();
         if (ok) {
             stats_.written += batch.size();
+            ++stats_.batches;
             settled_ += batch.size();
             if (was_failing) {
                 spdlog::info("audit: writing to {} again after {} lost records", path_, lost_before);

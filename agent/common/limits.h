@@ -16,6 +16,9 @@ inline constexpr std::size_t kRelayBufferBytes = 16 * 1024;
 // Response bodies kept to read `usage` from (non-streamed JSON). Larger bodies are forwarded
 // without usage extraction.
 inline constexpr std::size_t kUsageCaptureMaxBytes = 4 * 1024 * 1024;
+// A non-streamed answer that must be masked is read whole first; past this it is refused (502)
+// rather than passed through unmasked.
+inline constexpr std::size_t kMaskedResponseMaxBytes = 64 * 1024 * 1024;
 // Idle upstream connections kept per upstream endpoint and worker thread.
 inline constexpr std::size_t kUpstreamIdlePerEndpoint = 64;
 inline constexpr std::chrono::seconds kUpstreamIdleTimeout{50};

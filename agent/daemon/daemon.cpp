@@ -11,6 +11,7 @@
 #include "agent/admin/admin_server.h"
 #include "agent/audit/audit_writer.h"
 #include "agent/daemon/status_report.h"
+#include "agent/gate/host_secret.h"
 #include "agent/gate/policy_identity.h"
 #include "agent/gate/policy_state_file.h"
 #include "agent/gate/policy_status.h"
@@ -18,6 +19,7 @@
 #include "agent/gate/request_gate.h"
 #include "agent/identity/identity.h"
 #include "agent/loader/redirect_loader.h"
+#include "agent/oidc/oidc_authenticator.h"
 #include "agent/proxy/proxy_server.h"
 #include "agent/resolver/target_resolver.h"
 #include "agent/tls/certificate_authority.h"
@@ -90,6 +92,9 @@ int run_daemon(const Config& config) {
     PolicyStateFile policy_state_file(config.state_dir);
     spdlog::info("{}", policy_state_file.restore(policy_state));
     RequestGate gate(policies, policy_state);
+    OidcAuthenticator oidc(config.oidc);
+    const std::string host_secret = load_or_create_host_secret(config.state_dir + "/host-secret");
+    if (oidc.enabled()) spdlog::info("oidc: {} issuer(s); tokens presented as API keys are verified", config.oidc.size());
     const auto save_policy_state = [&] {
         if (const std::string error = policy_state_file.save(policy_state); !error.empty()) spdlog::error("{}", error);
     };
@@ -118,6 +123,8 @@ int run_daemon(const Config& config) {
         api_keys,
         audit,
         gate,
+        oidc,
+        host_secret,
         {}};
     const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
     ProxyServer proxy(proxy_context, threads);
@@ -139,6 +146,7 @@ int run_daemon(const Config& config) {
         nlohmann::json report = status_report(config, loader->status(), resolver.snapshot(), proxy_context.counters,
                                               audit.stats(), api_keys.key() != nullptr);
         report["policy"] = policy_status_json(policies, policy_state);
+        report["oidc"] = oidc_status_json(oidc.status());
         return report;
     });
     admin.on("reload", [&](const nlohmann::json&) {

@@ -27,6 +27,17 @@ nlohmann::json loader_status_json(const LoaderStatus& status) {
             {"tracked_connections", status.tracked_connections}};
 }
 
+nlohmann::json oidc_status_json(const std::vector<OidcIssuerStatus>& issuers) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& issuer : issuers) {
+        nlohmann::json entry = {{"issuer", issuer.issuer}, {"source", issuer.source}, {"keys", issuer.keys}};
+        if (issuer.loaded_at) entry["loaded_at"] = format_utc(*issuer.loaded_at);
+        if (!issuer.last_error.empty()) entry["last_error"] = issuer.last_error;
+        out.push_back(entry);
+    }
+    return out;
+}
+
 nlohmann::json status_report(const Config& config, const LoaderStatus& loader,
                              const std::vector<ResolvedTarget>& targets, const ProxyCounters& proxy,
                              const AuditStats& audit, bool api_key_loaded) {

@@ -33,6 +33,12 @@ PolicyRequest describe(const GateRequest& request, const nlohmann::json* body) {
     return out;
 }
 
+std::shared_ptr<const masking::MaskingControl> masking_of(const Policy& policy, const std::string& rule_name) {
+    for (const auto& rule : policy.rules)
+        if (rule.name == rule_name) return rule.masking;
+    return nullptr;  // "default" or no policy: nothing to mask
+}
+
 PolicyDecision allow_without_policy() {
     PolicyDecision decision;
     decision.action = PolicyAction::allow;
@@ -81,6 +87,7 @@ GateResult RequestGate::admit(const PolicyIdentity& identity, const GateRequest&
         return result;
     }
     result.reservation = PolicyReservation(state_, result.decision.reservation_id);
+    result.masking = masking_of(*policy, result.decision.rule);
     if (body) {
         bool changed = false;
         if (result.decision.clamp_max_tokens)

@@ -29,6 +29,8 @@ struct GateResult {
     std::optional<ClientError> refusal;  // set: answer with this, send nothing upstream
     PolicyReservation reservation;       // settle/release once the answer is known
     bool body_rewritten = false;
+    // The deciding rule's masking control; null when it masks nothing.
+    std::shared_ptr<const masking::MaskingControl> masking;
 };
 
 class RequestGate {

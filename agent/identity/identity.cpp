@@ -1,6 +1,5 @@
 #include "agent/identity/identity.h"
 
-#include "agent/identity/cgroup_attribution.h"
 #include "agent/identity/process_info.h"
 
 namespace sluice {
@@ -71,10 +70,11 @@ nlohmann::json Identity::to_json() const {
 }
 
 IdentityResolver::IdentityResolver(IdentitySources sources)
-    : sources_(std::move(sources)), cgroups_(sources_.cgroup_root) {}
+    : sources_(std::move(sources)), processes_(sources_.proc_root), cgroups_(sources_.cgroup_root) {}
 
 IdentityResolver::IdentityResolver(IdentitySources sources, UserDirectory::Lookup user_lookup)
     : sources_(std::move(sources)),
+      processes_(sources_.proc_root),
       cgroups_(sources_.cgroup_root),
       users_(std::chrono::seconds(300), std::move(user_lookup)) {}
 
@@ -93,7 +93,8 @@ Identity IdentityResolver::resolve(uint32_t tgid, uint32_t uid, uint32_t gid,
     // /proc is read after the connect the kernel recorded, so the process may have exited. A
     // reaped pid being reused within that window would need pid_max allocations in
     // milliseconds; we accept that risk rather than add a start-time handshake to the record.
-    const std::optional<ProcessInfo> proc = read_process(tgid, sources_.proc_root);
+    // (The cache's own key includes the start time, so it never serves one process for another.)
+    const std::optional<ProcessInfo> proc = processes_.lookup(tgid);
     if (proc) {
         id.exe = proc->exe;
         id.cmdline = proc->cmdline;
@@ -102,22 +103,34 @@ Identity IdentityResolver::resolve(uint32_t tgid, uint32_t uid, uint32_t gid,
     // operator saw; /proc's is only the fallback when the record had none.
     id.comm = !kernel_comm.empty() ? std::string(kernel_comm) : (proc ? proc->comm : "");
 
-    const std::optional<std::string> path =
-        cgroups_.lookup(cgroup_id, proc ? std::string_view(proc->cgroup_path) : std::string_view());
-    if (path) {
-        id.cgroup = *path;
-        CgroupAttribution attribution = parse_cgroup_path(*path);
-        id.unit = std::move(attribution.unit);
-        id.slice = std::move(attribution.slice);
-        id.container_runtime = std::move(attribution.container_runtime);
-        id.container_id = std::move(attribution.container_id);
-        id.pod_uid = std::move(attribution.pod_uid);
+    if (std::optional<CgroupFacts> facts = cgroup_facts(cgroup_id, proc)) {
+        id.cgroup = std::move(facts->path);
+        id.unit = std::move(facts->attribution.unit);
+        id.slice = std::move(facts->attribution.slice);
+        id.container_runtime = std::move(facts->attribution.container_runtime);
+        id.container_id = std::move(facts->attribution.container_id);
+        id.pod_uid = std::move(facts->attribution.pod_uid);
     }
 
     UserRecord user = users_.find(uid, gid);
     id.user = std::move(user.name);
     id.groups = std::move(user.groups);
     return id;
+}
+
+std::optional<IdentityResolver::CgroupFacts> IdentityResolver::cgroup_facts(
+    uint64_t cgroup_id, const std::optional<ProcessInfo>& proc) {
+    {
+        std::lock_guard lock(cgroup_facts_mu_);
+        if (const CgroupFacts* known = cgroup_facts_.find(cgroup_id)) return *known;
+    }
+    const std::optional<std::string> path =
+        cgroups_.lookup(cgroup_id, proc ? std::string_view(proc->cgroup_path) : std::string_view());
+    if (!path) return std::nullopt;  // not cached: the cgroup may appear on the next rescan
+    CgroupFacts facts{*path, parse_cgroup_path(*path)};
+    std::lock_guard lock(cgroup_facts_mu_);
+    cgroup_facts_.put(cgroup_id, facts);
+    return facts;
 }
 
 }  // namespace sluice

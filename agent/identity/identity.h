@@ -4,12 +4,16 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "agent/identity/cgroup_attribution.h"
 #include "agent/identity/cgroup_path_cache.h"
+#include "agent/identity/lru_map.h"
+#include "agent/identity/process_cache.h"
 #include "agent/identity/user_directory.h"
 
 namespace sluice {
@@ -49,15 +53,31 @@ public:
     explicit IdentityResolver(IdentitySources sources = {});
     IdentityResolver(IdentitySources sources, UserDirectory::Lookup user_lookup);
 
-    // Safe to call from several threads. Reads /proc at call time; when the process is gone
-    // the kernel's comm stands alone and exe/cmdline stay empty.
+    // Safe to call from several threads. Checks /proc at call time (start time and exe of a
+    // known process, everything for a new one, see ProcessCache); when the process is gone the
+    // kernel's comm stands alone and exe/cmdline stay empty.
     Identity resolve(uint32_t tgid, uint32_t uid, uint32_t gid, std::string_view kernel_comm,
                      uint64_t cgroup_id);
 
+    ProcessCacheStats process_cache_stats() const { return processes_.stats(); }
+
 private:
+    struct CgroupFacts {
+        std::string path;
+        CgroupAttribution attribution;
+    };
+    // Cgroup ids are kernfs inode numbers, not reused while the host is up, so a found path
+    // and what it says (unit, container) never go stale for that id.
+    static constexpr std::size_t kMaxCgroupFacts = 4096;
+
+    std::optional<CgroupFacts> cgroup_facts(uint64_t cgroup_id, const std::optional<ProcessInfo>& proc);
+
     const IdentitySources sources_;
+    ProcessCache processes_;
     CgroupPathCache cgroups_;
     UserDirectory users_;
+    std::mutex cgroup_facts_mu_;  // guards cgroup_facts_
+    LruMap<uint64_t, CgroupFacts> cgroup_facts_{kMaxCgroupFacts};
 };
 
 // Replaces bytes that are not well-formed UTF-8 with U+FFFD. Exposed for tests.

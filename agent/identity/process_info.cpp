@@ -63,15 +63,62 @@ std::string parse_proc_cgroup(std::string_view text) {
     return "";
 }
 
+std::optional<uint64_t> parse_proc_stat_start_time(std::string_view text) {
+    const size_t close = text.rfind(')');
+    if (close == std::string_view::npos) return std::nullopt;
+    // After ") " come field 3 (state) onwards; starttime is field 22, the 20th of those.
+    size_t pos = close + 1;
+    for (int field = 3; field <= 22; ++field) {
+        while (pos < text.size() && text[pos] == ' ') ++pos;
+        const size_t end = text.find(' ', pos);
+        const std::string_view value =
+            text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+        if (value.empty()) return std::nullopt;
+        if (field == 22) {
+            uint64_t ticks = 0;
+            for (char c : value) {
+                if (c < '0' || c > '9') return std::nullopt;
+                ticks = ticks * 10 + static_cast<uint64_t>(c - '0');
+            }
+            return ticks;
+        }
+        if (end == std::string_view::npos) return std::nullopt;
+        pos = end;
+    }
+    return std::nullopt;
+}
+
+std::optional<uint64_t> read_process_start_time(uint32_t tgid, std::string_view proc_root) {
+    const std::string path = std::string(proc_root) + "/" + std::to_string(tgid) + "/stat";
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    // /proc/<pid>/stat is well under 1 KiB (comm is at most 64 bytes) and procfs returns it
+    // in one read: no second read for EOF.
+    char buf[1024];
+    ssize_t n;
+    do {
+        n = ::read(fd, buf, sizeof buf);
+    } while (n < 0 && errno == EINTR);
+    ::close(fd);
+    if (n <= 0) return std::nullopt;
+    return parse_proc_stat_start_time(std::string_view(buf, static_cast<size_t>(n)));
+}
+
+std::string read_process_exe(uint32_t tgid, std::string_view proc_root) {
+    const std::string path = std::string(proc_root) + "/" + std::to_string(tgid) + "/exe";
+    char exe[4096];
+    const ssize_t n = ::readlink(path.c_str(), exe, sizeof exe);
+    if (n <= 0 || static_cast<size_t>(n) >= sizeof exe) return "";
+    return std::string(exe, static_cast<size_t>(n));
+}
+
 std::optional<ProcessInfo> read_process(uint32_t tgid, std::string_view proc_root) {
     const std::string dir = std::string(proc_root) + "/" + std::to_string(tgid);
     struct stat st {};
     if (::stat(dir.c_str(), &st) != 0) return std::nullopt;
 
     ProcessInfo info;
-    char exe[4096];
-    const ssize_t n = ::readlink((dir + "/exe").c_str(), exe, sizeof exe);
-    if (n > 0 && static_cast<size_t>(n) < sizeof exe) info.exe.assign(exe, static_cast<size_t>(n));
+    info.exe = read_process_exe(tgid, proc_root);
 
     info.comm = read_small_file(dir + "/comm", 64);
     while (!info.comm.empty() && info.comm.back() == '\n') info.comm.pop_back();

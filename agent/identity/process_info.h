@@ -23,12 +23,22 @@ constexpr size_t kMaxCmdlineBytes = 4096;
 // nullopt if /proc/<tgid> does not exist (the process has exited and been reaped).
 std::optional<ProcessInfo> read_process(uint32_t tgid, std::string_view proc_root = "/proc");
 
+// The process's start time (field 22 of /proc/<tgid>/stat, clock ticks after boot): with the
+// tgid it names one process for the life of the host, since a reused pid starts later. nullopt
+// if the process is gone or the file is unreadable. One open/read/close.
+std::optional<uint64_t> read_process_start_time(uint32_t tgid, std::string_view proc_root = "/proc");
+// readlink of /proc/<tgid>/exe; "" if unreadable. One syscall.
+std::string read_process_exe(uint32_t tgid, std::string_view proc_root = "/proc");
+
 // Pure helpers, exposed for tests.
 // NULs between arguments become spaces; the trailing NUL and anything past `max_bytes` go.
 // Credentials on the command line are replaced by [REDACTED].
 std::string format_cmdline(std::string_view raw, size_t max_bytes = kMaxCmdlineBytes);
 // Replaces bearer tokens, api-key values and OpenAI-style keys (sk-...) with [REDACTED].
 std::string redact_credentials(std::string text);
+// Field 22 (starttime) of the text of /proc/<pid>/stat; comm (field 2) may hold spaces and
+// parentheses, so fields are counted from its last ')'.
+std::optional<uint64_t> parse_proc_stat_start_time(std::string_view text);
 // The path of the unified hierarchy from the text of /proc/<pid>/cgroup ("0::/x.slice/y").
 std::string parse_proc_cgroup(std::string_view text);
 

@@ -18,11 +18,13 @@
 #include "agent/common/limits.h"
 #include "agent/common/openai_error.h"
 #include "agent/gate/request_gate.h"
+#include "agent/oidc/oidc_authenticator.h"
 #include "agent/proxy/connection_record.h"
 #include "agent/proxy/proxy_worker.h"
 #include "agent/proxy/request_rewrite.h"
 #include "agent/upstream/api_key_store.h"
 #include "agent/upstream/upstream_pool.h"
+#include "policy/masking/masking_session.h"
 #include "policy/policy_engine.h"
 #include "policy/request_summary.h"
 #include "policy/sse_parser.h"
@@ -50,6 +52,13 @@ bool is_json_content(const RequestHeader& header) {
     return type.find("application/json") != std::string_view::npos;
 }
 
+// Masking reads the body as text: a compressed answer (sluice asks for identity) cannot be
+// masked and is withheld rather than passed through.
+bool response_is_maskable(const ResponseHeader& header) {
+    const auto encoding = header[http::field::content_encoding];
+    return encoding.empty() || beast::iequals(encoding, "identity");
+}
+
 bool is_event_stream(const ResponseHeader& header) {
     return header[http::field::content_type].find("text/event-stream") != std::string_view::npos;
 }
@@ -67,6 +76,17 @@ ClientError parse_error_to_client_error(const beast::error_code& ec) {
     if (ec == http::error::body_limit)
         return {413, "invalid_request_error", "request_too_large", "request body exceeds the configured limit"};
     return {400, "invalid_request_error", "malformed_http", "malformed HTTP request: " + ec.message()};
+}
+
+ClientError oidc_refusal(const OidcAuthentication& auth) {
+    if (auth.outcome == OidcOutcome::unavailable)
+        return {503, "sluice_unavailable", "oidc_keys_unavailable", auth.reason};
+    return {401, "authentication_error", "invalid_token", auth.reason};
+}
+
+nlohmann::json oidc_audit_json(const OidcIdentity& oidc) {
+    return {{"outcome", "ok"}, {"issuer", oidc.issuer}, {"subject", oidc.subject}, {"email", oidc.email},
+            {"groups", oidc.groups}};
 }
 
 ClientError upstream_error(UpstreamFailure failure, const std::string& host) {
@@ -118,19 +138,38 @@ private:
     }
 
     // The policy decision for this request, recorded in its audit line.
-    GateResult admit(const RequestHeader& request, std::optional<std::string>& body, AuditRecord& record) {
+    GateResult admit(const PolicyIdentity& identity, const RequestHeader& request, std::optional<std::string>& body,
+                     AuditRecord& record) {
         GateRequest gate_request;
         gate_request.method = request.method_string();
         gate_request.target = request.target();
         gate_request.body = body ? &*body : nullptr;
         gate_request.body_is_json = body && is_json_content(request);
-        GateResult result = context_.gate.admit(origin_.policy_identity, gate_request);
+        GateResult result = context_.gate.admit(identity, gate_request);
         record.action = std::string(to_string(result.decision.action));
         record.rule = result.decision.rule;
         record.reason = result.decision.reason;
         record.skipped_controls = result.decision.skipped_controls;
         if (result.refusal) ++context_.counters.policy_refusals;
         return result;
+    }
+
+    // Masks the request body when the deciding rule says so (values the upstream must not see
+    // become placeholders, hashes or redactions) and keeps the session for the response.
+    // A body that cannot be masked is refused, never sent as is.
+    net::awaitable<bool> start_masking(const GateResult& gate, const RequestHeader& request,
+                                       std::optional<std::string>& body, AuditRecord& record,
+                                       Clock::time_point started) {
+        masking_.reset();
+        if (!gate.masking) co_return true;
+        masking_ = std::make_unique<masking::MaskingSession>(gate.masking, context_.host_secret);
+        if (!masking_->masks_requests() || !body || body->empty()) co_return true;
+        if (masking_->mask_request(*body, request.target()) != masking::BodyStatus::failed) co_return true;
+        record.action = "error";
+        const ClientError error = {503, "sluice_unavailable", "masking_failed",
+                                   "the request could not be checked for sensitive data, so it was not sent"};
+        co_await refuse(record, error, started);
+        co_return false;
     }
 
     // The upstream to dial: upstream.<host>.connect if configured, else the original destination.
@@ -174,7 +213,8 @@ private:
         RequestHeader& request = parser.get().base();
         record.method = std::string(request.method_string());
         record.path = std::string(request.target());
-        record.client_key_fingerprint = credential_fingerprint(presented_credential(request));
+        const std::string credential = presented_credential(request);
+        record.client_key_fingerprint = credential_fingerprint(credential);
 
         if (auto framing = validate_request_framing(request)) {
             co_await refuse(record, *framing, started);
@@ -187,6 +227,24 @@ private:
             }
             co_return false;
         }
+        // Who is asking: the kernel's identity, plus a verified OIDC token when one is presented.
+        // A token that fails verification is refused, never downgraded to the kernel identity.
+        std::optional<PolicyIdentity> token_identity;
+        if (context_.oidc.enabled()) {
+            OidcAuthentication auth = co_await context_.oidc.authenticate_async(credential);
+            if (auth.outcome == OidcOutcome::ok) {
+                record.identity["oidc"] = oidc_audit_json(*auth.identity);
+                token_identity = origin_.policy_identity;
+                token_identity->oidc = std::move(auth.identity);
+            } else if (auth.outcome != OidcOutcome::none) {
+                record.identity["oidc"] = {{"outcome", std::string(to_string(auth.outcome))},
+                                           {"error", std::string(to_string(auth.error))}};
+                const ClientError error = oidc_refusal(auth);
+                co_await refuse(record, error, started);
+                co_return false;
+            }
+        }
+        const PolicyIdentity& identity = token_identity ? *token_identity : origin_.policy_identity;
         const auto real_key = context_.api_keys.key();
         if (!real_key) {
             {
@@ -210,7 +268,7 @@ private:
         if (parser.is_done()) body.emplace();
         GateResult gate;
         if (!buffer_body) {
-            gate = admit(request, body, record);
+            gate = admit(identity, request, body, record);
             if (gate.refusal) {
                 co_await refuse(record, *gate.refusal, started);
                 co_return false;
@@ -234,12 +292,13 @@ private:
             const RequestSummary summary = summarize_request_body(*body);
             record.model = summary.model;
             record.stream = summary.stream;
-            gate = admit(request, body, record);
+            gate = admit(identity, request, body, record);
             if (gate.refusal) {
                 co_await refuse(record, *gate.refusal, started);
                 co_return false;
             }
         }
+        if (!co_await start_masking(gate, request, body, record, started)) co_return false;
         const bool client_keep_alive = parser.keep_alive();
 
         http::request<http::buffer_body> upstream_request{std::move(request)};
@@ -361,6 +420,14 @@ private:
         client_response.body().more = !response_parser.is_done();
         http::response_serializer<http::buffer_body> response_writer{client_response};
         std::array<char, limits::kRelayBufferBytes> chunk;
+        if (masking_ && masking_->masks_responses() && !response_parser.is_done()) {
+            const std::string path(upstream_request.target());
+            if (streaming)
+                co_return co_await relay_masked_stream(response_parser, upstream, upstream_buffer, client_response, path,
+                                                       record, started, upstream_keep_alive);
+            co_return co_await relay_masked_body(response_parser, upstream, upstream_buffer, client_response, path,
+                                                 record, started, upstream_keep_alive);
+        }
         const auto length = response_parser.content_length();
         if (!streaming && length && *length <= chunk.size()) {
             // Small known-length answers (most JSON replies) go out as one write, header and
@@ -378,13 +445,8 @@ private:
         for (;;) {
             std::size_t n = 0;
             if (!response_parser.is_done()) {
-                response_parser.get().body().data = chunk.data();
-                response_parser.get().body().size = chunk.size();
-                upstream_tcp.expires_after(read_timeout);
-                co_await http::async_read_some(upstream, upstream_buffer, response_parser, use_ec(ec));
-                if (ec == http::error::need_buffer) ec = {};
+                n = co_await read_response_piece(response_parser, upstream, upstream_buffer, chunk, ec);
                 if (ec) co_return upstream_failed_mid_response(record, started, ec);
-                n = chunk.size() - response_parser.get().body().size;
             }
             const std::string_view piece(chunk.data(), n);
             record.response_bytes += n;
@@ -442,6 +504,124 @@ private:
         finish(record, started);
         const bool reusable = upstream_keep_alive && upstream_buffer.size() == 0;
         co_return reusable ? ExchangeOutcome::done_keep_upstream : ExchangeOutcome::done_close_upstream;
+    }
+
+    // A non-streamed answer to mask: read whole (bounded), masked, sent with its new length.
+    net::awaitable<ExchangeOutcome> relay_masked_body(http::response_parser<http::buffer_body>& response_parser,
+                                                      UpstreamStream& upstream, beast::flat_buffer& upstream_buffer,
+                                                      http::response<http::buffer_body>& client_response,
+                                                      const std::string& path, AuditRecord& record,
+                                                      Clock::time_point started, bool upstream_keep_alive) {
+        beast::error_code ec;
+        std::string body;
+        std::array<char, limits::kRelayBufferBytes> chunk;
+        while (!response_parser.is_done()) {
+            const std::size_t n = co_await read_response_piece(response_parser, upstream, upstream_buffer, chunk, ec);
+            if (!ec && body.size() + n > limits::kMaskedResponseMaxBytes) ec = http::error::body_limit;
+            if (ec) {
+                ++context_.counters.upstream_errors;
+                record.error = "upstream response body: " + ec.message();
+                const ClientError error = upstream_error(UpstreamFailure::unreachable, upstream_.host);
+                co_await refuse(record, error, started);
+                co_return ExchangeOutcome::close_client;
+            }
+            body.append(chunk.data(), n);
+        }
+        record.response_bytes = body.size();
+        record.usage = usage_from_body(body);
+        if (!response_is_maskable(client_response) ||
+            masking_->mask_response(body, path) == masking::BodyStatus::failed) {
+            const ClientError error = {502, "upstream_error", "masking_failed",
+                                       "the upstream answer could not be checked for sensitive data, so it was withheld"};
+            co_await refuse(record, error, started);
+            co_return ExchangeOutcome::close_client;
+        }
+        client_response.chunked(false);
+        client_response.content_length(body.size());
+        client_response.body().data = body.empty() ? nullptr : body.data();
+        client_response.body().size = body.size();
+        client_response.body().more = false;
+        http::response_serializer<http::buffer_body> writer{client_response};
+        co_await http::async_write(client_, writer, use_ec(ec));
+        if (ec) co_return client_gone(record, started, ec);
+        finish(record, started);
+        const bool reusable = upstream_keep_alive && upstream_buffer.size() == 0;
+        co_return reusable ? ExchangeOutcome::done_keep_upstream : ExchangeOutcome::done_close_upstream;
+    }
+
+    // A streamed answer to mask: each upstream piece goes through the stream masker, which
+    // holds back only a tail that could still become a match. If masking fails the client gets
+    // the masker's error event and the stream ends; nothing raw follows.
+    net::awaitable<ExchangeOutcome> relay_masked_stream(http::response_parser<http::buffer_body>& response_parser,
+                                                        UpstreamStream& upstream, beast::flat_buffer& upstream_buffer,
+                                                        http::response<http::buffer_body>& client_response,
+                                                        const std::string& path, AuditRecord& record,
+                                                        Clock::time_point started, bool upstream_keep_alive) {
+        beast::error_code ec;
+        if (!response_is_maskable(client_response)) {
+            const ClientError error = {502, "upstream_error", "masking_failed",
+                                       "the upstream answer is compressed and cannot be checked for sensitive data"};
+            co_await refuse(record, error, started);
+            co_return ExchangeOutcome::close_client;
+        }
+        std::unique_ptr<masking::SseStreamMasker> masker = masking_->make_stream_masker(path);
+        client_response.chunked(true);
+        client_response.body().data = nullptr;
+        client_response.body().more = true;
+        http::response_serializer<http::buffer_body> writer{client_response};
+        co_await http::async_write_header(client_, writer, use_ec(ec));
+        if (ec) co_return client_gone(record, started, ec);
+        SseParser sse;
+        StreamUsageTracker stream_usage;
+        std::array<char, limits::kRelayBufferBytes> chunk;
+        std::string out;
+        bool masked_ok = true;
+        for (;;) {
+            std::size_t n = 0;
+            if (masked_ok && !response_parser.is_done()) {
+                n = co_await read_response_piece(response_parser, upstream, upstream_buffer, chunk, ec);
+                if (ec) co_return upstream_failed_mid_response(record, started, ec);
+            }
+            const std::string_view piece(chunk.data(), n);
+            record.response_bytes += n;
+            sse.feed(piece, [&](const SseEvent& event) { stream_usage.on_event(event); });
+            if (masked_ok) {
+                out.clear();
+                masked_ok = masker->feed(piece, out);
+                if (masked_ok && response_parser.is_done()) masked_ok = masker->finish(out);
+            }
+            const bool last = response_parser.is_done() || !masked_ok;
+            client_response.body().data = out.empty() ? nullptr : out.data();
+            client_response.body().size = out.size();
+            client_response.body().more = !last;
+            co_await http::async_write(client_, writer, use_ec(ec));
+            if (ec == http::error::need_buffer) ec = {};
+            if (ec) co_return client_gone(record, started, ec);
+            if (last && writer.is_done()) break;
+        }
+        record.usage = stream_usage.usage();
+        if (!masked_ok) {
+            record.action = "error";
+            record.error = "response stream could not be masked: " + masker->failure();
+            finish(record, started);
+            co_return ExchangeOutcome::close_client;  // the upstream stream was abandoned mid-way
+        }
+        finish(record, started);
+        const bool reusable = upstream_keep_alive && upstream_buffer.size() == 0;
+        co_return reusable ? ExchangeOutcome::done_keep_upstream : ExchangeOutcome::done_close_upstream;
+    }
+
+    // Reads what has arrived of the upstream's body into `chunk` (one deadline per read).
+    net::awaitable<std::size_t> read_response_piece(http::response_parser<http::buffer_body>& parser,
+                                                    UpstreamStream& upstream, beast::flat_buffer& upstream_buffer,
+                                                    std::array<char, limits::kRelayBufferBytes>& chunk,
+                                                    beast::error_code& ec) {
+        parser.get().body().data = chunk.data();
+        parser.get().body().size = chunk.size();
+        beast::get_lowest_layer(upstream).expires_after(worker_.upstream_pool().timeouts().read);
+        co_await http::async_read_some(upstream, upstream_buffer, parser, use_ec(ec));
+        if (ec == http::error::need_buffer) ec = {};
+        co_return chunk.size() - parser.get().body().size;
     }
 
     net::awaitable<bool> read_whole_body(http::request_parser<http::buffer_body>& parser, std::string& out,
@@ -512,6 +692,7 @@ private:
 
     void finish(AuditRecord& record, Clock::time_point started) {
         record.latency_ms = ms_since(started);
+        if (masking_) record.masking = masking_->summary();
         context_.audit.write(record.to_json());
     }
 
@@ -559,6 +740,7 @@ private:
     const ConnectionOrigin& origin_;
     const std::string sni_;
     UpstreamEndpoint upstream_;
+    std::unique_ptr<masking::MaskingSession> masking_;  // the current request's, when its rule masks
 };
 
 }  // namespace

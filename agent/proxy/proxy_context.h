@@ -21,6 +21,7 @@ namespace sluice {
 class ApiKeyStore;
 class AuditWriter;
 class RequestGate;
+class OidcAuthenticator;
 
 // Who opened a redirected connection and where it was going (from the kernel record).
 struct ConnectionOrigin {
@@ -57,6 +58,8 @@ struct ProxyContext {
     ApiKeyStore& api_keys;
     AuditWriter& audit;
     RequestGate& gate;
+    OidcAuthenticator& oidc;
+    const std::string& host_secret;  // key for masking's keyed hashes
     ProxyCounters counters;
 };
 

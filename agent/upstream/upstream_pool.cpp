@@ -20,6 +20,10 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 
+namespace {
+constexpr auto kStaleCheckAfter = std::chrono::milliseconds(200);
+}  // namespace
+
 bool idle_connection_is_stale(int fd) {
     pollfd p{fd, POLLIN, 0};
     // Readable while idle means EOF, a reset, or a TLS alert/ticket we cannot tell apart from
@@ -39,8 +43,12 @@ net::awaitable<UpstreamLease> UpstreamPool::acquire(const UpstreamEndpoint& endp
             IdleConnection idle = std::move(list.back());
             list.pop_back();
             auto& socket = beast::get_lowest_layer(*idle.stream).socket();
-            if (now - idle.since > limits::kUpstreamIdleTimeout ||
-                idle_connection_is_stale(socket.native_handle()))
+            if (now - idle.since > limits::kUpstreamIdleTimeout) continue;
+            // A connection back in the pool for less than kStaleCheckAfter is taken without the
+            // poll() (one syscall per request under load): upstreams close idle connections after
+            // seconds, and a request whose body we hold is retried once on a fresh connection
+            // if a reused one turns out dead.
+            if (now - idle.since >= kStaleCheckAfter && idle_connection_is_stale(socket.native_handle()))
                 continue;
             ++stats_.reuses;
             co_return UpstreamLease{std::move(idle.stream), true, UpstreamFailure::none, {}};

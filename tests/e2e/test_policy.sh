@@ -32,7 +32,7 @@ rules:
     match: {users: [$E2E_USER]}
 YAML
 }
-write_policy 400
+write_policy 120
 check "policy check accepts the file" "$SLUICECTL" policy check "$POLICY"
 
 start_upstream || exit 1
@@ -81,7 +81,7 @@ for i in $(seq 12); do
 done
 expect_contains "the exhausted budget refuses with 429" "$out" '"code":"budget_exceeded"'
 used="$("$SLUICECTL" --config "$E2E_CONFIG" status | python3 -c 'import json,sys; print(json.load(sys.stdin)["policy"]["budgets"]["budget|ci"]["tokens"])')"
-check "the budget never overshoots its limit ($used <= 400)" test "$used" -le 400
+check "the budget never overshoots its limit ($used <= 120)" test "$used" -le 120
 
 # --- budgets survive a restart --------------------------------------------------------------
 stop_sluiced

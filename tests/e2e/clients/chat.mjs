@@ -2,7 +2,7 @@
 import OpenAI from "openai";
 
 const client = new OpenAI();
-const prompt = process.argv[2] ?? "hello";
+const prompt = process.env.E2E_PROMPT ?? process.argv[2] ?? "hello";
 const completion = await client.chat.completions.create({
   model: process.argv[3] ?? "gpt-4o-mini",
   messages: [{ role: "user", content: prompt }],

@@ -4,7 +4,7 @@ import OpenAI from "openai";
 const client = new OpenAI();
 const stream = await client.chat.completions.create({
   model: "gpt-4o-mini",
-  messages: [{ role: "user", content: process.argv[2] ?? "stream please" }],
+  messages: [{ role: "user", content: process.env.E2E_PROMPT ?? process.argv[2] ?? "stream please" }],
   stream: true,
   stream_options: { include_usage: true },
 });

@@ -4,7 +4,7 @@ import OpenAI from "openai";
 const client = new OpenAI();
 const stream = await client.responses.create({
   model: "gpt-4.1-mini",
-  input: process.argv[2] ?? "respond please",
+  input: process.env.E2E_PROMPT ?? process.argv[2] ?? "respond please",
   stream: true,
 });
 let text = "";

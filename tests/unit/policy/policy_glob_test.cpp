@@ -72,5 +72,24 @@ TEST(Glob, LiteralDetection) {
     EXPECT_FALSE(glob_is_literal("a\\b"));
 }
 
+TEST(Glob, LiteralPrefixIsWhatEveryMatchStartsWith) {
+    EXPECT_EQ(glob_literal_prefix("svc-990-*.service"), "svc-990-");
+    EXPECT_EQ(glob_literal_prefix("gpt-4o"), "gpt-4o");
+    EXPECT_EQ(glob_literal_prefix("*.service"), "");
+    EXPECT_EQ(glob_literal_prefix("ab?c"), "ab");
+    EXPECT_EQ(glob_literal_prefix("ab[cd]"), "ab");
+    EXPECT_EQ(glob_literal_prefix("a\\*b*"), "a*b");  // escape resolved
+    EXPECT_EQ(glob_literal_prefix("a\\"), "a\\");     // trailing backslash is literal
+    EXPECT_EQ(glob_literal_prefix(""), "");
+    // Whatever a pattern matches starts with its prefix: what the rule index relies on.
+    for (std::string pattern : {"/opt/app1/bin/*", "a\\*b*", "job-1@*.service", "x?y"}) {
+        for (std::string text : {"/opt/app1/bin/tool", "a*bcd", "job-1@2.service", "xzy", "a"}) {
+            if (glob_match(pattern, text))
+                EXPECT_EQ(text.rfind(glob_literal_prefix(pattern), 0), 0u)
+                    << pattern << " " << text;
+        }
+    }
+}
+
 }  // namespace
 }  // namespace sluice

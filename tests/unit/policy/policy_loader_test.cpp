@@ -110,6 +110,46 @@ TEST(PolicyLoader, RefusesBadValues) {
               std::string::npos);
 }
 
+TEST(PolicyLoader, ValidatesOidcBinding) {
+    auto ok = load_policy(
+        "default: deny\nrules:\n  - name: a\n    match: {}\n    oidc_binding:\n"
+        "      claim: email\n      users: {ci-runner: ['ci-bot@*'], 1234: [robot]}\n"
+        "      required: false\n",
+        "p.yaml");
+    ASSERT_TRUE(ok.ok()) << ok.error;
+    const auto& binding = *ok.policy->rules[0].oidc_binding;
+    EXPECT_EQ(binding.claim, "email");
+    EXPECT_FALSE(binding.required);
+    EXPECT_EQ(binding.users.at("1234"), std::vector<std::string>{"robot"});
+    auto defaults = load_policy(
+        "default: deny\nrules:\n  - {name: a, match: {}, oidc_binding: {}}\n", "p.yaml");
+    ASSERT_TRUE(defaults.ok()) << defaults.error;
+    EXPECT_EQ(defaults.policy->rules[0].oidc_binding->claim, "sub");
+    EXPECT_TRUE(defaults.policy->rules[0].oidc_binding->required);
+
+    const std::string rule = "default: deny\nrules:\n  - name: a\n    match: {}\n    oidc_binding:\n";
+    EXPECT_EQ(load_error(rule + "      subject: sub\n")
+                  .rfind("policy.yaml:6: rules[0].oidc_binding.subject: unknown key", 0),
+              0u);
+    EXPECT_EQ(load_error(rule + "      claim: ''\n"),
+              "policy.yaml:6: rules[0].oidc_binding.claim: must be non-empty (sub, email, ...)");
+    EXPECT_EQ(load_error(rule + "      required: maybe\n"),
+              "policy.yaml:6: rules[0].oidc_binding.required: not a boolean (true or false): "
+              "'maybe'");
+    EXPECT_EQ(load_error(rule + "      users: [alice]\n"),
+              "policy.yaml:6: rules[0].oidc_binding.users: not a map");
+    EXPECT_EQ(load_error(rule + "      users:\n        alice: alice\n"),
+              "policy.yaml:7: rules[0].oidc_binding.users.alice: not a list");
+    EXPECT_EQ(load_error(rule + "      users:\n        alice: []\n"),
+              "policy.yaml:7: rules[0].oidc_binding.users.alice: empty list (to refuse this "
+              "user, use action: deny)");
+    EXPECT_EQ(load_error(rule + "      users:\n        alice: ['a[']\n"),
+              "policy.yaml:7: rules[0].oidc_binding.users.alice[0]: unterminated '[' in glob "
+              "'a['");
+    EXPECT_EQ(load_error(rule + "      users:\n        alice: [a]\n        alice: [b]\n"),
+              "policy.yaml:8: rules[0].oidc_binding.users.alice: duplicate key");
+}
+
 TEST(PolicyLoader, ReportsYamlSyntaxErrorsWithLine) {
     auto error = load_error("default: deny\nrules:\n  - name: [unclosed\n");
     EXPECT_EQ(error.rfind("policy.yaml:", 0), 0u);

@@ -1,0 +1,94 @@
+#include "agent/proxy/connection_deadline.h"
+
+#include <algorithm>
+#include <vector>
+
+#include <boost/asio/steady_timer.hpp>
+
+namespace sluice {
+
+namespace net = boost::asio;
+
+// Shared with the pending wake-up handler, so the handler never touches freed memory when the
+// session ends first; `stopped` tells it the owner is gone.
+struct ConnectionDeadline::State {
+    explicit State(net::any_io_executor executor) : timer(std::move(executor)) {}
+
+    net::steady_timer timer;
+    Clock::time_point deadline = Clock::time_point::max();
+    Clock::time_point wake_at = Clock::time_point::max();  // of the pending wait, if waiting
+    bool waiting = false;
+    bool timed_out = false;
+    bool stopped = false;
+    std::uint64_t generation = 0;  // a wait re-queued earlier makes the older handler stale
+    std::uint64_t waits = 0;
+    std::vector<net::ip::tcp::socket*> sockets;
+
+    static void sleep_until(const std::shared_ptr<State>& self, Clock::time_point when) {
+        self->wake_at = when;
+        self->waiting = true;
+        ++self->waits;
+        const std::uint64_t generation = ++self->generation;
+        self->timer.expires_at(when);
+        self->timer.async_wait([self, generation](const boost::system::error_code&) {
+            if (self->stopped || generation != self->generation) return;
+            self->waiting = false;
+            self->on_wake(self);
+        });
+    }
+
+    void on_wake(const std::shared_ptr<State>& self) {
+        if (deadline == Clock::time_point::max()) return;  // disarmed meanwhile: sleep until arm()
+        if (deadline > Clock::now()) {
+            sleep_until(self, deadline);  // re-armed meanwhile: the usual case
+            return;
+        }
+        timed_out = true;
+        deadline = Clock::time_point::max();
+        for (net::ip::tcp::socket* socket : sockets) {
+            boost::system::error_code ignored;
+            socket->close(ignored);  // completes pending operations with operation_aborted
+        }
+    }
+};
+
+ConnectionDeadline::ConnectionDeadline(net::any_io_executor executor)
+    : state_(std::make_shared<State>(std::move(executor))) {}
+
+ConnectionDeadline::~ConnectionDeadline() {
+    state_->stopped = true;
+    state_->sockets.clear();
+    // Cancelling queues the handler (it returns on `stopped`) and needs no syscall; without it
+    // the io_context would keep the pending wait, and this State, until the old deadline.
+    state_->timer.cancel();
+}
+
+void ConnectionDeadline::watch(net::ip::tcp::socket& socket) {
+    if (std::find(state_->sockets.begin(), state_->sockets.end(), &socket) == state_->sockets.end())
+        state_->sockets.push_back(&socket);
+}
+
+void ConnectionDeadline::unwatch(net::ip::tcp::socket& socket) {
+    std::erase(state_->sockets, &socket);
+}
+
+void ConnectionDeadline::arm(Clock::duration timeout) {
+    State& s = *state_;
+    s.deadline = Clock::now() + timeout;
+    s.timed_out = false;
+    // Earlier than the pending wake-up (or none pending): the timer has to move. Otherwise the
+    // wake-up will find the later deadline and sleep again, and arm() costs no syscall.
+    if (!s.waiting || s.deadline < s.wake_at) State::sleep_until(state_, s.deadline);
+}
+
+void ConnectionDeadline::disarm() {
+    state_->deadline = Clock::time_point::max();
+}
+
+bool ConnectionDeadline::timed_out() const { return state_->timed_out; }
+
+ConnectionDeadline::Clock::time_point ConnectionDeadline::deadline() const { return state_->deadline; }
+
+std::uint64_t ConnectionDeadline::timer_waits() const { return state_->waits; }
+
+}  // namespace sluice

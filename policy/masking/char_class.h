@@ -1,0 +1,38 @@
+// ASCII character classes used by the recognizers; locale-independent and branch-cheap.
+#pragma once
+
+namespace sluice::masking {
+
+constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
+constexpr bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
+constexpr bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
+constexpr bool is_alpha(char c) { return is_upper(c) || is_lower(c); }
+constexpr bool is_alnum(char c) { return is_digit(c) || is_alpha(c); }
+constexpr bool is_hex(char c) {
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+constexpr bool is_b64url(char c) { return is_alnum(c) || c == '-' || c == '_'; }
+constexpr bool is_b64(char c) { return is_alnum(c) || c == '+' || c == '/'; }
+constexpr bool is_email_local(char c) {
+    return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
+}
+constexpr bool is_domain(char c) { return is_alnum(c) || c == '.' || c == '-'; }
+constexpr bool is_phone(char c) {
+    return is_digit(c) || c == ' ' || c == '-' || c == '.' || c == '(' || c == ')' || c == '+';
+}
+
+// Well-formed UTF-8 (no overlong two-byte forms, no truncated sequences).
+inline bool valid_utf8(const char* data, unsigned long size) {
+    unsigned long i = 0;
+    while (i < size) {
+        const auto c = static_cast<unsigned char>(data[i]);
+        unsigned long n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (n == 0 || i + n > size || (n == 2 && c < 0xC2)) return false;
+        for (unsigned long k = 1; k < n; ++k)
+            if ((static_cast<unsigned char>(data[i + k]) & 0xC0) != 0x80) return false;
+        i += n;
+    }
+    return true;
+}
+
+}  // namespace sluice::masking

@@ -1,0 +1,51 @@
+// Confirmation step of the built-in recognizers. The Hyperscan prefilter (prefilter.h) reports
+// only where a cheap trigger pattern ends; an extractor then finds the exact span around that
+// position by hand and validates it (checksums, ranges, boundaries). Each returns the offset up
+// to which it examined the text, so later hits of the same recognizer inside that stretch are
+// skipped rather than re-examined.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+#include "policy/masking/candidate.h"
+
+namespace sluice::masking {
+
+// Number-shaped entities are triggered by the digit scanner instead (digit_scanner.h): their
+// `hit_end` is a position just inside the structure it found (for IBAN: where it starts).
+using Extractor = std::size_t (*)(std::string_view text, std::size_t hit_end, Spans& out);
+
+std::size_t extract_email(std::string_view text, std::size_t hit_end, Spans& out);
+std::size_t extract_phone(std::string_view text, std::size_t hit_end, Spans& out);
+std::size_t extract_card(std::string_view text, std::size_t hit_end, Spans& out);
+std::size_t extract_iban(std::string_view text, std::size_t hit_end, Spans& out);
+std::size_t extract_ssn(std::string_view text, std::size_t hit_end, Spans& out);
+std::size_t extract_ipv4(std::string_view text, std::size_t hit_end, Spans& out);
+std::size_t extract_ipv6(std::string_view text, std::size_t hit_end, Spans& out);
+
+std::size_t extract_openai_key(std::string_view text, std::size_t hit_end, Spans& out);
+std::size_t extract_aws_access_key(std::string_view text, std::size_t hit_end, Spans& out);
+std::size_t extract_aws_secret_key(std::string_view text, std::size_t hit_end, Spans& out);
+std::size_t extract_github_classic(std::string_view text, std::size_t hit_end, Spans& out);
+std::size_t extract_github_pat(std::string_view text, std::size_t hit_end, Spans& out);
+std::size_t extract_slack_token(std::string_view text, std::size_t hit_end, Spans& out);
+std::size_t extract_slack_app_token(std::string_view text, std::size_t hit_end, Spans& out);
+std::size_t extract_jwt(std::string_view text, std::size_t hit_end, Spans& out);
+std::size_t extract_private_key(std::string_view text, std::size_t hit_end, Spans& out);
+
+// Longest a match of each can be; the stream masker's hold-back is bounded by these.
+inline constexpr std::size_t kEmailMaxBytes = 254;
+inline constexpr std::size_t kPhoneMaxBytes = 24;
+inline constexpr std::size_t kCardMaxBytes = 23;
+inline constexpr std::size_t kIbanMaxBytes = 42;
+inline constexpr std::size_t kSsnMaxBytes = 11;
+inline constexpr std::size_t kIpv4MaxBytes = 15;
+inline constexpr std::size_t kIpv6MaxBytes = 45;
+inline constexpr std::size_t kTokenMaxBytes = 512;  // OpenAI, GitHub, Slack tokens
+inline constexpr std::size_t kAwsSecretBytes = 40;
+inline constexpr std::size_t kAwsSecretWindowBytes = 96;  // key must start this close after "secret"
+inline constexpr std::size_t kJwtMaxBytes = 16 * 1024;
+inline constexpr std::size_t kPrivateKeyMaxBytes = 64 * 1024;
+
+}  // namespace sluice::masking

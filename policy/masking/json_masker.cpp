@@ -1,0 +1,234 @@
+#include "policy/masking/json_masker.h"
+
+namespace sluice::masking {
+
+using nlohmann::json;
+
+std::string_view to_string(BodyStatus status) {
+    switch (status) {
+        case BodyStatus::unchanged: return "unchanged";
+        case BodyStatus::masked: return "masked";
+        case BodyStatus::not_json: return "not_json";
+        case BodyStatus::failed: return "failed";
+    }
+    return "unknown";
+}
+
+ApiShape api_shape(std::string_view path) {
+    if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
+    while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+    auto under = [&](std::string_view prefix) {
+        return path == prefix || (path.size() > prefix.size() && path.substr(0, prefix.size()) == prefix &&
+                                  path[prefix.size()] == '/');
+    };
+    if (under("/v1/chat/completions")) return ApiShape::chat;
+    if (under("/v1/responses")) return ApiShape::responses;
+    if (path == "/v1/embeddings") return ApiShape::embeddings;
+    if (path == "/v1/completions") return ApiShape::completions;
+    if (path == "/v1/moderations") return ApiShape::moderations;
+    return ApiShape::other;
+}
+
+bool json_depth_within(std::string_view text, int max_depth) {
+    int depth = 0;
+    bool in_string = false;
+    bool escaped = false;
+    for (char c : text) {
+        if (in_string) {
+            if (escaped) escaped = false;
+            else if (c == '\\') escaped = true;
+            else if (c == '"') in_string = false;
+            continue;
+        }
+        if (c == '"') in_string = true;
+        else if (c == '[' || c == '{') {
+            if (++depth > max_depth) return false;
+        } else if (c == ']' || c == '}') {
+            --depth;
+        }
+    }
+    return true;
+}
+
+void JsonEdit::string(json& value) {
+    if (!value.is_string() || failed) return;
+    auto& text = value.get_ref<std::string&>();
+    if (!masker.mask(text, direction, &changed)) {
+        failed = true;
+        return;
+    }
+    if (restore) {
+        const std::size_t n = restore_placeholders(masker.vault(), text);
+        masker.stats().restored += static_cast<uint32_t>(n);
+        changed |= n > 0;
+    }
+}
+
+namespace {
+
+json* member(json& object, const char* key) {
+    if (!object.is_object()) return nullptr;
+    auto it = object.find(key);
+    return it == object.end() ? nullptr : &*it;
+}
+
+void edit_key(json& object, const char* key, JsonEdit& edit) {
+    if (auto* v = member(object, key)) edit.string(*v);
+}
+
+// A content value: a string, or parts whose text is in `text` (or `refusal`).
+void edit_content(json& content, JsonEdit& edit) {
+    if (content.is_string()) {
+        edit.string(content);
+        return;
+    }
+    if (!content.is_array()) return;
+    for (auto& part : content) {
+        if (part.is_string()) {
+            edit.string(part);
+        } else if (part.is_object()) {
+            edit_key(part, "text", edit);
+            edit_key(part, "refusal", edit);
+        }
+    }
+}
+
+void edit_tool_calls(json& message, JsonEdit& edit) {
+    if (auto* calls = member(message, "tool_calls"); calls && calls->is_array())
+        for (auto& call : *calls)
+            if (auto* fn = member(call, "function")) edit_key(*fn, "arguments", edit);
+    if (auto* fn = member(message, "function_call")) edit_key(*fn, "arguments", edit);
+}
+
+void edit_chat_message(json& message, JsonEdit& edit) {
+    if (auto* content = member(message, "content")) edit_content(*content, edit);
+    edit_key(message, "refusal", edit);
+    edit_tool_calls(message, edit);
+}
+
+// Responses input and output items share a shape: text parts in content/summary, tool
+// arguments and outputs.
+void edit_item(json& item, JsonEdit& edit) {
+    if (item.is_string()) {
+        edit.string(item);
+        return;
+    }
+    if (!item.is_object()) return;
+    if (auto* content = member(item, "content")) edit_content(*content, edit);
+    if (auto* summary = member(item, "summary")) edit_content(*summary, edit);
+    if (auto* output = member(item, "output")) edit_content(*output, edit);
+    edit_key(item, "arguments", edit);
+    edit_key(item, "input", edit);  // custom tool call input
+}
+
+void edit_string_or_strings(json& body, const char* key, JsonEdit& edit) {
+    auto* value = member(body, key);
+    if (!value) return;
+    if (value->is_string()) {
+        edit.string(*value);
+    } else if (value->is_array()) {
+        for (auto& item : *value) {
+            if (item.is_string()) edit.string(item);
+            else if (item.is_object()) edit_key(item, "text", edit);
+        }
+    }
+}
+
+bool skipped_key(std::string_view key) {
+    return key == "model" || key == "id" || key == "object" || key == "b64_json" ||
+           key == "embedding" || key == "partial_image_b64" || key == "type";
+}
+
+void edit_all_strings(json& value, JsonEdit& edit) {
+    if (value.is_string()) {
+        edit.string(value);
+    } else if (value.is_array()) {
+        for (auto& item : value) edit_all_strings(item, edit);
+    } else if (value.is_object()) {
+        for (auto it = value.begin(); it != value.end(); ++it)
+            if (!skipped_key(it.key())) edit_all_strings(it.value(), edit);
+    }
+}
+
+void edit_request_value(json& body, ApiShape shape, JsonEdit& edit) {
+    switch (shape) {
+        case ApiShape::chat:
+            if (auto* messages = member(body, "messages"); messages && messages->is_array())
+                for (auto& message : *messages) edit_chat_message(message, edit);
+            break;
+        case ApiShape::responses:
+            edit_key(body, "instructions", edit);
+            if (auto* input = member(body, "input")) {
+                if (input->is_array())
+                    for (auto& item : *input) edit_item(item, edit);
+                else
+                    edit.string(*input);
+            }
+            break;
+        case ApiShape::embeddings:
+        case ApiShape::moderations:
+            edit_string_or_strings(body, "input", edit);
+            break;
+        case ApiShape::completions:
+            edit_string_or_strings(body, "prompt", edit);
+            break;
+        case ApiShape::other:
+            edit_all_strings(body, edit);
+            break;
+    }
+}
+
+BodyStatus edit_body(std::string& body, JsonEdit& edit, ApiShape shape, bool request) {
+    if (!json_depth_within(body)) return BodyStatus::not_json;
+    json parsed = json::parse(body, nullptr, false);
+    if (parsed.is_discarded()) return BodyStatus::not_json;
+    if (request) edit_request_value(parsed, shape, edit);
+    else edit_response_value(parsed, shape, edit);
+    if (edit.failed) return BodyStatus::failed;
+    if (!edit.changed) return BodyStatus::unchanged;
+    body = parsed.dump(-1, ' ', false, json::error_handler_t::replace);
+    return BodyStatus::masked;
+}
+
+}  // namespace
+
+void edit_responses_output_item(json& item, JsonEdit& edit) { edit_item(item, edit); }
+
+void edit_response_value(json& body, ApiShape shape, JsonEdit& edit) {
+    switch (shape) {
+        case ApiShape::chat:
+        case ApiShape::completions:
+            if (auto* choices = member(body, "choices"); choices && choices->is_array()) {
+                for (auto& choice : *choices) {
+                    if (auto* message = member(choice, "message")) edit_chat_message(*message, edit);
+                    if (auto* delta = member(choice, "delta")) edit_chat_message(*delta, edit);
+                    edit_key(choice, "text", edit);
+                }
+            }
+            break;
+        case ApiShape::responses:
+            if (auto* output = member(body, "output"); output && output->is_array())
+                for (auto& item : *output) edit_item(item, edit);
+            edit_key(body, "output_text", edit);
+            break;
+        case ApiShape::embeddings:
+            break;
+        case ApiShape::moderations:
+        case ApiShape::other:
+            edit_all_strings(body, edit);
+            break;
+    }
+}
+
+BodyStatus mask_request_body(std::string& body, std::string_view path, TextMasker& masker) {
+    JsonEdit edit{masker, Direction::request};
+    return edit_body(body, edit, api_shape(path), true);
+}
+
+BodyStatus mask_response_body(std::string& body, std::string_view path, TextMasker& masker,
+                              bool restore) {
+    JsonEdit edit{masker, Direction::response, restore};
+    return edit_body(body, edit, api_shape(path), false);
+}
+
+}  // namespace sluice::masking

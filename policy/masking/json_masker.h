@@ -1,0 +1,54 @@
+// Masks JSON bodies of the OpenAI API: only the string values that carry content, found by
+// the endpoint's schema; everything else (ids, model, numbers, base64 payloads) is left as it
+// was. The result is re-serialized only if a value changed, and is always valid JSON in UTF-8;
+// the caller sets Content-Length from the new size.
+//
+// Requests: chat `messages[].content` (strings and text parts), tool call arguments and tool
+// results; Responses `instructions` and `input` items (content, tool outputs, arguments);
+// embeddings/moderations `input`; completions `prompt`. Responses: chat `choices[].message`
+// content, refusal and tool call arguments; Responses `output[]` item texts and arguments.
+// Other JSON endpoints: every string except a few known identifier/binary keys.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "policy/masking/text_masker.h"
+
+namespace sluice::masking {
+
+enum class BodyStatus {
+    unchanged,  // nothing to mask; body untouched
+    masked,     // body replaced
+    not_json,   // not JSON (or nested deeper than kMaxJsonDepth): body untouched, not masked
+    failed,     // a scan engine failed: body untouched, must not be forwarded
+};
+std::string_view to_string(BodyStatus status);
+
+enum class ApiShape { chat, responses, embeddings, completions, moderations, other };
+ApiShape api_shape(std::string_view path);  // query string and trailing '/' ignored
+
+inline constexpr int kMaxJsonDepth = 128;
+// True when `text` is nested at most `max_depth` arrays/objects deep (a guard before parsing:
+// serialization recurses).
+bool json_depth_within(std::string_view text, int max_depth = kMaxJsonDepth);
+
+BodyStatus mask_request_body(std::string& body, std::string_view path, TextMasker& masker);
+// `restore`: put back placeholders issued for this session's requests.
+BodyStatus mask_response_body(std::string& body, std::string_view path, TextMasker& masker,
+                              bool restore);
+
+// Editing a parsed value in place, for the stream masker's full-text events.
+struct JsonEdit {
+    TextMasker& masker;
+    Direction direction;
+    bool restore = false;
+    bool changed = false;
+    bool failed = false;
+    void string(nlohmann::json& value);  // masks (and restores) one string value
+};
+void edit_response_value(nlohmann::json& value, ApiShape shape, JsonEdit& edit);
+void edit_responses_output_item(nlohmann::json& item, JsonEdit& edit);
+
+}  // namespace sluice::masking

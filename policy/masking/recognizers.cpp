@@ -1,0 +1,219 @@
+#include "policy/masking/recognizers.h"
+
+#include <re2/re2.h>
+#include <re2/set.h>
+
+#include <algorithm>
+#include <array>
+
+#include "policy/masking/digit_scanner.h"
+#include "policy/masking/extractors.h"
+#include "policy/masking/prefilter.h"
+#include "policy/masking/tail_holdback.h"
+
+namespace sluice::masking {
+
+struct RecognizerSet::Engines {
+    std::unique_ptr<re2::RE2::Set> set;
+    std::vector<std::unique_ptr<re2::RE2>> regexes;
+};
+
+RecognizerSet::RecognizerSet() : engines_(std::make_unique<Engines>()) {}
+RecognizerSet::~RecognizerSet() = default;
+
+std::shared_ptr<const RecognizerSet> RecognizerSet::compile(std::vector<CustomPattern> custom,
+                                                            std::string& error) {
+    if (auto failure = prepare_prefilter()) {
+        error = *failure;
+        return nullptr;
+    }
+    if (custom.size() > kMaxCustomPatterns) {
+        error = "too many masking patterns (at most " + std::to_string(kMaxCustomPatterns) + ")";
+        return nullptr;
+    }
+    std::shared_ptr<RecognizerSet> set(new RecognizerSet());
+    if (!custom.empty()) {
+        re2::RE2::Options options;
+        options.set_longest_match(true);
+        options.set_log_errors(false);
+        set->engines_->set = std::make_unique<re2::RE2::Set>(options, re2::RE2::UNANCHORED);
+        for (const auto& pattern : custom) {
+            auto re = std::make_unique<re2::RE2>(pattern.regex, options);
+            if (!re->ok()) {
+                error = "bad regex for " + pattern.name + ": " + re->error();
+                return nullptr;
+            }
+            if (re2::RE2::FullMatch("", *re)) {
+                error = "regex for " + pattern.name + " matches the empty string";
+                return nullptr;
+            }
+            std::string set_error;
+            if (set->engines_->set->Add(pattern.regex, &set_error) < 0) {
+                error = "bad regex for " + pattern.name + ": " + set_error;
+                return nullptr;
+            }
+            set->engines_->regexes.push_back(std::move(re));
+        }
+        if (!set->engines_->set->Compile()) {
+            error = "masking patterns too large for RE2";
+            return nullptr;
+        }
+    }
+    set->custom_ = std::move(custom);
+    return set;
+}
+
+std::shared_ptr<const RecognizerSet> RecognizerSet::builtin() {
+    static const std::shared_ptr<const RecognizerSet> kBuiltin = [] {
+        std::string error;
+        return compile({}, error);
+    }();
+    return kBuiltin;
+}
+
+std::string RecognizerSet::label(EntityId id) const {
+    if (id < kBuiltinEntityCount) return std::string(masking::label(static_cast<Entity>(id)));
+    std::string out = custom_.at(id - kBuiltinEntityCount).name;
+    for (auto& c : out)
+        if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    return out;
+}
+
+std::string RecognizerSet::config_name(EntityId id) const {
+    if (id < kBuiltinEntityCount) return std::string(masking::config_name(static_cast<Entity>(id)));
+    return custom_.at(id - kBuiltinEntityCount).name;
+}
+
+std::optional<EntityId> RecognizerSet::find_entity(std::string_view name) const {
+    if (auto e = parse_entity(name)) return id_of(*e);
+    for (std::size_t i = 0; i < custom_.size(); ++i)
+        if (custom_[i].name == name) return static_cast<EntityId>(kBuiltinEntityCount + i);
+    return std::nullopt;
+}
+
+Tier RecognizerSet::tier_of(EntityId id) const {
+    return id < kBuiltinEntityCount ? tier(static_cast<Entity>(id)) : Tier::custom;
+}
+
+bool RecognizerSet::find_custom(std::string_view text, EntitySet enabled, Spans& candidates) const {
+    if (!engines_->set) return true;
+    std::vector<int> matched;
+    re2::RE2::Set::ErrorInfo info{};
+    if (!engines_->set->Match(text, &matched, &info))
+        return info.kind == re2::RE2::Set::kNoError;
+    for (int index : matched) {
+        const auto id = static_cast<EntityId>(kBuiltinEntityCount + index);
+        if (!enabled.contains(id)) continue;
+        const re2::RE2& re = *engines_->regexes[static_cast<std::size_t>(index)];
+        std::size_t pos = 0;
+        re2::StringPiece match;
+        while (pos <= text.size() &&
+               re.Match(text, pos, text.size(), re2::RE2::UNANCHORED, &match, 1)) {
+            const auto begin = static_cast<std::size_t>(match.data() - text.data());
+            const std::size_t end = begin + match.size();
+            if (end > begin) candidates.push_back({begin, end, id});
+            pos = end > begin ? end : begin + 1;
+        }
+    }
+    return true;
+}
+
+namespace {
+
+// Greedy selection, one tier at a time; `chosen` stays sorted by begin.
+void resolve(Spans& candidates, const std::array<Tier, kMaxEntities>& tiers, Spans& chosen) {
+    std::sort(candidates.begin(), candidates.end(), [&](const Span& a, const Span& b) {
+        if (tiers[a.entity] != tiers[b.entity]) return tiers[a.entity] < tiers[b.entity];
+        if (a.begin != b.begin) return a.begin < b.begin;
+        if (a.end != b.end) return a.end > b.end;
+        return a.entity < b.entity;
+    });
+    std::size_t i = 0;
+    Spans tier_spans;
+    while (i < candidates.size()) {
+        const Tier current = tiers[candidates[i].entity];
+        tier_spans.clear();
+        std::size_t last_end = 0;
+        for (; i < candidates.size() && tiers[candidates[i].entity] == current; ++i) {
+            const Span& c = candidates[i];
+            if (!tier_spans.empty() && c.begin < last_end) continue;
+            auto it = std::lower_bound(chosen.begin(), chosen.end(), c.begin,
+                                       [](const Span& s, std::size_t b) { return s.begin < b; });
+            if (it != chosen.end() && it->begin < c.end) continue;
+            if (it != chosen.begin() && std::prev(it)->end > c.begin) continue;
+            tier_spans.push_back(c);
+            last_end = c.end;
+        }
+        if (tier_spans.empty()) continue;
+        Spans merged;
+        merged.reserve(chosen.size() + tier_spans.size());
+        std::merge(chosen.begin(), chosen.end(), tier_spans.begin(), tier_spans.end(),
+                   std::back_inserter(merged),
+                   [](const Span& a, const Span& b) { return a.begin < b.begin; });
+        chosen.swap(merged);
+    }
+}
+
+}  // namespace
+
+bool RecognizerSet::find(std::string_view text, EntitySet enabled, Spans& out,
+                         std::size_t from) const {
+    if (enabled.empty() || text.empty()) return true;
+    thread_local std::vector<TriggerHit> hits;
+    thread_local Spans candidates;
+    thread_local Spans chosen;
+    hits.clear();
+    candidates.clear();
+    chosen.clear();
+    if (!scan_triggers(text, hits)) return false;
+    const auto& triggers = builtin_triggers();
+    std::array<std::size_t, kBuiltinEntityCount> examined{};
+    for (const auto& hit : hits) {
+        const Trigger& trigger = triggers[hit.trigger];
+        const auto entity = static_cast<std::size_t>(trigger.entity);
+        if (!enabled.contains(id_of(trigger.entity)) || hit.end <= examined[entity]) continue;
+        examined[entity] = std::max(examined[entity], trigger.extract(text, hit.end, candidates));
+    }
+    // Number-shaped entities, from the digit scanner.
+    thread_local std::vector<DigitCandidate> digits;
+    digits.clear();
+    scan_digit_candidates(text, digits);
+    static constexpr std::pair<Entity, Extractor> kNumeric[] = {
+        {Entity::phone, extract_phone}, {Entity::credit_card, extract_card},
+        {Entity::us_ssn, extract_ssn}, {Entity::ipv4, extract_ipv4}};
+    std::array<std::size_t, kBuiltinEntityCount> examined_numeric{};
+    for (const auto& candidate : digits) {
+        if (candidate.iban) {
+            if (enabled.contains(id_of(Entity::iban)) && candidate.pos >= examined_numeric[id_of(Entity::iban)])
+                examined_numeric[id_of(Entity::iban)] = extract_iban(text, candidate.pos, candidates);
+            continue;
+        }
+        for (const auto& [entity, extract] : kNumeric) {
+            auto& done = examined_numeric[id_of(entity)];
+            if (!enabled.contains(id_of(entity)) || candidate.pos + 1 <= done) continue;
+            done = std::max(done, extract(text, candidate.pos + 1, candidates));
+        }
+    }
+    if (!find_custom(text, enabled, candidates)) return false;
+    if (candidates.empty()) return true;
+    std::array<Tier, kMaxEntities> tiers{};
+    for (std::size_t id = 0; id < entity_count(); ++id) tiers[id] = tier_of(static_cast<EntityId>(id));
+    resolve(candidates, tiers, chosen);
+    for (const auto& span : chosen)
+        if (span.begin >= from) out.push_back(span);
+    return true;
+}
+
+std::size_t RecognizerSet::hold_from(std::string_view text, EntitySet enabled,
+                                     std::size_t from) const {
+    std::size_t hold = builtin_hold_from(text, enabled, from);
+    for (std::size_t i = 0; i < custom_.size(); ++i) {
+        if (!enabled.contains(static_cast<EntityId>(kBuiltinEntityCount + i))) continue;
+        const std::size_t len = custom_[i].max_length;
+        const std::size_t start = text.size() > len ? text.size() - len : 0;
+        hold = std::min(hold, std::max(start, from));
+    }
+    return hold;
+}
+
+}  // namespace sluice::masking

@@ -1,0 +1,143 @@
+// Extractors for credentials: API keys and tokens, JWTs, PEM private keys (extractors.h).
+#include "policy/masking/char_class.h"
+#include "policy/masking/extractors.h"
+
+namespace sluice::masking {
+
+namespace {
+
+char at(std::string_view text, std::size_t i) { return i < text.size() ? text[i] : '\0'; }
+char before(std::string_view text, std::size_t i) { return i > 0 ? text[i - 1] : '\0'; }
+
+template <typename Pred>
+std::size_t run_right(std::string_view text, std::size_t begin, std::size_t cap, Pred pred) {
+    std::size_t i = begin;
+    while (i < text.size() && i - begin < cap && pred(text[i])) ++i;
+    return i;
+}
+
+bool is_slack_char(char c) { return is_alnum(c) || c == '-'; }
+bool is_word(char c) { return is_alnum(c) || c == '_'; }
+bool is_aws_id_char(char c) { return is_upper(c) || is_digit(c); }
+
+// A token that starts `prefix_len` bytes before the end of a fixed-length trigger and runs on
+// over `pred` characters; refused when glued to a preceding letter or digit, or when longer
+// than kTokenMaxBytes (then it is some other blob).
+template <typename Pred>
+std::size_t prefixed_token(std::string_view text, std::size_t start, std::size_t min_end,
+                           Pred pred, Entity entity, Spans& out) {
+    if (is_alnum(before(text, start))) return min_end;
+    const std::size_t end = run_right(text, min_end, kTokenMaxBytes + 1, pred);
+    if (end - start > kTokenMaxBytes) return end;
+    out.push_back({start, end, id_of(entity)});
+    return end;
+}
+
+}  // namespace
+
+// Trigger: sk-[A-Za-z0-9_-]{20} (also sk-proj-, sk-svcacct-, sk-admin- keys).
+std::size_t extract_openai_key(std::string_view text, std::size_t hit_end, Spans& out) {
+    return prefixed_token(text, hit_end - 23, hit_end, is_b64url, Entity::openai_key, out);
+}
+
+// Trigger: (AKIA|ASIA|...)[A-Z0-9]{16}: exactly 20 characters.
+std::size_t extract_aws_access_key(std::string_view text, std::size_t hit_end, Spans& out) {
+    const std::size_t start = hit_end - 20;
+    if (is_alnum(before(text, start)) || is_aws_id_char(at(text, hit_end))) return hit_end;
+    out.push_back({start, hit_end, id_of(Entity::aws_access_key)});
+    return hit_end;
+}
+
+// Trigger: "secret" (any case). The key is 40 base64 characters starting within
+// kAwsSecretWindowBytes after it, mixing upper case, lower case and digits or symbols: the
+// keyword keeps arbitrary 40-character identifiers from being masked.
+std::size_t extract_aws_secret_key(std::string_view text, std::size_t hit_end, Spans& out) {
+    const std::size_t limit = std::min(text.size(), hit_end + kAwsSecretWindowBytes);
+    std::size_t i = hit_end;
+    while (i < limit) {
+        if (!is_b64(text[i]) || is_b64(before(text, i))) {
+            ++i;
+            continue;
+        }
+        const std::size_t end = run_right(text, i, kAwsSecretBytes + 1, is_b64);
+        if (end - i == kAwsSecretBytes && !is_b64(at(text, end)) && at(text, end) != '=') {
+            bool upper = false, lower = false, other = false;
+            for (std::size_t k = i; k < end; ++k) {
+                upper |= is_upper(text[k]);
+                lower |= is_lower(text[k]);
+                other |= !is_alpha(text[k]);
+            }
+            if (upper && lower && other) {
+                out.push_back({i, end, id_of(Entity::aws_secret_key)});
+                return end;
+            }
+        }
+        i = end;
+    }
+    return hit_end;
+}
+
+// Trigger: gh[pousr]_[A-Za-z0-9]{36}.
+std::size_t extract_github_classic(std::string_view text, std::size_t hit_end, Spans& out) {
+    return prefixed_token(text, hit_end - 40, hit_end, is_alnum, Entity::github_token, out);
+}
+
+// Trigger: github_pat_[A-Za-z0-9_]{22}.
+std::size_t extract_github_pat(std::string_view text, std::size_t hit_end, Spans& out) {
+    return prefixed_token(text, hit_end - 33, hit_end, is_word, Entity::github_token, out);
+}
+
+// Trigger: xox[abposr]-[A-Za-z0-9-]{10}.
+std::size_t extract_slack_token(std::string_view text, std::size_t hit_end, Spans& out) {
+    return prefixed_token(text, hit_end - 15, hit_end, is_slack_char, Entity::slack_token, out);
+}
+
+// Trigger: xapp-\d-[A-Za-z0-9-]{10}.
+std::size_t extract_slack_app_token(std::string_view text, std::size_t hit_end, Spans& out) {
+    return prefixed_token(text, hit_end - 17, hit_end, is_slack_char, Entity::slack_token, out);
+}
+
+// Trigger: eyJ[A-Za-z0-9_-]*\.eyJ; hit_end - 4 is the dot before the payload.
+std::size_t extract_jwt(std::string_view text, std::size_t hit_end, Spans& out) {
+    const std::size_t dot = hit_end - 4;
+    std::size_t begin = dot;
+    while (begin > 0 && dot - begin <= kJwtMaxBytes && is_b64url(text[begin - 1])) --begin;
+    if (text.substr(begin, 3) != "eyJ" || dot - begin > kJwtMaxBytes) return hit_end;
+    if (before(text, begin) == '.') return hit_end;  // a third part of something longer
+    std::size_t end = run_right(text, hit_end, kJwtMaxBytes, is_b64url);
+    if (at(text, end) != '.') return end;
+    end = run_right(text, end + 1, kJwtMaxBytes, is_b64url);
+    if (end - begin > kJwtMaxBytes) return end;
+    out.push_back({begin, end, id_of(Entity::jwt)});
+    return end;
+}
+
+namespace {
+
+bool is_pem_base64(char c) { return is_b64(c) || c == '=' || c == '\n' || c == '\r'; }
+
+}  // namespace
+
+// Trigger: -----BEGIN [A-Z0-9 ]*PRIVATE KEY-----. The span runs to the end of the next END
+// line; without one (truncated paste, stream cut) it runs over the base64 body that follows, so
+// an unterminated key is masked too.
+std::size_t extract_private_key(std::string_view text, std::size_t hit_end, Spans& out) {
+    const std::size_t window = hit_end > 80 ? hit_end - 80 : 0;
+    const std::size_t begin = text.rfind("-----BEGIN", hit_end);
+    if (begin == std::string_view::npos || begin < window) return hit_end;
+    const std::size_t limit = std::min(text.size(), begin + kPrivateKeyMaxBytes);
+    const auto scope = text.substr(0, limit);
+    std::size_t end = scope.find("-----END", hit_end);
+    if (end != std::string_view::npos) {
+        const std::size_t close = scope.find("-----", end + 8);
+        end = close == std::string_view::npos ? limit : close + 5;
+    } else {
+        end = hit_end;
+        while (end < limit && is_pem_base64(text[end])) ++end;
+        while (end > hit_end && (text[end - 1] == '\n' || text[end - 1] == '\r')) --end;
+    }
+    out.push_back({begin, end, id_of(Entity::private_key)});
+    return end;
+}
+
+}  // namespace sluice::masking

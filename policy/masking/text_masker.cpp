@@ -1,0 +1,76 @@
+#include "policy/masking/text_masker.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+namespace sluice::masking {
+
+namespace {
+
+std::string keyed_hash(std::string_view key, std::string_view label, std::string_view value) {
+    std::string message;
+    message.reserve(label.size() + 1 + value.size());
+    message.append(label).push_back(':');
+    message.append(value);
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+         reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest, &length);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (int i = 0; i < 4; ++i) {
+        out.push_back(kHex[digest[i] >> 4]);
+        out.push_back(kHex[digest[i] & 15]);
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string TextMasker::replacement(std::string_view value, EntityId entity, Direction direction) {
+    const std::string label = control_.recognizers().label(entity);
+    const auto action = control_.action(entity, direction).value_or(MaskAction::redact);
+    stats_.add(direction, entity);
+    switch (action) {
+        case MaskAction::partial: {
+            const std::size_t keep = std::min<std::size_t>(4, value.size() / 2);
+            return "****" + std::string(value.substr(value.size() - keep));
+        }
+        case MaskAction::hash:
+            return "[" + label + ":" + keyed_hash(hash_key_, label, value) + "]";
+        case MaskAction::token:
+            if (auto placeholder = vault_.placeholder_for(label, value)) return *placeholder;
+            break;  // vault full: redact rather than let the value through
+        case MaskAction::redact:
+            break;
+    }
+    return "[" + label + "]";
+}
+
+void TextMasker::apply(std::string_view text, std::size_t begin, std::size_t end,
+                       const Spans& spans, Direction direction, std::string& out) {
+    std::size_t pos = begin;
+    for (const auto& span : spans) {
+        if (span.begin < pos || span.end > end) continue;
+        out.append(text.substr(pos, span.begin - pos));
+        out.append(replacement(text.substr(span.begin, span.end - span.begin), span.entity,
+                               direction));
+        pos = span.end;
+    }
+    out.append(text.substr(pos, end - pos));
+}
+
+bool TextMasker::mask(std::string& text, Direction direction, bool* changed) {
+    thread_local Spans spans;
+    spans.clear();
+    if (!find(text, direction, spans)) return false;
+    if (spans.empty()) return true;
+    std::string out;
+    out.reserve(text.size());
+    apply(text, 0, text.size(), spans, direction, out);
+    text.swap(out);
+    if (changed) *changed = true;
+    return true;
+}
+
+}  // namespace sluice::masking
