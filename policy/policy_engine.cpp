@@ -345,6 +345,7 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
             // Closed: identities without the key share one bucket rather than going unlimited.
             std::string k = key.value_or(name + "|unknown");
             int64_t tokens = request.estimated_prompt_tokens + (output_known ? output_estimate : 0);
+            admission.buckets.reserve(2);
             if (c.requests_per_minute)
                 admission.buckets.push_back(
                     {"rpm|" + k, "requests_per_minute", c.requests_per_minute, 1, false});
@@ -407,9 +408,9 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
         if (!state) {
             for (const auto& b : admission.buckets)
                 trace(out, [&] {
-                    return "  rate_limit: " + b.what + " " + std::to_string(b.per_minute) +
-                           " per " + b.key + " (would take " + std::to_string(b.amount) +
-                           "; not charged by explain)";
+                    return "  rate_limit: " + std::string(b.what) + " " +
+                           std::to_string(b.per_minute) + " per " + b.key + " (would take " +
+                           std::to_string(b.amount) + "; not charged by explain)";
                 });
             for (const auto& a : admission.accounts)
                 trace(out, [&] {

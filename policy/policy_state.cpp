@@ -34,7 +34,7 @@ AdmissionResult PolicyState::admit(const Admission& admission, TimePoint now) {
             if (60 > wait_s) {
                 wait_s = 60;
                 wait_reason = "request needs " + std::to_string(charge.amount) + " of " +
-                              charge.what + " " + std::to_string(charge.per_minute);
+                              std::string(charge.what) + " " + std::to_string(charge.per_minute);
             }
             continue;
         }
@@ -42,7 +42,8 @@ AdmissionResult PolicyState::admit(const Admission& admission, TimePoint now) {
             auto s = ceil_seconds(bucket.wait_for(charge.amount, now));
             if (s > wait_s) {
                 wait_s = s;
-                wait_reason = charge.what + " " + std::to_string(charge.per_minute) + " exceeded";
+                wait_reason = std::string(charge.what) + " " + std::to_string(charge.per_minute) +
+                              " exceeded";
             }
         }
     }

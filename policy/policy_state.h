@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -26,7 +27,9 @@ namespace sluice {
 struct Admission {
     struct BucketCharge {
         std::string key;
-        std::string what;  // "requests_per_minute" / "tokens_per_minute", for reasons
+        // "requests_per_minute" / "tokens_per_minute", for reasons; static text, so building an
+        // admission per request does not allocate it.
+        std::string_view what;
         int64_t per_minute = 0;
         int64_t amount = 0;
         bool settle_with_usage = false;  // tokens buckets are corrected at settle

@@ -9,8 +9,9 @@
 // values reach are visited in rule order and the first that passes the full principal_matches
 // wins — the same answer as the linear scan, which tests check against random policies.
 //
-// Measured reason (tests/bench/policy_bench.cpp, 1,000 rules, caller matching rule 990): the
-// linear scan was 21 µs of evaluate()'s time; the index takes it to a few hash lookups.
+// Measured (tests/bench/policy_bench.cpp: 1,000 rules, the caller matching rule 990): with the
+// scan, evaluate() took 21 µs even without building explain text; with the index, about 3.5 µs,
+// a third of it the global prompt-pattern scan.
 #pragma once
 
 #include <cstddef>

@@ -18,6 +18,7 @@ nlohmann::json AuditRecord::to_json() const {
                                {"usage", usage ? *usage : nlohmann::json(nullptr)},
                                {"bytes", response_bytes}};
     nlohmann::json decision = {{"action", action}, {"rule", rule}, {"reason", reason}};
+    if (!code.empty()) decision["code"] = code;
     if (!skipped_controls.empty()) decision["skipped_controls"] = skipped_controls;
     nlohmann::json record = {{"ts", format_utc(started)},
                              {"id", id},

@@ -36,6 +36,7 @@ struct AuditRecord {
     std::string action = "allow";  // allow | deny | error | passthrough
     std::string rule;
     std::string reason;
+    std::string code;  // machine-readable refusal code (e.g. "identity_mismatch"); "" when allowed
     std::vector<std::string> skipped_controls;  // policy controls waved through (fail_mode open)
     std::string error;
     // What masking did (entity names and counts per direction, failures); never a value.

@@ -116,23 +116,30 @@ namespace {
 
 bool is_pem_base64(char c) { return is_b64(c) || c == '=' || c == '\n' || c == '\r'; }
 
+// What may stand between a BEGIN line and its END line (base64, "Proc-Type: 4,ENCRYPTED"
+// headers). The stream hold-back (tail_holdback.cpp) keeps a block open on the same class.
+bool is_pem_body(char c) {
+    return is_pem_base64(c) || c == ' ' || c == '\t' || c == ':' || c == ',' || c == '-';
+}
+
 }  // namespace
 
-// Trigger: -----BEGIN [A-Z0-9 ]*PRIVATE KEY-----. The span runs to the end of the next END
-// line; without one (truncated paste, stream cut) it runs over the base64 body that follows, so
-// an unterminated key is masked too.
+// Trigger: -----BEGIN [A-Z0-9 ]*PRIVATE KEY-----. When an END line follows the body, the span
+// runs to its closing dashes; otherwise (truncated paste, prose after the key) it covers the
+// base64 that follows the BEGIN line, so an unterminated key is masked too.
 std::size_t extract_private_key(std::string_view text, std::size_t hit_end, Spans& out) {
     const std::size_t window = hit_end > 80 ? hit_end - 80 : 0;
     const std::size_t begin = text.rfind("-----BEGIN", hit_end);
     if (begin == std::string_view::npos || begin < window) return hit_end;
     const std::size_t limit = std::min(text.size(), begin + kPrivateKeyMaxBytes);
-    const auto scope = text.substr(0, limit);
-    std::size_t end = scope.find("-----END", hit_end);
-    if (end != std::string_view::npos) {
-        const std::size_t close = scope.find("-----", end + 8);
+    std::size_t end = hit_end;
+    for (std::size_t i = hit_end; i < limit && is_pem_body(text[i]); ++i) {
+        if (text.compare(i, 8, "-----END") != 0) continue;
+        const std::size_t close = text.substr(0, limit).find("-----", i + 8);
         end = close == std::string_view::npos ? limit : close + 5;
-    } else {
-        end = hit_end;
+        break;
+    }
+    if (end == hit_end) {
         while (end < limit && is_pem_base64(text[end])) ++end;
         while (end > hit_end && (text[end - 1] == '\n' || text[end - 1] == '\r')) --end;
     }

@@ -35,6 +35,13 @@ int64_t int_or(const json& object, const char* key, int64_t fallback) {
     return it != object.end() && it->is_number_integer() ? it->get<int64_t>() : fallback;
 }
 
+// json::value() throws when the member has another type; upstream JSON is untrusted.
+std::string string_or(const json& object, const char* key, const std::string& fallback) {
+    if (!object.is_object()) return fallback;
+    auto it = object.find(key);
+    return it != object.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
 std::string dump(const json& value) {
     return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -299,7 +306,7 @@ void SseStreamMasker::set_full_text(json& holder, const char* field, const std::
 
 void SseStreamMasker::replace_item_texts(json& item, std::size_t o) {
     if (!item.is_object()) return;
-    const bool reasoning = item.value("type", "") == "reasoning";
+    const bool reasoning = string_or(item, "type", "") == "reasoning";
     if (auto content = item.find("content"); content != item.end() && content->is_array()) {
         int64_t j = 0;
         for (auto& part : *content) {
@@ -324,7 +331,7 @@ void SseStreamMasker::replace_item_texts(json& item, std::size_t o) {
             ++j;
         }
     }
-    const bool mcp = item.value("type", "") == "mcp_call";
+    const bool mcp = string_or(item, "type", "") == "mcp_call";
     set_full_text(item, "arguments",
                   responses_key(mcp ? "response.mcp_call_arguments" : "response.function_call_arguments", o, -1));
     set_full_text(item, "input", responses_key("response.custom_tool_call_input", o, -1));
@@ -336,7 +343,7 @@ void SseStreamMasker::replace_item_texts(json& item, std::size_t o) {
 }
 
 void SseStreamMasker::on_responses(const SseEvent& event, json& body, std::string& out) {
-    std::string type = body.value("type", event.event);
+    const std::string type = string_or(body, "type", event.event);
     std::optional<int64_t> sequence;
     if (auto it = body.find("sequence_number"); it != body.end() && it->is_number_integer())
         sequence = it->get<int64_t>();
@@ -392,7 +399,7 @@ void SseStreamMasker::on_responses(const SseEvent& event, json& body, std::strin
         if (auto part = body.find("part"); part != body.end() && part->is_object()) {
             const auto o = static_cast<std::size_t>(std::max<int64_t>(0, int_or(body, "output_index", 0)));
             const int64_t c = int_or(body, "content_index", 0);
-            const bool reasoning = part->value("type", "") == "reasoning_text";
+            const bool reasoning = string_or(*part, "type", "") == "reasoning_text";
             clear_logprobs(*part);
             set_full_text(*part, "text",
                           responses_key(reasoning ? "response.reasoning_text" : "response.output_text", o, c));

@@ -59,7 +59,10 @@ std::size_t hold_prefixed(std::string_view text, Pred pred, std::size_t max_len,
 bool is_email_char(char c) { return is_email_local(c) || c == '@'; }
 bool starts_phone(char c) { return is_digit(c) || c == '+' || c == '('; }
 bool starts_email(char c) { return is_email_local(c) && c != '.'; }
-bool is_card_char(char c) { return is_digit(c) || c == ' ' || c == '-'; }
+// Numbers are refused when a separator and a digit follow ("4111…1111.5", "415-555-2671/2"),
+// so a trailing '.', '/' or '-' keeps the number before it waiting (+2 bytes of look-ahead).
+bool is_card_char(char c) { return is_digit(c) || c == ' ' || c == '-' || c == '.' || c == '/'; }
+bool is_phone_hold(char c) { return is_phone(c) || c == '/'; }
 bool is_iban_char(char c) { return is_upper(c) || is_digit(c) || c == ' '; }
 bool is_ipv4_char(char c) { return is_digit(c) || c == '.'; }
 bool is_ipv6_char(char c) { return is_hex(c) || c == ':' || c == '.'; }
@@ -129,10 +132,10 @@ std::size_t builtin_hold_from(std::string_view text, EntitySet enabled, std::siz
     auto on = [&](Entity e) { return enabled.contains(id_of(e)); };
     auto take = [&](std::size_t h) { hold = std::min(hold, h); };
     if (on(Entity::email)) take(hold_run(text, is_email_char, kEmailMaxBytes, starts_email));
-    if (on(Entity::phone)) take(hold_run(text, is_phone, kPhoneMaxBytes, starts_phone));
-    if (on(Entity::credit_card)) take(hold_run(text, is_card_char, kCardMaxBytes, is_digit));
+    if (on(Entity::phone)) take(hold_run(text, is_phone_hold, kPhoneMaxBytes + 2, starts_phone));
+    if (on(Entity::credit_card)) take(hold_run(text, is_card_char, kCardMaxBytes + 2, is_digit));
     if (on(Entity::iban)) take(hold_run(text, is_iban_char, kIbanMaxBytes, is_upper));
-    if (on(Entity::us_ssn)) take(hold_run(text, is_card_char, kSsnMaxBytes, is_digit));
+    if (on(Entity::us_ssn)) take(hold_run(text, is_card_char, kSsnMaxBytes + 2, is_digit));
     if (on(Entity::ipv4)) take(hold_bounded_run(text, is_ipv4_char, kIpv4MaxBytes + 1));
     if (on(Entity::ipv6)) take(hold_bounded_run(text, is_ipv6_char, kIpv6MaxBytes + 2));
     if (on(Entity::openai_key)) take(hold_prefixed(text, is_b64url, kTokenMaxBytes, {"sk-"}));

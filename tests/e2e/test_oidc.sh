@@ -2,7 +2,8 @@
 # OIDC identity end to end with the real `openai` SDK: a token from a test issuer (keys the test
 # generates) presented as the API key is verified, shown in the audit and matched by policy;
 # expired, wrong-audience, tampered and unknown-issuer tokens get a 401 the SDK surfaces and
-# never reach upstream; a plain dummy key still works on the kernel identity alone.
+# never reach upstream; a token bound to another person is refused as an identity mismatch; a
+# plain dummy key still works on the kernel identity alone.
 source "$(dirname "$0")/lib/e2e.sh"
 e2e_setup
 MINT="$E2E_BIN_DIR/test-jwt-mint"
@@ -18,6 +19,9 @@ cat >"$POLICY" <<YAML
 version: 1
 default: deny
 rules:
+  - name: bound
+    match: {users: [$E2E_USER], oidc: {subjects: ["*"]}}
+    oidc_binding: {claim: sub, users: {$E2E_USER: [alice]}}
   - name: ml-team-token
     match: {oidc: {groups: [ml]}}
   - name: kernel-user
@@ -46,9 +50,16 @@ done
 wait_audit_lines 3
 expect_eq "the audit shows the token's identity next to the kernel's" \
     "$(audit_query '[(r["identity"]["user"], r["identity"]["oidc"]["subject"], r["identity"]["oidc"]["groups"], r["decision"]["rule"]) for r in records][:1]')" \
-    "[('$E2E_USER', 'alice', ['ml'], 'ml-team-token')]"
+    "[('$E2E_USER', 'alice', ['ml'], 'bound')]"
 check "upstream never saw the token (only the real key)" \
     test "$(upstream_query 'sum(1 for r in records if "eyJ" in json.dumps(r["headers"]))')" = 0
+
+# --- binding: this kernel user may only present alice's token ---------------------------------
+out="$(chat_with "$("$MINT" sign --iss "$ISSUER" --aud sluice --sub bob --group ml --key "$KEYS/es1.pem" --kid es1)" gpt-4o)"
+expect_contains "bob's valid token from alice's kernel user is refused" "$out" '"status":403'
+expect_contains "as an identity mismatch" "$out" '"code":"identity_mismatch"'
+expect_eq "the mismatch is audited as such" \
+    "$(audit_query '[r["decision"].get("code") for r in records if r["identity"].get("oidc", {}).get("subject") == "bob"]')" "['identity_mismatch']"
 
 # --- a plain dummy key: kernel identity alone ------------------------------------------------
 out="$(SDK_MAX_RETRIES=0 run_client node "$E2E_NODE_DIR/clients/chat_or_error.mjs" "dummy" gpt-4o)"

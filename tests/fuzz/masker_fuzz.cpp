@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <string>
 
 #include "fuzz_masking_common.h"
@@ -49,9 +50,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
         if (selector % 3 != 1) {  // redact / partial+hash: no per-session numbering
             const std::size_t step = 1 + (selector >> 4);
             std::string stream;
-            for (std::size_t i = 0; i < input.size(); i += step) {
-                nlohmann::json chunk = {{"choices", {{{"index", 0}, {"delta", {{"content", input.substr(i, step)}}}}}}};
+            for (std::size_t i = 0; i < input.size();) {
+                std::size_t j = std::min(input.size(), i + step);  // cut between characters
+                while (j < input.size() && (static_cast<unsigned char>(input[j]) & 0xC0) == 0x80) ++j;
+                nlohmann::json chunk = {{"choices", {{{"index", 0}, {"delta", {{"content", input.substr(i, j - i)}}}}}}};
                 stream += "data: " + chunk.dump() + "\n\n";
+                i = j;
             }
             stream += "data: [DONE]\n\n";
             masking::MaskingSession streamed(fuzz::fuzz_control(selector), "fuzz-key");

@@ -137,7 +137,7 @@ inline ClientView read_client_view(const std::string& stream) {
                         if (call.contains("function") && call["function"].contains("arguments"))
                             view.chat_arguments += call["function"]["arguments"].get<std::string>();
             }
-        if (data.value("type", "") == "response.output_text.delta")
+        if (data.contains("type") && data["type"] == "response.output_text.delta")
             view.responses_deltas += data["delta"].get<std::string>();
     });
     return view;

@@ -84,9 +84,10 @@ TEST(Glob, LiteralPrefixIsWhatEveryMatchStartsWith) {
     // Whatever a pattern matches starts with its prefix: what the rule index relies on.
     for (std::string pattern : {"/opt/app1/bin/*", "a\\*b*", "job-1@*.service", "x?y"}) {
         for (std::string text : {"/opt/app1/bin/tool", "a*bcd", "job-1@2.service", "xzy", "a"}) {
-            if (glob_match(pattern, text))
+            if (glob_match(pattern, text)) {
                 EXPECT_EQ(text.rfind(glob_literal_prefix(pattern), 0), 0u)
                     << pattern << " " << text;
+            }
         }
     }
 }

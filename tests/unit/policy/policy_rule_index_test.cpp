@@ -71,7 +71,7 @@ public:
 
     PrincipalMatch match() {
         PrincipalMatch m;
-        if (chance(10)) return m;  // match: {}
+        if (chance(2)) return m;  // match: {}
         if (chance(25)) m.users = some(kUsers);
         if (chance(20)) m.uids = some(kUids);
         if (chance(25)) m.groups = some(kGroups);
@@ -162,8 +162,8 @@ TEST(RuleIndex, AgreesWithLinearScanOnRandomPolicies) {
         }
     }
     // The generator must exercise both outcomes, or the comparison proves little.
-    EXPECT_GT(matched, lookups / 10);
-    EXPECT_LT(matched, lookups * 9 / 10);
+    EXPECT_GT(matched, lookups / 4) << matched << " of " << lookups;
+    EXPECT_GT(lookups - matched, lookups / 20) << matched << " of " << lookups;
 }
 
 TEST(RuleIndex, FirstMatchWinsWhenLaterRulesAreIndexedBetter) {

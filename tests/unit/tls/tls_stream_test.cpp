@@ -111,6 +111,21 @@ protected:
         return pair;
     }
 
+    // One small server-to-client message, read by the client (consumes TLS 1.3 tickets).
+    void exchange_ping(Pair& pair) {
+        run(
+            [&]() -> net::awaitable<void> {
+                error_code ec;
+                co_await net::async_write(*pair.server, net::buffer(std::string_view("ping")), use_ec(ec));
+            },
+            [&]() -> net::awaitable<void> {
+                error_code ec;
+                std::array<char, 4> buf;
+                co_await net::async_read(*pair.client, net::buffer(buf), use_ec(ec));
+                EXPECT_FALSE(ec) << ec.message();
+            });
+    }
+
     net::io_context io_{1};
     tcp::acceptor acceptor_{io_};
     test::TempDir tmp_;
@@ -283,6 +298,8 @@ TEST_F(TlsStreamTest, ReadFillsSeveralBuffersFromWhatIsAlreadyDecrypted) {
 }
 
 // Counts application-data records the receiving SSL sees (msg callback on record headers).
+// Under TLS 1.3 every encrypted record says "application data" on the outside, the server's
+// NewSessionTickets included, so tests count only after a first exchange has consumed those.
 struct RecordCounter {
     int application_records = 0;
     static void callback(int write_p, int, int content_type, const void* buf, size_t len, SSL*, void* arg) {
@@ -294,6 +311,7 @@ struct RecordCounter {
 
 TEST_F(TlsStreamTest, SmallGatherWriteLeavesAsOneRecord) {
     Pair pair = connected();
+    exchange_ping(pair);
     RecordCounter counter;
     SSL_set_msg_callback(pair.client->native_handle(), RecordCounter::callback);
     SSL_set_msg_callback_arg(pair.client->native_handle(), &counter);
@@ -324,6 +342,7 @@ TEST_F(TlsStreamTest, SmallGatherWriteLeavesAsOneRecord) {
 
 TEST_F(TlsStreamTest, LargeGatherWriteFillsWholeRecords) {
     Pair pair = connected();
+    exchange_ping(pair);
     RecordCounter counter;
     SSL_set_msg_callback(pair.client->native_handle(), RecordCounter::callback);
     SSL_set_msg_callback_arg(pair.client->native_handle(), &counter);
@@ -407,7 +426,8 @@ TEST_F(TlsStreamTest, UntrustedCertificateFailsHandshakeWithOpensslReason) {
     ASSERT_TRUE(client_ec);
     EXPECT_EQ(&client_ec.category(), &net::error::get_ssl_category());
     EXPECT_NE(client_ec.message().find("certificate verify failed"), std::string::npos) << client_ec.message();
-    EXPECT_EQ(SSL_get_verify_result(pair.client->native_handle()), X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+    // The server sends its root along, so OpenSSL finds an untrusted self-signed CA in the chain.
+    EXPECT_EQ(SSL_get_verify_result(pair.client->native_handle()), X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN);
     ASSERT_TRUE(server_ec);  // the client's alert, as the proxy audits it
     EXPECT_NE(server_ec.message().find("alert"), std::string::npos) << server_ec.message();
 }
@@ -430,7 +450,7 @@ TEST_F(TlsStreamTest, PlainTextPeerFailsHandshake) {
         co_await server.async_handshake(net::ssl::stream_base::server, use_ec(ec));
     });
     ASSERT_TRUE(ec);
-    EXPECT_NE(ec.message().find("wrong version number"), std::string::npos) << ec.message();
+    EXPECT_EQ(ec.message(), "http request");  // OpenSSL's SSL_R_HTTP_REQUEST, as the audit shows it
 }
 
 // The upstream pool's flow: keep the session after an exchange (TLS 1.3 tickets arrive with
