@@ -8,9 +8,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 #include <spdlog/spdlog.h>
 
 #include "agent/audit/audit_record.h"
@@ -19,10 +17,12 @@
 #include "agent/common/openai_error.h"
 #include "agent/gate/request_gate.h"
 #include "agent/oidc/oidc_authenticator.h"
+#include "agent/proxy/connection_deadline.h"
 #include "agent/proxy/connection_record.h"
 #include "agent/proxy/proxy_worker.h"
 #include "agent/proxy/request_rewrite.h"
 #include "agent/upstream/api_key_store.h"
+#include "agent/tls/tls_stream.h"
 #include "agent/upstream/upstream_pool.h"
 #include "policy/masking/masking_session.h"
 #include "policy/policy_engine.h"
@@ -36,7 +36,7 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
-using ClientStream = beast::ssl_stream<beast::tcp_stream>;
+using ClientStream = TlsStream;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -64,10 +64,11 @@ bool is_event_stream(const ResponseHeader& header) {
 }
 
 // Errors that mean "the client went away between requests", not something to answer.
+// (A client timeout closes the socket: operation_aborted, see ConnectionDeadline.)
 bool is_quiet_close(const beast::error_code& ec) {
     return ec == http::error::end_of_stream || ec == net::error::eof ||
            ec == net::error::connection_reset || ec == net::ssl::error::stream_truncated ||
-           ec == beast::error::timeout || ec == net::error::operation_aborted;
+           ec == net::error::operation_aborted;
 }
 
 ClientError parse_error_to_client_error(const beast::error_code& ec) {
@@ -104,15 +105,19 @@ public:
         : worker_(worker),
           context_(worker.context()),
           config_(context_.config),
-          client_(std::move(client), tls_context),
+          client_(std::move(client), tls_context.native_handle()),
+          client_deadline_(client_.get_executor()),
+          upstream_deadline_(client_.get_executor()),
           origin_(origin),
-          sni_(std::move(sni)) {}
+          sni_(std::move(sni)) {
+        client_deadline_.watch(client_.next_layer());
+    }
 
     net::awaitable<void> run() {
         const auto started = Clock::now();
         beast::error_code ec;
         if (!co_await resolve_upstream()) co_return;
-        beast::get_lowest_layer(client_).expires_after(limits::kTlsHandshakeDeadline);
+        arm_client(limits::kTlsHandshakeDeadline);
         co_await client_.async_handshake(net::ssl::stream_base::server, use_ec(ec));
         if (ec) {
             // Typically a client that does not trust sluice's CA: it aborts with an alert.
@@ -200,12 +205,12 @@ private:
         parser.header_limit(static_cast<std::uint32_t>(config_.limits.max_header_bytes));
         parser.body_limit(config_.limits.max_body_bytes);
         beast::error_code ec;
-        beast::get_lowest_layer(client_).expires_after(
-            std::chrono::milliseconds(config_.limits.client_idle_timeout_ms));
+        arm_client(client_idle_timeout());
         co_await http::async_read_header(client_, client_buffer_, parser, use_ec(ec));
         const auto started = Clock::now();
         AuditRecord record = new_record();
         if (ec) {
+            if (client_deadline_.timed_out()) co_return false;  // socket already closed
             if (is_quiet_close(ec) && client_buffer_.size() == 0) co_return false;
             {
                 const ClientError error = parse_error_to_client_error(ec);
@@ -280,6 +285,7 @@ private:
         }
         if (request[http::field::expect] == "100-continue") {
             http::response<http::empty_body> go_on{http::status::continue_, 11};
+            arm_client(client_idle_timeout());
             co_await http::async_write(client_, go_on, use_ec(ec));
             if (ec) co_return false;
         }
@@ -316,6 +322,7 @@ private:
         // A pooled connection may have been closed by the upstream a moment ago; a request whose
         // body we still hold is retried once on a fresh connection.
         for (int attempt = 0;; ++attempt) {
+            client_deadline_.disarm();  // no client operation while we dial the upstream
             UpstreamLease lease = co_await worker_.upstream_pool().acquire(upstream_);
             if (!lease.stream) {
                 ++context_.counters.upstream_errors;
@@ -356,10 +363,10 @@ private:
                                              AuditRecord& record, Clock::time_point started,
                                              bool client_keep_alive) {
         beast::error_code ec;
-        auto& upstream_tcp = beast::get_lowest_layer(upstream);
+        const WatchedUpstream watched(upstream_deadline_, upstream.next_layer());
         const auto read_timeout = worker_.upstream_pool().timeouts().read;
         http::request_serializer<http::buffer_body> request_writer{upstream_request};
-        upstream_tcp.expires_after(read_timeout);
+        arm_upstream(read_timeout);
         if (body) {
             upstream_request.body().data = body->empty() ? nullptr : const_cast<char*>(body->data());
             upstream_request.body().size = body->size();
@@ -394,16 +401,17 @@ private:
         response_parser.header_limit(static_cast<std::uint32_t>(config_.limits.max_header_bytes));
         if (upstream_request.method() == http::verb::head) response_parser.skip(true);
         beast::flat_buffer upstream_buffer;
-        upstream_tcp.expires_after(read_timeout);
+        arm_upstream(read_timeout);
         co_await http::async_read_header(upstream, upstream_buffer, response_parser, use_ec(ec));
         if (ec) {
-            const bool nothing_received = upstream_buffer.size() == 0 && ec != beast::error::timeout;
+            const bool timed_out = upstream_deadline_.timed_out();
+            const bool nothing_received = upstream_buffer.size() == 0 && !timed_out;
             if (nothing_received && record.upstream_connection_reused && body)
                 co_return ExchangeOutcome::retry_on_fresh_connection;
             ++context_.counters.upstream_errors;
             record.error = "upstream response: " + ec.message();
             {
-                const ClientError error = upstream_error(ec == beast::error::timeout ? UpstreamFailure::timeout : UpstreamFailure::unreachable, upstream_.host);
+                const ClientError error = upstream_error(timed_out ? UpstreamFailure::timeout : UpstreamFailure::unreachable, upstream_.host);
                 co_await refuse(record, error, started);
             }
             co_return ExchangeOutcome::close_client;
@@ -422,7 +430,6 @@ private:
         client_response.keep_alive(client_keep_alive);
         client_response.body().data = nullptr;
         client_response.body().more = !response_parser.is_done();
-        http::response_serializer<http::buffer_body> response_writer{client_response};
         std::array<char, limits::kRelayBufferBytes> chunk;
         if (masking_ && masking_->masks_responses() && !response_parser.is_done()) {
             const std::string path(upstream_request.target());
@@ -437,10 +444,11 @@ private:
             // Small known-length answers (most JSON replies) go out as one write, header and
             // body together: one TLS record instead of one per piece (docs/benchmarks.md).
             co_return co_await relay_small_response(response_parser, upstream, upstream_buffer, client_response,
-                                                    response_writer, chunk, record, started, upstream_keep_alive);
+                                                    chunk, record, started, upstream_keep_alive);
         }
         // No separate header write: the first write below carries the header with the first
         // piece of the body, one TLS record and one sendmsg fewer per response.
+        http::response_serializer<http::buffer_body> response_writer{client_response};
 
         SseParser sse;
         StreamUsageTracker stream_usage;
@@ -463,6 +471,7 @@ private:
             client_response.body().data = n ? chunk.data() : nullptr;
             client_response.body().size = n;
             client_response.body().more = !response_parser.is_done();
+            arm_client(client_idle_timeout());
             co_await http::async_write(client_, response_writer, use_ec(ec));
             if (ec == http::error::need_buffer) ec = {};
             if (ec) co_return client_gone(record, started, ec);
@@ -477,7 +486,6 @@ private:
     net::awaitable<ExchangeOutcome> relay_small_response(
         http::response_parser<http::buffer_body>& response_parser, UpstreamStream& upstream,
         beast::flat_buffer& upstream_buffer, http::response<http::buffer_body>& client_response,
-        http::response_serializer<http::buffer_body>& response_writer,
         std::array<char, limits::kRelayBufferBytes>& chunk, AuditRecord& record, Clock::time_point started,
         bool upstream_keep_alive) {
         beast::error_code ec;
@@ -485,29 +493,44 @@ private:
         while (!response_parser.is_done()) {
             response_parser.get().body().data = chunk.data() + filled;
             response_parser.get().body().size = chunk.size() - filled;
-            beast::get_lowest_layer(upstream).expires_after(worker_.upstream_pool().timeouts().read);
+            arm_upstream(worker_.upstream_pool().timeouts().read);
             co_await http::async_read_some(upstream, upstream_buffer, response_parser, use_ec(ec));
             if (ec == http::error::need_buffer) ec = {};
-            if (ec) {
-                // Nothing has reached the client yet, so it still gets a proper 502.
-                ++context_.counters.upstream_errors;
-                record.error = "upstream response body: " + ec.message();
-                const ClientError error = upstream_error(UpstreamFailure::unreachable, upstream_.host);
-                co_await refuse(record, error, started);
-                co_return ExchangeOutcome::close_client;
-            }
+            if (ec) co_return co_await refuse_failed_response_body(record, started, ec);
             filled = chunk.size() - response_parser.get().body().size;
         }
+        const std::string_view body(chunk.data(), filled);
         record.response_bytes = filled;
-        record.usage = usage_from_body(std::string_view(chunk.data(), filled));
-        client_response.body().data = filled ? chunk.data() : nullptr;
-        client_response.body().size = filled;
+        record.usage = usage_from_body(body);
+        co_return co_await send_whole_response(client_response, body, record, started,
+                                               upstream_keep_alive && upstream_buffer.size() == 0);
+    }
+
+    // Answers with a body read whole (small, or masked): one write, header and body together.
+    net::awaitable<ExchangeOutcome> send_whole_response(http::response<http::buffer_body>& client_response,
+                                                        std::string_view body, AuditRecord& record,
+                                                        Clock::time_point started, bool upstream_reusable) {
+        beast::error_code ec;
+        client_response.body().data = body.empty() ? nullptr : const_cast<char*>(body.data());
+        client_response.body().size = body.size();
         client_response.body().more = false;
-        co_await http::async_write(client_, response_writer, use_ec(ec));
+        http::response_serializer<http::buffer_body> writer{client_response};
+        arm_client(client_idle_timeout());
+        co_await http::async_write(client_, writer, use_ec(ec));
         if (ec) co_return client_gone(record, started, ec);
         finish(record, started);
-        const bool reusable = upstream_keep_alive && upstream_buffer.size() == 0;
-        co_return reusable ? ExchangeOutcome::done_keep_upstream : ExchangeOutcome::done_close_upstream;
+        co_return upstream_reusable ? ExchangeOutcome::done_keep_upstream : ExchangeOutcome::done_close_upstream;
+    }
+
+    // The upstream failed while its answer was being read whole: nothing has reached the client
+    // yet, so it still gets a proper 502.
+    net::awaitable<ExchangeOutcome> refuse_failed_response_body(AuditRecord& record, Clock::time_point started,
+                                                                const beast::error_code& ec) {
+        ++context_.counters.upstream_errors;
+        record.error = "upstream response body: " + ec.message();
+        const ClientError error = upstream_error(UpstreamFailure::unreachable, upstream_.host);
+        co_await refuse(record, error, started);
+        co_return ExchangeOutcome::close_client;
     }
 
     // A non-streamed answer to mask: read whole (bounded), masked, sent with its new length.
@@ -522,13 +545,7 @@ private:
         while (!response_parser.is_done()) {
             const std::size_t n = co_await read_response_piece(response_parser, upstream, upstream_buffer, chunk, ec);
             if (!ec && body.size() + n > limits::kMaskedResponseMaxBytes) ec = http::error::body_limit;
-            if (ec) {
-                ++context_.counters.upstream_errors;
-                record.error = "upstream response body: " + ec.message();
-                const ClientError error = upstream_error(UpstreamFailure::unreachable, upstream_.host);
-                co_await refuse(record, error, started);
-                co_return ExchangeOutcome::close_client;
-            }
+            if (ec) co_return co_await refuse_failed_response_body(record, started, ec);
             body.append(chunk.data(), n);
         }
         record.response_bytes = body.size();
@@ -542,15 +559,8 @@ private:
         }
         client_response.chunked(false);
         client_response.content_length(body.size());
-        client_response.body().data = body.empty() ? nullptr : body.data();
-        client_response.body().size = body.size();
-        client_response.body().more = false;
-        http::response_serializer<http::buffer_body> writer{client_response};
-        co_await http::async_write(client_, writer, use_ec(ec));
-        if (ec) co_return client_gone(record, started, ec);
-        finish(record, started);
-        const bool reusable = upstream_keep_alive && upstream_buffer.size() == 0;
-        co_return reusable ? ExchangeOutcome::done_keep_upstream : ExchangeOutcome::done_close_upstream;
+        co_return co_await send_whole_response(client_response, body, record, started,
+                                               upstream_keep_alive && upstream_buffer.size() == 0);
     }
 
     // A streamed answer to mask: each upstream piece goes through the stream masker, which
@@ -573,6 +583,7 @@ private:
         client_response.body().data = nullptr;
         client_response.body().more = true;
         http::response_serializer<http::buffer_body> writer{client_response};
+        arm_client(client_idle_timeout());
         co_await http::async_write_header(client_, writer, use_ec(ec));
         if (ec) co_return client_gone(record, started, ec);
         SseParser sse;
@@ -598,6 +609,7 @@ private:
             client_response.body().data = out.empty() ? nullptr : out.data();
             client_response.body().size = out.size();
             client_response.body().more = !last;
+            arm_client(client_idle_timeout());
             co_await http::async_write(client_, writer, use_ec(ec));
             if (ec == http::error::need_buffer) ec = {};
             if (ec) co_return client_gone(record, started, ec);
@@ -622,7 +634,7 @@ private:
                                                     beast::error_code& ec) {
         parser.get().body().data = chunk.data();
         parser.get().body().size = chunk.size();
-        beast::get_lowest_layer(upstream).expires_after(worker_.upstream_pool().timeouts().read);
+        arm_upstream(worker_.upstream_pool().timeouts().read);
         co_await http::async_read_some(upstream, upstream_buffer, parser, use_ec(ec));
         if (ec == http::error::need_buffer) ec = {};
         co_return chunk.size() - parser.get().body().size;
@@ -646,7 +658,7 @@ private:
                                                 beast::error_code& ec) {
         parser.get().body().data = chunk.data();
         parser.get().body().size = chunk.size();
-        beast::get_lowest_layer(client_).expires_after(std::chrono::milliseconds(config_.limits.client_idle_timeout_ms));
+        arm_client(client_idle_timeout());
         co_await http::async_read_some(client_, client_buffer_, parser, use_ec(ec));
         if (ec == http::error::need_buffer) ec = {};
         co_return chunk.size() - parser.get().body().size;
@@ -668,6 +680,7 @@ private:
             upstream_request.body().data = n ? chunk.data() : nullptr;
             upstream_request.body().size = n;
             upstream_request.body().more = !parser.is_done();
+            arm_upstream(worker_.upstream_pool().timeouts().read);  // read_body_piece armed the client
             co_await http::async_write(upstream, writer, use_ec(ec));
             if (ec == http::error::need_buffer) ec = {};
             if (ec) co_return false;
@@ -717,22 +730,57 @@ private:
         response.body() = openai_error_body(error);
         response.prepare_payload();
         beast::error_code ec;
-        beast::get_lowest_layer(client_).expires_after(std::chrono::seconds(10));
+        arm_client(std::chrono::seconds(10));
         co_await http::async_write(client_, response, use_ec(ec));
         finish(record, started);
     }
 
+    // Each deadline counts only while its own connection has an operation outstanding, as
+    // Beast's per-operation timers did: waiting on the upstream is not client idleness, and a
+    // slow client is not an upstream timeout. Neither call makes a syscall.
+    void arm_client(std::chrono::steady_clock::duration timeout) {
+        client_deadline_.arm(timeout);
+        upstream_deadline_.disarm();
+    }
+    void arm_upstream(std::chrono::steady_clock::duration timeout) {
+        upstream_deadline_.arm(timeout);
+        client_deadline_.disarm();
+    }
+    std::chrono::milliseconds client_idle_timeout() const {
+        return std::chrono::milliseconds(config_.limits.client_idle_timeout_ms);
+    }
+
+    // upstream_deadline_ closes the leased upstream socket while an exchange uses it, and never
+    // once the connection is back in the pool.
+    class WatchedUpstream {
+    public:
+        WatchedUpstream(ConnectionDeadline& deadline, tcp::socket& socket) : deadline_(deadline), socket_(socket) {
+            deadline_.watch(socket_);
+        }
+        ~WatchedUpstream() {
+            deadline_.unwatch(socket_);
+            deadline_.disarm();
+        }
+        WatchedUpstream(const WatchedUpstream&) = delete;
+        WatchedUpstream& operator=(const WatchedUpstream&) = delete;
+
+    private:
+        ConnectionDeadline& deadline_;
+        tcp::socket& socket_;
+    };
+
     void reset_client() {
         beast::error_code ec;
-        auto& socket = beast::get_lowest_layer(client_).socket();
+        auto& socket = client_.next_layer();
         socket.set_option(net::socket_base::linger(true, 0), ec);
         socket.close(ec);
     }
 
     void close_client() {
         beast::error_code ec;
-        auto& socket = beast::get_lowest_layer(client_).socket();
+        auto& socket = client_.next_layer();
         if (!socket.is_open()) return;
+        client_.send_close_notify();  // a clean TLS end: the client reads EOF, not a truncation
         socket.shutdown(tcp::socket::shutdown_send, ec);
         socket.close(ec);
     }
@@ -741,6 +789,8 @@ private:
     ProxyContext& context_;
     const Config& config_;
     ClientStream client_;
+    ConnectionDeadline client_deadline_;    // closes the client socket when it passes
+    ConnectionDeadline upstream_deadline_;  // closes the leased upstream socket when it passes
     beast::flat_buffer client_buffer_;
     const ConnectionOrigin& origin_;
     const std::string sni_;

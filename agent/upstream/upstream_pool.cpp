@@ -13,6 +13,7 @@
 
 #include "agent/common/limits.h"
 #include "agent/common/socket_mark.h"
+#include "agent/proxy/connection_deadline.h"
 
 namespace sluice {
 
@@ -42,7 +43,7 @@ net::awaitable<UpstreamLease> UpstreamPool::acquire(const UpstreamEndpoint& endp
         while (!list.empty()) {
             IdleConnection idle = std::move(list.back());
             list.pop_back();
-            auto& socket = beast::get_lowest_layer(*idle.stream).socket();
+            auto& socket = idle.stream->next_layer();
             if (now - idle.since > limits::kUpstreamIdleTimeout) continue;
             // A connection back in the pool for less than kStaleCheckAfter is taken without the
             // poll() (one syscall per request under load): upstreams close idle connections after
@@ -61,7 +62,6 @@ void UpstreamPool::release(const UpstreamEndpoint& endpoint, std::unique_ptr<Ups
     remember_session(endpoint, stream->native_handle());  // TLS 1.3 tickets have arrived by now
     auto& list = idle_[endpoint];
     if (list.size() >= limits::kUpstreamIdlePerEndpoint) list.erase(list.begin());
-    beast::get_lowest_layer(*stream).expires_never();
     list.push_back(IdleConnection{std::move(stream), std::chrono::steady_clock::now()});
 }
 
@@ -79,20 +79,23 @@ void UpstreamPool::remember_session(const UpstreamEndpoint& endpoint, SSL* ssl) 
 
 net::awaitable<UpstreamLease> UpstreamPool::connect(const UpstreamEndpoint& endpoint) {
     ++stats_.connects;
-    auto stream = std::make_unique<UpstreamStream>(executor_, client_context_);
-    auto& tcp_layer = beast::get_lowest_layer(*stream);
+    auto stream = std::make_unique<UpstreamStream>(executor_, client_context_.native_handle());
+    auto& tcp_layer = stream->next_layer();
     beast::error_code ec;
-    tcp_layer.socket().open(endpoint.address.protocol(), ec);
+    tcp_layer.open(endpoint.address.protocol(), ec);
     if (ec) co_return UpstreamLease{nullptr, false, UpstreamFailure::unreachable, ec.message()};
-    if (!mark_as_sluice_socket(tcp_layer.socket().native_handle()))
+    if (!mark_as_sluice_socket(tcp_layer.native_handle()))
         spdlog::debug("upstream: SO_MARK not set ({}); relying on the tgid exemption", errno);
-    tcp_layer.socket().set_option(tcp::no_delay(true), ec);
+    tcp_layer.set_option(tcp::no_delay(true), ec);
 
-    tcp_layer.expires_after(timeouts_.connect);
+    // One deadline for connect and handshake together, as before; it ends with this call.
+    ConnectionDeadline deadline(executor_);
+    deadline.watch(tcp_layer);
+    deadline.arm(timeouts_.connect);
     co_await tcp_layer.async_connect(endpoint.address, net::redirect_error(net::use_awaitable, ec));
     if (ec) {
         ++stats_.failures;
-        const bool timed_out = ec == beast::error::timeout;
+        const bool timed_out = deadline.timed_out();
         co_return UpstreamLease{nullptr, false,
                                 timed_out ? UpstreamFailure::timeout : UpstreamFailure::unreachable,
                                 "connect " + endpoint.address.address().to_string() + ":" +
@@ -110,7 +113,7 @@ net::awaitable<UpstreamLease> UpstreamPool::connect(const UpstreamEndpoint& endp
     if (ec) {
         ++stats_.failures;
         sessions_.erase(endpoint);
-        const bool timed_out = ec == beast::error::timeout;
+        const bool timed_out = deadline.timed_out();
         std::string detail = ec.message();
         const long verify = SSL_get_verify_result(ssl);
         if (verify != X509_V_OK) detail = X509_verify_cert_error_string(verify);
@@ -120,7 +123,7 @@ net::awaitable<UpstreamLease> UpstreamPool::connect(const UpstreamEndpoint& endp
     }
     if (SSL_session_reused(ssl)) ++stats_.resumed_handshakes;
     remember_session(endpoint, ssl);
-    tcp_layer.expires_never();
+    deadline.unwatch(tcp_layer);
     co_return UpstreamLease{std::move(stream), false, UpstreamFailure::none, {}};
 }
 

@@ -15,12 +15,15 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include "agent/tls/tls_stream.h"
 
 namespace sluice {
 
-using UpstreamStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+// OpenSSL on the socket directly (agent/tls/tls_stream.h): no per-connection copy buffers while
+// a connection sits idle in the pool, and no per-operation timer; the session's
+// ConnectionDeadline watches the leased socket.
+using UpstreamStream = TlsStream;
 
 struct UpstreamEndpoint {
     boost::asio::ip::tcp::endpoint address;
