@@ -26,7 +26,11 @@ inline bool valid_utf8(const char* data, unsigned long size) {
     unsigned long i = 0;
     while (i < size) {
         const auto c = static_cast<unsigned char>(data[i]);
-        unsigned long n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        unsigned long n = c < 0x80         ? 1
+                          : (c >> 5) == 6  ? 2
+                          : (c >> 4) == 14 ? 3
+                          : (c >> 3) == 30 ? 4
+                                           : 0;
         if (n == 0 || i + n > size || (n == 2 && c < 0xC2) || c > 0xF4) return false;
         for (unsigned long k = 1; k < n; ++k)
             if ((static_cast<unsigned char>(data[i + k]) & 0xC0) != 0x80) return false;

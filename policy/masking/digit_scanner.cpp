@@ -58,7 +58,8 @@ void scan_digit_candidates(std::string_view text, std::vector<DigitCandidate>& o
     if (n < 4) return;
     Masks cur = classify(text.data(), std::min<std::size_t>(64, n));
     for (std::size_t base = 0; base < n; base += 64) {
-        const Masks next = base + 64 < n ? classify(text.data() + base + 64, std::min<std::size_t>(64, n - base - 64))
+        const Masks next = base + 64 < n ? classify(text.data() + base + 64,
+                                                    std::min<std::size_t>(64, n - base - 64))
                                          : Masks{};
         const uint64_t d = cur.digit, s = cur.sep;
         const uint64_t d1 = ahead(d, next.digit, 1), d2 = ahead(d, next.digit, 2);

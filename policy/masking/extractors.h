@@ -44,7 +44,8 @@ inline constexpr std::size_t kIpv4MaxBytes = 15;
 inline constexpr std::size_t kIpv6MaxBytes = 45;
 inline constexpr std::size_t kTokenMaxBytes = 512;  // OpenAI, GitHub, Slack tokens
 inline constexpr std::size_t kAwsSecretBytes = 40;
-inline constexpr std::size_t kAwsSecretWindowBytes = 96;  // key must start this close after "secret"
+inline constexpr std::size_t kAwsSecretWindowBytes =
+    96;  // key must start this close after "secret"
 inline constexpr std::size_t kJwtMaxBytes = 16 * 1024;
 inline constexpr std::size_t kPrivateKeyMaxBytes = 64 * 1024;
 

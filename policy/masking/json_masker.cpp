@@ -6,10 +6,14 @@ using nlohmann::json;
 
 std::string_view to_string(BodyStatus status) {
     switch (status) {
-        case BodyStatus::unchanged: return "unchanged";
-        case BodyStatus::masked: return "masked";
-        case BodyStatus::not_json: return "not_json";
-        case BodyStatus::failed: return "failed";
+        case BodyStatus::unchanged:
+            return "unchanged";
+        case BodyStatus::masked:
+            return "masked";
+        case BodyStatus::not_json:
+            return "not_json";
+        case BodyStatus::failed:
+            return "failed";
     }
     return "unknown";
 }
@@ -18,8 +22,9 @@ ApiShape api_shape(std::string_view path) {
     if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
     while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
     auto under = [&](std::string_view prefix) {
-        return path == prefix || (path.size() > prefix.size() && path.substr(0, prefix.size()) == prefix &&
-                                  path[prefix.size()] == '/');
+        return path == prefix ||
+               (path.size() > prefix.size() && path.substr(0, prefix.size()) == prefix &&
+                path[prefix.size()] == '/');
     };
     if (under("/v1/chat/completions")) return ApiShape::chat;
     if (under("/v1/responses")) return ApiShape::responses;
@@ -35,12 +40,16 @@ bool json_depth_within(std::string_view text, int max_depth) {
     bool escaped = false;
     for (char c : text) {
         if (in_string) {
-            if (escaped) escaped = false;
-            else if (c == '\\') escaped = true;
-            else if (c == '"') in_string = false;
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
             continue;
         }
-        if (c == '"') in_string = true;
+        if (c == '"')
+            in_string = true;
         else if (c == '[' || c == '{') {
             if (++depth > max_depth) return false;
         } else if (c == ']' || c == '}') {
@@ -128,8 +137,10 @@ void edit_string_or_strings(json& body, const char* key, JsonEdit& edit) {
         edit.string(*value);
     } else if (value->is_array()) {
         for (auto& item : *value) {
-            if (item.is_string()) edit.string(item);
-            else if (item.is_object()) edit_key(item, "text", edit);
+            if (item.is_string())
+                edit.string(item);
+            else if (item.is_object())
+                edit_key(item, "text", edit);
         }
     }
 }
@@ -182,8 +193,10 @@ BodyStatus edit_body(std::string& body, JsonEdit& edit, ApiShape shape, bool req
     if (!json_depth_within(body)) return BodyStatus::not_json;
     json parsed = json::parse(body, nullptr, false);
     if (parsed.is_discarded()) return BodyStatus::not_json;
-    if (request) edit_request_value(parsed, shape, edit);
-    else edit_response_value(parsed, shape, edit);
+    if (request)
+        edit_request_value(parsed, shape, edit);
+    else
+        edit_response_value(parsed, shape, edit);
     if (edit.failed) return BodyStatus::failed;
     if (!edit.changed) return BodyStatus::unchanged;
     body = parsed.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -200,7 +213,8 @@ void edit_response_value(json& body, ApiShape shape, JsonEdit& edit) {
         case ApiShape::completions:
             if (auto* choices = member(body, "choices"); choices && choices->is_array()) {
                 for (auto& choice : *choices) {
-                    if (auto* message = member(choice, "message")) edit_chat_message(*message, edit);
+                    if (auto* message = member(choice, "message"))
+                        edit_chat_message(*message, edit);
                     if (auto* delta = member(choice, "delta")) edit_chat_message(*delta, edit);
                     edit_key(choice, "text", edit);
                 }

@@ -18,7 +18,8 @@ std::string scalar(const YAML::Node& node, const std::string& path) {
     return node.Scalar();
 }
 
-void check_keys(const YAML::Node& node, const std::string& path, const std::set<std::string>& allowed) {
+void check_keys(const YAML::Node& node, const std::string& path,
+                const std::set<std::string>& allowed) {
     if (!node.IsMap()) fail(node, path, "not a map");
     for (const auto& entry : node) {
         const auto key = entry.first.IsScalar() ? entry.first.Scalar() : std::string();
@@ -50,7 +51,8 @@ std::vector<CustomPattern> parse_masking_patterns(const YAML::Node& node, const 
         const std::string name = scalar(entry.first, path);
         const std::string p = path + "." + name;
         if (!valid_name(name))
-            fail(entry.first, p, "pattern names are lower case letters, digits and '_' (at most 64)");
+            fail(entry.first, p,
+                 "pattern names are lower case letters, digits and '_' (at most 64)");
         if (reserved_name(name)) fail(entry.first, p, "'" + name + "' is a built-in entity name");
         CustomPattern pattern;
         pattern.name = name;
@@ -67,7 +69,8 @@ std::vector<CustomPattern> parse_masking_patterns(const YAML::Node& node, const 
                 } catch (const YAML::Exception&) {
                     fail(n, p + ".max_length", "not an integer");
                 }
-                if (value < 1 || value > 4096) fail(n, p + ".max_length", "must be between 1 and 4096");
+                if (value < 1 || value > 4096)
+                    fail(n, p + ".max_length", "must be between 1 and 4096");
                 pattern.max_length = static_cast<std::size_t>(value);
             }
         }
@@ -138,21 +141,30 @@ std::shared_ptr<const MaskingControl> parse_masking(const YAML::Node& node, cons
         }
         if (auto d = item["direction"]) {
             const auto text = scalar(d, p + ".direction");
-            if (text == "request") entry.rule.response = false;
-            else if (text == "response") entry.rule.request = false;
+            if (text == "request")
+                entry.rule.response = false;
+            else if (text == "response")
+                entry.rule.request = false;
             else if (text != "both")
                 fail(d, p + ".direction", "must be request, response or both, not '" + text + "'");
         }
         if (auto a = item["action"]) {
             const auto text = scalar(a, p + ".action");
-            if (text == "redact") entry.rule.action = MaskAction::redact;
-            else if (text == "partial") entry.rule.action = MaskAction::partial;
-            else if (text == "hash") entry.rule.action = MaskAction::hash;
-            else if (text == "token") entry.rule.action = MaskAction::token;
-            else fail(a, p + ".action", "must be redact, partial, hash or token, not '" + text + "'");
+            if (text == "redact")
+                entry.rule.action = MaskAction::redact;
+            else if (text == "partial")
+                entry.rule.action = MaskAction::partial;
+            else if (text == "hash")
+                entry.rule.action = MaskAction::hash;
+            else if (text == "token")
+                entry.rule.action = MaskAction::token;
+            else
+                fail(a, p + ".action",
+                     "must be redact, partial, hash or token, not '" + text + "'");
         }
         if (entry.rule.action == MaskAction::token && !entry.rule.request)
-            fail(item, p, "action token needs direction request or both (tokens are issued on requests)");
+            fail(item, p,
+                 "action token needs direction request or both (tokens are issued on requests)");
         entries.push_back(std::move(entry));
     }
     std::shared_ptr<const RecognizerSet> set = RecognizerSet::builtin();

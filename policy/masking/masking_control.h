@@ -34,7 +34,8 @@ public:
     // The first rule naming an entity for a direction decides its action there. A `token`
     // rule masks requests only; on responses it restores its placeholders instead (masking
     // them again would take back what the client is meant to get).
-    MaskingControl(std::shared_ptr<const RecognizerSet> recognizers, std::vector<MaskingRule> rules);
+    MaskingControl(std::shared_ptr<const RecognizerSet> recognizers,
+                   std::vector<MaskingRule> rules);
 
     const RecognizerSet& recognizers() const { return *recognizers_; }
     const std::vector<MaskingRule>& rules() const { return rules_; }

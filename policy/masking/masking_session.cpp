@@ -26,7 +26,7 @@ BodyStatus MaskingSession::mask_response(std::string& body, std::string_view pat
 }
 
 std::unique_ptr<SseStreamMasker> MaskingSession::make_stream_masker(std::string_view path,
-                                                                   SseMaskerLimits limits) {
+                                                                    SseMaskerLimits limits) {
     return std::make_unique<SseStreamMasker>(masker_, api_shape(path), control_->restores_tokens(),
                                              limits);
 }

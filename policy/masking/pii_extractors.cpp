@@ -184,7 +184,8 @@ std::size_t extract_phone(std::string_view text, std::size_t hit_end, Spans& out
         const char c = text[p];
         const char prev = before(text, p);
         const bool can_start = (c == '+' || c == '(' || is_digit(c)) && !is_alnum(prev) &&
-                               prev != '+' && !((prev == '-' || prev == '.') && is_digit(before(text, p - 1)));
+                               prev != '+' &&
+                               !((prev == '-' || prev == '.') && is_digit(before(text, p - 1)));
         std::size_t end = 0;
         if (can_start) {
             end = std::max({parse_e164(text, p), parse_nanp(text, p), parse_trunk(text, p)});
@@ -284,7 +285,8 @@ std::size_t extract_iban(std::string_view text, std::size_t start, Spans& out) {
             ++i;
         }
     }
-    if (is_alnum(at(text, i)) || !iban_valid(std::string_view(compact, static_cast<std::size_t>(count))))
+    if (is_alnum(at(text, i)) ||
+        !iban_valid(std::string_view(compact, static_cast<std::size_t>(count))))
         return start + 1;
     out.push_back({start, i, id_of(Entity::iban)});
     return i;
@@ -309,7 +311,8 @@ std::size_t extract_ssn(std::string_view text, std::size_t hit_end, Spans& out) 
     for (std::size_t g = 0; g + 2 < ngroups; ++g) {
         const auto len = [&](std::size_t k) { return groups[k].end - groups[k].begin; };
         if (len(g) != 3 || len(g + 1) != 2 || len(g + 2) != 4) continue;
-        if (groups[g].end + 1 != groups[g + 1].begin || groups[g + 1].end + 1 != groups[g + 2].begin)
+        if (groups[g].end + 1 != groups[g + 1].begin ||
+            groups[g + 1].end + 1 != groups[g + 2].begin)
             continue;
         const char sep = text[groups[g].end];
         if (text[groups[g + 1].end] != sep) continue;

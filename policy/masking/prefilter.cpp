@@ -56,7 +56,8 @@ const Prefilter& prefilter() {
         if (hs_compile_multi(regexes.data(), flags.data(), ids.data(),
                              static_cast<unsigned>(regexes.size()), HS_MODE_BLOCK, nullptr, &db,
                              &error) != HS_SUCCESS) {
-            p.error = std::string("hyperscan: ") + (error && error->message ? error->message : "compile failed");
+            p.error = std::string("hyperscan: ") +
+                      (error && error->message ? error->message : "compile failed");
             hs_free_compile_error(error);
             return p;
         }

@@ -99,8 +99,7 @@ bool RecognizerSet::find_custom(std::string_view text, EntitySet enabled, Spans&
     if (!engines_->set) return true;
     std::vector<int> matched;
     re2::RE2::Set::ErrorInfo info{};
-    if (!engines_->set->Match(text, &matched, &info))
-        return info.kind == re2::RE2::Set::kNoError;
+    if (!engines_->set->Match(text, &matched, &info)) return info.kind == re2::RE2::Set::kNoError;
     for (int index : matched) {
         const auto id = static_cast<EntityId>(kBuiltinEntityCount + index);
         if (!enabled.contains(id)) continue;
@@ -178,14 +177,17 @@ bool RecognizerSet::find(std::string_view text, EntitySet enabled, Spans& out,
     thread_local std::vector<DigitCandidate> digits;
     digits.clear();
     scan_digit_candidates(text, digits);
-    static constexpr std::pair<Entity, Extractor> kNumeric[] = {
-        {Entity::phone, extract_phone}, {Entity::credit_card, extract_card},
-        {Entity::us_ssn, extract_ssn}, {Entity::ipv4, extract_ipv4}};
+    static constexpr std::pair<Entity, Extractor> kNumeric[] = {{Entity::phone, extract_phone},
+                                                                {Entity::credit_card, extract_card},
+                                                                {Entity::us_ssn, extract_ssn},
+                                                                {Entity::ipv4, extract_ipv4}};
     std::array<std::size_t, kBuiltinEntityCount> examined_numeric{};
     for (const auto& candidate : digits) {
         if (candidate.iban) {
-            if (enabled.contains(id_of(Entity::iban)) && candidate.pos >= examined_numeric[id_of(Entity::iban)])
-                examined_numeric[id_of(Entity::iban)] = extract_iban(text, candidate.pos, candidates);
+            if (enabled.contains(id_of(Entity::iban)) &&
+                candidate.pos >= examined_numeric[id_of(Entity::iban)])
+                examined_numeric[id_of(Entity::iban)] =
+                    extract_iban(text, candidate.pos, candidates);
             continue;
         }
         for (const auto& [entity, extract] : kNumeric) {
@@ -197,7 +199,8 @@ bool RecognizerSet::find(std::string_view text, EntitySet enabled, Spans& out,
     if (!find_custom(text, enabled, candidates)) return false;
     if (candidates.empty()) return true;
     std::array<Tier, kMaxEntities> tiers{};
-    for (std::size_t id = 0; id < entity_count(); ++id) tiers[id] = tier_of(static_cast<EntityId>(id));
+    for (std::size_t id = 0; id < entity_count(); ++id)
+        tiers[id] = tier_of(static_cast<EntityId>(id));
     resolve(candidates, tiers, chosen);
     for (const auto& span : chosen)
         if (span.begin >= from) out.push_back(span);

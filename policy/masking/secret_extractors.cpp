@@ -24,8 +24,8 @@ bool is_aws_id_char(char c) { return is_upper(c) || is_digit(c); }
 // over `pred` characters; refused when glued to a preceding letter or digit, or when longer
 // than kTokenMaxBytes (then it is some other blob).
 template <typename Pred>
-std::size_t prefixed_token(std::string_view text, std::size_t start, std::size_t min_end,
-                           Pred pred, Entity entity, Spans& out) {
+std::size_t prefixed_token(std::string_view text, std::size_t start, std::size_t min_end, Pred pred,
+                           Entity entity, Spans& out) {
     if (is_alnum(before(text, start))) return min_end;
     const std::size_t end = run_right(text, min_end, kTokenMaxBytes + 1, pred);
     if (end - start > kTokenMaxBytes) return end;

@@ -63,12 +63,13 @@ const char* done_field(std::string_view base) {
 std::string responses_key(std::string_view base, const json& body) {
     int64_t sub = int_or(body, "content_index", -1);
     if (sub < 0) sub = int_or(body, "summary_index", -1);
-    return "r:" + std::string(base) + ":" + std::to_string(int_or(body, "output_index", -1)) +
-           ":" + std::to_string(sub);
+    return "r:" + std::string(base) + ":" + std::to_string(int_or(body, "output_index", -1)) + ":" +
+           std::to_string(sub);
 }
 
 std::string responses_key(std::string_view base, std::size_t output_index, int64_t sub) {
-    return "r:" + std::string(base) + ":" + std::to_string(output_index) + ":" + std::to_string(sub);
+    return "r:" + std::string(base) + ":" + std::to_string(output_index) + ":" +
+           std::to_string(sub);
 }
 
 void clear_logprobs(json& object) {
@@ -125,7 +126,9 @@ void SseStreamMasker::fail(std::string reason, std::string& out) {
         write("error", "", dump(error), out);
     } else {
         error = {{"error",
-                  {{"message", kFailureMessage}, {"type", "policy_violation"}, {"code", "masking_failed"}}}};
+                  {{"message", kFailureMessage},
+                   {"type", "policy_violation"},
+                   {"code", "masking_failed"}}}};
         write("", "", dump(error), out);
     }
 }
@@ -173,7 +176,8 @@ bool SseStreamMasker::close(Channel& ch, std::string& tail) {
 void SseStreamMasker::on_event(const SseEvent& event, std::string& out) {
     if (failed_ || done_) return;
     if (event.data.empty()) return;  // nothing a client would act on
-    if (!valid_utf8(event.event.data(), event.event.size()) || !valid_utf8(event.id.data(), event.id.size()))
+    if (!valid_utf8(event.event.data(), event.event.size()) ||
+        !valid_utf8(event.id.data(), event.id.size()))
         return fail("malformed event", out);
     if (event.data == "[DONE]") {
         flush_all(out);
@@ -185,8 +189,9 @@ void SseStreamMasker::on_event(const SseEvent& event, std::string& out) {
     if (!json_depth_within(event.data)) return fail("event nested too deeply", out);
     json body = json::parse(event.data, nullptr, false);
     if (body.is_discarded() || !body.is_object()) return fail("malformed event", out);
-    const bool responses = shape_ == ApiShape::responses ||
-                           (shape_ == ApiShape::other && body.contains("type") && !body.contains("choices"));
+    const bool responses =
+        shape_ == ApiShape::responses ||
+        (shape_ == ApiShape::other && body.contains("type") && !body.contains("choices"));
     if (responses) return on_responses(event, body, out);
     if (body.contains("choices")) {
         on_chat(body);
@@ -215,12 +220,17 @@ void SseStreamMasker::on_chat(json& chunk) {
         auto feed = [&](json& value, const std::string& key, Channel::Kind kind, int64_t tool) {
             if (!value.is_string()) return;
             Channel* ch = channel(prefix + key, true);
-            if (!ch) { pending_failure_ = "too many channels"; return; }
+            if (!ch) {
+                pending_failure_ = "too many channels";
+                return;
+            }
             ch->choice = index;
             ch->kind = kind;
             ch->tool_index = tool;
-            if (!release(*ch, value.get_ref<const std::string&>(), text))
-                { pending_failure_ = "masking failed"; return; }
+            if (!release(*ch, value.get_ref<const std::string&>(), text)) {
+                pending_failure_ = "masking failed";
+                return;
+            }
             value = text;
         };
         auto delta = choice.find("delta");
@@ -229,13 +239,15 @@ void SseStreamMasker::on_chat(json& chunk) {
                 feed(*it, "content", Channel::Kind::content, 0);
             if (auto it = delta->find("refusal"); it != delta->end())
                 feed(*it, "refusal", Channel::Kind::refusal, 0);
-            if (auto calls = delta->find("tool_calls"); calls != delta->end() && calls->is_array()) {
+            if (auto calls = delta->find("tool_calls");
+                calls != delta->end() && calls->is_array()) {
                 int64_t call_position = 0;
                 for (auto& call : *calls) {
                     const int64_t tool = int_or(call, "index", call_position++);
                     if (auto fn = call.find("function"); fn != call.end() && fn->is_object())
                         if (auto args = fn->find("arguments"); args != fn->end())
-                            feed(*args, "tool:" + std::to_string(tool), Channel::Kind::tool_call, tool);
+                            feed(*args, "tool:" + std::to_string(tool), Channel::Kind::tool_call,
+                                 tool);
                 }
             }
             if (auto fn = delta->find("function_call"); fn != delta->end() && fn->is_object())
@@ -253,16 +265,25 @@ void SseStreamMasker::on_chat(json& chunk) {
         for (auto& owned : channels_) {
             Channel& ch = *owned;
             if (!ch.open || ch.kind == Channel::Kind::responses || ch.choice != index) continue;
-            if (!close(ch, text)) { pending_failure_ = "masking failed"; return; }
+            if (!close(ch, text)) {
+                pending_failure_ = "masking failed";
+                return;
+            }
             if (text.empty()) continue;
             auto append = [&](json& holder, const char* field) {
                 auto it = holder.find(field);
-                if (it != holder.end() && it->is_string()) it->get_ref<std::string&>().append(text);
-                else holder[field] = text;
+                if (it != holder.end() && it->is_string())
+                    it->get_ref<std::string&>().append(text);
+                else
+                    holder[field] = text;
             };
             switch (ch.kind) {
-                case Channel::Kind::content: append(*delta, "content"); break;
-                case Channel::Kind::refusal: append(*delta, "refusal"); break;
+                case Channel::Kind::content:
+                    append(*delta, "content");
+                    break;
+                case Channel::Kind::refusal:
+                    append(*delta, "refusal");
+                    break;
                 case Channel::Kind::function_call: {
                     json& fn = (*delta)["function_call"];
                     if (!fn.is_object()) fn = json::object();
@@ -284,7 +305,8 @@ void SseStreamMasker::on_chat(json& chunk) {
                     append(fn, "arguments");
                     break;
                 }
-                case Channel::Kind::responses: break;
+                case Channel::Kind::responses:
+                    break;
             }
         }
     }
@@ -312,8 +334,10 @@ void SseStreamMasker::replace_item_texts(json& item, std::size_t o) {
         for (auto& part : *content) {
             if (part.is_object()) {
                 clear_logprobs(part);
-                set_full_text(part, "text",
-                              responses_key(reasoning ? "response.reasoning_text" : "response.output_text", o, j));
+                set_full_text(
+                    part, "text",
+                    responses_key(reasoning ? "response.reasoning_text" : "response.output_text", o,
+                                  j));
                 set_full_text(part, "refusal", responses_key("response.refusal", o, j));
             }
             ++j;
@@ -332,8 +356,10 @@ void SseStreamMasker::replace_item_texts(json& item, std::size_t o) {
         }
     }
     const bool mcp = string_or(item, "type", "") == "mcp_call";
-    set_full_text(item, "arguments",
-                  responses_key(mcp ? "response.mcp_call_arguments" : "response.function_call_arguments", o, -1));
+    set_full_text(
+        item, "arguments",
+        responses_key(mcp ? "response.mcp_call_arguments" : "response.function_call_arguments", o,
+                      -1));
     set_full_text(item, "input", responses_key("response.custom_tool_call_input", o, -1));
     if (auto output = item.find("output"); output != item.end()) {
         JsonEdit edit{masker_, Direction::response, restore_};
@@ -397,25 +423,32 @@ void SseStreamMasker::on_responses(const SseEvent& event, json& body, std::strin
         clear_logprobs(body);
     } else if (type == "response.content_part.added" || type == "response.content_part.done") {
         if (auto part = body.find("part"); part != body.end() && part->is_object()) {
-            const auto o = static_cast<std::size_t>(std::max<int64_t>(0, int_or(body, "output_index", 0)));
+            const auto o =
+                static_cast<std::size_t>(std::max<int64_t>(0, int_or(body, "output_index", 0)));
             const int64_t c = int_or(body, "content_index", 0);
             const bool reasoning = string_or(*part, "type", "") == "reasoning_text";
             clear_logprobs(*part);
-            set_full_text(*part, "text",
-                          responses_key(reasoning ? "response.reasoning_text" : "response.output_text", o, c));
+            set_full_text(
+                *part, "text",
+                responses_key(reasoning ? "response.reasoning_text" : "response.output_text", o,
+                              c));
             set_full_text(*part, "refusal", responses_key("response.refusal", o, c));
         }
     } else if (type == "response.reasoning_summary_part.added" ||
                type == "response.reasoning_summary_part.done") {
         if (auto part = body.find("part"); part != body.end() && part->is_object()) {
-            const auto o = static_cast<std::size_t>(std::max<int64_t>(0, int_or(body, "output_index", 0)));
+            const auto o =
+                static_cast<std::size_t>(std::max<int64_t>(0, int_or(body, "output_index", 0)));
             set_full_text(*part, "text",
-                          responses_key("response.reasoning_summary_text", o, int_or(body, "summary_index", 0)));
+                          responses_key("response.reasoning_summary_text", o,
+                                        int_or(body, "summary_index", 0)));
         }
     } else if (type == "response.output_item.added" || type == "response.output_item.done") {
         if (auto item = body.find("item"); item != body.end())
-            replace_item_texts(*item, static_cast<std::size_t>(std::max<int64_t>(0, int_or(body, "output_index", 0))));
-    } else if (type.rfind("response.", 0) == 0 && body.contains("response") && body["response"].is_object()) {
+            replace_item_texts(*item, static_cast<std::size_t>(
+                                          std::max<int64_t>(0, int_or(body, "output_index", 0))));
+    } else if (type.rfind("response.", 0) == 0 && body.contains("response") &&
+               body["response"].is_object()) {
         // response.created / in_progress / completed / incomplete / failed: the whole object.
         const bool final = type == "response.completed" || type == "response.incomplete" ||
                            type == "response.failed";
@@ -429,7 +462,8 @@ void SseStreamMasker::on_responses(const SseEvent& event, json& body, std::strin
                 json synthetic = ch.ids;
                 synthetic["delta"] = text;
                 if (sequence || last_sequence_ >= 0) synthetic["sequence_number"] = take_slot();
-                write(event.event.empty() ? "" : ch.ids["type"].get<std::string>(), "", dump(synthetic), out);
+                write(event.event.empty() ? "" : ch.ids["type"].get<std::string>(), "",
+                      dump(synthetic), out);
             }
         }
         auto& response = body["response"];
@@ -471,15 +505,24 @@ void SseStreamMasker::flush_all(std::string& out) {
         if (!chunk.contains("object")) chunk["object"] = "chat.completion.chunk";
         json delta = json::object();
         switch (ch.kind) {
-            case Channel::Kind::content: delta["content"] = tail; break;
-            case Channel::Kind::refusal: delta["refusal"] = tail; break;
-            case Channel::Kind::function_call: delta["function_call"] = {{"arguments", tail}}; break;
-            case Channel::Kind::tool_call:
-                delta["tool_calls"] = json::array({{{"index", ch.tool_index}, {"function", {{"arguments", tail}}}}});
+            case Channel::Kind::content:
+                delta["content"] = tail;
                 break;
-            case Channel::Kind::responses: break;
+            case Channel::Kind::refusal:
+                delta["refusal"] = tail;
+                break;
+            case Channel::Kind::function_call:
+                delta["function_call"] = {{"arguments", tail}};
+                break;
+            case Channel::Kind::tool_call:
+                delta["tool_calls"] =
+                    json::array({{{"index", ch.tool_index}, {"function", {{"arguments", tail}}}}});
+                break;
+            case Channel::Kind::responses:
+                break;
         }
-        chunk["choices"] = json::array({{{"index", ch.choice}, {"delta", delta}, {"finish_reason", nullptr}}});
+        chunk["choices"] =
+            json::array({{{"index", ch.choice}, {"delta", delta}, {"finish_reason", nullptr}}});
         write("", "", dump(chunk), out);
     }
 }

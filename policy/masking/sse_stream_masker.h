@@ -68,7 +68,8 @@ private:
     void set_full_text(nlohmann::json& holder, const char* field, const std::string& key);
     void replace_item_texts(nlohmann::json& item, std::size_t output_index);
     void flush_all(std::string& out);
-    void write(std::string_view event, std::string_view id, std::string_view data, std::string& out);
+    void write(std::string_view event, std::string_view id, std::string_view data,
+               std::string& out);
     void fail(std::string reason, std::string& out);
 
     TextMasker& masker_;

@@ -100,7 +100,8 @@ std::size_t hold_aws_secret(std::string_view text) {
 // A BEGIN line not yet closed by its END line (or a BEGIN line still arriving).
 std::size_t hold_private_key(std::string_view text) {
     static constexpr std::string_view kBegin = "-----BEGIN";
-    const std::size_t window = text.size() > kPrivateKeyMaxBytes ? text.size() - kPrivateKeyMaxBytes : 0;
+    const std::size_t window =
+        text.size() > kPrivateKeyMaxBytes ? text.size() - kPrivateKeyMaxBytes : 0;
     const std::size_t begin = text.rfind(kBegin);
     if (begin != std::string_view::npos && begin >= window) {
         const std::size_t header_close = text.find("-----", begin + kBegin.size());

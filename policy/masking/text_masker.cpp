@@ -53,8 +53,8 @@ void TextMasker::apply(std::string_view text, std::size_t begin, std::size_t end
     for (const auto& span : spans) {
         if (span.begin < pos || span.end > end) continue;
         out.append(text.substr(pos, span.begin - pos));
-        out.append(replacement(text.substr(span.begin, span.end - span.begin), span.entity,
-                               direction));
+        out.append(
+            replacement(text.substr(span.begin, span.end - span.begin), span.entity, direction));
         pos = span.end;
     }
     out.append(text.substr(pos, end - pos));

@@ -16,8 +16,8 @@ namespace sluice::masking {
 
 struct MaskStats {
     std::array<std::array<uint32_t, kMaxEntities>, 2> counts{};  // [direction][entity]
-    uint32_t restored = 0;  // placeholders put back into answers
-    std::string failure;    // first reason masking could not run ("" when it always did)
+    uint32_t restored = 0;             // placeholders put back into answers
+    std::string failure;               // first reason masking could not run ("" when it always did)
     std::vector<std::string> skipped;  // bodies left unmasked, e.g. "request: not JSON"
     void add(Direction d, EntityId id) { ++counts[static_cast<int>(d)][id]; }
 };

@@ -43,8 +43,8 @@ private:
     TextMasker& masker_;
     Direction direction_;
     bool restore_;
-    std::string context_;  // raw text already released (tail of it)
-    std::string pending_;  // raw text not yet released
+    std::string context_;          // raw text already released (tail of it)
+    std::string pending_;          // raw text not yet released
     std::string restore_pending_;  // masked text waiting for a placeholder to complete
     std::string work_;
     Spans spans_;

@@ -2,6 +2,8 @@
 // over 1 MB of clean prose and of prose dense with PII/secrets, and the time the SSE masker
 // adds per streamed delta (Chat Completions and Responses). Prints a markdown table.
 //   mask-bench [--rounds N] [--deltas N]
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -10,7 +12,6 @@
 #include <random>
 #include <string>
 #include <vector>
-#include <yaml-cpp/yaml.h>
 
 #include "policy/masking/masking_config.h"
 #include "policy/masking/masking_session.h"
@@ -20,18 +21,28 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-const char* kWords[] = {"the", "model", "returns", "a", "summary", "of", "report", "for", "quarter",
-                        "and", "users", "should", "review", "each", "section", "before", "release",
-                        "performance", "improved", "by", "percent", "in", "2024", "while", "costs",
-                        "fell", "to", "42", "million", "across", "3", "regions", "with", "new",
-                        "features", "such", "as", "caching", "streaming", "and", "retries", "is",
-                        "it", "that", "this", "we", "they", "will", "can", "data", "time", "v1.2"};
+const char* kWords[] = {
+    "the",     "model",       "returns",  "a",      "summary", "of",      "report",    "for",
+    "quarter", "and",         "users",    "should", "review",  "each",    "section",   "before",
+    "release", "performance", "improved", "by",     "percent", "in",      "2024",      "while",
+    "costs",   "fell",        "to",       "42",     "million", "across",  "3",         "regions",
+    "with",    "new",         "features", "such",   "as",      "caching", "streaming", "and",
+    "retries", "is",          "it",       "that",   "this",    "we",      "they",      "will",
+    "can",     "data",        "time",     "v1.2"};
 
 const char* kEntities[] = {
-    "jane.roe@example.com", "+1 415 555 2671", "(415) 555-2671", "4111 1111 1111 1111",
-    "DE89 3704 0044 0532 0130 00", "123-45-6789", "192.168.10.20", "2001:db8::8a2e:370:7334",
-    "sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789", "AKIAIOSFODNN7EXAMPLE",
-    "aws secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+    "jane.roe@example.com",
+    "+1 415 555 2671",
+    "(415) 555-2671",
+    "4111 1111 1111 1111",
+    "DE89 3704 0044 0532 0130 00",
+    "123-45-6789",
+    "192.168.10.20",
+    "2001:db8::8a2e:370:7334",
+    "sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+    "AKIAIOSFODNN7EXAMPLE",
+    "aws secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
     "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"};
 
@@ -103,17 +114,26 @@ DeltaCost per_delta(bool responses, std::size_t ndeltas) {
         const std::size_t n = std::min<std::size_t>(5 + rng() % 46, text.size() - pos);
         nlohmann::json data;
         if (responses) {
-            data = {{"type", "response.output_text.delta"}, {"sequence_number", seq++},
+            data = {{"type", "response.output_text.delta"},
+                    {"sequence_number", seq++},
                     {"item_id", "msg_67c9fdcecf488190bdd9a0409de3a1ec07b8b0ad4e5eb654"},
-                    {"output_index", 0}, {"content_index", 0}, {"delta", text.substr(pos, n)},
+                    {"output_index", 0},
+                    {"content_index", 0},
+                    {"delta", text.substr(pos, n)},
                     {"logprobs", nlohmann::json::array()}};
             events.push_back("event: response.output_text.delta\ndata: " + data.dump() + "\n\n");
         } else {
-            data = {{"id", "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT"}, {"object", "chat.completion.chunk"},
-                    {"created", 1741569952}, {"model", "gpt-4.1-2025-04-14"},
-                    {"service_tier", "default"}, {"system_fingerprint", "fp_1234567890"},
-                    {"choices", {{{"index", 0}, {"delta", {{"content", text.substr(pos, n)}}},
-                                  {"logprobs", nullptr}, {"finish_reason", nullptr}}}}};
+            data = {{"id", "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT"},
+                    {"object", "chat.completion.chunk"},
+                    {"created", 1741569952},
+                    {"model", "gpt-4.1-2025-04-14"},
+                    {"service_tier", "default"},
+                    {"system_fingerprint", "fp_1234567890"},
+                    {"choices",
+                     {{{"index", 0},
+                       {"delta", {{"content", text.substr(pos, n)}}},
+                       {"logprobs", nullptr},
+                       {"finish_reason", nullptr}}}}};
             events.push_back("data: " + data.dump() + "\n\n");
         }
         pos += n;
@@ -140,7 +160,8 @@ double json_mb_per_s(std::size_t every, int rounds) {
     // A 64 KiB chat request: 16 messages of 4 KiB.
     nlohmann::json body = {{"model", "gpt-4o"}, {"messages", nlohmann::json::array()}};
     for (int i = 0; i < 16; ++i)
-        body["messages"].push_back({{"role", i % 2 ? "assistant" : "user"}, {"content", make_text(4096, every, 100 + i)}});
+        body["messages"].push_back(
+            {{"role", i % 2 ? "assistant" : "user"}, {"content", make_text(4096, every, 100 + i)}});
     const std::string raw = body.dump();
     std::vector<double> seconds;
     for (int r = 0; r < rounds; ++r) {
@@ -161,7 +182,8 @@ int main(int argc, char** argv) {
     std::size_t deltas = 20000;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!std::strcmp(argv[i], "--rounds")) rounds = std::atoi(argv[i + 1]);
-        if (!std::strcmp(argv[i], "--deltas")) deltas = static_cast<std::size_t>(std::atoll(argv[i + 1]));
+        if (!std::strcmp(argv[i], "--deltas"))
+            deltas = static_cast<std::size_t>(std::atoll(argv[i + 1]));
     }
     const std::size_t mb = 1 << 20;
     struct Row {
@@ -171,7 +193,8 @@ int main(int argc, char** argv) {
     const Row rows[] = {{"clean prose (no PII)", 0},
                         {"PII every ~1.5 KB (T10 workload)", 1536},
                         {"PII-dense: an entity every ~150 B", 150}};
-    std::printf("| workload (1 MiB, all 14 recognizers on, redact) | entities masked | MB/s per core |\n");
+    std::printf(
+        "| workload (1 MiB, all 14 recognizers on, redact) | entities masked | MB/s per core |\n");
     std::printf("|---|---:|---:|\n");
     for (const auto& row : rows) {
         const std::string text = make_text(mb, row.every, 1);
@@ -179,10 +202,14 @@ int main(int argc, char** argv) {
         const double rate = text_mb_per_s(text, rounds, found);
         std::printf("| %s | %zu | %.0f |\n", row.name, found, rate);
     }
-    std::printf("\n| JSON body (64 KiB chat request, parse + mask + serialize) | MB/s per core |\n|---|---:|\n");
+    std::printf(
+        "\n| JSON body (64 KiB chat request, parse + mask + serialize) | MB/s per core "
+        "|\n|---|---:|\n");
     std::printf("| clean | %.0f |\n", json_mb_per_s(0, rounds));
     std::printf("| PII every ~150 B | %.0f |\n", json_mb_per_s(150, rounds));
-    std::printf("\n| stream (one SSE event per 5-50 B delta, PII every ~300 B) | deltas | mean µs | p50 µs | p99 µs |\n");
+    std::printf(
+        "\n| stream (one SSE event per 5-50 B delta, PII every ~300 B) | deltas | mean µs | p50 µs "
+        "| p99 µs |\n");
     std::printf("|---|---:|---:|---:|---:|\n");
     for (bool responses : {false, true}) {
         const auto cost = per_delta(responses, deltas);

@@ -19,7 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     for (std::size_t n = 0; n <= size; n += step) {
         const auto partial = parse_client_hello(std::span<const uint8_t>(data, n));
         if (partial.status != ClientHelloStatus::need_more && n < size)
-            fuzz::require(parse_client_hello(std::span<const uint8_t>(data, size)).status == partial.status);
+            fuzz::require(parse_client_hello(std::span<const uint8_t>(data, size)).status ==
+                          partial.status);
     }
     return 0;
 }

@@ -1,9 +1,9 @@
 // Text and JSON masking: no crash; a masked body is valid JSON in UTF-8; masking text that is
 // valid UTF-8 keeps it valid and is idempotent for redaction.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
-#include <algorithm>
 #include <string>
 
 #include "fuzz_masking_common.h"
@@ -18,7 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     const unsigned selector = data[0];
     std::string input(reinterpret_cast<const char*>(data) + 1, size - 1);
     masking::MaskingSession session(fuzz::fuzz_control(selector), "fuzz-key");
-    static const char* kPaths[] = {"/v1/chat/completions", "/v1/responses", "/v1/embeddings", "/v1/other"};
+    static const char* kPaths[] = {"/v1/chat/completions", "/v1/responses", "/v1/embeddings",
+                                   "/v1/other"};
     const char* path = kPaths[(selector >> 2) % 4];
 
     // 1. As a JSON body, request then response.
@@ -41,7 +42,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     if (fuzz::valid_utf8(input)) {
         std::string wrapped = nlohmann::json{{"input", input}}.dump();
         status = session.mask_request(wrapped, "/v1/embeddings");
-        fuzz::require(status != masking::BodyStatus::failed && status != masking::BodyStatus::not_json);
+        fuzz::require(status != masking::BodyStatus::failed &&
+                      status != masking::BodyStatus::not_json);
         auto parsed = nlohmann::json::parse(wrapped, nullptr, false);
         fuzz::require(!parsed.is_discarded());
         const std::string masked = parsed["input"];
@@ -52,8 +54,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
             std::string stream;
             for (std::size_t i = 0; i < input.size();) {
                 std::size_t j = std::min(input.size(), i + step);  // cut between characters
-                while (j < input.size() && (static_cast<unsigned char>(input[j]) & 0xC0) == 0x80) ++j;
-                nlohmann::json chunk = {{"choices", {{{"index", 0}, {"delta", {{"content", input.substr(i, j - i)}}}}}}};
+                while (j < input.size() && (static_cast<unsigned char>(input[j]) & 0xC0) == 0x80)
+                    ++j;
+                nlohmann::json chunk = {
+                    {"choices",
+                     {{{"index", 0}, {"delta", {{"content", input.substr(i, j - i)}}}}}}};
                 stream += "data: " + chunk.dump() + "\n\n";
                 i = j;
             }
@@ -68,7 +73,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
                 if (e.data == "[DONE]") return;
                 auto event = nlohmann::json::parse(e.data);
                 for (const auto& choice : event["choices"])
-                    if (choice["delta"].contains("content")) content += choice["delta"]["content"].get<std::string>();
+                    if (choice["delta"].contains("content"))
+                        content += choice["delta"]["content"].get<std::string>();
             });
             masking::MaskingSession whole(fuzz::fuzz_control(selector), "fuzz-key");
             std::string body = nlohmann::json{{"input", input}}.dump();

@@ -22,7 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
         std::string request = R"({"input":"a@example.com b@example.org 4111111111111111"})";
         (void)session.mask_request(request, "/v1/embeddings");
     }
-    auto masker = session.make_stream_masker((selector & 8) ? "/v1/responses" : "/v1/chat/completions");
+    auto masker =
+        session.make_stream_masker((selector & 8) ? "/v1/responses" : "/v1/chat/completions");
     std::string out;
     bool ok = true;
     for (std::size_t i = 0; i < input.size() && ok; i += chunk)

@@ -16,15 +16,20 @@ TEST(JsonMasking, ChatRequestMasksContentPartsAndToolTraffic) {
         {"model", "gpt-4o-mini"},
         {"user", "jane.roe@example.com"},  // not content: left alone
         {"messages",
-         json::array({{{"role", "system"}, {"content", "Card 4111 1111 1111 1111."}},
-                      {{"role", "user"},
-                       {"content", json::array({{{"type", "text"}, {"text", "mail jane.roe@example.com"}},
-                                                {{"type", "image_url"}, {"image_url", {{"url", "https://x/a@b.com"}}}}})}},
-                      {{"role", "assistant"},
-                       {"content", nullptr},
-                       {"tool_calls", json::array({{{"id", "call_1"}, {"type", "function"},
-                                                    {"function", {{"name", "f"}, {"arguments", R"({"ssn":"123-45-6789"})"}}}}})}},
-                      {{"role", "tool"}, {"tool_call_id", "call_1"}, {"content", "ip 10.1.2.3"}}})}};
+         json::array(
+             {{{"role", "system"}, {"content", "Card 4111 1111 1111 1111."}},
+              {{"role", "user"},
+               {"content", json::array({{{"type", "text"}, {"text", "mail jane.roe@example.com"}},
+                                        {{"type", "image_url"},
+                                         {"image_url", {{"url", "https://x/a@b.com"}}}}})}},
+              {{"role", "assistant"},
+               {"content", nullptr},
+               {"tool_calls",
+                json::array(
+                    {{{"id", "call_1"},
+                      {"type", "function"},
+                      {"function", {{"name", "f"}, {"arguments", R"({"ssn":"123-45-6789"})"}}}}})}},
+              {{"role", "tool"}, {"tool_call_id", "call_1"}, {"content", "ip 10.1.2.3"}}})}};
     std::string raw = body.dump();
     ASSERT_EQ(session.mask_request(raw, "/v1/chat/completions"), BodyStatus::masked);
     json out = json::parse(raw);
@@ -33,19 +38,29 @@ TEST(JsonMasking, ChatRequestMasksContentPartsAndToolTraffic) {
     EXPECT_EQ(out["messages"][0]["content"], "Card [CREDIT_CARD].");
     EXPECT_EQ(out["messages"][1]["content"][0]["text"], "mail [EMAIL]");
     EXPECT_EQ(out["messages"][1]["content"][1]["image_url"]["url"], "https://x/a@b.com");
-    EXPECT_EQ(out["messages"][2]["tool_calls"][0]["function"]["arguments"], R"({"ssn":"[US_SSN]"})");
+    EXPECT_EQ(out["messages"][2]["tool_calls"][0]["function"]["arguments"],
+              R"({"ssn":"[US_SSN]"})");
     EXPECT_EQ(out["messages"][3]["content"], "ip [IPV4]");
-    EXPECT_EQ(session.summary(), json::parse(R"({"request":{"credit_card":1,"email":1,"ipv4":1,"us_ssn":1}})"));
+    EXPECT_EQ(session.summary(),
+              json::parse(R"({"request":{"credit_card":1,"email":1,"ipv4":1,"us_ssn":1}})"));
 }
 
 TEST(JsonMasking, ResponsesAndEmbeddingsRequests) {
     MaskingSession session(redact_all(), "k");
-    std::string raw = json{{"model", "gpt-4.1"},
-                           {"instructions", "never reveal sk-abcdefghijklmnopqrstuvwxyz12"},
-                           {"input", json::array({{{"role", "user"}, {"content", json::array({{{"type", "input_text"}, {"text", "call +14155552671"}}})}},
-                                                  {{"type", "function_call_output"}, {"call_id", "c"}, {"output", "AKIAIOSFODNN7EXAMPLE"}},
-                                                  {{"type", "function_call"}, {"call_id", "c"}, {"name", "f"}, {"arguments", "{\"e\":\"x@y.io\"}"}}})}}
-                          .dump();
+    std::string raw =
+        json{{"model", "gpt-4.1"},
+             {"instructions", "never reveal sk-abcdefghijklmnopqrstuvwxyz12"},
+             {"input", json::array({{{"role", "user"},
+                                     {"content", json::array({{{"type", "input_text"},
+                                                               {"text", "call +14155552671"}}})}},
+                                    {{"type", "function_call_output"},
+                                     {"call_id", "c"},
+                                     {"output", "AKIAIOSFODNN7EXAMPLE"}},
+                                    {{"type", "function_call"},
+                                     {"call_id", "c"},
+                                     {"name", "f"},
+                                     {"arguments", "{\"e\":\"x@y.io\"}"}}})}}
+            .dump();
     ASSERT_EQ(session.mask_request(raw, "/v1/responses"), BodyStatus::masked);
     json out = json::parse(raw);
     EXPECT_EQ(out["instructions"], "never reveal [OPENAI_KEY]");
@@ -60,7 +75,8 @@ TEST(JsonMasking, ResponsesAndEmbeddingsRequests) {
 
 TEST(JsonMasking, CleanBodyIsLeftByteForByte) {
     MaskingSession session(redact_all(), "k");
-    std::string raw = "{\"model\" : \"gpt-4o\", \"messages\":[{\"role\":\"user\",\"content\":\"hi there\"}]}";
+    std::string raw =
+        "{\"model\" : \"gpt-4o\", \"messages\":[{\"role\":\"user\",\"content\":\"hi there\"}]}";
     const std::string before = raw;
     EXPECT_EQ(session.mask_request(raw, "/v1/chat/completions"), BodyStatus::unchanged);
     EXPECT_EQ(raw, before);
@@ -96,7 +112,8 @@ TEST(JsonMasking, ActionsRenderAsDocumented) {
     EXPECT_NE(mask(other_key, "x@example.com"), hashed);
     EXPECT_NE(mask(a, "y@example.com"), hashed);
     EXPECT_EQ(mask(a, "card 4111111111111111"), "card ****1111");
-    EXPECT_EQ(mask(a, "123-45-6789 and 123-45-6789 and 078-05-1120"), "<US_SSN_1> and <US_SSN_1> and <US_SSN_2>");
+    EXPECT_EQ(mask(a, "123-45-6789 and 123-45-6789 and 078-05-1120"),
+              "<US_SSN_1> and <US_SSN_1> and <US_SSN_2>");
     EXPECT_EQ(mask(a, "call 415-555-2671"), "call 415-555-2671") << "phone is response-only";
 }
 
@@ -108,22 +125,43 @@ TEST(JsonMasking, ResponseBodyMaskedAndTokensRestored) {
     std::string request = R"({"messages":[{"role":"user","content":"write to a@example.com"}]})";
     ASSERT_EQ(session.mask_request(request, "/v1/chat/completions"), BodyStatus::masked);
     EXPECT_EQ(json::parse(request)["messages"][0]["content"], "write to <EMAIL_1>");
-    std::string response = json{{"choices", json::array({{{"index", 0}, {"message",
-        {{"role", "assistant"}, {"content", "Sent to <EMAIL_1>; call 415-555-2671; unknown <EMAIL_9>"},
-         {"tool_calls", json::array({{{"function", {{"arguments", "{\"to\":\"<EMAIL_1>\",\"k\":\"AKIAIOSFODNN7EXAMPLE\"}"}}}}})}}}}})}}.dump();
+    std::string response =
+        json{
+            {"choices",
+             json::array(
+                 {{{"index", 0},
+                   {"message",
+                    {{"role", "assistant"},
+                     {"content", "Sent to <EMAIL_1>; call 415-555-2671; unknown <EMAIL_9>"},
+                     {"tool_calls",
+                      json::array(
+                          {{{"function",
+                             {{"arguments",
+                               "{\"to\":\"<EMAIL_1>\",\"k\":\"AKIAIOSFODNN7EXAMPLE\"}"}}}}})}}}}})}}
+            .dump();
     ASSERT_EQ(session.mask_response(response, "/v1/chat/completions"), BodyStatus::masked);
     json out = json::parse(response);
-    EXPECT_EQ(out["choices"][0]["message"]["content"], "Sent to a@example.com; call [PHONE]; unknown <EMAIL_9>");
+    EXPECT_EQ(out["choices"][0]["message"]["content"],
+              "Sent to a@example.com; call [PHONE]; unknown <EMAIL_9>");
     EXPECT_EQ(out["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"],
               "{\"to\":\"a@example.com\",\"k\":\"[AWS_ACCESS_KEY]\"}");
-    EXPECT_EQ(session.summary(), json::parse(R"({"request":{"email":1},"response":{"aws_access_key":1,"phone":1},"restored":2})"));
+    EXPECT_EQ(
+        session.summary(),
+        json::parse(
+            R"({"request":{"email":1},"response":{"aws_access_key":1,"phone":1},"restored":2})"));
 }
 
 TEST(JsonMasking, ResponsesOutputItems) {
     MaskingSession session(redact_all(), "k");
-    std::string response = json{{"id", "resp_1"}, {"output", json::array({
-        {{"type", "message"}, {"content", json::array({{{"type", "output_text"}, {"text", "ip 10.0.0.1"}}})}},
-        {{"type", "function_call"}, {"arguments", "{\"iban\":\"GB82WEST12345698765432\"}"}}})}}.dump();
+    std::string response =
+        json{{"id", "resp_1"},
+             {"output",
+              json::array(
+                  {{{"type", "message"},
+                    {"content", json::array({{{"type", "output_text"}, {"text", "ip 10.0.0.1"}}})}},
+                   {{"type", "function_call"},
+                    {"arguments", "{\"iban\":\"GB82WEST12345698765432\"}"}}})}}
+            .dump();
     ASSERT_EQ(session.mask_response(response, "/v1/responses"), BodyStatus::masked);
     json out = json::parse(response);
     EXPECT_EQ(out["output"][0]["content"][0]["text"], "ip [IPV4]");

@@ -50,14 +50,16 @@ TEST(MaskingConfig, MistakesNameFileLineAndKey) {
         {policy_with("      - {entities: [email, passport]}\n"),
          "policy.yaml:7: rules[0].masking[0].entities[1]: unknown entity 'passport'"},
         {policy_with("      - {entities: [email], action: scramble}\n"),
-         "policy.yaml:7: rules[0].masking[0].action: must be redact, partial, hash or token, not 'scramble'"},
+         "policy.yaml:7: rules[0].masking[0].action: must be redact, partial, hash or token, not "
+         "'scramble'"},
         {policy_with("      - {entities: [email], direction: sideways}\n"),
          "policy.yaml:7: rules[0].masking[0].direction: must be request, response or both"},
         {policy_with("      - {entities: [email], direction: response, action: token}\n"),
          "policy.yaml:7: rules[0].masking[0]: action token needs direction request or both"},
         {policy_with("      - {entities: [email], colour: red}\n"),
          "policy.yaml:7: rules[0].masking[0].colour: unknown key"},
-        {policy_with("      - {action: redact}\n"), "policy.yaml:7: rules[0].masking[0]: missing key 'entities'"},
+        {policy_with("      - {action: redact}\n"),
+         "policy.yaml:7: rules[0].masking[0]: missing key 'entities'"},
         {policy_with("      {entities: [email]}\n"), "policy.yaml:7: rules[0].masking: not a list"},
         {policy_with("      - {entities: [x]}\n", "masking_patterns:\n  x: '(unclosed'\n"),
          "policy.yaml:4: masking_patterns.x: bad regex '(unclosed'"},
@@ -65,7 +67,8 @@ TEST(MaskingConfig, MistakesNameFileLineAndKey) {
          "policy.yaml:4: masking_patterns.x: regex matches the empty string"},
         {policy_with("      - {entities: [email]}\n", "masking_patterns:\n  email: 'x+'\n"),
          "policy.yaml:4: masking_patterns.email: 'email' is a built-in entity name"},
-        {policy_with("      - {entities: [x]}\n", "masking_patterns:\n  x: {regex: 'x+', max_length: 0}\n"),
+        {policy_with("      - {entities: [x]}\n",
+                     "masking_patterns:\n  x: {regex: 'x+', max_length: 0}\n"),
          "policy.yaml:4: masking_patterns.x.max_length: must be between 1 and 4096"},
     };
     for (const auto& c : cases) {

@@ -14,8 +14,8 @@
 
 namespace sluice::masking::testing {
 
-inline std::shared_ptr<const MaskingControl> control_from_yaml(const std::string& rule_yaml,
-                                                               const std::string& patterns_yaml = "") {
+inline std::shared_ptr<const MaskingControl> control_from_yaml(
+    const std::string& rule_yaml, const std::string& patterns_yaml = "") {
     std::vector<CustomPattern> patterns;
     if (!patterns_yaml.empty())
         patterns = parse_masking_patterns(YAML::Load(patterns_yaml), "masking_patterns");
@@ -40,9 +40,12 @@ inline std::string sse(const std::string& event, const nlohmann::json& data) {
 inline std::string chat_stream(const std::vector<std::string>& deltas) {
     using nlohmann::json;
     auto chunk = [](json delta, json finish) {
-        return json{{"id", "chatcmpl-1"}, {"object", "chat.completion.chunk"}, {"created", 1},
+        return json{{"id", "chatcmpl-1"},
+                    {"object", "chat.completion.chunk"},
+                    {"created", 1},
                     {"model", "gpt-4o-mini"},
-                    {"choices", json::array({{{"index", 0}, {"delta", delta}, {"finish_reason", finish}}})}};
+                    {"choices",
+                     json::array({{{"index", 0}, {"delta", delta}, {"finish_reason", finish}}})}};
     };
     std::string out = sse("", chunk({{"role", "assistant"}, {"content", ""}}, nullptr));
     for (const auto& d : deltas) out += sse("", chunk({{"content", d}}, nullptr));
@@ -54,16 +57,26 @@ inline std::string chat_stream(const std::vector<std::string>& deltas) {
 inline std::string chat_tool_stream(const std::vector<std::string>& deltas) {
     using nlohmann::json;
     auto chunk = [](json delta, json finish) {
-        return json{{"id", "chatcmpl-2"}, {"object", "chat.completion.chunk"}, {"created", 1},
+        return json{{"id", "chatcmpl-2"},
+                    {"object", "chat.completion.chunk"},
+                    {"created", 1},
                     {"model", "gpt-4o-mini"},
-                    {"choices", json::array({{{"index", 0}, {"delta", delta}, {"finish_reason", finish}}})}};
+                    {"choices",
+                     json::array({{{"index", 0}, {"delta", delta}, {"finish_reason", finish}}})}};
     };
-    std::string out = sse("", chunk({{"role", "assistant"},
-                                     {"tool_calls", json::array({{{"index", 0}, {"id", "call_1"}, {"type", "function"},
-                                                                  {"function", {{"name", "send"}, {"arguments", ""}}}}})}},
-                                    nullptr));
+    std::string out =
+        sse("", chunk({{"role", "assistant"},
+                       {"tool_calls",
+                        json::array({{{"index", 0},
+                                      {"id", "call_1"},
+                                      {"type", "function"},
+                                      {"function", {{"name", "send"}, {"arguments", ""}}}}})}},
+                      nullptr));
     for (const auto& d : deltas)
-        out += sse("", chunk({{"tool_calls", json::array({{{"index", 0}, {"function", {{"arguments", d}}}}})}}, nullptr));
+        out += sse(
+            "",
+            chunk({{"tool_calls", json::array({{{"index", 0}, {"function", {{"arguments", d}}}}})}},
+                  nullptr));
     out += sse("", chunk(json::object(), "tool_calls"));
     return out + "data: [DONE]\n\n";
 }
@@ -80,14 +93,18 @@ inline std::string responses_stream(const std::vector<std::string>& deltas) {
         body["sequence_number"] = seq++;
         return sse(type, body);
     };
-    json empty_item = {{"id", "msg_1"}, {"type", "message"}, {"role", "assistant"}, {"content", json::array()}};
+    json empty_item = {
+        {"id", "msg_1"}, {"type", "message"}, {"role", "assistant"}, {"content", json::array()}};
     json part = {{"type", "output_text"}, {"text", full}, {"annotations", json::array()}};
     json item = empty_item;
     item["content"] = json::array({part});
-    std::string out = ev("response.created", {{"response", {{"id", "resp_1"}, {"output", json::array()}}}});
+    std::string out =
+        ev("response.created", {{"response", {{"id", "resp_1"}, {"output", json::array()}}}});
     out += ev("response.output_item.added", {{"output_index", 0}, {"item", empty_item}});
     out += ev("response.content_part.added",
-              {{"item_id", "msg_1"}, {"output_index", 0}, {"content_index", 0},
+              {{"item_id", "msg_1"},
+               {"output_index", 0},
+               {"content_index", 0},
                {"part", {{"type", "output_text"}, {"text", ""}, {"annotations", json::array()}}}});
     for (const auto& d : deltas)
         out += ev("response.output_text.delta",
@@ -98,12 +115,14 @@ inline std::string responses_stream(const std::vector<std::string>& deltas) {
               {{"item_id", "msg_1"}, {"output_index", 0}, {"content_index", 0}, {"part", part}});
     out += ev("response.output_item.done", {{"output_index", 0}, {"item", item}});
     out += ev("response.completed",
-              {{"response", {{"id", "resp_1"}, {"status", "completed"}, {"output", json::array({item})}}}});
+              {{"response",
+                {{"id", "resp_1"}, {"status", "completed"}, {"output", json::array({item})}}}});
     return out;
 }
 
 struct ClientView {
-    std::vector<std::pair<std::string, nlohmann::json>> events;  // event name, data ("[DONE]" as string)
+    std::vector<std::pair<std::string, nlohmann::json>>
+        events;         // event name, data ("[DONE]" as string)
     bool valid = true;  // every data payload parsed as JSON (or was [DONE])
     std::string chat_content;
     std::string chat_arguments;
@@ -125,7 +144,8 @@ inline ClientView read_client_view(const std::string& stream) {
             return;
         }
         view.events.emplace_back(e.event, data);
-        if (data.contains("sequence_number")) view.sequence_numbers.push_back(data["sequence_number"]);
+        if (data.contains("sequence_number"))
+            view.sequence_numbers.push_back(data["sequence_number"]);
         if (data.contains("choices"))
             for (const auto& choice : data["choices"]) {
                 if (!choice.contains("delta")) continue;

@@ -107,7 +107,8 @@ const Case kCases[] = {
     // IPv6
     {"ipv6", "addr 2001:db8::8a2e:370:7334 up", "2001:db8::8a2e:370:7334"},
     {"ipv6", "link fe80::1 up", "fe80::1"},
-    {"ipv6", "full 2001:0db8:0000:0000:0000:ff00:0042:8329.", "2001:0db8:0000:0000:0000:ff00:0042:8329"},
+    {"ipv6", "full 2001:0db8:0000:0000:0000:ff00:0042:8329.",
+     "2001:0db8:0000:0000:0000:ff00:0042:8329"},
     {"ipv6", "url [2001:db8::1]:443", "2001:db8::1"},
     {"ipv6", "mapped ::ffff:192.0.2.1 ok", "::ffff:192.0.2.1"},
     {"ipv6", "c++ std::vector<int>", nullptr},
@@ -117,7 +118,8 @@ const Case kCases[] = {
     // OpenAI keys
     {"openai_key", "key sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789 ok",
      "sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"},
-    {"openai_key", "OPENAI_API_KEY=sk-abcdefghijklmnopqrstuvwxyz12", "sk-abcdefghijklmnopqrstuvwxyz12"},
+    {"openai_key", "OPENAI_API_KEY=sk-abcdefghijklmnopqrstuvwxyz12",
+     "sk-abcdefghijklmnopqrstuvwxyz12"},
     {"openai_key", "short sk-abc123", nullptr},
     {"openai_key", "glued task-abcdefghijklmnopqrstuvwxyz12", nullptr},
     // AWS
@@ -133,8 +135,11 @@ const Case kCases[] = {
     {"github_token", "token ghp_abcdefghijklmnopqrstuvwxyz0123456789 ok",
      "ghp_abcdefghijklmnopqrstuvwxyz0123456789"},
     {"github_token",
-     "pat github_pat_11ABCDEFG0123456789abc_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVW ok",
-     "github_pat_11ABCDEFG0123456789abc_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVW"},
+     "pat "
+     "github_pat_11ABCDEFG0123456789abc_"
+     "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVW ok",
+     "github_pat_11ABCDEFG0123456789abc_"
+     "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVW"},
     {"github_token", "short ghp_abc", nullptr},
     // Slack
     {"slack_token", "bot xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx ok",
@@ -144,14 +149,24 @@ const Case kCases[] = {
     {"slack_token", "short xoxb-123", nullptr},
     // JWT
     {"jwt",
-     "auth eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U ok",
-     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"},
-    {"jwt", "unsigned eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0. ok", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."},
+     "auth "
+     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U "
+     "ok",
+     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_"
+     "XgL0n3I9PlFUP0THsR8U"},
+    {"jwt", "unsigned eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0. ok",
+     "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."},
     {"jwt", "two parts eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0 only", nullptr},
     // PEM private keys
     {"private_key",
-     "key:\n-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\nKUpRKfFLfRYC9AIKjbJTWit+CqvjWYzvQwECAwEAAQ==\n-----END RSA PRIVATE KEY-----\nthanks",
-     "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\nKUpRKfFLfRYC9AIKjbJTWit+CqvjWYzvQwECAwEAAQ==\n-----END RSA PRIVATE KEY-----"},
+     "key:\n-----BEGIN RSA PRIVATE "
+     "KEY-----"
+     "\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\nKUpRKfFLfRYC9AIKjbJTWit+"
+     "CqvjWYzvQwECAwEAAQ==\n-----END RSA PRIVATE KEY-----\nthanks",
+     "-----BEGIN RSA PRIVATE "
+     "KEY-----"
+     "\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\nKUpRKfFLfRYC9AIKjbJTWit+"
+     "CqvjWYzvQwECAwEAAQ==\n-----END RSA PRIVATE KEY-----"},
     {"private_key", "truncated -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n",
      "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC"},
     {"private_key", "cert -----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----", nullptr},
@@ -206,9 +221,8 @@ TEST(Recognizers, SeveralEntitiesInOneText) {
 
 TEST(Recognizers, CustomPatternsAreFoundAndRankedAboveGenericPii) {
     std::string error;
-    auto set = RecognizerSet::compile({{"employee_id", R"(EMP-\d{6})", 16},
-                                       {"ticket", R"(TICKET-[0-9]+)", 32}},
-                                      error);
+    auto set = RecognizerSet::compile(
+        {{"employee_id", R"(EMP-\d{6})", 16}, {"ticket", R"(TICKET-[0-9]+)", 32}}, error);
     ASSERT_TRUE(set) << error;
     EntitySet enabled;
     enabled.add(*set->find_entity("employee_id"));

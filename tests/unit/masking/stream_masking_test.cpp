@@ -18,13 +18,15 @@ struct Sample {
 };
 
 const std::string kPem =
-    "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n"
+    "-----BEGIN RSA PRIVATE "
+    "KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n"
     "KUpRKfFLfRYC9AIKjbJTWit+CqvjWYzvQwECAwEAAQ==\n-----END RSA PRIVATE KEY-----";
 const std::string kJwt =
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
 
 std::vector<Sample> samples() {
-    auto s = [](const char* entity, const std::string& value, const std::string& before = "Sure: ") {
+    auto s = [](const char* entity, const std::string& value,
+                const std::string& before = "Sure: ") {
         return Sample{entity, before + value + ". Anything else?", value};
     };
     return {
@@ -61,9 +63,11 @@ TEST(StreamMasking, ChatEntitySplitAtEveryByteNeverLeaks) {
         ASSERT_EQ(expected.find(sample.value), std::string::npos) << sample.entity;
         for (std::size_t k = 0; k <= sample.text.size(); ++k) {
             MaskingSession session(redact_all(), "k");
-            const std::string stream = chat_stream({sample.text.substr(0, k), sample.text.substr(k)});
+            const std::string stream =
+                chat_stream({sample.text.substr(0, k), sample.text.substr(k)});
             bool ok = false;
-            const std::string out = run_stream(session, "/v1/chat/completions", stream, stream.size(), &ok);
+            const std::string out =
+                run_stream(session, "/v1/chat/completions", stream, stream.size(), &ok);
             ASSERT_TRUE(ok) << sample.entity << " split " << k;
             auto view = read_client_view(out);
             ASSERT_TRUE(view.valid);
@@ -89,8 +93,9 @@ TEST(StreamMasking, ChatToolArgumentsSplitAtEveryByteNeverLeak) {
     const std::string args = R"({"to":"jane.roe@example.com","card":"4111111111111111"})";
     for (std::size_t k = 0; k <= args.size(); ++k) {
         MaskingSession session(redact_all(), "k");
-        const std::string out = run_stream(session, "/v1/chat/completions",
-                                           chat_tool_stream({args.substr(0, k), args.substr(k)}), 0);
+        const std::string out =
+            run_stream(session, "/v1/chat/completions",
+                       chat_tool_stream({args.substr(0, k), args.substr(k)}), 0);
         auto view = read_client_view(out);
         EXPECT_EQ(view.chat_arguments, R"({"to":"[EMAIL]","card":"[CREDIT_CARD]"})") << k;
         EXPECT_EQ(out.find("jane.roe"), std::string::npos);
@@ -99,7 +104,8 @@ TEST(StreamMasking, ChatToolArgumentsSplitAtEveryByteNeverLeak) {
 
 TEST(StreamMasking, RawSseBytesSplitAtEveryPosition) {
     const std::string text = "Mail jane.roe@example.com or call 415-555-2671.";
-    const std::string stream = chat_stream({text.substr(0, 12), text.substr(12, 20), text.substr(32)});
+    const std::string stream =
+        chat_stream({text.substr(0, 12), text.substr(12, 20), text.substr(32)});
     for (std::size_t split = 0; split <= stream.size(); ++split) {
         MaskingSession session(redact_all(), "k");
         const std::string out = run_stream(session, "/v1/chat/completions", stream, split);
@@ -112,7 +118,8 @@ TEST(StreamMasking, ResponsesEntitySplitAtEveryByteAgreesWithDoneAndCompleted) {
         const std::string expected = masked_whole(sample.text);
         for (std::size_t k = 0; k <= sample.text.size(); ++k) {
             MaskingSession session(redact_all(), "k");
-            const std::string stream = responses_stream({sample.text.substr(0, k), sample.text.substr(k)});
+            const std::string stream =
+                responses_stream({sample.text.substr(0, k), sample.text.substr(k)});
             const std::string out = run_stream(session, "/v1/responses", stream, stream.size() / 2);
             auto view = read_client_view(out);
             ASSERT_TRUE(view.valid);
@@ -120,7 +127,9 @@ TEST(StreamMasking, ResponsesEntitySplitAtEveryByteAgreesWithDoneAndCompleted) {
             EXPECT_EQ(out.find(sample.value), std::string::npos) << sample.entity << " split " << k;
             for (const auto& [name, data] : view.events) {
                 const std::string type =
-                    data.is_object() && data.contains("type") && data["type"].is_string() ? data["type"].get<std::string>() : "";
+                    data.is_object() && data.contains("type") && data["type"].is_string()
+                        ? data["type"].get<std::string>()
+                        : "";
                 if (type == "response.output_text.done") {
                     EXPECT_EQ(data["text"], expected);
                 } else if (type == "response.content_part.done") {
@@ -132,7 +141,8 @@ TEST(StreamMasking, ResponsesEntitySplitAtEveryByteAgreesWithDoneAndCompleted) {
                 }
             }
             for (std::size_t i = 0; i < view.sequence_numbers.size(); ++i)
-                ASSERT_EQ(view.sequence_numbers[i], static_cast<int64_t>(i)) << "sequence renumbered";
+                ASSERT_EQ(view.sequence_numbers[i], static_cast<int64_t>(i))
+                    << "sequence renumbered";
         }
     }
 }
@@ -143,7 +153,8 @@ TEST(StreamMasking, HoldsBackOnlyWhatCouldStillMatch) {
     std::string out;
     using nlohmann::json;
     auto delta = [](const std::string& text) {
-        return sse("", {{"choices", json::array({{{"index", 0}, {"delta", {{"content", text}}}}})}});
+        return sse("",
+                   {{"choices", json::array({{{"index", 0}, {"delta", {{"content", text}}}}})}});
     };
     ASSERT_TRUE(masker->feed(delta("Hello there, my friend. "), out));
     EXPECT_EQ(read_client_view(out).chat_content, "Hello there, my friend. ");
@@ -162,19 +173,21 @@ TEST(StreamMasking, TokensRestoredAcrossSplitPlaceholders) {
         for (std::size_t k = 0; k <= answer.size(); ++k) {
             MaskingSession session(control, "k");
             std::string request =
-                json{{"messages", json::array({{{"role", "user"},
-                                                {"content", "mail a@example.com and b@example.org"}}})}}
+                json{{"messages",
+                      json::array({{{"role", "user"},
+                                    {"content", "mail a@example.com and b@example.org"}}})}}
                     .dump();
             ASSERT_EQ(session.mask_request(request, "/v1/chat/completions"), BodyStatus::masked);
             ASSERT_NE(request.find("<EMAIL_1>"), std::string::npos);
             ASSERT_EQ(request.find("a@example.com"), std::string::npos);
             const std::vector<std::string> deltas = {answer.substr(0, k), answer.substr(k)};
             const bool chat = shape == "/v1/chat/completions";
-            const std::string out =
-                run_stream(session, shape, chat ? chat_stream(deltas) : responses_stream(deltas), 0);
+            const std::string out = run_stream(
+                session, shape, chat ? chat_stream(deltas) : responses_stream(deltas), 0);
             auto view = read_client_view(out);
             const std::string expected = "I wrote to a@example.com and b@example.org.";
-            EXPECT_EQ(chat ? view.chat_content : view.responses_deltas, expected) << shape << " " << k;
+            EXPECT_EQ(chat ? view.chat_content : view.responses_deltas, expected)
+                << shape << " " << k;
             EXPECT_EQ(out.find("<EMAIL_"), std::string::npos) << shape << " " << k;
             EXPECT_EQ(session.summary()["restored"], 2) << session.summary().dump();
         }
@@ -186,10 +199,16 @@ TEST(StreamMasking, MalformedEventEndsStreamWithErrorAndNeverReleasesHeldText) {
     auto masker = session.make_stream_masker("/v1/chat/completions");
     std::string out;
     using nlohmann::json;
-    ASSERT_TRUE(masker->feed(sse("", {{"choices", json::array({{{"index", 0}, {"delta", {{"content", "card 4111 1111"}}}}})}}), out));
+    ASSERT_TRUE(masker->feed(
+        sse("", {{"choices",
+                  json::array({{{"index", 0}, {"delta", {{"content", "card 4111 1111"}}}}})}}),
+        out));
     EXPECT_FALSE(masker->feed("data: {not json\n\n", out));
     EXPECT_TRUE(masker->failed());
-    EXPECT_FALSE(masker->feed(sse("", {{"choices", json::array({{{"index", 0}, {"delta", {{"content", " 1111 1111"}}}}})}}), out));
+    EXPECT_FALSE(masker->feed(
+        sse("",
+            {{"choices", json::array({{{"index", 0}, {"delta", {{"content", " 1111 1111"}}}}})}}),
+        out));
     EXPECT_FALSE(masker->finish(out));
     EXPECT_EQ(out.find("4111"), std::string::npos);
     auto view = read_client_view(out);
@@ -247,7 +266,8 @@ TEST(StreamMasking, NonUtf8EventNameFailsClosedAndCommentsAreSanitized) {
     ASSERT_TRUE(masker->feed(": ok\xff\n", out));
     ASSERT_TRUE(masker->feed(": overlong \xe0\x8b\x8c\n", out));  // found by masker-fuzz
     EXPECT_EQ(out, ":\n:\n");
-    EXPECT_FALSE(masker->feed("event: response\xff.output_text.delta\ndata: {\"delta\":\"x\"}\n\n", out));
+    EXPECT_FALSE(
+        masker->feed("event: response\xff.output_text.delta\ndata: {\"delta\":\"x\"}\n\n", out));
     EXPECT_EQ(out.find('\xff'), std::string::npos);
     EXPECT_EQ(session.summary()["failure"], "response stream: malformed event");
 }
@@ -273,7 +293,9 @@ TEST(StreamMasking, TooManyChannelsFailsClosed) {
     std::string out;
     bool ok = true;
     for (int i = 0; i < 3 && ok; ++i)
-        ok = masker->feed(sse("", {{"choices", json::array({{{"index", i}, {"delta", {{"content", "hi"}}}}})}}), out);
+        ok = masker->feed(
+            sse("", {{"choices", json::array({{{"index", i}, {"delta", {{"content", "hi"}}}}})}}),
+            out);
     EXPECT_FALSE(ok);
     EXPECT_EQ(session.summary()["failure"], "response stream: too many channels");
 }
@@ -283,9 +305,13 @@ TEST(StreamMasking, KeepAliveCommentsPassAndLogprobsAreDropped) {
     auto masker = session.make_stream_masker("/v1/chat/completions");
     std::string out;
     ASSERT_TRUE(masker->feed(": keep-alive\n\n", out));
-    ASSERT_TRUE(masker->feed(sse("", {{"choices", json::array({{{"index", 0}, {"delta", {{"content", "a@b.co "}}},
-                                                                  {"logprobs", {{"content", json::array({{{"token", "a@b.co"}}})}}}}})}}),
-                             out));
+    ASSERT_TRUE(masker->feed(
+        sse("",
+            {{"choices",
+              json::array({{{"index", 0},
+                            {"delta", {{"content", "a@b.co "}}},
+                            {"logprobs", {{"content", json::array({{{"token", "a@b.co"}}})}}}}})}}),
+        out));
     EXPECT_EQ(out.rfind(": keep-alive\n", 0), 0u);
     EXPECT_EQ(out.find("a@b.co"), std::string::npos);
 }
