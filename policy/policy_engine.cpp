@@ -401,6 +401,7 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
     PolicyDecision allow;
     allow.action = PolicyAction::allow;
     allow.rule = name;
+    allow.rule_index = rule->index;
     allow.http_status = 200;
     allow.clamp_max_tokens = clamp;
     allow.reason = "allowed by rule " + name;

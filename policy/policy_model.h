@@ -70,6 +70,9 @@ struct PolicyDecision {
     std::string code;  // OpenAI error `code`: e.g. "model_not_allowed", "rate_limited"
     std::optional<int64_t> clamp_max_tokens;  // agent rewrites the body's max tokens to this
     uint64_t reservation_id = 0;              // 0: nothing to settle
+    // Position in Policy::rules of the rule that allowed the request (nullopt: default or
+    // refused), so the agent can apply that rule's masking without looking it up by name.
+    std::optional<size_t> rule_index;
     // Controls that could not run and were waved through because their fail_mode is open:
     // audit them so the record never claims a check that did not happen.
     std::vector<std::string> skipped_controls;

@@ -15,7 +15,7 @@ namespace {
 // and each control follows its fail_mode (closed by default).
 constexpr size_t kPolicyScanMaxBytes = 64 * 1024 * 1024;
 
-PolicyRequest describe(const GateRequest& request, const nlohmann::json* body) {
+PolicyRequest describe(const GateRequest& request, const nlohmann::json* body, const RequestSummary& summary) {
     PolicyRequest out;
     out.method = std::string(request.method);
     out.path = std::string(request.target);
@@ -24,19 +24,12 @@ PolicyRequest describe(const GateRequest& request, const nlohmann::json* body) {
         out.body_readable = false;
         return out;
     }
-    const RequestSummary summary = summarize_request(*body);
     out.model = summary.model;
     out.stream = summary.stream;
     if (summary.max_output_tokens >= 0) out.max_output_tokens = summary.max_output_tokens;
     out.texts = extract_prompt_texts(*body, request.target);
     out.estimated_prompt_tokens = estimate_prompt_tokens(out.texts);
     return out;
-}
-
-std::shared_ptr<const masking::MaskingControl> masking_of(const Policy& policy, const std::string& rule_name) {
-    for (const auto& rule : policy.rules)
-        if (rule.name == rule_name) return rule.masking;
-    return nullptr;  // "default" or no policy: nothing to mask
 }
 
 PolicyDecision allow_without_policy() {
@@ -61,18 +54,20 @@ ClientError refusal_for(const PolicyDecision& decision) {
 
 GateResult RequestGate::admit(const PolicyIdentity& identity, const GateRequest& request) {
     GateResult result;
-    const std::shared_ptr<const Policy> policy = policies_.current();
-    if (!policy) {
-        result.decision = allow_without_policy();
-        return result;
-    }
+    // Parsed once here for policy, the body edits and the audit's model/stream.
     std::optional<nlohmann::json> body;
     if (request.body && request.body_is_json && request.body->size() <= kPolicyScanMaxBytes) {
         body = nlohmann::json::parse(*request.body, nullptr, false);
         if (body->is_discarded()) body.reset();
     }
+    if (body) result.summary = summarize_request(*body);
+    const std::shared_ptr<const Policy> policy = policies_.current();
+    if (!policy) {
+        result.decision = allow_without_policy();
+        return result;
+    }
     try {
-        const PolicyRequest described = describe(request, body ? &*body : nullptr);
+        const PolicyRequest described = describe(request, body ? &*body : nullptr, result.summary);
         result.decision = evaluate(*policy, identity, described, state_, std::chrono::system_clock::now());
     } catch (const std::exception& e) {
         // Fail closed: a policy that cannot be evaluated refuses the request.
@@ -87,7 +82,8 @@ GateResult RequestGate::admit(const PolicyIdentity& identity, const GateRequest&
         return result;
     }
     result.reservation = PolicyReservation(state_, result.decision.reservation_id);
-    result.masking = masking_of(*policy, result.decision.rule);
+    if (const auto index = result.decision.rule_index; index && *index < policy->rules.size())
+        result.masking = policy->rules[*index].masking;
     if (body) {
         bool changed = false;
         if (result.decision.clamp_max_tokens)

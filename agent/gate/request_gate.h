@@ -12,6 +12,7 @@
 #include "agent/gate/policy_store.h"
 #include "policy/policy_model.h"
 #include "policy/policy_state.h"
+#include "policy/request_summary.h"
 
 namespace sluice {
 
@@ -25,6 +26,7 @@ struct GateRequest {
 };
 
 struct GateResult {
+    RequestSummary summary;  // model, stream, max tokens of a JSON body (json_ok false otherwise)
     PolicyDecision decision;
     std::optional<ClientError> refusal;  // set: answer with this, send nothing upstream
     PolicyReservation reservation;       // settle/release once the answer is known

@@ -26,7 +26,6 @@
 #include "agent/upstream/upstream_pool.h"
 #include "policy/masking/masking_session.h"
 #include "policy/policy_engine.h"
-#include "policy/request_summary.h"
 #include "policy/sse_parser.h"
 #include "policy/usage.h"
 
@@ -154,6 +153,8 @@ private:
         gate_request.body = body ? &*body : nullptr;
         gate_request.body_is_json = body && is_json_content(request);
         GateResult result = context_.gate.admit(identity, gate_request);
+        record.model = result.summary.model;
+        record.stream = result.summary.stream;
         record.action = std::string(to_string(result.decision.action));
         record.rule = result.decision.rule;
         record.reason = result.decision.reason;
@@ -299,9 +300,6 @@ private:
                 co_return false;
             }
             record.request_bytes = body->size();
-            const RequestSummary summary = summarize_request_body(*body);
-            record.model = summary.model;
-            record.stream = summary.stream;
             gate = admit(identity, request, body, record);
             if (gate.refusal) {
                 co_await refuse(record, *gate.refusal, started);
@@ -432,6 +430,7 @@ private:
         client_response.body().more = !response_parser.is_done();
         std::array<char, limits::kRelayBufferBytes> chunk;
         if (masking_ && masking_->masks_responses() && !response_parser.is_done()) {
+            if (!response_is_maskable(client_response)) co_return co_await withhold_unmaskable_answer(record, started);
             const std::string path(upstream_request.target());
             if (streaming)
                 co_return co_await relay_masked_stream(response_parser, upstream, upstream_buffer, client_response, path,
@@ -533,6 +532,15 @@ private:
         co_return ExchangeOutcome::close_client;
     }
 
+    // An answer that must be masked but cannot be (compressed, or the scan failed) is withheld;
+    // nothing has reached the client yet, so it gets a proper 502.
+    net::awaitable<ExchangeOutcome> withhold_unmaskable_answer(AuditRecord& record, Clock::time_point started) {
+        const ClientError error = {502, "upstream_error", "masking_failed",
+                                   "the upstream answer could not be checked for sensitive data, so it was withheld"};
+        co_await refuse(record, error, started);
+        co_return ExchangeOutcome::close_client;
+    }
+
     // A non-streamed answer to mask: read whole (bounded), masked, sent with its new length.
     net::awaitable<ExchangeOutcome> relay_masked_body(http::response_parser<http::buffer_body>& response_parser,
                                                       UpstreamStream& upstream, beast::flat_buffer& upstream_buffer,
@@ -550,13 +558,8 @@ private:
         }
         record.response_bytes = body.size();
         record.usage = usage_from_body(body);
-        if (!response_is_maskable(client_response) ||
-            masking_->mask_response(body, path) == masking::BodyStatus::failed) {
-            const ClientError error = {502, "upstream_error", "masking_failed",
-                                       "the upstream answer could not be checked for sensitive data, so it was withheld"};
-            co_await refuse(record, error, started);
-            co_return ExchangeOutcome::close_client;
-        }
+        if (masking_->mask_response(body, path) == masking::BodyStatus::failed)
+            co_return co_await withhold_unmaskable_answer(record, started);
         client_response.chunked(false);
         client_response.content_length(body.size());
         co_return co_await send_whole_response(client_response, body, record, started,
@@ -572,12 +575,6 @@ private:
                                                         const std::string& path, AuditRecord& record,
                                                         Clock::time_point started, bool upstream_keep_alive) {
         beast::error_code ec;
-        if (!response_is_maskable(client_response)) {
-            const ClientError error = {502, "upstream_error", "masking_failed",
-                                       "the upstream answer is compressed and cannot be checked for sensitive data"};
-            co_await refuse(record, error, started);
-            co_return ExchangeOutcome::close_client;
-        }
         std::unique_ptr<masking::SseStreamMasker> masker = masking_->make_stream_masker(path);
         client_response.chunked(true);
         client_response.body().data = nullptr;
