@@ -1,7 +1,8 @@
 #include "policy/masking/digit_scanner.h"
 
-#include <emmintrin.h>
+#include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -9,77 +10,174 @@ namespace sluice::masking {
 
 namespace {
 
+// Bit i of each mask describes byte i of a 64-byte block.
 struct Masks {
     uint64_t digit = 0, sep = 0, upper = 0;
 };
 
+// Classifies `blocks` whole 64-byte blocks from `p` into `out`, one implementation per
+// instruction set.
+using ClassifyBlocks = void (*)(const char* p, std::size_t blocks, Masks* out);
+
 inline uint64_t movemask16(__m128i v) { return static_cast<uint16_t>(_mm_movemask_epi8(v)); }
 
-// Bit i of each mask describes block[i]; `n` < 64 bytes are zero-padded.
-Masks classify(const char* block, std::size_t n) {
-    alignas(16) char buf[64];
-    const char* p = block;
-    if (n < 64) {
-        std::memset(buf, 0, sizeof buf);
-        std::memcpy(buf, block, n);
-        p = buf;
-    }
-    Masks m;
+void classify_sse2(const char* p, std::size_t blocks, Masks* out) {
     const __m128i bias = _mm_set1_epi8(static_cast<char>(0x80));
     const __m128i zero_lo = _mm_set1_epi8(static_cast<char>('0' ^ 0x80) - 1);
     const __m128i nine_hi = _mm_set1_epi8(static_cast<char>('9' ^ 0x80) + 1);
     const __m128i a_lo = _mm_set1_epi8(static_cast<char>('A' ^ 0x80) - 1);
     const __m128i z_hi = _mm_set1_epi8(static_cast<char>('Z' ^ 0x80) + 1);
-    for (int k = 0; k < 4; ++k) {
-        const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
-        const __m128i x = _mm_xor_si128(raw, bias);  // signed compares on unsigned bytes
-        const __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, zero_lo), _mm_cmplt_epi8(x, nine_hi));
-        const __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(x, a_lo), _mm_cmplt_epi8(x, z_hi));
-        __m128i sep = _mm_cmpeq_epi8(raw, _mm_set1_epi8(' '));
-        sep = _mm_or_si128(sep, _mm_cmpeq_epi8(raw, _mm_set1_epi8('-')));
-        sep = _mm_or_si128(sep, _mm_cmpeq_epi8(raw, _mm_set1_epi8('.')));
-        sep = _mm_or_si128(sep, _mm_cmpeq_epi8(raw, _mm_set1_epi8(')')));
-        m.digit |= movemask16(digit) << (16 * k);
-        m.upper |= movemask16(upper) << (16 * k);
-        m.sep |= movemask16(sep) << (16 * k);
+    for (std::size_t b = 0; b < blocks; ++b, p += 64) {
+        Masks m;
+        for (int k = 0; k < 4; ++k) {
+            const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+            const __m128i x = _mm_xor_si128(raw, bias);  // signed compares on unsigned bytes
+            const __m128i digit =
+                _mm_and_si128(_mm_cmpgt_epi8(x, zero_lo), _mm_cmplt_epi8(x, nine_hi));
+            const __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(x, a_lo), _mm_cmplt_epi8(x, z_hi));
+            __m128i sep = _mm_cmpeq_epi8(raw, _mm_set1_epi8(' '));
+            sep = _mm_or_si128(sep, _mm_cmpeq_epi8(raw, _mm_set1_epi8('-')));
+            sep = _mm_or_si128(sep, _mm_cmpeq_epi8(raw, _mm_set1_epi8('.')));
+            sep = _mm_or_si128(sep, _mm_cmpeq_epi8(raw, _mm_set1_epi8(')')));
+            m.digit |= movemask16(digit) << (16 * k);
+            m.upper |= movemask16(upper) << (16 * k);
+            m.sep |= movemask16(sep) << (16 * k);
+        }
+        out[b] = m;
     }
-    return m;
+}
+
+__attribute__((target("avx2"))) void classify_avx2(const char* p, std::size_t blocks,
+                                                   Masks* out) {
+    const __m256i zero = _mm256_set1_epi8('0'), nine = _mm256_set1_epi8(9);
+    const __m256i a = _mm256_set1_epi8('A'), z = _mm256_set1_epi8(25);
+    const __m256i space = _mm256_set1_epi8(' '), dash = _mm256_set1_epi8('-');
+    const __m256i dot = _mm256_set1_epi8('.'), paren = _mm256_set1_epi8(')');
+    auto half = [&](const char* q, uint32_t& digit, uint32_t& sep, uint32_t& upper)
+                    __attribute__((target("avx2"))) {
+        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
+        // In range when subtracting the low end leaves at most the width (unsigned min).
+        const __m256i d = _mm256_sub_epi8(x, zero), u = _mm256_sub_epi8(x, a);
+        digit = static_cast<uint32_t>(
+            _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_min_epu8(d, nine), d)));
+        upper = static_cast<uint32_t>(
+            _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_min_epu8(u, z), u)));
+        const __m256i s =
+            _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(x, space), _mm256_cmpeq_epi8(x, dash)),
+                            _mm256_or_si256(_mm256_cmpeq_epi8(x, dot), _mm256_cmpeq_epi8(x, paren)));
+        sep = static_cast<uint32_t>(_mm256_movemask_epi8(s));
+    };
+    for (std::size_t b = 0; b < blocks; ++b, p += 64) {
+        uint32_t d0, s0, u0, d1, s1, u1;
+        half(p, d0, s0, u0);
+        half(p + 32, d1, s1, u1);
+        out[b] = {d0 | uint64_t{d1} << 32, s0 | uint64_t{s1} << 32, u0 | uint64_t{u1} << 32};
+    }
 }
 
 // Bits of (cur, next) shifted so that bit i means position i + j.
-inline uint64_t ahead(uint64_t cur, uint64_t next, int j) {
+[[gnu::always_inline]] inline uint64_t ahead(uint64_t cur, uint64_t next, int j) {
     return j == 0 ? cur : (cur >> j) | (next << (64 - j));
 }
+
+// Digits in the `width`-bit window centred on bit `bit` of `cur` (bits of `prev` and `next`
+// continue it either side); `width` <= 64, even.
+[[gnu::always_inline]] inline int digits_around(uint64_t prev, uint64_t cur, uint64_t next, int bit, int width) {
+    // The window [bit - width/2, bit + width/2) starts at bit 64 + bit - width/2 of the
+    // 192-bit string prev|cur|next.
+    const uint64_t words[3] = {prev, cur, next};
+    const int start = 64 + bit - width / 2;
+    const int word = start / 64, offset = start % 64;
+    uint64_t bits = words[word] >> offset;
+    if (offset && word < 2) bits |= words[word + 1] << (64 - offset);
+    return __builtin_popcountll(bits & ((uint64_t{1} << width) - 1));
+}
+
+// Every number-shaped entity contains one of the structures, and has at least 4 digits within
+// 15 bytes (IPv4) or 8 within 24 (phone, card, SSN). A structure with fewer digits around it
+// is ordinary prose ("v1.2", "2024. 3") and not worth an extractor's look.
+[[gnu::always_inline]] inline bool enough_digits(uint64_t prev, uint64_t cur, uint64_t next, int bit) {
+    return digits_around(prev, cur, next, bit, 30) >= 4 ||
+           digits_around(prev, cur, next, bit, 48) >= 8;
+}
+
+// Blocks classified per round: the masks stay in L1.
+constexpr std::size_t kRoundBlocks = 64;
+
+// Classifies blocks [first, last) of `text`; the final partial block is zero-padded.
+template <ClassifyBlocks kClassify>
+[[gnu::always_inline]] inline void classify_range(std::string_view text, std::size_t first,
+                                                  std::size_t last, Masks* out) {
+    const std::size_t whole = std::min(last, text.size() / 64);
+    if (whole > first) kClassify(text.data() + first * 64, whole - first, out);
+    if (last > whole && whole >= first) {
+        alignas(32) char padded[64] = {};
+        std::memcpy(padded, text.data() + whole * 64, text.size() - whole * 64);
+        kClassify(padded, 1, out + (whole - first));
+    }
+}
+
+// The scan, compiled once per instruction set (below) so the bit logic gets the CPU's popcnt.
+template <ClassifyBlocks kClassify>
+[[gnu::always_inline]] inline void scan_with(std::string_view text,
+                                             std::vector<DigitCandidate>& out) {
+    const std::size_t n = text.size();
+    if (n < 4) return;
+    const std::size_t blocks = (n + 63) / 64;
+    Masks masks[kRoundBlocks + 1];
+    uint64_t carried_digit = 0;  // digits of the block before this round
+    for (std::size_t first = 0; first < blocks; first += kRoundBlocks) {
+        const std::size_t last = std::min(blocks, first + kRoundBlocks);
+        // One block of look-ahead: structures may cross into the next block.
+        const std::size_t classified = std::min(blocks, last + 1);
+        classify_range<kClassify>(text, first, classified, masks);
+        for (std::size_t b = first; b < last; ++b) {
+            const Masks& cur = masks[b - first];
+            const uint64_t prev_digit = b > first ? masks[b - first - 1].digit : carried_digit;
+            const Masks next = b + 1 < classified ? masks[b + 1 - first] : Masks{};
+            const uint64_t d = cur.digit, s = cur.sep;
+            const uint64_t d1 = ahead(d, next.digit, 1), d2 = ahead(d, next.digit, 2);
+            const uint64_t d3 = ahead(d, next.digit, 3);
+            const uint64_t s1 = ahead(s, next.sep, 1), s2 = ahead(s, next.sep, 2);
+            uint64_t run8 = d & d1 & d2 & d3;
+            run8 &= ahead(d, next.digit, 4) & ahead(d, next.digit, 5) &
+                    ahead(d, next.digit, 6) & ahead(d, next.digit, 7);
+            const uint64_t numeric = (d & s1 & d2) | (d & s1 & s2 & d3) | run8;
+            const uint64_t iban = cur.upper & ahead(cur.upper, next.upper, 1) & d2 & d3;
+            uint64_t any = numeric | iban;
+            const std::size_t base = b * 64;
+            while (any) {
+                const int bit = __builtin_ctzll(any);
+                any &= any - 1;
+                const std::size_t pos = base + static_cast<std::size_t>(bit);
+                if (pos >= n) break;
+                const bool is_iban = ((iban >> bit) & 1) != 0;
+                if (!is_iban && !enough_digits(prev_digit, d, next.digit, bit)) continue;
+                out.push_back({pos, is_iban});
+            }
+        }
+        carried_digit = masks[last - 1 - first].digit;
+    }
+}
+
+__attribute__((target("avx2,popcnt,bmi"))) void scan_avx2(std::string_view text,
+                                                          std::vector<DigitCandidate>& out) {
+    scan_with<classify_avx2>(text, out);
+}
+
+void scan_sse2(std::string_view text, std::vector<DigitCandidate>& out) {
+    scan_with<classify_sse2>(text, out);
+}
+
+const auto kScan = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") &&
+                           __builtin_cpu_supports("bmi")
+                       ? scan_avx2
+                       : scan_sse2;
 
 }  // namespace
 
 void scan_digit_candidates(std::string_view text, std::vector<DigitCandidate>& out) {
-    const std::size_t n = text.size();
-    if (n < 4) return;
-    Masks cur = classify(text.data(), std::min<std::size_t>(64, n));
-    for (std::size_t base = 0; base < n; base += 64) {
-        const Masks next = base + 64 < n ? classify(text.data() + base + 64,
-                                                    std::min<std::size_t>(64, n - base - 64))
-                                         : Masks{};
-        const uint64_t d = cur.digit, s = cur.sep;
-        const uint64_t d1 = ahead(d, next.digit, 1), d2 = ahead(d, next.digit, 2);
-        const uint64_t d3 = ahead(d, next.digit, 3);
-        const uint64_t s1 = ahead(s, next.sep, 1), s2 = ahead(s, next.sep, 2);
-        uint64_t run8 = d & d1 & d2 & d3;
-        run8 &= ahead(d, next.digit, 4) & ahead(d, next.digit, 5) & ahead(d, next.digit, 6) &
-                ahead(d, next.digit, 7);
-        const uint64_t numeric = (d & s1 & d2) | (d & s1 & s2 & d3) | run8;
-        const uint64_t iban = cur.upper & ahead(cur.upper, next.upper, 1) & d2 & d3;
-        uint64_t any = numeric | iban;
-        while (any) {
-            const int bit = __builtin_ctzll(any);
-            any &= any - 1;
-            const std::size_t pos = base + static_cast<std::size_t>(bit);
-            if (pos >= n) break;
-            out.push_back({pos, ((iban >> bit) & 1) != 0});
-        }
-        cur = next;
-    }
+    kScan(text, out);
 }
 
 }  // namespace sluice::masking

@@ -34,6 +34,24 @@ std::size_t extract_slack_app_token(std::string_view text, std::size_t hit_end, 
 std::size_t extract_jwt(std::string_view text, std::size_t hit_end, Spans& out);
 std::size_t extract_private_key(std::string_view text, std::size_t hit_end, Spans& out);
 
+// What the number-shaped extractors need at the least around a digit-scanner candidate.
+// numeric_shape() counts the digits and dots in the run of phone characters around `pos`, over
+// a window wider than any of those extractors looks at; below a minimum, that extractor cannot
+// find anything there and is not called (prose numbers like "v1.2" or "2024." cost one look).
+struct NumericShape {
+    std::size_t begin = 0, end = 0;  // the run (capped at kNumericRunCap each way from `pos`)
+    bool whole = false;              // not capped: every candidate inside shares this shape
+    int digits = 0;
+    int dots = 0;
+};
+inline constexpr std::size_t kNumericRunCap = 128;
+NumericShape numeric_shape(std::string_view text, std::size_t pos);
+inline constexpr int kPhoneMinDigits = 8;  // E.164; national formats need 10
+inline constexpr int kCardMinDigits = 13;
+inline constexpr int kSsnDigits = 9;
+inline constexpr int kIpv4MinDigits = 4;
+inline constexpr int kIpv4Dots = 3;
+
 // Longest a match of each can be; the stream masker's hold-back is bounded by these.
 inline constexpr std::size_t kEmailMaxBytes = 254;
 inline constexpr std::size_t kPhoneMaxBytes = 24;

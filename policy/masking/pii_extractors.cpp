@@ -331,6 +331,20 @@ std::size_t extract_ssn(std::string_view text, std::size_t hit_end, Spans& out) 
     return right;
 }
 
+NumericShape numeric_shape(std::string_view text, std::size_t pos) {
+    // The whole run (up to kNumericRunCap each way) is wider than any extractor's window (ipv4:
+    // 64 either side, plus a phone number starting inside it), so the counts are an upper bound.
+    NumericShape shape;
+    shape.begin = run_left(text, pos, kNumericRunCap, is_phone);
+    shape.end = run_right(text, pos, kNumericRunCap, is_phone);
+    shape.whole = !is_phone(before(text, shape.begin)) && !is_phone(at(text, shape.end));
+    for (std::size_t i = shape.begin; i < shape.end; ++i) {
+        shape.digits += is_digit(text[i]);
+        shape.dots += text[i] == '.';
+    }
+    return shape;
+}
+
 namespace {
 bool is_ipv4_char(char c) { return is_digit(c) || c == '.'; }
 bool is_ipv6_char(char c) { return is_hex(c) || c == ':' || c == '.'; }

@@ -1,7 +1,8 @@
-// The Hyperscan pre-filter for the built-in recognizers: one block-mode database of cheap
-// trigger patterns, compiled once per process, scanned without start-of-match tracking (SOM
-// costs ~15x in throughput; the extractors find the start themselves). Clean text runs at
-// Hyperscan's literal-scan speed; each trigger hit is handed to its extractor.
+// The Hyperscan pre-filter for the built-in recognizers: one block-mode database of literal
+// triggers ("@", "sk-", "AKIA", ...), compiled once per process, scanned without start-of-match
+// tracking (SOM costs ~15x in throughput; the extractors find the start themselves). Clean text
+// runs at Hyperscan's literal-scan speed; each hit is handed to its trigger's confirm step,
+// which checks the characters around the literal and runs the extractor.
 #pragma once
 
 #include <cstddef>
@@ -19,7 +20,7 @@ struct Trigger {
     const char* regex;
     unsigned flags;
     Entity entity;
-    Extractor extract;
+    Extractor confirm;  // called with the offset just past the literal
 };
 
 struct TriggerHit {

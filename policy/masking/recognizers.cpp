@@ -171,17 +171,26 @@ bool RecognizerSet::find(std::string_view text, EntitySet enabled, Spans& out,
         const Trigger& trigger = triggers[hit.trigger];
         const auto entity = static_cast<std::size_t>(trigger.entity);
         if (!enabled.contains(id_of(trigger.entity)) || hit.end <= examined[entity]) continue;
-        examined[entity] = std::max(examined[entity], trigger.extract(text, hit.end, candidates));
+        examined[entity] = std::max(examined[entity], trigger.confirm(text, hit.end, candidates));
     }
     // Number-shaped entities, from the digit scanner.
     thread_local std::vector<DigitCandidate> digits;
     digits.clear();
     scan_digit_candidates(text, digits);
-    static constexpr std::pair<Entity, Extractor> kNumeric[] = {{Entity::phone, extract_phone},
-                                                                {Entity::credit_card, extract_card},
-                                                                {Entity::us_ssn, extract_ssn},
-                                                                {Entity::ipv4, extract_ipv4}};
+    struct Numeric {
+        Entity entity;
+        Extractor extract;
+        bool (*possible)(NumericShape);
+    };
+    static constexpr Numeric kNumeric[] = {
+        {Entity::phone, extract_phone, [](NumericShape s) { return s.digits >= kPhoneMinDigits; }},
+        {Entity::credit_card, extract_card,
+         [](NumericShape s) { return s.digits >= kCardMinDigits; }},
+        {Entity::us_ssn, extract_ssn, [](NumericShape s) { return s.digits >= kSsnDigits; }},
+        {Entity::ipv4, extract_ipv4,
+         [](NumericShape s) { return s.digits >= kIpv4MinDigits && s.dots >= kIpv4Dots; }}};
     std::array<std::size_t, kBuiltinEntityCount> examined_numeric{};
+    NumericShape shape;
     for (const auto& candidate : digits) {
         if (candidate.iban) {
             if (enabled.contains(id_of(Entity::iban)) &&
@@ -190,9 +199,12 @@ bool RecognizerSet::find(std::string_view text, EntitySet enabled, Spans& out,
                     extract_iban(text, candidate.pos, candidates);
             continue;
         }
-        for (const auto& [entity, extract] : kNumeric) {
+        if (!shape.whole || candidate.pos < shape.begin || candidate.pos >= shape.end)
+            shape = numeric_shape(text, candidate.pos);
+        for (const auto& [entity, extract, possible] : kNumeric) {
             auto& done = examined_numeric[id_of(entity)];
-            if (!enabled.contains(id_of(entity)) || candidate.pos + 1 <= done) continue;
+            if (!enabled.contains(id_of(entity)) || candidate.pos + 1 <= done || !possible(shape))
+                continue;
             done = std::max(done, extract(text, candidate.pos + 1, candidates));
         }
     }
