@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 
 #include "policy/masking/digit_scanner.h"
 #include "policy/masking/extractors.h"
@@ -59,6 +60,14 @@ std::shared_ptr<const RecognizerSet> RecognizerSet::compile(std::vector<CustomPa
             return nullptr;
         }
     }
+    for (std::size_t id = 0; id < kBuiltinEntityCount; ++id)
+        set->labels_.emplace_back(masking::label(static_cast<Entity>(id)));
+    for (const auto& pattern : custom) {
+        std::string label = pattern.name;
+        for (auto& c : label)
+            if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+        set->labels_.push_back(std::move(label));
+    }
     set->custom_ = std::move(custom);
     return set;
 }
@@ -69,14 +78,6 @@ std::shared_ptr<const RecognizerSet> RecognizerSet::builtin() {
         return compile({}, error);
     }();
     return kBuiltin;
-}
-
-std::string RecognizerSet::label(EntityId id) const {
-    if (id < kBuiltinEntityCount) return std::string(masking::label(static_cast<Entity>(id)));
-    std::string out = custom_.at(id - kBuiltinEntityCount).name;
-    for (auto& c : out)
-        if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-    return out;
 }
 
 std::string RecognizerSet::config_name(EntityId id) const {
@@ -191,7 +192,9 @@ bool RecognizerSet::find(std::string_view text, EntitySet enabled, Spans& out,
          [](NumericShape s) { return s.digits >= kIpv4MinDigits && s.dots >= kIpv4Dots; }}};
     std::array<std::size_t, kBuiltinEntityCount> examined_numeric{};
     NumericShape shape;
+    std::size_t all_done = 0;  // every number extractor has examined the text before this
     for (const auto& candidate : digits) {
+        if (candidate.pos + 1 <= all_done) continue;
         if (candidate.iban) {
             if (enabled.contains(id_of(Entity::iban)) &&
                 candidate.pos >= examined_numeric[id_of(Entity::iban)])
@@ -203,10 +206,18 @@ bool RecognizerSet::find(std::string_view text, EntitySet enabled, Spans& out,
             shape = numeric_shape(text, candidate.pos);
         for (const auto& [entity, extract, possible] : kNumeric) {
             auto& done = examined_numeric[id_of(entity)];
-            if (!enabled.contains(id_of(entity)) || candidate.pos + 1 <= done || !possible(shape))
+            if (!enabled.contains(id_of(entity)) || candidate.pos + 1 <= done) continue;
+            if (!possible(shape)) {
+                // Nothing of this kind anywhere in the run: its other candidates need no look.
+                if (shape.whole) done = std::max(done, shape.end);
                 continue;
+            }
             done = std::max(done, extract(text, candidate.pos + 1, candidates));
         }
+        all_done = SIZE_MAX;
+        for (const auto& numeric : kNumeric)
+            if (enabled.contains(id_of(numeric.entity)))
+                all_done = std::min(all_done, examined_numeric[id_of(numeric.entity)]);
     }
     if (!find_custom(text, enabled, candidates)) return false;
     if (candidates.empty()) return true;

@@ -1,8 +1,12 @@
 #include "policy/masking/sse_stream_masker.h"
 
+#include <cstring>
+#include <initializer_list>
 #include <optional>
 
 #include "policy/masking/char_class.h"
+#include "policy/masking/json_scan.h"
+#include "policy/masking/sse_delta_match.h"
 
 namespace sluice::masking {
 
@@ -67,9 +71,33 @@ std::string responses_key(std::string_view base, const json& body) {
            std::to_string(sub);
 }
 
-std::string responses_key(std::string_view base, std::size_t output_index, int64_t sub) {
+std::string responses_key(std::string_view base, int64_t output_index, int64_t sub) {
     return "r:" + std::string(base) + ":" + std::to_string(output_index) + ":" +
            std::to_string(sub);
+}
+
+// `data` with each range replaced by its text; `edits` sorted by position, not overlapping.
+struct Edit {
+    ByteRange range;
+    std::string_view text;
+};
+std::string splice(std::string_view data, std::initializer_list<Edit> edits) {
+    std::string out;
+    out.reserve(data.size() + 64);
+    std::size_t pos = 0;
+    for (const auto& edit : edits) {
+        out.append(data.substr(pos, edit.range.begin - pos)).append(edit.text);
+        pos = edit.range.end;
+    }
+    out.append(data.substr(pos));
+    return out;
+}
+
+std::string json_string(std::string_view text) {
+    std::string out;
+    out.reserve(text.size() + 2);
+    append_json_string(out, text);
+    return out;
 }
 
 void clear_logprobs(json& object) {
@@ -186,6 +214,8 @@ void SseStreamMasker::on_event(const SseEvent& event, std::string& out) {
         done_ = true;
         return;
     }
+    if (shape_ == ApiShape::chat && splice_chat_delta(event, out)) return;
+    if (shape_ == ApiShape::responses && splice_responses_delta(event, out)) return;
     if (!json_depth_within(event.data)) return fail("event nested too deeply", out);
     json body = json::parse(event.data, nullptr, false);
     if (body.is_discarded() || !body.is_object()) return fail("malformed event", out);
@@ -205,7 +235,69 @@ void SseStreamMasker::on_event(const SseEvent& event, std::string& out) {
     write(event.event, event.id, dump(body), out);
 }
 
+bool SseStreamMasker::splice_chat_delta(const SseEvent& event, std::string& out) {
+    const auto match = match_chat_delta(event.data);
+    if (!match) return false;
+    const std::string_view data = event.data;
+    for (std::size_t i = 0; i < kChatChunkFields.size(); ++i) {
+        const ByteRange r = match->chunk_fields[i];
+        const std::string_view raw = data.substr(r.begin, r.end - r.begin);
+        if (r.empty() || raw == last_chunk_raw_[i]) continue;
+        last_chunk_raw_[i] = raw;
+        last_chat_chunk_[std::string(kChatChunkFields[i])] = json::parse(raw);
+    }
+    if (match->content.empty()) {
+        write(event.event, event.id, data, out);
+        return true;
+    }
+    Channel* ch = channel("c:" + std::to_string(match->choice) + ":content", true);
+    if (!ch) {
+        fail("too many channels", out);
+        return true;
+    }
+    ch->choice = match->choice;
+    ch->kind = Channel::Kind::content;
+    ch->tool_index = 0;
+    const ByteRange r = match->content;
+    std::string text;
+    if (!release(*ch, decode_json_string(data.substr(r.begin, r.end - r.begin)), text)) {
+        fail("masking failed", out);
+        return true;
+    }
+    write(event.event, event.id, splice(data, {{r, json_string(text)}}), out);
+    return true;
+}
+
+bool SseStreamMasker::splice_responses_delta(const SseEvent& event, std::string& out) {
+    const auto match = match_responses_delta(event.data);
+    if (!match) return false;
+    const std::string_view base =
+        std::string_view(match->type).substr(0, match->type.size() - std::strlen(".delta"));
+    Channel* ch = channel(responses_key(base, match->output_index, match->sub_index), false);
+    if (!ch || ch->ids.empty()) return false;  // a channel's first delta: the general path
+    ch->open = true;
+    const std::string_view data = event.data;
+    const ByteRange r = match->delta;
+    std::string text;
+    if (!release(*ch, decode_json_string(data.substr(r.begin, r.end - r.begin)), text)) {
+        fail("masking failed", out);
+        return true;
+    }
+    const std::string delta = json_string(text);
+    if (!match->sequence) {
+        write(event.event, event.id, splice(data, {{r, delta}}), out);
+        return true;
+    }
+    last_sequence_ = *match->sequence + sequence_shift_;
+    const std::string sequence = std::to_string(last_sequence_);
+    const Edit a{r, delta}, b{match->sequence_range, sequence};
+    write(event.event, event.id, a.range.begin < b.range.begin ? splice(data, {a, b}) : splice(data, {b, a}),
+          out);
+    return true;
+}
+
 void SseStreamMasker::on_chat(json& chunk) {
+    last_chunk_raw_ = {};  // fields taken from a parsed chunk: spliced ones compare afresh
     for (const char* key : {"id", "object", "created", "model", "system_fingerprint"})
         if (auto it = chunk.find(key); it != chunk.end()) last_chat_chunk_[key] = *it;
     auto choices = chunk.find("choices");

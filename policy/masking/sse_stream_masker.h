@@ -20,6 +20,7 @@
 // text) is ever emitted.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -60,6 +61,10 @@ public:
 private:
     struct Channel;
     void on_event(const SseEvent& event, std::string& out);
+    // The fast path for plain text deltas (sse_delta_match.h): edits the event's bytes in place
+    // of a JSON round trip. False when the event is not one; it then takes the general path.
+    bool splice_chat_delta(const SseEvent& event, std::string& out);
+    bool splice_responses_delta(const SseEvent& event, std::string& out);
     void on_chat(nlohmann::json& chunk);
     void on_responses(const SseEvent& event, nlohmann::json& body, std::string& out);
     Channel* channel(const std::string& key, bool create);
@@ -83,6 +88,7 @@ private:
     int64_t sequence_shift_ = 0;
     int64_t last_sequence_ = -1;
     nlohmann::json last_chat_chunk_;  // id/model/created for synthesized chunks
+    std::array<std::string, 5> last_chunk_raw_;  // the same as spliced events carried them
     bool failed_ = false;
     bool done_ = false;
     std::string failure_;

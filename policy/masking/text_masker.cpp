@@ -30,24 +30,31 @@ std::string keyed_hash(std::string_view key, std::string_view label, std::string
 
 }  // namespace
 
-std::string TextMasker::replacement(std::string_view value, EntityId entity, Direction direction) {
-    const std::string label = control_.recognizers().label(entity);
+void TextMasker::append_replacement(std::string_view value, EntityId entity, Direction direction,
+                                    std::string& out) {
+    const std::string& label = control_.recognizers().label(entity);
     const auto action = control_.action(entity, direction).value_or(MaskAction::redact);
     stats_.add(direction, entity);
     switch (action) {
         case MaskAction::partial: {
             const std::size_t keep = std::min<std::size_t>(4, value.size() / 2);
-            return "****" + std::string(value.substr(value.size() - keep));
+            out.append("****").append(value.substr(value.size() - keep));
+            return;
         }
         case MaskAction::hash:
-            return "[" + label + ":" + keyed_hash(hash_key_, label, value) + "]";
+            out.append("[").append(label).append(":");
+            out.append(keyed_hash(hash_key_, label, value)).append("]");
+            return;
         case MaskAction::token:
-            if (auto placeholder = vault_.placeholder_for(label, value)) return *placeholder;
+            if (auto placeholder = vault_.placeholder_for(label, value)) {
+                out.append(*placeholder);
+                return;
+            }
             break;  // vault full: redact rather than let the value through
         case MaskAction::redact:
             break;
     }
-    return "[" + label + "]";
+    out.append("[").append(label).append("]");
 }
 
 void TextMasker::apply(std::string_view text, std::size_t begin, std::size_t end,
@@ -56,8 +63,8 @@ void TextMasker::apply(std::string_view text, std::size_t begin, std::size_t end
     for (const auto& span : spans) {
         if (span.begin < pos || span.end > end) continue;
         out.append(text.substr(pos, span.begin - pos));
-        out.append(
-            replacement(text.substr(span.begin, span.end - span.begin), span.entity, direction));
+        append_replacement(text.substr(span.begin, span.end - span.begin), span.entity, direction,
+                           out);
         pos = span.end;
     }
     out.append(text.substr(pos, end - pos));

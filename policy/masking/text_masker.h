@@ -44,8 +44,9 @@ public:
     void apply(std::string_view text, std::size_t begin, std::size_t end, const Spans& spans,
                Direction direction, std::string& out);
 
-    // The masked form of one value.
-    std::string replacement(std::string_view value, EntityId entity, Direction direction);
+    // Appends the masked form of one value.
+    void append_replacement(std::string_view value, EntityId entity, Direction direction,
+                            std::string& out);
 
     const MaskingControl& control() const { return control_; }
     const TokenVault& vault() const { return vault_; }

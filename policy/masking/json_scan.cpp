@@ -1,0 +1,345 @@
+#include "policy/masking/json_scan.h"
+
+#include <array>
+
+#include "policy/masking/char_class.h"
+
+namespace sluice::masking {
+
+namespace {
+
+// Steps kept for the path; deeper values are still validated and reported, with their path
+// cut at this length (the callers only look at shallow members).
+constexpr int kPathSteps = 8;
+
+class Scanner {
+public:
+    Scanner(std::string_view text, int max_depth,
+            const std::function<void(const JsonValue&)>& visit)
+        : text_(text), max_depth_(max_depth), visit_(visit) {}
+
+    bool run() {
+        skip_space();
+        if (!value(0)) return false;
+        skip_space();
+        return pos_ == text_.size();
+    }
+
+private:
+    char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
+
+    void skip_space() {
+        while (pos_ < text_.size() &&
+               (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' ||
+                text_[pos_] == '\r'))
+            ++pos_;
+    }
+
+    void report(JsonKind kind, std::size_t begin, int depth, bool escaped = false) {
+        visit_({kind, begin, pos_, path_.data(), depth, escaped});
+    }
+
+    bool value(int depth) {
+        if (depth > max_depth_) return false;
+        const std::size_t begin = pos_;
+        switch (peek()) {
+            case '{':
+                return object(depth);
+            case '[':
+                return array(depth);
+            case '"': {
+                bool escaped = false;
+                if (!string(escaped)) return false;
+                report(JsonKind::string, begin, depth, escaped);
+                return true;
+            }
+            case 't':
+                return literal("true", JsonKind::boolean, depth);
+            case 'f':
+                return literal("false", JsonKind::boolean, depth);
+            case 'n':
+                return literal("null", JsonKind::null, depth);
+            default:
+                if (!number()) return false;
+                report(JsonKind::number, begin, depth);
+                return true;
+        }
+    }
+
+    bool literal(std::string_view word, JsonKind kind, int depth) {
+        const std::size_t begin = pos_;
+        if (text_.substr(pos_, word.size()) != word) return false;
+        pos_ += word.size();
+        report(kind, begin, depth);
+        return true;
+    }
+
+    bool digits() {
+        const std::size_t start = pos_;
+        while (is_digit(peek())) ++pos_;
+        return pos_ > start;
+    }
+
+    bool number() {
+        if (peek() == '-') ++pos_;
+        if (peek() == '0') {
+            ++pos_;
+        } else if (!digits()) {
+            return false;
+        }
+        if (peek() == '.') {
+            ++pos_;
+            if (!digits()) return false;
+        }
+        if (peek() == 'e' || peek() == 'E') {
+            ++pos_;
+            if (peek() == '+' || peek() == '-') ++pos_;
+            if (!digits()) return false;
+        }
+        return true;
+    }
+
+    bool hex4(unsigned& code) {
+        code = 0;
+        for (int i = 0; i < 4; ++i) {
+            const char c = peek();
+            if (!is_hex(c)) return false;
+            code = code * 16 + static_cast<unsigned>(is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10);
+            ++pos_;
+        }
+        return true;
+    }
+
+    bool string(bool& escaped) {
+        const std::size_t begin = ++pos_;
+        for (;;) {
+            if (pos_ >= text_.size()) return false;
+            const auto c = static_cast<unsigned char>(text_[pos_]);
+            if (c == '"') break;
+            if (c < 0x20) return false;
+            if (c != '\\') {
+                ++pos_;
+                continue;
+            }
+            escaped = true;
+            ++pos_;
+            const char e = peek();
+            ++pos_;
+            if (e == 'u') {
+                unsigned code;
+                if (!hex4(code)) return false;
+                if (code >= 0xDC00 && code <= 0xDFFF) return false;  // low half alone
+                if (code >= 0xD800 && code <= 0xDBFF) {
+                    if (peek() != '\\' || pos_ + 1 >= text_.size() || text_[pos_ + 1] != 'u')
+                        return false;
+                    pos_ += 2;
+                    if (!hex4(code) || code < 0xDC00 || code > 0xDFFF) return false;
+                }
+            } else if (e != '"' && e != '\\' && e != '/' && e != 'b' && e != 'f' && e != 'n' &&
+                       e != 'r' && e != 't') {
+                return false;
+            }
+        }
+        if (!valid_utf8(text_.data() + begin, pos_ - begin)) return false;
+        ++pos_;
+        return true;
+    }
+
+    bool object(int depth) {
+        const std::size_t begin = pos_++;
+        skip_space();
+        if (peek() == '}') {
+            ++pos_;
+            report(JsonKind::object, begin, depth);
+            return true;
+        }
+        for (;;) {
+            skip_space();
+            const std::size_t key_begin = pos_;
+            bool escaped = false;
+            if (peek() != '"' || !string(escaped)) return false;
+            if (depth < kPathSteps)
+                path_[depth] = {text_.substr(key_begin + 1, pos_ - key_begin - 2), 0, false,
+                                escaped};
+            skip_space();
+            if (peek() != ':') return false;
+            ++pos_;
+            skip_space();
+            if (!value(depth + 1)) return false;
+            skip_space();
+            if (peek() == ',') {
+                ++pos_;
+                continue;
+            }
+            if (peek() != '}') return false;
+            ++pos_;
+            report(JsonKind::object, begin, depth);
+            return true;
+        }
+    }
+
+    bool array(int depth) {
+        const std::size_t begin = pos_++;
+        skip_space();
+        if (peek() == ']') {
+            ++pos_;
+            report(JsonKind::array, begin, depth);
+            return true;
+        }
+        for (std::size_t index = 0;; ++index) {
+            if (depth < kPathSteps) path_[depth] = {{}, index, true, false};
+            skip_space();
+            if (!value(depth + 1)) return false;
+            skip_space();
+            if (peek() == ',') {
+                ++pos_;
+                continue;
+            }
+            if (peek() != ']') return false;
+            ++pos_;
+            report(JsonKind::array, begin, depth);
+            return true;
+        }
+    }
+
+    std::string_view text_;
+    int max_depth_;
+    const std::function<void(const JsonValue&)>& visit_;
+    std::size_t pos_ = 0;
+    std::array<JsonStep, kPathSteps> path_{};
+};
+
+void append_utf8(std::string& out, unsigned code) {
+    if (code < 0x80) {
+        out.push_back(static_cast<char>(code));
+    } else if (code < 0x800) {
+        out.push_back(static_cast<char>(0xC0 | (code >> 6)));
+        out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+    } else if (code < 0x10000) {
+        out.push_back(static_cast<char>(0xE0 | (code >> 12)));
+        out.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+    } else {
+        out.push_back(static_cast<char>(0xF0 | (code >> 18)));
+        out.push_back(static_cast<char>(0x80 | ((code >> 12) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+    }
+}
+
+unsigned read_hex4(std::string_view s, std::size_t at) {
+    unsigned code = 0;
+    for (std::size_t i = at; i < at + 4; ++i) {
+        const char c = s[i];
+        code = code * 16 + static_cast<unsigned>(is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return code;
+}
+
+}  // namespace
+
+bool scan_json(std::string_view text, int max_depth,
+               const std::function<void(const JsonValue&)>& visit) {
+    return Scanner(text, max_depth, visit).run();
+}
+
+std::string decode_json_string(std::string_view literal) {
+    const std::string_view body = literal.substr(1, literal.size() - 2);
+    std::string out;
+    out.reserve(body.size());
+    for (std::size_t i = 0; i < body.size(); ++i) {
+        if (body[i] != '\\') {
+            out.push_back(body[i]);
+            continue;
+        }
+        const char e = body[++i];
+        switch (e) {
+            case 'b':
+                out.push_back('\b');
+                break;
+            case 'f':
+                out.push_back('\f');
+                break;
+            case 'n':
+                out.push_back('\n');
+                break;
+            case 'r':
+                out.push_back('\r');
+                break;
+            case 't':
+                out.push_back('\t');
+                break;
+            case 'u': {
+                unsigned code = read_hex4(body, i + 1);
+                i += 4;
+                if (code >= 0xD800 && code <= 0xDBFF) {  // validated: a low half follows
+                    code = 0x10000 + ((code - 0xD800) << 10) + (read_hex4(body, i + 3) - 0xDC00);
+                    i += 6;
+                }
+                append_utf8(out, code);
+                break;
+            }
+            default:  // '"', '\\', '/'
+                out.push_back(e);
+        }
+    }
+    return out;
+}
+
+void append_json_string(std::string& out, std::string_view text) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out.push_back('"');
+    std::size_t run = 0;  // start of the bytes not yet copied
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        out.append(text.substr(run, i - run));
+        run = i + 1;
+        switch (c) {
+            case '"':
+                out.append("\\\"");
+                break;
+            case '\\':
+                out.append("\\\\");
+                break;
+            case '\b':
+                out.append("\\b");
+                break;
+            case '\f':
+                out.append("\\f");
+                break;
+            case '\n':
+                out.append("\\n");
+                break;
+            case '\r':
+                out.append("\\r");
+                break;
+            case '\t':
+                out.append("\\t");
+                break;
+            default:
+                out.append("\\u00").push_back(kHex[c >> 4]);
+                out.push_back(kHex[c & 15]);
+        }
+    }
+    out.append(text.substr(run));
+    out.push_back('"');
+}
+
+std::optional<int64_t> json_int64(std::string_view literal) {
+    std::size_t i = 0;
+    const bool negative = !literal.empty() && literal[0] == '-';
+    if (negative) ++i;
+    if (i == literal.size()) return std::nullopt;
+    uint64_t value = 0;
+    for (; i < literal.size(); ++i) {
+        if (!is_digit(literal[i])) return std::nullopt;  // fraction or exponent: not an integer
+        const auto digit = static_cast<uint64_t>(literal[i] - '0');
+        if (value > (uint64_t{INT64_MAX} + (negative ? 1 : 0) - digit) / 10) return std::nullopt;
+        value = value * 10 + digit;
+    }
+    if (negative) return value == uint64_t{INT64_MAX} + 1 ? INT64_MIN : -static_cast<int64_t>(value);
+    return static_cast<int64_t>(value);
+}
+
+}  // namespace sluice::masking

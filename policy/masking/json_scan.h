@@ -1,0 +1,48 @@
+// A validating single pass over one JSON text (RFC 8259, as strict as nlohmann::json::parse:
+// UTF-8 checked, lone surrogates refused) that reports where values are instead of building a
+// tree. Streamed deltas are edited by splicing bytes at those places: a parse and re-serialise
+// per event costs more than masking its text.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sluice::masking {
+
+enum class JsonKind : uint8_t { object, array, string, number, boolean, null };
+
+// One step of a value's path: an object member (raw key bytes, escapes undecoded) or an
+// array element.
+struct JsonStep {
+    std::string_view key;
+    std::size_t index = 0;
+    bool is_index = false;
+    bool key_escaped = false;  // the key has backslash escapes: `key` is not its decoded name
+};
+
+// Where a value sits and what it is; [begin, end) are its bytes (strings with their quotes).
+struct JsonValue {
+    JsonKind kind;
+    std::size_t begin, end;
+    const JsonStep* path;  // path[0..depth)
+    int depth;
+    bool escaped = false;  // a string with backslash escapes in it
+};
+
+// Calls `visit` for every value, innermost first for containers (a container is reported when
+// it ends). False if `text` is not one valid JSON value or nests deeper than `max_depth`.
+bool scan_json(std::string_view text, int max_depth,
+               const std::function<void(const JsonValue&)>& visit);
+
+// The text of a JSON string literal (quotes included, already validated by scan_json).
+std::string decode_json_string(std::string_view literal);
+// Appends `text` as a JSON string literal, escaped as nlohmann::json::dump does.
+void append_json_string(std::string& out, std::string_view text);
+// A JSON integer literal that fits int64_t, else nullopt.
+std::optional<int64_t> json_int64(std::string_view literal);
+
+}  // namespace sluice::masking
