@@ -51,8 +51,12 @@ __attribute__((target("avx2"))) void classify_avx2(const char* p, std::size_t bl
                                                    Masks* out) {
     const __m256i zero = _mm256_set1_epi8('0'), nine = _mm256_set1_epi8(9);
     const __m256i a = _mm256_set1_epi8('A'), z = _mm256_set1_epi8(25);
-    const __m256i space = _mm256_set1_epi8(' '), dash = _mm256_set1_epi8('-');
-    const __m256i dot = _mm256_set1_epi8('.'), paren = _mm256_set1_epi8(')');
+    // Separators by table: indexed by a byte's low nibble, the table holds the separator with
+    // that nibble (' ' 0x20, ')' 0x29, '-' 0x2D, '.' 0x2E); a byte is one when the lookup gives
+    // it back. Bytes >= 0x80 look up 0, which no such byte equals.
+    const __m256i separators = _mm256_setr_epi8(
+        ' ', -1, -1, -1, -1, -1, -1, -1, -1, ')', -1, -1, -1, '-', '.', -1,  //
+        ' ', -1, -1, -1, -1, -1, -1, -1, -1, ')', -1, -1, -1, '-', '.', -1);
     auto half = [&](const char* q, uint32_t& digit, uint32_t& sep, uint32_t& upper)
                     __attribute__((target("avx2"))) {
         const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
@@ -62,10 +66,8 @@ __attribute__((target("avx2"))) void classify_avx2(const char* p, std::size_t bl
             _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_min_epu8(d, nine), d)));
         upper = static_cast<uint32_t>(
             _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_min_epu8(u, z), u)));
-        const __m256i s =
-            _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(x, space), _mm256_cmpeq_epi8(x, dash)),
-                            _mm256_or_si256(_mm256_cmpeq_epi8(x, dot), _mm256_cmpeq_epi8(x, paren)));
-        sep = static_cast<uint32_t>(_mm256_movemask_epi8(s));
+        sep = static_cast<uint32_t>(
+            _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(separators, x), x)));
     };
     for (std::size_t b = 0; b < blocks; ++b, p += 64) {
         uint32_t d0, s0, u0, d1, s1, u1;
@@ -136,10 +138,15 @@ template <ClassifyBlocks kClassify>
             const uint64_t prev_digit = b > first ? masks[b - first - 1].digit : carried_digit;
             const Masks next = b + 1 < classified ? masks[b + 1 - first] : Masks{};
             const uint64_t d = cur.digit, s = cur.sep;
-            const uint64_t d1 = ahead(d, next.digit, 1), d2 = ahead(d, next.digit, 2);
-            const uint64_t d3 = ahead(d, next.digit, 3);
+            const uint64_t d2 = ahead(d, next.digit, 2), d3 = ahead(d, next.digit, 3);
+            // Every structure has a digit two or three places after another (or, for IBAN,
+            // two digits in a row there): most prose blocks have no such pair and stop here.
+            if (((d & (d2 | d3)) | (d2 & d3)) == 0) continue;
+            const uint64_t d1 = ahead(d, next.digit, 1);
             const uint64_t s1 = ahead(s, next.sep, 1), s2 = ahead(s, next.sep, 2);
-            uint64_t run8 = d & d1 & d2 & d3;
+            // Eight digits in a row, reported where the run starts only: an entity cannot
+            // begin inside a longer run of digits, and the extractor looks at the whole run.
+            uint64_t run8 = d & d1 & d2 & d3 & ~(d << 1 | prev_digit >> 63);
             run8 &= ahead(d, next.digit, 4) & ahead(d, next.digit, 5) &
                     ahead(d, next.digit, 6) & ahead(d, next.digit, 7);
             const uint64_t numeric = (d & s1 & d2) | (d & s1 & s2 & d3) | run8;
