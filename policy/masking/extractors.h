@@ -43,10 +43,15 @@ struct NumericShape {
     bool whole = false;              // not capped: every candidate inside shares this shape
     int digits = 0;
     int dots = 0;
+    bool plus = false;         // a '+' (E.164)
+    bool nanp_groups = false;  // digit groups of 3, 3 and 4 in a row
+    bool ssn_groups = false;   // digit groups of 3, 2 and 4 in a row
+    bool zero_group = false;   // a digit group starting with 0 (national trunk prefix)
 };
 inline constexpr std::size_t kNumericRunCap = 128;
 NumericShape numeric_shape(std::string_view text, std::size_t pos);
 inline constexpr int kPhoneMinDigits = 8;  // E.164; national formats need 10
+inline constexpr int kTrunkMinDigits = 10;
 inline constexpr int kCardMinDigits = 13;
 inline constexpr int kSsnDigits = 9;
 inline constexpr int kIpv4MinDigits = 4;

@@ -237,7 +237,8 @@ std::size_t extract_card(std::string_view text, std::size_t hit_end, Spans& out)
         if ((prev == '-' || prev == '.' || prev == ',') && after_number) start_ok = false;
         std::size_t best = ngroups;
         if (start_ok) {
-            std::string digits;
+            char digit_buffer[20];  // a card has at most 19 digits
+            std::size_t ndigits = 0;
             char sep = 0;
             for (std::size_t k = g; k < ngroups; ++k) {
                 const std::size_t len = groups[k].end - groups[k].begin;
@@ -249,9 +250,10 @@ std::size_t extract_card(std::string_view text, std::size_t hit_end, Spans& out)
                     const std::size_t prev_len = groups[k - 1].end - groups[k - 1].begin;
                     if (prev_len < 4 || prev_len > 6) break;
                 }
-                if (len > 19) break;
-                digits.append(text.substr(groups[k].begin, len));
-                if (digits.size() > 19) break;
+                if (len > 19 || ndigits + len > 19) break;
+                std::memcpy(digit_buffer + ndigits, text.data() + groups[k].begin, len);
+                ndigits += len;
+                const std::string_view digits(digit_buffer, ndigits);
                 if (k > g && (len < 2 || len > 6)) continue;
                 const bool after_ok = !continues(text, groups[k].end) ||
                                       (k + 1 < ngroups && text[groups[k].end] == ' ');
@@ -338,10 +340,29 @@ NumericShape numeric_shape(std::string_view text, std::size_t pos) {
     shape.begin = run_left(text, pos, kNumericRunCap, is_phone);
     shape.end = run_right(text, pos, kNumericRunCap, is_phone);
     shape.whole = !is_phone(before(text, shape.begin)) && !is_phone(at(text, shape.end));
+    // Lengths of the last three digit groups, to spot 3-3-4 (NANP) and 3-2-4 (SSN) anywhere.
+    int g1 = 0, g2 = 0, group = 0;
+    auto end_group = [&] {
+        if (group == 0) return;
+        shape.nanp_groups |= g2 == 3 && g1 == 3 && group == 4;
+        shape.ssn_groups |= g2 == 3 && g1 == 2 && group == 4;
+        g2 = g1;
+        g1 = group;
+        group = 0;
+    };
     for (std::size_t i = shape.begin; i < shape.end; ++i) {
-        shape.digits += is_digit(text[i]);
-        shape.dots += text[i] == '.';
+        const char c = text[i];
+        if (is_digit(c)) {
+            shape.zero_group |= group == 0 && c == '0';
+            ++group;
+            ++shape.digits;
+            continue;
+        }
+        end_group();
+        shape.dots += c == '.';
+        shape.plus |= c == '+';
     }
+    end_group();
     return shape;
 }
 

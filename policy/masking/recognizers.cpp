@@ -210,10 +210,14 @@ bool RecognizerSet::find(std::string_view text, EntitySet enabled, Spans& out,
         bool (*possible)(NumericShape);
     };
     static constexpr Numeric kNumeric[] = {
-        {Entity::phone, extract_phone, [](NumericShape s) { return s.digits >= kPhoneMinDigits; }},
+        {Entity::phone, extract_phone,
+         [](NumericShape s) {
+             return s.digits >= kPhoneMinDigits &&
+                    (s.plus || s.nanp_groups || (s.zero_group && s.digits >= kTrunkMinDigits));
+         }},
         {Entity::credit_card, extract_card,
          [](NumericShape s) { return s.digits >= kCardMinDigits; }},
-        {Entity::us_ssn, extract_ssn, [](NumericShape s) { return s.digits >= kSsnDigits; }},
+        {Entity::us_ssn, extract_ssn, [](NumericShape s) { return s.ssn_groups; }},
         {Entity::ipv4, extract_ipv4,
          [](NumericShape s) { return s.digits >= kIpv4MinDigits && s.dots >= kIpv4Dots; }}};
     std::array<std::size_t, kBuiltinEntityCount> examined_numeric{};
