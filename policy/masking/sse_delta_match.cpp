@@ -43,9 +43,14 @@ std::optional<int64_t> index_or(std::string_view data, const Seen& seen, int64_t
     return json_int64(slice(data, seen.range));
 }
 
+// The spliced event goes out as one `data:` line: a payload spread over several lines (JSON
+// whitespace between them) is left to the general path, which re-serialises it.
+bool one_line(std::string_view data) { return data.find_first_of("\r\n") == std::string_view::npos; }
+
 }  // namespace
 
 std::optional<ChatDeltaEvent> match_chat_delta(std::string_view data) {
+    if (!one_line(data)) return std::nullopt;
     Seen choices, element, index, delta, logprobs, finish, content, refusal, tools, function;
     std::array<Seen, kChatChunkFields.size()> fields;
     std::size_t elements = 0;
@@ -112,6 +117,7 @@ std::optional<ChatDeltaEvent> match_chat_delta(std::string_view data) {
 }
 
 std::optional<ResponsesDeltaEvent> match_responses_delta(std::string_view data) {
+    if (!one_line(data)) return std::nullopt;
     Seen type, delta, sequence, output_index, content_index, summary_index, logprobs;
     bool plain = true;
     bool top_object = false;

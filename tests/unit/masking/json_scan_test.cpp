@@ -108,7 +108,9 @@ TEST(DeltaMatch, OnlyPlainTextDeltasMatch) {
              R"({"choices":[{"index":0,"delta":{"c\u006fntent":"a"}}]})",
              R"({"choices":[{"index":1.5,"delta":{"content":"a"}}]})",
              R"({"choices":[{"delta":{"content":"a"}},{"delta":{"content":"b"}}]})",
-             R"({"choices":[{"delta":{"content":"a"}}]} trailing)"})
+             R"({"choices":[{"delta":{"content":"a"}}]} trailing)",
+             // several data lines joined by '\n': must not be written back as one raw line
+             "\n{\"choices\":[{\"delta\":{\"content\":\"a\"}}]}"})
         EXPECT_FALSE(match_chat_delta(other)) << other;
 
     EXPECT_TRUE(match_responses_delta(
@@ -118,7 +120,8 @@ TEST(DeltaMatch, OnlyPlainTextDeltasMatch) {
              R"({"type":"response.output_text.done","text":"hi"})",
              R"({"type":"response.output_text.delta","delta":"hi","logprobs":[{"token":"hi"}]})",
              R"({"type":"response.output_text.delta","delta":"hi","sequence_number":"4"})",
-             R"({"type":"response.output_text.delta","d\u0065lta":"hi"})"})
+             R"({"type":"response.output_text.delta","d\u0065lta":"hi"})",
+             "{\"type\":\"response.output_text.delta\",\r\n\"delta\":\"hi\"}"})
         EXPECT_FALSE(match_responses_delta(other)) << other;
 }
 
