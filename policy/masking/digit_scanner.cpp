@@ -16,7 +16,7 @@ struct Masks {
 };
 
 // Classifies `blocks` whole 64-byte blocks from `p` into `out`, one implementation per
-// instruction set.
+// instruction set (AVX-512BW, AVX2, SSE2; picked once at start-up).
 using ClassifyBlocks = void (*)(const char* p, std::size_t blocks, Masks* out);
 
 inline uint64_t movemask16(__m128i v) { return static_cast<uint16_t>(_mm_movemask_epi8(v)); }
@@ -47,18 +47,17 @@ void classify_sse2(const char* p, std::size_t blocks, Masks* out) {
     }
 }
 
-__attribute__((target("avx2"))) void classify_avx2(const char* p, std::size_t blocks,
-                                                   Masks* out) {
+__attribute__((target("avx2"))) void classify_avx2(const char* p, std::size_t blocks, Masks* out) {
     const __m256i zero = _mm256_set1_epi8('0'), nine = _mm256_set1_epi8(9);
     const __m256i a = _mm256_set1_epi8('A'), z = _mm256_set1_epi8(25);
     // Separators by table: indexed by a byte's low nibble, the table holds the separator with
     // that nibble (' ' 0x20, ')' 0x29, '-' 0x2D, '.' 0x2E); a byte is one when the lookup gives
     // it back. Bytes >= 0x80 look up 0, which no such byte equals.
-    const __m256i separators = _mm256_setr_epi8(
-        ' ', -1, -1, -1, -1, -1, -1, -1, -1, ')', -1, -1, -1, '-', '.', -1,  //
-        ' ', -1, -1, -1, -1, -1, -1, -1, -1, ')', -1, -1, -1, '-', '.', -1);
+    const __m256i separators =
+        _mm256_setr_epi8(' ', -1, -1, -1, -1, -1, -1, -1, -1, ')', -1, -1, -1, '-', '.', -1,  //
+                         ' ', -1, -1, -1, -1, -1, -1, -1, -1, ')', -1, -1, -1, '-', '.', -1);
     auto half = [&](const char* q, uint32_t& digit, uint32_t& sep, uint32_t& upper)
-                    __attribute__((target("avx2"))) {
+        __attribute__((target("avx2"))) {
         const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
         // In range when subtracting the low end leaves at most the width (unsigned min).
         const __m256i d = _mm256_sub_epi8(x, zero), u = _mm256_sub_epi8(x, a);
@@ -77,6 +76,24 @@ __attribute__((target("avx2"))) void classify_avx2(const char* p, std::size_t bl
     }
 }
 
+__attribute__((target("avx512f,avx512bw"))) void classify_avx512(const char* p, std::size_t blocks,
+                                                                 Masks* out) {
+    const __m512i zero = _mm512_set1_epi8('0'), nine = _mm512_set1_epi8(9);
+    const __m512i a = _mm512_set1_epi8('A'), z = _mm512_set1_epi8(25);
+    alignas(64) static constexpr char kSeparators[64] = {
+        ' ', -1, -1, -1, -1, -1, -1, -1, -1, ')', -1, -1, -1, '-', '.', -1,
+        ' ', -1, -1, -1, -1, -1, -1, -1, -1, ')', -1, -1, -1, '-', '.', -1,
+        ' ', -1, -1, -1, -1, -1, -1, -1, -1, ')', -1, -1, -1, '-', '.', -1,
+        ' ', -1, -1, -1, -1, -1, -1, -1, -1, ')', -1, -1, -1, '-', '.', -1};
+    const __m512i separators = _mm512_load_si512(kSeparators);
+    for (std::size_t b = 0; b < blocks; ++b, p += 64) {
+        const __m512i x = _mm512_loadu_si512(p);
+        out[b] = {_mm512_cmple_epu8_mask(_mm512_sub_epi8(x, zero), nine),
+                  _mm512_cmpeq_epi8_mask(_mm512_shuffle_epi8(separators, x), x),
+                  _mm512_cmple_epu8_mask(_mm512_sub_epi8(x, a), z)};
+    }
+}
+
 // Bits of (cur, next) shifted so that bit i means position i + j.
 [[gnu::always_inline]] inline uint64_t ahead(uint64_t cur, uint64_t next, int j) {
     return j == 0 ? cur : (cur >> j) | (next << (64 - j));
@@ -84,7 +101,8 @@ __attribute__((target("avx2"))) void classify_avx2(const char* p, std::size_t bl
 
 // Digits in the `width`-bit window centred on bit `bit` of `cur` (bits of `prev` and `next`
 // continue it either side); `width` <= 64, even.
-[[gnu::always_inline]] inline int digits_around(uint64_t prev, uint64_t cur, uint64_t next, int bit, int width) {
+[[gnu::always_inline]] inline int digits_around(uint64_t prev, uint64_t cur, uint64_t next, int bit,
+                                                int width) {
     // The window [bit - width/2, bit + width/2) starts at bit 64 + bit - width/2 of the
     // 192-bit string prev|cur|next.
     const uint64_t words[3] = {prev, cur, next};
@@ -98,7 +116,8 @@ __attribute__((target("avx2"))) void classify_avx2(const char* p, std::size_t bl
 // Every number-shaped entity contains one of the structures, and has at least 4 digits within
 // 15 bytes (IPv4) or 8 within 24 (phone, card, SSN). A structure with fewer digits around it
 // is ordinary prose ("v1.2", "2024. 3") and not worth an extractor's look.
-[[gnu::always_inline]] inline bool enough_digits(uint64_t prev, uint64_t cur, uint64_t next, int bit) {
+[[gnu::always_inline]] inline bool enough_digits(uint64_t prev, uint64_t cur, uint64_t next,
+                                                 int bit) {
     return digits_around(prev, cur, next, bit, 30) >= 4 ||
            digits_around(prev, cur, next, bit, 48) >= 8;
 }
@@ -137,26 +156,26 @@ template <ClassifyBlocks kClassify>
             const Masks& cur = masks[b - first];
             const uint64_t prev_digit = b > first ? masks[b - first - 1].digit : carried_digit;
             const Masks next = b + 1 < classified ? masks[b + 1 - first] : Masks{};
-            const uint64_t d = cur.digit, s = cur.sep;
+            const uint64_t d = cur.digit;
             const uint64_t d2 = ahead(d, next.digit, 2), d3 = ahead(d, next.digit, 3);
             // Every structure has a digit two or three places after another (or, for IBAN,
             // two digits in a row there): most prose blocks have no such pair and stop here.
             if (((d & (d2 | d3)) | (d2 & d3)) == 0) continue;
+            const uint64_t s = cur.sep;
             const uint64_t d1 = ahead(d, next.digit, 1);
             const uint64_t s1 = ahead(s, next.sep, 1), s2 = ahead(s, next.sep, 2);
             // Eight digits in a row, reported where the run starts only: an entity cannot
             // begin inside a longer run of digits, and the extractor looks at the whole run.
             uint64_t run8 = d & d1 & d2 & d3 & ~(d << 1 | prev_digit >> 63);
-            run8 &= ahead(d, next.digit, 4) & ahead(d, next.digit, 5) &
-                    ahead(d, next.digit, 6) & ahead(d, next.digit, 7);
+            run8 &= ahead(d, next.digit, 4) & ahead(d, next.digit, 5) & ahead(d, next.digit, 6) &
+                    ahead(d, next.digit, 7);
             const uint64_t numeric = (d & s1 & d2) | (d & s1 & s2 & d3) | run8;
             const uint64_t iban = cur.upper & ahead(cur.upper, next.upper, 1) & d2 & d3;
             uint64_t any = numeric | iban;
-            const std::size_t base = b * 64;
             while (any) {
                 const int bit = __builtin_ctzll(any);
                 any &= any - 1;
-                const std::size_t pos = base + static_cast<std::size_t>(bit);
+                const std::size_t pos = b * 64 + static_cast<std::size_t>(bit);
                 if (pos >= n) break;
                 const bool is_iban = ((iban >> bit) & 1) != 0;
                 if (!is_iban && !enough_digits(prev_digit, d, next.digit, bit)) continue;
@@ -165,6 +184,11 @@ template <ClassifyBlocks kClassify>
         }
         carried_digit = masks[last - 1 - first].digit;
     }
+}
+
+__attribute__((target("avx512f,avx512bw,avx2,popcnt,bmi"))) void scan_avx512(
+    std::string_view text, std::vector<DigitCandidate>& out) {
+    scan_with<classify_avx512>(text, out);
 }
 
 __attribute__((target("avx2,popcnt,bmi"))) void scan_avx2(std::string_view text,
@@ -176,10 +200,13 @@ void scan_sse2(std::string_view text, std::vector<DigitCandidate>& out) {
     scan_with<classify_sse2>(text, out);
 }
 
-const auto kScan = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") &&
-                           __builtin_cpu_supports("bmi")
-                       ? scan_avx2
-                       : scan_sse2;
+using Scan = void (*)(std::string_view, std::vector<DigitCandidate>&);
+const Scan kScan = [] {
+    const bool base = __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("bmi");
+    if (base && __builtin_cpu_supports("avx512bw")) return Scan{scan_avx512};
+    if (base && __builtin_cpu_supports("avx2")) return Scan{scan_avx2};
+    return Scan{scan_sse2};
+}();
 
 }  // namespace
 

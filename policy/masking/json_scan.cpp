@@ -29,9 +29,8 @@ private:
     char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
 
     void skip_space() {
-        while (pos_ < text_.size() &&
-               (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' ||
-                text_[pos_] == '\r'))
+        while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' ||
+                                       text_[pos_] == '\n' || text_[pos_] == '\r'))
             ++pos_;
     }
 
@@ -338,7 +337,8 @@ std::optional<int64_t> json_int64(std::string_view literal) {
         if (value > (uint64_t{INT64_MAX} + (negative ? 1 : 0) - digit) / 10) return std::nullopt;
         value = value * 10 + digit;
     }
-    if (negative) return value == uint64_t{INT64_MAX} + 1 ? INT64_MIN : -static_cast<int64_t>(value);
+    if (negative)
+        return value == uint64_t{INT64_MAX} + 1 ? INT64_MIN : -static_cast<int64_t>(value);
     return static_cast<int64_t>(value);
 }
 

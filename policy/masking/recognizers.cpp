@@ -224,7 +224,6 @@ bool RecognizerSet::find(std::string_view text, EntitySet enabled, Spans& out,
     NumericShape shape;
     std::size_t all_done = 0;  // every number extractor has examined the text before this
     for (const auto& candidate : digits) {
-        if (candidate.pos + 1 <= all_done) continue;
         if (candidate.iban) {
             if (enabled.contains(id_of(Entity::iban)) &&
                 candidate.pos >= examined_numeric[id_of(Entity::iban)])
@@ -232,6 +231,7 @@ bool RecognizerSet::find(std::string_view text, EntitySet enabled, Spans& out,
                     extract_iban(text, candidate.pos, candidates);
             continue;
         }
+        if (candidate.pos + 1 <= all_done) continue;
         if (!shape.whole || candidate.pos < shape.begin || candidate.pos >= shape.end)
             shape = numeric_shape(text, candidate.pos);
         for (const auto& [entity, extract, possible] : kNumeric) {

@@ -45,7 +45,9 @@ std::optional<int64_t> index_or(std::string_view data, const Seen& seen, int64_t
 
 // The spliced event goes out as one `data:` line: a payload spread over several lines (JSON
 // whitespace between them) is left to the general path, which re-serialises it.
-bool one_line(std::string_view data) { return data.find_first_of("\r\n") == std::string_view::npos; }
+bool one_line(std::string_view data) {
+    return data.find_first_of("\r\n") == std::string_view::npos;
+}
 
 }  // namespace
 
@@ -101,8 +103,8 @@ std::optional<ChatDeltaEvent> match_chat_delta(std::string_view data) {
     if (!logprobs.absent_or_null() || !finish.absent_or_null() || !refusal.absent_or_null() ||
         tools.count || function.count)
         return std::nullopt;
-    if (content.count > 1 || (content.count == 1 && content.kind != JsonKind::string &&
-                              content.kind != JsonKind::null))
+    if (content.count > 1 ||
+        (content.count == 1 && content.kind != JsonKind::string && content.kind != JsonKind::null))
         return std::nullopt;
     ChatDeltaEvent event;
     const auto choice = index_or(data, index, 0);
@@ -151,9 +153,8 @@ std::optional<ResponsesDeltaEvent> match_responses_delta(std::string_view data) 
         event.type == "response.audio.delta")
         return std::nullopt;
     // Logprobs the general path would have to clear.
-    if (logprobs.count > 1 ||
-        (logprobs.count == 1 && logprobs.kind != JsonKind::null &&
-         slice(data, logprobs.range) != "[]"))
+    if (logprobs.count > 1 || (logprobs.count == 1 && logprobs.kind != JsonKind::null &&
+                               slice(data, logprobs.range) != "[]"))
         return std::nullopt;
     const auto output = index_or(data, output_index, -1);
     const auto content = index_or(data, content_index, -1);

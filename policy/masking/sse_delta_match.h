@@ -26,15 +26,15 @@ struct ChatDeltaEvent {
     // Raw JSON of id, object, created, model, system_fingerprint (empty when absent).
     std::array<ByteRange, 5> chunk_fields{};
 };
-inline constexpr std::array<std::string_view, 5> kChatChunkFields = {
-    "id", "object", "created", "model", "system_fingerprint"};
+inline constexpr std::array<std::string_view, 5> kChatChunkFields = {"id", "object", "created",
+                                                                     "model", "system_fingerprint"};
 std::optional<ChatDeltaEvent> match_chat_delta(std::string_view data);
 
 // {"type":"response.*.delta","delta":"...",...}: a text delta of the Responses API with
 // integer (or absent) indexes and sequence_number, and no logprobs.
 struct ResponsesDeltaEvent {
-    std::string type;  // "response.output_text.delta"
-    ByteRange delta;   // the string literal
+    std::string type;                           // "response.output_text.delta"
+    ByteRange delta;                            // the string literal
     int64_t output_index = -1, sub_index = -1;  // sub: content_index, else summary_index
     std::optional<int64_t> sequence;
     ByteRange sequence_range;

@@ -291,8 +291,8 @@ bool SseStreamMasker::splice_responses_delta(const SseEvent& event, std::string&
     last_sequence_ = *match->sequence + sequence_shift_;
     const std::string sequence = std::to_string(last_sequence_);
     const Edit a{r, delta}, b{match->sequence_range, sequence};
-    write(event.event, event.id, a.range.begin < b.range.begin ? splice(data, {a, b}) : splice(data, {b, a}),
-          out);
+    write(event.event, event.id,
+          a.range.begin < b.range.begin ? splice(data, {a, b}) : splice(data, {b, a}), out);
     return true;
 }
 

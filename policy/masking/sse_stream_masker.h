@@ -87,7 +87,7 @@ private:
     std::size_t emitted_bytes_ = 0;
     int64_t sequence_shift_ = 0;
     int64_t last_sequence_ = -1;
-    nlohmann::json last_chat_chunk_;  // id/model/created for synthesized chunks
+    nlohmann::json last_chat_chunk_;             // id/model/created for synthesized chunks
     std::array<std::string, 5> last_chunk_raw_;  // the same as spliced events carried them
     bool failed_ = false;
     bool done_ = false;

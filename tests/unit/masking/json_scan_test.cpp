@@ -1,12 +1,13 @@
 // The byte-level JSON scanner behind the streamed-delta fast path: never looser than
 // nlohmann::json::parse (a text it accepts must parse), strings decoded and escaped the same
 // way, and a stream masked through spliced events reads exactly as through the general path.
+#include "policy/masking/json_scan.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "masking_test_support.h"
-#include "policy/masking/json_scan.h"
 #include "policy/masking/sse_delta_match.h"
 
 namespace sluice::masking {
@@ -24,18 +25,22 @@ bool nlohmann_parses(std::string_view text) {
 }
 
 TEST(JsonScan, AcceptsAndRefusesLikeNlohmann) {
-    const std::vector<std::string> valid = {
-        R"({"a":1})", R"([1,-0,0.5,1e3,-2.5E-3,true,false,null])", R"("x\"\\\/\b\f\n\r\t")",
-        R"("\ud83d\ude00")", "\"\xc3\xa9\"", " {\"a\" : [ ] , \"b\" : { } } ", R"("\u00e9")"};
+    const std::vector<std::string> valid = {R"({"a":1})",
+                                            R"([1,-0,0.5,1e3,-2.5E-3,true,false,null])",
+                                            R"("x\"\\\/\b\f\n\r\t")",
+                                            R"("\ud83d\ude00")",
+                                            "\"\xc3\xa9\"",
+                                            " {\"a\" : [ ] , \"b\" : { } } ",
+                                            R"("\u00e9")"};
     for (const auto& text : valid) {
         EXPECT_TRUE(scans(text)) << text;
         EXPECT_TRUE(nlohmann_parses(text)) << text;
     }
     const std::vector<std::string> invalid = {
-        R"({"a":1,})", R"([01])",      R"([1.])",      R"([.5])",         R"({"a" 1})",
-        R"("\ud83d")", R"("\ude00")",  R"("\x")",      "\"a\x01\"",       "\"\xc3\"",
-        "\"\xed\xa0\x80\"", R"([tru])", R"({"a":1}x)", R"({'a':1})", R"([1e])", "",
-        R"("\u12")",  R"([-])",       R"({"a":})",   R"([1 2])"};
+        R"({"a":1,})", R"([01])",    R"([1.])",   R"([.5])",  R"({"a" 1})",       R"("\ud83d")",
+        R"("\ude00")", R"("\x")",    "\"a\x01\"", "\"\xc3\"", "\"\xed\xa0\x80\"", R"([tru])",
+        R"({"a":1}x)", R"({'a':1})", R"([1e])",   "",         R"("\u12")",        R"([-])",
+        R"({"a":})",   R"([1 2])"};
     for (const auto& text : invalid) {
         EXPECT_FALSE(scans(text)) << text;
         EXPECT_FALSE(nlohmann_parses(text)) << text;
@@ -73,9 +78,12 @@ TEST(JsonScan, NeverAcceptsWhatNlohmannRefusesUnderMutation) {
 }
 
 TEST(JsonScan, StringsDecodeAndEncodeLikeNlohmann) {
-    const std::vector<std::string> literals = {R"("plain")", R"("q\"b\\s\/")",
-                                               R"("\b\f\n\r\t")", R"("\u0001\u001f\u00e9")",
-                                               R"("\ud83d\ude00 \u20ac")", "\"caf\xc3\xa9\""};
+    const std::vector<std::string> literals = {R"("plain")",
+                                               R"("q\"b\\s\/")",
+                                               R"("\b\f\n\r\t")",
+                                               R"("\u0001\u001f\u00e9")",
+                                               R"("\ud83d\ude00 \u20ac")",
+                                               "\"caf\xc3\xa9\""};
     for (const auto& literal : literals) {
         const std::string decoded = decode_json_string(literal);
         EXPECT_EQ(decoded, json::parse(literal).get<std::string>()) << literal;
@@ -99,29 +107,29 @@ TEST(DeltaMatch, OnlyPlainTextDeltasMatch) {
     EXPECT_TRUE(match_chat_delta(
         R"({"id":"c","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]})"));
     EXPECT_TRUE(match_chat_delta(R"({"choices":[{"delta":{"role":"assistant","content":null}}]})"));
-    for (const char* other : {
-             R"({"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]})",
-             R"({"choices":[{"index":0,"delta":{"content":"hi"},"logprobs":{"content":[]}}]})",
-             R"({"choices":[{"index":0,"delta":{"tool_calls":[]}}]})",
-             R"({"choices":[{"index":0,"delta":{"refusal":"no"}}]})",
-             R"({"choices":[{"index":0,"delta":{"content":"a","content":"b"}}]})",
-             R"({"choices":[{"index":0,"delta":{"c\u006fntent":"a"}}]})",
-             R"({"choices":[{"index":1.5,"delta":{"content":"a"}}]})",
-             R"({"choices":[{"delta":{"content":"a"}},{"delta":{"content":"b"}}]})",
-             R"({"choices":[{"delta":{"content":"a"}}]} trailing)",
-             // several data lines joined by '\n': must not be written back as one raw line
-             "\n{\"choices\":[{\"delta\":{\"content\":\"a\"}}]}"})
+    for (const char* other :
+         {R"({"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]})",
+          R"({"choices":[{"index":0,"delta":{"content":"hi"},"logprobs":{"content":[]}}]})",
+          R"({"choices":[{"index":0,"delta":{"tool_calls":[]}}]})",
+          R"({"choices":[{"index":0,"delta":{"refusal":"no"}}]})",
+          R"({"choices":[{"index":0,"delta":{"content":"a","content":"b"}}]})",
+          R"({"choices":[{"index":0,"delta":{"c\u006fntent":"a"}}]})",
+          R"({"choices":[{"index":1.5,"delta":{"content":"a"}}]})",
+          R"({"choices":[{"delta":{"content":"a"}},{"delta":{"content":"b"}}]})",
+          R"({"choices":[{"delta":{"content":"a"}}]} trailing)",
+          // several data lines joined by '\n': must not be written back as one raw line
+          "\n{\"choices\":[{\"delta\":{\"content\":\"a\"}}]}"})
         EXPECT_FALSE(match_chat_delta(other)) << other;
 
     EXPECT_TRUE(match_responses_delta(
         R"({"type":"response.output_text.delta","sequence_number":4,"output_index":0,"content_index":0,"delta":"hi","logprobs":[]})"));
-    for (const char* other : {
-             R"({"type":"response.audio.delta","delta":"AAAA"})",
-             R"({"type":"response.output_text.done","text":"hi"})",
-             R"({"type":"response.output_text.delta","delta":"hi","logprobs":[{"token":"hi"}]})",
-             R"({"type":"response.output_text.delta","delta":"hi","sequence_number":"4"})",
-             R"({"type":"response.output_text.delta","d\u0065lta":"hi"})",
-             "{\"type\":\"response.output_text.delta\",\r\n\"delta\":\"hi\"}"})
+    for (const char* other :
+         {R"({"type":"response.audio.delta","delta":"AAAA"})",
+          R"({"type":"response.output_text.done","text":"hi"})",
+          R"({"type":"response.output_text.delta","delta":"hi","logprobs":[{"token":"hi"}]})",
+          R"({"type":"response.output_text.delta","delta":"hi","sequence_number":"4"})",
+          R"({"type":"response.output_text.delta","d\u0065lta":"hi"})",
+          "{\"type\":\"response.output_text.delta\",\r\n\"delta\":\"hi\"}"})
         EXPECT_FALSE(match_responses_delta(other)) << other;
 }
 
