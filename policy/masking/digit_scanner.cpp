@@ -201,17 +201,38 @@ void scan_sse2(std::string_view text, std::vector<DigitCandidate>& out) {
 }
 
 using Scan = void (*)(std::string_view, std::vector<DigitCandidate>&);
-const Scan kScan = [] {
+
+Scan scan_for(DigitScanIsa isa) {
     const bool base = __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("bmi");
-    if (base && __builtin_cpu_supports("avx512bw")) return Scan{scan_avx512};
-    if (base && __builtin_cpu_supports("avx2")) return Scan{scan_avx2};
-    return Scan{scan_sse2};
+    switch (isa) {
+        case DigitScanIsa::avx512:
+            return base && __builtin_cpu_supports("avx512bw") ? scan_avx512 : nullptr;
+        case DigitScanIsa::avx2:
+            return base && __builtin_cpu_supports("avx2") ? scan_avx2 : nullptr;
+        case DigitScanIsa::sse2:
+            return scan_sse2;
+    }
+    return nullptr;
+}
+
+const Scan kScan = [] {
+    for (auto isa : {DigitScanIsa::avx512, DigitScanIsa::avx2})
+        if (Scan scan = scan_for(isa)) return scan;
+    return scan_for(DigitScanIsa::sse2);
 }();
 
 }  // namespace
 
 void scan_digit_candidates(std::string_view text, std::vector<DigitCandidate>& out) {
     kScan(text, out);
+}
+
+bool scan_digit_candidates(std::string_view text, std::vector<DigitCandidate>& out,
+                           DigitScanIsa isa) {
+    const Scan scan = scan_for(isa);
+    if (!scan) return false;
+    scan(text, out);
+    return true;
 }
 
 }  // namespace sluice::masking

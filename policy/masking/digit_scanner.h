@@ -15,8 +15,16 @@ namespace sluice::masking {
 struct DigitCandidate {
     std::size_t pos;  // first byte of the structure
     bool iban;        // two capitals then two digits (else a digit structure)
+    bool operator==(const DigitCandidate&) const = default;
 };
 
+// Appends the candidates in `text` in position order, using the widest instruction set the
+// CPU has.
 void scan_digit_candidates(std::string_view text, std::vector<DigitCandidate>& out);
+
+// The same with a given instruction set (tests compare them); false if the CPU lacks it.
+enum class DigitScanIsa { sse2, avx2, avx512 };
+bool scan_digit_candidates(std::string_view text, std::vector<DigitCandidate>& out,
+                           DigitScanIsa isa);
 
 }  // namespace sluice::masking
