@@ -285,6 +285,45 @@ TEST(StreamMasking, EventOverTheSizeLimitFailsClosed) {
     EXPECT_EQ(read_client_view(out).events.back().second["error"]["code"], "masking_failed");
 }
 
+// A `data:` line of exactly the limit passes; one byte more ends the stream.
+TEST(StreamMasking, EventSizeLimitIsExact) {
+    constexpr std::size_t kLimit = 200;
+    const std::string head = R"(data: {"choices":[{"index":0,"delta":{"content":")";
+    const std::string tail = R"("}}]})";
+    for (std::size_t length : {kLimit - 1, kLimit, kLimit + 1}) {
+        MaskingSession session(redact_all(), "k");
+        SseMaskerLimits limits;
+        limits.max_event_bytes = kLimit;
+        auto masker = session.make_stream_masker("/v1/chat/completions", limits);
+        std::string out;
+        const std::string text(length - head.size() - tail.size(), 'x');
+        const bool ok = masker->feed(head + text + tail + "\n\n", out) && masker->finish(out);
+        EXPECT_EQ(ok, length <= kLimit) << length;
+        const auto view = read_client_view(out);
+        ASSERT_FALSE(view.events.empty()) << length;
+        if (ok)
+            EXPECT_EQ(view.chat_content, text) << length;
+        else
+            EXPECT_EQ(view.events.back().second["error"]["code"], "masking_failed") << length;
+    }
+}
+
+TEST(StreamMasking, ChannelLimitIsExact) {
+    MaskingSession session(redact_all(), "k");
+    SseMaskerLimits limits;
+    limits.max_channels = 2;
+    auto masker = session.make_stream_masker("/v1/chat/completions", limits);
+    std::string out;
+    for (int i = 0; i < 2; ++i)
+        EXPECT_TRUE(masker->feed(
+            sse("", {{"choices", json::array({{{"index", i}, {"delta", {{"content", "hi"}}}}})}}),
+            out))
+            << i;
+    EXPECT_FALSE(masker->feed(
+        sse("", {{"choices", json::array({{{"index", 2}, {"delta", {{"content", "hi"}}}}})}}),
+        out));
+}
+
 TEST(StreamMasking, TooManyChannelsFailsClosed) {
     MaskingSession session(redact_all(), "k");
     SseMaskerLimits limits;
