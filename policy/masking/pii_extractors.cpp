@@ -338,8 +338,6 @@ NumericShape numeric_shape(std::string_view text, std::size_t pos) {
     // 64 either side, plus a phone number starting inside it), so the counts are an upper bound.
     NumericShape shape;
     shape.begin = run_left(text, pos, kNumericRunCap, is_phone);
-    shape.end = run_right(text, pos, kNumericRunCap, is_phone);
-    shape.whole = !is_phone(before(text, shape.begin)) && !is_phone(at(text, shape.end));
     // Lengths of the last three digit groups, to spot 3-3-4 (NANP) and 3-2-4 (SSN) anywhere.
     int g1 = 0, g2 = 0, group = 0;
     auto end_group = [&] {
@@ -350,7 +348,9 @@ NumericShape numeric_shape(std::string_view text, std::size_t pos) {
         g1 = group;
         group = 0;
     };
-    for (std::size_t i = shape.begin; i < shape.end; ++i) {
+    const std::size_t limit = std::min(text.size(), pos + kNumericRunCap);
+    std::size_t i = shape.begin;
+    for (; i < limit && is_phone(text[i]); ++i) {
         const char c = text[i];
         if (is_digit(c)) {
             shape.zero_group |= group == 0 && c == '0';
@@ -363,6 +363,8 @@ NumericShape numeric_shape(std::string_view text, std::size_t pos) {
         shape.plus |= c == '+';
     }
     end_group();
+    shape.end = i;
+    shape.whole = !is_phone(before(text, shape.begin)) && !is_phone(at(text, shape.end));
     return shape;
 }
 
