@@ -233,7 +233,8 @@ std::size_t extract_card(std::string_view text, std::size_t hit_end, Spans& out)
         // after a space (cards in a list), never inside a dashed or dotted number.
         const char prev = before(text, start);
         const bool after_number = start >= 2 && is_digit(text[start - 2]);
-        bool start_ok = !is_alnum(prev);
+        // Every issuer's range starts with 2-6 (card_issuer_valid).
+        bool start_ok = !is_alnum(prev) && text[start] >= '2' && text[start] <= '6';
         if ((prev == '-' || prev == '.' || prev == ',') && after_number) start_ok = false;
         std::size_t best = ngroups;
         if (start_ok) {

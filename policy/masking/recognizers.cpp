@@ -223,15 +223,25 @@ bool RecognizerSet::find(std::string_view text, EntitySet enabled, Spans& out,
     std::array<std::size_t, kBuiltinEntityCount> examined_numeric{};
     NumericShape shape;
     std::size_t all_done = 0;  // every number extractor has examined the text before this
+    std::size_t inside_iban_until = 0;
+    bool custom_enabled = false;
+    for (std::size_t i = 0; i < custom_.size(); ++i)
+        custom_enabled |= enabled.contains(static_cast<EntityId>(kBuiltinEntityCount + i));
     for (const auto& candidate : digits) {
         if (candidate.iban) {
             if (enabled.contains(id_of(Entity::iban)) &&
-                candidate.pos >= examined_numeric[id_of(Entity::iban)])
+                candidate.pos >= examined_numeric[id_of(Entity::iban)]) {
+                const std::size_t found = candidates.size();
                 examined_numeric[id_of(Entity::iban)] =
                     extract_iban(text, candidate.pos, candidates);
+                // The numbers inside an IBAN start after it and overlap it, so they lose to it
+                // in resolution — unless a custom pattern outranks the IBAN there.
+                if (candidates.size() > found && !custom_enabled)
+                    inside_iban_until = candidates.back().end;
+            }
             continue;
         }
-        if (candidate.pos + 1 <= all_done) continue;
+        if (candidate.pos + 1 <= all_done || candidate.pos < inside_iban_until) continue;
         if (!shape.whole || candidate.pos < shape.begin || candidate.pos >= shape.end)
             shape = numeric_shape(text, candidate.pos);
         for (const auto& [entity, extract, possible] : kNumeric) {
