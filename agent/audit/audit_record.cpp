@@ -4,37 +4,147 @@
 #include <cstdio>
 #include <random>
 
+#include "agent/audit/json_append.h"
 #include "agent/common/time_format.h"
 
 namespace sluice {
 
-nlohmann::json AuditRecord::to_json() const {
-    nlohmann::json request = {{"method", method},        {"path", path},
-                              {"model", model},          {"stream", stream},
-                              {"bytes", request_bytes}};
-    if (!client_key_fingerprint.empty()) request["client_key"] = client_key_fingerprint;
-    nlohmann::json response = {{"status", status},
-                               {"upstream_status", upstream_status},
-                               {"usage", usage ? *usage : nlohmann::json(nullptr)},
-                               {"bytes", response_bytes}};
-    nlohmann::json decision = {{"action", action}, {"rule", rule}, {"reason", reason}};
-    if (!code.empty()) decision["code"] = code;
-    if (!skipped_controls.empty()) decision["skipped_controls"] = skipped_controls;
-    nlohmann::json record = {{"ts", format_utc(started)},
-                             {"id", id},
-                             {"kind", kind},
-                             {"identity", identity},
-                             {"connection", {{"sni", sni}, {"original_destination", original_destination},
-                                             {"upstream_reused", upstream_connection_reused}}},
-                             {"request", request},
-                             {"response", response},
-                             {"decision", decision},
-                             {"latency_ms", latency_ms}};
-    if (upstream_ttfb_ms > 0) record["upstream_ttfb_ms"] = upstream_ttfb_ms;
-    if (!error.empty()) record["error"] = error;
-    if (masking && !masking->empty()) record["masking"] = *masking;
-    return record;
+namespace {
+
+// `"name":`, for names that need no escaping.
+void append_key(std::string& out, std::string_view name) {
+    out.push_back('"');
+    out += name;
+    out += "\":";
 }
+
+void append_text(std::string& out, std::string_view name, std::string_view value) {
+    append_key(out, name);
+    append_json_string(out, value);
+    out.push_back(',');
+}
+
+void append_number(std::string& out, std::string_view name, uint64_t value) {
+    append_key(out, name);
+    out += std::to_string(value);
+    out.push_back(',');
+}
+
+void append_bool(std::string& out, std::string_view name, bool value) {
+    append_key(out, name);
+    out += value ? "true" : "false";
+    out.push_back(',');
+}
+
+void append_json(std::string& out, std::string_view name, const nlohmann::json& value) {
+    append_key(out, name);
+    out += value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    out.push_back(',');
+}
+
+// Replaces the ',' after the last member with the object's closing brace.
+void close_object(std::string& out) {
+    if (out.back() == ',') out.back() = '}';
+    else out.push_back('}');
+}
+
+// The identity object with "oidc" added when the request carried a token.
+void append_identity(std::string& out, std::string_view identity, const std::optional<nlohmann::json>& oidc) {
+    append_key(out, "identity");
+    const auto close = identity.find_last_of('}');
+    if (!oidc || close == std::string_view::npos) {
+        out += identity;
+        out.push_back(',');
+        return;
+    }
+    const std::string_view head = identity.substr(0, close);
+    out += head;
+    if (head.find_last_not_of(" \t\r\n") != head.find_last_of('{')) out.push_back(',');
+    append_json(out, "oidc", *oidc);
+    close_object(out);
+    out.push_back(',');
+}
+
+}  // namespace
+
+// Members in name order, as nlohmann (std::map) wrote them before, so lines stay comparable.
+std::string AuditRecord::to_line() const {
+    std::string out;
+    out.reserve(640 + identity.size() + path.size() + error.size());
+    out.push_back('{');
+    append_key(out, "connection");
+    out.push_back('{');
+    append_text(out, "original_destination", original_destination);
+    append_text(out, "sni", sni);
+    append_bool(out, "upstream_reused", upstream_connection_reused);
+    close_object(out);
+    out.push_back(',');
+
+    append_key(out, "decision");
+    out.push_back('{');
+    append_text(out, "action", action);
+    if (!code.empty()) append_text(out, "code", code);
+    append_text(out, "reason", reason);
+    append_text(out, "rule", rule);
+    if (!skipped_controls.empty()) {
+        append_key(out, "skipped_controls");
+        out.push_back('[');
+        for (const auto& control : skipped_controls) {
+            append_json_string(out, control);
+            out.push_back(',');
+        }
+        if (out.back() == ',') out.back() = ']';
+        out.push_back(',');
+    }
+    close_object(out);
+    out.push_back(',');
+
+    if (!error.empty()) append_text(out, "error", error);
+    append_text(out, "id", id);
+    append_identity(out, identity, oidc);
+    append_text(out, "kind", kind);
+    append_key(out, "latency_ms");
+    append_json_double(out, latency_ms);
+    out.push_back(',');
+    if (masking && !masking->empty()) append_json(out, "masking", *masking);
+
+    append_key(out, "request");
+    out.push_back('{');
+    append_number(out, "bytes", request_bytes);
+    if (!client_key_fingerprint.empty()) append_text(out, "client_key", client_key_fingerprint);
+    append_text(out, "method", method);
+    append_text(out, "model", model);
+    append_text(out, "path", path);
+    append_bool(out, "stream", stream);
+    close_object(out);
+    out.push_back(',');
+
+    append_key(out, "response");
+    out.push_back('{');
+    append_number(out, "bytes", response_bytes);
+    append_number(out, "status", uint64_t{status});
+    append_number(out, "upstream_status", uint64_t{upstream_status});
+    if (usage) {
+        append_json(out, "usage", *usage);
+    } else {
+        append_key(out, "usage");
+        out += "null,";
+    }
+    close_object(out);
+    out.push_back(',');
+
+    append_text(out, "ts", format_utc(started));
+    if (upstream_ttfb_ms > 0) {
+        append_key(out, "upstream_ttfb_ms");
+        append_json_double(out, upstream_ttfb_ms);
+        out.push_back(',');
+    }
+    close_object(out);
+    out.push_back('\n');
+    return out;
+}
+
+nlohmann::json AuditRecord::to_json() const { return nlohmann::json::parse(to_line()); }
 
 std::string new_audit_id() {
     static const uint64_t process_random = [] {

@@ -1,5 +1,6 @@
 // One audit line: what was asked, by whom, what was decided and what came back.
-// Plain data plus its JSON form (the field names are a contract: shared/DESIGN.md).
+// Plain data plus its JSON form (the field names are a contract: shared/DESIGN.md). The line
+// is written as text directly, without a JSON tree: one per request is on the hot path.
 #pragma once
 
 #include <chrono>
@@ -16,7 +17,10 @@ struct AuditRecord {
     std::string kind = "request";  // request | passthrough | connection
     std::string id;
     std::chrono::system_clock::time_point started;
-    nlohmann::json identity = nlohmann::json::object();
+    // The audit "identity" object as JSON text: serialized once per connection, not per request.
+    std::string identity = "{}";
+    // Added to "identity" when the request presented an OIDC token (verified or refused).
+    std::optional<nlohmann::json> oidc;
     std::string sni;
     std::string original_destination;
 
@@ -44,7 +48,9 @@ struct AuditRecord {
     double latency_ms = 0;
     double upstream_ttfb_ms = 0;
 
-    nlohmann::json to_json() const;
+    // The record as one JSON object followed by '\n', ready to append to the audit file.
+    std::string to_line() const;
+    nlohmann::json to_json() const;  // the same object, parsed (tests, tools)
 };
 
 // A new unique record id: 16 hex digits of randomness + a per-process counter.

@@ -52,9 +52,15 @@ void AuditWriter::open_file() {
     fd_ = fd;
 }
 
+void AuditWriter::write_record(const AuditRecord& record) { enqueue(record.to_line()); }
+
 void AuditWriter::write(const nlohmann::json& record) {
     std::string line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     line.push_back('\n');
+    enqueue(std::move(line));
+}
+
+void AuditWriter::enqueue(std::string line) {
     bool wake = false;
     {
         std::lock_guard lock(mutex_);

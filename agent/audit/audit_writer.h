@@ -17,6 +17,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/audit/audit_record.h"
+
 namespace sluice {
 
 inline constexpr std::chrono::milliseconds kAuditBatchLinger{2};
@@ -40,13 +42,16 @@ public:
     AuditWriter(const AuditWriter&) = delete;
     AuditWriter& operator=(const AuditWriter&) = delete;
 
-    void write(const nlohmann::json& record);  // never blocks on I/O
+    // Neither blocks on I/O. The record is formatted on the caller's thread.
+    void write_record(const AuditRecord& record);
+    void write(const nlohmann::json& record);
     bool healthy() const;
     AuditStats stats() const;
     void reopen();  // for log rotation (SIGHUP)
     void flush();   // waits until everything queued so far is on disk or failed
 
 private:
+    void enqueue(std::string line);
     void run(std::stop_token stop);
     bool write_batch(const std::string& gap_line, const std::deque<std::string>& batch, std::string& error);
     void open_file();

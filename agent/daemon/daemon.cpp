@@ -59,7 +59,7 @@ ConnectionOrigin origin_of(const sluice_conn_meta& meta, IdentityResolver& ident
     origin.original_destination = ip::tcp::endpoint(address, ntohs(meta.orig_port));
     const std::string comm(meta.comm, strnlen(meta.comm, sizeof meta.comm));
     const Identity identity = identities.resolve(meta.tgid, meta.uid, meta.gid, comm, meta.cgroup_id);
-    origin.identity = identity.to_json();
+    origin.identity = identity.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     origin.policy_identity = to_policy_identity(identity);
     origin.uid = meta.uid;
     return origin;

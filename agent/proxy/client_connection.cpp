@@ -87,7 +87,7 @@ net::awaitable<void> serve_client_connection(ProxyWorker& worker, tcp::socket cl
         record.latency_ms = elapsed_ms(started);
         ++context.counters.client_errors;
         if (hello.result.status == ClientHelloStatus::not_tls) co_await refuse_non_tls(client);
-        context.audit.write(record.to_json());
+        context.audit.write_record(record);
         co_return;
     }
 
@@ -106,7 +106,7 @@ net::awaitable<void> serve_client_connection(ProxyWorker& worker, tcp::socket cl
         record.response_bytes = splice.server_to_client_bytes;
         record.error = splice.error;
         record.latency_ms = elapsed_ms(started);
-        context.audit.write(record.to_json());
+        context.audit.write_record(record);
         co_return;
     }
 

@@ -126,7 +126,7 @@ public:
             record.reason = "client_tls_handshake_failed";
             record.error = ec.message();
             record.latency_ms = ms_since(started);
-            context_.audit.write(record.to_json());
+            context_.audit.write_record(record);
             co_return;
         }
         while (co_await serve_one_request()) {
@@ -243,11 +243,11 @@ private:
         if (context_.oidc.enabled()) {
             OidcAuthentication auth = co_await context_.oidc.authenticate_async(credential);
             if (auth.outcome == OidcOutcome::ok) {
-                record.identity["oidc"] = oidc_audit_json(*auth.identity);
+                record.oidc = oidc_audit_json(*auth.identity);
                 token_identity = origin_.policy_identity;
                 token_identity->oidc = std::move(auth.identity);
             } else if (auth.outcome != OidcOutcome::none) {
-                record.identity["oidc"] = {{"outcome", std::string(to_string(auth.outcome))},
+                record.oidc = nlohmann::json{{"outcome", std::string(to_string(auth.outcome))},
                                            {"error", std::string(to_string(auth.error))}};
                 const ClientError error = oidc_refusal(auth);
                 co_await refuse(record, error, started);
@@ -707,7 +707,7 @@ private:
     void finish(AuditRecord& record, Clock::time_point started) {
         record.latency_ms = ms_since(started);
         if (masking_) record.masking = masking_->summary();
-        context_.audit.write(record.to_json());
+        context_.audit.write_record(record);
     }
 
     // Answers with an OpenAI-shaped error, records it, and leaves the connection to be closed.

@@ -26,7 +26,8 @@ class OidcAuthenticator;
 // Who opened a redirected connection and where it was going (from the kernel record).
 struct ConnectionOrigin {
     boost::asio::ip::tcp::endpoint original_destination;
-    nlohmann::json identity;  // the audit "identity" object
+    // The audit "identity" object as JSON text: serialized once, copied into each record.
+    std::string identity;
     PolicyIdentity policy_identity;  // what policy matches on (OIDC claims are added per request)
     uint32_t uid = 0;
 };

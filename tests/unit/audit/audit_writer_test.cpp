@@ -113,7 +113,7 @@ TEST(AuditWriter, ALoneRecordReachesTheFileWithoutAFlush) {
 TEST(AuditRecord, HasTheContractFields) {
     AuditRecord record;
     record.id = new_audit_id();
-    record.identity = {{"uid", 1000}, {"user", "alice"}};
+    record.identity = R"({"uid":1000,"user":"alice"})";
     record.method = "POST";
     record.path = "/v1/chat/completions";
     record.model = "gpt-4o";

@@ -1,0 +1,170 @@
+// The audit line is written as text without a JSON tree; these check it against what
+// nlohmann writes for the same values, so the file's contents did not change.
+#include <gtest/gtest.h>
+
+#include <limits>
+#include <random>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/audit/audit_record.h"
+#include "agent/audit/json_append.h"
+
+namespace sluice {
+namespace {
+
+std::string nlohmann_text(const std::string& value) {
+    return nlohmann::json(value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string appended(std::string_view value) {
+    std::string out;
+    append_json_string(out, value);
+    return out;
+}
+
+TEST(JsonAppend, EscapesLikeNlohmann) {
+    for (const std::string& value :
+         {std::string(""), std::string("plain /v1/chat/completions"), std::string("quote \" and \\ back"),
+          std::string("\b\f\n\r\t"), std::string("\x01\x1f\x7f", 3), std::string("nul \0 inside", 12),
+          std::string("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80")})
+        EXPECT_EQ(appended(value), nlohmann_text(value)) << value;
+}
+
+TEST(JsonAppend, ReplacesInvalidUtf8LikeNlohmann) {
+    for (const std::string& value :
+         {std::string("\xC3"), std::string("a\xC3(b"), std::string("\xC0\xAF"), std::string("\xED\xA0\x80"),
+          std::string("\xF4\x90\x80\x80"), std::string("\xE2\x82"), std::string("\xF0\x9F\x98"),
+          std::string("\xFF\xFE"), std::string("\x80\x80x"), std::string("\xE0\x80\xAF"),
+          std::string("\xF0\x8F\xBF\xBF")})
+        EXPECT_EQ(appended(value), nlohmann_text(value)) << nlohmann::json(value).dump(-1, ' ', true,
+                                                                                 nlohmann::json::error_handler_t::replace);
+}
+
+TEST(JsonAppend, MatchesNlohmannOnRandomBytes) {
+    std::mt19937 random(42);
+    // Bytes drawn mostly from the interesting ranges: ASCII, controls, lead and continuation bytes.
+    const std::string alphabet = std::string("a\"\\\n\x01\x7f", 6) + "\xC2\xC3\xDF\xE0\xE2\xED\xEF\xF0\xF4\xF5\xFF\x80\x8F\x90\x9F\xA0\xBF";
+    for (int round = 0; round < 20000; ++round) {
+        std::string value(random() % 9, ' ');
+        for (char& c : value) c = alphabet[random() % alphabet.size()];
+        ASSERT_EQ(appended(value), nlohmann_text(value)) << round;
+    }
+}
+
+TEST(JsonAppend, DoublesReadBackTheSameAndStayFloatingPoint) {
+    for (const double value : {0.0, 1.0, 3.25, 0.123456789, 1e-7, 12345678.5, 1e21}) {
+        std::string out;
+        append_json_double(out, value);
+        const auto parsed = nlohmann::json::parse(out);
+        EXPECT_TRUE(parsed.is_number_float()) << out;
+        EXPECT_EQ(parsed.get<double>(), value) << out;
+    }
+    std::string out;
+    append_json_double(out, std::numeric_limits<double>::quiet_NaN());
+    EXPECT_EQ(out, "null");
+}
+
+AuditRecord full_record() {
+    AuditRecord record;
+    record.id = "0123456789abcdef-7";
+    record.started = std::chrono::system_clock::time_point(std::chrono::microseconds(1'795'000'000'123'456));
+    record.identity = R"({"comm":"python3","uid":1000,"user":"alice"})";
+    record.sni = "api.openai.com";
+    record.original_destination = "127.10.0.1:443";
+    record.method = "POST";
+    record.path = "/v1/chat/completions?x=\"1\"";
+    record.model = "gpt-4o";
+    record.stream = true;
+    record.request_bytes = 901;
+    record.client_key_fingerprint = "sha256:abcd";
+    record.status = 429;
+    record.upstream_status = 200;
+    record.usage = nlohmann::json{{"prompt_tokens", 3}, {"total_tokens", 9}};
+    record.response_bytes = 1234;
+    record.upstream_connection_reused = true;
+    record.action = "deny";
+    record.rule = "team-a";
+    record.reason = "rate limit";
+    record.code = "rate_limited";
+    record.skipped_controls = {"budget", "rate"};
+    record.error = "line\nbreak";
+    record.masking = nlohmann::json{{"request", {{"EMAIL", 2}}}};
+    record.latency_ms = 1.5;
+    record.upstream_ttfb_ms = 0.25;
+    return record;
+}
+
+// What to_json() produced when the record was built as an nlohmann tree.
+nlohmann::json tree_of(const AuditRecord& r) {
+    nlohmann::json request = {{"method", r.method}, {"path", r.path}, {"model", r.model}, {"stream", r.stream},
+                              {"bytes", r.request_bytes}};
+    if (!r.client_key_fingerprint.empty()) request["client_key"] = r.client_key_fingerprint;
+    nlohmann::json decision = {{"action", r.action}, {"rule", r.rule}, {"reason", r.reason}};
+    if (!r.code.empty()) decision["code"] = r.code;
+    if (!r.skipped_controls.empty()) decision["skipped_controls"] = r.skipped_controls;
+    nlohmann::json identity = nlohmann::json::parse(r.identity);
+    if (r.oidc) identity["oidc"] = *r.oidc;
+    nlohmann::json out = {
+        {"ts", "2026-11-18T11:06:40.123456Z"},
+        {"id", r.id},
+        {"kind", r.kind},
+        {"identity", identity},
+        {"connection",
+         {{"sni", r.sni}, {"original_destination", r.original_destination}, {"upstream_reused", r.upstream_connection_reused}}},
+        {"request", request},
+        {"response",
+         {{"status", r.status}, {"upstream_status", r.upstream_status}, {"usage", r.usage ? *r.usage : nlohmann::json()},
+          {"bytes", r.response_bytes}}},
+        {"decision", decision},
+        {"latency_ms", r.latency_ms}};
+    if (r.upstream_ttfb_ms > 0) out["upstream_ttfb_ms"] = r.upstream_ttfb_ms;
+    if (!r.error.empty()) out["error"] = r.error;
+    if (r.masking && !r.masking->empty()) out["masking"] = *r.masking;
+    return out;
+}
+
+TEST(AuditLine, IsTheSameTextNlohmannWrote) {
+    const AuditRecord record = full_record();
+    const std::string line = record.to_line();
+    ASSERT_EQ(line.back(), '\n');
+    EXPECT_EQ(line, tree_of(record).dump() + "\n");
+}
+
+TEST(AuditLine, OptionalMembersAreLeftOutWhenEmpty) {
+    AuditRecord record;
+    record.id = "x";
+    record.started = full_record().started;
+    const std::string line = record.to_line();
+    EXPECT_EQ(line, tree_of(record).dump() + "\n");
+    const auto json = nlohmann::json::parse(line);
+    EXPECT_TRUE(json["response"]["usage"].is_null());
+    for (const char* key : {"error", "masking", "upstream_ttfb_ms"}) EXPECT_FALSE(json.contains(key)) << key;
+    EXPECT_FALSE(json["decision"].contains("code"));
+    EXPECT_FALSE(json["request"].contains("client_key"));
+}
+
+TEST(AuditLine, OidcJoinsTheIdentityObject) {
+    AuditRecord record = full_record();
+    record.oidc = nlohmann::json{{"outcome", "ok"}, {"subject", "ada"}};
+    const auto json = nlohmann::json::parse(record.to_line());
+    EXPECT_EQ(json, tree_of(record));
+    EXPECT_EQ(json["identity"]["user"], "alice");
+    EXPECT_EQ(json["identity"]["oidc"]["subject"], "ada");
+
+    record.identity = "{}";
+    EXPECT_EQ(nlohmann::json::parse(record.to_line())["identity"], (nlohmann::json{{"oidc", *record.oidc}}));
+}
+
+TEST(AuditLine, UntrustedTextStaysValidUtf8) {
+    AuditRecord record = full_record();
+    record.path = "/v1/\xFF\xC3(";
+    record.model = std::string("m\0odel", 6);
+    const auto json = nlohmann::json::parse(record.to_line());  // throws on invalid UTF-8
+    EXPECT_EQ(json["request"]["path"], "/v1/\xEF\xBF\xBD\xEF\xBF\xBD(");
+    EXPECT_EQ(json["request"]["model"], std::string("m\0odel", 6));
+}
+
+}  // namespace
+}  // namespace sluice
