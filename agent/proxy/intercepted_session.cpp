@@ -428,7 +428,6 @@ private:
         client_response.keep_alive(client_keep_alive);
         client_response.body().data = nullptr;
         client_response.body().more = !response_parser.is_done();
-        std::array<char, limits::kRelayBufferBytes> chunk;
         if (masking_ && masking_->masks_responses() && !response_parser.is_done()) {
             if (!response_is_maskable(client_response)) co_return co_await withhold_unmaskable_answer(record, started);
             const std::string path(upstream_request.target());
@@ -439,16 +438,30 @@ private:
                                                  record, started, upstream_keep_alive);
         }
         const auto length = response_parser.content_length();
-        if (!streaming && length && *length <= chunk.size()) {
+        if (!streaming && length && *length <= limits::kRelayBufferBytes) {
             // Small known-length answers (most JSON replies) go out as one write, header and
             // body together: one TLS record instead of one per piece (docs/benchmarks.md).
             co_return co_await relay_small_response(response_parser, upstream, upstream_buffer, client_response,
-                                                    chunk, record, started, upstream_keep_alive);
+                                                    static_cast<std::size_t>(*length), record, started,
+                                                    upstream_keep_alive);
         }
+        co_return co_await relay_response_body(response_parser, upstream, upstream_buffer, client_response, streaming,
+                                               record, started, upstream_keep_alive);
+    }
+
+    // An answer relayed piece by piece as it arrives (streams, large or unknown-length bodies).
+    // Its relay buffer lives in this coroutine's frame, so the common small answer does not
+    // allocate one.
+    net::awaitable<ExchangeOutcome> relay_response_body(http::response_parser<http::buffer_body>& response_parser,
+                                                        UpstreamStream& upstream, beast::flat_buffer& upstream_buffer,
+                                                        http::response<http::buffer_body>& client_response,
+                                                        bool streaming, AuditRecord& record, Clock::time_point started,
+                                                        bool upstream_keep_alive) {
+        beast::error_code ec;
         // No separate header write: the first write below carries the header with the first
         // piece of the body, one TLS record and one sendmsg fewer per response.
         http::response_serializer<http::buffer_body> response_writer{client_response};
-
+        std::array<char, limits::kRelayBufferBytes> chunk;
         SseParser sse;
         StreamUsageTracker stream_usage;
         std::string captured;  // non-streamed body, kept to read usage
@@ -456,7 +469,7 @@ private:
         for (;;) {
             std::size_t n = 0;
             if (!response_parser.is_done()) {
-                n = co_await read_response_piece(response_parser, upstream, upstream_buffer, chunk, ec);
+                n = co_await read_response_piece(response_parser, upstream, upstream_buffer, chunk.data(), chunk.size(), ec);
                 if (ec) co_return upstream_failed_mid_response(record, started, ec);
             }
             const std::string_view piece(chunk.data(), n);
@@ -484,21 +497,18 @@ private:
 
     net::awaitable<ExchangeOutcome> relay_small_response(
         http::response_parser<http::buffer_body>& response_parser, UpstreamStream& upstream,
-        beast::flat_buffer& upstream_buffer, http::response<http::buffer_body>& client_response,
-        std::array<char, limits::kRelayBufferBytes>& chunk, AuditRecord& record, Clock::time_point started,
-        bool upstream_keep_alive) {
+        beast::flat_buffer& upstream_buffer, http::response<http::buffer_body>& client_response, std::size_t length,
+        AuditRecord& record, Clock::time_point started, bool upstream_keep_alive) {
         beast::error_code ec;
+        std::string body(length, '\0');
         std::size_t filled = 0;
         while (!response_parser.is_done()) {
-            response_parser.get().body().data = chunk.data() + filled;
-            response_parser.get().body().size = chunk.size() - filled;
-            arm_upstream(worker_.upstream_pool().timeouts().read);
-            co_await http::async_read_some(upstream, upstream_buffer, response_parser, use_ec(ec));
-            if (ec == http::error::need_buffer) ec = {};
+            const std::size_t n = co_await read_response_piece(response_parser, upstream, upstream_buffer,
+                                                                body.data() + filled, body.size() - filled, ec);
             if (ec) co_return co_await refuse_failed_response_body(record, started, ec);
-            filled = chunk.size() - response_parser.get().body().size;
+            filled += n;
         }
-        const std::string_view body(chunk.data(), filled);
+        body.resize(filled);
         record.response_bytes = filled;
         record.usage = usage_from_body(body);
         co_return co_await send_whole_response(client_response, body, record, started,
@@ -551,7 +561,8 @@ private:
         std::string body;
         std::array<char, limits::kRelayBufferBytes> chunk;
         while (!response_parser.is_done()) {
-            const std::size_t n = co_await read_response_piece(response_parser, upstream, upstream_buffer, chunk, ec);
+            const std::size_t n = co_await read_response_piece(response_parser, upstream, upstream_buffer, chunk.data(),
+                                                                chunk.size(), ec);
             if (!ec && body.size() + n > limits::kMaskedResponseMaxBytes) ec = http::error::body_limit;
             if (ec) co_return co_await refuse_failed_response_body(record, started, ec);
             body.append(chunk.data(), n);
@@ -591,7 +602,7 @@ private:
         for (;;) {
             std::size_t n = 0;
             if (masked_ok && !response_parser.is_done()) {
-                n = co_await read_response_piece(response_parser, upstream, upstream_buffer, chunk, ec);
+                n = co_await read_response_piece(response_parser, upstream, upstream_buffer, chunk.data(), chunk.size(), ec);
                 if (ec) co_return upstream_failed_mid_response(record, started, ec);
             }
             const std::string_view piece(chunk.data(), n);
@@ -624,41 +635,45 @@ private:
         co_return reusable ? ExchangeOutcome::done_keep_upstream : ExchangeOutcome::done_close_upstream;
     }
 
-    // Reads what has arrived of the upstream's body into `chunk` (one deadline per read).
+    // Reads what has arrived of the upstream's body into [data, data + size) (one deadline per
+    // read); returns how many bytes it put there.
     net::awaitable<std::size_t> read_response_piece(http::response_parser<http::buffer_body>& parser,
                                                     UpstreamStream& upstream, beast::flat_buffer& upstream_buffer,
-                                                    std::array<char, limits::kRelayBufferBytes>& chunk,
-                                                    beast::error_code& ec) {
-        parser.get().body().data = chunk.data();
-        parser.get().body().size = chunk.size();
+                                                    char* data, std::size_t size, beast::error_code& ec) {
+        parser.get().body().data = data;
+        parser.get().body().size = size;
         arm_upstream(worker_.upstream_pool().timeouts().read);
         co_await http::async_read_some(upstream, upstream_buffer, parser, use_ec(ec));
         if (ec == http::error::need_buffer) ec = {};
-        co_return chunk.size() - parser.get().body().size;
+        co_return size - parser.get().body().size;
     }
 
+    // Reads the client's body straight into `out`, sized from Content-Length when there is one:
+    // no relay buffer in the frame, so a JSON request allocates only its body.
     net::awaitable<bool> read_whole_body(http::request_parser<http::buffer_body>& parser, std::string& out,
                                          beast::error_code& ec) {
-        std::array<char, limits::kRelayBufferBytes> chunk;
-        if (auto length = parser.content_length()) out.reserve(*length);
+        std::size_t filled = 0;
+        if (auto length = parser.content_length()) out.resize(static_cast<std::size_t>(*length));
         while (!parser.is_done()) {
-            const std::size_t n = co_await read_body_piece(parser, chunk, ec);
+            if (filled == out.size()) out.resize(filled + limits::kRelayBufferBytes);  // chunked: grow as it comes
+            const std::size_t n = co_await read_body_piece(parser, out.data() + filled, out.size() - filled, ec);
             if (ec) co_return false;
-            out.append(chunk.data(), n);
+            filled += n;
         }
+        out.resize(filled);
         co_return true;
     }
 
-    // Reads what has arrived of the client's body into `chunk` (one deadline per read).
-    net::awaitable<std::size_t> read_body_piece(http::request_parser<http::buffer_body>& parser,
-                                                std::array<char, limits::kRelayBufferBytes>& chunk,
-                                                beast::error_code& ec) {
-        parser.get().body().data = chunk.data();
-        parser.get().body().size = chunk.size();
+    // Reads what has arrived of the client's body into [data, data + size) (one deadline per
+    // read); returns how many bytes it put there.
+    net::awaitable<std::size_t> read_body_piece(http::request_parser<http::buffer_body>& parser, char* data,
+                                                std::size_t size, beast::error_code& ec) {
+        parser.get().body().data = data;
+        parser.get().body().size = size;
         arm_client(client_idle_timeout());
         co_await http::async_read_some(client_, client_buffer_, parser, use_ec(ec));
         if (ec == http::error::need_buffer) ec = {};
-        co_return chunk.size() - parser.get().body().size;
+        co_return size - parser.get().body().size;
     }
 
     net::awaitable<bool> stream_request_body(http::request_parser<http::buffer_body>& parser,
@@ -670,7 +685,7 @@ private:
         for (;;) {
             std::size_t n = 0;
             if (!parser.is_done()) {
-                n = co_await read_body_piece(parser, chunk, ec);
+                n = co_await read_body_piece(parser, chunk.data(), chunk.size(), ec);
                 if (ec) co_return false;
             }
             record.request_bytes += n;
