@@ -1,6 +1,9 @@
 #include "agent/tls/tls_stream.h"
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -142,6 +145,50 @@ Attempt TlsStream::write_from(const void* data, std::size_t size) {
     const int saved_errno = errno;
     if (rc == 1) return {Want::nothing, {}, n};
     return classify(ssl_.get(), rc, saved_errno, failed_);
+}
+
+Attempt TlsStream::write_pieces(const net::const_buffer* pieces, std::size_t count) {
+    using tls_detail::kRecordPlaintextBytes;
+    std::array<char, kRecordPlaintextBytes> gather;
+    Attempt total;
+    std::size_t index = 0;
+    std::size_t skip = 0;  // bytes of pieces[index] already written
+    while (index < count && total.bytes < tls_detail::kMaxBytesPerWriteSome) {
+        const char* first = static_cast<const char*>(pieces[index].data()) + skip;
+        const std::size_t first_size = pieces[index].size() - skip;
+        const void* data = first;
+        std::size_t size = std::min(first_size, kRecordPlaintextBytes);
+        if (first_size < kRecordPlaintextBytes && index + 1 < count) {
+            size = 0;
+            for (std::size_t g = index; g < count && size < gather.size(); ++g) {
+                const std::size_t offset = g == index ? skip : 0;
+                const std::size_t n = std::min(pieces[g].size() - offset, gather.size() - size);
+                std::memcpy(gather.data() + size, static_cast<const char*>(pieces[g].data()) + offset, n);
+                size += n;
+            }
+            data = gather.data();
+        }
+        Attempt one = write_from(data, size);
+        if (one.want != Want::nothing || one.error) {
+            if (total.bytes > 0 && !one.error) break;  // the rest goes in the next call
+            one.bytes = total.bytes;
+            return one;
+        }
+        total.bytes += one.bytes;
+        // Advance the position by what OpenSSL took.
+        for (std::size_t left = one.bytes; left > 0;) {
+            const std::size_t here = pieces[index].size() - skip;
+            if (left < here) {
+                skip += left;
+                left = 0;
+            } else {
+                left -= here;
+                ++index;
+                skip = 0;
+            }
+        }
+    }
+    return total;
 }
 
 Attempt TlsStream::try_shutdown() {

@@ -64,6 +64,9 @@ inline constexpr std::size_t kRecordPlaintextBytes = 16 * 1024;
 // A write_some call sends at most this much before completing, so one connection with a large
 // body cannot hold the event loop for long (the caller's async_write simply calls again).
 inline constexpr std::size_t kMaxBytesPerWriteSome = 4 * kRecordPlaintextBytes;
+// Non-empty buffers one write_some call looks at: a response header with its fields and a
+// chunk's framing fit several times over.
+inline constexpr std::size_t kMaxGatherPieces = 64;
 
 }  // namespace tls_detail
 
@@ -175,64 +178,27 @@ private:
         return total;
     }
 
-    // Writes records until the sequence is sent, the socket is full, or
-    // kMaxBytesPerWriteSome. Each SSL_write gets up to one record of plaintext: the caller's
-    // buffer itself when it alone fills the record (or is the last), otherwise a copy of the
-    // following pieces gathered on the stack. Retrying after WANT_WRITE rebuilds the same bytes
-    // at another address, which SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER allows.
+    // Walks the sequence once into a flat list (a Beast header is one buffer per field, and
+    // stepping through its nested views is what costs), then write_pieces() does the work.
+    // Past kMaxGatherPieces the rest waits for the next write_some call.
     template <class ConstBufferSequence>
     tls_detail::Attempt try_write(const ConstBufferSequence& buffers) {
-        using tls_detail::kRecordPlaintextBytes;
-        std::array<char, kRecordPlaintextBytes> gather;
-        tls_detail::Attempt total;
-        auto it = boost::asio::buffer_sequence_begin(buffers);
+        std::array<boost::asio::const_buffer, tls_detail::kMaxGatherPieces> pieces;
+        std::size_t count = 0;
         const auto end = boost::asio::buffer_sequence_end(buffers);
-        std::size_t skip = 0;  // bytes of *it already written
-        const auto skip_empty = [&] {
-            while (it != end && boost::asio::const_buffer(*it).size() == skip) {
-                ++it;
-                skip = 0;
-            }
-        };
-        skip_empty();
-        while (it != end && total.bytes < tls_detail::kMaxBytesPerWriteSome) {
-            const boost::asio::const_buffer first = boost::asio::const_buffer(*it) + skip;
-            auto next = std::next(it);
-            while (next != end && boost::asio::const_buffer(*next).size() == 0) ++next;
-            const void* data = first.data();
-            std::size_t size = std::min(first.size(), kRecordPlaintextBytes);
-            if (first.size() < kRecordPlaintextBytes && next != end) {
-                size = 0;
-                for (auto g = it; g != end && size < gather.size(); ++g) {
-                    boost::asio::const_buffer piece(*g);
-                    if (g == it) piece += skip;
-                    size += boost::asio::buffer_copy(boost::asio::buffer(gather) + size, piece);
-                }
-                data = gather.data();
-            }
-            tls_detail::Attempt one = write_from(data, size);
-            if (one.want != tls_detail::Want::nothing || one.error) {
-                if (total.bytes > 0 && !one.error) break;  // the rest goes in the next call
-                one.bytes = total.bytes;
-                return one;
-            }
-            total.bytes += one.bytes;
-            // Advance the position by what OpenSSL took.
-            for (std::size_t left = one.bytes; left > 0 && it != end;) {
-                const std::size_t here = boost::asio::const_buffer(*it).size() - skip;
-                if (left < here) {
-                    skip += left;
-                    left = 0;
-                } else {
-                    left -= here;
-                    ++it;
-                    skip = 0;
-                }
-            }
-            skip_empty();
+        for (auto it = boost::asio::buffer_sequence_begin(buffers); it != end && count < pieces.size(); ++it) {
+            const boost::asio::const_buffer piece(*it);
+            if (piece.size() != 0) pieces[count++] = piece;
         }
-        return total;
+        return write_pieces(pieces.data(), count);
     }
+
+    // Writes records until the pieces are sent, the socket is full, or kMaxBytesPerWriteSome.
+    // Each SSL_write gets up to one record of plaintext: the caller's buffer itself when it
+    // alone fills the record (or is the last), otherwise a copy of the following pieces
+    // gathered on the stack. Retrying after WANT_WRITE rebuilds the same bytes at another
+    // address, which SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER allows.
+    tls_detail::Attempt write_pieces(const boost::asio::const_buffer* pieces, std::size_t count);
 
     SslPtr ssl_;
     boost::asio::ip::tcp::socket socket_;
