@@ -1,12 +1,31 @@
 #include "policy/masking/json_scan.h"
 
 #include <array>
+#include <utility>
 
 #include "policy/masking/char_class.h"
 
 namespace sluice::masking {
 
 namespace {
+
+// The one-letter escapes of RFC 8259 §7: raw byte and the letter after the backslash.
+constexpr std::pair<char, char> kEscapes[] = {{'"', '"'},  {'\\', '\\'}, {'\b', 'b'}, {'\f', 'f'},
+                                              {'\n', 'n'}, {'\r', 'r'},  {'\t', 't'}};
+
+// The letter that escapes `raw`, or 0 when it has none (other control bytes: \u00XX).
+char escape_letter(char raw) {
+    for (const auto& [byte, letter] : kEscapes)
+        if (byte == raw) return letter;
+    return 0;
+}
+
+// The byte a one-letter escape stands for ('/' stands for itself), or 0 for no such escape.
+char unescaped(char letter) {
+    for (const auto& [byte, escape] : kEscapes)
+        if (escape == letter) return byte;
+    return letter == '/' ? '/' : 0;
+}
 
 // Steps kept for the path; deeper values are still validated and reported, with their path
 // cut at this length (the callers only look at shallow members).
@@ -134,8 +153,7 @@ private:
                     pos_ += 2;
                     if (!hex4(code) || code < 0xDC00 || code > 0xDFFF) return false;
                 }
-            } else if (e != '"' && e != '\\' && e != '/' && e != 'b' && e != 'f' && e != 'n' &&
-                       e != 'r' && e != 't') {
+            } else if (!unescaped(e)) {
                 return false;
             }
         }
@@ -252,35 +270,17 @@ std::string decode_json_string(std::string_view literal) {
             continue;
         }
         const char e = body[++i];
-        switch (e) {
-            case 'b':
-                out.push_back('\b');
-                break;
-            case 'f':
-                out.push_back('\f');
-                break;
-            case 'n':
-                out.push_back('\n');
-                break;
-            case 'r':
-                out.push_back('\r');
-                break;
-            case 't':
-                out.push_back('\t');
-                break;
-            case 'u': {
-                unsigned code = read_hex4(body, i + 1);
-                i += 4;
-                if (code >= 0xD800 && code <= 0xDBFF) {  // validated: a low half follows
-                    code = 0x10000 + ((code - 0xD800) << 10) + (read_hex4(body, i + 3) - 0xDC00);
-                    i += 6;
-                }
-                append_utf8(out, code);
-                break;
-            }
-            default:  // '"', '\\', '/'
-                out.push_back(e);
+        if (e != 'u') {
+            out.push_back(unescaped(e));
+            continue;
         }
+        unsigned code = read_hex4(body, i + 1);
+        i += 4;
+        if (code >= 0xD800 && code <= 0xDBFF) {  // validated: a low half follows
+            code = 0x10000 + ((code - 0xD800) << 10) + (read_hex4(body, i + 3) - 0xDC00);
+            i += 6;
+        }
+        append_utf8(out, code);
     }
     return out;
 }
@@ -294,31 +294,12 @@ void append_json_string(std::string& out, std::string_view text) {
         if (c >= 0x20 && c != '"' && c != '\\') continue;
         out.append(text.substr(run, i - run));
         run = i + 1;
-        switch (c) {
-            case '"':
-                out.append("\\\"");
-                break;
-            case '\\':
-                out.append("\\\\");
-                break;
-            case '\b':
-                out.append("\\b");
-                break;
-            case '\f':
-                out.append("\\f");
-                break;
-            case '\n':
-                out.append("\\n");
-                break;
-            case '\r':
-                out.append("\\r");
-                break;
-            case '\t':
-                out.append("\\t");
-                break;
-            default:
-                out.append("\\u00").push_back(kHex[c >> 4]);
-                out.push_back(kHex[c & 15]);
+        if (const char letter = escape_letter(static_cast<char>(c))) {
+            out.push_back('\\');
+            out.push_back(letter);
+        } else {
+            out.append("\\u00").push_back(kHex[c >> 4]);
+            out.push_back(kHex[c & 15]);
         }
     }
     out.append(text.substr(run));

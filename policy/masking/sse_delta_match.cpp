@@ -1,5 +1,7 @@
 #include "policy/masking/sse_delta_match.h"
 
+#include <functional>
+
 #include "policy/masking/json_masker.h"
 #include "policy/masking/json_scan.h"
 
@@ -43,26 +45,29 @@ std::optional<int64_t> index_or(std::string_view data, const Seen& seen, int64_t
     return json_int64(slice(data, seen.range));
 }
 
-// The spliced event goes out as one `data:` line: a payload spread over several lines (JSON
-// whitespace between them) is left to the general path, which re-serialises it.
-bool one_line(std::string_view data) {
-    return data.find_first_of("\r\n") == std::string_view::npos;
+// Scans an event payload that must be one JSON object on one line, passing its members (depth
+// >= 1) to `visit`. The spliced event goes out as one `data:` line: a payload spread over
+// several lines (JSON whitespace between them) is left to the general path.
+bool scan_event_object(std::string_view data, const std::function<void(const JsonValue&)>& visit) {
+    if (data.find_first_of("\r\n") != std::string_view::npos) return false;
+    bool top_object = false;
+    const bool valid = scan_json(data, kMaxJsonDepth, [&](const JsonValue& v) {
+        if (v.depth == 0)
+            top_object = v.kind == JsonKind::object;
+        else
+            visit(v);
+    });
+    return valid && top_object;
 }
 
 }  // namespace
 
 std::optional<ChatDeltaEvent> match_chat_delta(std::string_view data) {
-    if (!one_line(data)) return std::nullopt;
     Seen choices, element, index, delta, logprobs, finish, content, refusal, tools, function;
     std::array<Seen, kChatChunkFields.size()> fields;
     std::size_t elements = 0;
     bool plain = true;
-    bool top_object = false;
-    const bool valid = scan_json(data, kMaxJsonDepth, [&](const JsonValue& v) {
-        if (v.depth == 0) {
-            top_object = v.kind == JsonKind::object;
-            return;
-        }
+    const bool valid = scan_event_object(data, [&](const JsonValue& v) {
         if (v.depth > 4) return;
         if (!plain_path(v)) {
             plain = false;
@@ -95,7 +100,7 @@ std::optional<ChatDeltaEvent> match_chat_delta(std::string_view data) {
         if (is_key(p[3], "tool_calls")) tools.add(v);
         if (is_key(p[3], "function_call")) function.add(v);
     });
-    if (!valid || !plain || !top_object) return std::nullopt;
+    if (!valid || !plain) return std::nullopt;
     if (choices.count != 1 || choices.kind != JsonKind::array || elements != 1 ||
         element.kind != JsonKind::object)
         return std::nullopt;
@@ -119,15 +124,9 @@ std::optional<ChatDeltaEvent> match_chat_delta(std::string_view data) {
 }
 
 std::optional<ResponsesDeltaEvent> match_responses_delta(std::string_view data) {
-    if (!one_line(data)) return std::nullopt;
     Seen type, delta, sequence, output_index, content_index, summary_index, logprobs;
     bool plain = true;
-    bool top_object = false;
-    const bool valid = scan_json(data, kMaxJsonDepth, [&](const JsonValue& v) {
-        if (v.depth == 0) {
-            top_object = v.kind == JsonKind::object;
-            return;
-        }
+    const bool valid = scan_event_object(data, [&](const JsonValue& v) {
         if (v.depth != 1) return;
         if (v.path[0].key_escaped) {
             plain = false;
@@ -142,7 +141,7 @@ std::optional<ResponsesDeltaEvent> match_responses_delta(std::string_view data) 
         if (is_key(key, "summary_index")) summary_index.add(v);
         if (is_key(key, "logprobs")) logprobs.add(v);
     });
-    if (!valid || !plain || !top_object) return std::nullopt;
+    if (!valid || !plain) return std::nullopt;
     if (type.count != 1 || type.kind != JsonKind::string) return std::nullopt;
     if (delta.count != 1 || delta.kind != JsonKind::string) return std::nullopt;
     ResponsesDeltaEvent event;
