@@ -162,16 +162,28 @@ private:
         return true;
     }
 
-    bool object(int depth) {
+    // An object or array; `element` reads one member or element, its separators aside.
+    template <typename Element>
+    bool container(int depth, char close, JsonKind kind, Element element) {
         const std::size_t begin = pos_++;
         skip_space();
-        if (peek() == '}') {
-            ++pos_;
-            report(JsonKind::object, begin, depth);
-            return true;
+        if (peek() != close) {
+            for (std::size_t index = 0;; ++index) {
+                skip_space();
+                if (!element(index)) return false;
+                skip_space();
+                if (peek() != ',') break;
+                ++pos_;
+            }
+            if (peek() != close) return false;
         }
-        for (;;) {
-            skip_space();
+        ++pos_;
+        report(kind, begin, depth);
+        return true;
+    }
+
+    bool object(int depth) {
+        return container(depth, '}', JsonKind::object, [&](std::size_t) {
             const std::size_t key_begin = pos_;
             bool escaped = false;
             if (peek() != '"' || !string(escaped)) return false;
@@ -182,41 +194,15 @@ private:
             if (peek() != ':') return false;
             ++pos_;
             skip_space();
-            if (!value(depth + 1)) return false;
-            skip_space();
-            if (peek() == ',') {
-                ++pos_;
-                continue;
-            }
-            if (peek() != '}') return false;
-            ++pos_;
-            report(JsonKind::object, begin, depth);
-            return true;
-        }
+            return value(depth + 1);
+        });
     }
 
     bool array(int depth) {
-        const std::size_t begin = pos_++;
-        skip_space();
-        if (peek() == ']') {
-            ++pos_;
-            report(JsonKind::array, begin, depth);
-            return true;
-        }
-        for (std::size_t index = 0;; ++index) {
+        return container(depth, ']', JsonKind::array, [&](std::size_t index) {
             if (depth < kPathSteps) path_[depth] = {{}, index, true, false};
-            skip_space();
-            if (!value(depth + 1)) return false;
-            skip_space();
-            if (peek() == ',') {
-                ++pos_;
-                continue;
-            }
-            if (peek() != ']') return false;
-            ++pos_;
-            report(JsonKind::array, begin, depth);
-            return true;
-        }
+            return value(depth + 1);
+        });
     }
 
     std::string_view text_;
