@@ -155,7 +155,9 @@ void sort_candidates(Spans& candidates, const std::array<Tier, kMaxEntities>& ti
 void resolve(Spans& candidates, const std::array<Tier, kMaxEntities>& tiers, Spans& chosen) {
     sort_candidates(candidates, tiers);
     std::size_t i = 0;
-    Spans tier_spans;
+    // Per thread and kept: a streamed answer resolves once per delta.
+    thread_local Spans tier_spans;
+    thread_local Spans merged;
     while (i < candidates.size()) {
         const Tier current = tiers[candidates[i].entity];
         tier_spans.clear();
@@ -171,7 +173,7 @@ void resolve(Spans& candidates, const std::array<Tier, kMaxEntities>& tiers, Spa
             last_end = c.end;
         }
         if (tier_spans.empty()) continue;
-        Spans merged;
+        merged.clear();
         merged.reserve(chosen.size() + tier_spans.size());
         std::merge(chosen.begin(), chosen.end(), tier_spans.begin(), tier_spans.end(),
                    std::back_inserter(merged),
