@@ -182,6 +182,40 @@ void resolve(Spans& candidates, const std::array<Tier, kMaxEntities>& tiers, Spa
     }
 }
 
+// The secret candidates that overlap no other secret candidate. Secrets outrank every other
+// tier and nothing contests these, so resolution keeps each whole: a number that starts inside
+// one cannot be chosen and need not be extracted (digits inside API keys and tokens).
+class SecretCover {
+public:
+    void build(const Spans& candidates) {
+        spans_.clear();
+        next_ = 0;
+        for (const Span& s : candidates)
+            if (s.entity < kBuiltinEntityCount &&
+                tier(static_cast<Entity>(s.entity)) == Tier::secret)
+                spans_.push_back(s);
+        std::sort(spans_.begin(), spans_.end(),
+                  [](const Span& a, const Span& b) { return a.begin < b.begin; });
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < spans_.size(); ++i) {
+            const bool alone = (i == 0 || spans_[i - 1].end <= spans_[i].begin) &&
+                               (i + 1 == spans_.size() || spans_[i].end <= spans_[i + 1].begin);
+            if (alone) spans_[kept++] = spans_[i];
+        }
+        spans_.resize(kept);
+    }
+
+    // Positions must be asked in increasing order.
+    bool covers(std::size_t pos) {
+        while (next_ < spans_.size() && spans_[next_].end <= pos) ++next_;
+        return next_ < spans_.size() && spans_[next_].begin <= pos;
+    }
+
+private:
+    Spans spans_;
+    std::size_t next_ = 0;
+};
+
 }  // namespace
 
 bool RecognizerSet::find(std::string_view text, EntitySet enabled, Spans& out,
@@ -202,6 +236,8 @@ bool RecognizerSet::find(std::string_view text, EntitySet enabled, Spans& out,
         if (!enabled.contains(id_of(trigger.entity)) || hit.end <= examined[entity]) continue;
         examined[entity] = std::max(examined[entity], trigger.confirm(text, hit.end, candidates));
     }
+    thread_local SecretCover secrets;
+    secrets.build(candidates);
     // Number-shaped entities, from the digit scanner.
     thread_local std::vector<DigitCandidate> digits;
     digits.clear();
@@ -243,7 +279,9 @@ bool RecognizerSet::find(std::string_view text, EntitySet enabled, Spans& out,
             }
             continue;
         }
-        if (candidate.pos + 1 <= all_done || candidate.pos < inside_iban_until) continue;
+        if (candidate.pos + 1 <= all_done || candidate.pos < inside_iban_until ||
+            secrets.covers(candidate.pos))
+            continue;
         if (!shape.whole || candidate.pos < shape.begin || candidate.pos >= shape.end)
             shape = numeric_shape(text, candidate.pos);
         for (const auto& [entity, extract, possible] : kNumeric) {

@@ -205,6 +205,24 @@ TEST(Recognizers, SecretsWinOverOverlappingPii) {
     EXPECT_EQ(result[0].first, "aws_secret_key");
 }
 
+// Numbers inside a token are skipped, not the numbers next to it; an IBAN's inner groups are
+// not also reported as a phone or card.
+TEST(Recognizers, NumbersBesideTokensAndIbansAreStillFound) {
+    auto result = found(
+        "key xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx 4111 1111 1111 1111 and "
+        "sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789 +1 415 555 2671, "
+        "IBAN DE89 3704 0044 0532 0130 00 then 123-45-6789");
+    ASSERT_EQ(result.size(), 6u);
+    EXPECT_EQ(result[0].first, "slack_token");
+    EXPECT_EQ(result[1],
+              (std::pair<std::string, std::string>{"credit_card", "4111 1111 1111 1111"}));
+    EXPECT_EQ(result[2].first, "openai_key");
+    EXPECT_EQ(result[3], (std::pair<std::string, std::string>{"phone", "+1 415 555 2671"}));
+    EXPECT_EQ(result[4],
+              (std::pair<std::string, std::string>{"iban", "DE89 3704 0044 0532 0130 00"}));
+    EXPECT_EQ(result[5], (std::pair<std::string, std::string>{"us_ssn", "123-45-6789"}));
+}
+
 TEST(Recognizers, CleanProseHasNoMatches) {
     EXPECT_TRUE(found("The quick brown fox jumps over the lazy dog. In 2023, 45 people met at "
                       "10:30 to discuss std::map, version 1.2.3 and C++20 features: a + b = c.")
