@@ -5,6 +5,7 @@
 #include <limits>
 #include <optional>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -19,6 +20,7 @@
 #include "agent/oidc/oidc_authenticator.h"
 #include "agent/proxy/connection_deadline.h"
 #include "agent/proxy/connection_record.h"
+#include "agent/proxy/inline_io.h"
 #include "agent/proxy/proxy_worker.h"
 #include "agent/proxy/request_rewrite.h"
 #include "agent/upstream/api_key_store.h"
@@ -207,7 +209,7 @@ private:
         parser.body_limit(config_.limits.max_body_bytes);
         beast::error_code ec;
         arm_client(client_idle_timeout());
-        co_await http::async_read_header(client_, client_buffer_, parser, use_ec(ec));
+        co_await inline_io::read_header(client_, client_buffer_, parser, ec);
         const auto started = Clock::now();
         AuditRecord record = new_record();
         if (ec) {
@@ -369,7 +371,7 @@ private:
             upstream_request.body().data = body->empty() ? nullptr : const_cast<char*>(body->data());
             upstream_request.body().size = body->size();
             upstream_request.body().more = false;
-            co_await http::async_write(upstream, request_writer, use_ec(ec));
+            co_await inline_io::write(upstream, request_writer, ec);
             if (ec) co_return ExchangeOutcome::retry_on_fresh_connection;
         } else {
             upstream_request.body().data = nullptr;
@@ -400,7 +402,7 @@ private:
         if (upstream_request.method() == http::verb::head) response_parser.skip(true);
         beast::flat_buffer upstream_buffer;
         arm_upstream(read_timeout);
-        co_await http::async_read_header(upstream, upstream_buffer, response_parser, use_ec(ec));
+        co_await inline_io::read_header(upstream, upstream_buffer, response_parser, ec);
         if (ec) {
             const bool timed_out = upstream_deadline_.timed_out();
             const bool nothing_received = upstream_buffer.size() == 0 && !timed_out;
@@ -503,10 +505,13 @@ private:
         std::string body(length, '\0');
         std::size_t filled = 0;
         while (!response_parser.is_done()) {
-            const std::size_t n = co_await read_response_piece(response_parser, upstream, upstream_buffer,
-                                                                body.data() + filled, body.size() - filled, ec);
+            response_parser.get().body().data = body.data() + filled;
+            response_parser.get().body().size = body.size() - filled;
+            arm_upstream(worker_.upstream_pool().timeouts().read);
+            co_await inline_io::read_some(upstream, upstream_buffer, response_parser, ec);
+            if (ec == http::error::need_buffer) ec = {};
             if (ec) co_return co_await refuse_failed_response_body(record, started, ec);
-            filled += n;
+            filled = body.size() - response_parser.get().body().size;
         }
         body.resize(filled);
         record.response_bytes = filled;
@@ -525,7 +530,7 @@ private:
         client_response.body().more = false;
         http::response_serializer<http::buffer_body> writer{client_response};
         arm_client(client_idle_timeout());
-        co_await http::async_write(client_, writer, use_ec(ec));
+        co_await inline_io::write(client_, writer, ec);
         if (ec) co_return client_gone(record, started, ec);
         finish(record, started);
         co_return upstream_reusable ? ExchangeOutcome::done_keep_upstream : ExchangeOutcome::done_close_upstream;
@@ -650,15 +655,23 @@ private:
 
     // Reads the client's body straight into `out`, sized from Content-Length when there is one:
     // no relay buffer in the frame, so a JSON request allocates only its body.
+    static constexpr std::size_t kInlinePiecesBeforeYield = 16;
     net::awaitable<bool> read_whole_body(http::request_parser<http::buffer_body>& parser, std::string& out,
                                          beast::error_code& ec) {
         std::size_t filled = 0;
         if (auto length = parser.content_length()) out.resize(static_cast<std::size_t>(*length));
-        while (!parser.is_done()) {
+        for (std::size_t pieces = 1; !parser.is_done(); ++pieces) {
             if (filled == out.size()) out.resize(filled + limits::kRelayBufferBytes);  // chunked: grow as it comes
-            const std::size_t n = co_await read_body_piece(parser, out.data() + filled, out.size() - filled, ec);
+            // Pieces the socket already holds are read inline; a long body still lets the other
+            // connections on this thread run between some of them.
+            if (pieces % kInlinePiecesBeforeYield == 0) co_await net::post(client_.get_executor(), net::use_awaitable);
+            parser.get().body().data = out.data() + filled;
+            parser.get().body().size = out.size() - filled;
+            arm_client(client_idle_timeout());
+            co_await inline_io::read_some(client_, client_buffer_, parser, ec);
+            if (ec == http::error::need_buffer) ec = {};
             if (ec) co_return false;
-            filled += n;
+            filled = out.size() - parser.get().body().size;
         }
         out.resize(filled);
         co_return true;

@@ -214,6 +214,21 @@ void TlsStream::send_close_notify() noexcept {
     ERR_clear_error();
 }
 
+std::size_t TlsStream::settle_now(const Attempt& attempt, boost::system::error_code& ec) {
+    if (attempt.want != Want::nothing) {
+        last_want_ = attempt.want;
+        ec = net::error::would_block;
+        return 0;
+    }
+    ec = attempt.error;
+    return attempt.bytes;
+}
+
+std::size_t TlsStream::closed(boost::system::error_code& ec) {
+    ec = net::error::bad_descriptor;
+    return 0;
+}
+
 bool TlsStream::has_pending_input() const noexcept {
     return ssl_ && SSL_has_pending(ssl_.get()) == 1;
 }

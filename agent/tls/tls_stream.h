@@ -43,6 +43,7 @@
 #include <boost/asio/ssl/error.hpp>  // stream_truncated and the ssl category, part of this API
 #include <boost/asio/ssl/stream_base.hpp>
 #include <boost/system/error_code.hpp>
+#include <boost/system/system_error.hpp>
 
 #include "agent/tls/openssl_handles.h"
 
@@ -122,6 +123,43 @@ public:
             [buffers](TlsStream& s) { return s.try_write(buffers); }, std::forward<CompletionToken>(token));
     }
 
+    // Synchronous and never waiting, so Beast's synchronous HTTP operations run on the stream
+    // (SyncReadStream / SyncWriteStream): one attempt now. When OpenSSL needs the socket to
+    // become readable or writable first, nothing is transferred, ec is net::error::would_block,
+    // and async_wait_ready() waits for what it needs. Partial progress is reported without an
+    // error. On a closed socket: bad_descriptor. See agent/proxy/inline_io.h.
+    template <class MutableBufferSequence>
+    std::size_t read_some(const MutableBufferSequence& buffers, boost::system::error_code& ec) {
+        if (!socket_.is_open()) return closed(ec);
+        return settle_now(try_read(buffers), ec);
+    }
+    template <class ConstBufferSequence>
+    std::size_t write_some(const ConstBufferSequence& buffers, boost::system::error_code& ec) {
+        if (!socket_.is_open()) return closed(ec);
+        return settle_now(try_write(buffers), ec);
+    }
+    template <class MutableBufferSequence>
+    std::size_t read_some(const MutableBufferSequence& buffers) {
+        boost::system::error_code ec;
+        const std::size_t n = read_some(buffers, ec);
+        if (ec) throw boost::system::system_error(ec);
+        return n;
+    }
+    template <class ConstBufferSequence>
+    std::size_t write_some(const ConstBufferSequence& buffers) {
+        boost::system::error_code ec;
+        const std::size_t n = write_some(buffers, ec);
+        if (ec) throw boost::system::system_error(ec);
+        return n;
+    }
+    // void(error_code): the socket is ready for what the last would_block attempt wanted.
+    template <class CompletionToken>
+    auto async_wait_ready(CompletionToken&& token) {
+        return socket_.async_wait(last_want_ == tls_detail::Want::write ? boost::asio::socket_base::wait_write
+                                                                         : boost::asio::socket_base::wait_read,
+                                  std::forward<CompletionToken>(token));
+    }
+
     // void(error_code). Sends close_notify and waits for the peer's (a full TLS shutdown).
     // A peer that closes TCP instead yields stream_truncated or eof; most callers only need
     // send_close_notify().
@@ -154,6 +192,9 @@ private:
     tls_detail::Attempt try_shutdown();
     tls_detail::Attempt read_into(void* data, std::size_t size);
     tls_detail::Attempt write_from(const void* data, std::size_t size);
+    // The outcome of a synchronous attempt: would_block (remembering which way) or final.
+    std::size_t settle_now(const tls_detail::Attempt& attempt, boost::system::error_code& ec);
+    static std::size_t closed(boost::system::error_code& ec);
     // Binds the socket's fd to the SSL on first use (a client connects after construction).
     bool attach_socket(boost::system::error_code& ec);
 
@@ -202,6 +243,7 @@ private:
 
     SslPtr ssl_;
     boost::asio::ip::tcp::socket socket_;
+    tls_detail::Want last_want_ = tls_detail::Want::read;
     bool attached_ = false;
     bool failed_ = false;  // a fatal TLS or socket error: no more I/O, not even close_notify
 };

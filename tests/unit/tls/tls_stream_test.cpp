@@ -21,6 +21,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include "agent/proxy/inline_io.h"  // exercised here: it needs this fixture
 #include "agent/tls/certificate_authority.h"
 #include "agent/tls/upstream_tls.h"
 #include "tests/unit/tls/tls_test_support.h"
@@ -555,11 +556,90 @@ TEST_F(TlsStreamTest, ClosingTheSocketAbortsAPendingRead) {
     EXPECT_EQ(read_ec, net::error::bad_descriptor) << read_ec.message();
 }
 
+TEST_F(TlsStreamTest, SynchronousReadSaysWouldBlockUntilTheSocketIsReady) {
+    Pair pair = connected();
+    exchange_ping(pair);  // the client has read the server's session tickets
+    std::array<char, 16> buf;
+    error_code ec;
+    EXPECT_EQ(pair.server->read_some(net::buffer(buf), ec), 0u);
+    EXPECT_EQ(ec, net::error::would_block) << ec.message();
+    const std::string data = "hello";
+    EXPECT_EQ(pair.client->write_some(net::buffer(data), ec), data.size());
+    EXPECT_FALSE(ec) << ec.message();
+    error_code wait_ec = net::error::fault;
+    pair.server->async_wait_ready([&](error_code e) { wait_ec = e; });
+    io_.restart();
+    io_.run_for(std::chrono::seconds(5));
+    EXPECT_FALSE(wait_ec) << wait_ec.message();
+    EXPECT_EQ(pair.server->read_some(net::buffer(buf), ec), data.size());
+    EXPECT_FALSE(ec) << ec.message();
+    EXPECT_EQ(std::string_view(buf.data(), data.size()), data);
+    pair.server->next_layer().close();
+    EXPECT_EQ(pair.server->read_some(net::buffer(buf), ec), 0u);
+    EXPECT_EQ(ec, net::error::bad_descriptor);
+}
+
+// agent/proxy/inline_io.h: Beast's synchronous HTTP over the non-blocking attempts, waiting
+// only for readiness; a body larger than the socket buffers forces many waits both ways.
+TEST_F(TlsStreamTest, InlineHttpCarriesRequestAndLargeResponse) {
+    Pair pair = connected();
+    const std::string big = pattern(3 * 1024 * 1024 + 7);
+    std::string got_body, got_target;
+    run(
+        [&]() -> net::awaitable<void> {
+            error_code ec;
+            beast::flat_buffer buffer;
+            http::request_parser<http::string_body> parser;
+            co_await inline_io::read_header(*pair.server, buffer, parser, ec);
+            EXPECT_FALSE(ec) << ec.message();
+            while (!ec && !parser.is_done()) co_await inline_io::read_some(*pair.server, buffer, parser, ec);
+            EXPECT_FALSE(ec) << ec.message();
+            got_target = std::string(parser.get().target());
+            http::response<http::string_body> response{http::status::ok, 11};
+            response.body() = big;
+            response.prepare_payload();
+            http::response_serializer<http::string_body> writer{response};
+            co_await inline_io::write(*pair.server, writer, ec);
+            EXPECT_FALSE(ec) << ec.message();
+        },
+        [&]() -> net::awaitable<void> {
+            error_code ec;
+            http::request<http::string_body> request{http::verb::post, "/v1/chat/completions", 11};
+            request.body() = "{\"model\":\"gpt-4o\"}";
+            request.prepare_payload();
+            http::request_serializer<http::string_body> writer{request};
+            co_await inline_io::write(*pair.client, writer, ec);
+            EXPECT_FALSE(ec) << ec.message();
+            beast::flat_buffer buffer;
+            http::response_parser<http::string_body> parser;
+            parser.body_limit(64 * 1024 * 1024);
+            co_await inline_io::read_header(*pair.client, buffer, parser, ec);
+            while (!ec && !parser.is_done()) co_await inline_io::read_some(*pair.client, buffer, parser, ec);
+            EXPECT_FALSE(ec) << ec.message();
+            got_body = parser.get().body();
+        });
+    EXPECT_EQ(got_target, "/v1/chat/completions");
+    EXPECT_TRUE(got_body == big);
+}
+
+TEST_F(TlsStreamTest, InlineReadEndsWithOperationAbortedWhenTheSocketIsClosedDuringItsWait) {
+    Pair pair = connected();
+    error_code read_ec;
+    run([&]() -> net::awaitable<void> {
+        beast::flat_buffer buffer;
+        http::request_parser<http::empty_body> parser;
+        net::post(io_, [&] { pair.server->next_layer().close(); });
+        co_await inline_io::read_header(*pair.server, buffer, parser, read_ec);
+    });
+    EXPECT_EQ(read_ec, net::error::operation_aborted) << read_ec.message();
+}
+
 TEST_F(TlsStreamTest, BeastFindsTheSocketAsLowestLayer) {
     Pair pair = connect();
     tcp::socket& lowest = beast::get_lowest_layer(*pair.client);
     EXPECT_EQ(&lowest, &pair.client->next_layer());
     static_assert(beast::is_async_stream<TlsStream>::value);
+    static_assert(beast::is_sync_stream<TlsStream>::value);
 }
 
 }  // namespace

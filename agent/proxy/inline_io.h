@@ -1,0 +1,70 @@
+// HTTP reads and writes on a TlsStream that finish inline when the socket allows.
+//
+// Asio never completes an operation inside the call that starts it: a read whose bytes are
+// already buffered, or a write the socket takes at once, still posts its completion, and the
+// coroutine resumes one trip through the event loop later (a handler allocation and an
+// epoll_wait each; about ten per proxied request, docs/benchmarks.md). These run Beast's
+// synchronous operations on TlsStream's non-blocking attempts instead, and suspend only when
+// the socket has nothing to read or no room to write, waiting for readiness as the
+// asynchronous versions do. Results, errors and partial progress are theirs too; a deadline
+// that closes the socket during a wait ends the operation with operation_aborted.
+//
+// Nothing here yields while the socket keeps up, so loops over many pieces (streamed bodies)
+// either use the asynchronous operations or yield themselves now and then.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/system/error_code.hpp>
+
+#include "agent/tls/tls_stream.h"
+
+namespace sluice::inline_io {
+
+// Runs `operation(ec)` (one of Beast's synchronous operations on `stream`) until it stops for
+// something other than socket readiness, waiting for readiness in between.
+template <class Operation>
+boost::asio::awaitable<void> run(TlsStream& stream, Operation operation, boost::system::error_code& ec) {
+    for (;;) {
+        operation(ec);
+        if (ec != boost::asio::error::would_block) co_return;
+        co_await stream.async_wait_ready(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+        if (ec) co_return;  // closed or cancelled under us
+        if (!stream.next_layer().is_open()) {
+            ec = boost::asio::error::operation_aborted;
+            co_return;
+        }
+    }
+}
+
+// http::async_read_header.
+template <class Parser>
+boost::asio::awaitable<void> read_header(TlsStream& stream, boost::beast::flat_buffer& buffer, Parser& parser,
+                                         boost::system::error_code& ec) {
+    co_await run(stream, [&](boost::system::error_code& e) { boost::beast::http::read_header(stream, buffer, parser, e); },
+                 ec);
+}
+
+// http::async_read_some.
+template <class Parser>
+boost::asio::awaitable<void> read_some(TlsStream& stream, boost::beast::flat_buffer& buffer, Parser& parser,
+                                       boost::system::error_code& ec) {
+    co_await run(stream, [&](boost::system::error_code& e) { boost::beast::http::read_some(stream, buffer, parser, e); },
+                 ec);
+}
+
+// http::async_write with a serializer (never with a message: its serializer would not
+// survive a wait). Beast's synchronous write() sends through write_some() only, so nothing
+// is sent twice when a write stops half way.
+template <class Serializer>
+boost::asio::awaitable<void> write(TlsStream& stream, Serializer& serializer, boost::system::error_code& ec) {
+    co_await run(stream, [&](boost::system::error_code& e) { boost::beast::http::write(stream, serializer, e); }, ec);
+}
+
+}  // namespace sluice::inline_io
