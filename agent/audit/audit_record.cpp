@@ -1,7 +1,8 @@
 #include "agent/audit/audit_record.h"
 
 #include <atomic>
-#include <cstdio>
+#include <charconv>
+#include <cstring>
 #include <random>
 
 #include "agent/audit/json_append.h"
@@ -152,10 +153,15 @@ std::string new_audit_id() {
         return (static_cast<uint64_t>(rd()) << 32) ^ rd();
     }();
     static std::atomic<uint64_t> counter{0};
+    // "%016llx-%llu" without snprintf (one per request).
     char buf[40];
-    std::snprintf(buf, sizeof buf, "%016llx-%llu", static_cast<unsigned long long>(process_random),
-                  static_cast<unsigned long long>(counter.fetch_add(1) + 1));
-    return buf;
+    const auto hex = std::to_chars(buf, buf + 16, process_random, 16);
+    const std::size_t digits = static_cast<std::size_t>(hex.ptr - buf);
+    std::memmove(buf + 16 - digits, buf, digits);
+    std::memset(buf, '0', 16 - digits);
+    buf[16] = '-';
+    const auto end = std::to_chars(buf + 17, buf + sizeof buf, counter.fetch_add(1) + 1);
+    return std::string(buf, end.ptr);
 }
 
 }  // namespace sluice

@@ -4,12 +4,14 @@
 
 #include <limits>
 #include <random>
+#include <regex>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "agent/audit/audit_record.h"
 #include "agent/audit/json_append.h"
+#include "agent/common/time_format.h"
 
 namespace sluice {
 namespace {
@@ -155,6 +157,21 @@ TEST(AuditLine, OidcJoinsTheIdentityObject) {
 
     record.identity = "{}";
     EXPECT_EQ(nlohmann::json::parse(record.to_line())["identity"], (nlohmann::json{{"oidc", *record.oidc}}));
+}
+
+TEST(AuditLine, TimestampsAndIdsKeepTheirFormat) {
+    using std::chrono::microseconds;
+    using std::chrono::system_clock;
+    EXPECT_EQ(format_utc(system_clock::time_point(microseconds(0))), "1970-01-01T00:00:00.000000Z");
+    EXPECT_EQ(format_utc(system_clock::time_point(microseconds(4'102'444'799'999'999))),
+              "2099-12-31T23:59:59.999999Z");
+    EXPECT_EQ(format_utc(system_clock::time_point(microseconds(1'795'000'000'000'007))),
+              "2026-11-18T11:06:40.000007Z");
+    const std::string id = new_audit_id();
+    EXPECT_TRUE(std::regex_match(id, std::regex("[0-9a-f]{16}-[1-9][0-9]*"))) << id;
+    const std::string next = new_audit_id();
+    EXPECT_EQ(next.substr(0, 17), id.substr(0, 17));
+    EXPECT_EQ(std::stoull(next.substr(17)), std::stoull(id.substr(17)) + 1);
 }
 
 TEST(AuditLine, UntrustedTextStaysValidUtf8) {
