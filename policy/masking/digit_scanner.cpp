@@ -10,9 +10,10 @@ namespace sluice::masking {
 
 namespace {
 
-// Bit i of each mask describes byte i of a 64-byte block.
+// Bit i of each mask describes byte i of a 64-byte block. `run`: the characters of a phone
+// number (digits and " ()+-."), the class every number-shaped entity is written in.
 struct Masks {
-    uint64_t digit = 0, sep = 0, upper = 0;
+    uint64_t digit = 0, sep = 0, upper = 0, run = 0;
 };
 
 // Classifies `blocks` whole 64-byte blocks from `p` into `out`, one implementation per
@@ -39,9 +40,13 @@ void classify_sse2(const char* p, std::size_t blocks, Masks* out) {
             sep = _mm_or_si128(sep, _mm_cmpeq_epi8(raw, _mm_set1_epi8('-')));
             sep = _mm_or_si128(sep, _mm_cmpeq_epi8(raw, _mm_set1_epi8('.')));
             sep = _mm_or_si128(sep, _mm_cmpeq_epi8(raw, _mm_set1_epi8(')')));
+            __m128i run = _mm_or_si128(sep, digit);
+            run = _mm_or_si128(run, _mm_cmpeq_epi8(raw, _mm_set1_epi8('(')));
+            run = _mm_or_si128(run, _mm_cmpeq_epi8(raw, _mm_set1_epi8('+')));
             m.digit |= movemask16(digit) << (16 * k);
             m.upper |= movemask16(upper) << (16 * k);
             m.sep |= movemask16(sep) << (16 * k);
+            m.run |= movemask16(run) << (16 * k);
         }
         out[b] = m;
     }
@@ -56,23 +61,29 @@ __attribute__((target("avx2"))) void classify_avx2(const char* p, std::size_t bl
     const __m256i separators =
         _mm256_setr_epi8(' ', -1, -1, -1, -1, -1, -1, -1, -1, ')', -1, -1, -1, '-', '.', -1,  //
                          ' ', -1, -1, -1, -1, -1, -1, -1, -1, ')', -1, -1, -1, '-', '.', -1);
-    auto half = [&](const char* q, uint32_t& digit, uint32_t& sep, uint32_t& upper)
+    const __m256i punctuation =
+        _mm256_setr_epi8(' ', -1, -1, -1, -1, -1, -1, -1, '(', ')', -1, '+', -1, '-', '.', -1,  //
+                         ' ', -1, -1, -1, -1, -1, -1, -1, '(', ')', -1, '+', -1, '-', '.', -1);
+    auto half = [&](const char* q, uint32_t& digit, uint32_t& sep, uint32_t& upper, uint32_t& run)
         __attribute__((target("avx2"))) {
         const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
         // In range when subtracting the low end leaves at most the width (unsigned min).
         const __m256i d = _mm256_sub_epi8(x, zero), u = _mm256_sub_epi8(x, a);
-        digit = static_cast<uint32_t>(
-            _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_min_epu8(d, nine), d)));
+        const __m256i is_digit = _mm256_cmpeq_epi8(_mm256_min_epu8(d, nine), d);
+        digit = static_cast<uint32_t>(_mm256_movemask_epi8(is_digit));
+        run = static_cast<uint32_t>(_mm256_movemask_epi8(
+            _mm256_or_si256(is_digit, _mm256_cmpeq_epi8(_mm256_shuffle_epi8(punctuation, x), x))));
         upper = static_cast<uint32_t>(
             _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_min_epu8(u, z), u)));
         sep = static_cast<uint32_t>(
             _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(separators, x), x)));
     };
     for (std::size_t b = 0; b < blocks; ++b, p += 64) {
-        uint32_t d0, s0, u0, d1, s1, u1;
-        half(p, d0, s0, u0);
-        half(p + 32, d1, s1, u1);
-        out[b] = {d0 | uint64_t{d1} << 32, s0 | uint64_t{s1} << 32, u0 | uint64_t{u1} << 32};
+        uint32_t d0, s0, u0, r0, d1, s1, u1, r1;
+        half(p, d0, s0, u0, r0);
+        half(p + 32, d1, s1, u1, r1);
+        out[b] = {d0 | uint64_t{d1} << 32, s0 | uint64_t{s1} << 32, u0 | uint64_t{u1} << 32,
+                  r0 | uint64_t{r1} << 32};
     }
 }
 
@@ -85,12 +96,19 @@ __attribute__((target("avx512f,avx512bw"))) void classify_avx512(const char* p, 
         ' ', -1, -1, -1, -1, -1, -1, -1, -1, ')', -1, -1, -1, '-', '.', -1,
         ' ', -1, -1, -1, -1, -1, -1, -1, -1, ')', -1, -1, -1, '-', '.', -1,
         ' ', -1, -1, -1, -1, -1, -1, -1, -1, ')', -1, -1, -1, '-', '.', -1};
+    alignas(64) static constexpr char kPunctuation[64] = {
+        ' ', -1, -1, -1, -1, -1, -1, -1, '(', ')', -1, '+', -1, '-', '.', -1,
+        ' ', -1, -1, -1, -1, -1, -1, -1, '(', ')', -1, '+', -1, '-', '.', -1,
+        ' ', -1, -1, -1, -1, -1, -1, -1, '(', ')', -1, '+', -1, '-', '.', -1,
+        ' ', -1, -1, -1, -1, -1, -1, -1, '(', ')', -1, '+', -1, '-', '.', -1};
     const __m512i separators = _mm512_load_si512(kSeparators);
+    const __m512i punctuation = _mm512_load_si512(kPunctuation);
     for (std::size_t b = 0; b < blocks; ++b, p += 64) {
         const __m512i x = _mm512_loadu_si512(p);
-        out[b] = {_mm512_cmple_epu8_mask(_mm512_sub_epi8(x, zero), nine),
-                  _mm512_cmpeq_epi8_mask(_mm512_shuffle_epi8(separators, x), x),
-                  _mm512_cmple_epu8_mask(_mm512_sub_epi8(x, a), z)};
+        const uint64_t digit = _mm512_cmple_epu8_mask(_mm512_sub_epi8(x, zero), nine);
+        out[b] = {digit, _mm512_cmpeq_epi8_mask(_mm512_shuffle_epi8(separators, x), x),
+                  _mm512_cmple_epu8_mask(_mm512_sub_epi8(x, a), z),
+                  digit | _mm512_cmpeq_epi8_mask(_mm512_shuffle_epi8(punctuation, x), x)};
     }
 }
 
@@ -101,25 +119,38 @@ __attribute__((target("avx512f,avx512bw"))) void classify_avx512(const char* p, 
 
 // Digits in the `width`-bit window centred on bit `bit` of `cur` (bits of `prev` and `next`
 // continue it either side); `width` <= 64, even.
-[[gnu::always_inline]] inline int digits_around(uint64_t prev, uint64_t cur, uint64_t next, int bit,
-                                                int width) {
-    // The window [bit - width/2, bit + width/2) starts at bit 64 + bit - width/2 of the
-    // 192-bit string prev|cur|next.
+// The 64 bits of prev|cur|next centred on bit `bit` of `cur`: bit 32 of the result is it.
+[[gnu::always_inline]] inline uint64_t window(uint64_t prev, uint64_t cur, uint64_t next, int bit) {
     const uint64_t words[3] = {prev, cur, next};
-    const int start = 64 + bit - width / 2;
+    const int start = 32 + bit;  // in the 192-bit string
     const int word = start / 64, offset = start % 64;
     uint64_t bits = words[word] >> offset;
     if (offset && word < 2) bits |= words[word + 1] << (64 - offset);
-    return __builtin_popcountll(bits & ((uint64_t{1} << width) - 1));
+    return bits;
 }
 
-// Every number-shaped entity contains one of the structures, and has at least 4 digits within
-// 15 bytes (IPv4) or 8 within 24 (phone, card, SSN). A structure with fewer digits around it
-// is ordinary prose ("v1.2", "2024. 3") and not worth an extractor's look.
-[[gnu::always_inline]] inline bool enough_digits(uint64_t prev, uint64_t cur, uint64_t next,
-                                                 int bit) {
-    return digits_around(prev, cur, next, bit, 30) >= 4 ||
-           digits_around(prev, cur, next, bit, 48) >= 8;
+// Bits [from, to) set.
+[[gnu::always_inline]] inline uint64_t span_bits(int from, int to) {
+    const uint64_t below_to = to >= 64 ? ~uint64_t{0} : (uint64_t{1} << to) - 1;
+    return below_to & ~((uint64_t{1} << from) - 1);
+}
+
+// Every number-shaped entity contains one of the structures, is written in phone characters
+// (so lies in the run of them through the structure), and has at least 4 digits within 15
+// bytes (IPv4) or 8 within 24 (phone, card, SSN). A structure with fewer digits in its run
+// nearby is ordinary prose ("v1.2", "2024. 3") and not worth an extractor's look.
+struct Around {
+    uint64_t digit, run;  // windows (see window()) of the digit and run masks
+};
+[[gnu::always_inline]] inline bool enough_digits(Around a) {
+    // The run through bit 32: from after the last non-run bit below it to the first above.
+    const uint64_t outside = ~a.run;
+    const uint64_t below = outside & span_bits(0, 32), above = outside & span_bits(33, 64);
+    const int from = below ? 64 - __builtin_clzll(below) : 0;
+    const int to = above ? __builtin_ctzll(above) : 64;
+    const uint64_t digits = a.digit & span_bits(from, to);
+    return __builtin_popcountll(digits & span_bits(32 - 15, 32 + 15)) >= 4 ||
+           __builtin_popcountll(digits & span_bits(32 - 24, 32 + 24)) >= 8;
 }
 
 // Blocks classified per round: the masks stay in L1.
@@ -146,7 +177,7 @@ template <ClassifyBlocks kClassify>
     if (n < 4) return;
     const std::size_t blocks = (n + 63) / 64;
     Masks masks[kRoundBlocks + 1];
-    uint64_t carried_digit = 0;  // digits of the block before this round
+    uint64_t carried_digit = 0, carried_run = 0;  // of the block before this round
     for (std::size_t first = 0; first < blocks; first += kRoundBlocks) {
         const std::size_t last = std::min(blocks, first + kRoundBlocks);
         // One block of look-ahead: structures may cross into the next block.
@@ -155,6 +186,7 @@ template <ClassifyBlocks kClassify>
         for (std::size_t b = first; b < last; ++b) {
             const Masks& cur = masks[b - first];
             const uint64_t prev_digit = b > first ? masks[b - first - 1].digit : carried_digit;
+            const uint64_t prev_run = b > first ? masks[b - first - 1].run : carried_run;
             const Masks next = b + 1 < classified ? masks[b + 1 - first] : Masks{};
             const uint64_t d = cur.digit;
             const uint64_t d2 = ahead(d, next.digit, 2), d3 = ahead(d, next.digit, 3);
@@ -178,11 +210,14 @@ template <ClassifyBlocks kClassify>
                 const std::size_t pos = b * 64 + static_cast<std::size_t>(bit);
                 if (pos >= n) break;
                 const bool is_iban = ((iban >> bit) & 1) != 0;
-                if (!is_iban && !enough_digits(prev_digit, d, next.digit, bit)) continue;
+                if (!is_iban && !enough_digits({window(prev_digit, d, next.digit, bit),
+                                                window(prev_run, cur.run, next.run, bit)}))
+                    continue;
                 out.push_back({pos, is_iban});
             }
         }
         carried_digit = masks[last - 1 - first].digit;
+        carried_run = masks[last - 1 - first].run;
     }
 }
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -22,9 +23,17 @@ bool sep_at(std::string_view t, long i) {
     const char c = t[i];
     return c == ' ' || c == '-' || c == '.' || c == ')';
 }
-int digits_in(std::string_view t, long from, long to) {
+bool run_at(std::string_view t, long i) {
+    if (i < 0 || i >= static_cast<long>(t.size())) return false;
+    return digit_at(t, i) || std::string_view(" ()+-.").find(t[i]) != std::string_view::npos;
+}
+// Digits in [from, to) that belong to the run of phone characters through `p`.
+int digits_in(std::string_view t, long p, long from, long to) {
+    long begin = p, end = p;
+    while (run_at(t, begin - 1)) --begin;
+    while (run_at(t, end)) ++end;
     int n = 0;
-    for (long i = from; i < to; ++i) n += digit_at(t, i);
+    for (long i = std::max(from, begin); i < std::min(to, end); ++i) n += digit_at(t, i);
     return n;
 }
 
@@ -42,14 +51,15 @@ std::vector<DigitCandidate> reference(std::string_view t) {
         const bool structure =
             (digit_at(t, p) && sep_at(t, p + 1) && digit_at(t, p + 2)) ||
             (digit_at(t, p) && sep_at(t, p + 1) && sep_at(t, p + 2) && digit_at(t, p + 3)) || run8;
-        const bool enough = digits_in(t, p - 15, p + 15) >= 4 || digits_in(t, p - 24, p + 24) >= 8;
+        const bool enough =
+            digits_in(t, p, p - 15, p + 15) >= 4 || digits_in(t, p, p - 24, p + 24) >= 8;
         if (structure && enough) out.push_back({static_cast<std::size_t>(p), false});
     }
     return out;
 }
 
 TEST(DigitScanner, EveryInstructionSetMatchesTheRules) {
-    const std::string alphabet = "0123456789    --..))ABZ(+:ab\xc3\xa9";
+    const std::string alphabet = "0123456789    --..))((++ABZ:ab\xc3\xa9";
     std::mt19937 rng(3);
     int checked_variants = 0;
     for (int round = 0; round < 3000; ++round) {
