@@ -171,22 +171,15 @@ template <ClassifyBlocks kClassify>
 
 // The scan, compiled once per instruction set (below) so the bit logic gets the CPU's popcnt.
 template <ClassifyBlocks kClassify>
-[[gnu::always_inline]] inline void scan_with(std::string_view text, std::size_t from,
-                                             std::size_t to, std::vector<DigitCandidate>& out) {
+[[gnu::always_inline]] inline void scan_with(std::string_view text,
+                                             std::vector<DigitCandidate>& out) {
     const std::size_t n = text.size();
-    to = std::min(to, n);
-    if (n < 4 || from >= to) return;
+    if (n < 4) return;
     const std::size_t blocks = (n + 63) / 64;
-    const std::size_t end_block = (to + 63) / 64;
     Masks masks[kRoundBlocks + 1];
     uint64_t carried_digit = 0, carried_run = 0;  // of the block before this round
-    if (from > 0) {
-        classify_range<kClassify>(text, from / 64 - 1, from / 64, masks);
-        carried_digit = masks[0].digit;
-        carried_run = masks[0].run;
-    }
-    for (std::size_t first = from / 64; first < end_block; first += kRoundBlocks) {
-        const std::size_t last = std::min(end_block, first + kRoundBlocks);
+    for (std::size_t first = 0; first < blocks; first += kRoundBlocks) {
+        const std::size_t last = std::min(blocks, first + kRoundBlocks);
         // One block of look-ahead: structures may cross into the next block.
         const std::size_t classified = std::min(blocks, last + 1);
         classify_range<kClassify>(text, first, classified, masks);
@@ -229,22 +222,20 @@ template <ClassifyBlocks kClassify>
 }
 
 __attribute__((target("avx512f,avx512bw,avx2,popcnt,bmi"))) void scan_avx512(
-    std::string_view text, std::size_t from, std::size_t to, std::vector<DigitCandidate>& out) {
-    scan_with<classify_avx512>(text, from, to, out);
+    std::string_view text, std::vector<DigitCandidate>& out) {
+    scan_with<classify_avx512>(text, out);
 }
 
-__attribute__((target("avx2,popcnt,bmi"))) void scan_avx2(std::string_view text, std::size_t from,
-                                                          std::size_t to,
+__attribute__((target("avx2,popcnt,bmi"))) void scan_avx2(std::string_view text,
                                                           std::vector<DigitCandidate>& out) {
-    scan_with<classify_avx2>(text, from, to, out);
+    scan_with<classify_avx2>(text, out);
 }
 
-void scan_sse2(std::string_view text, std::size_t from, std::size_t to,
-               std::vector<DigitCandidate>& out) {
-    scan_with<classify_sse2>(text, from, to, out);
+void scan_sse2(std::string_view text, std::vector<DigitCandidate>& out) {
+    scan_with<classify_sse2>(text, out);
 }
 
-using Scan = void (*)(std::string_view, std::size_t, std::size_t, std::vector<DigitCandidate>&);
+using Scan = void (*)(std::string_view, std::vector<DigitCandidate>&);
 
 Scan scan_for(DigitScanIsa isa) {
     const bool base = __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("bmi");
@@ -267,16 +258,15 @@ const Scan kScan = [] {
 
 }  // namespace
 
-void scan_digit_candidates(std::string_view text, std::vector<DigitCandidate>& out,
-                           std::size_t from, std::size_t to) {
-    kScan(text, from, to, out);
+void scan_digit_candidates(std::string_view text, std::vector<DigitCandidate>& out) {
+    kScan(text, out);
 }
 
 bool scan_digit_candidates(std::string_view text, std::vector<DigitCandidate>& out,
                            DigitScanIsa isa) {
     const Scan scan = scan_for(isa);
     if (!scan) return false;
-    scan(text, 0, text.size(), out);
+    scan(text, out);
     return true;
 }
 

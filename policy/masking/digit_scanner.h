@@ -7,7 +7,6 @@
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 #include <string_view>
 #include <vector>
 
@@ -19,13 +18,11 @@ struct DigitCandidate {
     bool operator==(const DigitCandidate&) const = default;
 };
 
-// Appends the candidates at positions [from, to) of `text` in position order (the text around
-// the range is read for context; `from` is a multiple of 64), using the widest instruction set
-// the CPU has.
-void scan_digit_candidates(std::string_view text, std::vector<DigitCandidate>& out,
-                           std::size_t from = 0, std::size_t to = SIZE_MAX);
+// Appends the candidates in `text` in position order, using the widest instruction set the
+// CPU has.
+void scan_digit_candidates(std::string_view text, std::vector<DigitCandidate>& out);
 
-// The whole text with a given instruction set (tests compare them); false if the CPU lacks it.
+// The same with a given instruction set (tests compare them); false if the CPU lacks it.
 enum class DigitScanIsa { sse2, avx2, avx512 };
 bool scan_digit_candidates(std::string_view text, std::vector<DigitCandidate>& out,
                            DigitScanIsa isa);

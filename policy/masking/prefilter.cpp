@@ -2,8 +2,6 @@
 
 #include <hs/hs.h>
 
-#include <algorithm>
-#include <cstring>
 #include <memory>
 
 #include "policy/masking/char_class.h"
@@ -113,7 +111,6 @@ struct DatabaseDeleter {
 struct Prefilter {
     std::unique_ptr<hs_database_t, DatabaseDeleter> db;
     std::string error;
-    std::size_t longest = 0;  // bytes of the longest trigger (an upper bound)
 };
 
 const Prefilter& prefilter() {
@@ -124,7 +121,6 @@ const Prefilter& prefilter() {
         std::vector<unsigned> flags;
         std::vector<unsigned> ids;
         for (std::size_t i = 0; i < triggers.size(); ++i) {
-            p.longest = std::max(p.longest, std::strlen(triggers[i].regex));
             regexes.push_back(triggers[i].regex);
             flags.push_back(triggers[i].flags);
             ids.push_back(static_cast<unsigned>(i));
@@ -162,18 +158,9 @@ hs_scratch_t* thread_scratch(const hs_database_t* db) {
     return local.scratch;
 }
 
-// Where hits go, and how their offsets map back to the whole text.
-struct MatchSink {
-    std::vector<TriggerHit>* hits;
-    std::size_t offset;     // of the scanned bytes in the text
-    std::size_t after = 0;  // hits ending at or before this were reported by the previous range
-};
-
 int on_match(unsigned int id, unsigned long long /*from*/, unsigned long long to,
              unsigned int /*flags*/, void* context) {
-    auto* sink = static_cast<MatchSink*>(context);
-    const std::size_t end = sink->offset + static_cast<std::size_t>(to);
-    if (end > sink->after || sink->after == 0) sink->hits->push_back({id, end});
+    static_cast<std::vector<TriggerHit>*>(context)->push_back({id, static_cast<std::size_t>(to)});
     return 0;
 }
 
@@ -186,21 +173,16 @@ std::optional<std::string> prepare_prefilter() {
     return std::nullopt;
 }
 
-bool scan_triggers(std::string_view text, std::vector<TriggerHit>& hits, std::size_t from,
-                   std::size_t to) {
+bool scan_triggers(std::string_view text, std::vector<TriggerHit>& hits) {
     const auto& p = prefilter();
     if (!p.db) return false;
-    to = std::min(to, text.size());
-    if (from >= to) return true;
+    if (text.empty()) return true;
     hs_scratch_t* scratch = thread_scratch(p.db.get());
     if (!scratch) return false;
-    // Back far enough that a literal ending just after `from` is whole in the scanned bytes.
-    const std::size_t begin = from > p.longest ? from - p.longest : 0;
     // Hyperscan takes a 32-bit length; bodies above 4 GiB never reach here (body limits).
-    if (to - begin > 0xffffffffu) return false;
-    MatchSink sink{&hits, begin, from};
-    return hs_scan(p.db.get(), text.data() + begin, static_cast<unsigned>(to - begin), 0, scratch,
-                   on_match, &sink) == HS_SUCCESS;
+    if (text.size() > 0xffffffffu) return false;
+    return hs_scan(p.db.get(), text.data(), static_cast<unsigned>(text.size()), 0, scratch,
+                   on_match, &hits) == HS_SUCCESS;
 }
 
 }  // namespace sluice::masking

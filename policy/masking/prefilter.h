@@ -6,7 +6,6 @@
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,10 +34,8 @@ const std::vector<Trigger>& builtin_triggers();
 // so a broken library refuses the policy at start rather than failing every request.
 std::optional<std::string> prepare_prefilter();
 
-// Appends the hits of every trigger in `text` that end in (from, to] (from 0: [0, to]), in
-// order of end offset. False when Hyperscan could not run (no database, out of memory):
-// callers fail closed.
-[[nodiscard]] bool scan_triggers(std::string_view text, std::vector<TriggerHit>& hits,
-                                 std::size_t from = 0, std::size_t to = SIZE_MAX);
+// Appends the hits of every trigger in `text`, in order of end offset. False when Hyperscan
+// could not run (no database, out of memory): callers fail closed.
+[[nodiscard]] bool scan_triggers(std::string_view text, std::vector<TriggerHit>& hits);
 
 }  // namespace sluice::masking

@@ -227,15 +227,7 @@ bool RecognizerSet::find(std::string_view text, EntitySet enabled, Spans& out,
     hits.clear();
     candidates.clear();
     chosen.clear();
-    thread_local std::vector<DigitCandidate> digits;
-    digits.clear();
-    // Both pre-filters over one chunk at a time: the second pass finds the chunk still in cache.
-    constexpr std::size_t kChunk = 64 * 1024;
-    for (std::size_t from = 0; from < text.size(); from += kChunk) {
-        const std::size_t to = std::min(text.size(), from + kChunk);
-        if (!scan_triggers(text, hits, from, to)) return false;
-        scan_digit_candidates(text, digits, from, to);
-    }
+    if (!scan_triggers(text, hits)) return false;
     const auto& triggers = builtin_triggers();
     std::array<std::size_t, kBuiltinEntityCount> examined{};
     for (const auto& hit : hits) {
@@ -247,6 +239,9 @@ bool RecognizerSet::find(std::string_view text, EntitySet enabled, Spans& out,
     thread_local SecretCover secrets;
     secrets.build(candidates);
     // Number-shaped entities, from the digit scanner.
+    thread_local std::vector<DigitCandidate> digits;
+    digits.clear();
+    scan_digit_candidates(text, digits);
     struct Numeric {
         Entity entity;
         Extractor extract;

@@ -76,19 +76,6 @@ TEST(DigitScanner, EveryInstructionSetMatchesTheRules) {
     EXPECT_GE(checked_variants, 3000);  // SSE2 at least, always available on x86-64
 }
 
-TEST(DigitScanner, RangesJoinUpToTheWholeScan) {
-    const std::string alphabet = "0123456789  -.)(+ABab";
-    std::mt19937 rng(5);
-    std::string text(10000, ' ');
-    for (auto& c : text) c = alphabet[rng() % alphabet.size()];
-    std::vector<DigitCandidate> whole, pieces;
-    scan_digit_candidates(text, whole);
-    for (std::size_t from = 0; from < text.size(); from += 1024)
-        scan_digit_candidates(text, pieces, from, from + 1024);
-    EXPECT_EQ(pieces, whole);
-    EXPECT_GT(whole.size(), 100u);
-}
-
 TEST(DigitScanner, StructuresAcrossBlockBoundaries) {
     // A card number laid across every offset around the 64-byte block edges.
     for (std::size_t offset = 40; offset < 140; ++offset) {

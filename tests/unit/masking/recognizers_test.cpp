@@ -223,31 +223,6 @@ TEST(Recognizers, NumbersBesideTokensAndIbansAreStillFound) {
     EXPECT_EQ(result[5], (std::pair<std::string, std::string>{"us_ssn", "123-45-6789"}));
 }
 
-// The pre-filters run over 64 KiB chunks: an entity across a chunk edge is found whole.
-TEST(Recognizers, EntitiesAcrossTheScanChunkEdgeAreFound) {
-    const std::vector<std::pair<std::string, std::string>> entities = {
-        {"email", "jane.roe@example.com"},
-        {"credit_card", "4111 1111 1111 1111"},
-        {"phone", "+1 415 555 2671"},
-        {"iban", "DE89 3704 0044 0532 0130 00"},
-        {"slack_token", "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"},
-        {"private_key",
-         "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEA\n"
-         "-----END PRIVATE KEY-----"}};
-    constexpr std::size_t kEdge = 64 * 1024;
-    for (const auto& [entity, value] : entities) {
-        for (std::size_t before = 1; before < value.size() + 2; ++before) {
-            std::string text(kEdge - before, 'a');
-            text.back() = ' ';
-            text += value + " and more text after it.";
-            auto result = found(text);
-            ASSERT_EQ(result.size(), 1u) << entity << " " << before;
-            EXPECT_EQ(result[0], (std::pair<std::string, std::string>{entity, value}))
-                << entity << " " << before;
-        }
-    }
-}
-
 TEST(Recognizers, CleanProseHasNoMatches) {
     EXPECT_TRUE(found("The quick brown fox jumps over the lazy dog. In 2023, 45 people met at "
                       "10:30 to discuss std::map, version 1.2.3 and C++20 features: a + b = c.")
