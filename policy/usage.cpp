@@ -2,15 +2,21 @@
 
 #include <cctype>
 
+#include "policy/json_scan.h"
+
 namespace sluice {
 
 namespace {
 
+// Nesting the scan accepts; answers nest a few levels.
+constexpr int kMaxDepth = 128;
+
 // True when `text` has "usage" followed by an object, so the common `"usage":null` chunks
-// and usage-free deltas skip the JSON parse.
+// and usage-free deltas skip the scan.
 bool mentions_usage_object(std::string_view text) {
     constexpr std::string_view kKey = "\"usage\"";
-    for (auto pos = text.find(kKey); pos != std::string_view::npos; pos = text.find(kKey, pos + 1)) {
+    for (auto pos = text.find(kKey); pos != std::string_view::npos;
+         pos = text.find(kKey, pos + 1)) {
         auto i = pos + kKey.size();
         while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
         if (i >= text.size() || text[i] != ':') continue;
@@ -21,6 +27,53 @@ bool mentions_usage_object(std::string_view text) {
     return false;
 }
 
+// Where the members a usage reader needs are in one JSON object, found by a validating scan
+// instead of a parse: an answer body is mostly text no one reads here. Where a member repeats,
+// the last one counts, as in nlohmann::json.
+struct UsagePlaces {
+    std::optional<std::string_view> usage;           // top-level "usage" object
+    bool response = false;                           // a top-level "response" member
+    std::optional<std::string_view> response_usage;  // "response"."usage" object
+    std::optional<std::string_view> type;            // top-level "type" string literal
+};
+
+// nullopt when `text` is not one JSON object, or names a member the scan cannot compare
+// byte for byte (an escaped key): the caller then parses it.
+std::optional<UsagePlaces> find_usage(std::string_view text, bool& escaped_key) {
+    UsagePlaces places;
+    std::optional<std::string_view> pending;  // usage inside the "response" being read
+    bool top_object = false;
+    auto key_is = [](const JsonStep& step, std::string_view key) {
+        return !step.is_index && step.key == key;
+    };
+    const bool valid = scan_json(text, kMaxDepth, [&](const JsonValue& v) {
+        const auto bytes = text.substr(v.begin, v.end - v.begin);
+        if (v.depth == 0) {
+            top_object = v.kind == JsonKind::object;
+            return;
+        }
+        if (v.depth > 2) return;
+        for (int i = 0; i < v.depth; ++i) escaped_key |= v.path[i].key_escaped;
+        const JsonStep& first = v.path[0];
+        if (v.depth == 2) {
+            if (key_is(first, "response") && key_is(v.path[1], "usage"))
+                pending = v.kind == JsonKind::object ? std::optional(bytes) : std::nullopt;
+            return;
+        }
+        if (key_is(first, "usage"))
+            places.usage = v.kind == JsonKind::object ? std::optional(bytes) : std::nullopt;
+        if (key_is(first, "type"))
+            places.type = v.kind == JsonKind::string ? std::optional(bytes) : std::nullopt;
+        if (key_is(first, "response")) {
+            places.response = true;
+            places.response_usage = v.kind == JsonKind::object ? pending : std::nullopt;
+            pending.reset();
+        }
+    });
+    if (!valid || !top_object || escaped_key) return std::nullopt;
+    return places;
+}
+
 std::optional<nlohmann::json> usage_member(const nlohmann::json& object) {
     if (!object.is_object()) return std::nullopt;
     auto it = object.find("usage");
@@ -28,10 +81,18 @@ std::optional<nlohmann::json> usage_member(const nlohmann::json& object) {
     return *it;
 }
 
+std::optional<nlohmann::json> parse_object(std::optional<std::string_view> bytes) {
+    if (!bytes) return std::nullopt;
+    return nlohmann::json::parse(*bytes);  // validated by the scan
+}
+
 }  // namespace
 
 std::optional<nlohmann::json> usage_from_body(std::string_view body) {
     if (!mentions_usage_object(body)) return std::nullopt;
+    bool escaped_key = false;
+    if (auto places = find_usage(body, escaped_key)) return parse_object(places->usage);
+    if (!escaped_key) return std::nullopt;
     auto parsed = nlohmann::json::parse(body, nullptr, false);
     if (parsed.is_discarded()) return std::nullopt;
     return usage_member(parsed);
@@ -43,12 +104,30 @@ void StreamUsageTracker::on_event(const SseEvent& event) {
         return;
     }
     if (!mentions_usage_object(event.data)) return;
-    auto parsed = nlohmann::json::parse(event.data, nullptr, false);
-    if (parsed.is_discarded() || !parsed.is_object()) return;
+    bool escaped_key = false;
+    const auto places = find_usage(event.data, escaped_key);
+    if (!places) {
+        if (escaped_key) on_parsed(event, nlohmann::json::parse(event.data, nullptr, false));
+        return;
+    }
     // Responses API: response.completed (and .incomplete/.failed) carry the whole response.
+    if (places->response) {
+        if (auto usage = parse_object(places->response_usage)) usage_ = std::move(usage);
+        if (event.event == "response.completed" ||
+            (places->type && decode_json_string(*places->type) == "response.completed"))
+            saw_done_ = true;
+        return;
+    }
+    if (auto usage = parse_object(places->usage)) usage_ = std::move(usage);
+}
+
+void StreamUsageTracker::on_parsed(const SseEvent& event, const nlohmann::json& parsed) {
+    if (!parsed.is_object()) return;
     if (auto response = parsed.find("response"); response != parsed.end()) {
         if (auto usage = usage_member(*response)) usage_ = std::move(usage);
-        if (event.event == "response.completed" || parsed.value("type", "") == "response.completed")
+        auto type = parsed.find("type");
+        if (event.event == "response.completed" ||
+            (type != parsed.end() && type->is_string() && *type == "response.completed"))
             saw_done_ = true;
         return;
     }

@@ -2,10 +2,9 @@
 // stream (stream_options.include_usage), or `response.completed` of a Responses API stream.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "policy/sse_parser.h"
 
@@ -22,6 +21,9 @@ public:
     bool saw_done() const { return saw_done_; }
 
 private:
+    // The same reading from a parsed event (events a byte-level scan cannot read).
+    void on_parsed(const SseEvent& event, const nlohmann::json& parsed);
+
     std::optional<nlohmann::json> usage_;
     bool saw_done_ = false;
 };

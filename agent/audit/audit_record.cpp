@@ -5,7 +5,7 @@
 #include <cstring>
 #include <random>
 
-#include "agent/audit/json_append.h"
+#include "policy/json_append.h"
 #include "agent/common/time_format.h"
 
 namespace sluice {

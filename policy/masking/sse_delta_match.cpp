@@ -3,7 +3,7 @@
 #include <functional>
 
 #include "policy/masking/json_masker.h"
-#include "policy/masking/json_scan.h"
+#include "policy/json_scan.h"
 
 namespace sluice::masking {
 

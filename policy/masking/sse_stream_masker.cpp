@@ -4,8 +4,9 @@
 #include <initializer_list>
 #include <optional>
 
+#include "policy/json_append.h"
+#include "policy/json_scan.h"
 #include "policy/masking/char_class.h"
-#include "policy/masking/json_scan.h"
 #include "policy/masking/sse_delta_match.h"
 
 namespace sluice::masking {

@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/audit/audit_record.h"
-#include "agent/audit/json_append.h"
+#include "policy/json_append.h"
 #include "agent/common/time_format.h"
 
 namespace sluice {

@@ -2,13 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "policy/request_summary.h"
 
 namespace sluice {
 namespace {
 
 TEST(Usage, ReadsUsageFromAJsonBody) {
-    auto usage = usage_from_body(R"({"id":"x","usage": {"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}})");
+    auto usage = usage_from_body(
+        R"({"id":"x","usage": {"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}})");
     ASSERT_TRUE(usage);
     EXPECT_EQ((*usage)["total_tokens"], 7);
 }
@@ -19,11 +22,52 @@ TEST(Usage, NoUsageInNullOrMissingOrInvalidBody) {
     EXPECT_FALSE(usage_from_body(R"({"usage": {"total_tokens": 1)"));
 }
 
+// The usage reader scans instead of parsing; it must read what nlohmann::json would.
+TEST(Usage, ReadsTheBodyAsAParseWould) {
+    // A repeated member: the last one counts.
+    auto last = usage_from_body(R"({"usage":{"total_tokens":1},"usage":{"total_tokens":2}})");
+    ASSERT_TRUE(last);
+    EXPECT_EQ((*last)["total_tokens"], 2);
+    EXPECT_FALSE(usage_from_body(R"({"usage":{"total_tokens":1},"usage":null})"));
+    // Only the top-level member.
+    EXPECT_FALSE(usage_from_body(R"({"choices":[{"usage":{"total_tokens":1}}]})"));
+    // An escaped key names the member too.
+    auto escaped = usage_from_body(R"({"usag\u0065":{"total_tokens":4},"x":{"usage":{}}})");
+    ASSERT_TRUE(escaped);
+    EXPECT_EQ((*escaped)["total_tokens"], 4);
+    // Nested details come along whole.
+    auto details = usage_from_body(
+        R"({"usage":{"prompt_tokens":9,"prompt_tokens_details":{"cached_tokens":3}},"id":"x"})");
+    ASSERT_TRUE(details);
+    EXPECT_EQ((*details)["prompt_tokens_details"]["cached_tokens"], 3);
+    // Nesting past the scan's limit is refused, not followed.
+    std::string deep = R"({"usage":{"total_tokens":1},"x":)";
+    for (int i = 0; i < 5000; ++i) deep += "[";
+    for (int i = 0; i < 5000; ++i) deep += "]";
+    EXPECT_FALSE(usage_from_body(deep + "}"));
+}
+
+TEST(Usage, ResponsesEventsWithOddMembersAreReadSafely) {
+    StreamUsageTracker tracker;
+    // "type" that is not a string: not an end, and no exception.
+    tracker.on_event({"", R"({"type":5,"response":{"usage":{"total_tokens":3}}})", ""});
+    ASSERT_TRUE(tracker.usage());
+    EXPECT_EQ((*tracker.usage())["total_tokens"], 3);
+    EXPECT_FALSE(tracker.saw_done());
+    // An escaped type value still names response.completed.
+    tracker.on_event(
+        {"", R"({"type":"response.complet\u0065d","response":{"usage":{"total_tokens":6}}})", ""});
+    EXPECT_EQ((*tracker.usage())["total_tokens"], 6);
+    EXPECT_TRUE(tracker.saw_done());
+}
+
 TEST(Usage, TakesTheFinalChunkOfAChatStream) {
     StreamUsageTracker tracker;
     tracker.on_event({"", R"({"choices":[{"delta":{"content":"hi"}}],"usage":null})", ""});
     EXPECT_FALSE(tracker.usage());
-    tracker.on_event({"", R"({"choices":[],"usage":{"prompt_tokens":2,"completion_tokens":5,"total_tokens":7}})", ""});
+    tracker.on_event(
+        {"", R"({"choices":[],"usage":{"prompt_tokens":2,"completion_tokens":5,"total_tokens":7}})",
+         ""});
     tracker.on_event({"", "[DONE]", ""});
     ASSERT_TRUE(tracker.usage());
     EXPECT_EQ((*tracker.usage())["completion_tokens"], 5);
@@ -32,18 +76,21 @@ TEST(Usage, TakesTheFinalChunkOfAChatStream) {
 
 TEST(Usage, TakesResponseCompletedOfAResponsesStream) {
     StreamUsageTracker tracker;
-    tracker.on_event({"response.output_text.delta", R"({"type":"response.output_text.delta","delta":"usage"})", ""});
+    tracker.on_event({"response.output_text.delta",
+                      R"({"type":"response.output_text.delta","delta":"usage"})", ""});
     EXPECT_FALSE(tracker.usage());
-    tracker.on_event({"response.completed",
-                      R"({"type":"response.completed","response":{"usage":{"input_tokens":1,"output_tokens":2,"total_tokens":3}}})",
-                      ""});
+    tracker.on_event(
+        {"response.completed",
+         R"({"type":"response.completed","response":{"usage":{"input_tokens":1,"output_tokens":2,"total_tokens":3}}})",
+         ""});
     ASSERT_TRUE(tracker.usage());
     EXPECT_EQ((*tracker.usage())["output_tokens"], 2);
     EXPECT_TRUE(tracker.saw_done());
 }
 
 TEST(RequestSummary, ReadsModelStreamAndOutputCap) {
-    auto summary = summarize_request_body(R"({"model":"gpt-4o","stream":true,"max_completion_tokens":50})");
+    auto summary =
+        summarize_request_body(R"({"model":"gpt-4o","stream":true,"max_completion_tokens":50})");
     EXPECT_TRUE(summary.json_ok);
     EXPECT_EQ(summary.model, "gpt-4o");
     EXPECT_TRUE(summary.stream);

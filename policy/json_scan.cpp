@@ -1,24 +1,24 @@
-#include "policy/masking/json_scan.h"
+#include "policy/json_scan.h"
 
 #include <array>
+#include <cstdint>
+#include <cstring>
 #include <utility>
 
 #include "policy/masking/char_class.h"
 
-namespace sluice::masking {
+namespace sluice {
 
 namespace {
 
-// The one-letter escapes of RFC 8259 §7: raw byte and the letter after the backslash.
+using masking::is_digit;
+using masking::is_hex;
+using masking::valid_utf8;
+
+// The one-letter escapes of RFC 8259 §7: raw byte and the letter after the backslash
+// (json_append.h writes them).
 constexpr std::pair<char, char> kEscapes[] = {{'"', '"'},  {'\\', '\\'}, {'\b', 'b'}, {'\f', 'f'},
                                               {'\n', 'n'}, {'\r', 'r'},  {'\t', 't'}};
-
-// The letter that escapes `raw`, or 0 when it has none (other control bytes: \u00XX).
-char escape_letter(char raw) {
-    for (const auto& [byte, letter] : kEscapes)
-        if (byte == raw) return letter;
-    return 0;
-}
 
 // The byte a one-letter escape stands for ('/' stands for itself), or 0 for no such escape.
 char unescaped(char letter) {
@@ -128,9 +128,24 @@ private:
         return true;
     }
 
+    // Skips 8 bytes at a time while none is a quote, a backslash or a control byte.
+    void skip_plain_string_bytes() {
+        constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+        auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+        while (pos_ + 8 <= text_.size()) {
+            uint64_t v;
+            std::memcpy(&v, text_.data() + pos_, 8);
+            // Bytes below 0x20 (high bit clear), '"' and '\\'.
+            const uint64_t control = (v - kOnes * 0x20) & ~v & kHigh;
+            if (control | has_zero(v ^ (kOnes * '"')) | has_zero(v ^ (kOnes * '\\'))) return;
+            pos_ += 8;
+        }
+    }
+
     bool string(bool& escaped) {
         const std::size_t begin = ++pos_;
         for (;;) {
+            skip_plain_string_bytes();
             if (pos_ >= text_.size()) return false;
             const auto c = static_cast<unsigned char>(text_[pos_]);
             if (c == '"') break;
@@ -271,27 +286,6 @@ std::string decode_json_string(std::string_view literal) {
     return out;
 }
 
-void append_json_string(std::string& out, std::string_view text) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    out.push_back('"');
-    std::size_t run = 0;  // start of the bytes not yet copied
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const auto c = static_cast<unsigned char>(text[i]);
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        out.append(text.substr(run, i - run));
-        run = i + 1;
-        if (const char letter = escape_letter(static_cast<char>(c))) {
-            out.push_back('\\');
-            out.push_back(letter);
-        } else {
-            out.append("\\u00").push_back(kHex[c >> 4]);
-            out.push_back(kHex[c & 15]);
-        }
-    }
-    out.append(text.substr(run));
-    out.push_back('"');
-}
-
 std::optional<int64_t> json_int64(std::string_view literal) {
     std::size_t i = 0;
     const bool negative = !literal.empty() && literal[0] == '-';
@@ -309,4 +303,4 @@ std::optional<int64_t> json_int64(std::string_view literal) {
     return static_cast<int64_t>(value);
 }
 
-}  // namespace sluice::masking
+}  // namespace sluice

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-namespace sluice::masking {
+namespace sluice {
 
 enum class JsonKind : uint8_t { object, array, string, number, boolean, null };
 
@@ -40,9 +40,7 @@ bool scan_json(std::string_view text, int max_depth,
 
 // The text of a JSON string literal (quotes included, already validated by scan_json).
 std::string decode_json_string(std::string_view literal);
-// Appends `text` as a JSON string literal, escaped as nlohmann::json::dump does.
-void append_json_string(std::string& out, std::string_view text);
 // A JSON integer literal that fits int64_t, else nullopt.
 std::optional<int64_t> json_int64(std::string_view literal);
 
-}  // namespace sluice::masking
+}  // namespace sluice

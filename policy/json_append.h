@@ -1,6 +1,7 @@
-// Appends JSON scalars to a string, for audit lines written without building a JSON tree
-// (building and dumping an nlohmann::json per request was a fifth of the proxy's CPU per request,
-// docs/benchmarks.md). The text matches nlohmann's dump(-1, ' ', false, replace).
+// Appends JSON scalars to a string, for text written without building a JSON tree (audit
+// lines: building and dumping an nlohmann::json per request was a fifth of the proxy's CPU per
+// request, docs/benchmarks.md; masked stream deltas). The text matches nlohmann's
+// dump(-1, ' ', false, replace).
 #pragma once
 
 #include <string>
