@@ -1,8 +1,11 @@
 #include "policy/json_scan.h"
 
 #include <array>
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <utility>
 
 #include "policy/masking/char_class.h"
@@ -99,6 +102,19 @@ private:
     }
 
     bool number() {
+        const std::size_t begin = pos_;
+        if (!number_grammar()) return false;
+        const std::string_view literal = text_.substr(begin, pos_ - begin);
+        // nlohmann::json refuses a number past double's range (1e400); so does the scan. Only
+        // literals that are no plain 64-bit integer can be, and they are rare: strtod on a copy.
+        if (literal.size() > 19 || literal.find_first_of(".eE") != std::string_view::npos) {
+            const std::string copy(literal);
+            if (std::isinf(std::strtod(copy.c_str(), nullptr))) return false;
+        }
+        return true;
+    }
+
+    bool number_grammar() {
         if (peek() == '-') ++pos_;
         if (peek() == '0') {
             ++pos_;
