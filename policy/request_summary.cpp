@@ -1,6 +1,18 @@
 #include "policy/request_summary.h"
 
+#include <array>
+#include <optional>
+
+#include "policy/json_scan.h"
+
 namespace sluice {
+
+namespace {
+
+// Nesting the summary scan accepts; request bodies nest a few levels.
+constexpr int kMaxRequestDepth = 128;
+
+}  // namespace
 
 RequestSummary summarize_request(const nlohmann::json& body) {
     RequestSummary summary;
@@ -18,9 +30,49 @@ RequestSummary summarize_request(const nlohmann::json& body) {
 }
 
 RequestSummary summarize_request_body(std::string_view body) {
-    auto parsed = nlohmann::json::parse(body, nullptr, false);
-    if (parsed.is_discarded()) return {};
-    return summarize_request(parsed);
+    // A validating scan reads the few top-level members without building a tree; texts it
+    // cannot read byte for byte (escaped keys, not one JSON object) take the parse.
+    RequestSummary summary;
+    std::optional<std::string_view> model, stream;
+    std::array<std::optional<std::string_view>, 3> caps;  // in kCapKeys order; last one counts
+    static constexpr std::array<std::string_view, 3> kCapKeys = {"max_completion_tokens",
+                                                                 "max_output_tokens", "max_tokens"};
+    bool top_object = false, escaped_key = false;
+    const bool valid = scan_json(body, kMaxRequestDepth, [&](const JsonValue& v) {
+        if (v.depth == 0) top_object = v.kind == JsonKind::object;
+        if (v.depth != 1) return;
+        escaped_key |= v.path[0].key_escaped;
+        const std::string_view key = v.path[0].key;
+        const auto bytes = body.substr(v.begin, v.end - v.begin);
+        if (key == "model")
+            model = v.kind == JsonKind::string ? std::optional(bytes) : std::nullopt;
+        if (key == "stream")
+            stream = v.kind == JsonKind::boolean ? std::optional(bytes) : std::nullopt;
+        for (std::size_t i = 0; i < kCapKeys.size(); ++i)
+            if (key == kCapKeys[i])
+                caps[i] = v.kind == JsonKind::number ? std::optional(bytes) : std::nullopt;
+    });
+    if (!valid || escaped_key) {
+        auto parsed = nlohmann::json::parse(body, nullptr, false);
+        if (parsed.is_discarded()) return {};
+        return summarize_request(parsed);
+    }
+    if (!top_object) return summary;
+    summary.json_ok = true;
+    if (model) summary.model = decode_json_string(*model);
+    summary.stream = stream == "true";
+    for (const auto& cap : caps) {
+        if (!cap) continue;
+        if (const auto value = json_int64(*cap)) {
+            summary.max_output_tokens = *value;
+            break;
+        }
+        if (cap->find_first_of(".eE") == std::string_view::npos) {
+            // An integer past int64 is one to nlohmann too: read it the way the parse does.
+            return summarize_request(nlohmann::json::parse(body));
+        }
+    }
+    return summary;
 }
 
 }  // namespace sluice

@@ -15,7 +15,8 @@ namespace {
 // and each control follows its fail_mode (closed by default).
 constexpr size_t kPolicyScanMaxBytes = 64 * 1024 * 1024;
 
-PolicyRequest describe(const GateRequest& request, const nlohmann::json* body, const RequestSummary& summary) {
+PolicyRequest describe(const GateRequest& request, const nlohmann::json* body,
+                       const RequestSummary& summary) {
     PolicyRequest out;
     out.method = std::string(request.method);
     out.path = std::string(request.target);
@@ -48,27 +49,33 @@ ClientError refusal_for(const PolicyDecision& decision) {
     error.type = "policy_violation";
     error.code = decision.code;
     error.message = "sluice policy: " + decision.reason;
-    if (decision.retry_after_s) error.retry_after_s = static_cast<unsigned>(std::max<int64_t>(1, *decision.retry_after_s));
+    if (decision.retry_after_s)
+        error.retry_after_s = static_cast<unsigned>(std::max<int64_t>(1, *decision.retry_after_s));
     return error;
 }
 
 GateResult RequestGate::admit(const PolicyIdentity& identity, const GateRequest& request) {
     GateResult result;
+    const bool readable =
+        request.body && request.body_is_json && request.body->size() <= kPolicyScanMaxBytes;
+    const std::shared_ptr<const Policy> policy = policies_.current();
+    if (!policy) {
+        // Only the audit's model/stream are needed: read without building a tree.
+        if (readable) result.summary = summarize_request_body(*request.body);
+        result.decision = allow_without_policy();
+        return result;
+    }
     // Parsed once here for policy, the body edits and the audit's model/stream.
     std::optional<nlohmann::json> body;
-    if (request.body && request.body_is_json && request.body->size() <= kPolicyScanMaxBytes) {
+    if (readable) {
         body = nlohmann::json::parse(*request.body, nullptr, false);
         if (body->is_discarded()) body.reset();
     }
     if (body) result.summary = summarize_request(*body);
-    const std::shared_ptr<const Policy> policy = policies_.current();
-    if (!policy) {
-        result.decision = allow_without_policy();
-        return result;
-    }
     try {
         const PolicyRequest described = describe(request, body ? &*body : nullptr, result.summary);
-        result.decision = evaluate(*policy, identity, described, state_, std::chrono::system_clock::now());
+        result.decision =
+            evaluate(*policy, identity, described, state_, std::chrono::system_clock::now());
     } catch (const std::exception& e) {
         // Fail closed: a policy that cannot be evaluated refuses the request.
         result.decision = PolicyDecision{};
@@ -87,7 +94,8 @@ GateResult RequestGate::admit(const PolicyIdentity& identity, const GateRequest&
     if (body) {
         bool changed = false;
         if (result.decision.clamp_max_tokens)
-            changed |= set_max_output_tokens(*body, request.target, *result.decision.clamp_max_tokens);
+            changed |=
+                set_max_output_tokens(*body, request.target, *result.decision.clamp_max_tokens);
         if (result.reservation.held()) changed |= request_stream_usage(*body, request.target);
         if (changed) {
             *request.body = body->dump();
