@@ -62,6 +62,11 @@ constexpr bool is_email_local(char c) {
 constexpr bool is_domain(char c) { return char_class_bits::has(c, char_class_bits::domain); }
 constexpr bool is_phone(char c) { return char_class_bits::has(c, char_class_bits::phone); }
 
+// Token alphabets: AWS access key ids, word characters (GitHub fine-grained tokens), Slack.
+constexpr bool is_aws_id_char(char c) { return is_upper(c) || is_digit(c); }
+constexpr bool is_word(char c) { return is_alnum(c) || c == '_'; }
+constexpr bool is_slack_char(char c) { return is_alnum(c) || c == '-'; }
+
 // Well-formed UTF-8 as RFC 3629 defines it.
 inline bool valid_utf8(const char* data, unsigned long size) {
     unsigned long i = 0;

@@ -5,30 +5,12 @@
 
 #include "policy/masking/char_class.h"
 #include "policy/masking/extractors.h"
+#include "policy/masking/text_walk.h"
 #include "policy/masking/validators.h"
 
 namespace sluice::masking {
 
 namespace {
-
-// Start of the run of chars satisfying `pred` that ends at `end` (exclusive), looking back at
-// most `cap` chars.
-template <typename Pred>
-std::size_t run_left(std::string_view text, std::size_t end, std::size_t cap, Pred pred) {
-    std::size_t i = end;
-    while (i > 0 && end - i < cap && pred(text[i - 1])) --i;
-    return i;
-}
-
-template <typename Pred>
-std::size_t run_right(std::string_view text, std::size_t begin, std::size_t cap, Pred pred) {
-    std::size_t i = begin;
-    while (i < text.size() && i - begin < cap && pred(text[i])) ++i;
-    return i;
-}
-
-char at(std::string_view text, std::size_t i) { return i < text.size() ? text[i] : '\0'; }
-char before(std::string_view text, std::size_t i) { return i > 0 ? text[i - 1] : '\0'; }
 
 bool domain_valid(std::string_view domain) {
     if (domain.size() > 253) return false;
@@ -206,6 +188,24 @@ struct DigitGroup {
     std::size_t begin, end;
 };
 
+// The runs of digits in text[left, right), at most N of them.
+template <std::size_t N>
+std::size_t digit_groups(std::string_view text, std::size_t left, std::size_t right,
+                         DigitGroup (&groups)[N]) {
+    std::size_t count = 0;
+    for (std::size_t i = left; i < right && count < N;) {
+        if (!is_digit(text[i])) {
+            ++i;
+            continue;
+        }
+        std::size_t j = i;
+        while (j < right && is_digit(text[j])) ++j;
+        groups[count++] = {i, j};
+        i = j;
+    }
+    return count;
+}
+
 }  // namespace
 
 // Trigger: \d{4}[ -]?\d{4}[ -]?\d{2}. Groups of digits separated by single spaces or dashes
@@ -214,18 +214,7 @@ std::size_t extract_card(std::string_view text, std::size_t hit_end, Spans& out)
     std::size_t left = run_left(text, hit_end, 2 * kCardMaxBytes + 8, is_card_char);
     const std::size_t right = run_right(text, hit_end, 2 * kCardMaxBytes + 8, is_card_char);
     DigitGroup groups[32];
-    std::size_t ngroups = 0;
-    std::size_t i = left;
-    while (i < right && ngroups < 32) {
-        if (!is_digit(text[i])) {
-            ++i;
-            continue;
-        }
-        std::size_t j = i;
-        while (j < right && is_digit(text[j])) ++j;
-        groups[ngroups++] = {i, j};
-        i = j;
-    }
+    const std::size_t ngroups = digit_groups(text, left, right, groups);
     std::size_t g = 0;
     while (g < ngroups) {
         const std::size_t start = groups[g].begin;
@@ -300,17 +289,7 @@ std::size_t extract_ssn(std::string_view text, std::size_t hit_end, Spans& out) 
     const std::size_t left = run_left(text, hit_end, 32, is_card_char);
     const std::size_t right = run_right(text, hit_end, 32, is_card_char);
     DigitGroup groups[16];
-    std::size_t ngroups = 0;
-    for (std::size_t i = left; i < right && ngroups < 16;) {
-        if (!is_digit(text[i])) {
-            ++i;
-            continue;
-        }
-        std::size_t j = i;
-        while (j < right && is_digit(text[j])) ++j;
-        groups[ngroups++] = {i, j};
-        i = j;
-    }
+    const std::size_t ngroups = digit_groups(text, left, right, groups);
     for (std::size_t g = 0; g + 2 < ngroups; ++g) {
         const auto len = [&](std::size_t k) { return groups[k].end - groups[k].begin; };
         if (len(g) != 3 || len(g + 1) != 2 || len(g + 2) != 4) continue;

@@ -5,25 +5,11 @@
 #include <memory>
 
 #include "policy/masking/char_class.h"
+#include "policy/masking/text_walk.h"
 
 namespace sluice::masking {
 
 namespace {
-
-char at(std::string_view text, std::size_t i) { return i < text.size() ? text[i] : '\0'; }
-
-// True when `n` characters from `begin` all satisfy `pred`.
-template <typename Pred>
-bool run_of(std::string_view text, std::size_t begin, std::size_t n, Pred pred) {
-    if (begin + n > text.size()) return false;
-    for (std::size_t i = begin; i < begin + n; ++i)
-        if (!pred(text[i])) return false;
-    return true;
-}
-
-bool is_aws_id_char(char c) { return is_upper(c) || is_digit(c); }
-bool is_word(char c) { return is_alnum(c) || c == '_'; }
-bool is_slack_char(char c) { return is_alnum(c) || c == '-'; }
 
 // Each confirm step checks what the literal alone does not (the characters around it), then
 // hands the extractor the position it expects; `end` is just past the literal.
@@ -47,7 +33,7 @@ std::size_t colon(std::string_view text, std::size_t end, Spans& out) {
 
 template <std::size_t kRunLength, bool (*kRunChar)(char), Extractor kExtract>
 std::size_t literal_then_run(std::string_view text, std::size_t end, Spans& out) {
-    if (!run_of(text, end, kRunLength, kRunChar)) return end;
+    if (run_right(text, end, kRunLength, kRunChar) - end < kRunLength) return end;
     return kExtract(text, end + kRunLength, out);
 }
 

@@ -45,7 +45,8 @@ public:
     std::size_t hold_from(std::string_view text, EntitySet enabled, std::size_t from = 0) const;
 
     std::size_t entity_count() const { return kBuiltinEntityCount + custom_.size(); }
-    const std::string& label(EntityId id) const { return labels_.at(id); }  // "EMAIL", "EMPLOYEE_ID"
+    // "EMAIL", "EMPLOYEE_ID"
+    const std::string& label(EntityId id) const { return labels_.at(id); }
     std::string config_name(EntityId id) const;  // "email", "employee_id"
     std::optional<EntityId> find_entity(std::string_view config_name) const;
     const std::vector<CustomPattern>& custom() const { return custom_; }

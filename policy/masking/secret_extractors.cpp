@@ -1,24 +1,11 @@
 // Extractors for credentials: API keys and tokens, JWTs, PEM private keys (extractors.h).
 #include "policy/masking/char_class.h"
 #include "policy/masking/extractors.h"
+#include "policy/masking/text_walk.h"
 
 namespace sluice::masking {
 
 namespace {
-
-char at(std::string_view text, std::size_t i) { return i < text.size() ? text[i] : '\0'; }
-char before(std::string_view text, std::size_t i) { return i > 0 ? text[i - 1] : '\0'; }
-
-template <typename Pred>
-std::size_t run_right(std::string_view text, std::size_t begin, std::size_t cap, Pred pred) {
-    std::size_t i = begin;
-    while (i < text.size() && i - begin < cap && pred(text[i])) ++i;
-    return i;
-}
-
-bool is_slack_char(char c) { return is_alnum(c) || c == '-'; }
-bool is_word(char c) { return is_alnum(c) || c == '_'; }
-bool is_aws_id_char(char c) { return is_upper(c) || is_digit(c); }
 
 // A token that starts `prefix_len` bytes before the end of a fixed-length trigger and runs on
 // over `pred` characters; refused when glued to a preceding letter or digit, or when longer

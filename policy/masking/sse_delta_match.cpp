@@ -2,8 +2,8 @@
 
 #include <functional>
 
-#include "policy/masking/json_masker.h"
 #include "policy/json_scan.h"
+#include "policy/masking/json_masker.h"
 
 namespace sluice::masking {
 

@@ -66,9 +66,6 @@ bool is_phone_hold(char c) { return is_phone(c) || c == '/'; }
 bool is_iban_char(char c) { return is_upper(c) || is_digit(c) || c == ' '; }
 bool is_ipv4_char(char c) { return is_digit(c) || c == '.'; }
 bool is_ipv6_char(char c) { return is_hex(c) || c == ':' || c == '.'; }
-bool is_aws_id_char(char c) { return is_upper(c) || is_digit(c); }
-bool is_word(char c) { return is_alnum(c) || c == '_'; }
-bool is_slack_char(char c) { return is_alnum(c) || c == '-'; }
 bool is_jwt_char(char c) { return is_b64url(c) || c == '.'; }
 // While no END line has arrived, anything that could still be inside a PEM block (base64,
 // header lines such as "Proc-Type: 4,ENCRYPTED") keeps it open.
