@@ -12,7 +12,7 @@
 
 namespace sluice::masking {
 
-// Number-shaped entities are triggered by the digit scanner instead (digit_scanner.h): their
+// Number-shaped entities are triggered by the SIMD scanner instead (simd_scanner.h): their
 // `hit_end` is a position just inside the structure it found (for IBAN: where it starts).
 using Extractor = std::size_t (*)(std::string_view text, std::size_t hit_end, Spans& out);
 
@@ -66,6 +66,7 @@ inline constexpr std::size_t kSsnMaxBytes = 11;
 inline constexpr std::size_t kIpv4MaxBytes = 15;
 inline constexpr std::size_t kIpv6MaxBytes = 45;
 inline constexpr std::size_t kTokenMaxBytes = 512;  // OpenAI, GitHub, Slack tokens
+inline constexpr std::string_view kSecretWord = "secret";  // any case, before an AWS secret key
 inline constexpr std::size_t kAwsSecretBytes = 40;
 inline constexpr std::size_t kAwsSecretWindowBytes =
     96;  // key must start this close after "secret"

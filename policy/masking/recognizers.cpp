@@ -7,7 +7,7 @@
 #include <array>
 #include <cstdint>
 
-#include "policy/masking/digit_scanner.h"
+#include "policy/masking/simd_scanner.h"
 #include "policy/masking/extractors.h"
 #include "policy/masking/prefilter.h"
 #include "policy/masking/tail_holdback.h"
@@ -236,12 +236,21 @@ bool RecognizerSet::find(std::string_view text, EntitySet enabled, Spans& out,
         if (!enabled.contains(id_of(trigger.entity)) || hit.end <= examined[entity]) continue;
         examined[entity] = std::max(examined[entity], trigger.confirm(text, hit.end, candidates));
     }
+    thread_local std::vector<ScanHit> scanned;
+    scanned.clear();
+    simd_scan(text, scanned);
+    // The word "secret": an AWS secret key may follow.
+    if (enabled.contains(id_of(Entity::aws_secret_key))) {
+        std::size_t& done = examined[static_cast<std::size_t>(Entity::aws_secret_key)];
+        for (const auto& hit : scanned) {
+            const std::size_t word_end = hit.pos + kSecretWord.size();
+            if (hit.kind != ScanKind::secret_word || word_end <= done) continue;
+            done = std::max(done, extract_aws_secret_key(text, word_end, candidates));
+        }
+    }
     thread_local SecretCover secrets;
     secrets.build(candidates);
-    // Number-shaped entities, from the digit scanner.
-    thread_local std::vector<DigitCandidate> digits;
-    digits.clear();
-    scan_digit_candidates(text, digits);
+    // Number-shaped entities.
     struct Numeric {
         Entity entity;
         Extractor extract;
@@ -265,8 +274,9 @@ bool RecognizerSet::find(std::string_view text, EntitySet enabled, Spans& out,
     bool custom_enabled = false;
     for (std::size_t i = 0; i < custom_.size(); ++i)
         custom_enabled |= enabled.contains(static_cast<EntityId>(kBuiltinEntityCount + i));
-    for (const auto& candidate : digits) {
-        if (candidate.iban) {
+    for (const auto& candidate : scanned) {
+        if (candidate.kind == ScanKind::secret_word) continue;
+        if (candidate.kind == ScanKind::iban) {
             if (enabled.contains(id_of(Entity::iban)) &&
                 candidate.pos >= examined_numeric[id_of(Entity::iban)]) {
                 const std::size_t found = candidates.size();

@@ -75,11 +75,10 @@ bool is_pem_body(char c) {
 }
 
 bool contains_secret_keyword(std::string_view text) {
-    static constexpr std::string_view kKeyword = "secret";
-    for (std::size_t i = 0; i + kKeyword.size() <= text.size(); ++i) {
+    for (std::size_t i = 0; i + kSecretWord.size() <= text.size(); ++i) {
         std::size_t k = 0;
-        while (k < kKeyword.size() && (text[i + k] | 0x20) == kKeyword[k]) ++k;
-        if (k == kKeyword.size()) return true;
+        while (k < kSecretWord.size() && (text[i + k] | 0x20) == kSecretWord[k]) ++k;
+        if (k == kSecretWord.size()) return true;
     }
     return false;
 }
@@ -89,7 +88,7 @@ bool contains_secret_keyword(std::string_view text) {
 std::size_t hold_aws_secret(std::string_view text) {
     const std::size_t start = hold_bounded_run(text, is_b64, kAwsSecretBytes);
     if (start == text.size()) return start;
-    const std::size_t window = kAwsSecretWindowBytes + 6;
+    const std::size_t window = kAwsSecretWindowBytes + kSecretWord.size();
     const std::size_t from = start > window ? start - window : 0;
     return contains_secret_keyword(text.substr(from, start - from)) ? start : text.size();
 }
