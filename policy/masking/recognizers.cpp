@@ -120,6 +120,57 @@ bool RecognizerSet::find_custom(std::string_view text, EntitySet enabled, Spans&
 
 namespace {
 
+// Sorts candidate keys (below), which arrive as a few ascending runs per tier: each source of
+// candidates (trigger hits, the SIMD scanner) finds them left to right. One counting pass
+// groups the tiers (stable), then each tier's runs are merged pairwise; a tier in many runs
+// gets an ordinary sort.
+void sort_keys(std::vector<uint64_t>& keys) {
+    constexpr std::size_t kMaxRuns = 32;
+    thread_local std::vector<uint64_t> other;
+    other.resize(keys.size());
+    std::array<std::size_t, 5> tier_start{};
+    for (uint64_t k : keys) ++tier_start[(k >> 62) + 1];
+    for (std::size_t t = 1; t < tier_start.size(); ++t) tier_start[t] += tier_start[t - 1];
+    std::array<std::size_t, 4> next{tier_start[0], tier_start[1], tier_start[2], tier_start[3]};
+    for (uint64_t k : keys) other[next[k >> 62]++] = k;
+    keys.swap(other);
+    for (std::size_t t = 0; t < 4; ++t) {
+        const std::size_t from = tier_start[t], to = tier_start[t + 1];
+        std::array<std::size_t, kMaxRuns + 1> runs;  // run starts, then `to`
+        std::size_t count = 0;
+        runs[count++] = from;
+        for (std::size_t i = from + 1; i < to && count <= kMaxRuns; ++i)
+            if (keys[i] < keys[i - 1]) runs[count++] = i;
+        if (count > kMaxRuns) {
+            std::sort(keys.begin() + static_cast<std::ptrdiff_t>(from),
+                      keys.begin() + static_cast<std::ptrdiff_t>(to));
+            continue;
+        }
+        runs[count] = to;
+        std::vector<uint64_t>* src = &keys;
+        std::vector<uint64_t>* dst = &other;
+        while (count > 1) {
+            std::size_t merged = 0;
+            for (std::size_t r = 0; r < count; r += 2) {
+                const auto at = [](std::vector<uint64_t>& v, std::size_t i) {
+                    return v.begin() + static_cast<std::ptrdiff_t>(i);
+                };
+                const std::size_t mid = runs[std::min(r + 1, count)];
+                const std::size_t end = runs[std::min(r + 2, count)];
+                std::merge(at(*src, runs[r]), at(*src, mid), at(*src, mid), at(*src, end),
+                           at(*dst, runs[r]));
+                runs[merged++] = runs[r];
+            }
+            runs[merged] = to;
+            count = merged;
+            std::swap(src, dst);
+        }
+        if (src != &keys) std::copy(src->begin() + static_cast<std::ptrdiff_t>(from),
+                                    src->begin() + static_cast<std::ptrdiff_t>(to),
+                                    keys.begin() + static_cast<std::ptrdiff_t>(from));
+    }
+}
+
 // Orders candidates by tier, then leftmost, then longest, then entity. Each span packs into
 // one integer with that order (tier 2 bits, begin 32, inverted length 24, entity 6), which
 // sorts several times faster than comparing the structs; a span too long or too far in to
@@ -142,7 +193,7 @@ void sort_candidates(Spans& candidates, const std::array<Tier, kMaxEntities>& ti
         keys.push_back(uint64_t{static_cast<uint8_t>(tiers[s.entity])} << 62 |
                        uint64_t{s.begin} << 30 | (kMaxLength - length) << 6 | s.entity);
     }
-    std::sort(keys.begin(), keys.end());
+    sort_keys(keys);
     for (std::size_t i = 0; i < keys.size(); ++i) {
         const uint64_t k = keys[i];
         const std::size_t begin = (k >> 30) & UINT32_MAX;
@@ -194,8 +245,9 @@ public:
             if (s.entity < kBuiltinEntityCount &&
                 tier(static_cast<Entity>(s.entity)) == Tier::secret)
                 spans_.push_back(s);
-        std::sort(spans_.begin(), spans_.end(),
-                  [](const Span& a, const Span& b) { return a.begin < b.begin; });
+        const auto by_begin = [](const Span& a, const Span& b) { return a.begin < b.begin; };
+        if (!std::is_sorted(spans_.begin(), spans_.end(), by_begin))
+            std::sort(spans_.begin(), spans_.end(), by_begin);
         std::size_t kept = 0;
         for (std::size_t i = 0; i < spans_.size(); ++i) {
             const bool alone = (i == 0 || spans_[i - 1].end <= spans_[i].begin) &&
