@@ -245,8 +245,12 @@ public:
             if (s.entity < kBuiltinEntityCount &&
                 tier(static_cast<Entity>(s.entity)) == Tier::secret)
                 spans_.push_back(s);
+        // Trigger hits, then the scanner's "secret" words: usually two ascending runs.
         const auto by_begin = [](const Span& a, const Span& b) { return a.begin < b.begin; };
-        if (!std::is_sorted(spans_.begin(), spans_.end(), by_begin))
+        const auto second_run = std::is_sorted_until(spans_.begin(), spans_.end(), by_begin);
+        if (std::is_sorted(second_run, spans_.end(), by_begin))
+            std::inplace_merge(spans_.begin(), second_run, spans_.end(), by_begin);
+        else
             std::sort(spans_.begin(), spans_.end(), by_begin);
         std::size_t kept = 0;
         for (std::size_t i = 0; i < spans_.size(); ++i) {
