@@ -310,19 +310,19 @@ bool RecognizerSet::find(std::string_view text, EntitySet enabled, Spans& out,
     struct Numeric {
         Entity entity;
         Extractor extract;
-        bool (*possible)(NumericShape);
+        bool (*possible)(const NumericShape&);
     };
     static constexpr Numeric kNumeric[] = {
         {Entity::phone, extract_phone,
-         [](NumericShape s) {
+         [](const NumericShape& s) {
              return s.digits >= kPhoneMinDigits &&
                     (s.plus || s.nanp_groups || (s.zero_group && s.digits >= kTrunkMinDigits));
          }},
         {Entity::credit_card, extract_card,
-         [](NumericShape s) { return s.digits >= kCardMinDigits; }},
-        {Entity::us_ssn, extract_ssn, [](NumericShape s) { return s.ssn_groups; }},
+         [](const NumericShape& s) { return s.digits >= kCardMinDigits; }},
+        {Entity::us_ssn, extract_ssn, [](const NumericShape& s) { return s.ssn_groups; }},
         {Entity::ipv4, extract_ipv4,
-         [](NumericShape s) { return s.digits >= kIpv4MinDigits && s.dots >= kIpv4Dots; }}};
+         [](const NumericShape& s) { return s.digits >= kIpv4MinDigits && s.dots >= kIpv4Dots; }}};
     std::array<std::size_t, kBuiltinEntityCount> examined_numeric{};
     NumericShape shape;
     std::size_t all_done = 0;  // every number extractor has examined the text before this
