@@ -213,13 +213,14 @@ void resolve(Spans& candidates, const std::array<Tier, kMaxEntities>& tiers, Spa
         const Tier current = tiers[candidates[i].entity];
         tier_spans.clear();
         std::size_t last_end = 0;
+        std::size_t after = 0;  // the first chosen span that begins at or after c.begin
         for (; i < candidates.size() && tiers[candidates[i].entity] == current; ++i) {
             const Span& c = candidates[i];
             if (!tier_spans.empty() && c.begin < last_end) continue;
-            auto it = std::lower_bound(chosen.begin(), chosen.end(), c.begin,
-                                       [](const Span& s, std::size_t b) { return s.begin < b; });
-            if (it != chosen.end() && it->begin < c.end) continue;
-            if (it != chosen.begin() && std::prev(it)->end > c.begin) continue;
+            // A tier's candidates come by begin, so `after` only moves forward.
+            while (after < chosen.size() && chosen[after].begin < c.begin) ++after;
+            if (after < chosen.size() && chosen[after].begin < c.end) continue;
+            if (after > 0 && chosen[after - 1].end > c.begin) continue;
             tier_spans.push_back(c);
             last_end = c.end;
         }
