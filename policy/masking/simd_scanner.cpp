@@ -253,17 +253,17 @@ struct Candidates {
 // The same filter eight blocks at a time, one block per 64-bit lane (the AVX-512 scan): no
 // branch per block, so blocks of prose cost a few vector operations each.
 template <int kShift>
-__attribute__((target("avx512f"))) [[gnu::always_inline]] inline __m512i ahead8(__m512i cur,
-                                                                                __m512i next) {
+__attribute__((target("avx512f"), always_inline)) inline __m512i ahead8(__m512i cur,
+                                                                         __m512i next) {
     return _mm512_or_si512(_mm512_srli_epi64(cur, kShift), _mm512_slli_epi64(next, 64 - kShift));
 }
 
-__attribute__((target("avx512f"))) [[gnu::always_inline]] inline __m512i load8(
-    const uint64_t* mask, std::size_t slot) {
+__attribute__((target("avx512f"), always_inline)) inline __m512i load8(const uint64_t* mask,
+                                                                        std::size_t slot) {
     return _mm512_loadu_si512(mask + slot);
 }
 
-__attribute__((target("avx512f,avx512vpopcntdq"))) [[gnu::always_inline]] inline __m512i
+__attribute__((target("avx512f,avx512vpopcntdq"), always_inline)) inline __m512i
 popcount8(__m512i x) {
     return _mm512_popcnt_epi64(x);
 }
