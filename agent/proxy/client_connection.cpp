@@ -56,10 +56,15 @@ net::awaitable<void> refuse_non_tls(tcp::socket& client) {
     client.shutdown(tcp::socket::shutdown_both, ec);
 }
 
-}  // namespace
-
-net::awaitable<void> serve_client_connection(ProxyWorker& worker, tcp::socket client) {
-    SessionCount count(worker);
+// Everything before an intercepted session starts: attribution, the ClientHello, refusing or
+// splicing what is not intercepted (`session` stays empty: the connection is done). Its frame,
+// with the origin, the hello and the records of those paths, is gone before the session runs.
+// GCC 12 inlines Asio's frame allocation into this coroutine's start and then warns, wrongly,
+// that the frame is freed with a mismatched operator delete: both are Asio's frame allocator's.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+net::awaitable<void> route_client_connection(ProxyWorker& worker, tcp::socket& client,
+                                             InterceptedSessionPtr& session) {
     ProxyContext& context = worker.context();
     ++context.counters.connections;
     boost::system::error_code ec;
@@ -91,7 +96,7 @@ net::awaitable<void> serve_client_connection(ProxyWorker& worker, tcp::socket cl
         co_return;
     }
 
-    const std::string sni = hello.result.sni.value_or("");
+    std::string sni = hello.result.sni.value_or("");
     net::ssl::context* tls_context = sni.empty() ? nullptr : worker.server_context(sni);
     if (tls_context == nullptr) {
         ++context.counters.passthrough;
@@ -111,7 +116,19 @@ net::awaitable<void> serve_client_connection(ProxyWorker& worker, tcp::socket cl
     }
 
     ++context.counters.intercepted;
-    co_await serve_intercepted(worker, std::move(client), *origin, sni, *tls_context);
+    session = make_intercepted_session(worker, std::move(client), std::move(*origin),
+                                       std::move(sni), *tls_context);
+}
+#pragma GCC diagnostic pop
+
+}  // namespace
+
+// Stays suspended for the connection's whole life, so it holds as little as it can.
+net::awaitable<void> serve_client_connection(ProxyWorker& worker, tcp::socket client) {
+    SessionCount count(worker);
+    InterceptedSessionPtr session;
+    co_await route_client_connection(worker, client, session);
+    if (session) co_await serve_intercepted(*session);
 }
 
 }  // namespace sluice

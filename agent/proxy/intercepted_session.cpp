@@ -99,9 +99,11 @@ ClientError upstream_error(UpstreamFailure failure, const std::string& host) {
     return {502, "upstream_error", "upstream_unreachable", "could not reach " + host};
 }
 
+}  // namespace
+
 class InterceptedSession {
 public:
-    InterceptedSession(ProxyWorker& worker, tcp::socket client, const ConnectionOrigin& origin,
+    InterceptedSession(ProxyWorker& worker, tcp::socket client, ConnectionOrigin origin,
                        std::string sni, net::ssl::context& tls_context)
         : worker_(worker),
           context_(worker.context()),
@@ -109,37 +111,47 @@ public:
           client_(std::move(client), tls_context.native_handle()),
           client_deadline_(client_.get_executor()),
           upstream_deadline_(client_.get_executor()),
-          origin_(origin),
+          origin_(std::move(origin)),
           sni_(std::move(sni)) {
         client_deadline_.watch(client_.next_layer());
     }
 
+    // Idle keep-alive connections are most of a busy host's connections, so between requests
+    // this frame and the wait below are all a connection has suspended: a request's parser,
+    // record and frames exist only while it is served, and the read buffer a request grew is
+    // given back (docs/benchmarks.md, memory per idle connection).
     net::awaitable<void> run() {
-        const auto started = Clock::now();
-        beast::error_code ec;
         if (!co_await resolve_upstream()) co_return;
-        arm_client(limits::kTlsHandshakeDeadline);
-        co_await client_.async_handshake(net::ssl::stream_base::server, use_ec(ec));
-        if (ec) {
-            // Typically a client that does not trust sluice's CA: it aborts with an alert.
-            ++context_.counters.tls_handshake_failures;
-            AuditRecord record = new_record("connection");
-            record.action = "error";
-            record.reason = "client_tls_handshake_failed";
-            record.error = ec.message();
-            record.latency_ms = ms_since(started);
-            context_.audit.write_record(record);
-            co_return;
-        }
-        while (co_await serve_one_request()) {
-            // Idle keep-alive connections are most of a busy host's connections: give back the
-            // read buffer a large request grew (docs/benchmarks.md, memory per idle connection).
+        if (!co_await handshake()) co_return;
+        for (;;) {
+            beast::error_code ec;
+            // The whole next request header must arrive within one idle timeout from here.
+            arm_client(client_idle_timeout());
+            if (client_buffer_.size() == 0) co_await inline_io::wait_readable(client_, ec);
+            if (!co_await serve_one_request(ec)) break;
             if (client_buffer_.size() == 0) client_buffer_.shrink_to_fit();
         }
         close_client();
     }
 
 private:
+    net::awaitable<bool> handshake() {
+        const auto started = Clock::now();
+        beast::error_code ec;
+        arm_client(limits::kTlsHandshakeDeadline);
+        co_await client_.async_handshake(net::ssl::stream_base::server, use_ec(ec));
+        if (!ec) co_return true;
+        // Typically a client that does not trust sluice's CA: it aborts with an alert.
+        ++context_.counters.tls_handshake_failures;
+        AuditRecord record = new_record("connection");
+        record.action = "error";
+        record.reason = "client_tls_handshake_failed";
+        record.error = ec.message();
+        record.latency_ms = ms_since(started);
+        context_.audit.write_record(record);
+        co_return false;
+    }
+
     AuditRecord new_record(std::string kind = "request") const {
         AuditRecord record = connection_record(origin_, std::move(kind));
         record.sni = sni_;
@@ -203,13 +215,14 @@ private:
         co_return true;
     }
 
-    net::awaitable<bool> serve_one_request() {
+    // `wait_error`: what waiting for the request's first bytes ended with (run() armed the
+    // client's idle deadline before that wait; it covers the header read too).
+    net::awaitable<bool> serve_one_request(beast::error_code wait_error) {
         http::request_parser<http::buffer_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(config_.limits.max_header_bytes));
         parser.body_limit(config_.limits.max_body_bytes);
-        beast::error_code ec;
-        arm_client(client_idle_timeout());
-        co_await inline_io::read_header(client_, client_buffer_, parser, ec);
+        beast::error_code ec = wait_error;
+        if (!ec) co_await inline_io::read_header(client_, client_buffer_, parser, ec);
         const auto started = Clock::now();
         AuditRecord record = new_record();
         if (ec) {
@@ -817,18 +830,23 @@ private:
     ConnectionDeadline client_deadline_;    // closes the client socket when it passes
     ConnectionDeadline upstream_deadline_;  // closes the leased upstream socket when it passes
     beast::flat_buffer client_buffer_;
-    const ConnectionOrigin& origin_;
+    const ConnectionOrigin origin_;
     const std::string sni_;
     UpstreamEndpoint upstream_;
     std::unique_ptr<masking::MaskingSession> masking_;  // the current request's, when its rule masks
 };
 
-}  // namespace
-
-net::awaitable<void> serve_intercepted(ProxyWorker& worker, tcp::socket client, const ConnectionOrigin& origin,
-                                       const std::string& sni, net::ssl::context& tls_context) {
-    InterceptedSession session(worker, std::move(client), origin, sni, tls_context);
-    co_await session.run();
+void InterceptedSessionDeleter::operator()(InterceptedSession* session) const noexcept {
+    delete session;
 }
+
+InterceptedSessionPtr make_intercepted_session(ProxyWorker& worker, tcp::socket client,
+                                               ConnectionOrigin origin, std::string sni,
+                                               net::ssl::context& tls_context) {
+    return InterceptedSessionPtr(new InterceptedSession(
+        worker, std::move(client), std::move(origin), std::move(sni), tls_context));
+}
+
+net::awaitable<void> serve_intercepted(InterceptedSession& session) { return session.run(); }
 
 }  // namespace sluice

@@ -136,6 +136,18 @@ Attempt TlsStream::read_into(void* data, std::size_t size) {
     return classify(ssl_.get(), rc, saved_errno, failed_);
 }
 
+Attempt TlsStream::try_peek() {
+    if (!attached_ || failed_) return {Want::nothing, net::error::bad_descriptor, 0};
+    ERR_clear_error();
+    errno = 0;
+    unsigned char byte = 0;
+    std::size_t n = 0;
+    const int rc = SSL_peek_ex(ssl_.get(), &byte, 1, &n);
+    const int saved_errno = errno;
+    if (rc == 1) return {};
+    return classify(ssl_.get(), rc, saved_errno, failed_);
+}
+
 Attempt TlsStream::write_from(const void* data, std::size_t size) {
     if (!attached_ || failed_) return {Want::nothing, net::error::bad_descriptor, 0};
     ERR_clear_error();

@@ -152,6 +152,19 @@ public:
         if (ec) throw boost::system::system_error(ec);
         return n;
     }
+    // Synchronous and never waiting, like read_some: processes the TLS records that have
+    // arrived without consuming any application data. ec is empty when application data is
+    // ready to read, net::error::would_block when more must arrive first (async_wait_ready()
+    // waits for it; with SSL_MODE_RELEASE_BUFFERS no record buffer is held meanwhile), and
+    // otherwise the error a read would report. For waiting on an idle keep-alive connection
+    // without a read buffer or a parser.
+    void peek_input(boost::system::error_code& ec) {
+        if (!socket_.is_open()) {
+            closed(ec);
+            return;
+        }
+        settle_now(try_peek(), ec);
+    }
     // void(error_code): the socket is ready for what the last would_block attempt wanted.
     template <class CompletionToken>
     auto async_wait_ready(CompletionToken&& token) {
@@ -191,6 +204,7 @@ private:
     tls_detail::Attempt try_handshake(handshake_type type);
     tls_detail::Attempt try_shutdown();
     tls_detail::Attempt read_into(void* data, std::size_t size);
+    tls_detail::Attempt try_peek();
     tls_detail::Attempt write_from(const void* data, std::size_t size);
     // The outcome of a synchronous attempt: would_block (remembering which way) or final.
     std::size_t settle_now(const tls_detail::Attempt& attempt, boost::system::error_code& ec);

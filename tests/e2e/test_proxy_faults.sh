@@ -35,6 +35,12 @@ expect_contains "Transfer-Encoding not ending in chunked gets 400" "$reply" "HTT
 reply="$(raw --plain 'GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\n\r\n')"
 expect_contains "plain text on the TLS port gets a clear 400" "$reply" "tls_required"
 
+# Keep-alive as clients use it: pipelined requests in one write, a connection left idle between
+# requests, a request whose header arrives in pieces after an idle spell; answered in order.
+reply="$(raw 'GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\n\r\n<pause>GET /v1/mo<pause>dels HTTP/1.1\r\nHost: api.openai.com\r\nConnection: close\r\n\r\n')"
+expect_eq "pipelined and idle-then-split requests on one connection are all answered" \
+    "$(grep -o 'HTTP/1.1 200' <<<"$reply" | wc -l)" "3"
+
 python3 -c 'import json; print(json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x" * (2 * 1024 * 1024)}]}))' >"$E2E_DIR/big.json"
 chmod 644 "$E2E_DIR/big.json"
 status="$(curl_api -o /dev/null -w '%{http_code}' https://api.openai.com/v1/chat/completions -H 'Content-Type: application/json' --data-binary "@$E2E_DIR/big.json")"

@@ -2,17 +2,23 @@
 
 Used by the fault tests to send what no well-behaved client would: malformed HTTP, conflicting
 framing headers, plain text on the TLS port. Trust comes from SSL_CERT_FILE, as for any client.
+Each "<pause>" in the payload is a half-second pause between writes (an idle keep-alive
+connection, or a request arriving in pieces).
 """
 import socket
 import ssl
 import sys
+import time
 
 plain = "--plain" in sys.argv
 payload = sys.argv[-1].encode().decode("unicode_escape").encode("latin-1")
 sock = socket.create_connection(("api.openai.com", 443), timeout=10)
 if not plain:
     sock = ssl.create_default_context().wrap_socket(sock, server_hostname="api.openai.com")
-sock.sendall(payload)
+for index, part in enumerate(payload.split(b"<pause>")):
+    if index > 0:
+        time.sleep(0.5)
+    sock.sendall(part)
 chunks = []
 try:
     while True:
