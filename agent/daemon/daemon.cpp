@@ -21,6 +21,7 @@
 #include "agent/loader/redirect_loader.h"
 #include "agent/oidc/oidc_authenticator.h"
 #include "agent/proxy/proxy_server.h"
+#include "agent/proxy/shared_identities.h"
 #include "agent/resolver/target_resolver.h"
 #include "agent/tls/certificate_authority.h"
 #include "agent/tls/upstream_tls.h"
@@ -49,7 +50,8 @@ std::vector<TargetEntry> to_target_entries(const std::vector<ResolvedTarget>& re
     return entries;
 }
 
-ConnectionOrigin origin_of(const sluice_conn_meta& meta, IdentityResolver& identities) {
+ConnectionOrigin origin_of(const sluice_conn_meta& meta, IdentityResolver& identities,
+                           SharedIdentities& shared) {
     namespace ip = boost::asio::ip;
     ConnectionOrigin origin;
     ip::address_v6::bytes_type bytes;
@@ -59,8 +61,9 @@ ConnectionOrigin origin_of(const sluice_conn_meta& meta, IdentityResolver& ident
     origin.original_destination = ip::tcp::endpoint(address, ntohs(meta.orig_port));
     const std::string comm(meta.comm, strnlen(meta.comm, sizeof meta.comm));
     const Identity identity = identities.resolve(meta.tgid, meta.uid, meta.gid, comm, meta.cgroup_id);
-    origin.identity = identity.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    origin.policy_identity = to_policy_identity(identity);
+    origin.identity = shared.share(
+        {identity.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+         to_policy_identity(identity)});
     origin.uid = meta.uid;
     return origin;
 }
@@ -101,6 +104,7 @@ int run_daemon(const Config& config) {
 
     const std::string cgroup_root = find_cgroup2_root();
     IdentityResolver identities(IdentitySources{cgroup_root, "/proc"});
+    SharedIdentities shared_identities;
 
     LoaderOptions loader_options;
     loader_options.cgroup_path = config.cgroup;
@@ -116,7 +120,7 @@ int run_daemon(const Config& config) {
         [&](const boost::asio::ip::tcp::endpoint& client) -> std::optional<ConnectionOrigin> {
             auto meta = loader->take_connection(client.data(), static_cast<socklen_t>(client.size()));
             if (!meta) return std::nullopt;
-            return origin_of(*meta, identities);
+            return origin_of(*meta, identities, shared_identities);
         },
         [&](const std::string& sni) { return ca.server_context_for(sni); },
         [&] { return upstream_context; },

@@ -13,7 +13,7 @@ AuditRecord connection_record(const ConnectionOrigin& origin, std::string kind) 
     record.kind = std::move(kind);
     record.id = new_audit_id();
     record.started = std::chrono::system_clock::now();
-    record.identity = origin.identity;
+    record.identity = origin.identity->audit_json;
     record.original_destination = format_endpoint(origin.original_destination);
     return record;
 }

@@ -259,7 +259,7 @@ private:
             OidcAuthentication auth = co_await context_.oidc.authenticate_async(credential);
             if (auth.outcome == OidcOutcome::ok) {
                 record.oidc = oidc_audit_json(*auth.identity);
-                token_identity = origin_.policy_identity;
+                token_identity = origin_.identity->policy;
                 token_identity->oidc = std::move(auth.identity);
             } else if (auth.outcome != OidcOutcome::none) {
                 record.oidc = nlohmann::json{{"outcome", std::string(to_string(auth.outcome))},
@@ -269,7 +269,7 @@ private:
                 co_return false;
             }
         }
-        const PolicyIdentity& identity = token_identity ? *token_identity : origin_.policy_identity;
+        const PolicyIdentity& identity = token_identity ? *token_identity : origin_.identity->policy;
         const auto real_key = context_.api_keys.key();
         if (!real_key) {
             {

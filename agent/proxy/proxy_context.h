@@ -23,12 +23,18 @@ class AuditWriter;
 class RequestGate;
 class OidcAuthenticator;
 
+// Who opened a connection, as audit and policy see it.
+struct ConnectionIdentity {
+    // The audit "identity" object as JSON text: serialized once, copied into each record.
+    std::string audit_json;
+    PolicyIdentity policy;  // what policy matches on (OIDC claims are added per request)
+};
+
 // Who opened a redirected connection and where it was going (from the kernel record).
 struct ConnectionOrigin {
     boost::asio::ip::tcp::endpoint original_destination;
-    // The audit "identity" object as JSON text: serialized once, copied into each record.
-    std::string identity;
-    PolicyIdentity policy_identity;  // what policy matches on (OIDC claims are added per request)
+    // Never null. Shared by the connections of one process (SharedIdentities).
+    std::shared_ptr<const ConnectionIdentity> identity;
     uint32_t uid = 0;
 };
 
