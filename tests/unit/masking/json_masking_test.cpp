@@ -2,6 +2,8 @@
 // stays valid, and the actions render as documented.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "masking_test_support.h"
 
 namespace sluice::masking {
@@ -173,6 +175,122 @@ TEST(JsonMasking, Utf8AroundValuesSurvives) {
     std::string raw = json{{"input", "Grüße, 日本 jane@example.com — ok 🚀"}}.dump();
     ASSERT_EQ(session.mask_request(raw, "/v1/embeddings"), BodyStatus::masked);
     EXPECT_EQ(json::parse(raw)["input"], "Grüße, 日本 [EMAIL] — ok 🚀");
+}
+
+// Requests are masked by splicing the content strings found by a scan; a body with an escaped
+// member name takes the parse-and-edit path. Both must mask exactly the same values: random
+// bodies of every endpoint's shape, with PII in content and non-content places, masked both
+// ways (an extra escaped member forces the tree).
+json random_request(std::mt19937& rng, ApiShape shape) {
+    static const char* kTexts[] = {"plain words", "mail jane.roe@example.com now",
+                                   "card 4111 1111 1111 1111", "ssn 123-45-6789",
+                                   "caf\u00e9 \"quoted\" \\\\ ip 10.1.2.3", "sk-abcdefghijklmnopqrstuvwxyz12"};
+    auto text = [&] { return std::string(kTexts[rng() % std::size(kTexts)]); };
+    auto content = [&]() -> json {
+        if (rng() % 3 == 0) return text();
+        json parts = json::array();
+        for (int i = 0, n = 1 + static_cast<int>(rng() % 3); i < n; ++i) {
+            switch (rng() % 4) {
+                case 0: parts.push_back(text()); break;
+                case 1: parts.push_back({{"type", "text"}, {"text", text()}}); break;
+                case 2: parts.push_back({{"type", "refusal"}, {"refusal", text()}}); break;
+                default: parts.push_back({{"type", "image_url"}, {"image_url", {{"url", text()}}}});
+            }
+        }
+        return parts;
+    };
+    json body = {{"model", text()}, {"user", text()}, {"metadata", {{"note", text()}}}};
+    switch (shape) {
+        case ApiShape::chat: {
+            json messages = json::array();
+            for (int i = 0, n = 1 + static_cast<int>(rng() % 4); i < n; ++i) {
+                json message = {{"role", "user"}, {"name", text()}, {"content", content()}};
+                if (rng() % 2) message["refusal"] = text();
+                if (rng() % 3 == 0)
+                    message["tool_calls"] = json::array(
+                        {{{"id", text()}, {"function", {{"name", text()}, {"arguments", text()}}}}});
+                if (rng() % 4 == 0) message["function_call"] = {{"name", text()}, {"arguments", text()}};
+                messages.push_back(message);
+            }
+            body["messages"] = messages;
+            break;
+        }
+        case ApiShape::responses: {
+            body["instructions"] = text();
+            if (rng() % 4 == 0) {
+                body["input"] = text();
+                break;
+            }
+            json input = json::array();
+            for (int i = 0, n = 1 + static_cast<int>(rng() % 4); i < n; ++i) {
+                switch (rng() % 4) {
+                    case 0: input.push_back(text()); break;
+                    case 1: input.push_back({{"role", "user"}, {"content", content()}}); break;
+                    case 2: input.push_back({{"type", "reasoning"}, {"summary", content()}}); break;
+                    default:
+                        input.push_back({{"type", "function_call"}, {"call_id", text()},
+                                         {"arguments", text()}, {"input", text()},
+                                         {"output", content()}});
+                }
+            }
+            body["input"] = input;
+            break;
+        }
+        case ApiShape::embeddings:
+        case ApiShape::moderations:
+        case ApiShape::completions: {
+            const char* key = shape == ApiShape::completions ? "prompt" : "input";
+            if (rng() % 2) {
+                body[key] = text();
+            } else {
+                json items = json::array();
+                for (int i = 0, n = 1 + static_cast<int>(rng() % 3); i < n; ++i)
+                    items.push_back(rng() % 2 ? json(text()) : json{{"type", "text"}, {"text", text()}});
+                body[key] = items;
+            }
+            break;
+        }
+        case ApiShape::other:
+            body["id"] = text();
+            body["nested"] = {{"list", json::array({text(), {{"type", text()}, {"deep", text()}}})}};
+            break;
+    }
+    return body;
+}
+
+TEST(JsonMasking, SplicedRequestsMaskWhatTheParsedPathMasks) {
+    const std::pair<ApiShape, const char*> endpoints[] = {
+        {ApiShape::chat, "/v1/chat/completions"}, {ApiShape::responses, "/v1/responses"},
+        {ApiShape::embeddings, "/v1/embeddings"},  {ApiShape::moderations, "/v1/moderations"},
+        {ApiShape::completions, "/v1/completions"}, {ApiShape::other, "/v1/batches"}};
+    std::mt19937 rng(5);
+    int masked = 0;
+    for (int round = 0; round < 400; ++round) {
+        const auto& [shape, path] = endpoints[round % std::size(endpoints)];
+        const json body = random_request(rng, shape);
+        std::string spliced = body.dump();
+        std::string parsed = spliced;
+        parsed.insert(1, R"("\u0078":"",)");  // an escaped member name: the parse-and-edit path
+        MaskingSession a(redact_all(), "k"), b(redact_all(), "k");
+        const auto status = a.mask_request(spliced, path);
+        ASSERT_EQ(status, b.mask_request(parsed, path)) << body.dump();
+        json expected = json::parse(parsed);
+        expected.erase("x");
+        ASSERT_EQ(json::parse(spliced), expected) << path << " " << body.dump();
+        EXPECT_EQ(a.summary(), b.summary());
+        masked += status == BodyStatus::masked;
+    }
+    EXPECT_GT(masked, 300);
+}
+
+TEST(JsonMasking, SplicedRequestKeepsUntouchedBytes) {
+    MaskingSession session(redact_all(), "k");
+    std::string raw =
+        R"({ "model" : "gpt-4o", "temperature": 1.50, "messages": [ {"role":"user",)"
+        R"( "content": "write to a@example.com \u00e9"} ], "zeta": "a@example.com" })";
+    ASSERT_EQ(session.mask_request(raw, "/v1/chat/completions"), BodyStatus::masked);
+    EXPECT_EQ(raw, R"({ "model" : "gpt-4o", "temperature": 1.50, "messages": [ {"role":"user",)"
+                   R"( "content": "write to [EMAIL] é"} ], "zeta": "a@example.com" })");
 }
 
 }  // namespace
