@@ -1,7 +1,8 @@
 // Masks JSON bodies of the OpenAI API: only the string values that carry content, found by
 // the endpoint's schema; everything else (ids, model, numbers, base64 payloads) is left as it
-// was. The result is re-serialized only if a value changed, and is always valid JSON in UTF-8;
-// the caller sets Content-Length from the new size.
+// was. Only if a value changed is the body rewritten: a request by splicing the changed strings
+// into it, an answer by re-serializing it; always valid JSON in UTF-8. The caller sets
+// Content-Length from the new size.
 //
 // Requests: chat `messages[].content` (strings and text parts), tool call arguments and tool
 // results; Responses `instructions` and `input` items (content, tool outputs, arguments);
