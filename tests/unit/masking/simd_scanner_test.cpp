@@ -105,6 +105,26 @@ TEST(SimdScanner, EveryInstructionSetMatchesTheRules) {
     EXPECT_GE(secrets, 1000u);
 }
 
+TEST(SimdScanner, StructuresAcrossRoundBoundaries) {
+    // The scanner classifies 64 blocks (4 KiB) per round and carries the last block's masks
+    // into the next: numbers, IBANs and "secret" laid across the round edges at every offset.
+    const std::string pieces[] = {" 4111 1111 1111 1111 ", " 10.1.2.3 ", " DE89 3704 0044 ",
+                                  " sEcReT ", " +1 415 555 2671 "};
+    for (const auto& piece : pieces) {
+        for (std::size_t edge : {4096u, 8192u}) {
+            for (std::size_t offset = edge - piece.size() - 2; offset <= edge + 2; ++offset) {
+                std::string text(offset, 'x');
+                text += piece;
+                text += std::string(300, 'y');
+                std::vector<ScanHit> got;
+                simd_scan(text, got);
+                ASSERT_EQ(got, reference(text)) << piece << " at " << offset;
+                ASSERT_FALSE(got.empty()) << piece << " at " << offset;
+            }
+        }
+    }
+}
+
 TEST(SimdScanner, SecretAtEveryOffsetAndAtTheEnd) {
     // The classifiers read five bytes past each block: the word across every block edge, and
     // at the very end of texts of every length around them.
