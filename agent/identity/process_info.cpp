@@ -7,6 +7,10 @@
 #include <cerrno>
 
 #include <re2/re2.h>
+#include <yaml-cpp/yaml.h>
+
+#include "policy/masking/masking_config.h"
+#include "policy/masking/text_masker.h"
 
 namespace sluice {
 namespace {
@@ -48,6 +52,14 @@ std::string redact_credentials(std::string text) {
     static const RE2 kOpenAiKey(R"(\bsk-[A-Za-z0-9_\-]{3,})");
     RE2::GlobalReplace(&text, kAfterMarker, "\\1[REDACTED]");
     RE2::GlobalReplace(&text, kOpenAiKey, "[REDACTED]");
+    // Then every secret the masking recognizers know (AWS keys, GitHub and Slack tokens, JWTs,
+    // PEM blocks, ...) wherever it stands. One masker per thread: it counts what it masks.
+    static const auto kSecrets = masking::parse_masking(
+        YAML::Load("[{entities: [secrets], action: redact}]"), "cmdline", {});
+    thread_local masking::TokenVault vault;
+    thread_local masking::MaskStats stats;
+    thread_local masking::TextMasker masker(*kSecrets, "cmdline", vault, stats);
+    if (!masker.mask(text, masking::Direction::request)) return "[REDACTED]";  // fail closed
     return text;
 }
 

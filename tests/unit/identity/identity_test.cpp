@@ -405,6 +405,14 @@ TEST(RedactCredentials, HidesKeysTypedOnTheCommandLine) {
     EXPECT_EQ(redact_credentials("tool --api-key sk-abcdef --model m"), "tool --api-key [REDACTED] --model m");
     EXPECT_EQ(redact_credentials("env OPENAI=sk-proj-XYZ123 run"), "env OPENAI=[REDACTED] run");
     EXPECT_EQ(redact_credentials("python3 agent.py --task summarize"), "python3 agent.py --task summarize");
+    // Other secrets the masking recognizers know, wherever they stand on the line.
+    EXPECT_EQ(redact_credentials("aws s3 ls --access AKIAIOSFODNN7EXAMPLE"),
+              "aws s3 ls --access [AWS_ACCESS_KEY]");
+    EXPECT_EQ(redact_credentials("gh --token ghp_abcdefghijklmnopqrstuvwxyz0123456789 pr"),
+              "gh --token [GITHUB_TOKEN] pr");
+    EXPECT_EQ(redact_credentials("bot xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"),
+              "bot [SLACK_TOKEN]");
+    EXPECT_EQ(redact_credentials("mail jane@example.com 10.1.2.3"), "mail jane@example.com 10.1.2.3");
 }
 
 TEST(RedactCredentials, AppliesToProcCmdline) {
