@@ -123,12 +123,13 @@ net::awaitable<void> route_client_connection(ProxyWorker& worker, tcp::socket& c
 
 }  // namespace
 
-// Stays suspended for the connection's whole life, so it holds as little as it can.
+// Routing and the TLS handshake; for an intercepted connection it ends when the connection
+// first waits for a request (the session owns itself from then on, intercepted_session.h).
 net::awaitable<void> serve_client_connection(ProxyWorker& worker, tcp::socket client) {
     SessionCount count(worker);
     InterceptedSessionPtr session;
     co_await route_client_connection(worker, client, session);
-    if (session) co_await serve_intercepted(*session);
+    if (session) co_await serve_intercepted(std::move(session));
 }
 
 }  // namespace sluice

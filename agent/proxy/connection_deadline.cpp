@@ -1,8 +1,5 @@
 #include "agent/proxy/connection_deadline.h"
 
-#include <algorithm>
-#include <vector>
-
 #include <boost/asio/steady_timer.hpp>
 
 namespace sluice {
@@ -22,7 +19,7 @@ struct ConnectionDeadline::State {
     bool stopped = false;
     std::uint64_t generation = 0;  // a wait re-queued earlier makes the older handler stale
     std::uint64_t waits = 0;
-    std::vector<net::ip::tcp::socket*> sockets;
+    net::ip::tcp::socket* socket = nullptr;  // closed on expiry; null when disarmed
 
     static void sleep_until(const std::shared_ptr<State>& self, Clock::time_point when) {
         self->wake_at = when;
@@ -45,10 +42,9 @@ struct ConnectionDeadline::State {
         }
         timed_out = true;
         deadline = Clock::time_point::max();
-        for (net::ip::tcp::socket* socket : sockets) {
-            boost::system::error_code ignored;
-            socket->close(ignored);  // completes pending operations with operation_aborted
-        }
+        boost::system::error_code ignored;
+        socket->close(ignored);  // completes pending operations with operation_aborted
+        socket = nullptr;
     }
 };
 
@@ -57,24 +53,16 @@ ConnectionDeadline::ConnectionDeadline(net::any_io_executor executor)
 
 ConnectionDeadline::~ConnectionDeadline() {
     state_->stopped = true;
-    state_->sockets.clear();
+    state_->socket = nullptr;
     // Cancelling queues the handler (it returns on `stopped`) and needs no syscall; without it
     // the io_context would keep the pending wait, and this State, until the old deadline.
     state_->timer.cancel();
 }
 
-void ConnectionDeadline::watch(net::ip::tcp::socket& socket) {
-    if (std::find(state_->sockets.begin(), state_->sockets.end(), &socket) == state_->sockets.end())
-        state_->sockets.push_back(&socket);
-}
-
-void ConnectionDeadline::unwatch(net::ip::tcp::socket& socket) {
-    std::erase(state_->sockets, &socket);
-}
-
-void ConnectionDeadline::arm(Clock::duration timeout) {
+void ConnectionDeadline::arm(Clock::duration timeout, net::ip::tcp::socket& socket) {
     State& s = *state_;
     s.deadline = Clock::now() + timeout;
+    s.socket = &socket;
     s.timed_out = false;
     // Earlier than the pending wake-up (or none pending): the timer has to move. Otherwise the
     // wake-up will find the later deadline and sleep again, and arm() costs no syscall.
@@ -83,6 +71,11 @@ void ConnectionDeadline::arm(Clock::duration timeout) {
 
 void ConnectionDeadline::disarm() {
     state_->deadline = Clock::time_point::max();
+    state_->socket = nullptr;
+}
+
+bool ConnectionDeadline::guards(const net::ip::tcp::socket& socket) const {
+    return state_->socket == &socket;
 }
 
 bool ConnectionDeadline::timed_out() const { return state_->timed_out; }

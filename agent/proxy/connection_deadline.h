@@ -9,22 +9,23 @@
 // re-programmed about once per timeout period, not per operation. Only moving the deadline
 // earlier than the pending wake-up (a shorter timeout than the last one) re-queues it at once.
 //
-// On expiry the watched sockets are closed, which completes their pending operations with
+// On expiry the socket it guards is closed, which completes their pending operations with
 // operation_aborted (and makes TlsStream operations complete with it too), and timed_out()
 // becomes true until the next arm(). Closing rather than cancelling, as Beast's tcp_stream does:
 // a composed operation between two steps when the deadline passes would miss a cancel() and
 // start its next wait with no deadline at all.
 //
 // How a session uses it:
-//   ConnectionDeadline client_deadline(executor);       // one per connection
-//   client_deadline.watch(stream.next_layer());
-//   client_deadline.arm(idle_timeout);                   // before each read or write
+//   ConnectionDeadline deadline(executor);                       // one per connection
+//   deadline.arm(idle_timeout, stream.next_layer());             // before each read or write
 //   co_await http::async_read_header(stream, buffer, parser, use_ec(ec));
-//   if (ec && client_deadline.timed_out()) ...          // a timeout, whatever ec says
-//                                                        // (operation_aborted, bad_descriptor)
-// For a pooled upstream connection, a second deadline watches the leased socket for the
-// exchange (watch() on lease, unwatch() before the connection goes back to the pool), so an
-// upstream timeout closes the upstream socket only and the client can still get its 504.
+//   if (ec && deadline.timed_out()) ...                          // a timeout, whatever ec says
+//                                                                // (operation_aborted, bad_descriptor)
+// A deadline guards one socket at a time, the one its last arm() named: a proxied connection
+// waits on its client or on its leased upstream, never on both, so one timer serves both
+// (arming for the upstream socket stops the client's deadline, and back). An upstream timeout
+// closes the upstream socket only, so the client can still get its 504. disarm() before the
+// upstream connection goes back to its pool.
 //
 // Single-threaded like the rest of a proxy worker: use from the io_context's thread only.
 #pragma once
@@ -48,16 +49,16 @@ public:
     // Stops watching and cancels the pending wake-up (no syscall).
     ~ConnectionDeadline();
 
-    // `socket` is closed when the deadline passes. It must outlive this object or be unwatched.
-    void watch(boost::asio::ip::tcp::socket& socket);
-    void unwatch(boost::asio::ip::tcp::socket& socket);
-
-    // The next operations must finish within `timeout` from now. Clears timed_out().
-    void arm(Clock::duration timeout);
-    // No deadline until the next arm() (e.g. while a connection sits in a pool).
+    // The next operations on `socket` must finish within `timeout` from now: `socket` (and no
+    // other) is closed when it passes. Replaces the previous deadline and socket; clears
+    // timed_out(). `socket` must outlive this object or be followed by another arm() or disarm().
+    void arm(Clock::duration timeout, boost::asio::ip::tcp::socket& socket);
+    // No deadline and no socket until the next arm() (e.g. while a connection sits in a pool).
     void disarm();
 
-    // True once the deadline passed (and the watched sockets were closed), until arm().
+    // True while armed for `socket`.
+    [[nodiscard]] bool guards(const boost::asio::ip::tcp::socket& socket) const;
+    // True once the deadline passed (and its socket was closed), until arm().
     [[nodiscard]] bool timed_out() const;
     // The current deadline; Clock::time_point::max() when disarmed.
     [[nodiscard]] Clock::time_point deadline() const;

@@ -43,15 +43,6 @@ boost::asio::awaitable<void> run(TlsStream& stream, Operation operation, boost::
     }
 }
 
-// Waits until `stream` has application data to read, or an error to report, reading none of
-// it. The waiting costs the connection nothing but the pending wait: no read buffer, no parser,
-// no OpenSSL record buffer. Not a coroutine itself: the caller's frame holds nothing for it.
-inline boost::asio::awaitable<void> wait_readable(TlsStream& stream,
-                                                  boost::system::error_code& ec) {
-    return run(
-        stream, [&stream](boost::system::error_code& e) { stream.peek_input(e); }, ec);
-}
-
 // http::async_read_header.
 template <class Parser>
 boost::asio::awaitable<void> read_header(TlsStream& stream, boost::beast::flat_buffer& buffer, Parser& parser,

@@ -5,6 +5,7 @@
 #include <limits>
 #include <optional>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -109,32 +110,82 @@ public:
           context_(worker.context()),
           config_(context_.config),
           client_(std::move(client), tls_context.native_handle()),
-          client_deadline_(client_.get_executor()),
-          upstream_deadline_(client_.get_executor()),
+          deadline_(client_.get_executor()),
           origin_(std::move(origin)),
           sni_(std::move(sni)) {
-        client_deadline_.watch(client_.next_layer());
+        worker_.session_started();
     }
+    ~InterceptedSession() { worker_.session_ended(); }
+    InterceptedSession(const InterceptedSession&) = delete;
+    InterceptedSession& operator=(const InterceptedSession&) = delete;
 
+    // The handshake, then requests until the connection ends.
+    //
     // Idle keep-alive connections are most of a busy host's connections, so between requests
-    // this frame and the wait below are all a connection has suspended: a request's parser,
-    // record and frames exist only while it is served, and the read buffer a request grew is
-    // given back (docs/benchmarks.md, memory per idle connection).
-    net::awaitable<void> run() {
-        if (!co_await resolve_upstream()) co_return;
-        if (!co_await handshake()) co_return;
-        for (;;) {
-            beast::error_code ec;
-            // The whole next request header must arrive within one idle timeout from here.
-            arm_client(client_idle_timeout());
-            if (client_buffer_.size() == 0) co_await inline_io::wait_readable(client_, ec);
-            if (!co_await serve_one_request(ec)) break;
-            if (client_buffer_.size() == 0) client_buffer_.shrink_to_fit();
-        }
-        close_client();
+    // a connection holds only this object, OpenSSL's state and one pending socket wait whose
+    // handler owns the session: no coroutine frame, parser, record or read buffer (the buffer a
+    // request grew is given back). When the next request's first bytes arrive, a coroutine is
+    // spawned to serve it (docs/benchmarks.md, memory per idle connection).
+    static net::awaitable<void> serve(InterceptedSessionPtr self) {
+        InterceptedSession& session = *self;
+        if (!co_await session.resolve_upstream()) co_return;
+        if (!co_await session.handshake()) co_return;
+        beast::error_code ec;
+        if (session.next_request_arrived(ec))
+            co_await serve_requests(std::move(self), ec);
+        else
+            wait_for_request(std::move(self));
     }
 
 private:
+    // Serves requests while they keep coming without a wait (pipelined or already arrived),
+    // then leaves the session to wait_for_request() and ends. `wait_error`: what waiting for
+    // the first request's bytes ended with.
+    static net::awaitable<void> serve_requests(InterceptedSessionPtr self, beast::error_code wait_error) {
+        InterceptedSession& session = *self;
+        beast::error_code ec = wait_error;
+        while (co_await session.serve_one_request(ec)) {
+            if (!session.next_request_arrived(ec)) {
+                wait_for_request(std::move(self));
+                co_return;
+            }
+        }
+        session.close_client();
+    }
+
+    // Arms the client's idle deadline (the whole next request header must arrive within one
+    // idle timeout from here; it covers the header read too) and looks, without reading, for
+    // the next request. True when it has arrived or the connection failed (`ec`: what a read
+    // would report); false when it must be waited for.
+    bool next_request_arrived(beast::error_code& ec) {
+        ec = {};
+        arm_client(client_idle_timeout());
+        if (client_buffer_.size() != 0) return true;  // pipelined: it has begun arriving
+        client_buffer_.shrink_to_fit();
+        client_.peek_input(ec);
+        return ec != net::error::would_block;
+    }
+
+    // The idle wait: a plain callback owns the session until the client's next bytes arrive,
+    // the idle deadline closes the socket, or the worker stops (destroying the handler ends
+    // the session).
+    static void wait_for_request(InterceptedSessionPtr self) {
+        TlsStream& client = self->client_;
+        client.async_wait_ready([self = std::move(self)](beast::error_code ec) mutable {
+            on_readable(std::move(self), ec);
+        });
+    }
+
+    static void on_readable(InterceptedSessionPtr self, beast::error_code ec) {
+        InterceptedSession& session = *self;
+        if (!ec && !session.client_.next_layer().is_open()) ec = net::error::operation_aborted;
+        if (!ec) session.client_.peek_input(ec);
+        // Records that carry no request (a partial record, a TLS 1.3 key update): wait again.
+        if (ec == net::error::would_block) return wait_for_request(std::move(self));
+        const auto executor = session.client_.get_executor();
+        net::co_spawn(executor, serve_requests(std::move(self), ec), report_session_error);
+    }
+
     net::awaitable<bool> handshake() {
         const auto started = Clock::now();
         beast::error_code ec;
@@ -226,7 +277,7 @@ private:
         const auto started = Clock::now();
         AuditRecord record = new_record();
         if (ec) {
-            if (client_deadline_.timed_out()) co_return false;  // socket already closed
+            if (deadline_.timed_out()) co_return false;  // socket already closed
             if (is_quiet_close(ec) && client_buffer_.size() == 0) co_return false;
             {
                 const ClientError error = parse_error_to_client_error(ec);
@@ -335,7 +386,7 @@ private:
         // A pooled connection may have been closed by the upstream a moment ago; a request whose
         // body we still hold is retried once on a fresh connection.
         for (int attempt = 0;; ++attempt) {
-            client_deadline_.disarm();  // no client operation while we dial the upstream
+            deadline_.disarm();  // no client operation while we dial the upstream
             UpstreamLease lease = co_await worker_.upstream_pool().acquire(upstream_);
             if (!lease.stream) {
                 ++context_.counters.upstream_errors;
@@ -376,7 +427,7 @@ private:
                                              AuditRecord& record, Clock::time_point started,
                                              bool client_keep_alive) {
         beast::error_code ec;
-        const WatchedUpstream watched(upstream_deadline_, upstream.next_layer());
+        const LeasedUpstream leased(*this, upstream.next_layer());
         const auto read_timeout = worker_.upstream_pool().timeouts().read;
         http::request_serializer<http::buffer_body> request_writer{upstream_request};
         arm_upstream(read_timeout);
@@ -417,7 +468,7 @@ private:
         arm_upstream(read_timeout);
         co_await inline_io::read_header(upstream, upstream_buffer, response_parser, ec);
         if (ec) {
-            const bool timed_out = upstream_deadline_.timed_out();
+            const bool timed_out = deadline_.timed_out();
             const bool nothing_received = upstream_buffer.size() == 0 && !timed_out;
             if (nothing_received && record.upstream_connection_reused && body)
                 co_return ExchangeOutcome::retry_on_fresh_connection;
@@ -773,38 +824,35 @@ private:
         finish(record, started);
     }
 
-    // Each deadline counts only while its own connection has an operation outstanding, as
+    // The one deadline counts only for the connection with an operation outstanding, as
     // Beast's per-operation timers did: waiting on the upstream is not client idleness, and a
     // slow client is not an upstream timeout. Neither call makes a syscall.
     void arm_client(std::chrono::steady_clock::duration timeout) {
-        client_deadline_.arm(timeout);
-        upstream_deadline_.disarm();
+        deadline_.arm(timeout, client_.next_layer());
     }
     void arm_upstream(std::chrono::steady_clock::duration timeout) {
-        upstream_deadline_.arm(timeout);
-        client_deadline_.disarm();
+        deadline_.arm(timeout, *upstream_socket_);
     }
     std::chrono::milliseconds client_idle_timeout() const {
         return std::chrono::milliseconds(config_.limits.client_idle_timeout_ms);
     }
 
-    // upstream_deadline_ closes the leased upstream socket while an exchange uses it, and never
-    // once the connection is back in the pool.
-    class WatchedUpstream {
+    // The upstream socket arm_upstream() guards while an exchange uses it; the deadline never
+    // closes it once the connection is back in the pool.
+    class LeasedUpstream {
     public:
-        WatchedUpstream(ConnectionDeadline& deadline, tcp::socket& socket) : deadline_(deadline), socket_(socket) {
-            deadline_.watch(socket_);
+        LeasedUpstream(InterceptedSession& session, tcp::socket& socket) : session_(session) {
+            session_.upstream_socket_ = &socket;
         }
-        ~WatchedUpstream() {
-            deadline_.unwatch(socket_);
-            deadline_.disarm();
+        ~LeasedUpstream() {
+            if (session_.deadline_.guards(*session_.upstream_socket_)) session_.deadline_.disarm();
+            session_.upstream_socket_ = nullptr;
         }
-        WatchedUpstream(const WatchedUpstream&) = delete;
-        WatchedUpstream& operator=(const WatchedUpstream&) = delete;
+        LeasedUpstream(const LeasedUpstream&) = delete;
+        LeasedUpstream& operator=(const LeasedUpstream&) = delete;
 
     private:
-        ConnectionDeadline& deadline_;
-        tcp::socket& socket_;
+        InterceptedSession& session_;
     };
 
     void reset_client() {
@@ -827,8 +875,9 @@ private:
     ProxyContext& context_;
     const Config& config_;
     ClientStream client_;
-    ConnectionDeadline client_deadline_;    // closes the client socket when it passes
-    ConnectionDeadline upstream_deadline_;  // closes the leased upstream socket when it passes
+    // Closes the client socket, or during an exchange the leased upstream socket, when it passes.
+    ConnectionDeadline deadline_;
+    tcp::socket* upstream_socket_ = nullptr;  // the leased upstream's, during an exchange
     beast::flat_buffer client_buffer_;
     const ConnectionOrigin origin_;
     const std::string sni_;
@@ -847,6 +896,8 @@ InterceptedSessionPtr make_intercepted_session(ProxyWorker& worker, tcp::socket 
         worker, std::move(client), std::move(origin), std::move(sni), tls_context));
 }
 
-net::awaitable<void> serve_intercepted(InterceptedSession& session) { return session.run(); }
+net::awaitable<void> serve_intercepted(InterceptedSessionPtr session) {
+    return InterceptedSession::serve(std::move(session));
+}
 
 }  // namespace sluice

@@ -3,8 +3,9 @@
 // real key, streamed both ways, and audited.
 //
 // The session lives on the heap, built by a plain function, and serve_intercepted() runs it:
-// between requests a connection holds only the session, OpenSSL's state and one pending wait,
-// not the coroutine frames of a request (docs/benchmarks.md, memory per idle connection).
+// between requests a connection holds only the session, OpenSSL's state and one pending socket
+// wait that owns the session, no coroutine frame (docs/benchmarks.md, memory per idle
+// connection).
 #pragma once
 
 #include <memory>
@@ -34,7 +35,9 @@ InterceptedSessionPtr make_intercepted_session(ProxyWorker& worker, boost::asio:
                                                boost::asio::ssl::context& tls_context);
 
 // The TLS handshake, then requests until the connection ends (the client closes, a timeout,
-// an error, or Connection: close).
-boost::asio::awaitable<void> serve_intercepted(InterceptedSession& session);
+// an error, or Connection: close). The returned coroutine ends when the connection first waits
+// for a request: from then on the session owns itself (each request gets its own coroutine)
+// and counts itself in the worker's live sessions.
+boost::asio::awaitable<void> serve_intercepted(InterceptedSessionPtr session);
 
 }  // namespace sluice

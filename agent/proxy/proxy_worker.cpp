@@ -17,6 +17,15 @@ namespace sluice {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
+void report_session_error(std::exception_ptr error) {
+    if (!error) return;
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        spdlog::error("proxy: session ended by an unexpected error: {}", e.what());
+    }
+}
+
 std::unique_ptr<net::ssl::context> wrap_ssl_context(const std::shared_ptr<SSL_CTX>& ctx) {
     SSL_CTX_up_ref(ctx.get());  // asio's context frees its handle; give it its own reference
     return std::make_unique<net::ssl::context>(ctx.get());
@@ -56,14 +65,7 @@ net::awaitable<void> accept_loop(ProxyWorker& worker, tcp::acceptor& acceptor) {
             continue;
         }
         net::co_spawn(worker.io(), serve_client_connection(worker, std::move(socket)),
-                      [](std::exception_ptr error) {
-                          if (!error) return;
-                          try {
-                              std::rethrow_exception(error);
-                          } catch (const std::exception& e) {
-                              spdlog::error("proxy: session ended by an unexpected error: {}", e.what());
-                          }
-                      });
+                      report_session_error);
     }
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <exception>
 #include <map>
 #include <memory>
 #include <string>
@@ -52,6 +53,10 @@ private:
     std::atomic<uint64_t> active_sessions_{0};
     std::thread thread_;
 };
+
+// The completion handler of a connection's coroutines (co_spawn): logs the exception that
+// ended one, if any (the last-resort catch at the top of each session).
+void report_session_error(std::exception_ptr error);
 
 // Wraps an SSL_CTX (shared) in the asio type without taking the caller's reference.
 std::unique_ptr<boost::asio::ssl::context> wrap_ssl_context(const std::shared_ptr<SSL_CTX>& ctx);

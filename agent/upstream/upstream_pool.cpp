@@ -90,8 +90,7 @@ net::awaitable<UpstreamLease> UpstreamPool::connect(const UpstreamEndpoint& endp
 
     // One deadline for connect and handshake together, as before; it ends with this call.
     ConnectionDeadline deadline(executor_);
-    deadline.watch(tcp_layer);
-    deadline.arm(timeouts_.connect);
+    deadline.arm(timeouts_.connect, tcp_layer);
     co_await tcp_layer.async_connect(endpoint.address, net::redirect_error(net::use_awaitable, ec));
     if (ec) {
         ++stats_.failures;
@@ -123,7 +122,7 @@ net::awaitable<UpstreamLease> UpstreamPool::connect(const UpstreamEndpoint& endp
     }
     if (SSL_session_reused(ssl)) ++stats_.resumed_handshakes;
     remember_session(endpoint, ssl);
-    deadline.unwatch(tcp_layer);
+    deadline.disarm();
     co_return UpstreamLease{std::move(stream), false, UpstreamFailure::none, {}};
 }
 

@@ -188,8 +188,7 @@ net::awaitable<void> serve_asio(tcp::socket socket, net::ssl::context& ctx, Coun
 net::awaitable<void> serve_lean(tcp::socket socket, SSL_CTX* ctx, Counters& counters) {
     TlsStream stream(std::move(socket), ctx);
     ConnectionDeadline deadline(stream.get_executor());
-    deadline.watch(stream.next_layer());
-    co_await serve(stream, [&](auto d) { deadline.arm(d); }, counters);
+    co_await serve(stream, [&](auto d) { deadline.arm(d, stream.next_layer()); }, counters);
 }
 
 net::awaitable<void> accept_loop(tcp::acceptor& acceptor, Mode mode, const std::shared_ptr<SSL_CTX>& ctx,

@@ -7,7 +7,8 @@ source "$(dirname "$0")/lib/e2e.sh"
 e2e_setup
 e2e_write_config "limits:
   max_body_bytes: 1048576
-  upstream_read_timeout_ms: 1500"
+  upstream_read_timeout_ms: 1500
+  client_idle_timeout_ms: 2500"
 start_upstream --event-gap-ms 40 || exit 1
 start_sluiced || exit 1
 CLIENTS="$E2E_SOURCE_DIR/tests/e2e/clients"
@@ -40,6 +41,17 @@ expect_contains "plain text on the TLS port gets a clear 400" "$reply" "tls_requ
 reply="$(raw 'GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\n\r\n<pause>GET /v1/mo<pause>dels HTTP/1.1\r\nHost: api.openai.com\r\nConnection: close\r\n\r\n')"
 expect_eq "pipelined and idle-then-split requests on one connection are all answered" \
     "$(grep -o 'HTTP/1.1 200' <<<"$reply" | wc -l)" "3"
+
+# A keep-alive connection left idle is closed by sluice after client_idle_timeout_ms: the client
+# reads the end of the connection (not its own 10 s timeout), its answer intact.
+idle_started=$SECONDS
+reply="$(raw 'GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\n\r\n')"
+idle_seconds=$((SECONDS - idle_started))
+expect_eq "a request on a connection left idle is answered" "$(grep -c 'HTTP/1.1 200' <<<"$reply")" "1"
+expect_eq "the idle connection is ended by sluice, not by the client's timeout" \
+    "$(grep -c '^<' <<<"$reply")" "0"
+expect_eq "the idle connection is closed after the idle timeout (2.5 s)" \
+    "$((idle_seconds >= 2 && idle_seconds <= 6))" "1"
 
 python3 -c 'import json; print(json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x" * (2 * 1024 * 1024)}]}))' >"$E2E_DIR/big.json"
 chmod 644 "$E2E_DIR/big.json"

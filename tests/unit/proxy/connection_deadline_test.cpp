@@ -1,5 +1,6 @@
-// The per-connection watchdog: expiry closes the watched sockets (aborting what is pending),
-// re-arming pushes expiry out without restarting the timer, and a shorter timeout pulls it in.
+// The per-connection watchdog: expiry closes the socket it guards (aborting what is pending, and
+// only that socket), re-arming pushes expiry out without restarting the timer, and a shorter
+// timeout pulls it in.
 // Real time, kept short (tens of milliseconds); the assertions allow for a loaded machine.
 #include "agent/proxy/connection_deadline.h"
 
@@ -64,9 +65,8 @@ protected:
 
 TEST_F(ConnectionDeadlineTest, ExpiryClosesTheSocketAndAbortsThePendingRead) {
     ConnectionDeadline deadline(io_.get_executor());
-    deadline.watch(server_);
     const auto started = Clock::now();
-    deadline.arm(milliseconds(40));
+    deadline.arm(milliseconds(40), server_);
     start_read();
     run_for(milliseconds(2000));
     ASSERT_TRUE(read_ec_);
@@ -79,12 +79,11 @@ TEST_F(ConnectionDeadlineTest, ExpiryClosesTheSocketAndAbortsThePendingRead) {
 
 TEST_F(ConnectionDeadlineTest, ReArmingPushesExpiryOutWithoutRestartingTheTimer) {
     ConnectionDeadline deadline(io_.get_executor());
-    deadline.watch(server_);
     const auto started = Clock::now();
-    deadline.arm(milliseconds(100));
+    deadline.arm(milliseconds(100), server_);
     start_read();
     // Every operation re-arms: 60 of them here, all before the first wake-up.
-    for (int i = 1; i <= 60; ++i) after(milliseconds(i), [&] { deadline.arm(milliseconds(100)); });
+    for (int i = 1; i <= 60; ++i) after(milliseconds(i), [&] { deadline.arm(milliseconds(100), server_); });
     run_for(milliseconds(3000));
     ASSERT_TRUE(read_ec_);
     EXPECT_EQ(*read_ec_, net::error::operation_aborted);
@@ -96,17 +95,16 @@ TEST_F(ConnectionDeadlineTest, ReArmingPushesExpiryOutWithoutRestartingTheTimer)
 
 TEST_F(ConnectionDeadlineTest, ArmingForEachOperationCostsNoTimerWait) {
     ConnectionDeadline deadline(io_.get_executor());
-    deadline.arm(std::chrono::seconds(60));
-    for (int i = 0; i < 10000; ++i) deadline.arm(std::chrono::seconds(60));
+    deadline.arm(std::chrono::seconds(60), server_);
+    for (int i = 0; i < 10000; ++i) deadline.arm(std::chrono::seconds(60), server_);
     EXPECT_EQ(deadline.timer_waits(), 1u);
 }
 
 TEST_F(ConnectionDeadlineTest, ShorterTimeoutPullsExpiryIn) {
     ConnectionDeadline deadline(io_.get_executor());
-    deadline.watch(server_);
     const auto started = Clock::now();
-    deadline.arm(std::chrono::seconds(60));
-    deadline.arm(milliseconds(30));
+    deadline.arm(std::chrono::seconds(60), server_);
+    deadline.arm(milliseconds(30), server_);
     start_read();
     run_for(milliseconds(2000));
     ASSERT_TRUE(read_ec_);
@@ -116,8 +114,7 @@ TEST_F(ConnectionDeadlineTest, ShorterTimeoutPullsExpiryIn) {
 
 TEST_F(ConnectionDeadlineTest, DisarmedDeadlineNeverFires) {
     ConnectionDeadline deadline(io_.get_executor());
-    deadline.watch(server_);
-    deadline.arm(milliseconds(20));
+    deadline.arm(milliseconds(20), server_);
     deadline.disarm();
     start_read();
     after(milliseconds(120), [&] { client_.write_some(net::buffer("x", 1)); });
@@ -128,29 +125,31 @@ TEST_F(ConnectionDeadlineTest, DisarmedDeadlineNeverFires) {
     EXPECT_TRUE(server_.is_open());
 }
 
-TEST_F(ConnectionDeadlineTest, CompletedWorkLeavesTheSocketOpenAndReArmClearsTimedOut) {
+TEST_F(ConnectionDeadlineTest, ExpiryClosesOnlyTheSocketOfTheLastArmAndReArmClearsTimedOut) {
     ConnectionDeadline deadline(io_.get_executor());
-    deadline.watch(server_);
-    deadline.arm(milliseconds(50));
+    deadline.arm(milliseconds(50), server_);
     start_read();
     client_.write_some(net::buffer("x", 1));
     run_for(milliseconds(20));
     ASSERT_TRUE(read_ec_);
     EXPECT_FALSE(*read_ec_);
-    // Unwatched sockets survive expiry; timed_out() reports it until the next arm().
-    deadline.unwatch(server_);
+    // Armed for another socket (a session moving from its client to its upstream), expiry
+    // closes that one and leaves the first alone; timed_out() reports it until the next arm().
+    deadline.arm(milliseconds(50), client_);
+    EXPECT_TRUE(deadline.guards(client_));
+    EXPECT_FALSE(deadline.guards(server_));
     run_for(milliseconds(200));
     EXPECT_TRUE(deadline.timed_out());
+    EXPECT_FALSE(client_.is_open());
     EXPECT_TRUE(server_.is_open());
-    deadline.arm(milliseconds(50));
+    deadline.arm(milliseconds(50), server_);
     EXPECT_FALSE(deadline.timed_out());
 }
 
 TEST_F(ConnectionDeadlineTest, DestroyingItCancelsTheWaitSoTheLoopCanFinish) {
     {
         ConnectionDeadline deadline(io_.get_executor());
-        deadline.watch(server_);
-        deadline.arm(std::chrono::seconds(600));
+            deadline.arm(std::chrono::seconds(600), server_);
     }
     const auto started = Clock::now();
     io_.restart();
@@ -173,14 +172,13 @@ TEST(ConnectionDeadlineTls, CutsOffAPendingTlsRead) {
     ASSERT_TRUE(prepare_upstream_ssl(client.native_handle(), "api.openai.com"));
     TlsStream server(acceptor.accept(), server_ctx.get());
     ConnectionDeadline deadline(io.get_executor());
-    deadline.watch(server.next_layer());
 
     std::optional<error_code> read_ec;
     std::array<char, 64> buf{};
-    deadline.arm(std::chrono::seconds(5));
+    deadline.arm(std::chrono::seconds(5), server.next_layer());
     server.async_handshake(net::ssl::stream_base::server, [&](error_code ec) {
         ASSERT_FALSE(ec) << ec.message();
-        deadline.arm(milliseconds(50));
+        deadline.arm(milliseconds(50), server.next_layer());
         server.async_read_some(net::buffer(buf), [&](error_code ec2, std::size_t) { read_ec = ec2; });
     });
     client.async_handshake(net::ssl::stream_base::client, [](error_code ec) { ASSERT_FALSE(ec) << ec.message(); });
