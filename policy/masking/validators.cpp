@@ -82,14 +82,15 @@ bool iban_valid(std::string_view compact) {
     if (!is_digit(compact[2]) || !is_digit(compact[3])) return false;
     // Move the first four characters to the end, letters → 10..35, remainder mod 97.
     uint32_t rem = 0;
-    for (std::size_t k = 0; k < compact.size(); ++k) {
-        char c = compact[(k + 4) % compact.size()];
-        if (is_digit(c)) {
-            rem = (rem * 10 + static_cast<uint32_t>(c - '0')) % 97;
-        } else if (c >= 'A' && c <= 'Z') {
-            rem = (rem * 100 + static_cast<uint32_t>(c - 'A' + 10)) % 97;
-        } else {
-            return false;
+    for (const std::string_view part : {compact.substr(4), compact.substr(0, 4)}) {
+        for (const char c : part) {
+            if (is_digit(c)) {
+                rem = (rem * 10 + static_cast<uint32_t>(c - '0')) % 97;
+            } else if (c >= 'A' && c <= 'Z') {
+                rem = (rem * 100 + static_cast<uint32_t>(c - 'A' + 10)) % 97;
+            } else {
+                return false;
+            }
         }
     }
     return rem == 1;
