@@ -2,6 +2,8 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include "agent/proxy/unpooled_allocator.h"
+
 namespace sluice {
 
 namespace net = boost::asio;
@@ -27,12 +29,24 @@ struct ConnectionDeadline::State {
         ++self->waits;
         const std::uint64_t generation = ++self->generation;
         self->timer.expires_at(when);
-        self->timer.async_wait([self, generation](const boost::system::error_code&) {
+        self->timer.async_wait(WakeHandler{self, generation});
+    }
+
+    // Pending for about a whole timeout period, on idle connections too: its own allocation
+    // rather than a recycled block that may be twice its size (unpooled_allocator.h).
+    struct WakeHandler {
+        using allocator_type = UnpooledAllocator<void>;
+        allocator_type get_allocator() const noexcept { return {}; }
+
+        void operator()(const boost::system::error_code&) const {
             if (self->stopped || generation != self->generation) return;
             self->waiting = false;
             self->on_wake(self);
-        });
-    }
+        }
+
+        std::shared_ptr<State> self;
+        std::uint64_t generation;
+    };
 
     void on_wake(const std::shared_ptr<State>& self) {
         if (deadline == Clock::time_point::max()) return;  // disarmed meanwhile: sleep until arm()

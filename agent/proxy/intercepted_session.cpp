@@ -24,6 +24,7 @@
 #include "agent/proxy/inline_io.h"
 #include "agent/proxy/proxy_worker.h"
 #include "agent/proxy/request_rewrite.h"
+#include "agent/proxy/unpooled_allocator.h"
 #include "agent/upstream/api_key_store.h"
 #include "agent/tls/tls_stream.h"
 #include "agent/upstream/upstream_pool.h"
@@ -171,10 +172,18 @@ private:
     // the session).
     static void wait_for_request(InterceptedSessionPtr self) {
         TlsStream& client = self->client_;
-        client.async_wait_ready([self = std::move(self)](beast::error_code ec) mutable {
-            on_readable(std::move(self), ec);
-        });
+        client.async_wait_ready(IdleWaitHandler{std::move(self)});
     }
+
+    // Its operation gets its own allocation, not a recycled block that may be twice its size:
+    // it lasts as long as the connection is idle (unpooled_allocator.h).
+    struct IdleWaitHandler {
+        using allocator_type = UnpooledAllocator<void>;
+        allocator_type get_allocator() const noexcept { return {}; }
+        void operator()(beast::error_code ec) { on_readable(std::move(self), ec); }
+
+        InterceptedSessionPtr self;
+    };
 
     static void on_readable(InterceptedSessionPtr self, beast::error_code ec) {
         InterceptedSession& session = *self;
