@@ -67,13 +67,18 @@ constexpr IbanCountry kIbanCountries[] = {
     {"TL", 23}, {"TN", 24}, {"TR", 26}, {"UA", 29}, {"VA", 22}, {"VG", 24}, {"XK", 20},
 };
 
+// The same as a table indexed by the two capitals (0: no such country).
+constexpr auto kIbanLengthByCode = [] {
+    std::array<uint8_t, 26 * 26> lengths{};
+    for (const auto& c : kIbanCountries) lengths[(c.code[0] - 'A') * 26 + (c.code[1] - 'A')] = c.length;
+    return lengths;
+}();
+
 }  // namespace
 
 int iban_length(std::string_view country) {
-    for (const auto& c : kIbanCountries)
-        if (country.size() == 2 && country[0] == c.code[0] && country[1] == c.code[1])
-            return c.length;
-    return 0;
+    if (country.size() != 2 || !is_upper(country[0]) || !is_upper(country[1])) return 0;
+    return kIbanLengthByCode[static_cast<std::size_t>((country[0] - 'A') * 26 + (country[1] - 'A'))];
 }
 
 bool iban_valid(std::string_view compact) {
