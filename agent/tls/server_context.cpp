@@ -46,10 +46,9 @@ std::shared_ptr<SSL_CTX> make_intercept_server_context(X509* leaf, EVP_PKEY* lea
     }
     SSL_CTX_set_options(
         raw, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-    // Idle keep-alive connections give OpenSSL's record buffers back. Asio's ssl::stream also
-    // sets this per SSL, so it changes nothing there; it matters for any stream that drives
-    // OpenSSL directly. It does not touch what dominates today's ~78 KiB per idle connection
-    // (docs/benchmarks.md): asio's two 17 KiB stream_core vectors and its 2 x 17 KiB BIO pair.
+    // Idle keep-alive connections give OpenSSL's record buffers back: with them released, an
+    // idle connection's ~15 KiB is mostly OpenSSL's own per-connection state
+    // (docs/benchmarks.md, memory per idle connection).
     SSL_CTX_set_mode(raw, SSL_MODE_RELEASE_BUFFERS);
     // The leaf is ECDSA, so only ECDSA suites can ever be chosen under TLS 1.2; TLS 1.3 suites
     // keep OpenSSL's defaults (all AEAD).
