@@ -15,6 +15,10 @@ namespace sluice {
 
 enum class JsonKind : uint8_t { object, array, string, number, boolean, null };
 
+// Nesting the scans of API bodies and events accept (and the guard before parsing one into a
+// tree, whose serialization recurses); real requests and answers nest a few levels.
+inline constexpr int kJsonMaxDepth = 128;
+
 // One step of a value's path: an object member (raw key bytes, escapes undecoded) or an
 // array element.
 struct JsonStep {
@@ -22,6 +26,9 @@ struct JsonStep {
     std::size_t index = 0;
     bool is_index = false;
     bool key_escaped = false;  // the key has backslash escapes: `key` is not its decoded name
+
+    // The member `name` (compared byte for byte: an escaped key never equals it).
+    bool is_member(std::string_view name) const { return !is_index && key == name; }
 };
 
 // Where a value sits and what it is; [begin, end) are its bytes (strings with their quotes).
@@ -31,6 +38,13 @@ struct JsonValue {
     const JsonStep* path;  // path[0..depth)
     int depth;
     bool escaped = false;  // a string with backslash escapes in it
+
+    // A member name on the path has escapes: comparing keys byte for byte could miss it.
+    bool path_key_escaped() const {
+        for (int i = 0; i < depth; ++i)
+            if (path[i].key_escaped) return true;
+        return false;
+    }
 };
 
 // Calls `visit` for every value, innermost first for containers (a container is reported when

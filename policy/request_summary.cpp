@@ -7,13 +7,6 @@
 
 namespace sluice {
 
-namespace {
-
-// Nesting the summary scan accepts; request bodies nest a few levels.
-constexpr int kMaxRequestDepth = 128;
-
-}  // namespace
-
 RequestSummary summarize_request(const nlohmann::json& body) {
     RequestSummary summary;
     if (!body.is_object()) return summary;
@@ -38,7 +31,7 @@ RequestSummary summarize_request_body(std::string_view body) {
     static constexpr std::array<std::string_view, 3> kCapKeys = {"max_completion_tokens",
                                                                  "max_output_tokens", "max_tokens"};
     bool top_object = false, escaped_key = false;
-    const bool valid = scan_json(body, kMaxRequestDepth, [&](const JsonValue& v) {
+    const bool valid = scan_json(body, kJsonMaxDepth, [&](const JsonValue& v) {
         if (v.depth == 0) top_object = v.kind == JsonKind::object;
         if (v.depth != 1) return;
         escaped_key |= v.path[0].key_escaped;

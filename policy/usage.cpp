@@ -8,9 +8,6 @@ namespace sluice {
 
 namespace {
 
-// Nesting the scan accepts; answers nest a few levels.
-constexpr int kMaxDepth = 128;
-
 // True when `text` has "usage" followed by an object, so the common `"usage":null` chunks
 // and usage-free deltas skip the scan.
 bool mentions_usage_object(std::string_view text) {
@@ -43,28 +40,25 @@ std::optional<UsagePlaces> find_usage(std::string_view text, bool& escaped_key) 
     UsagePlaces places;
     std::optional<std::string_view> pending;  // usage inside the "response" being read
     bool top_object = false;
-    auto key_is = [](const JsonStep& step, std::string_view key) {
-        return !step.is_index && step.key == key;
-    };
-    const bool valid = scan_json(text, kMaxDepth, [&](const JsonValue& v) {
+    const bool valid = scan_json(text, kJsonMaxDepth, [&](const JsonValue& v) {
         const auto bytes = text.substr(v.begin, v.end - v.begin);
         if (v.depth == 0) {
             top_object = v.kind == JsonKind::object;
             return;
         }
         if (v.depth > 2) return;
-        for (int i = 0; i < v.depth; ++i) escaped_key |= v.path[i].key_escaped;
+        escaped_key |= v.path_key_escaped();
         const JsonStep& first = v.path[0];
         if (v.depth == 2) {
-            if (key_is(first, "response") && key_is(v.path[1], "usage"))
+            if (first.is_member("response") && v.path[1].is_member("usage"))
                 pending = v.kind == JsonKind::object ? std::optional(bytes) : std::nullopt;
             return;
         }
-        if (key_is(first, "usage"))
+        if (first.is_member("usage"))
             places.usage = v.kind == JsonKind::object ? std::optional(bytes) : std::nullopt;
-        if (key_is(first, "type"))
+        if (first.is_member("type"))
             places.type = v.kind == JsonKind::string ? std::optional(bytes) : std::nullopt;
-        if (key_is(first, "response")) {
+        if (first.is_member("response")) {
             places.response = true;
             places.response_usage = v.kind == JsonKind::object ? pending : std::nullopt;
             pending.reset();

@@ -37,6 +37,12 @@ void append_bool(std::string& out, std::string_view name, bool value) {
     out.push_back(',');
 }
 
+void append_double(std::string& out, std::string_view name, double value) {
+    append_key(out, name);
+    append_json_double(out, value);
+    out.push_back(',');
+}
+
 void append_json(std::string& out, std::string_view name, const nlohmann::json& value) {
     append_key(out, name);
     out += value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -47,6 +53,17 @@ void append_json(std::string& out, std::string_view name, const nlohmann::json& 
 void close_object(std::string& out) {
     if (out.back() == ',') out.back() = '}';
     else out.push_back('}');
+}
+
+// A member whose value is an object: begin_member_object(), its members, end_member_object().
+void begin_member_object(std::string& out, std::string_view name) {
+    append_key(out, name);
+    out.push_back('{');
+}
+
+void end_member_object(std::string& out) {
+    close_object(out);
+    out.push_back(',');
 }
 
 // The identity object with "oidc" added when the request carried a token.
@@ -62,8 +79,7 @@ void append_identity(std::string& out, std::string_view identity, const std::opt
     out += head;
     if (head.find_last_not_of(" \t\r\n") != head.find_last_of('{')) out.push_back(',');
     append_json(out, "oidc", *oidc);
-    close_object(out);
-    out.push_back(',');
+    end_member_object(out);
 }
 
 }  // namespace
@@ -73,16 +89,13 @@ std::string AuditRecord::to_line() const {
     std::string out;
     out.reserve(640 + identity.size() + path.size() + error.size());
     out.push_back('{');
-    append_key(out, "connection");
-    out.push_back('{');
+    begin_member_object(out, "connection");
     append_text(out, "original_destination", original_destination);
     append_text(out, "sni", sni);
     append_bool(out, "upstream_reused", upstream_connection_reused);
-    close_object(out);
-    out.push_back(',');
+    end_member_object(out);
 
-    append_key(out, "decision");
-    out.push_back('{');
+    begin_member_object(out, "decision");
     append_text(out, "action", action);
     if (!code.empty()) append_text(out, "code", code);
     append_text(out, "reason", reason);
@@ -97,31 +110,25 @@ std::string AuditRecord::to_line() const {
         if (out.back() == ',') out.back() = ']';
         out.push_back(',');
     }
-    close_object(out);
-    out.push_back(',');
+    end_member_object(out);
 
     if (!error.empty()) append_text(out, "error", error);
     append_text(out, "id", id);
     append_identity(out, identity, oidc);
     append_text(out, "kind", kind);
-    append_key(out, "latency_ms");
-    append_json_double(out, latency_ms);
-    out.push_back(',');
+    append_double(out, "latency_ms", latency_ms);
     if (masking && !masking->empty()) append_json(out, "masking", *masking);
 
-    append_key(out, "request");
-    out.push_back('{');
+    begin_member_object(out, "request");
     append_number(out, "bytes", request_bytes);
     if (!client_key_fingerprint.empty()) append_text(out, "client_key", client_key_fingerprint);
     append_text(out, "method", method);
     append_text(out, "model", model);
     append_text(out, "path", path);
     append_bool(out, "stream", stream);
-    close_object(out);
-    out.push_back(',');
+    end_member_object(out);
 
-    append_key(out, "response");
-    out.push_back('{');
+    begin_member_object(out, "response");
     append_number(out, "bytes", response_bytes);
     append_number(out, "status", uint64_t{status});
     append_number(out, "upstream_status", uint64_t{upstream_status});
@@ -131,15 +138,10 @@ std::string AuditRecord::to_line() const {
         append_key(out, "usage");
         out += "null,";
     }
-    close_object(out);
-    out.push_back(',');
+    end_member_object(out);
 
     append_text(out, "ts", format_utc(started));
-    if (upstream_ttfb_ms > 0) {
-        append_key(out, "upstream_ttfb_ms");
-        append_json_double(out, upstream_ttfb_ms);
-        out.push_back(',');
-    }
+    if (upstream_ttfb_ms > 0) append_double(out, "upstream_ttfb_ms", upstream_ttfb_ms);
     close_object(out);
     out.push_back('\n');
     return out;

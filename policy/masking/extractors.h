@@ -67,6 +67,13 @@ inline constexpr std::size_t kIpv4MaxBytes = 15;
 inline constexpr std::size_t kIpv6MaxBytes = 45;
 inline constexpr std::size_t kTokenMaxBytes = 512;  // OpenAI, GitHub, Slack tokens
 inline constexpr std::string_view kSecretWord = "secret";  // any case, before an AWS secret key
+// kSecretWord in any case at `pos`.
+inline bool secret_word_at(std::string_view text, std::size_t pos) {
+    if (pos + kSecretWord.size() > text.size()) return false;
+    for (std::size_t k = 0; k < kSecretWord.size(); ++k)
+        if ((text[pos + k] | 0x20) != kSecretWord[k]) return false;
+    return true;
+}
 inline constexpr std::size_t kAwsSecretBytes = 40;
 inline constexpr std::size_t kAwsSecretWindowBytes =
     96;  // key must start this close after "secret"

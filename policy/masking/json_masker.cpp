@@ -246,7 +246,7 @@ struct Path {
     const JsonStep* step;
     int depth;
     bool key(int i, std::string_view name) const {
-        return i < depth && !step[i].is_index && step[i].key == name;
+        return i < depth && step[i].is_member(name);
     }
     bool index(int i) const { return i < depth && step[i].is_index; }
     Path from(int i) const { return {step + i, depth - i}; }
@@ -313,9 +313,9 @@ BodyStatus mask_request_body(std::string& body, std::string_view path, TextMaske
     thread_local std::vector<Found> found;
     found.clear();
     bool escaped_key = false;
-    const bool valid = scan_json(body, kMaxJsonDepth, [&](const JsonValue& value) {
+    const bool valid = scan_json(body, kJsonMaxDepth, [&](const JsonValue& value) {
         if (value.kind != JsonKind::string) return;
-        for (int i = 0; i < value.depth; ++i) escaped_key |= value.path[i].key_escaped;
+        escaped_key |= value.path_key_escaped();
         if (request_content(shape, {value.path, value.depth}))
             found.push_back({value.begin, value.end, value.escaped});
     });

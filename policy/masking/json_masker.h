@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "policy/json_scan.h"
 #include "policy/masking/text_masker.h"
 
 namespace sluice::masking {
@@ -22,7 +23,7 @@ namespace sluice::masking {
 enum class BodyStatus {
     unchanged,  // nothing to mask; body untouched
     masked,     // body replaced
-    not_json,   // not JSON (or nested deeper than kMaxJsonDepth): body untouched, not masked
+    not_json,   // not JSON (or nested deeper than kJsonMaxDepth): body untouched, not masked
     failed,     // a scan engine failed: body untouched, must not be forwarded
 };
 std::string_view to_string(BodyStatus status);
@@ -30,10 +31,9 @@ std::string_view to_string(BodyStatus status);
 enum class ApiShape { chat, responses, embeddings, completions, moderations, other };
 ApiShape api_shape(std::string_view path);  // query string and trailing '/' ignored
 
-inline constexpr int kMaxJsonDepth = 128;
 // True when `text` is nested at most `max_depth` arrays/objects deep (a guard before parsing:
 // serialization recurses).
-bool json_depth_within(std::string_view text, int max_depth = kMaxJsonDepth);
+bool json_depth_within(std::string_view text, int max_depth = kJsonMaxDepth);
 
 BodyStatus mask_request_body(std::string& body, std::string_view path, TextMasker& masker);
 // `restore`: put back placeholders issued for this session's requests.

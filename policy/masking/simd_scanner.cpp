@@ -345,14 +345,6 @@ template <ClassifyBlocks kClassify>
     }
 }
 
-// "secret" in any case at `pos`.
-inline bool secret_word_at(std::string_view text, std::size_t pos) {
-    if (pos + kSecretWord.size() > text.size()) return false;
-    for (std::size_t k = 0; k < kSecretWord.size(); ++k)
-        if ((text[pos + k] | 0x20) != kSecretWord[k]) return false;
-    return true;
-}
-
 // The scan, compiled once per instruction set (below) so the bit logic gets the CPU's popcnt.
 template <ClassifyBlocks kClassify, FilterBlocks kFilter>
 [[gnu::always_inline]] inline void scan_with(std::string_view text, std::vector<ScanHit>& out) {

@@ -22,10 +22,6 @@ struct Seen {
     bool absent_or_null() const { return count == 0 || (count == 1 && kind == JsonKind::null); }
 };
 
-bool is_key(const JsonStep& step, std::string_view key) {
-    return !step.is_index && step.key == key;
-}
-
 // True when every step of the path is a plain key (no escapes): escaped keys could spell a
 // member the matcher looks for under another byte sequence.
 bool plain_path(const JsonValue& v) {
@@ -51,7 +47,7 @@ std::optional<int64_t> index_or(std::string_view data, const Seen& seen, int64_t
 bool scan_event_object(std::string_view data, const std::function<void(const JsonValue&)>& visit) {
     if (data.find_first_of("\r\n") != std::string_view::npos) return false;
     bool top_object = false;
-    const bool valid = scan_json(data, kMaxJsonDepth, [&](const JsonValue& v) {
+    const bool valid = scan_json(data, kJsonMaxDepth, [&](const JsonValue& v) {
         if (v.depth == 0)
             top_object = v.kind == JsonKind::object;
         else
@@ -75,12 +71,12 @@ std::optional<ChatDeltaEvent> match_chat_delta(std::string_view data) {
         }
         const JsonStep* p = v.path;
         if (v.depth == 1) {
-            if (is_key(p[0], "choices")) choices.add(v);
+            if (p[0].is_member("choices")) choices.add(v);
             for (std::size_t i = 0; i < fields.size(); ++i)
-                if (is_key(p[0], kChatChunkFields[i])) fields[i].add(v);
+                if (p[0].is_member(kChatChunkFields[i])) fields[i].add(v);
             return;
         }
-        if (!is_key(p[0], "choices") || !p[1].is_index) return;
+        if (!p[0].is_member("choices") || !p[1].is_index) return;
         if (v.depth == 2) {
             ++elements;
             element.add(v);
@@ -88,17 +84,17 @@ std::optional<ChatDeltaEvent> match_chat_delta(std::string_view data) {
         }
         if (p[1].index != 0) return;
         if (v.depth == 3) {
-            if (is_key(p[2], "index")) index.add(v);
-            if (is_key(p[2], "delta")) delta.add(v);
-            if (is_key(p[2], "logprobs")) logprobs.add(v);
-            if (is_key(p[2], "finish_reason")) finish.add(v);
+            if (p[2].is_member("index")) index.add(v);
+            if (p[2].is_member("delta")) delta.add(v);
+            if (p[2].is_member("logprobs")) logprobs.add(v);
+            if (p[2].is_member("finish_reason")) finish.add(v);
             return;
         }
-        if (!is_key(p[2], "delta")) return;
-        if (is_key(p[3], "content")) content.add(v);
-        if (is_key(p[3], "refusal")) refusal.add(v);
-        if (is_key(p[3], "tool_calls")) tools.add(v);
-        if (is_key(p[3], "function_call")) function.add(v);
+        if (!p[2].is_member("delta")) return;
+        if (p[3].is_member("content")) content.add(v);
+        if (p[3].is_member("refusal")) refusal.add(v);
+        if (p[3].is_member("tool_calls")) tools.add(v);
+        if (p[3].is_member("function_call")) function.add(v);
     });
     if (!valid || !plain) return std::nullopt;
     if (choices.count != 1 || choices.kind != JsonKind::array || elements != 1 ||
@@ -133,13 +129,13 @@ std::optional<ResponsesDeltaEvent> match_responses_delta(std::string_view data) 
             return;
         }
         const JsonStep& key = v.path[0];
-        if (is_key(key, "type")) type.add(v);
-        if (is_key(key, "delta")) delta.add(v);
-        if (is_key(key, "sequence_number")) sequence.add(v);
-        if (is_key(key, "output_index")) output_index.add(v);
-        if (is_key(key, "content_index")) content_index.add(v);
-        if (is_key(key, "summary_index")) summary_index.add(v);
-        if (is_key(key, "logprobs")) logprobs.add(v);
+        if (key.is_member("type")) type.add(v);
+        if (key.is_member("delta")) delta.add(v);
+        if (key.is_member("sequence_number")) sequence.add(v);
+        if (key.is_member("output_index")) output_index.add(v);
+        if (key.is_member("content_index")) content_index.add(v);
+        if (key.is_member("summary_index")) summary_index.add(v);
+        if (key.is_member("logprobs")) logprobs.add(v);
     });
     if (!valid || !plain) return std::nullopt;
     if (type.count != 1 || type.kind != JsonKind::string) return std::nullopt;

@@ -75,11 +75,8 @@ bool is_pem_body(char c) {
 }
 
 bool contains_secret_keyword(std::string_view text) {
-    for (std::size_t i = 0; i + kSecretWord.size() <= text.size(); ++i) {
-        std::size_t k = 0;
-        while (k < kSecretWord.size() && (text[i + k] | 0x20) == kSecretWord[k]) ++k;
-        if (k == kSecretWord.size()) return true;
-    }
+    for (std::size_t i = 0; i + kSecretWord.size() <= text.size(); ++i)
+        if (secret_word_at(text, i)) return true;
     return false;
 }
 
