@@ -68,24 +68,40 @@ std::optional<UsagePlaces> find_usage(std::string_view text, bool& escaped_key) 
     return places;
 }
 
-std::optional<nlohmann::json> usage_member(const nlohmann::json& object) {
+std::optional<UsageObject> usage_member(const nlohmann::json& object) {
     if (!object.is_object()) return std::nullopt;
     auto it = object.find("usage");
     if (it == object.end() || !it->is_object()) return std::nullopt;
-    return *it;
+    return UsageObject{it->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
 }
 
-std::optional<nlohmann::json> parse_object(std::optional<std::string_view> bytes) {
+// `bytes`: one object the scan validated. Whitespace outside strings goes (strings cannot hold
+// a raw line break, so the result is one line).
+std::optional<UsageObject> compact_object(std::optional<std::string_view> bytes) {
     if (!bytes) return std::nullopt;
-    return nlohmann::json::parse(*bytes);  // validated by the scan
+    UsageObject usage;
+    usage.json.reserve(bytes->size());
+    bool in_string = false;
+    for (std::size_t i = 0; i < bytes->size(); ++i) {
+        const char c = (*bytes)[i];
+        if (in_string) {
+            usage.json.push_back(c);
+            if (c == '\\') usage.json.push_back((*bytes)[++i]);
+            else if (c == '"') in_string = false;
+        } else if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+            usage.json.push_back(c);
+            in_string = c == '"';
+        }
+    }
+    return usage;
 }
 
 }  // namespace
 
-std::optional<nlohmann::json> usage_from_body(std::string_view body) {
+std::optional<UsageObject> usage_from_body(std::string_view body) {
     if (!mentions_usage_object(body)) return std::nullopt;
     bool escaped_key = false;
-    if (auto places = find_usage(body, escaped_key)) return parse_object(places->usage);
+    if (auto places = find_usage(body, escaped_key)) return compact_object(places->usage);
     if (!escaped_key) return std::nullopt;
     auto parsed = nlohmann::json::parse(body, nullptr, false);
     if (parsed.is_discarded()) return std::nullopt;
@@ -106,13 +122,13 @@ void StreamUsageTracker::on_event(const SseEvent& event) {
     }
     // Responses API: response.completed (and .incomplete/.failed) carry the whole response.
     if (places->response) {
-        if (auto usage = parse_object(places->response_usage)) usage_ = std::move(usage);
+        if (auto usage = compact_object(places->response_usage)) usage_ = std::move(usage);
         if (event.event == "response.completed" ||
             (places->type && decode_json_string(*places->type) == "response.completed"))
             saw_done_ = true;
         return;
     }
-    if (auto usage = parse_object(places->usage)) usage_ = std::move(usage);
+    if (auto usage = compact_object(places->usage)) usage_ = std::move(usage);
 }
 
 void StreamUsageTracker::on_parsed(const SseEvent& event, const nlohmann::json& parsed) {

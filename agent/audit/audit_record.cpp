@@ -132,12 +132,9 @@ std::string AuditRecord::to_line() const {
     append_number(out, "bytes", response_bytes);
     append_number(out, "status", uint64_t{status});
     append_number(out, "upstream_status", uint64_t{upstream_status});
-    if (usage) {
-        append_json(out, "usage", *usage);
-    } else {
-        append_key(out, "usage");
-        out += "null,";
-    }
+    append_key(out, "usage");
+    out += usage ? std::string_view(usage->json) : std::string_view("null");
+    out.push_back(',');
     end_member_object(out);
 
     append_text(out, "ts", format_utc(started));

@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "policy/usage.h"
+
 namespace sluice {
 
 struct AuditRecord {
@@ -33,7 +35,7 @@ struct AuditRecord {
 
     unsigned status = 0;           // what the client got (0: connection-level event)
     unsigned upstream_status = 0;  // what upstream answered (0: never reached)
-    std::optional<nlohmann::json> usage;
+    std::optional<UsageObject> usage;  // the response's usage object, copied into the line
     uint64_t response_bytes = 0;
     bool upstream_connection_reused = false;
 

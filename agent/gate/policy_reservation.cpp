@@ -15,9 +15,9 @@ PolicyReservation& PolicyReservation::operator=(PolicyReservation&& other) noexc
     return *this;
 }
 
-void PolicyReservation::settle(const std::optional<nlohmann::json>& usage) {
+void PolicyReservation::settle(const std::optional<UsageObject>& usage) {
     if (!held()) return;
-    std::optional<TokenUsage> used = usage ? token_usage_from_json(*usage) : std::nullopt;
+    std::optional<TokenUsage> used = usage ? token_usage_from_json(usage->parsed()) : std::nullopt;
     state_->settle(id_, used, std::chrono::system_clock::now());
     state_ = nullptr;
     id_ = 0;
@@ -30,7 +30,7 @@ void PolicyReservation::release() {
     id_ = 0;
 }
 
-void PolicyReservation::finish(unsigned upstream_status, const std::optional<nlohmann::json>& usage) {
+void PolicyReservation::finish(unsigned upstream_status, const std::optional<UsageObject>& usage) {
     if (upstream_status == 0 || upstream_status >= 400) release();
     else settle(usage);
 }

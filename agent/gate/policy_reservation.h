@@ -6,9 +6,8 @@
 #include <cstdint>
 #include <optional>
 
-#include <nlohmann/json.hpp>
-
 #include "policy/policy_state.h"
+#include "policy/usage.h"
 
 namespace sluice {
 
@@ -25,11 +24,11 @@ public:
     bool held() const { return state_ != nullptr && id_ != 0; }
     // Upstream answered: charge what it says it used (`usage` is the response's usage object;
     // none or unreadable charges the whole estimate, the fail-closed choice).
-    void settle(const std::optional<nlohmann::json>& usage);
+    void settle(const std::optional<UsageObject>& usage);
     // Upstream never saw the request, or refused it (4xx/5xx is not billed): return it all.
     void release();
     // settle() or release() by the upstream status the client got (0 = never reached).
-    void finish(unsigned upstream_status, const std::optional<nlohmann::json>& usage);
+    void finish(unsigned upstream_status, const std::optional<UsageObject>& usage);
 
 private:
     PolicyState* state_ = nullptr;

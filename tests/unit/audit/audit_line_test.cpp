@@ -83,7 +83,7 @@ AuditRecord full_record() {
     record.client_key_fingerprint = "sha256:abcd";
     record.status = 429;
     record.upstream_status = 200;
-    record.usage = nlohmann::json{{"prompt_tokens", 3}, {"total_tokens", 9}};
+    record.usage = UsageObject{R"({"prompt_tokens":3,"total_tokens":9})"};
     record.response_bytes = 1234;
     record.upstream_connection_reused = true;
     record.action = "deny";
@@ -117,7 +117,7 @@ nlohmann::json tree_of(const AuditRecord& r) {
          {{"sni", r.sni}, {"original_destination", r.original_destination}, {"upstream_reused", r.upstream_connection_reused}}},
         {"request", request},
         {"response",
-         {{"status", r.status}, {"upstream_status", r.upstream_status}, {"usage", r.usage ? *r.usage : nlohmann::json()},
+         {{"status", r.status}, {"upstream_status", r.upstream_status}, {"usage", r.usage ? r.usage->parsed() : nlohmann::json()},
           {"bytes", r.response_bytes}}},
         {"decision", decision},
         {"latency_ms", r.latency_ms}};

@@ -118,7 +118,7 @@ TEST(AuditRecord, HasTheContractFields) {
     record.path = "/v1/chat/completions";
     record.model = "gpt-4o";
     record.status = 200;
-    record.usage = nlohmann::json{{"total_tokens", 9}};
+    record.usage = UsageObject{R"({"total_tokens":9})"};
     const auto json = record.to_json();
     for (const char* key : {"ts", "id", "identity", "request", "response", "decision"}) EXPECT_TRUE(json.contains(key)) << key;
     for (const char* key : {"method", "path", "model", "stream"}) EXPECT_TRUE(json["request"].contains(key)) << key;

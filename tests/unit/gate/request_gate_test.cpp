@@ -132,7 +132,7 @@ TEST_F(RequestGateTest, ReservationIsReturnedWhenTheRequestNeverFinishes) {
 TEST_F(RequestGateTest, SettleChargesTheRealUsage) {
     std::string body = R"({"model":"gpt-4o-mini","max_tokens":50,"messages":[]})";
     GateResult result = admit(unit("ci-build.service"), body);
-    result.reservation.finish(200, nlohmann::json{{"prompt_tokens", 7}, {"completion_tokens", 3}});
+    result.reservation.finish(200, UsageObject{R"({"prompt_tokens":7,"completion_tokens":3})"});
     EXPECT_EQ(state_.outstanding_reservations(), 0u);
     EXPECT_EQ(state_.budget_accounts()[0].account.used.tokens, 10);
 }

@@ -13,7 +13,7 @@ TEST(Usage, ReadsUsageFromAJsonBody) {
     auto usage = usage_from_body(
         R"({"id":"x","usage": {"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}})");
     ASSERT_TRUE(usage);
-    EXPECT_EQ((*usage)["total_tokens"], 7);
+    EXPECT_EQ(usage->parsed()["total_tokens"], 7);
 }
 
 TEST(Usage, NoUsageInNullOrMissingOrInvalidBody) {
@@ -27,19 +27,19 @@ TEST(Usage, ReadsTheBodyAsAParseWould) {
     // A repeated member: the last one counts.
     auto last = usage_from_body(R"({"usage":{"total_tokens":1},"usage":{"total_tokens":2}})");
     ASSERT_TRUE(last);
-    EXPECT_EQ((*last)["total_tokens"], 2);
+    EXPECT_EQ(last->parsed()["total_tokens"], 2);
     EXPECT_FALSE(usage_from_body(R"({"usage":{"total_tokens":1},"usage":null})"));
     // Only the top-level member.
     EXPECT_FALSE(usage_from_body(R"({"choices":[{"usage":{"total_tokens":1}}]})"));
     // An escaped key names the member too.
     auto escaped = usage_from_body(R"({"usag\u0065":{"total_tokens":4},"x":{"usage":{}}})");
     ASSERT_TRUE(escaped);
-    EXPECT_EQ((*escaped)["total_tokens"], 4);
+    EXPECT_EQ(escaped->parsed()["total_tokens"], 4);
     // Nested details come along whole.
     auto details = usage_from_body(
         R"({"usage":{"prompt_tokens":9,"prompt_tokens_details":{"cached_tokens":3}},"id":"x"})");
     ASSERT_TRUE(details);
-    EXPECT_EQ((*details)["prompt_tokens_details"]["cached_tokens"], 3);
+    EXPECT_EQ(details->parsed()["prompt_tokens_details"]["cached_tokens"], 3);
     // Nesting past the scan's limit is refused, not followed.
     std::string deep = R"({"usage":{"total_tokens":1},"x":)";
     for (int i = 0; i < 5000; ++i) deep += "[";
@@ -47,17 +47,26 @@ TEST(Usage, ReadsTheBodyAsAParseWould) {
     EXPECT_FALSE(usage_from_body(deep + "}"));
 }
 
+// The usage text goes into a JSON-lines audit file as it is: one line, strings untouched.
+TEST(Usage, TextIsTheUpstreamsObjectOnOneLine) {
+    auto usage = usage_from_body("{\n  \"usage\": {\n    \"prompt_tokens\": 3,\r\n\t\"note\": \"a \\\" b\\\\\",\n"
+                                 "    \"total_tokens\" : 7\n  }\n}\n");
+    ASSERT_TRUE(usage);
+    EXPECT_EQ(usage->json, R"({"prompt_tokens":3,"note":"a \" b\\","total_tokens":7})");
+    EXPECT_EQ(usage->parsed()["note"], "a \" b\\");
+}
+
 TEST(Usage, ResponsesEventsWithOddMembersAreReadSafely) {
     StreamUsageTracker tracker;
     // "type" that is not a string: not an end, and no exception.
     tracker.on_event({"", R"({"type":5,"response":{"usage":{"total_tokens":3}}})", ""});
     ASSERT_TRUE(tracker.usage());
-    EXPECT_EQ((*tracker.usage())["total_tokens"], 3);
+    EXPECT_EQ(tracker.usage()->parsed()["total_tokens"], 3);
     EXPECT_FALSE(tracker.saw_done());
     // An escaped type value still names response.completed.
     tracker.on_event(
         {"", R"({"type":"response.complet\u0065d","response":{"usage":{"total_tokens":6}}})", ""});
-    EXPECT_EQ((*tracker.usage())["total_tokens"], 6);
+    EXPECT_EQ(tracker.usage()->parsed()["total_tokens"], 6);
     EXPECT_TRUE(tracker.saw_done());
 }
 
@@ -70,7 +79,7 @@ TEST(Usage, TakesTheFinalChunkOfAChatStream) {
          ""});
     tracker.on_event({"", "[DONE]", ""});
     ASSERT_TRUE(tracker.usage());
-    EXPECT_EQ((*tracker.usage())["completion_tokens"], 5);
+    EXPECT_EQ(tracker.usage()->parsed()["completion_tokens"], 5);
     EXPECT_TRUE(tracker.saw_done());
 }
 
@@ -84,7 +93,7 @@ TEST(Usage, TakesResponseCompletedOfAResponsesStream) {
          R"({"type":"response.completed","response":{"usage":{"input_tokens":1,"output_tokens":2,"total_tokens":3}}})",
          ""});
     ASSERT_TRUE(tracker.usage());
-    EXPECT_EQ((*tracker.usage())["output_tokens"], 2);
+    EXPECT_EQ(tracker.usage()->parsed()["output_tokens"], 2);
     EXPECT_TRUE(tracker.saw_done());
 }
 

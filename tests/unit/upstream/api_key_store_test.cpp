@@ -54,5 +54,14 @@ TEST(CredentialFingerprint, IsShortStableAndNotTheKey) {
     EXPECT_EQ(credential_fingerprint(""), "");
 }
 
+// The per-thread memo of the last credential must not hand one client's fingerprint to another.
+TEST(CredentialFingerprint, IsTheDigestOfWhatWasPresentedEachTime) {
+    EXPECT_EQ(credential_fingerprint("sk-dummy"), "sha256:1eaa840f0577");
+    EXPECT_EQ(credential_fingerprint("sk-dummz"), "sha256:458c1a9d1378");
+    EXPECT_EQ(credential_fingerprint("sk-dummy"), "sha256:1eaa840f0577");
+    EXPECT_EQ(credential_fingerprint(""), "");
+    EXPECT_EQ(credential_fingerprint("sk-dummy"), "sha256:1eaa840f0577");
+}
+
 }  // namespace
 }  // namespace sluice
