@@ -1,6 +1,7 @@
 #include "policy/usage.h"
 
 #include <cctype>
+#include <cstring>
 
 #include "policy/json_scan.h"
 
@@ -12,8 +13,12 @@ namespace {
 // and usage-free deltas skip the scan.
 bool mentions_usage_object(std::string_view text) {
     constexpr std::string_view kKey = "\"usage\"";
-    for (auto pos = text.find(kKey); pos != std::string_view::npos;
-         pos = text.find(kKey, pos + 1)) {
+    // memmem, not string_view::find: find stops at every '"' of the JSON, memmem skips ahead.
+    auto find = [&](std::size_t from) -> std::size_t {
+        const void* hit = ::memmem(text.data() + from, text.size() - from, kKey.data(), kKey.size());
+        return hit == nullptr ? std::string_view::npos : static_cast<std::size_t>(static_cast<const char*>(hit) - text.data());
+    };
+    for (auto pos = find(0); pos != std::string_view::npos; pos = find(pos + 1)) {
         auto i = pos + kKey.size();
         while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
         if (i >= text.size() || text[i] != ':') continue;
@@ -80,19 +85,21 @@ std::optional<UsageObject> usage_member(const nlohmann::json& object) {
 std::optional<UsageObject> compact_object(std::optional<std::string_view> bytes) {
     if (!bytes) return std::nullopt;
     UsageObject usage;
-    usage.json.reserve(bytes->size());
+    usage.json.resize(bytes->size());
+    char* out = usage.json.data();
     bool in_string = false;
     for (std::size_t i = 0; i < bytes->size(); ++i) {
         const char c = (*bytes)[i];
         if (in_string) {
-            usage.json.push_back(c);
-            if (c == '\\') usage.json.push_back((*bytes)[++i]);
+            *out++ = c;
+            if (c == '\\') *out++ = (*bytes)[++i];
             else if (c == '"') in_string = false;
         } else if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
-            usage.json.push_back(c);
+            *out++ = c;
             in_string = c == '"';
         }
     }
+    usage.json.resize(static_cast<std::size_t>(out - usage.json.data()));
     return usage;
 }
 
