@@ -18,6 +18,12 @@ using tls_detail::Want;
 
 namespace {
 
+// SSL_get_error() needs the thread's error queue empty before each SSL_* call. It nearly always
+// is, and clearing all of its slots every time was a few percent of the proxy's CPU.
+void clear_stale_errors() {
+    if (ERR_peek_error() != 0) ERR_clear_error();
+}
+
 // Turns the outcome of one SSL_* call into a wait request or a final error. `saved_errno` is
 // errno as the call left it (SSL_get_error and the ERR_* calls may change it).
 Attempt classify(SSL* ssl, int rc, int saved_errno, bool& failed) {
@@ -117,7 +123,7 @@ Attempt TlsStream::try_handshake(handshake_type type) {
         if (type == net::ssl::stream_base::client) SSL_set_connect_state(ssl_.get());
         else SSL_set_accept_state(ssl_.get());
     }
-    ERR_clear_error();
+    clear_stale_errors();
     errno = 0;
     const int rc = SSL_do_handshake(ssl_.get());
     const int saved_errno = errno;
@@ -127,7 +133,7 @@ Attempt TlsStream::try_handshake(handshake_type type) {
 
 Attempt TlsStream::read_into(void* data, std::size_t size) {
     if (!attached_ || failed_) return {Want::nothing, net::error::bad_descriptor, 0};
-    ERR_clear_error();
+    clear_stale_errors();
     errno = 0;
     std::size_t n = 0;
     const int rc = SSL_read_ex(ssl_.get(), data, size, &n);
@@ -138,7 +144,7 @@ Attempt TlsStream::read_into(void* data, std::size_t size) {
 
 Attempt TlsStream::try_peek() {
     if (!attached_ || failed_) return {Want::nothing, net::error::bad_descriptor, 0};
-    ERR_clear_error();
+    clear_stale_errors();
     errno = 0;
     unsigned char byte = 0;
     std::size_t n = 0;
@@ -150,7 +156,7 @@ Attempt TlsStream::try_peek() {
 
 Attempt TlsStream::write_from(const void* data, std::size_t size) {
     if (!attached_ || failed_) return {Want::nothing, net::error::bad_descriptor, 0};
-    ERR_clear_error();
+    clear_stale_errors();
     errno = 0;
     std::size_t n = 0;
     const int rc = SSL_write_ex(ssl_.get(), data, size, &n);
@@ -206,7 +212,7 @@ Attempt TlsStream::write_pieces(const net::const_buffer* pieces, std::size_t cou
 Attempt TlsStream::try_shutdown() {
     if (!attached_ || failed_) return {Want::nothing, net::error::bad_descriptor, 0};
     for (int round = 0; round < 2; ++round) {
-        ERR_clear_error();
+        clear_stale_errors();
         errno = 0;
         const int rc = SSL_shutdown(ssl_.get());
         const int saved_errno = errno;
