@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -19,8 +20,10 @@ struct AuditRecord {
     std::string kind = "request";  // request | passthrough | connection
     std::string id;
     std::chrono::system_clock::time_point started;
-    // The audit "identity" object as JSON text: serialized once per connection, not per request.
-    std::string identity = "{}";
+    // The audit "identity" object as JSON text, serialized once per connection: a view of the
+    // connection's copy (ConnectionIdentity::audit_json), which outlives the record, since a
+    // record is turned into its line (write_record) before its connection ends.
+    std::string_view identity = "{}";
     // Added to "identity" when the request presented an OIDC token (verified or refused).
     std::optional<nlohmann::json> oidc;
     std::string sni;
