@@ -65,6 +65,13 @@ std::shared_ptr<SSL_CTX> make_intercept_server_context(X509* leaf, EVP_PKEY* lea
     // Sending the root too costs a few hundred bytes and helps clients that look for it.
     if (SSL_CTX_add1_chain_cert(raw, ca) != 1) throw_openssl("CA chain");
 
+    // Resumption is by session ticket only (stateless): no server-side session store, which
+    // cost a locked hash insert per handshake, a sweep of the whole store every 255, and up to
+    // 20,000 cached sessions of memory. One ticket per handshake instead of OpenSSL's two:
+    // each is a session encoding, an encryption and a record (docs/benchmarks.md, handshakes).
+    SSL_CTX_set_session_cache_mode(
+        raw, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL_STORE | SSL_SESS_CACHE_NO_AUTO_CLEAR);
+    if (SSL_CTX_set_num_tickets(raw, 1) != 1) throw_openssl("session tickets");
     static constexpr unsigned char kSessionIdContext[] = "sluice";
     if (SSL_CTX_set_session_id_context(raw, kSessionIdContext, sizeof kSessionIdContext - 1) != 1) {
         throw_openssl("session id context");

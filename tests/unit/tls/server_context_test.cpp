@@ -109,24 +109,48 @@ TEST_F(InterceptHandshake, PeekedClientHelloIsReplayedIntoTheChosenContext) {
     EXPECT_EQ(pair.client_alpn(), "http/1.1");
 }
 
+// Resumption is by ticket alone (the server keeps no session store), under TLS 1.3 and 1.2.
 TEST_F(InterceptHandshake, ResumptionWorksAgainstTheCachedContext) {
-    auto server_ctx = ca_.server_context_for("api.openai.com");
-    SSL_SESSION* session = nullptr;
-    {
-        test::MemoryTlsPair pair(client_ctx_.get(), server_ctx.get());
-        configure_client(pair.client(), {"http/1.1"});
-        ASSERT_TRUE(pair.handshake());
-        ASSERT_TRUE(pair.exchange_data());  // receive the tickets
-        pair.shutdown();
-        session = SSL_get1_session(pair.client());
+    for (const int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+        auto server_ctx = ca_.server_context_for("api.openai.com");
+        SSL_SESSION* session = nullptr;
+        {
+            test::MemoryTlsPair pair(client_ctx_.get(), server_ctx.get());
+            SSL_set_max_proto_version(pair.client(), version);
+            configure_client(pair.client(), {"http/1.1"});
+            ASSERT_TRUE(pair.handshake());
+            ASSERT_TRUE(pair.exchange_data());  // receive the ticket
+            pair.shutdown();
+            session = SSL_get1_session(pair.client());
+        }
+        SslSessionPtr owned(session);
+        ASSERT_TRUE(owned);
+        test::MemoryTlsPair again(client_ctx_.get(), ca_.server_context_for("api.openai.com").get());
+        SSL_set_max_proto_version(again.client(), version);
+        configure_client(again.client(), {"http/1.1"});
+        SSL_set_session(again.client(), owned.get());
+        ASSERT_TRUE(again.handshake());
+        EXPECT_EQ(SSL_session_reused(again.client()), 1) << version;
+        EXPECT_EQ(SSL_CTX_sess_number(server_ctx.get()), 0) << "no server-side session store";
     }
-    SslSessionPtr owned(session);
-    ASSERT_TRUE(owned);
-    test::MemoryTlsPair again(client_ctx_.get(), ca_.server_context_for("api.openai.com").get());
-    configure_client(again.client(), {"http/1.1"});
-    SSL_set_session(again.client(), owned.get());
-    ASSERT_TRUE(again.handshake());
-    EXPECT_EQ(SSL_session_reused(again.client()), 1);
+}
+
+// One ticket per full handshake, not OpenSSL's default two (each costs the server an
+// encryption and a record).
+TEST_F(InterceptHandshake, OneTicketPerHandshake) {
+    static int tickets = 0;
+    tickets = 0;
+    SSL_CTX_set_session_cache_mode(client_ctx_.get(), SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(client_ctx_.get(), [](SSL*, SSL_SESSION*) {
+        ++tickets;
+        return 0;  // not kept
+    });
+    auto server_ctx = ca_.server_context_for("api.openai.com");
+    test::MemoryTlsPair pair(client_ctx_.get(), server_ctx.get());
+    configure_client(pair.client(), {"http/1.1"});
+    ASSERT_TRUE(pair.handshake());
+    ASSERT_TRUE(pair.exchange_data());
+    EXPECT_EQ(tickets, 1);
 }
 
 }  // namespace
