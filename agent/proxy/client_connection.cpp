@@ -63,14 +63,12 @@ net::awaitable<void> refuse_non_tls(tcp::socket& client) {
 // that the frame is freed with a mismatched operator delete: both are Asio's frame allocator's.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-net::awaitable<void> route_client_connection(ProxyWorker& worker, tcp::socket& client,
+net::awaitable<void> route_client_connection(ProxyWorker& worker, tcp::socket& client, const tcp::endpoint& peer,
                                              InterceptedSessionPtr& session) {
     ProxyContext& context = worker.context();
     ++context.counters.connections;
     boost::system::error_code ec;
     client.set_option(tcp::no_delay(true), ec);
-    const auto peer = client.remote_endpoint(ec);
-    if (ec) co_return;
 
     std::optional<ConnectionOrigin> origin = context.lookup_connection(peer);
     if (!origin) {
@@ -125,10 +123,10 @@ net::awaitable<void> route_client_connection(ProxyWorker& worker, tcp::socket& c
 
 // Routing and the TLS handshake; for an intercepted connection it ends when the connection
 // first waits for a request (the session owns itself from then on, intercepted_session.h).
-net::awaitable<void> serve_client_connection(ProxyWorker& worker, tcp::socket client) {
+net::awaitable<void> serve_client_connection(ProxyWorker& worker, tcp::socket client, tcp::endpoint peer) {
     SessionCount count(worker);
     InterceptedSessionPtr session;
-    co_await route_client_connection(worker, client, session);
+    co_await route_client_connection(worker, client, peer, session);
     if (session) co_await serve_intercepted(std::move(session));
 }
 

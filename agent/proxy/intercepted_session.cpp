@@ -475,7 +475,12 @@ private:
         if (upstream_request.method() == http::verb::head) response_parser.skip(true);
         beast::flat_buffer upstream_buffer;
         arm_upstream(read_timeout);
-        co_await inline_io::read_header(upstream, upstream_buffer, response_parser, ec);
+        // The answer to a request just sent has not arrived yet: wait for it instead of first
+        // trying a read that finds nothing (a failed read() and OpenSSL's way to it per request).
+        if (!upstream.has_pending_input())
+            co_await upstream.next_layer().async_wait(net::socket_base::wait_read, use_ec(ec));
+        if (!ec && !upstream.next_layer().is_open()) ec = net::error::operation_aborted;
+        if (!ec) co_await inline_io::read_header(upstream, upstream_buffer, response_parser, ec);
         if (ec) {
             const bool timed_out = deadline_.timed_out();
             const bool nothing_received = upstream_buffer.size() == 0 && !timed_out;
@@ -876,8 +881,7 @@ private:
         auto& socket = client_.next_layer();
         if (!socket.is_open()) return;
         client_.send_close_notify();  // a clean TLS end: the client reads EOF, not a truncation
-        socket.shutdown(tcp::socket::shutdown_send, ec);
-        socket.close(ec);
+        socket.close(ec);  // sends the FIN; a shutdown() first would only add a syscall
     }
 
     ProxyWorker& worker_;

@@ -55,7 +55,8 @@ tcp::acceptor bind_listener(net::io_context& io, const tcp::endpoint& endpoint) 
 net::awaitable<void> accept_loop(ProxyWorker& worker, tcp::acceptor& acceptor) {
     for (;;) {
         boost::system::error_code ec;
-        tcp::socket socket = co_await acceptor.async_accept(net::redirect_error(net::use_awaitable, ec));
+        tcp::endpoint peer;  // from accept() itself: no getpeername() per connection
+        tcp::socket socket = co_await acceptor.async_accept(peer, net::redirect_error(net::use_awaitable, ec));
         if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
         if (ec) {
             // EMFILE and friends: back off briefly instead of spinning.
@@ -64,7 +65,7 @@ net::awaitable<void> accept_loop(ProxyWorker& worker, tcp::acceptor& acceptor) {
             co_await pause.async_wait(net::redirect_error(net::use_awaitable, ec));
             continue;
         }
-        net::co_spawn(worker.io(), serve_client_connection(worker, std::move(socket)),
+        net::co_spawn(worker.io(), serve_client_connection(worker, std::move(socket), peer),
                       report_session_error);
     }
 }

@@ -104,8 +104,10 @@ bool TlsStream::attach_socket(boost::system::error_code& ec) {
         ec = net::error::bad_descriptor;
         return false;
     }
-    // OpenSSL calls read()/write() on the fd itself; EAGAIN becomes WANT_READ/WANT_WRITE.
-    socket_.non_blocking(true, ec);
+    // OpenSSL calls read()/write() on the fd itself; EAGAIN becomes WANT_READ/WANT_WRITE. The
+    // descriptor is usually non-blocking already (Asio sets it before its first wait on it),
+    // and setting it again is an ioctl per connection.
+    if (!socket_.native_non_blocking()) socket_.native_non_blocking(true, ec);
     if (ec) return false;
     if (SSL_set_fd(ssl_.get(), socket_.native_handle()) != 1) {  // BIO_NOCLOSE: the socket owns the fd
         ec = boost::system::error_code(static_cast<int>(ERR_get_error()), net::error::get_ssl_category());

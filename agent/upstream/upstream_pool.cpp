@@ -23,6 +23,15 @@ using tcp = net::ip::tcp;
 
 namespace {
 constexpr auto kStaleCheckAfter = std::chrono::milliseconds(200);
+
+// Waiting for the connect leaves EPOLLOUT in the socket's epoll registration for good (Asio
+// never drops an event it registered), and every later wait for a response re-arms it: the
+// always-writable socket then woke the event loop for nothing once per request. The connected
+// socket is registered afresh, for reads only.
+void register_for_reads_only(tcp::socket& socket, const tcp& protocol, beast::error_code& ec) {
+    const auto fd = socket.release(ec);
+    if (!ec) socket.assign(protocol, fd, ec);
+}
 }  // namespace
 
 bool idle_connection_is_stale(int fd) {
@@ -99,6 +108,12 @@ net::awaitable<UpstreamLease> UpstreamPool::connect(const UpstreamEndpoint& endp
                                 timed_out ? UpstreamFailure::timeout : UpstreamFailure::unreachable,
                                 "connect " + endpoint.address.address().to_string() + ":" +
                                     std::to_string(endpoint.address.port()) + ": " + ec.message()};
+    }
+
+    register_for_reads_only(tcp_layer, endpoint.address.protocol(), ec);
+    if (ec) {
+        ++stats_.failures;
+        co_return UpstreamLease{nullptr, false, UpstreamFailure::unreachable, "connect: " + ec.message()};
     }
 
     SSL* ssl = stream->native_handle();

@@ -16,6 +16,9 @@ protected:
     CertificateAuthority upstream_ca_ =
         CertificateAuthority::load_or_create(tmp_.path(), {"api.openai.com"});
     std::shared_ptr<SSL_CTX> server_ctx_ = upstream_ca_.server_context_for("api.openai.com");
+    // The upstream plays a server with OpenSSL's default of two TLS 1.3 tickets per full
+    // handshake (sluice's own intercept context sends one).
+    const bool two_tickets_ = SSL_CTX_set_num_tickets(server_ctx_.get(), 2) == 1;
 
     // One full connection: prepare, handshake, one read so TLS 1.3 tickets are processed.
     struct Outcome {
