@@ -21,6 +21,7 @@
 #include "agent/loader/redirect_loader.h"
 #include "agent/oidc/oidc_authenticator.h"
 #include "agent/proxy/proxy_server.h"
+#include "agent/proxy/recent_identities.h"
 #include "agent/proxy/shared_identities.h"
 #include "agent/resolver/target_resolver.h"
 #include "agent/tls/certificate_authority.h"
@@ -59,11 +60,18 @@ ConnectionOrigin origin_of(const sluice_conn_meta& meta, IdentityResolver& ident
     const ip::address_v6 v6(bytes);
     const ip::address address = v6.is_v4_mapped() ? ip::address(ip::make_address_v4(ip::v4_mapped, v6)) : ip::address(v6);
     origin.original_destination = ip::tcp::endpoint(address, ntohs(meta.orig_port));
-    const std::string comm(meta.comm, strnlen(meta.comm, sizeof meta.comm));
-    const Identity identity = identities.resolve(meta.tgid, meta.uid, meta.gid, comm, meta.cgroup_id);
-    origin.identity = shared.share(
-        {identity.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-         to_policy_identity(identity)});
+    ConnectingProcess process{meta.tgid, meta.uid, meta.gid, meta.cgroup_id,
+                              std::string(meta.comm, strnlen(meta.comm, sizeof meta.comm))};
+    thread_local RecentIdentities recent;  // each proxy thread looks up its own connections
+    const auto now = RecentIdentities::Clock::now();
+    origin.identity = recent.find(process, now);
+    if (!origin.identity) {
+        const Identity identity = identities.resolve(meta.tgid, meta.uid, meta.gid, process.comm, meta.cgroup_id);
+        origin.identity = shared.share(
+            {identity.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+             to_policy_identity(identity)});
+        recent.remember(std::move(process), origin.identity, now);
+    }
     origin.uid = meta.uid;
     return origin;
 }
