@@ -87,7 +87,12 @@ void append_identity(std::string& out, std::string_view identity, const std::opt
 // Members in name order, as nlohmann (std::map) wrote them before, so lines stay comparable.
 std::string AuditRecord::to_line() const {
     std::string out;
-    out.reserve(640 + identity.size() + path.size() + error.size());
+    append_line(out);
+    return out;
+}
+
+void AuditRecord::append_line(std::string& out) const {
+    out.reserve(out.size() + 640 + identity.size() + path.size() + error.size());
     out.push_back('{');
     begin_member_object(out, "connection");
     append_text(out, "original_destination", original_destination);
@@ -141,7 +146,6 @@ std::string AuditRecord::to_line() const {
     if (upstream_ttfb_ms > 0) append_double(out, "upstream_ttfb_ms", upstream_ttfb_ms);
     close_object(out);
     out.push_back('\n');
-    return out;
 }
 
 nlohmann::json AuditRecord::to_json() const { return nlohmann::json::parse(to_line()); }

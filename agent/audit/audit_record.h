@@ -55,6 +55,7 @@ struct AuditRecord {
 
     // The record as one JSON object followed by '\n', ready to append to the audit file.
     std::string to_line() const;
+    void append_line(std::string& out) const;  // the same, appended to `out`
     nlohmann::json to_json() const;  // the same object, parsed (tests, tools)
 };
 

@@ -52,7 +52,15 @@ void AuditWriter::open_file() {
     fd_ = fd;
 }
 
-void AuditWriter::write_record(const AuditRecord& record) { enqueue(record.to_line()); }
+void AuditWriter::write_record(const AuditRecord& record) {
+    // Formatted into this thread's scratch line, then copied into a string the writer has
+    // written before and handed back: no allocation per record on the proxy thread and no
+    // free of it on the writer's (docs/benchmarks.md, keep-alive CPU).
+    thread_local std::string line;
+    line.clear();
+    record.append_line(line);
+    enqueue_copy(line);
+}
 
 void AuditWriter::write(const nlohmann::json& record) {
     std::string line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -61,6 +69,21 @@ void AuditWriter::write(const nlohmann::json& record) {
 }
 
 void AuditWriter::enqueue(std::string line) {
+    queue_line([&] { return std::move(line); });
+}
+
+void AuditWriter::enqueue_copy(std::string_view line) {
+    queue_line([&] {
+        if (spare_lines_.empty()) return std::string(line);
+        std::string recycled = std::move(spare_lines_.back());
+        spare_lines_.pop_back();
+        recycled.assign(line);
+        return recycled;
+    });
+}
+
+template <class MakeLine>
+void AuditWriter::queue_line(MakeLine make_line) {
     bool wake = false;
     {
         std::lock_guard lock(mutex_);
@@ -71,11 +94,21 @@ void AuditWriter::enqueue(std::string line) {
             ++settled_;
             return;
         }
-        queue_.push_back(std::move(line));
+        queue_.push_back(make_line());
         wake = (writer_state_ == WriterState::idle && queue_.size() == 1) ||
                (writer_state_ == WriterState::lingering && queue_.size() == kAuditBatchMaxRecords);
     }
     if (wake) wake_.notify_one();
+}
+
+void AuditWriter::recycle(std::deque<std::string>& written) {
+    for (auto& line : written) {
+        if (spare_lines_.size() >= kAuditSpareLines) break;
+        if (line.capacity() > kAuditSpareLineMaxBytes) continue;  // an unusually long line
+        line.clear();
+        spare_lines_.push_back(std::move(line));
+    }
+    written.clear();
 }
 
 bool AuditWriter::healthy() const {
@@ -194,6 +227,7 @@ void AuditWriter::run(std::stop_token stop) {
             stats_.written += batch.size();
             ++stats_.batches;
             settled_ += batch.size();
+            recycle(batch);
             if (was_failing) {
                 spdlog::info("audit: writing to {} again after {} lost records", path_, lost_before);
                 lost_since_failure_ -= lost_before;

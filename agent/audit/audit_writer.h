@@ -13,7 +13,9 @@
 #include <deque>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -23,6 +25,9 @@ namespace sluice {
 
 inline constexpr std::chrono::milliseconds kAuditBatchLinger{2};
 inline constexpr std::size_t kAuditBatchMaxRecords = 512;
+// Written lines kept for reuse (their strings, emptied), and the longest one worth keeping.
+inline constexpr std::size_t kAuditSpareLines = 1024;
+inline constexpr std::size_t kAuditSpareLineMaxBytes = 4096;
 
 struct AuditStats {
     uint64_t written = 0;
@@ -52,6 +57,10 @@ public:
 
 private:
     void enqueue(std::string line);
+    void enqueue_copy(std::string_view line);  // into a recycled string when there is one
+    template <class MakeLine>
+    void queue_line(MakeLine make_line);
+    void recycle(std::deque<std::string>& written);  // under mutex_
     void run(std::stop_token stop);
     bool write_batch(const std::string& gap_line, const std::deque<std::string>& batch, std::string& error);
     void open_file();
@@ -62,6 +71,7 @@ private:
     std::condition_variable_any wake_;
     std::condition_variable flushed_;
     std::deque<std::string> queue_;
+    std::vector<std::string> spare_lines_;  // written lines' strings, emptied, for enqueue_copy
     uint64_t enqueued_ = 0;
     uint64_t settled_ = 0;  // written or given up
     uint64_t lost_since_failure_ = 0;

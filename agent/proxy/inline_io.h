@@ -43,20 +43,26 @@ boost::asio::awaitable<void> run(TlsStream& stream, Operation operation, boost::
     }
 }
 
+// The operations below are plain functions handing back run()'s awaitable, not coroutines
+// awaiting it: a coroutine frame is an allocation, and a request went through about twenty.
+// Their lambdas refer to the caller's objects, which outlive the awaited operation.
+
 // http::async_read_header.
 template <class Parser>
 boost::asio::awaitable<void> read_header(TlsStream& stream, boost::beast::flat_buffer& buffer, Parser& parser,
                                          boost::system::error_code& ec) {
-    co_await run(stream, [&](boost::system::error_code& e) { boost::beast::http::read_header(stream, buffer, parser, e); },
-                 ec);
+    return run(stream, [&stream, &buffer, &parser](boost::system::error_code& e) {
+        boost::beast::http::read_header(stream, buffer, parser, e);
+    }, ec);
 }
 
 // http::async_read_some.
 template <class Parser>
 boost::asio::awaitable<void> read_some(TlsStream& stream, boost::beast::flat_buffer& buffer, Parser& parser,
                                        boost::system::error_code& ec) {
-    co_await run(stream, [&](boost::system::error_code& e) { boost::beast::http::read_some(stream, buffer, parser, e); },
-                 ec);
+    return run(stream, [&stream, &buffer, &parser](boost::system::error_code& e) {
+        boost::beast::http::read_some(stream, buffer, parser, e);
+    }, ec);
 }
 
 // http::async_write with a serializer (never with a message: its serializer would not
@@ -64,7 +70,9 @@ boost::asio::awaitable<void> read_some(TlsStream& stream, boost::beast::flat_buf
 // is sent twice when a write stops half way.
 template <class Serializer>
 boost::asio::awaitable<void> write(TlsStream& stream, Serializer& serializer, boost::system::error_code& ec) {
-    co_await run(stream, [&](boost::system::error_code& e) { boost::beast::http::write(stream, serializer, e); }, ec);
+    return run(stream, [&stream, &serializer](boost::system::error_code& e) {
+        boost::beast::http::write(stream, serializer, e);
+    }, ec);
 }
 
 }  // namespace sluice::inline_io
