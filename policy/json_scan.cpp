@@ -41,7 +41,7 @@ constexpr int kPathSteps = 8;
 class Scanner {
 public:
     Scanner(std::string_view text, int max_depth,
-            const std::function<void(const JsonValue&)>& visit)
+            FunctionRef<void(const JsonValue&)> visit)
         : text_(text), max_depth_(max_depth), visit_(visit) {}
 
     bool run() {
@@ -266,7 +266,7 @@ private:
 
     std::string_view text_;
     int max_depth_;
-    const std::function<void(const JsonValue&)>& visit_;
+    FunctionRef<void(const JsonValue&)> visit_;
     std::size_t pos_ = 0;
     std::array<JsonStep, kPathSteps> path_{};
 };
@@ -301,7 +301,7 @@ unsigned read_hex4(std::string_view s, std::size_t at) {
 }  // namespace
 
 bool scan_json(std::string_view text, int max_depth,
-               const std::function<void(const JsonValue&)>& visit) {
+               FunctionRef<void(const JsonValue&)> visit) {
     return Scanner(text, max_depth, visit).run();
 }
 

@@ -6,10 +6,11 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "policy/function_ref.h"
 
 namespace sluice {
 
@@ -50,7 +51,7 @@ struct JsonValue {
 // Calls `visit` for every value, innermost first for containers (a container is reported when
 // it ends). False if `text` is not one valid JSON value or nests deeper than `max_depth`.
 bool scan_json(std::string_view text, int max_depth,
-               const std::function<void(const JsonValue&)>& visit);
+               FunctionRef<void(const JsonValue&)> visit);
 
 // The text of a JSON string literal (quotes included, already validated by scan_json).
 std::string decode_json_string(std::string_view literal);
