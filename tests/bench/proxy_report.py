@@ -114,7 +114,8 @@ def main():
       "Authorization header set). Client: `build/bin/http-load` (tests/bench/http_load.cpp), "
       "TLS 1.3, TCP_NODELAY, 1 KB `POST /v1/chat/completions` bodies, ~1 KB replies.")
     w("")
-    w("Reproduce: `sudo scripts/bench proxy` (knobs: `BENCH_SECONDS`, `OPEN_LOOP_RATE`, "
+    pin = "PIN=1 " if a.pinning not in ("", "none") else ""
+    w(f"Reproduce: `sudo {pin}scripts/bench proxy` (knobs: `BENCH_SECONDS`, `OPEN_LOOP_RATE`, "
       "`IDLE_CONNECTIONS`, `SERIAL_ROUNDS`, `STREAM_GAP_MS`, `PIN=1`, `PROXY_BENCH_KEEP=1`, "
       "`PROXY_BENCH_HOLD=1` to leave the three paths up for manual runs).")
     w("")
