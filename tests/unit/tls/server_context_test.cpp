@@ -42,6 +42,23 @@ TEST_F(InterceptHandshake, ClientTrustingCaCompletesTls13WithHttp11) {
     EXPECT_TRUE(pair.exchange_data());
 }
 
+// The server picks AES-128-GCM-SHA256 under TLS 1.3 even when the client lists AES-256 first
+// (OpenSSL clients do): cheaper records and key schedule, the suite TLS 1.3 makes mandatory.
+TEST_F(InterceptHandshake, Tls13PrefersAes128Gcm) {
+    auto server_ctx = ca_.server_context_for("api.openai.com");
+    test::MemoryTlsPair pair(client_ctx_.get(), server_ctx.get());
+    SSL_set_ciphersuites(pair.client(), "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256");
+    configure_client(pair.client(), {"http/1.1"});
+    ASSERT_TRUE(pair.handshake()) << drain_openssl_errors();
+    EXPECT_STREQ(SSL_get_cipher_name(pair.client()), "TLS_AES_128_GCM_SHA256");
+    // A client that does not offer it still gets served.
+    test::MemoryTlsPair other(client_ctx_.get(), server_ctx.get());
+    SSL_set_ciphersuites(other.client(), "TLS_CHACHA20_POLY1305_SHA256");
+    configure_client(other.client(), {"http/1.1"});
+    ASSERT_TRUE(other.handshake()) << drain_openssl_errors();
+    EXPECT_STREQ(SSL_get_cipher_name(other.client()), "TLS_CHACHA20_POLY1305_SHA256");
+}
+
 TEST_F(InterceptHandshake, Tls12ClientIsServedToo) {
     auto server_ctx = ca_.server_context_for("api.openai.com");
     test::MemoryTlsPair pair(client_ctx_.get(), server_ctx.get());
