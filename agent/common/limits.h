@@ -19,6 +19,10 @@ inline constexpr std::size_t kUsageCaptureMaxBytes = 4 * 1024 * 1024;
 // A non-streamed answer that must be masked is read whole first; past this it is refused (502)
 // rather than passed through unmasked.
 inline constexpr std::size_t kMaskedResponseMaxBytes = 64 * 1024 * 1024;
+// After an error answer, what a client still sending its request may send before the
+// connection is closed, and for how long (a lingering close, intercepted_session.cpp).
+inline constexpr std::size_t kLingeringCloseMaxBytes = 8 * 1024 * 1024;
+inline constexpr std::chrono::milliseconds kLingeringCloseDeadline{2'000};
 // Idle upstream connections kept per upstream endpoint and worker thread.
 inline constexpr std::size_t kUpstreamIdlePerEndpoint = 64;
 inline constexpr std::chrono::seconds kUpstreamIdleTimeout{50};

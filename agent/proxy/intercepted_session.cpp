@@ -151,7 +151,27 @@ private:
                 co_return;
             }
         }
-        session.close_client();
+        if (session.refused_) co_await session.close_client_lingering();
+        else session.close_client();
+    }
+
+    // After an error answer the client may still be sending its request (a body past the
+    // limit, say): closing at once would reset the connection, and the reset can destroy the
+    // answer before the client reads it (curl: "Send failure: Broken pipe"). So, as nginx's
+    // lingering close does, stop writing and read and discard what still comes, bounded in
+    // bytes and time; a client that reads the answer closes, and that ends it sooner.
+    net::awaitable<void> close_client_lingering() {
+        auto& socket = client_.next_layer();
+        if (!socket.is_open()) co_return;
+        client_.send_close_notify();
+        beast::error_code ec;
+        socket.shutdown(tcp::socket::shutdown_send, ec);
+        arm_client(limits::kLingeringCloseDeadline);
+        std::array<char, 4096> discard;
+        for (std::size_t drained = 0; !ec && drained < limits::kLingeringCloseMaxBytes;)
+            drained += co_await socket.async_read_some(net::buffer(discard), use_ec(ec));
+        deadline_.disarm();
+        socket.close(ec);
     }
 
     // Arms the client's idle deadline (the whole next request header must arrive within one
@@ -820,6 +840,7 @@ private:
     // Callers pass a named ClientError, never a temporary: GCC 12 destroys temporaries in a
     // co_await expression twice (seen here as "double free" on the 503 path).
     net::awaitable<void> refuse(AuditRecord& record, const ClientError& error, Clock::time_point started) {
+        refused_ = true;
         if (error.status < 500) ++context_.counters.client_errors;
         record.status = error.status;
         if (record.action == "allow") record.action = "error";
@@ -896,6 +917,7 @@ private:
     const std::string sni_;
     UpstreamEndpoint upstream_;
     std::unique_ptr<masking::MaskingSession> masking_;  // the current request's, when its rule masks
+    bool refused_ = false;  // an error answer was sent: the connection ends with a lingering close
 };
 
 void InterceptedSessionDeleter::operator()(InterceptedSession* session) const noexcept {

@@ -59,6 +59,12 @@ status="$(curl_api -o /dev/null -w '%{http_code}' https://api.openai.com/v1/chat
 expect_eq "oversized body (Content-Length) gets 413" "$status" "413"
 status="$(curl_api -o /dev/null -w '%{http_code}' https://api.openai.com/v1/chat/completions -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' --data-binary "@$E2E_DIR/big.json")"
 expect_eq "oversized body (chunked) gets 413" "$status" "413"
+# A client that sends its whole oversized body before reading still gets the 413: sluice
+# answers on the Content-Length, then drains what keeps coming instead of resetting the
+# connection under the answer.
+reply="$(raw --body-bytes 3000000 'POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Type: application/json\r\nContent-Length: 3000000\r\n\r\n')"
+expect_contains "a client still sending its oversized body reads the 413" "$reply" "HTTP/1.1 413"
+expect_not_contains "its sending is not cut off by a reset (curl gives up on that)" "$reply" "<send:"
 
 # Limits at the edge: exactly max_body_bytes passes, one more byte does not.
 python3 - "$E2E_DIR" <<'EOF'
