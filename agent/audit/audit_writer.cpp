@@ -59,31 +59,16 @@ void AuditWriter::write_record(const AuditRecord& record) {
     thread_local std::string line;
     line.clear();
     record.append_line(line);
-    enqueue_copy(line);
+    enqueue(line);
 }
 
 void AuditWriter::write(const nlohmann::json& record) {
     std::string line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     line.push_back('\n');
-    enqueue(std::move(line));
+    enqueue(line);
 }
 
-void AuditWriter::enqueue(std::string line) {
-    queue_line([&] { return std::move(line); });
-}
-
-void AuditWriter::enqueue_copy(std::string_view line) {
-    queue_line([&] {
-        if (spare_lines_.empty()) return std::string(line);
-        std::string recycled = std::move(spare_lines_.back());
-        spare_lines_.pop_back();
-        recycled.assign(line);
-        return recycled;
-    });
-}
-
-template <class MakeLine>
-void AuditWriter::queue_line(MakeLine make_line) {
+void AuditWriter::enqueue(std::string_view line) {
     bool wake = false;
     {
         std::lock_guard lock(mutex_);
@@ -94,7 +79,13 @@ void AuditWriter::queue_line(MakeLine make_line) {
             ++settled_;
             return;
         }
-        queue_.push_back(make_line());
+        if (spare_lines_.empty()) {
+            queue_.emplace_back(line);
+        } else {
+            queue_.push_back(std::move(spare_lines_.back()));
+            spare_lines_.pop_back();
+            queue_.back().assign(line);
+        }
         wake = (writer_state_ == WriterState::idle && queue_.size() == 1) ||
                (writer_state_ == WriterState::lingering && queue_.size() == kAuditBatchMaxRecords);
     }

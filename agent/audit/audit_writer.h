@@ -56,10 +56,7 @@ public:
     void flush();   // waits until everything queued so far is on disk or failed
 
 private:
-    void enqueue(std::string line);
-    void enqueue_copy(std::string_view line);  // into a recycled string when there is one
-    template <class MakeLine>
-    void queue_line(MakeLine make_line);
+    void enqueue(std::string_view line);  // copied into a recycled string when there is one
     void recycle(std::deque<std::string>& written);  // under mutex_
     void run(std::stop_token stop);
     bool write_batch(const std::string& gap_line, const std::deque<std::string>& batch, std::string& error);
@@ -71,7 +68,7 @@ private:
     std::condition_variable_any wake_;
     std::condition_variable flushed_;
     std::deque<std::string> queue_;
-    std::vector<std::string> spare_lines_;  // written lines' strings, emptied, for enqueue_copy
+    std::vector<std::string> spare_lines_;  // written lines' strings, emptied, for enqueue
     uint64_t enqueued_ = 0;
     uint64_t settled_ = 0;  // written or given up
     uint64_t lost_since_failure_ = 0;

@@ -27,19 +27,32 @@
 
 namespace sluice::inline_io {
 
+// Whether run() tries the operation at once or first waits for the socket to be readable: the
+// answer to a request just sent has not arrived yet, and trying first costs a read() that
+// finds nothing (and OpenSSL's way to it) per request.
+enum class Start { now, when_readable };
+
+// After a wait: true when the wait failed or the socket was closed under us (`ec` says which).
+inline bool ended_while_waiting(TlsStream& stream, boost::system::error_code& ec) {
+    if (!ec && !stream.next_layer().is_open()) ec = boost::asio::error::operation_aborted;
+    return static_cast<bool>(ec);
+}
+
 // Runs `operation(ec)` (one of Beast's synchronous operations on `stream`) until it stops for
 // something other than socket readiness, waiting for readiness in between.
 template <class Operation>
-boost::asio::awaitable<void> run(TlsStream& stream, Operation operation, boost::system::error_code& ec) {
+boost::asio::awaitable<void> run(TlsStream& stream, Operation operation, boost::system::error_code& ec,
+                                 Start start = Start::now) {
+    if (start == Start::when_readable && !stream.has_pending_input()) {
+        co_await stream.next_layer().async_wait(boost::asio::socket_base::wait_read,
+                                                boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+        if (ended_while_waiting(stream, ec)) co_return;
+    }
     for (;;) {
         operation(ec);
         if (ec != boost::asio::error::would_block) co_return;
         co_await stream.async_wait_ready(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
-        if (ec) co_return;  // closed or cancelled under us
-        if (!stream.next_layer().is_open()) {
-            ec = boost::asio::error::operation_aborted;
-            co_return;
-        }
+        if (ended_while_waiting(stream, ec)) co_return;
     }
 }
 
@@ -50,10 +63,10 @@ boost::asio::awaitable<void> run(TlsStream& stream, Operation operation, boost::
 // http::async_read_header.
 template <class Parser>
 boost::asio::awaitable<void> read_header(TlsStream& stream, boost::beast::flat_buffer& buffer, Parser& parser,
-                                         boost::system::error_code& ec) {
+                                         boost::system::error_code& ec, Start start = Start::now) {
     return run(stream, [&stream, &buffer, &parser](boost::system::error_code& e) {
         boost::beast::http::read_header(stream, buffer, parser, e);
-    }, ec);
+    }, ec, start);
 }
 
 // http::async_read_some.

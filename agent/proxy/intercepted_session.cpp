@@ -495,12 +495,8 @@ private:
         if (upstream_request.method() == http::verb::head) response_parser.skip(true);
         beast::flat_buffer upstream_buffer;
         arm_upstream(read_timeout);
-        // The answer to a request just sent has not arrived yet: wait for it instead of first
-        // trying a read that finds nothing (a failed read() and OpenSSL's way to it per request).
-        if (!upstream.has_pending_input())
-            co_await upstream.next_layer().async_wait(net::socket_base::wait_read, use_ec(ec));
-        if (!ec && !upstream.next_layer().is_open()) ec = net::error::operation_aborted;
-        if (!ec) co_await inline_io::read_header(upstream, upstream_buffer, response_parser, ec);
+        co_await inline_io::read_header(upstream, upstream_buffer, response_parser, ec,
+                                        inline_io::Start::when_readable);
         if (ec) {
             const bool timed_out = deadline_.timed_out();
             const bool nothing_received = upstream_buffer.size() == 0 && !timed_out;
