@@ -7,6 +7,7 @@
 
 #include "agent/config/config.h"
 #include "agent/daemon/daemon.h"
+#include "agent/tls/record_buffer_cache.h"
 
 namespace {
 
@@ -29,6 +30,7 @@ Stopping leaves the redirect in place (connections fail closed); `sluicectl unlo
 }  // namespace
 
 int main(int argc, char** argv) {
+    const bool record_cache = sluice::install_record_buffer_cache();  // before any OpenSSL use
     std::string config_path;
     std::string log_level = "info";
     for (int i = 1; i < argc; ++i) {
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     spdlog::set_level(spdlog::level::from_str(log_level));
+    if (!record_cache) spdlog::warn("OpenSSL allocated before start-up: record buffers are not cached");
     try {
         const sluice::Config config = config_path.empty() ? sluice::default_config() : sluice::load_config(config_path);
         return sluice::run_daemon(config);

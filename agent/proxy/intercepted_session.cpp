@@ -132,7 +132,7 @@ public:
         if (!co_await session.resolve_upstream()) co_return;
         if (!co_await session.handshake()) co_return;
         beast::error_code ec;
-        if (session.next_request_arrived(ec))
+        if (session.next_request_arrived(ec, Look::in_socket))
             co_await serve_requests(std::move(self), ec);
         else
             wait_for_request(std::move(self));
@@ -146,7 +146,7 @@ private:
         InterceptedSession& session = *self;
         beast::error_code ec = wait_error;
         while (co_await session.serve_one_request(ec)) {
-            if (!session.next_request_arrived(ec)) {
+            if (!session.next_request_arrived(ec, Look::in_tls_buffers)) {
                 wait_for_request(std::move(self));
                 co_return;
             }
@@ -174,15 +174,24 @@ private:
         socket.close(ec);
     }
 
+    // Where next_request_arrived() looks. Right after an answer, a client that waits for it
+    // (nearly all do) cannot have sent more yet: a read of the socket would find nothing and
+    // cost a syscall per request, and the wait reports bytes that are already there anyway.
+    enum class Look { in_socket, in_tls_buffers };
+
     // Arms the client's idle deadline (the whole next request header must arrive within one
     // idle timeout from here; it covers the header read too) and looks, without reading, for
     // the next request. True when it has arrived or the connection failed (`ec`: what a read
     // would report); false when it must be waited for.
-    bool next_request_arrived(beast::error_code& ec) {
+    bool next_request_arrived(beast::error_code& ec, Look look) {
         ec = {};
         arm_client(client_idle_timeout());
         if (client_buffer_.size() != 0) return true;  // pipelined: it has begun arriving
         client_buffer_.shrink_to_fit();
+        if (look == Look::in_tls_buffers && !client_.has_pending_input()) {
+            client_.expect_input();
+            return false;
+        }
         client_.peek_input(ec);
         return ec != net::error::would_block;
     }

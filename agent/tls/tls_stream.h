@@ -165,7 +165,12 @@ public:
         }
         settle_now(try_peek(), ec);
     }
-    // void(error_code): the socket is ready for what the last would_block attempt wanted.
+    // Skips the attempt a caller knows would find nothing (no bytes held by OpenSSL, and the
+    // peer has had no time to send): the next async_wait_ready() waits for readability.
+    void expect_input() noexcept { last_want_ = tls_detail::Want::read; }
+    // void(error_code): the socket is ready for what the last would_block attempt wanted (or
+    // readable, after expect_input()). Asio re-arms the socket's epoll entry for each wait, and
+    // that reports bytes that arrived before the wait began.
     template <class CompletionToken>
     auto async_wait_ready(CompletionToken&& token) {
         return socket_.async_wait(last_want_ == tls_detail::Want::write ? boost::asio::socket_base::wait_write

@@ -61,6 +61,8 @@ expect_eq "every upstream request carried the real key" \
 expect_eq "the dummy key never reached upstream" \
     "$(grep -c "$E2E_DUMMY_KEY" "$E2E_RECORD")" "0"
 check "the real key is in no log or audit line" bash -c "! grep -q '$E2E_REAL_KEY' '$E2E_DIR/sluiced.log' '$E2E_AUDIT'"
+check "OpenSSL's record buffers went through sluiced's per-thread cache" \
+    bash -c "! grep -q 'record buffers are not cached' '$E2E_DIR/sluiced.log'"
 
 # --- audit: who asked what --------------------------------------------------------------------
 wait_audit_lines 9
