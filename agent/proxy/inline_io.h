@@ -13,6 +13,10 @@
 // either use the asynchronous operations or yield themselves now and then.
 #pragma once
 
+#include <array>
+#include <string>
+#include <string_view>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -85,6 +89,20 @@ template <class Serializer>
 boost::asio::awaitable<void> write(TlsStream& stream, Serializer& serializer, boost::system::error_code& ec) {
     return run(stream, [&stream, &serializer](boost::system::error_code& e) {
         boost::beast::http::write(stream, serializer, e);
+    }, ec);
+}
+
+// net::async_write of a message's header text (moved in) and its body (the caller keeps it).
+inline boost::asio::awaitable<void> write_head_and_body(TlsStream& stream, std::string head, std::string_view body,
+                                                        boost::system::error_code& ec) {
+    return run(stream, [&stream, head = std::move(head), body, sent = std::size_t{0}](boost::system::error_code& e) mutable {
+        while (sent < head.size() + body.size()) {
+            const std::size_t body_sent = sent > head.size() ? sent - head.size() : 0;
+            const std::array<boost::asio::const_buffer, 2> pieces{
+                boost::asio::buffer(head) + sent, boost::asio::buffer(body.data(), body.size()) + body_sent};
+            sent += stream.write_some(pieces, e);
+            if (e) return;
+        }
     }, ec);
 }
 

@@ -21,6 +21,7 @@
 #include "agent/oidc/oidc_authenticator.h"
 #include "agent/proxy/connection_deadline.h"
 #include "agent/proxy/connection_record.h"
+#include "agent/proxy/header_text.h"
 #include "agent/proxy/inline_io.h"
 #include "agent/proxy/proxy_worker.h"
 #include "agent/proxy/request_rewrite.h"
@@ -458,6 +459,18 @@ private:
 
     enum class ExchangeOutcome { done_keep_upstream, done_close_upstream, close_client, retry_on_fresh_connection };
 
+    // A message whose whole body is `body`, header and body in one write. A chunked one goes
+    // through Beast's serializer (`writer`, on `message`), which frames the body.
+    template <class Message, class Serializer>
+    static net::awaitable<void> write_whole_message(TlsStream& stream, const Message& message, Serializer& writer,
+                                                    std::string_view body, beast::error_code& ec) {
+        if (message.chunked()) return inline_io::write(stream, writer, ec);
+        std::string head;
+        head.reserve(512);
+        append_header_text(head, message.base());
+        return inline_io::write_head_and_body(stream, std::move(head), body, ec);
+    }
+
     // Sends the request upstream and relays the response back, streaming both bodies.
     net::awaitable<ExchangeOutcome> exchange(http::request_parser<http::buffer_body>& parser,
                                              http::request<http::buffer_body>& upstream_request,
@@ -473,7 +486,7 @@ private:
             upstream_request.body().data = body->empty() ? nullptr : const_cast<char*>(body->data());
             upstream_request.body().size = body->size();
             upstream_request.body().more = false;
-            co_await inline_io::write(upstream, request_writer, ec);
+            co_await write_whole_message(upstream, upstream_request, request_writer, *body, ec);
             if (ec) co_return ExchangeOutcome::retry_on_fresh_connection;
         } else {
             upstream_request.body().data = nullptr;
@@ -633,7 +646,7 @@ private:
         client_response.body().more = false;
         http::response_serializer<http::buffer_body> writer{client_response};
         arm_client(client_idle_timeout());
-        co_await inline_io::write(client_, writer, ec);
+        co_await write_whole_message(client_, client_response, writer, body, ec);
         if (ec) co_return client_gone(record, started, ec);
         finish(record, started);
         co_return upstream_reusable ? ExchangeOutcome::done_keep_upstream : ExchangeOutcome::done_close_upstream;

@@ -15,19 +15,43 @@ ClientError bad_framing(std::string message) {
     return ClientError{400, "invalid_request_error", "bad_request_framing", std::move(message)};
 }
 
-// Fields that only describe this hop (RFC 9110 §7.6.1) plus those the Connection field names.
-template <class Header>
-void remove_hop_by_hop(Header& header) {
-    std::vector<std::string> named;
-    auto [first, last] = header.equal_range(http::field::connection);
-    for (auto it = first; it != last; ++it) {
-        for (auto token : http::token_list(it->value())) named.emplace_back(token);
+// Fields that only describe this hop (RFC 9110 §7.6.1).
+bool is_hop_by_hop(http::field name) {
+    switch (name) {
+        case http::field::connection:
+        case http::field::keep_alive:
+        case http::field::proxy_connection:
+        case http::field::proxy_authorization:
+        case http::field::proxy_authenticate:
+        case http::field::te:
+        case http::field::trailer:
+        case http::field::upgrade:
+            return true;
+        default:
+            return false;
     }
-    for (const auto& name : named) header.erase(name);
-    for (auto f : {http::field::connection, http::field::keep_alive, http::field::proxy_connection,
-                   http::field::proxy_authorization, http::field::proxy_authenticate, http::field::te,
-                   http::field::trailer, http::field::upgrade}) {
-        header.erase(f);
+}
+
+// Erases, in one walk of the field list, the hop-by-hop fields, those the Connection field
+// names, and those `also_erase` picks. (An erase by name is a case-insensitive tree search;
+// a request went through a dozen of them.)
+template <class Header, class Predicate>
+void remove_hop_by_hop(Header& header, Predicate also_erase) {
+    std::vector<std::string> named;
+    for (const auto& field : header) {
+        if (field.name() != http::field::connection) continue;
+        for (auto token : http::token_list(field.value())) named.emplace_back(token);
+    }
+    auto connection_names = [&](const auto& field) {
+        for (const auto& name : named)
+            if (boost::beast::iequals(name, field.name_string())) return true;
+        return false;
+    };
+    for (auto it = header.begin(); it != header.end();) {
+        if (is_hop_by_hop(it->name()) || also_erase(*it) || (!named.empty() && connection_names(*it)))
+            it = header.erase(it);
+        else
+            ++it;
     }
 }
 
@@ -63,16 +87,26 @@ std::string presented_credential(const RequestHeader& header) {
 }
 
 void prepare_upstream_request(RequestHeader& header, std::string_view real_key) {
-    remove_hop_by_hop(header);
-    header.erase(http::field::authorization);
-    header.erase("api-key");
-    header.erase(http::field::expect);  // 100-continue is answered by sluice itself
-    header.set(http::field::accept_encoding, "identity");
+    remove_hop_by_hop(header, [](const auto& field) {
+        switch (field.name()) {
+            case http::field::authorization:
+            case http::field::expect:  // 100-continue is answered by sluice itself
+            case http::field::accept_encoding:
+                return true;
+            case http::field::unknown:
+                return boost::beast::iequals(field.name_string(), "api-key");
+            default:
+                return false;
+        }
+    });
+    header.insert(http::field::accept_encoding, "identity");
     std::string value = "Bearer ";
     value.append(real_key);
-    header.set(http::field::authorization, value);
+    header.insert(http::field::authorization, value);
 }
 
-void prepare_client_response(ResponseHeader& header) { remove_hop_by_hop(header); }
+void prepare_client_response(ResponseHeader& header) {
+    remove_hop_by_hop(header, [](const auto&) { return false; });
+}
 
 }  // namespace sluice

@@ -1,5 +1,8 @@
 #include "agent/proxy/request_rewrite.h"
 
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 namespace sluice {
@@ -31,6 +34,47 @@ TEST(RequestRewrite, DropsHopByHopFieldsAndThoseConnectionNames) {
     for (const char* name : {"Connection", "X-Secret-Hop", "Keep-Alive", "Proxy-Authorization", "Expect"})
         EXPECT_EQ(header.count(name), 0u) << name;
     EXPECT_EQ(header[http::field::accept_encoding], "identity");
+}
+
+TEST(RequestRewrite, EveryCopyOfAClientCredentialGoesWhateverItsCase) {
+    auto header = header_with({{"authorization", "Bearer a"}, {"API-KEY", "b"}, {"Authorization", "Bearer c"},
+                               {"Api-Key", "d"}, {"accept-encoding", "br"}, {"Accept-Encoding", "gzip"}});
+    prepare_upstream_request(header, "sk-real");
+    EXPECT_EQ(header.count("api-key"), 0u);
+    EXPECT_EQ(header.count(http::field::authorization), 1u);
+    EXPECT_EQ(header[http::field::authorization], "Bearer sk-real");
+    EXPECT_EQ(header.count(http::field::accept_encoding), 1u);
+    EXPECT_EQ(header[http::field::accept_encoding], "identity");
+}
+
+std::vector<std::string> fields_of(const RequestHeader& header) {
+    std::vector<std::string> fields;
+    for (const auto& field : header) fields.push_back(std::string(field.name_string()) + "=" + std::string(field.value()));
+    return fields;
+}
+
+TEST(RequestRewrite, KeepsEveryOtherFieldInItsOrder) {
+    auto header = header_with({{"Content-Type", "application/json"}, {"Connection", "close"}, {"X-Request-Id", "7"},
+                               {"TE", "trailers"}, {"User-Agent", "OpenAI/JS 4.0"}, {"X-Request-Id", "8"}});
+    std::vector<std::string> expected;
+    for (const auto& field : fields_of(header))
+        if (!field.starts_with("Connection=") && !field.starts_with("TE=")) expected.push_back(field);
+    expected.insert(expected.end(), {"Accept-Encoding=identity", "Authorization=Bearer k"});
+    prepare_upstream_request(header, "k");
+    EXPECT_EQ(fields_of(header), expected);
+}
+
+TEST(RequestRewrite, ClientResponseLosesHopByHopFieldsAndThoseConnectionNames) {
+    ResponseHeader header;
+    header.result(http::status::ok);
+    for (auto [name, value] : {std::pair{"Content-Type", "text/event-stream"}, {"Connection", "X-Upstream-Hop, close"},
+                               {"x-upstream-hop", "1"}, {"Transfer-Encoding", "chunked"}, {"Upgrade", "h2c"},
+                               {"Keep-Alive", "timeout=5"}, {"openai-processing-ms", "12"}})
+        header.insert(name, value);
+    prepare_client_response(header);
+    std::vector<std::string> kept;
+    for (const auto& field : header) kept.emplace_back(field.name_string());
+    EXPECT_EQ(kept, (std::vector<std::string>{"Content-Type", "Transfer-Encoding", "openai-processing-ms"}));
 }
 
 TEST(RequestRewrite, PresentedCredentialFromBearerOrApiKey) {
