@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "policy/request_summary.h"
 
@@ -54,6 +58,33 @@ TEST(Usage, TextIsTheUpstreamsObjectOnOneLine) {
     ASSERT_TRUE(usage);
     EXPECT_EQ(usage->json, R"({"prompt_tokens":3,"note":"a \" b\\","total_tokens":7})");
     EXPECT_EQ(usage->parsed()["note"], "a \" b\\");
+}
+
+// Compaction copies runs between the bytes it must look at, 16 at a time: strings of every
+// length around the block edges, with escapes, spaces and non-ASCII text, in bodies printed
+// with and without indentation, all come out as the compact form of the same object.
+TEST(Usage, CompactsWhateverTheWhitespaceAndStringsAround16ByteBlocks) {
+    std::mt19937 random(7);
+    const std::vector<std::string> pieces = {"a", " ", "\"", "\\", "\n", "\t", "é", "€", "x y", "{", "}", ":", ","};
+    for (int round = 0; round < 400; ++round) {
+        nlohmann::ordered_json usage = {{"prompt_tokens", round}, {"total_tokens", round * 3}};
+        auto text = [&] {
+            std::string text;
+            const std::size_t length = random() % 40;
+            while (text.size() < length) text += pieces[random() % pieces.size()];
+            return text;
+        };
+        for (int field = 0; field < 3; ++field) {
+            usage["note_" + std::to_string(field)] = text();
+            usage["details_" + std::to_string(field)] = {{"cached_tokens", field}, {"label", text()}};
+        }
+        const nlohmann::ordered_json body = {{"id", "chatcmpl-1"}, {"usage", usage}};
+        for (int indent : {-1, 1, 2, 4}) {
+            const auto read = usage_from_body(body.dump(indent));
+            ASSERT_TRUE(read) << body.dump(indent);
+            EXPECT_EQ(read->json, usage.dump()) << "indent " << indent << ": " << body.dump(indent);
+        }
+    }
 }
 
 TEST(Usage, ResponsesEventsWithOddMembersAreReadSafely) {
