@@ -14,16 +14,18 @@ namespace sluice {
 namespace {
 
 // True when `text` has "usage" followed by an object, so the common `"usage":null` chunks
-// and usage-free deltas skip the scan.
+// and usage-free deltas skip the scan. Searched from the end, quote by quote: an answer's usage
+// follows its content, so only the few members after it are passed (a forward memmem read the
+// whole content first).
 bool mentions_usage_object(std::string_view text) {
     constexpr std::string_view kKey = "\"usage\"";
-    // memmem, not string_view::find: find stops at every '"' of the JSON, memmem skips ahead.
-    auto find = [&](std::size_t from) -> std::size_t {
-        const void* hit = ::memmem(text.data() + from, text.size() - from, kKey.data(), kKey.size());
-        return hit == nullptr ? std::string_view::npos : static_cast<std::size_t>(static_cast<const char*>(hit) - text.data());
-    };
-    for (auto pos = find(0); pos != std::string_view::npos; pos = find(pos + 1)) {
-        auto i = pos + kKey.size();
+    for (std::size_t end = text.size(); end > 0;) {
+        const void* quote = ::memrchr(text.data(), '"', end);
+        if (quote == nullptr) return false;
+        const auto close = static_cast<std::size_t>(static_cast<const char*>(quote) - text.data());
+        end = close;
+        if (close + 1 < kKey.size() || text.substr(close + 1 - kKey.size(), kKey.size()) != kKey) continue;
+        auto i = close + 1;
         while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
         if (i >= text.size() || text[i] != ':') continue;
         ++i;

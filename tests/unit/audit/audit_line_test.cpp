@@ -6,6 +6,7 @@
 #include <random>
 #include <regex>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -52,6 +53,22 @@ TEST(JsonAppend, MatchesNlohmannOnRandomBytes) {
         std::string value(random() % 9, ' ');
         for (char& c : value) c = alphabet[random() % alphabet.size()];
         ASSERT_EQ(appended(value), nlohmann_text(value)) << round;
+    }
+}
+
+// Plain runs are skipped 16 bytes at a time: a byte that needs attention must stop the skip
+// wherever it sits in a block, including the last byte and the first of the next block.
+TEST(JsonAppend, EveryByteNeedingAttentionAtEveryOffsetAroundBlocks) {
+    const std::vector<std::string> specials = {"\"", "\\", "\n", std::string("\x00", 1), "\x1f", "\x7f",
+                                               "\xC3\xA9", "\xE2\x82\xAC", "\xFF", "\x80"};
+    for (std::size_t length = 1; length <= 48; ++length) {
+        for (std::size_t at = 0; at < length; ++at) {
+            for (const auto& special : specials) {
+                std::string value(length, 'x');
+                value.replace(at, 1, special);
+                ASSERT_EQ(appended(value), nlohmann_text(value)) << length << " " << at;
+            }
+        }
     }
 }
 

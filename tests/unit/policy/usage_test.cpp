@@ -51,6 +51,18 @@ TEST(Usage, ReadsTheBodyAsAParseWould) {
     EXPECT_FALSE(usage_from_body(deep + "}"));
 }
 
+// The look for a usage object runs from the end of the body: members that merely mention
+// "usage" after the object (as a string, a null, in a nested object) must not hide it.
+TEST(Usage, FoundBehindLaterMentionsOfTheWord) {
+    auto usage = usage_from_body(
+        R"({"usage":{"total_tokens":5},"note":"usage","x":{"usage":null},"y":["usage"],"usage_hint" : "usage"})");
+    ASSERT_TRUE(usage);
+    EXPECT_EQ(usage->json, R"({"total_tokens":5})");
+    EXPECT_FALSE(usage_from_body(R"({"a":"usage","b":{"usage":null},"usage" : null})"));
+    EXPECT_FALSE(usage_from_body(R"("usage")"));
+    EXPECT_FALSE(usage_from_body(R"(")"));
+}
+
 // The usage text goes into a JSON-lines audit file as it is: one line, strings untouched.
 TEST(Usage, TextIsTheUpstreamsObjectOnOneLine) {
     auto usage = usage_from_body("{\n  \"usage\": {\n    \"prompt_tokens\": 3,\r\n\t\"note\": \"a \\\" b\\\\\",\n"
