@@ -7,6 +7,7 @@ percentile; per-core figures divide by the CPU time the proxy process used in th
 import argparse
 import datetime
 import json
+import os
 import statistics
 import sys
 
@@ -29,6 +30,8 @@ def load(path):
                 extra.setdefault("idle", {}).setdefault(r["label"], {})[r["stage"]] = r
             elif r["mode"] == "sluice_health":
                 extra["sluice_health"] = r
+            elif r["mode"] == "wake":
+                extra["wake"] = r
             else:
                 runs.setdefault((r["mode"], r["label"]), []).append(r)
     return runs, extra
@@ -70,8 +73,12 @@ def main():
     ap.add_argument("--rounds", default="3")
     ap.add_argument("--gap-ms", default="1")
     ap.add_argument("--threads", default="2")
+    ap.add_argument("--open-rounds", default="4")
+    ap.add_argument("--open-seconds", default="3")
+    ap.add_argument("--one-cpu", default="", help="open-loop results with every process on one CPU")
     a = ap.parse_args()
     runs, extra = load(a.results)
+    one_cpu_runs = load(a.one_cpu)[0] if a.one_cpu and os.path.exists(a.one_cpu) else {}
 
     def one(mode, target):
         rs = runs.get((mode, target), [])
@@ -116,7 +123,8 @@ def main():
     w("")
     pin = "PIN=1 " if a.pinning not in ("", "none") else ""
     w(f"Reproduce: `sudo {pin}scripts/bench proxy` (knobs: `BENCH_SECONDS`, `OPEN_LOOP_RATE`, "
-      "`IDLE_CONNECTIONS`, `SERIAL_ROUNDS`, `STREAM_GAP_MS`, `PIN=1`, `PROXY_BENCH_KEEP=1`, "
+      "`IDLE_CONNECTIONS`, `SERIAL_ROUNDS`, `OPEN_LOOP_ROUNDS`, `OPEN_LOOP_SECONDS`, `STREAM_GAP_MS`, "
+      "`PIN=1`, `PROXY_BENCH_KEEP=1`, "
       "`PROXY_BENCH_HOLD=1` to leave the three paths up for manual runs).")
     w("")
 
@@ -168,30 +176,63 @@ def main():
     w("")
 
     # --- open loop --------------------------------------------------------------------------
-    w(f"### Open loop at {a.rate} req/s (32 connections, {a.seconds} s, latency from the "
-      "scheduled send time)")
-    w("")
-    w("| path | achieved req/s | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | added p50 | "
-      "added p99 | proxy CPU (cores) | errors / lost | 38–45 ms samples |")
-    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    rate = {}
-    for t in TARGETS:
-        r = one("rate", t)
-        check("rate", t, r)
-        if r is None:
-            continue
-        rate[t] = r
-    d = rate.get("direct")
-    for t, r in rate.items():
-        L = r["latency"]
-        dl = d["latency"] if d else {}
-        cores = r["proxy_cpu_s"] / r["window_s"] if t != "direct" else None
-        w(f"| {t} | {fmt(r['rps'])} | {fmt(L['p50_us'])} | {fmt(L['p90_us'])} | "
-          f"{fmt(L['p99_us'])} | {fmt(L['p999_us'])} | {fmt(L['max_us'])} | "
-          f"{added(L['p50_us'], dl.get('p50_us')) if t != 'direct' else '—'} | "
-          f"{added(L['p99_us'], dl.get('p99_us')) if t != 'direct' else '—'} | {fmt(cores, 2)} | "
-          f"{r['errors']} / {r['lost']} | {r['nagle_window']} |")
-    w("")
+    def open_loop_table(title, rounds_by_target):
+        """Median of the interleaved rounds, percentile by percentile; max over all rounds."""
+        w(title)
+        w("")
+        w("| path | achieved req/s | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | added p50 | "
+          "added p99 | p99 per round µs | proxy CPU (cores) | errors / lost | 38–45 ms samples |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        table = {}
+        for t in TARGETS:
+            rs = rounds_by_target.get(("rate", t), [])
+            if not rs:
+                check("rate", t, None)
+                continue
+            for r in rs:
+                check("rate", t, r)
+            med = lambda key: statistics.median(r["latency"][key] for r in rs)
+            table[t] = {
+                "rps": statistics.median(r["rps"] for r in rs),
+                "latency": {k: med(k) for k in ("p50_us", "p90_us", "p99_us", "p999_us")}
+                | {"max_us": max(r["latency"]["max_us"] for r in rs)},
+                "p99_rounds": [r["latency"]["p99_us"] for r in rs],
+                "cores": statistics.median(r["proxy_cpu_s"] / r["window_s"] for r in rs),
+                "errors": sum(r["errors"] for r in rs), "lost": sum(r["lost"] for r in rs),
+                "nagle": sum(r["nagle_window"] for r in rs),
+            }
+        dl = table.get("direct", {}).get("latency", {})
+        for t, r in table.items():
+            L = r["latency"]
+            w(f"| {t} | {fmt(r['rps'])} | {fmt(L['p50_us'])} | {fmt(L['p90_us'])} | "
+              f"{fmt(L['p99_us'])} | {fmt(L['p999_us'])} | {fmt(L['max_us'])} | "
+              f"{added(L['p50_us'], dl.get('p50_us')) if t != 'direct' else '—'} | "
+              f"{added(L['p99_us'], dl.get('p99_us')) if t != 'direct' else '—'} | "
+              f"{' / '.join(fmt(v) for v in r['p99_rounds'])} | "
+              f"{fmt(r['cores'], 2) if t != 'direct' else '—'} | {r['errors']} / {r['lost']} | {r['nagle']} |")
+        w("")
+        return table
+
+    rounds_note = (f"median of {a.open_rounds} interleaved rounds of {a.open_seconds} s, "
+                   "32 connections, latency from the scheduled send time")
+    rate = open_loop_table(f"### Open loop at {a.rate} req/s ({rounds_note})", runs)
+    wake = extra.get("wake")
+    if wake:
+        c, s1 = wake["cross_cpu"], wake["same_cpu"]
+        w(f"Waking a sleeping thread on the other CPU and back takes {fmt(c['p50_us'], 1)} µs at "
+          f"p50 and {fmt(c['p99_us'], 1)} µs at p99 on this machine (on the same CPU: "
+          f"{fmt(s1['p50_us'], 1)} / {fmt(s1['p99_us'], 1)} µs; `build/bin/wake-latency`). With "
+          "the proxies on one CPU and the client and mock on the other, a proxied request makes "
+          "two such round trips and a direct one none, so that much of the added latency above "
+          "is the hypervisor's, for either proxy.")
+        w("")
+    one_cpu = {}
+    if one_cpu_runs:
+        one_cpu = open_loop_table(f"### Open loop at {a.rate} req/s, every process on one CPU "
+                                  f"({rounds_note})", one_cpu_runs)
+        w("The same load with the proxies moved onto the client's CPU: no wake crosses CPUs, so "
+          "the added latency is the proxy's own work and scheduling.")
+        w("")
 
     # --- handshakes -------------------------------------------------------------------------
     w("### New TLS connection per request (8 concurrent, full handshakes, 5 s)")
@@ -289,12 +330,13 @@ def main():
     for key, name in (("p50", "c=1 p50 µs"), ("p99", "c=1 p99 µs")):
         s, n, d = (serial.get(t, {}).get(key) for t in ("sluice", "nginx", "direct"))
         w(f"| {name} | {fmt(s, 1)} | {fmt(n, 1)} | {fmt(d, 1)} | {ratio(s, n)} | {ratio(s, d)} |")
-    if d_rate := rate.get("direct"):
-        for key, name in (("p50_us", f"{a.rate}/s p50 µs"), ("p99_us", f"{a.rate}/s p99 µs")):
-            s = rate.get("sluice", {}).get("latency", {}).get(key)
-            n = rate.get("nginx", {}).get("latency", {}).get(key)
-            d = d_rate["latency"][key]
-            w(f"| {name} | {fmt(s)} | {fmt(n)} | {fmt(d)} | {ratio(s, n)} | {ratio(s, d)} |")
+    for table, where in ((rate, ""), (one_cpu, ", one CPU")):
+        if d_rate := table.get("direct"):
+            for key, name in (("p50_us", f"{a.rate}/s p50 µs{where}"), ("p99_us", f"{a.rate}/s p99 µs{where}")):
+                s = table.get("sluice", {}).get("latency", {}).get(key)
+                n = table.get("nginx", {}).get("latency", {}).get(key)
+                d = d_rate["latency"][key]
+                w(f"| {name} | {fmt(s)} | {fmt(n)} | {fmt(d)} | {ratio(s, n)} | {ratio(s, d)} |")
     w(f"| new TLS connections/s per proxy core | {fmt((hs.get('sluice') or (0, None))[1])} | "
       f"{fmt((hs.get('nginx') or (0, None))[1])} | — | "
       f"{ratio((hs.get('sluice') or (0, None))[1], (hs.get('nginx') or (0, None))[1])} | — |")
