@@ -75,6 +75,7 @@ def main():
     ap.add_argument("--threads", default="2")
     ap.add_argument("--open-rounds", default="4")
     ap.add_argument("--open-seconds", default="3")
+    ap.add_argument("--stream-rounds", default="3")
     ap.add_argument("--one-cpu", default="", help="open-loop results with every process on one CPU")
     a = ap.parse_args()
     runs, extra = load(a.results)
@@ -123,7 +124,8 @@ def main():
     w("")
     pin = "PIN=1 " if a.pinning not in ("", "none") else ""
     w(f"Reproduce: `sudo {pin}scripts/bench proxy` (knobs: `BENCH_SECONDS`, `OPEN_LOOP_RATE`, "
-      "`IDLE_CONNECTIONS`, `SERIAL_ROUNDS`, `OPEN_LOOP_ROUNDS`, `OPEN_LOOP_SECONDS`, `STREAM_GAP_MS`, "
+      "`IDLE_CONNECTIONS`, `SERIAL_ROUNDS`, `OPEN_LOOP_ROUNDS`, `OPEN_LOOP_SECONDS`, `STREAM_ROUNDS`, "
+      "`STREAM_GAP_MS`, "
       "`PIN=1`, `PROXY_BENCH_KEEP=1`, "
       "`PROXY_BENCH_HOLD=1` to leave the three paths up for manual runs).")
     w("")
@@ -257,17 +259,28 @@ def main():
 
     # --- streaming --------------------------------------------------------------------------
     w(f"### Streaming (`stream: true`, one stream at a time, mock paces events {a.gap_ms} ms "
-      "apart, 5 s)")
+      f"apart; median of {a.stream_rounds} interleaved rounds of 3 s)")
     w("")
     w("| path | streams | events/stream | TTFB p50 / p99 µs | first event p50 / p99 µs | "
-      "gap mean / p99 / max µs | added TTFB p50 / p99 µs | added gap mean / p99 µs |")
-    w("|---|---:|---:|---:|---:|---:|---:|---:|")
+      "gap mean / p99 / max µs | gap p99 per round µs | added TTFB p50 / p99 µs | "
+      "added gap mean / p99 µs |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     st = {}
     for t in TARGETS:
-        r = one("stream", t)
-        check("stream", t, r)
-        if r is not None:
-            st[t] = r
+        rs = runs.get(("stream", t), [])
+        if not rs:
+            check("stream", t, None)
+            continue
+        for r in rs:
+            check("stream", t, r)
+        med = lambda part, key: statistics.median(r[part][key] for r in rs)
+        st[t] = {
+            "completed": sum(r["completed"] for r in rs), "events": sum(r["events"] for r in rs),
+            "ttfb": {k: med("ttfb", k) for k in ("p50_us", "p99_us")},
+            "first_event": {k: med("first_event", k) for k in ("p50_us", "p99_us")},
+            "gap": {k: med("gap", k) for k in ("mean_us", "p99_us")} | {"max_us": max(r["gap"]["max_us"] for r in rs)},
+            "gap_p99_rounds": [r["gap"]["p99_us"] for r in rs],
+        }
     d = st.get("direct")
     for t, r in st.items():
         tt, fe, g = r["ttfb"], r["first_event"], r["gap"]
@@ -281,7 +294,8 @@ def main():
         per = r["events"] / r["completed"] if r["completed"] else 0
         w(f"| {t} | {r['completed']} | {per:.0f} | {fmt(tt['p50_us'])} / {fmt(tt['p99_us'])} | "
           f"{fmt(fe['p50_us'])} / {fmt(fe['p99_us'])} | {fmt(g['mean_us'])} / "
-          f"{fmt(g['p99_us'])} / {fmt(g['max_us'])} | {add_t} | {add_g} |")
+          f"{fmt(g['p99_us'])} / {fmt(g['max_us'])} | {' / '.join(fmt(v) for v in r['gap_p99_rounds'])} | "
+          f"{add_t} | {add_g} |")
     w("")
 
     # --- idle memory ------------------------------------------------------------------------
