@@ -4,17 +4,13 @@
 #include <cmath>
 #include <cstdint>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
+#include "policy/plain_run.h"
 
 namespace sluice {
 
 namespace {
 
 constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";  // U+FFFD
-
-bool needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
 
 void append_escaped_ascii(std::string& out, unsigned char c) {
     switch (c) {
@@ -82,23 +78,6 @@ std::size_t utf8_sequence_length(std::string_view text, std::size_t i, std::size
     return length;
 }
 
-// The end of the run of plain printable ASCII (nothing to escape or check) that starts at
-// `from`, 16 bytes at a time where SSE2 is there.
-std::size_t plain_ascii_run_end(std::string_view text, std::size_t from) {
-#if defined(__SSE2__)
-    const __m128i space = _mm_set1_epi8(' '), quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
-    for (; from + 16 <= text.size(); from += 16) {
-        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + from));
-        // Signed: bytes from 0x80 up are negative, so one compare finds control and non-ASCII bytes.
-        const __m128i stop = _mm_or_si128(_mm_cmplt_epi8(v, space),
-                                          _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
-        if (const auto mask = static_cast<unsigned>(_mm_movemask_epi8(stop)))
-            return from + static_cast<std::size_t>(__builtin_ctz(mask));
-    }
-#endif
-    return from;
-}
-
 }  // namespace
 
 void append_json_string(std::string& out, std::string_view text) {
@@ -106,12 +85,7 @@ void append_json_string(std::string& out, std::string_view text) {
     std::size_t i = 0;
     while (i < text.size()) {
         // Runs of plain ASCII, the usual case, are copied in one go.
-        std::size_t run = plain_ascii_run_end(text, i);
-        while (run < text.size()) {
-            const auto c = static_cast<unsigned char>(text[run]);
-            if (c >= 0x80 || needs_escape(c)) break;
-            ++run;
-        }
+        const std::size_t run = plain_run_end(text, i, {.first_plain = 0x20, .high_bytes_plain = false});
         out.append(text.data() + i, run - i);
         i = run;
         if (i == text.size()) break;

@@ -3,11 +3,8 @@
 #include <cctype>
 #include <cstring>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include "policy/json_scan.h"
+#include "policy/plain_run.h"
 
 namespace sluice {
 
@@ -86,26 +83,6 @@ std::optional<UsageObject> usage_member(const nlohmann::json& object) {
     return UsageObject{it->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
 }
 
-// The first position at or after `from` where compaction has a decision to make: whitespace
-// (or any byte up to ' '), a quote or a backslash. Everything before it is copied as is.
-std::size_t next_notable_byte(std::string_view text, std::size_t from) {
-#if defined(__SSE2__)
-    const __m128i space = _mm_set1_epi8(' '), quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
-    for (; from + 16 <= text.size(); from += 16) {
-        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + from));
-        const __m128i up_to_space = _mm_cmpeq_epi8(_mm_min_epu8(v, space), v);
-        const __m128i notable = _mm_or_si128(up_to_space, _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
-        if (const auto mask = static_cast<unsigned>(_mm_movemask_epi8(notable)))
-            return from + static_cast<std::size_t>(__builtin_ctz(mask));
-    }
-#endif
-    for (; from < text.size(); ++from) {
-        const auto c = static_cast<unsigned char>(text[from]);
-        if (c <= ' ' || c == '"' || c == '\\') break;
-    }
-    return from;
-}
-
 // `bytes`: one object the scan validated. Whitespace outside strings goes (strings cannot hold
 // a raw line break, so the result is one line).
 std::optional<UsageObject> compact_object(std::optional<std::string_view> bytes) {
@@ -116,7 +93,8 @@ std::optional<UsageObject> compact_object(std::optional<std::string_view> bytes)
     char* out = usage.json.data();
     bool in_string = false;
     for (std::size_t i = 0; i < text.size();) {
-        const std::size_t stop = next_notable_byte(text, i);
+        // Whitespace (any byte up to ' '), quotes and backslashes need a decision; the rest is copied.
+        const std::size_t stop = plain_run_end(text, i, {.first_plain = '!', .high_bytes_plain = true});
         std::memcpy(out, text.data() + i, stop - i);
         out += stop - i;
         if (stop == text.size()) break;

@@ -70,7 +70,7 @@ ConnectionOrigin origin_of(const sluice_conn_meta& meta, IdentityResolver& ident
         origin.identity = shared.share(
             {identity.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
              to_policy_identity(identity)});
-        recent.remember(std::move(process), origin.identity, now);
+        recent.remember(process, origin.identity, now);
     }
     origin.uid = meta.uid;
     return origin;

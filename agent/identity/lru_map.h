@@ -3,13 +3,14 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <list>
 #include <unordered_map>
 #include <utility>
 
 namespace sluice {
 
-template <typename Key, typename Value>
+template <typename Key, typename Value, typename Hash = std::hash<Key>>
 class LruMap {
 public:
     explicit LruMap(std::size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
@@ -51,7 +52,7 @@ private:
     using Entry = std::pair<Key, Value>;
     const std::size_t capacity_;
     std::list<Entry> order_;  // most recently used first
-    std::unordered_map<Key, typename std::list<Entry>::iterator> index_;
+    std::unordered_map<Key, typename std::list<Entry>::iterator, Hash> index_;
 };
 
 }  // namespace sluice

@@ -1,6 +1,7 @@
 #include "agent/proxy/recent_identities.h"
 
 #include <functional>
+#include <utility>
 
 namespace sluice {
 
@@ -12,21 +13,15 @@ std::size_t RecentIdentities::Hash::operator()(const ConnectingProcess& p) const
 }
 
 std::shared_ptr<const ConnectionIdentity> RecentIdentities::find(const ConnectingProcess& process,
-                                                                 Clock::time_point now) const {
-    const auto it = entries_.find(process);
-    if (it == entries_.end() || now - it->second.resolved >= kRecentIdentityTtl) return nullptr;
-    return it->second.identity;
+                                                                 Clock::time_point now) {
+    const Entry* entry = entries_.find(process);
+    if (entry == nullptr || now - entry->resolved >= kRecentIdentityTtl) return nullptr;
+    return entry->identity;
 }
 
-void RecentIdentities::remember(ConnectingProcess process, std::shared_ptr<const ConnectionIdentity> identity,
+void RecentIdentities::remember(const ConnectingProcess& process, std::shared_ptr<const ConnectionIdentity> identity,
                                 Clock::time_point now) {
-    if (entries_.size() >= max_entries_ && !entries_.contains(process)) {
-        // Full: what has expired goes; if nothing has, everything does (a burst of new
-        // processes), rather than keeping a list in age order for this rare case.
-        std::erase_if(entries_, [&](const auto& entry) { return now - entry.second.resolved >= kRecentIdentityTtl; });
-        if (entries_.size() >= max_entries_) entries_.clear();
-    }
-    entries_.insert_or_assign(std::move(process), Entry{std::move(identity), now});
+    entries_.put(process, Entry{std::move(identity), now});
 }
 
 }  // namespace sluice

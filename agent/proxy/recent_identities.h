@@ -16,8 +16,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <unordered_map>
 
+#include "agent/identity/lru_map.h"
 #include "agent/proxy/proxy_context.h"
 
 namespace sluice {
@@ -36,11 +36,11 @@ struct ConnectingProcess {
 class RecentIdentities {
 public:
     using Clock = std::chrono::steady_clock;
-    explicit RecentIdentities(std::size_t max_entries = 1024) : max_entries_(max_entries) {}
+    explicit RecentIdentities(std::size_t max_entries = 1024) : entries_(max_entries) {}
 
     // The identity remembered for `process` less than kRecentIdentityTtl ago, or null.
-    std::shared_ptr<const ConnectionIdentity> find(const ConnectingProcess& process, Clock::time_point now) const;
-    void remember(ConnectingProcess process, std::shared_ptr<const ConnectionIdentity> identity,
+    std::shared_ptr<const ConnectionIdentity> find(const ConnectingProcess& process, Clock::time_point now);
+    void remember(const ConnectingProcess& process, std::shared_ptr<const ConnectionIdentity> identity,
                   Clock::time_point now);
     std::size_t size() const { return entries_.size(); }
 
@@ -53,8 +53,7 @@ private:
         Clock::time_point resolved;
     };
 
-    std::size_t max_entries_;
-    std::unordered_map<ConnectingProcess, Entry, Hash> entries_;
+    LruMap<ConnectingProcess, Entry, Hash> entries_;  // a burst of new processes evicts the oldest
 };
 
 }  // namespace sluice

@@ -108,6 +108,13 @@ def main():
                 problems.append(f"{mode}/{target}: load generator used >90% of its core "
                                 f"(client-bound; per-core figures still use the proxy's CPU time)")
 
+    def checked_rounds(source, mode, target):
+        """Every round `source` holds for (mode, target), each checked for flags."""
+        rs = source.get((mode, target), [])
+        for r in rs or [None]:
+            check(mode, target, r)
+        return rs
+
     w(f"Measured {datetime.date.today().isoformat()} by `scripts/bench proxy` on {a.machine}; "
       f"load average {a.load} (the machine is shared, so treat small "
       f"differences as noise). Pinning: {a.pinning}.")
@@ -187,12 +194,9 @@ def main():
         w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         table = {}
         for t in TARGETS:
-            rs = rounds_by_target.get(("rate", t), [])
+            rs = checked_rounds(rounds_by_target, "rate", t)
             if not rs:
-                check("rate", t, None)
                 continue
-            for r in rs:
-                check("rate", t, r)
             med = lambda key: statistics.median(r["latency"][key] for r in rs)
             table[t] = {
                 "rps": statistics.median(r["rps"] for r in rs),
@@ -267,12 +271,9 @@ def main():
     w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     st = {}
     for t in TARGETS:
-        rs = runs.get(("stream", t), [])
+        rs = checked_rounds(runs, "stream", t)
         if not rs:
-            check("stream", t, None)
             continue
-        for r in rs:
-            check("stream", t, r)
         med = lambda part, key: statistics.median(r[part][key] for r in rs)
         st[t] = {
             "completed": sum(r["completed"] for r in rs), "events": sum(r["events"] for r in rs),
