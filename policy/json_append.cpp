@@ -85,7 +85,7 @@ void append_json_string(std::string& out, std::string_view text) {
     std::size_t i = 0;
     while (i < text.size()) {
         // Runs of plain ASCII, the usual case, are copied in one go.
-        const std::size_t run = plain_run_end(text, i, {.first_plain = 0x20, .high_bytes_plain = false});
+        const std::size_t run = plain_run_end<0x20, false>(text, i);
         out.append(text.data() + i, run - i);
         i = run;
         if (i == text.size()) break;

@@ -94,7 +94,7 @@ std::optional<UsageObject> compact_object(std::optional<std::string_view> bytes)
     bool in_string = false;
     for (std::size_t i = 0; i < text.size();) {
         // Whitespace (any byte up to ' '), quotes and backslashes need a decision; the rest is copied.
-        const std::size_t stop = plain_run_end(text, i, {.first_plain = '!', .high_bytes_plain = true});
+        const std::size_t stop = plain_run_end<'!', true>(text, i);
         std::memcpy(out, text.data() + i, stop - i);
         out += stop - i;
         if (stop == text.size()) break;
