@@ -17,7 +17,9 @@ constexpr const char* kUsage = R"(usage: sluicectl [--config FILE] COMMAND
 
 Commands:
   status   what sluiced is doing: attached programs, target addresses with their expiry,
-           counters. Without a running sluiced, shows what is pinned in the kernel.
+           counters, why the API key is unusable if it is. Without a running sluiced, shows
+           what is pinned in the kernel; a user the admin socket does not answer gets
+           "permission denied" and exit 1.
   reload   re-read the API key file and the policy, reopen the audit file (exit 1 when the
            policy is refused; the one in force stays)
   policy check [FILE]
@@ -92,6 +94,9 @@ int main(int argc, char** argv) {
             nlohmann::json status;
             try {
                 status = sluice::admin_call(config.admin, {{"command", "status"}});
+            } catch (const sluice::AdminAccessDenied& e) {
+                std::fprintf(stderr, "sluicectl: %s\n", e.what());
+                return 1;
             } catch (const std::exception& e) {
                 std::fprintf(stderr, "sluicectl: %s; showing pinned kernel state\n", e.what());
                 status = {{"sluiced", "not running"},

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "policy/ascii_case.h"
 #include "policy/glob.h"
 #include "policy/rule_index.h"
 
@@ -51,11 +52,15 @@ std::string_view strip_query(std::string_view path) {
     return path;
 }
 
+// Without regard to case: the patterns are lower-cased when loaded, and an upstream may
+// route "/V1/Embeddings" or "post" as their lower-case forms.
 const EndpointPattern* find_endpoint(const std::vector<EndpointPattern>& patterns,
                                      const PolicyRequest& request) {
-    auto path = strip_query(request.path);
+    if (patterns.empty()) return nullptr;
+    const std::string path = ascii_lower(strip_query(request.path));
+    const std::string method = ascii_lower(request.method);
     for (const auto& p : patterns)
-        if (glob_match(p.method, request.method) && glob_match(p.path, path)) return &p;
+        if (glob_match(p.method, method) && glob_match(p.path, path)) return &p;
     return nullptr;
 }
 
@@ -88,6 +93,14 @@ PolicyDecision make_deny(PolicyAction action, const std::string& rule, std::stri
     d.reason = std::move(reason);
     d.http_status =
         action == PolicyAction::rate_limited || action == PolicyAction::budget_exceeded ? 429 : 403;
+    return d;
+}
+
+// A control that must read the body could not (not JSON, compressed, too large): the
+// client sent something sluice cannot put in canonical form, so 400, not a policy 403.
+PolicyDecision make_unreadable(const std::string& rule, std::string code, std::string reason) {
+    PolicyDecision d = make_deny(PolicyAction::deny, rule, std::move(code), std::move(reason));
+    d.http_status = 400;
     return d;
 }
 
@@ -189,8 +202,8 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
                 });
                 return std::nullopt;
             }
-            return make_deny(PolicyAction::deny, rule_name, "prompt_unscannable",
-                             "request body could not be scanned for blocked prompt patterns");
+            return make_unreadable(rule_name, "prompt_unscannable",
+                                   "request body could not be scanned for blocked prompt patterns");
         }
         if (auto hit = control.patterns->first_match(request.texts)) {
             // Never echo the text itself: the reason goes to logs, audit and the client.
@@ -287,8 +300,8 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
         const auto& c = *rule->models;
         if (!request.body_readable) {
             if (c.fail_mode == FailMode::closed)
-                return finish(make_deny(PolicyAction::deny, name, "model_unknown",
-                                        "request body could not be read to check the model"));
+                return finish(make_unreadable(name, "model_unknown",
+                                              "request body could not be read to check the model"));
             skipped.push_back("models");
         } else if (!request.model.empty()) {
             if (any_glob(c.deny, request.model))
@@ -314,8 +327,8 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
         const auto& c = *rule->max_tokens;
         if (!request.body_readable) {
             if (c.fail_mode == FailMode::closed)
-                return finish(make_deny(PolicyAction::deny, name, "max_tokens_unknown",
-                                        "request body could not be read to check max tokens"));
+                return finish(make_unreadable(name, "max_tokens_unknown",
+                                              "request body could not be read to check max tokens"));
             skipped.push_back("max_tokens");
         } else if (request.max_output_tokens && *request.max_output_tokens > c.limit) {
             if (c.mode == MaxTokensControl::Mode::reject)

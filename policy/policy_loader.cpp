@@ -7,6 +7,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "policy/ascii_case.h"
 #include "policy/glob.h"
 #include "policy/masking/masking_config.h"
 #include "policy/rule_index.h"
@@ -242,6 +243,10 @@ std::vector<EndpointPattern> Loader::endpoints(const YAML::Node& node,
             fail(node[i], item_path, "expected \"[METHOD] /path-glob\", got '" + items[i] + "'");
         if (auto error = glob_error(pattern.method)) fail(node[i], item_path, *error);
         if (auto error = glob_error(pattern.path)) fail(node[i], item_path, *error);
+        // Matched without regard to case (find_endpoint): an upstream may route
+        // "/V1/Embeddings" as "/v1/embeddings", so the policy must see them as one.
+        pattern.method = ascii_lower(pattern.method);
+        pattern.path = ascii_lower(pattern.path);
         out.push_back(std::move(pattern));
     }
     return out;

@@ -136,6 +136,15 @@ void AdminServer::handle_client(int fd) {
     write_all(fd, response.dump() + "\n");
 }
 
+namespace {
+
+std::string access_denied_text(const std::string& path) {
+    return "permission denied: sluiced's admin socket " + path +
+           " answers only root and the user sluiced runs as (run sluicectl as one of them)";
+}
+
+}  // namespace
+
 nlohmann::json admin_call(const std::string& path, const nlohmann::json& request) {
     const sockaddr_un address = socket_address(path);
     const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -143,6 +152,7 @@ nlohmann::json admin_call(const std::string& path, const nlohmann::json& request
     if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
         const int err = errno;
         ::close(fd);
+        if (err == EACCES || err == EPERM) throw AdminAccessDenied(access_denied_text(path));
         throw std::runtime_error("cannot reach sluiced at " + path + ": " + std::strerror(err));
     }
     write_all(fd, request.dump() + "\n");
@@ -152,6 +162,8 @@ nlohmann::json admin_call(const std::string& path, const nlohmann::json& request
     if (!ok) throw std::runtime_error("sluiced at " + path + " did not answer");
     auto response = nlohmann::json::parse(line, nullptr, false);
     if (response.is_discarded()) throw std::runtime_error("sluiced at " + path + " sent an unreadable answer");
+    if (response.is_object() && response.value("error", "") == "permission denied")
+        throw AdminAccessDenied(access_denied_text(path));
     return response;
 }
 

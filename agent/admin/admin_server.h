@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -42,7 +43,15 @@ private:
     std::jthread thread_;
 };
 
-// Client side for sluicectl: sends `request`, returns the response. Throws std::runtime_error.
+// The caller may not use the admin socket (the socket is 0600 and sluiced checks the peer's
+// credentials): sluiced may well be running, so this must not read as "not running".
+class AdminAccessDenied : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Client side for sluicectl: sends `request`, returns the response. Throws AdminAccessDenied
+// when refused, std::runtime_error when sluiced cannot be reached.
 nlohmann::json admin_call(const std::string& path, const nlohmann::json& request);
 
 }  // namespace sluice

@@ -9,7 +9,6 @@ namespace sluice::limits {
 // A ClientHello with post-quantum key shares is ~1.8 KiB; 16 KiB is one full TLS record.
 inline constexpr std::size_t kClientHelloMaxBytes = 16 * 1024 + 5;
 inline constexpr std::chrono::milliseconds kClientHelloDeadline{10'000};
-inline constexpr std::chrono::milliseconds kClientHelloPollInterval{1};
 inline constexpr std::chrono::milliseconds kTlsHandshakeDeadline{10'000};
 // Relay buffer per direction: one TLS record.
 inline constexpr std::size_t kRelayBufferBytes = 16 * 1024;
@@ -26,6 +25,8 @@ inline constexpr std::chrono::milliseconds kLingeringCloseDeadline{2'000};
 // Idle upstream connections kept per upstream endpoint and worker thread.
 inline constexpr std::size_t kUpstreamIdlePerEndpoint = 64;
 inline constexpr std::chrono::seconds kUpstreamIdleTimeout{50};
+// How often idle upstream connections are checked for expiry or a close by the upstream.
+inline constexpr std::chrono::seconds kUpstreamSweepInterval{2};
 // Audit records waiting for the writer before new ones are counted as lost.
 inline constexpr std::size_t kAuditQueueMaxRecords = 100'000;
 // Admin socket requests.

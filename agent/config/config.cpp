@@ -16,6 +16,8 @@
 #include <set>
 #include <string_view>
 
+#include "policy/glob.h"
+
 namespace sluice {
 namespace {
 
@@ -199,7 +201,7 @@ public:
         std::map<std::string, YAML::Node> upstream_nodes;
         for_each_key(root, "",
                      {"listen", "cgroup", "state_dir", "intercept", "upstream", "audit", "policy",
-                      "admin", "pin_dir", "failure_mode", "limits", "oidc"},
+                      "admin", "pin_dir", "failure_mode", "limits", "oidc", "passthrough_sni"},
                      [&](const std::string& key, const YAML::Node& value) {
                          // `key:` with nothing after it means "use the default".
                          if (value.IsNull()) return;
@@ -233,6 +235,8 @@ public:
                              config.limits = parse_limits(value);
                          } else if (key == "oidc") {
                              config.oidc = parse_oidc(value);
+                         } else if (key == "passthrough_sni") {
+                             config.passthrough_sni = parse_sni_globs(value, key);
                          }
                      });
 
@@ -278,6 +282,7 @@ private:
                              if (value.IsNull()) return;
                              if (key == "host") {
                                  target.host = to_lower(string_value(value, name, false));
+                                 if (target.host.size() > 1 && target.host.back() == '.') target.host.pop_back();
                                  if (!is_hostname(target.host)) {
                                      fail("'" + name + "' must be a host name, got " +
                                               quote_value(value.Scalar()),
@@ -296,7 +301,22 @@ private:
             }
             targets.push_back(std::move(target));
         }
+        if (targets.empty()) fail("'intercept' must name at least one host", node);
         return targets;
+    }
+
+    // Lower-cased (SNI is compared in its canonical form) and checked as globs.
+    std::vector<std::string> parse_sni_globs(const YAML::Node& node, const std::string& key) const {
+        if (!node.IsSequence()) fail("'" + key + "' must be a list of host name globs, got " + describe_node(node), node);
+        std::vector<std::string> globs;
+        for (size_t i = 0; i < node.size(); ++i) {
+            const std::string name = key + "[" + std::to_string(i) + "]";
+            std::string glob = to_lower(string_value(node[i], name, false));
+            if (auto error = glob_error(glob)) fail("'" + name + "': " + *error, node[i]);
+            if (!glob.empty() && glob.back() == '.') glob.pop_back();
+            globs.push_back(std::move(glob));
+        }
+        return globs;
     }
 
     std::vector<std::string> parse_addresses(const YAML::Node& node, const std::string& key) const {

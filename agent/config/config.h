@@ -82,6 +82,10 @@ struct Config {
     FailureMode failure_mode = FailureMode::closed;
     LimitsConfig limits;
     std::vector<OidcIssuerConfig> oidc;  // empty = OIDC off: kernel identity only
+    // TLS to an intercepted address naming another server (SNI globs, lower case) is spliced
+    // through untouched only when it matches one of these; otherwise it is refused. Empty by
+    // default: fail closed (docs/bypass-coverage.md, "Foreign SNI").
+    std::vector<std::string> passthrough_sni;
 };
 
 // The configuration used when no file is given: every key at its DESIGN.md default.

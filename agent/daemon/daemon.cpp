@@ -1,8 +1,11 @@
 #include "agent/daemon/daemon.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <memory>
 #include <thread>
 
@@ -10,6 +13,7 @@
 
 #include "agent/admin/admin_server.h"
 #include "agent/audit/audit_writer.h"
+#include "agent/audit/incomplete_requests.h"
 #include "agent/daemon/status_report.h"
 #include "agent/gate/host_secret.h"
 #include "agent/gate/policy_identity.h"
@@ -76,6 +80,16 @@ ConnectionOrigin origin_of(const sluice_conn_meta& meta, IdentityResolver& ident
     return origin;
 }
 
+// A proxied connection holds two descriptors (client and upstream) and an idle pool more: the
+// usual soft limit of 1024 would refuse connections long before memory runs short. The hard
+// limit is the operator's (systemd's LimitNOFILE=).
+void raise_descriptor_limit() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+    limit.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) spdlog::warn("cannot raise the open files limit: {}", std::strerror(errno));
+}
+
 void log_policy_outcome(const PolicyReloadOutcome& outcome) {
     if (outcome.ok) spdlog::info("{}", outcome.message);
     else spdlog::error("{}", outcome.message);
@@ -90,6 +104,7 @@ int run_daemon(const Config& config) {
     // Blocked before any thread starts, so only the loop below receives them.
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
+    raise_descriptor_limit();
 
     CertificateAuthority ca = CertificateAuthority::load_or_create(config.state_dir, intercepted_hosts(config));
     spdlog::info("CA certificate: {} (clients must trust it)", ca.ca_cert_path());
@@ -97,6 +112,9 @@ int run_daemon(const Config& config) {
     ApiKeyStore api_keys(config.upstream.begin()->second.api_key_file);
     spdlog::info("{}", api_keys.reload());
     AuditWriter audit(config.audit.path);
+    if (const std::size_t incomplete = record_incomplete_requests(config.audit.path, audit))
+        spdlog::warn("audit: {} request(s) were forwarded before sluiced last stopped and never completed; "
+                     "each is recorded with reason sluiced_stopped", incomplete);
     PolicyStore policies(config.policy);
     spdlog::info("{}", policies.load_initial());
     PolicyState policy_state;
@@ -137,11 +155,9 @@ int run_daemon(const Config& config) {
         gate,
         oidc,
         host_secret,
+        {},
+        SniRoutingTable{intercepted_hosts(config), config.passthrough_sni},
         {}};
-    const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
-    ProxyServer proxy(proxy_context, threads);
-    proxy.start();
-
     TargetResolver resolver(config.intercept, [&](const std::vector<ResolvedTarget>& targets) {
         try {
             loader->replace_targets(to_target_entries(targets));
@@ -151,6 +167,13 @@ int run_daemon(const Config& config) {
             spdlog::error("targets: {}", e.what());
         }
     });
+    proxy_context.host_for_address = [&](const boost::asio::ip::address& address) {
+        const IpAddress key = address.is_v4() ? v4_mapped(address.to_v4().to_bytes()) : address.to_v6().to_bytes();
+        return resolver.host_for_address(key);
+    };
+    const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+    ProxyServer proxy(proxy_context, threads);
+    proxy.start();
     resolver.start();
 
     AdminServer admin(config.admin);
@@ -159,6 +182,7 @@ int run_daemon(const Config& config) {
                                               audit.stats(), api_keys.key() != nullptr);
         report["policy"] = policy_status_json(policies, policy_state);
         report["oidc"] = oidc_status_json(oidc.status());
+        if (const std::string problem = api_keys.problem(); !problem.empty()) report["api_key_problem"] = problem;
         return report;
     });
     admin.on("reload", [&](const nlohmann::json&) {

@@ -56,8 +56,8 @@ ClientError refusal_for(const PolicyDecision& decision) {
 
 GateResult RequestGate::admit(const PolicyIdentity& identity, const GateRequest& request) {
     GateResult result;
-    const bool readable =
-        request.body && request.body_is_json && request.body->size() <= kPolicyScanMaxBytes;
+    const bool readable = request.body && request.body_is_json && !request.body_encoded &&
+                          request.body->size() <= kPolicyScanMaxBytes;
     const std::shared_ptr<const Policy> policy = policies_.current();
     if (!policy) {
         // Only the audit's model/stream are needed: read without building a tree.
@@ -86,6 +86,10 @@ GateResult RequestGate::admit(const PolicyIdentity& identity, const GateRequest&
     }
     if (!result.decision.allowed()) {
         result.refusal = refusal_for(result.decision);
+        if (request.body_encoded && result.refusal->status == 400) {
+            result.refusal->status = 415;
+            result.refusal->message += " (it is sent with a Content-Encoding; send it uncompressed)";
+        }
         return result;
     }
     result.reservation = PolicyReservation(state_, result.decision.reservation_id);

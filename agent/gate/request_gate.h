@@ -22,7 +22,10 @@ struct GateRequest {
     // The whole body when it was buffered (JSON); nullptr when it streams through (uploads).
     // Rewritten in place when the decision changes it.
     std::string* body = nullptr;
+    // The endpoint takes JSON, so the body is read as JSON whatever its Content-Type says.
     bool body_is_json = false;
+    // The body carries a Content-Encoding: no control can read it (refusals say 415).
+    bool body_encoded = false;
 };
 
 struct GateResult {

@@ -2,6 +2,8 @@
 
 #include <netinet/tcp.h>
 
+#include <array>
+
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -61,6 +63,20 @@ net::awaitable<void> refuse_non_tls(tcp::socket& client) {
 // with the origin, the hello and the records of those paths, is gone before the session runs.
 // GCC 12 inlines Asio's frame allocation into this coroutine's start and then warns, wrongly,
 // that the frame is freed with a mismatched operator delete: both are Asio's frame allocator's.
+// A ClientHello sluice will not serve: a fatal unrecognized_name alert (RFC 8446 §6.2, RFC 6066
+// §3) in a plaintext record, so the client reports why instead of a bare reset.
+// The peeked hello is consumed first: closing with unread bytes would reset the connection and
+// could destroy the alert before the client reads it.
+net::awaitable<void> refuse_unrecognized_name(tcp::socket& client, std::size_t peeked_bytes) {
+    static constexpr std::array<uint8_t, 7> kAlert = {21, 3, 3, 0, 2, /*fatal*/ 2, /*unrecognized_name*/ 112};
+    boost::system::error_code ec;
+    std::array<char, 4096> discard;
+    for (std::size_t left = peeked_bytes; left > 0 && !ec;)
+        left -= client.receive(net::buffer(discard.data(), std::min(left, discard.size())), 0, ec);
+    co_await net::async_write(client, net::buffer(kAlert), net::redirect_error(net::use_awaitable, ec));
+    client.shutdown(tcp::socket::shutdown_both, ec);
+}
+
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 net::awaitable<void> route_client_connection(ProxyWorker& worker, tcp::socket& client, const tcp::endpoint& peer,
@@ -94,14 +110,34 @@ net::awaitable<void> route_client_connection(ProxyWorker& worker, tcp::socket& c
         co_return;
     }
 
-    std::string sni = hello.result.sni.value_or("");
-    net::ssl::context* tls_context = sni.empty() ? nullptr : worker.server_context(sni);
-    if (tls_context == nullptr) {
+    std::optional<std::string> address_host;
+    if (!hello.result.sni && context.host_for_address)
+        address_host = context.host_for_address(origin->original_destination.address());
+    SniRoute route = route_client_hello(hello.result, context.sni_routes, address_host);
+    net::ssl::context* tls_context =
+        route.kind == SniRouteKind::intercept ? worker.server_context(route.host) : nullptr;
+    if (route.kind == SniRouteKind::intercept && tls_context == nullptr) {
+        route.kind = SniRouteKind::refuse;
+        route.reason = "no_certificate_for_host";
+    }
+    if (route.kind == SniRouteKind::refuse) {
+        ++context.counters.refused_hellos;
+        AuditRecord record = connection_record(*origin, "connection");
+        record.sni = route.host;
+        record.action = "refused";
+        record.reason = route.reason;
+        record.error = "TLS to an intercepted address that sluice may neither inspect nor pass through";
+        co_await refuse_unrecognized_name(client, hello.bytes);
+        record.latency_ms = elapsed_ms(started);
+        context.audit.write_record(record);
+        co_return;
+    }
+    if (route.kind == SniRouteKind::passthrough) {
         ++context.counters.passthrough;
         AuditRecord record = connection_record(*origin, "passthrough");
-        record.sni = sni;
+        record.sni = route.host;
         record.action = "passthrough";
-        record.reason = sni.empty() ? "no_sni" : "sni_not_intercepted";
+        record.reason = route.reason;
         SpliceResult splice = co_await splice_to_destination(
             client, origin->original_destination,
             std::chrono::milliseconds(context.config.limits.upstream_connect_timeout_ms));
@@ -115,7 +151,7 @@ net::awaitable<void> route_client_connection(ProxyWorker& worker, tcp::socket& c
 
     ++context.counters.intercepted;
     session = make_intercepted_session(worker, std::move(client), std::move(*origin),
-                                       std::move(sni), *tls_context);
+                                       std::move(route.host), *tls_context);
 }
 #pragma GCC diagnostic pop
 

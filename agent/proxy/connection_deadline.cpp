@@ -22,6 +22,7 @@ struct ConnectionDeadline::State {
     std::uint64_t generation = 0;  // a wait re-queued earlier makes the older handler stale
     std::uint64_t waits = 0;
     net::ip::tcp::socket* socket = nullptr;  // closed on expiry; null when disarmed
+    OnExpiry on_expiry = OnExpiry::close;
 
     static void sleep_until(const std::shared_ptr<State>& self, Clock::time_point when) {
         self->wake_at = when;
@@ -55,8 +56,15 @@ struct ConnectionDeadline::State {
             return;
         }
         timed_out = true;
-        deadline = Clock::time_point::max();
         boost::system::error_code ignored;
+        if (on_expiry == OnExpiry::stop_reading) {
+            socket->cancel(ignored);  // pending operations complete with operation_aborted
+            on_expiry = OnExpiry::close;
+            deadline = Clock::now() + kCancelGrace;
+            sleep_until(self, deadline);
+            return;
+        }
+        deadline = Clock::time_point::max();
         socket->close(ignored);  // completes pending operations with operation_aborted
         socket = nullptr;
     }
@@ -73,10 +81,11 @@ ConnectionDeadline::~ConnectionDeadline() {
     state_->timer.cancel();
 }
 
-void ConnectionDeadline::arm(Clock::duration timeout, net::ip::tcp::socket& socket) {
+void ConnectionDeadline::arm(Clock::duration timeout, net::ip::tcp::socket& socket, OnExpiry on_expiry) {
     State& s = *state_;
     s.deadline = Clock::now() + timeout;
     s.socket = &socket;
+    s.on_expiry = on_expiry;
     s.timed_out = false;
     // Earlier than the pending wake-up (or none pending): the timer has to move. Otherwise the
     // wake-up will find the later deadline and sleep again, and arm() costs no syscall.

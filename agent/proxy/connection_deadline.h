@@ -49,10 +49,20 @@ public:
     // Stops watching and cancels the pending wake-up (no syscall).
     ~ConnectionDeadline();
 
+    // What expiry does to the socket. stop_reading, for a wait that only reads (the next
+    // request's header), cancels the pending operations instead of closing the socket, so the
+    // session can still answer 408 over TLS and audit the request that did not finish arriving
+    // (a slowloris); an EOF from a shutdown would end the TLS session instead. A cancel an
+    // operation misses between two of its steps is caught by closing the socket
+    // kCancelGrace later unless the session re-arms first.
+    enum class OnExpiry { close, stop_reading };
+    static constexpr std::chrono::seconds kCancelGrace{1};
+
     // The next operations on `socket` must finish within `timeout` from now: `socket` (and no
-    // other) is closed when it passes. Replaces the previous deadline and socket; clears
-    // timed_out(). `socket` must outlive this object or be followed by another arm() or disarm().
-    void arm(Clock::duration timeout, boost::asio::ip::tcp::socket& socket);
+    // other) is closed (or shut for reading) when it passes. Replaces the previous deadline and
+    // socket; clears timed_out(). `socket` must outlive this object or be followed by another
+    // arm() or disarm().
+    void arm(Clock::duration timeout, boost::asio::ip::tcp::socket& socket, OnExpiry on_expiry = OnExpiry::close);
     // No deadline and no socket until the next arm() (e.g. while a connection sits in a pool).
     void disarm();
 

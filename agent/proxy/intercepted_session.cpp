@@ -24,6 +24,7 @@
 #include "agent/proxy/header_text.h"
 #include "agent/proxy/inline_io.h"
 #include "agent/proxy/proxy_worker.h"
+#include "agent/proxy/request_admission.h"
 #include "agent/proxy/request_rewrite.h"
 #include "agent/proxy/unpooled_allocator.h"
 #include "agent/upstream/api_key_store.h"
@@ -51,11 +52,6 @@ double ms_since(Clock::time_point since) {
     return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
 }
 
-bool is_json_content(const RequestHeader& header) {
-    auto type = header[http::field::content_type];
-    return type.find("application/json") != std::string_view::npos;
-}
-
 // Masking reads the body as text: a compressed answer (sluice asks for identity) cannot be
 // masked and is withheld rather than passed through.
 bool response_is_maskable(const ResponseHeader& header) {
@@ -81,6 +77,12 @@ ClientError parse_error_to_client_error(const beast::error_code& ec) {
     if (ec == http::error::body_limit)
         return {413, "invalid_request_error", "request_too_large", "request body exceeds the configured limit"};
     return {400, "invalid_request_error", "malformed_http", "malformed HTTP request: " + ec.message()};
+}
+
+uint16_t intercepted_port(const Config& config, const std::string& host) {
+    for (const auto& target : config.intercept)
+        if (target.host == host) return target.port;
+    return 443;
 }
 
 ClientError oidc_refusal(const OidcAuthentication& auth) {
@@ -114,7 +116,8 @@ public:
           client_(std::move(client), tls_context.native_handle()),
           deadline_(client_.get_executor()),
           origin_(std::move(origin)),
-          sni_(std::move(sni)) {
+          sni_(std::move(sni)),
+          intercepted_port_(intercepted_port(config_, sni_)) {
         worker_.session_started();
     }
     ~InterceptedSession() { worker_.session_ended(); }
@@ -186,7 +189,7 @@ private:
     // would report); false when it must be waited for.
     bool next_request_arrived(beast::error_code& ec, Look look) {
         ec = {};
-        arm_client(client_idle_timeout());
+        deadline_.arm(client_idle_timeout(), client_.next_layer(), ConnectionDeadline::OnExpiry::stop_reading);
         if (client_buffer_.size() != 0) return true;  // pipelined: it has begun arriving
         client_buffer_.shrink_to_fit();
         if (look == Look::in_tls_buffers && !client_.has_pending_input()) {
@@ -249,13 +252,14 @@ private:
     }
 
     // The policy decision for this request, recorded in its audit line.
-    GateResult admit(const PolicyIdentity& identity, const RequestHeader& request, std::optional<std::string>& body,
-                     AuditRecord& record) {
+    GateResult admit(const PolicyIdentity& identity, const RequestHeader& request, const AdmittedHead& head,
+                     std::optional<std::string>& body, AuditRecord& record) {
         GateRequest gate_request;
         gate_request.method = request.method_string();
         gate_request.target = request.target();
         gate_request.body = body ? &*body : nullptr;
-        gate_request.body_is_json = body && is_json_content(request);
+        gate_request.body_is_json = body && head.body == BodyReading::whole;
+        gate_request.body_encoded = head.body_encoded;
         GateResult result = context_.gate.admit(identity, gate_request);
         record.model = result.summary.model;
         record.stream = result.summary.stream;
@@ -271,13 +275,20 @@ private:
     // Masks the request body when the deciding rule says so (values the upstream must not see
     // become placeholders, hashes or redactions) and keeps the session for the response.
     // A body that cannot be masked is refused, never sent as is.
-    net::awaitable<bool> start_masking(const GateResult& gate, const RequestHeader& request,
+    net::awaitable<bool> start_masking(const GateResult& gate, const RequestHeader& request, const AdmittedHead& head,
                                        std::optional<std::string>& body, AuditRecord& record,
                                        Clock::time_point started) {
         masking_.reset();
         if (!gate.masking) co_return true;
         masking_ = std::make_unique<masking::MaskingSession>(gate.masking, context_.host_secret);
         if (!masking_->masks_requests() || !body || body->empty()) co_return true;
+        if (head.body_encoded) {
+            const ClientError error = {415, "invalid_request_error", "unsupported_content_encoding",
+                                       "the request body is compressed, so it could not be checked for sensitive "
+                                       "data; send it uncompressed"};
+            co_await refuse(record, error, started);
+            co_return false;
+        }
         if (masking_->mask_request(*body, request.target()) != masking::BodyStatus::failed) co_return true;
         record.action = "error";
         const ClientError error = {503, "sluice_unavailable", "masking_failed",
@@ -316,8 +327,17 @@ private:
         const auto started = Clock::now();
         AuditRecord record = new_record();
         if (ec) {
-            if (deadline_.timed_out()) co_return false;  // socket already closed
-            if (is_quiet_close(ec) && client_buffer_.size() == 0) co_return false;
+            const bool partial = client_buffer_.size() != 0;
+            if (deadline_.timed_out()) {
+                // Idle past the timeout: a keep-alive connection simply ends. A request that
+                // began arriving and never finished (a slowloris) gets a 408 and an audit line.
+                if (!partial) co_return false;
+                const ClientError error = {408, "invalid_request_error", "request_timeout",
+                                           "the request header did not arrive within the client idle timeout"};
+                co_await refuse(record, error, started);
+                co_return false;
+            }
+            if (is_quiet_close(ec) && !partial) co_return false;
             {
                 const ClientError error = parse_error_to_client_error(ec);
                 co_await refuse(record, error, started);
@@ -331,10 +351,15 @@ private:
         const std::string credential = presented_credential(request);
         record.client_key_fingerprint = credential_fingerprint(credential);
 
-        if (auto framing = validate_request_framing(request)) {
-            co_await refuse(record, *framing, started);
+        // From here on the request is in canonical form (target, Host, how its body is read):
+        // what the policy decides on is what the upstream receives.
+        auto admission = admit_request_head(request, sni_, intercepted_port_, !parser.is_done());
+        if (const ClientError* refusal = std::get_if<ClientError>(&admission)) {
+            co_await refuse(record, *refusal, started);
             co_return false;
         }
+        const AdmittedHead head = std::get<AdmittedHead>(admission);
+        record.path = std::string(request.target());
         if (parser.content_length() && *parser.content_length() > config_.limits.max_body_bytes) {
             {
                 const ClientError error = parse_error_to_client_error(http::error::body_limit);
@@ -363,7 +388,7 @@ private:
         const auto real_key = context_.api_keys.key();
         if (!real_key) {
             {
-                const ClientError error = {503, "sluice_unavailable", "api_key_unavailable", "sluice has no OpenAI API key configured; ask the host's administrator"};
+                const ClientError error = {503, "sluice_unavailable", "api_key_unavailable", "sluice has no usable OpenAI API key; ask the host's administrator (sluicectl status says why)"};
                 co_await refuse(record, error, started);
             }
             co_return false;
@@ -375,15 +400,15 @@ private:
             }
             co_return false;
         }
-        // JSON bodies are read whole: policy and masking need the full request before anything
-        // goes upstream. Everything else (file and audio uploads) streams through, and is
-        // decided on its headers before the client is told to send it.
-        const bool buffer_body = is_json_content(request) && !parser.is_done();
+        // Bodies are read whole: policy and masking need the full request before anything goes
+        // upstream. Only multipart uploads stream through, decided on their headers before the
+        // client is told to send them (request_admission.h).
+        const bool buffer_body = head.body == BodyReading::whole && !parser.is_done();
         std::optional<std::string> body;
         if (parser.is_done()) body.emplace();
         GateResult gate;
         if (!buffer_body) {
-            gate = admit(identity, request, body, record);
+            gate = admit(identity, request, head, body, record);
             if (gate.refusal) {
                 co_await refuse(record, *gate.refusal, started);
                 co_return false;
@@ -405,13 +430,13 @@ private:
                 co_return false;
             }
             record.request_bytes = body->size();
-            gate = admit(identity, request, body, record);
+            gate = admit(identity, request, head, body, record);
             if (gate.refusal) {
                 co_await refuse(record, *gate.refusal, started);
                 co_return false;
             }
         }
-        if (!co_await start_masking(gate, request, body, record, started)) co_return false;
+        if (!co_await start_masking(gate, request, head, body, record, started)) co_return false;
         const bool client_keep_alive = parser.keep_alive();
 
         http::request<http::buffer_body> upstream_request{std::move(request)};
@@ -421,6 +446,12 @@ private:
             if (!body->empty() || upstream_request.method() == http::verb::post)
                 upstream_request.content_length(body->size());
         }
+
+        // Evidence before anything leaves: if sluiced dies mid-request, the next start finds
+        // this record without its final one and says so (incomplete_requests.h).
+        record.kind = "forwarded";
+        context_.audit.write_record(record);
+        record.kind = "request";
 
         // A pooled connection may have been closed by the upstream a moment ago; a request whose
         // body we still hold is retried once on a fresh connection.
@@ -932,7 +963,8 @@ private:
     tcp::socket* upstream_socket_ = nullptr;  // the leased upstream's, during an exchange
     beast::flat_buffer client_buffer_;
     const ConnectionOrigin origin_;
-    const std::string sni_;
+    const std::string sni_;        // canonical: the intercepted host this connection serves
+    const uint16_t intercepted_port_;  // the port it was intercepted on (Host may name it)
     UpstreamEndpoint upstream_;
     std::unique_ptr<masking::MaskingSession> masking_;  // the current request's, when its rule masks
     bool refused_ = false;  // an error answer was sent: the connection ends with a lingering close

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/config/config.h"
+#include "agent/proxy/sni_route.h"
 #include "policy/policy_model.h"
 
 namespace sluice {
@@ -41,6 +42,8 @@ struct ConnectionOrigin {
 // Finds (and consumes) the kernel's record for an accepted connection, by the client's address.
 using ConnectionLookup =
     std::function<std::optional<ConnectionOrigin>(const boost::asio::ip::tcp::endpoint& client)>;
+// The intercepted host an address was resolved for, if any (a ClientHello without SNI).
+using AddressHostLookup = std::function<std::optional<std::string>(const boost::asio::ip::address& address)>;
 // The TLS server context for an intercepted SNI (leaf from the local CA).
 using ServerContextProvider = std::function<std::shared_ptr<SSL_CTX>(const std::string& sni)>;
 
@@ -48,6 +51,7 @@ struct ProxyCounters {
     std::atomic<uint64_t> connections{0};
     std::atomic<uint64_t> unattributed{0};
     std::atomic<uint64_t> passthrough{0};
+    std::atomic<uint64_t> refused_hellos{0};  // ECH, foreign or unknown names (sni_route.h)
     std::atomic<uint64_t> intercepted{0};
     std::atomic<uint64_t> requests{0};
     std::atomic<uint64_t> client_errors{0};
@@ -68,6 +72,8 @@ struct ProxyContext {
     OidcAuthenticator& oidc;
     const std::string& host_secret;  // key for masking's keyed hashes
     ProxyCounters counters;
+    SniRoutingTable sni_routes;         // from config: intercepted hosts, passthrough_sni
+    AddressHostLookup host_for_address;  // unset: a ClientHello without SNI is refused
 };
 
 }  // namespace sluice

@@ -6,6 +6,7 @@ nlohmann::json ProxyCounters::to_json() const {
     return {{"connections", connections.load()},
             {"unattributed", unattributed.load()},
             {"passthrough", passthrough.load()},
+            {"refused_hellos", refused_hellos.load()},
             {"intercepted", intercepted.load()},
             {"requests", requests.load()},
             {"client_errors", client_errors.load()},

@@ -65,11 +65,17 @@ std::optional<ClientError> validate_request_framing(const RequestHeader& header)
     if (has_te) {
         if (header.count(http::field::transfer_encoding) > 1)
             return bad_framing("request has more than one Transfer-Encoding field");
+        // Only chunked: a body under another coding (gzip, chunked) is one the controls
+        // cannot read, and no API client sends one.
         http::token_list codings(header[http::field::transfer_encoding]);
-        std::string_view last;
-        for (auto coding : codings) last = coding;
-        if (!boost::beast::iequals(last, "chunked"))
-            return bad_framing("request Transfer-Encoding must end in chunked");
+        std::size_t count = 0;
+        bool chunked = false;
+        for (auto coding : codings) {
+            ++count;
+            chunked = boost::beast::iequals(coding, "chunked");
+        }
+        if (count != 1 || !chunked)
+            return bad_framing("request Transfer-Encoding must be exactly chunked");
     }
     return std::nullopt;
 }

@@ -18,7 +18,8 @@ using ResponseHeader = boost::beast::http::response_header<boost::beast::http::f
 
 // Request smuggling defences beyond Beast's parser (which already rejects differing duplicate
 // Content-Length and TE-after-CL): any request carrying both Transfer-Encoding and
-// Content-Length, or a Transfer-Encoding whose final coding is not chunked (RFC 9112 §6.3).
+// Content-Length, or a Transfer-Encoding other than exactly chunked (RFC 9112 §6.3: a server may
+// refuse codings it does not understand; the controls could not read the body under them).
 std::optional<ClientError> validate_request_framing(const RequestHeader& header);
 
 // What the client presented as its key (Bearer token or api-key header), for fingerprinting.

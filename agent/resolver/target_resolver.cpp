@@ -159,6 +159,13 @@ std::vector<ResolvedTarget> TargetResolver::snapshot() const {
     return published_;
 }
 
+std::optional<std::string> TargetResolver::host_for_address(const IpAddress& address) const {
+    std::lock_guard lock(mu_);
+    for (const auto& target : published_)
+        if (target.addr == address) return target.host;
+    return std::nullopt;
+}
+
 void TargetResolver::start() {
     refresh_due();
     if (hosts_.empty()) return;  // everything fixed: nothing to refresh

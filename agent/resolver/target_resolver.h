@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -57,6 +58,8 @@ public:
 
     // The current set, sorted by host, port, address. Thread-safe.
     std::vector<ResolvedTarget> snapshot() const;
+    // The intercepted host `address` is held for (the first, if several share it). Thread-safe.
+    std::optional<std::string> host_for_address(const IpAddress& address) const;
 
 private:
     struct DnsHost {

@@ -17,6 +17,8 @@ constexpr std::size_t kHandshakeHeaderBytes = 4;
 constexpr std::size_t kMaxRecordPayloadBytes = 16 * 1024;  // 2^14 plaintext
 constexpr uint16_t kExtensionServerName = 0;               // RFC 6066 §3
 constexpr uint16_t kExtensionAlpn = 16;                    // RFC 7301 §3.1
+// draft-ietf-tls-esni (Encrypted Client Hello): the real name is in an encrypted inner hello.
+constexpr uint16_t kExtensionEncryptedClientHello = 0xfe0d;
 constexpr uint8_t kServerNameTypeHostName = 0;
 constexpr std::size_t kMaxHostNameBytes = 255;
 
@@ -134,6 +136,7 @@ SniResult parse_client_hello_body(std::span<const uint8_t> body) {
                 return result;
             }
             if (type == kExtensionAlpn && !parse_alpn(data, result.alpn)) return result;
+            if (type == kExtensionEncryptedClientHello) result.encrypted_client_hello = true;
         }
     }
     result.status = ClientHelloStatus::ok;

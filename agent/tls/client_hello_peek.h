@@ -24,6 +24,9 @@ struct SniResult {
     std::optional<std::string> sni;
     // ALPN protocol names in the client's order of preference (empty if no ALPN extension).
     std::vector<std::string> alpn;
+    // The hello carries Encrypted Client Hello: `sni` is only the outer (public) name, and the
+    // server the client really asks for cannot be known without the ECH key.
+    bool encrypted_client_hello = false;
 };
 
 // Parses whatever prefix of the connection has arrived so far (call again with the longer

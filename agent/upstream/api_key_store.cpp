@@ -1,7 +1,10 @@
 #include "agent/upstream/api_key_store.h"
 
-#include <fstream>
-#include <sstream>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include <openssl/sha.h>
 
@@ -26,20 +29,47 @@ void ApiKeyStore::set_key(std::shared_ptr<const std::string> key) {
 std::string ApiKeyStore::reload() {
     std::lock_guard lock(reload_mutex_);
     last_stamp_ = stamp_file(path_);
-    std::ifstream in(path_);
-    if (!in) {
+    auto refuse = [&](std::string why) {
         set_key(std::shared_ptr<const std::string>());
-        return "api key file " + path_ + " is not readable; requests will get 503 until it is";
+        set_problem(why);
+        return why;
+    };
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return refuse("api key file " + path_ + " is not readable; requests will get 503 until it is");
+    struct stat st {};
+    std::string content;
+    const bool stat_ok = ::fstat(fd, &st) == 0;
+    // As OpenSSH refuses a private key others can read: a key every local user can copy is
+    // no longer in custody, so it is not used at all (checked on the open file, not the path).
+    if (stat_ok && (st.st_mode & (S_IRWXG | S_IRWXO)) == 0) {
+        char buffer[4096];
+        for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0 && content.size() < kMaxKeyFileBytes;)
+            content.append(buffer, static_cast<std::size_t>(n));
     }
-    std::stringstream content;
-    content << in.rdbuf();
-    std::string key = trim(content.str());
-    if (key.empty() || key.find_first_of(" \t\r\n") != std::string::npos) {
-        set_key(std::shared_ptr<const std::string>());
-        return "api key file " + path_ + " does not hold one key; requests will get 503 until it does";
+    ::close(fd);
+    if (!stat_ok) return refuse("api key file " + path_ + " cannot be examined; requests will get 503 until it can");
+    if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        return refuse("api key file " + path_ + " is accessible by group or others (mode " + mode +
+                      "); refusing to use it: chmod 600 it (requests get 503 until then)");
     }
+    std::string key = trim(std::move(content));
+    if (key.empty() || key.find_first_of(" \t\r\n") != std::string::npos)
+        return refuse("api key file " + path_ + " does not hold one key; requests will get 503 until it does");
     set_key(std::make_shared<const std::string>(std::move(key)));
+    set_problem({});
     return "api key loaded from " + path_;
+}
+
+void ApiKeyStore::set_problem(std::string problem) {
+    std::lock_guard lock(key_mutex_);
+    problem_ = std::move(problem);
+}
+
+std::string ApiKeyStore::problem() const {
+    std::lock_guard lock(key_mutex_);
+    return problem_;
 }
 
 bool ApiKeyStore::reload_if_changed() {

@@ -23,20 +23,27 @@ public:
         std::lock_guard lock(key_mutex_);
         return key_;
     }
-    // Re-reads the file. Returns a one-line description of the outcome for the log (no key material).
+    // Re-reads the file. Returns a one-line description of the outcome for the log (no key
+    // material). A file that group or others may access is refused, as OpenSSH refuses loose
+    // private keys.
     std::string reload();
+    // Why there is no key ("" when there is one): for status and the 503's message.
+    std::string problem() const;
     // Re-reads if the file's mtime/size/inode changed since the last read; cheap to call often.
     bool reload_if_changed();
     const std::string& path() const { return path_; }
 
 private:
+    static constexpr std::size_t kMaxKeyFileBytes = 64 * 1024;
     const std::string path_;
     void set_key(std::shared_ptr<const std::string> key);
+    void set_problem(std::string problem);
 
     // A mutex, not std::atomic<shared_ptr>: GCC 12's implementation of the latter double-frees
     // under a concurrent store (seen here as "free(): double free" on key reload).
     mutable std::mutex key_mutex_;
     std::shared_ptr<const std::string> key_;
+    std::string problem_;
     std::mutex reload_mutex_;
     std::optional<FileStamp> last_stamp_;
 };

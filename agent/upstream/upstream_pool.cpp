@@ -43,7 +43,7 @@ bool idle_connection_is_stale(int fd) {
 
 UpstreamPool::UpstreamPool(net::any_io_executor executor, net::ssl::context& client_context,
                            UpstreamTimeouts timeouts)
-    : executor_(std::move(executor)), client_context_(client_context), timeouts_(timeouts) {}
+    : executor_(std::move(executor)), client_context_(client_context), timeouts_(timeouts), sweep_timer_(executor_) {}
 
 net::awaitable<UpstreamLease> UpstreamPool::acquire(const UpstreamEndpoint& endpoint) {
     if (auto it = idle_.find(endpoint); it != idle_.end()) {
@@ -72,6 +72,33 @@ void UpstreamPool::release(const UpstreamEndpoint& endpoint, std::unique_ptr<Ups
     auto& list = idle_[endpoint];
     if (list.size() >= limits::kUpstreamIdlePerEndpoint) list.erase(list.begin());
     list.push_back(IdleConnection{std::move(stream), std::chrono::steady_clock::now()});
+    schedule_sweep();
+}
+
+void UpstreamPool::schedule_sweep() {
+    if (sweep_scheduled_) return;
+    sweep_scheduled_ = true;
+    sweep_timer_.expires_after(limits::kUpstreamSweepInterval);
+    sweep_timer_.async_wait([this](const beast::error_code& ec) {
+        if (ec == net::error::operation_aborted) return;  // the pool is going away
+        sweep_scheduled_ = false;
+        sweep();
+    });
+}
+
+void UpstreamPool::sweep() {
+    const auto now = std::chrono::steady_clock::now();
+    bool any_left = false;
+    for (auto it = idle_.begin(); it != idle_.end();) {
+        auto& list = it->second;
+        std::erase_if(list, [&](const IdleConnection& idle) {
+            return now - idle.since > limits::kUpstreamIdleTimeout ||
+                   idle_connection_is_stale(idle.stream->next_layer().native_handle());
+        });
+        any_left = any_left || !list.empty();
+        it = list.empty() ? idle_.erase(it) : std::next(it);
+    }
+    if (any_left) schedule_sweep();
 }
 
 void UpstreamPool::remember_session(const UpstreamEndpoint& endpoint, SSL* ssl) {

@@ -15,6 +15,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "agent/tls/tls_stream.h"
 
@@ -78,6 +79,11 @@ private:
 
     boost::asio::awaitable<UpstreamLease> connect(const UpstreamEndpoint& endpoint);
     void remember_session(const UpstreamEndpoint& endpoint, SSL* ssl);
+    // While connections sit idle, a sweep every kUpstreamSweepInterval closes those past the
+    // idle timeout and those the upstream has closed (CLOSE-WAIT): without it they stayed open
+    // until the next request for that endpoint, holding a descriptor each.
+    void schedule_sweep();
+    void sweep();
 
     boost::asio::any_io_executor executor_;
     boost::asio::ssl::context& client_context_;
@@ -85,6 +91,8 @@ private:
     std::map<UpstreamEndpoint, std::vector<IdleConnection>> idle_;
     std::map<UpstreamEndpoint, std::unique_ptr<SSL_SESSION, SessionDeleter>> sessions_;
     UpstreamPoolStats stats_;
+    boost::asio::steady_timer sweep_timer_;
+    bool sweep_scheduled_ = false;
 };
 
 // True when an idle connection has been closed or has sent something unexpected: not reusable.

@@ -205,17 +205,22 @@ try:
         records = [json.loads(line) for line in f if line.strip()]
 except FileNotFoundError:
     pass
+# The audit's "forwarded" records (written as a request leaves, before its final record) are in
+# `forwarded`; `records` holds every other record.
+forwarded = [r for r in records if r.get("kind") == "forwarded"]
+records = [r for r in records if r.get("kind") != "forwarded"]
 print(eval(sys.argv[2]))
 EOF
 }
 audit_query() { jsonl_query "$E2E_AUDIT" "$1"; }        # what sluice audited
 upstream_query() { jsonl_query "$E2E_RECORD" "$1"; }    # what fake-openai received
 
-# Waits until the audit has at least N lines (the writer is asynchronous).
+# Waits until the audit has at least N records besides "forwarded" ones (the writer is
+# asynchronous).
 wait_audit_lines() {
     local n="$1" i
     for i in $(seq 100); do
-        [[ -f "$E2E_AUDIT" && $(wc -l <"$E2E_AUDIT") -ge $n ]] && return 0
+        [[ -f "$E2E_AUDIT" && $(grep -vc '"kind":"forwarded"' "$E2E_AUDIT") -ge $n ]] && return 0
         sleep 0.05
     done
     return 1

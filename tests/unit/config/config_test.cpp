@@ -173,6 +173,16 @@ TEST(Config, InterceptReplacingDefaultDropsDefaultUpstream) {
     EXPECT_EQ(c.upstream.count("other.example"), 1u);
 }
 
+// Names are compared in one form (lower case, no trailing dot): the config is put in it once.
+TEST(Config, HostNamesAndPassthroughGlobsAreCanonical) {
+    const Config c = parse_config("intercept:\n  - host: API.OpenAI.com.\npassthrough_sni: [\"*.CDN.example.\", allowed.example]\n",
+                                  "x.yaml");
+    EXPECT_EQ(c.intercept[0].host, "api.openai.com");
+    EXPECT_EQ(c.upstream.count("api.openai.com"), 1u);
+    EXPECT_EQ(c.passthrough_sni, (std::vector<std::string>{"*.cdn.example", "allowed.example"}));
+    EXPECT_TRUE(default_config().passthrough_sni.empty());
+}
+
 struct BadCase {
     const char* name;
     const char* yaml;
@@ -243,6 +253,11 @@ const BadCase kBadCases[] = {
     {"AddressesNotList", "intercept:\n  - addresses: 1.2.3.4\n",
      "config /etc/x.yaml: 'intercept[0].addresses' must be a list of IP addresses, got \"1.2.3.4\" "
      "(line 2)"},
+    {"InterceptEmpty", "intercept: []\n", "config /etc/x.yaml: 'intercept' must name at least one host (line 1)"},
+    {"PassthroughSniNotList", "passthrough_sni: a.example\n",
+     "config /etc/x.yaml: 'passthrough_sni' must be a list of host name globs, got \"a.example\" (line 1)"},
+    {"PassthroughSniBadGlob", "passthrough_sni: [\"[a\"]\n",
+     "config /etc/x.yaml: 'passthrough_sni[0]': unterminated '[' in glob '[a' (line 1)"},
     {"UpstreamNotIntercepted", "upstream:\n  api.opnai.com: {}\n",
      "config /etc/x.yaml: 'upstream.api.opnai.com' does not match any intercept host (line 2)"},
     {"UpstreamConnectBad", "upstream:\n  api.openai.com:\n    connect: nohostport\n",
@@ -473,6 +488,7 @@ TEST(Config, PackagedConfigParsesToTheDefaults) {
     EXPECT_EQ(shipped.limits.upstream_read_timeout_ms, d.limits.upstream_read_timeout_ms);
     EXPECT_EQ(shipped.limits.client_idle_timeout_ms, d.limits.client_idle_timeout_ms);
     EXPECT_EQ(shipped.oidc.size(), d.oidc.size());
+    EXPECT_EQ(shipped.passthrough_sni, d.passthrough_sni);
 }
 
 }  // namespace

@@ -12,7 +12,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 
 #include "agent/tls/tls_stream.h"
 #include "agent/tls/certificate_authority.h"
@@ -75,6 +77,40 @@ TEST_F(ConnectionDeadlineTest, ExpiryClosesTheSocketAndAbortsThePendingRead) {
     EXPECT_FALSE(server_.is_open());
     EXPECT_GE(read_done_at_ - started, milliseconds(40));
     EXPECT_LT(read_done_at_ - started, milliseconds(1000));
+}
+
+// stop_reading (waiting for a request header): the read is cancelled but the socket stays
+// open, so a 408 can still be written; re-arming for that write keeps it open.
+TEST_F(ConnectionDeadlineTest, StopReadingCancelsTheReadAndLeavesTheSocketOpenForAnAnswer) {
+    ConnectionDeadline deadline(io_.get_executor());
+    deadline.arm(milliseconds(40), server_, ConnectionDeadline::OnExpiry::stop_reading);
+    start_read();
+    run_for(milliseconds(500));
+    ASSERT_TRUE(read_ec_);
+    EXPECT_EQ(*read_ec_, net::error::operation_aborted);
+    EXPECT_TRUE(deadline.timed_out());
+    ASSERT_TRUE(server_.is_open());
+    deadline.arm(milliseconds(5000), server_);
+    error_code ec;
+    net::write(server_, net::buffer("HTTP/1.1 408", 12), ec);
+    EXPECT_FALSE(ec);
+    std::array<char, 12> got{};
+    net::read(client_, net::buffer(got), ec);
+    EXPECT_EQ(std::string(got.data(), got.size()), "HTTP/1.1 408");
+    run_for(milliseconds(1500));  // past the grace: the re-armed deadline holds
+    EXPECT_TRUE(server_.is_open());
+}
+
+// A cancel an operation misses (it was between two steps) must not leave it without a deadline:
+// if the session does not re-arm, the socket is closed after the grace period.
+TEST_F(ConnectionDeadlineTest, StopReadingClosesAfterTheGraceWhenNobodyReArms) {
+    ConnectionDeadline deadline(io_.get_executor());
+    deadline.arm(milliseconds(20), server_, ConnectionDeadline::OnExpiry::stop_reading);
+    run_for(milliseconds(200));
+    EXPECT_TRUE(deadline.timed_out());
+    EXPECT_TRUE(server_.is_open());
+    run_for(ConnectionDeadline::kCancelGrace + milliseconds(1000));
+    EXPECT_FALSE(server_.is_open());
 }
 
 TEST_F(ConnectionDeadlineTest, ReArmingPushesExpiryOutWithoutRestartingTheTimer) {

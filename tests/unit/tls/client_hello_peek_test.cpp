@@ -84,6 +84,26 @@ Bytes message_of(const Bytes& single_record) {
 
 SniResult parse(const Bytes& b) { return parse_client_hello(b); }
 
+// Encrypted Client Hello (extension 0xfe0d) is reported wherever it sits among the
+// extensions, with the outer name as the SNI; a hello without it never reports it.
+TEST(ClientHelloEch, IsReportedWithTheOuterName) {
+    const Bytes ech = extension(0xfe0d, Bytes{0, 0, 1, 0, 1, 1, 0x20});
+    const std::vector<std::vector<Bytes>> orders = {
+        {sni_extension("public.example"), ech}, {ech, sni_extension("public.example")},
+        {alpn_extension({"h2"}), ech, sni_extension("public.example")}};
+    for (const auto& extensions : orders) {
+        auto r = parse(records(client_hello_message(extensions), 16384));
+        ASSERT_EQ(r.status, ClientHelloStatus::ok);
+        EXPECT_TRUE(r.encrypted_client_hello);
+        EXPECT_EQ(r.sni, "public.example");
+    }
+    auto plain = parse(records(client_hello_message({sni_extension("api.openai.com")}), 16384));
+    EXPECT_FALSE(plain.encrypted_client_hello);
+    auto no_name = parse(records(client_hello_message({ech}), 16384));
+    EXPECT_TRUE(no_name.encrypted_client_hello);
+    EXPECT_FALSE(no_name.sni);
+}
+
 class RealClientHello : public ::testing::Test {
 protected:
     Bytes hello_ = test::capture_client_hello("api.openai.com", {"h2", "http/1.1"});
