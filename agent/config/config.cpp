@@ -251,10 +251,12 @@ public:
                 }
             }
         }
+        // The default key file holds an OpenAI key, so only api.openai.com gets it by default:
+        // another intercepted host has an upstream (and a key) only when the config names one.
         std::map<std::string, UpstreamConfig> filled;
         for (const auto& t : config.intercept) {
-            auto it = upstream.find(t.host);
-            filled[t.host] = it != upstream.end() ? it->second : UpstreamConfig{};
+            if (auto it = upstream.find(t.host); it != upstream.end()) filled[t.host] = it->second;
+            else if (t.host == kDefaultUpstreamHost) filled[t.host] = UpstreamConfig{};
         }
         config.upstream = std::move(filled);
         return config;

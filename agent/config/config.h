@@ -21,8 +21,12 @@ struct HostPort {
     uint16_t port = 0;
 };
 
+// The host intercepted, and given an upstream with the default key file, when the config says
+// nothing else.
+inline constexpr const char* kDefaultUpstreamHost = "api.openai.com";
+
 struct InterceptTarget {
-    std::string host = "api.openai.com";
+    std::string host = kDefaultUpstreamHost;
     uint16_t port = 443;
     std::vector<std::string> addresses;  // fixed IPs (v4/v6); empty = resolve and refresh by TTL
 };
@@ -30,7 +34,7 @@ struct InterceptTarget {
 struct UpstreamConfig {
     std::string connect;       // optional host:port to dial instead of the original destination
     std::string ca_file;       // optional extra CA bundle to verify the upstream certificate
-    std::string api_key_file = "/etc/sluice/openai.key";
+    std::string api_key_file = "/etc/sluice/openai.key";  // the default only for kDefaultUpstreamHost
 };
 
 struct AuditConfig {
@@ -74,7 +78,8 @@ struct Config {
     std::string cgroup;  // "" = the cgroup2 root found in /proc/mounts
     std::string state_dir = "/var/lib/sluice";
     std::vector<InterceptTarget> intercept{InterceptTarget{}};
-    std::map<std::string, UpstreamConfig> upstream{{"api.openai.com", UpstreamConfig{}}};
+    // Per intercepted host; a host with no entry has no key, and its requests get a 503.
+    std::map<std::string, UpstreamConfig> upstream{{kDefaultUpstreamHost, UpstreamConfig{}}};
     AuditConfig audit;
     std::string policy = "/etc/sluice/policy.yaml";
     std::string admin = "/run/sluice/admin.sock";

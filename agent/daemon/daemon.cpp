@@ -29,8 +29,7 @@
 #include "agent/proxy/shared_identities.h"
 #include "agent/resolver/target_resolver.h"
 #include "agent/tls/certificate_authority.h"
-#include "agent/tls/upstream_tls.h"
-#include "agent/upstream/api_key_store.h"
+#include "agent/upstream/upstream_hosts.h"
 
 namespace sluice {
 
@@ -40,13 +39,6 @@ std::vector<std::string> intercepted_hosts(const Config& config) {
     std::vector<std::string> hosts;
     for (const auto& target : config.intercept) hosts.push_back(target.host);
     return hosts;
-}
-
-std::string extra_ca_file(const Config& config) {
-    // One client context serves every upstream; their extra CA bundles are all trusted.
-    for (const auto& [host, upstream] : config.upstream)
-        if (!upstream.ca_file.empty()) return upstream.ca_file;
-    return {};
 }
 
 std::vector<TargetEntry> to_target_entries(const std::vector<ResolvedTarget>& resolved) {
@@ -108,9 +100,11 @@ int run_daemon(const Config& config) {
 
     CertificateAuthority ca = CertificateAuthority::load_or_create(config.state_dir, intercepted_hosts(config));
     spdlog::info("CA certificate: {} (clients must trust it)", ca.ca_cert_path());
-    const auto upstream_context = make_upstream_client_context(extra_ca_file(config));
-    ApiKeyStore api_keys(config.upstream.begin()->second.api_key_file);
-    spdlog::info("{}", api_keys.reload());
+    UpstreamHosts upstreams(config);
+    spdlog::info("api keys: {}", upstreams.reload());
+    for (const auto& target : config.intercept)
+        if (upstreams.find(target.host) == nullptr)
+            spdlog::warn("{} has no upstream entry (no key): its requests get 503 upstream_not_configured", target.host);
     AuditWriter audit(config.audit.path);
     if (const std::size_t incomplete = record_incomplete_requests(config.audit.path, audit))
         spdlog::warn("audit: {} request(s) were forwarded before sluiced last stopped and never completed; "
@@ -149,8 +143,7 @@ int run_daemon(const Config& config) {
             return origin_of(*meta, identities, shared_identities);
         },
         [&](const std::string& sni) { return ca.server_context_for(sni); },
-        [&] { return upstream_context; },
-        api_keys,
+        upstreams,
         audit,
         gate,
         oidc,
@@ -179,14 +172,14 @@ int run_daemon(const Config& config) {
     AdminServer admin(config.admin);
     admin.on("status", [&](const nlohmann::json&) {
         nlohmann::json report = status_report(config, loader->status(), resolver.snapshot(), proxy_context.counters,
-                                              audit.stats(), api_keys.key() != nullptr);
+                                              audit.stats(), upstreams.all_keys_loaded());
         report["policy"] = policy_status_json(policies, policy_state);
         report["oidc"] = oidc_status_json(oidc.status());
-        if (const std::string problem = api_keys.problem(); !problem.empty()) report["api_key_problem"] = problem;
+        report["upstreams"] = upstreams.status_json();
         return report;
     });
     admin.on("reload", [&](const nlohmann::json&) {
-        const std::string key_outcome = api_keys.reload();
+        const std::string key_outcome = upstreams.reload();
         const PolicyReloadOutcome policy_outcome = policies.reload();
         log_policy_outcome(policy_outcome);
         audit.reopen();
@@ -203,7 +196,7 @@ int run_daemon(const Config& config) {
         const int signal = sigtimedwait(&signals, nullptr, &tick);
         if (tick_count % kPolicyStateSaveEveryTicks == 0) save_policy_state();
         if (signal == SIGHUP) {
-            spdlog::info("SIGHUP: {}", api_keys.reload());
+            spdlog::info("SIGHUP: api keys: {}", upstreams.reload());
             log_policy_outcome(policies.reload());
             audit.reopen();
         } else if (signal == SIGINT || signal == SIGTERM) {
@@ -211,7 +204,7 @@ int run_daemon(const Config& config) {
                          "until sluiced is back; `sluicectl unload` removes it)");
             break;
         } else {
-            if (api_keys.reload_if_changed()) spdlog::info("api key file changed: reloaded");
+            if (upstreams.reload_if_changed()) spdlog::info("an api key file changed: reloaded");
             if (auto outcome = policies.reload_if_changed()) log_policy_outcome(*outcome);
         }
     }

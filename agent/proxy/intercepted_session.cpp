@@ -298,18 +298,21 @@ private:
     }
 
     // The upstream to dial: upstream.<host>.connect if configured, else the original destination.
+    // A host without an upstream keeps its session: each request gets 503 upstream_not_configured.
     net::awaitable<bool> resolve_upstream() {
         upstream_.host = sni_;
         upstream_.address = origin_.original_destination;
-        auto it = config_.upstream.find(sni_);
-        if (it == config_.upstream.end() || it->second.connect.empty()) co_return true;
-        const HostPort target = parse_host_port(it->second.connect, "upstream." + sni_ + ".connect");
+        host_upstream_ = worker_.upstream_for(sni_);
+        if (host_upstream_ == nullptr) co_return true;
+        const std::string& connect = host_upstream_->host->config.connect;
+        if (connect.empty()) co_return true;
+        const HostPort target = parse_host_port(connect, "upstream." + sni_ + ".connect");
         beast::error_code ec;
         tcp::resolver resolver(client_.get_executor());
         const std::string port = std::to_string(target.port);
         auto results = co_await resolver.async_resolve(target.host, port, use_ec(ec));
         if (ec || results.empty()) {
-            spdlog::error("upstream: cannot resolve {}: {}", it->second.connect, ec.message());
+            spdlog::error("upstream: cannot resolve {}: {}", connect, ec.message());
             co_return false;
         }
         upstream_.address = results.begin()->endpoint();
@@ -385,12 +388,19 @@ private:
             }
         }
         const PolicyIdentity& identity = token_identity ? *token_identity : origin_.identity->policy;
-        const auto real_key = context_.api_keys.key();
+        if (host_upstream_ == nullptr) {
+            const ClientError error = {503, "sluice_unavailable", "upstream_not_configured",
+                                       "sluice has no upstream (and no API key) configured for " + sni_ +
+                                           "; ask the host's administrator"};
+            co_await refuse(record, error, started);
+            co_return false;
+        }
+        const auto real_key = host_upstream_->host->api_keys.key();
         if (!real_key) {
-            {
-                const ClientError error = {503, "sluice_unavailable", "api_key_unavailable", "sluice has no usable OpenAI API key; ask the host's administrator (sluicectl status says why)"};
-                co_await refuse(record, error, started);
-            }
+            const ClientError error = {503, "sluice_unavailable", "api_key_unavailable",
+                                       "sluice has no usable API key for " + sni_ +
+                                           "; ask the host's administrator (sluicectl status says why)"};
+            co_await refuse(record, error, started);
             co_return false;
         }
         if (config_.failure_mode == FailureMode::closed && !context_.audit.healthy()) {
@@ -457,7 +467,7 @@ private:
         // body we still hold is retried once on a fresh connection.
         for (int attempt = 0;; ++attempt) {
             deadline_.disarm();  // no client operation while we dial the upstream
-            UpstreamLease lease = co_await worker_.upstream_pool().acquire(upstream_);
+            UpstreamLease lease = co_await host_upstream_->pool->acquire(upstream_);
             if (!lease.stream) {
                 ++context_.counters.upstream_errors;
                 record.error = lease.error;
@@ -483,7 +493,7 @@ private:
                 co_return false;
             }
             if (outcome == ExchangeOutcome::done_keep_upstream)
-                worker_.upstream_pool().release(upstream_, std::move(lease.stream));
+                host_upstream_->pool->release(upstream_, std::move(lease.stream));
             co_return outcome != ExchangeOutcome::close_client && client_keep_alive;
         }
     }
@@ -510,7 +520,7 @@ private:
                                              bool client_keep_alive) {
         beast::error_code ec;
         const LeasedUpstream leased(*this, upstream.next_layer());
-        const auto read_timeout = worker_.upstream_pool().timeouts().read;
+        const auto read_timeout = host_upstream_->pool->timeouts().read;
         http::request_serializer<http::buffer_body> request_writer{upstream_request};
         arm_upstream(read_timeout);
         if (body) {
@@ -654,7 +664,7 @@ private:
         while (!response_parser.is_done()) {
             response_parser.get().body().data = body.data() + filled;
             response_parser.get().body().size = body.size() - filled;
-            arm_upstream(worker_.upstream_pool().timeouts().read);
+            arm_upstream(host_upstream_->pool->timeouts().read);
             co_await inline_io::read_some(upstream, upstream_buffer, response_parser, ec);
             if (ec == http::error::need_buffer) ec = {};
             if (ec) co_return co_await refuse_failed_response_body(record, started, ec);
@@ -794,7 +804,7 @@ private:
                                                     char* data, std::size_t size, beast::error_code& ec) {
         parser.get().body().data = data;
         parser.get().body().size = size;
-        arm_upstream(worker_.upstream_pool().timeouts().read);
+        arm_upstream(host_upstream_->pool->timeouts().read);
         co_await http::async_read_some(upstream, upstream_buffer, parser, use_ec(ec));
         if (ec == http::error::need_buffer) ec = {};
         co_return size - parser.get().body().size;
@@ -852,7 +862,7 @@ private:
             upstream_request.body().data = n ? chunk.data() : nullptr;
             upstream_request.body().size = n;
             upstream_request.body().more = !parser.is_done();
-            arm_upstream(worker_.upstream_pool().timeouts().read);  // read_body_piece armed the client
+            arm_upstream(host_upstream_->pool->timeouts().read);  // read_body_piece armed the client
             co_await http::async_write(upstream, writer, use_ec(ec));
             if (ec == http::error::need_buffer) ec = {};
             if (ec) co_return false;
@@ -966,6 +976,7 @@ private:
     const std::string sni_;        // canonical: the intercepted host this connection serves
     const uint16_t intercepted_port_;  // the port it was intercepted on (Host may name it)
     UpstreamEndpoint upstream_;
+    ProxyWorker::HostUpstream* host_upstream_ = nullptr;  // null: the config gives sni_ no upstream
     std::unique_ptr<masking::MaskingSession> masking_;  // the current request's, when its rule masks
     bool refused_ = false;  // an error answer was sent: the connection ends with a lingering close
 };

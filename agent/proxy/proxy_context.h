@@ -19,7 +19,7 @@
 
 namespace sluice {
 
-class ApiKeyStore;
+class UpstreamHosts;
 class AuditWriter;
 class RequestGate;
 class OidcAuthenticator;
@@ -65,8 +65,7 @@ struct ProxyContext {
     const Config& config;
     ConnectionLookup lookup_connection;
     ServerContextProvider server_context;
-    std::function<std::shared_ptr<SSL_CTX>()> upstream_client_context;
-    ApiKeyStore& api_keys;
+    UpstreamHosts& upstreams;  // each intercepted host's key and trust
     AuditWriter& audit;
     RequestGate& gate;
     OidcAuthenticator& oidc;

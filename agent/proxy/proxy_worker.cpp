@@ -75,12 +75,20 @@ net::awaitable<void> accept_loop(ProxyWorker& worker, tcp::acceptor& acceptor) {
 ProxyWorker::ProxyWorker(ProxyContext& context, const std::vector<tcp::endpoint>& listen)
     : context_(context) {
     for (const auto& endpoint : listen) acceptors_.push_back(bind_listener(io_, endpoint));
-    upstream_context_ = wrap_ssl_context(context_.upstream_client_context());
     const auto& limits = context_.config.limits;
-    upstream_pool_ = std::make_unique<UpstreamPool>(
-        io_.get_executor(), *upstream_context_,
-        UpstreamTimeouts{std::chrono::milliseconds(limits.upstream_connect_timeout_ms),
-                         std::chrono::milliseconds(limits.upstream_read_timeout_ms)});
+    const UpstreamTimeouts timeouts{std::chrono::milliseconds(limits.upstream_connect_timeout_ms),
+                                    std::chrono::milliseconds(limits.upstream_read_timeout_ms)};
+    for (const auto& host : context_.upstreams.hosts()) {
+        HostUpstream& entry = upstreams_[host->name];
+        entry.host = host.get();
+        entry.tls = wrap_ssl_context(host->client_context);
+        entry.pool = std::make_unique<UpstreamPool>(io_.get_executor(), *entry.tls, timeouts);
+    }
+}
+
+ProxyWorker::HostUpstream* ProxyWorker::upstream_for(const std::string& host) {
+    auto it = upstreams_.find(host);
+    return it == upstreams_.end() ? nullptr : &it->second;
 }
 
 ProxyWorker::~ProxyWorker() {

@@ -16,6 +16,7 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include "agent/proxy/proxy_context.h"
+#include "agent/upstream/upstream_hosts.h"
 #include "agent/upstream/upstream_pool.h"
 
 namespace sluice {
@@ -31,7 +32,15 @@ public:
 
     ProxyContext& context() { return context_; }
     boost::asio::io_context& io() { return io_; }
-    UpstreamPool& upstream_pool() { return *upstream_pool_; }
+    // An intercepted host's upstream as this worker sees it: the host (key, config) and this
+    // worker's pool of connections to it.
+    struct HostUpstream {
+        UpstreamHost* host = nullptr;
+        std::unique_ptr<boost::asio::ssl::context> tls;
+        std::unique_ptr<UpstreamPool> pool;
+    };
+    // nullptr when the config gives `host` no upstream.
+    HostUpstream* upstream_for(const std::string& host);
     // The asio wrapper for the CA's context for `sni`, or nullptr if not intercepted.
     boost::asio::ssl::context* server_context(const std::string& sni);
     uint64_t active_sessions() const { return active_sessions_; }
@@ -47,8 +56,7 @@ private:
     ProxyContext& context_;
     boost::asio::io_context io_{1};
     std::vector<boost::asio::ip::tcp::acceptor> acceptors_;
-    std::unique_ptr<boost::asio::ssl::context> upstream_context_;
-    std::unique_ptr<UpstreamPool> upstream_pool_;
+    std::map<std::string, HostUpstream> upstreams_;
     std::map<std::string, ServerContext> server_contexts_;
     std::atomic<uint64_t> active_sessions_{0};
     std::thread thread_;

@@ -46,8 +46,16 @@ expect_contains "status shows target expiry" "$status" '"expires": "fixed"'
 expect_contains "status counts requests" "$status" '"requests": 1'
 expect_contains "status shows the attach cgroup" "$status" "$(basename "$E2E_CGROUP")"
 
-other="$(setpriv --reuid "$E2E_USER" --regid "$E2E_USER" --init-groups -- "$SLUICECTL" --config "$E2E_CONFIG" status 2>&1)"
+# The refusal must come from sluiced's socket, not from setpriv failing: the same command line
+# runs `id -u` as that user first, and the refusal is sluicectl's own message and exit code.
+as_other=(setpriv --reuid "$E2E_USER" --regid "$E2E_USER" --init-groups --)
+if [[ "$("${as_other[@]}" id -u 2>&1)" == "$E2E_UID" ]]; then pass "setpriv runs commands as $E2E_USER"
+else fail "setpriv cannot run commands as $E2E_USER"; fi
+other_rc=0
+other="$("${as_other[@]}" "$SLUICECTL" --config "$E2E_CONFIG" status 2>&1)" || other_rc=$?
 expect_not_contains "another user cannot read status" "$other" '"requests"'
+expect_contains "another user is told permission denied, not 'not running'" "$other" "permission denied"
+if ((other_rc == 1)); then pass "sluicectl status exits 1 when denied"; else fail "sluicectl status exit $other_rc when denied"; fi
 
 # --- sluiced down: status falls back to the pinned kernel state; unload removes it --------------
 stop_sluiced

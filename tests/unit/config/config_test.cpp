@@ -95,12 +95,13 @@ limits:
     EXPECT_EQ(c.intercept[0].addresses, (std::vector<std::string>{"127.10.0.1", "::1"}));
     EXPECT_EQ(c.intercept[1].host, "example.internal");
     EXPECT_EQ(c.intercept[1].port, 8443);
-    ASSERT_EQ(c.upstream.size(), 2u);
+    ASSERT_EQ(c.upstream.size(), 1u);
     EXPECT_EQ(c.upstream.at("api.openai.com").connect, "127.10.0.1:443");
     EXPECT_EQ(c.upstream.at("api.openai.com").ca_file, "/tmp/ca.pem");
     EXPECT_EQ(c.upstream.at("api.openai.com").api_key_file, "/tmp/key");
-    // An intercept host without an upstream entry gets the default one.
-    EXPECT_EQ(c.upstream.at("example.internal").api_key_file, "/etc/sluice/openai.key");
+    // An intercept host without an upstream entry gets none: the default key file holds an
+    // OpenAI key, which must never be sent to another host.
+    EXPECT_EQ(c.upstream.count("example.internal"), 0u);
     EXPECT_EQ(c.audit.path, "/tmp/audit.jsonl");
     EXPECT_EQ(c.policy, "");
     EXPECT_EQ(c.admin, "/tmp/admin.sock");
@@ -169,8 +170,12 @@ TEST(Config, InterceptReplacingDefaultDropsDefaultUpstream) {
     const Config c = parse_config("intercept:\n  - host: other.example\n", "x.yaml");
     ASSERT_EQ(c.intercept.size(), 1u);
     EXPECT_EQ(c.intercept[0].port, 443);
-    EXPECT_EQ(c.upstream.size(), 1u);
-    EXPECT_EQ(c.upstream.count("other.example"), 1u);
+    // The default key file is OpenAI's: another host gets a key only by naming one.
+    EXPECT_TRUE(c.upstream.empty());
+    const Config named = parse_config(
+        "intercept:\n  - host: other.example\nupstream:\n  other.example: {api_key_file: /etc/sluice/other.key}\n",
+        "x.yaml");
+    EXPECT_EQ(named.upstream.at("other.example").api_key_file, "/etc/sluice/other.key");
 }
 
 // Names are compared in one form (lower case, no trailing dot): the config is put in it once.

@@ -36,10 +36,17 @@ TEST(SharedIdentities, DifferentIdentitiesStayApart) {
 
 TEST(SharedIdentities, AnIdentityNoConnectionHoldsIsBuiltAfresh) {
     SharedIdentities shared;
-    shared.share(identity_of("alice", 10));  // its connection ended at once
-    const auto again = shared.share(identity_of("alice", 10));
+    std::weak_ptr<const ConnectionIdentity> first = shared.share(identity_of("alice", 10));
+    // Its connection ended at once: the cache must not keep it alive...
+    EXPECT_TRUE(first.expired());
+    // ...so the next connection's identity is the one just built, not an old copy: same audit
+    // JSON, but the policy identity (resolved afresh) has changed.
+    ConnectionIdentity rebuilt = identity_of("alice", 10);
+    rebuilt.policy.groups = {"joined-since"};
+    const auto again = shared.share(std::move(rebuilt));
     ASSERT_NE(again, nullptr);
-    EXPECT_EQ(again->policy.user, "alice");
+    EXPECT_EQ(again->policy.groups, std::vector<std::string>{"joined-since"});
+    EXPECT_EQ(shared.remembered(), 1u);
 }
 
 TEST(SharedIdentities, ForgetsIdentitiesNoLongerInUse) {
