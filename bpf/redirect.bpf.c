@@ -123,6 +123,46 @@ static __always_inline void set_v4_mapped(__u8 addr[16], __u32 ip4_net)
     __builtin_memcpy(&addr[12], &ip4_net, sizeof(ip4_net));
 }
 
+static __always_inline bool is_v4_mapped(const __u8 addr[16])
+{
+    return load_u32(&addr[0]) == 0 && load_u32(&addr[4]) == 0 && load_u32(&addr[8]) == bpf_htonl(0x0000ffff);
+}
+
+/* IPv6 addresses in the context are four 32-bit words, read and written one word at a time (the
+ * verifier allows only 4-byte access to them). */
+static __always_inline void load_user_ip6(const struct bpf_sock_addr *ctx, __u8 addr[16])
+{
+    __u32 w0 = ctx->user_ip6[0], w1 = ctx->user_ip6[1], w2 = ctx->user_ip6[2], w3 = ctx->user_ip6[3];
+    __builtin_memcpy(&addr[0], &w0, 4);
+    __builtin_memcpy(&addr[4], &w1, 4);
+    __builtin_memcpy(&addr[8], &w2, 4);
+    __builtin_memcpy(&addr[12], &w3, 4);
+}
+
+static __always_inline void store_user_ip6(struct bpf_sock_addr *ctx, const __u8 addr[16])
+{
+    ctx->user_ip6[0] = load_u32(&addr[0]);
+    ctx->user_ip6[1] = load_u32(&addr[4]);
+    ctx->user_ip6[2] = load_u32(&addr[8]);
+    ctx->user_ip6[3] = load_u32(&addr[12]);
+}
+
+static __always_inline bool user_ip6_equals(const struct bpf_sock_addr *ctx, const __u8 addr[16])
+{
+    return ctx->user_ip6[0] == load_u32(&addr[0]) && ctx->user_ip6[1] == load_u32(&addr[4]) &&
+           ctx->user_ip6[2] == load_u32(&addr[8]) && ctx->user_ip6[3] == load_u32(&addr[12]);
+}
+
+static __always_inline void load_local_ip6(const struct bpf_sock_ops *skops, __u8 addr[16])
+{
+    __u32 w0 = skops->local_ip6[0], w1 = skops->local_ip6[1], w2 = skops->local_ip6[2],
+          w3 = skops->local_ip6[3];
+    __builtin_memcpy(&addr[0], &w0, 4);
+    __builtin_memcpy(&addr[4], &w1, 4);
+    __builtin_memcpy(&addr[8], &w2, 4);
+    __builtin_memcpy(&addr[12], &w3, 4);
+}
+
 /* sluiced's own sockets never go to the proxy: by socket mark (set on its upstream sockets), by
  * process (tgid, never the thread id or comm) and optionally by cgroup. Never by destination. */
 static __always_inline bool is_exempt(struct bpf_sock_addr *ctx, const struct sluice_config *cfg)
@@ -162,7 +202,7 @@ static __always_inline bool proxy_listening(struct bpf_sock_addr *ctx,
 /* QUIC to an intercepted address would skip the proxy entirely: refuse it, clients then retry
  * over TCP (which we redirect). Only port 443 of addresses that are targets on port 443. */
 static __always_inline int udp_verdict(struct bpf_sock_addr *ctx, const struct sluice_config *cfg,
-                                       struct sluice_target_key *key)
+                                       const struct sluice_target_key *key)
 {
     if (key->port != bpf_htons(QUIC_PORT))
         return VERDICT_ALLOW;
@@ -194,7 +234,7 @@ static __always_inline bool remember(struct bpf_sock_addr *ctx,
     rec->meta.orig_family = (__u8)ctx->user_family;
     rec->meta.flags = 0;
     rec->meta.tgid = pid_tgid >> 32;
-    rec->meta.pid = (__u32)pid_tgid;
+    rec->meta.tid = (__u32)pid_tgid;
     rec->meta.uid = (__u32)uid_gid;
     rec->meta.gid = uid_gid >> 32;
     rec->meta.pad = 0;
@@ -227,6 +267,36 @@ static __always_inline bool should_redirect(struct bpf_sock_addr *ctx,
     return true;
 }
 
+/* The tail both connect programs share once they have the destination: UDP gets the QUIC
+ * verdict, a stream socket to a target is recorded and redirected (the caller rewrites the
+ * address, which connect4 and connect6 hold in different fields). */
+enum connect_outcome { CONNECT_ALLOW, CONNECT_REFUSE, CONNECT_REDIRECT };
+
+static __always_inline enum connect_outcome decide_connect(struct bpf_sock_addr *ctx,
+                                                           const struct sluice_config *cfg,
+                                                           const struct sluice_target_key *key,
+                                                           const __u8 proxy[16], bool v4_proxy)
+{
+    if (ctx->type == SOCK_DGRAM)
+        return udp_verdict(ctx, cfg, key) == VERDICT_REFUSE ? CONNECT_REFUSE : CONNECT_ALLOW;
+    /* By type, not protocol: MPTCP stream sockets are IPPROTO_MPTCP. */
+    if (ctx->type != SOCK_STREAM)
+        return CONNECT_ALLOW;
+    if (!bpf_map_lookup_elem(&targets, key))
+        return CONNECT_ALLOW;
+    if (!should_redirect(ctx, cfg, v4_proxy))
+        return CONNECT_ALLOW;
+    if (!remember(ctx, key, proxy, cfg->proxy_port)) {
+        /* No record means no identity for the proxy. Fail open lets it go direct; fail closed
+         * still redirects and the proxy treats the connection as unattributed. */
+        count(SLUICE_STAT_STORAGE_FAIL);
+        if (cfg->fail_open)
+            return CONNECT_ALLOW;
+    }
+    count(SLUICE_STAT_REDIRECTED);
+    return CONNECT_REDIRECT;
+}
+
 SEC("cgroup/connect4")
 int sluice_connect4(struct bpf_sock_addr *ctx)
 {
@@ -239,27 +309,12 @@ int sluice_connect4(struct bpf_sock_addr *ctx)
     set_v4_mapped(key.addr, ctx->user_ip4);
     key.port = (__u16)ctx->user_port;
 
-    if (ctx->type == SOCK_DGRAM)
-        return udp_verdict(ctx, cfg, &key);
-    /* By type, not protocol: MPTCP stream sockets are IPPROTO_MPTCP. */
-    if (ctx->type != SOCK_STREAM)
-        return VERDICT_ALLOW;
-    if (!bpf_map_lookup_elem(&targets, &key))
-        return VERDICT_ALLOW;
-    if (!should_redirect(ctx, cfg, true))
-        return VERDICT_ALLOW;
-
-    if (!remember(ctx, &key, cfg->proxy_addr4, cfg->proxy_port)) {
-        /* No record means no identity for the proxy. Fail open lets it go direct; fail closed
-         * still redirects and the proxy treats the connection as unattributed. */
-        count(SLUICE_STAT_STORAGE_FAIL);
-        if (cfg->fail_open)
-            return VERDICT_ALLOW;
+    enum connect_outcome outcome = decide_connect(ctx, cfg, &key, cfg->proxy_addr4, true);
+    if (outcome == CONNECT_REDIRECT) {
+        ctx->user_ip4 = load_u32(&cfg->proxy_addr4[12]);
+        ctx->user_port = cfg->proxy_port;
     }
-    ctx->user_ip4 = load_u32(&cfg->proxy_addr4[12]);
-    ctx->user_port = cfg->proxy_port;
-    count(SLUICE_STAT_REDIRECTED);
-    return VERDICT_ALLOW;
+    return outcome == CONNECT_REFUSE ? VERDICT_REFUSE : VERDICT_ALLOW;
 }
 
 SEC("cgroup/connect6")
@@ -271,41 +326,20 @@ int sluice_connect6(struct bpf_sock_addr *ctx)
     count(SLUICE_STAT_CONNECT_SEEN);
 
     struct sluice_target_key key = {};
-    __u32 w0 = ctx->user_ip6[0], w1 = ctx->user_ip6[1], w2 = ctx->user_ip6[2],
-          w3 = ctx->user_ip6[3];
-    __builtin_memcpy(&key.addr[0], &w0, 4);
-    __builtin_memcpy(&key.addr[4], &w1, 4);
-    __builtin_memcpy(&key.addr[8], &w2, 4);
-    __builtin_memcpy(&key.addr[12], &w3, 4);
+    load_user_ip6(ctx, key.addr);
     key.port = (__u16)ctx->user_port;
-
-    if (ctx->type == SOCK_DGRAM)
-        return udp_verdict(ctx, cfg, &key);
-    if (ctx->type != SOCK_STREAM)
-        return VERDICT_ALLOW;
-    if (!bpf_map_lookup_elem(&targets, &key))
-        return VERDICT_ALLOW;
 
     /* A dual-stack socket connecting to ::ffff:a.b.c.d only fires connect6 (tcp_v6_connect hands
      * it to tcp_v4_connect without connect4), and must stay v4-mapped: rewrite it to the v4
      * proxy, mapped. */
-    bool v4_mapped = w0 == 0 && w1 == 0 && w2 == bpf_htonl(0x0000ffff);
+    bool v4_mapped = is_v4_mapped(key.addr);
     const __u8 *proxy = v4_mapped ? cfg->proxy_addr4 : cfg->proxy_addr6;
-    if (!should_redirect(ctx, cfg, v4_mapped))
-        return VERDICT_ALLOW;
-
-    if (!remember(ctx, &key, proxy, cfg->proxy_port)) {
-        count(SLUICE_STAT_STORAGE_FAIL);
-        if (cfg->fail_open)
-            return VERDICT_ALLOW;
+    enum connect_outcome outcome = decide_connect(ctx, cfg, &key, proxy, v4_mapped);
+    if (outcome == CONNECT_REDIRECT) {
+        store_user_ip6(ctx, proxy);
+        ctx->user_port = cfg->proxy_port;
     }
-    ctx->user_ip6[0] = load_u32(&proxy[0]);
-    ctx->user_ip6[1] = load_u32(&proxy[4]);
-    ctx->user_ip6[2] = load_u32(&proxy[8]);
-    ctx->user_ip6[3] = load_u32(&proxy[12]);
-    ctx->user_port = cfg->proxy_port;
-    count(SLUICE_STAT_REDIRECTED);
-    return VERDICT_ALLOW;
+    return outcome == CONNECT_REFUSE ? VERDICT_REFUSE : VERDICT_ALLOW;
 }
 
 SEC("cgroup/sendmsg4")
@@ -327,12 +361,7 @@ int sluice_sendmsg6(struct bpf_sock_addr *ctx)
     if (!cfg || !cfg->enabled)
         return VERDICT_ALLOW;
     struct sluice_target_key key = {};
-    __u32 w0 = ctx->user_ip6[0], w1 = ctx->user_ip6[1], w2 = ctx->user_ip6[2],
-          w3 = ctx->user_ip6[3];
-    __builtin_memcpy(&key.addr[0], &w0, 4);
-    __builtin_memcpy(&key.addr[4], &w1, 4);
-    __builtin_memcpy(&key.addr[8], &w2, 4);
-    __builtin_memcpy(&key.addr[12], &w3, 4);
+    load_user_ip6(ctx, key.addr);
     key.port = (__u16)ctx->user_port;
     return udp_verdict(ctx, cfg, &key);
 }
@@ -361,16 +390,9 @@ int sluice_getpeer6(struct bpf_sock_addr *ctx)
     struct sk_record *rec = bpf_sk_storage_get(&orig_dst_sk, ctx->sk, 0, 0);
     if (!rec)
         return VERDICT_ALLOW;
-    if (ctx->user_ip6[0] != load_u32(&rec->proxy_addr[0]) ||
-        ctx->user_ip6[1] != load_u32(&rec->proxy_addr[4]) ||
-        ctx->user_ip6[2] != load_u32(&rec->proxy_addr[8]) ||
-        ctx->user_ip6[3] != load_u32(&rec->proxy_addr[12]) ||
-        (__u16)ctx->user_port != rec->proxy_port)
+    if (!user_ip6_equals(ctx, rec->proxy_addr) || (__u16)ctx->user_port != rec->proxy_port)
         return VERDICT_ALLOW;
-    ctx->user_ip6[0] = load_u32(&rec->meta.orig_addr[0]);
-    ctx->user_ip6[1] = load_u32(&rec->meta.orig_addr[4]);
-    ctx->user_ip6[2] = load_u32(&rec->meta.orig_addr[8]);
-    ctx->user_ip6[3] = load_u32(&rec->meta.orig_addr[12]);
+    store_user_ip6(ctx, rec->meta.orig_addr);
     ctx->user_port = rec->meta.orig_port;
     count(SLUICE_STAT_GETPEERNAME_RESTORED);
     return VERDICT_ALLOW;
@@ -391,12 +413,7 @@ static __always_inline void publish_tuple(struct bpf_sock_ops *skops)
         set_v4_mapped(rec->tuple.client_addr, skops->local_ip4);
     } else {
         /* For a v4-mapped connection on an AF_INET6 socket this is already ::ffff:a.b.c.d. */
-        __u32 w0 = skops->local_ip6[0], w1 = skops->local_ip6[1], w2 = skops->local_ip6[2],
-              w3 = skops->local_ip6[3];
-        __builtin_memcpy(&rec->tuple.client_addr[0], &w0, 4);
-        __builtin_memcpy(&rec->tuple.client_addr[4], &w1, 4);
-        __builtin_memcpy(&rec->tuple.client_addr[8], &w2, 4);
-        __builtin_memcpy(&rec->tuple.client_addr[12], &w3, 4);
+        load_local_ip6(skops, rec->tuple.client_addr);
     }
     rec->tuple.client_port_host = (__u16)skops->local_port; /* host order already */
     rec->tuple.pad = 0;

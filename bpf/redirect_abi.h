@@ -48,7 +48,7 @@ struct sluice_conn_meta {
     sluice_u8 orig_family;   /* AF_INET or AF_INET6 as the socket used */
     sluice_u8 flags;
     sluice_u32 tgid;
-    sluice_u32 pid; /* thread id */
+    sluice_u32 tid; /* the connecting thread's id (what the kernel calls its pid) */
     sluice_u32 uid;
     sluice_u32 gid;
     sluice_u32 pad;

@@ -178,13 +178,16 @@ int run_daemon(const Config& config) {
         report["upstreams"] = upstreams.status_json();
         return report;
     });
-    admin.on("reload", [&](const nlohmann::json&) {
+    // SIGHUP and `sluicectl reload` do the same: keys, policy (a bad one keeps the old), audit file.
+    const auto reload = [&] {
         const std::string key_outcome = upstreams.reload();
+        spdlog::info("api keys: {}", key_outcome);
         const PolicyReloadOutcome policy_outcome = policies.reload();
         log_policy_outcome(policy_outcome);
         audit.reopen();
         return nlohmann::json{{"ok", policy_outcome.ok}, {"api_key", key_outcome}, {"policy", policy_outcome.message}};
-    });
+    };
+    admin.on("reload", [&](const nlohmann::json&) { return reload(); });
     admin.start();
 
     spdlog::info("ready: proxy on {}:{}, programs attached at {}, {} threads", config.listen.host,
@@ -196,9 +199,8 @@ int run_daemon(const Config& config) {
         const int signal = sigtimedwait(&signals, nullptr, &tick);
         if (tick_count % kPolicyStateSaveEveryTicks == 0) save_policy_state();
         if (signal == SIGHUP) {
-            spdlog::info("SIGHUP: api keys: {}", upstreams.reload());
-            log_policy_outcome(policies.reload());
-            audit.reopen();
+            spdlog::info("SIGHUP: reloading");
+            reload();
         } else if (signal == SIGINT || signal == SIGTERM) {
             spdlog::info("stopping (the redirect stays in place: target connections fail closed "
                          "until sluiced is back; `sluicectl unload` removes it)");

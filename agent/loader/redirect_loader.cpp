@@ -21,12 +21,6 @@ namespace {
 
 std::string errno_text() { return std::strerror(errno); }
 
-int map_fd(redirect_bpf& skel, const char* name) {
-    bpf_map* map = bpf_object__find_map_by_name(object_of(skel), name);
-    if (map == nullptr) throw std::runtime_error(std::string("BPF object lacks map ") + name);
-    return bpf_map__fd(map);
-}
-
 sluice_config config_from(const LoaderOptions& options) {
     const auto proxy4 = parse_ip_address(options.proxy_host);
     if (!proxy4 || !is_v4_mapped(*proxy4)) {
@@ -86,7 +80,7 @@ std::unique_ptr<RedirectLoader> RedirectLoader::load(const LoaderOptions& option
     // Config first: on a restart the old programs are still running and read this map, so the
     // new exemptions (sluiced's new pid) apply before anything else changes.
     loader->write_config(config);
-    loader->connections_ = ConnectionTable::from_fd(map_fd(*loader->skel_, "conn_by_tuple"));
+    loader->connections_ = ConnectionTable::from_fd(connections_map_fd(*loader->skel_));
     loader->attach_all();
     return loader;
 }
@@ -139,7 +133,7 @@ void RedirectLoader::attach_all() {
 
 void RedirectLoader::write_config(const sluice_config& config) {
     const uint32_t zero = 0;
-    if (bpf_map_update_elem(map_fd(*skel_, "config_map"), &zero, &config, BPF_ANY) != 0) {
+    if (bpf_map_update_elem(config_map_fd(*skel_), &zero, &config, BPF_ANY) != 0) {
         throw std::runtime_error("cannot write the BPF config: " + errno_text());
     }
 }
@@ -147,7 +141,7 @@ void RedirectLoader::write_config(const sluice_config& config) {
 sluice_config RedirectLoader::read_config() const {
     const uint32_t zero = 0;
     sluice_config config{};
-    if (bpf_map_lookup_elem(map_fd(*skel_, "config_map"), &zero, &config) != 0) {
+    if (bpf_map_lookup_elem(config_map_fd(*skel_), &zero, &config) != 0) {
         throw std::runtime_error("cannot read the BPF config: " + errno_text());
     }
     return config;
@@ -167,7 +161,7 @@ void RedirectLoader::set_enabled(bool enabled) {
 }
 
 void RedirectLoader::replace_targets(const std::vector<TargetEntry>& targets) {
-    const int fd = map_fd(*skel_, "targets");
+    const int fd = targets_map_fd(*skel_);
     std::set<KeyBytes> wanted;
     for (const TargetEntry& target : targets) {
         const sluice_target_key key = target_key(target.addr, target.port);

@@ -36,4 +36,8 @@ void load_redirect_skeleton(redirect_bpf& skel) {
 
 bpf_object* object_of(redirect_bpf& skel) { return skel.obj; }
 
+int targets_map_fd(redirect_bpf& skel) { return bpf_map__fd(skel.maps.targets); }
+int config_map_fd(redirect_bpf& skel) { return bpf_map__fd(skel.maps.config_map); }
+int connections_map_fd(redirect_bpf& skel) { return bpf_map__fd(skel.maps.conn_by_tuple); }
+
 }  // namespace sluice

@@ -1,6 +1,6 @@
 // RAII over the bpftool-generated skeleton of bpf/redirect.bpf.c. Only redirect_skeleton.cpp
-// includes the generated header (its functions are `static`), everything else reaches the
-// object through libbpf's name-based API.
+// includes the generated header (its functions are `static`); everything else reaches the maps
+// through the typed accessors below (skel->maps.x: a renamed map fails the build, not the start).
 #pragma once
 
 #include <memory>
@@ -24,5 +24,10 @@ RedirectSkeleton open_redirect_skeleton(const std::string& map_pin_dir);
 void load_redirect_skeleton(redirect_bpf& skel);
 
 bpf_object* object_of(redirect_bpf& skel);
+
+// Descriptors of the loaded maps.
+int targets_map_fd(redirect_bpf& skel);
+int config_map_fd(redirect_bpf& skel);
+int connections_map_fd(redirect_bpf& skel);
 
 }  // namespace sluice

@@ -13,7 +13,7 @@
 
 #include "agent/common/limits.h"
 #include "agent/common/socket_mark.h"
-#include "agent/proxy/connection_deadline.h"
+#include "agent/common/connection_deadline.h"
 
 namespace sluice {
 

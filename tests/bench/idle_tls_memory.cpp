@@ -52,7 +52,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
-#include "agent/proxy/connection_deadline.h"
+#include "agent/common/connection_deadline.h"
 #include "agent/tls/certificate_authority.h"
 #include "agent/tls/tls_stream.h"
 

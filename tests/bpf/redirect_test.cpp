@@ -40,7 +40,7 @@ protected:
         EXPECT_EQ(ntohs(meta->orig_port), 443);
         EXPECT_EQ(meta->orig_family, family);
         EXPECT_EQ(meta->tgid, report.tgid);
-        EXPECT_EQ(meta->pid, report.tid);
+        EXPECT_EQ(meta->tid, report.tid);
         EXPECT_EQ(meta->uid, report.uid);
         EXPECT_EQ(meta->gid, report.gid);
         EXPECT_STREQ(meta->comm, report.comm);
@@ -115,8 +115,8 @@ TEST_F(RedirectTest, AttributesNonRootClientConnectingFromASecondThread) {
     EXPECT_EQ(meta->uid, 65534u);
     EXPECT_EQ(meta->gid, 65534u);
     EXPECT_EQ(meta->tgid, result.main_tid) << "tgid is the process, not the thread";
-    EXPECT_EQ(meta->pid, report.tid);
-    EXPECT_NE(meta->pid, meta->tgid);
+    EXPECT_EQ(meta->tid, report.tid);
+    EXPECT_NE(meta->tid, meta->tgid);
     EXPECT_STREQ(meta->comm, "sluice-worker");
     EXPECT_EQ(meta->cgroup_id, cgroup_->id());
 }

@@ -164,8 +164,10 @@ out="$(probe POST /v1/chat/completions --body "$GOOD")"
 expect_contains "once 0600 it is used again" "$out" "STATUS 200"
 
 # Idle upstream connections the upstream closed are reaped, not left in CLOSE-WAIT.
-for i in $(seq 12); do probe POST /v1/chat/completions --body "$GOOD" >/dev/null & done
-wait
+# (Waits name their jobs: a bare `wait` would also wait for sluiced and fake-openai.)
+probes=()
+for i in $(seq 12); do probe POST /v1/chat/completions --body "$GOOD" >/dev/null & probes+=($!); done
+wait "${probes[@]}"
 close_wait() { ss -Htn state close-wait "( dport = :443 )" dst "$E2E_UPSTREAM_IP" | wc -l; }
 stop_fake_openai
 sleep 0.5
@@ -178,12 +180,13 @@ start_upstream || exit 1
 stop_fake_openai
 start_upstream --latency-ms 3000 || exit 1
 probe POST /v1/chat/completions --body "$GOOD" >/dev/null &
+cut_probe=$!
 sleep 1
 kill -9 "$SLUICED_PID"; wait "$SLUICED_PID" 2>/dev/null; SLUICED_PID=
 start_sluiced || exit 1
 sleep 0.5
 expect_eq "the request cut by the crash is recorded as never completed" \
     "$(audit_query 'sum(1 for r in records if r["decision"]["reason"] == "sluiced_stopped")')" "1"
-wait
+wait "$cut_probe"
 
 e2e_finish

@@ -2,7 +2,7 @@
 // only that socket), re-arming pushes expiry out without restarting the timer, and a shorter
 // timeout pulls it in.
 // Real time, kept short (tens of milliseconds); the assertions allow for a loaded machine.
-#include "agent/proxy/connection_deadline.h"
+#include "agent/common/connection_deadline.h"
 
 #include <gtest/gtest.h>
 

@@ -1,8 +1,8 @@
-#include "agent/proxy/connection_deadline.h"
+#include "agent/common/connection_deadline.h"
 
 #include <boost/asio/steady_timer.hpp>
 
-#include "agent/proxy/unpooled_allocator.h"
+#include "agent/common/unpooled_allocator.h"
 
 namespace sluice {
 
