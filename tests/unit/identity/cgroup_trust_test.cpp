@@ -76,23 +76,45 @@ std::function<CgroupDirFacts(std::string_view)> owned_below(size_t delegated_dep
 
 // ---- the rule ---------------------------------------------------------------------------------
 
-TEST(FindTrustBoundary, AllRootOwnedIsAllSystem) {
-    const auto b = find_trust_boundary("/system.slice/ci-build.service", owned_below(99, 0));
-    EXPECT_FALSE(b.delegated);
-    EXPECT_EQ(b.trusted_components, 2u);
-    EXPECT_EQ(b.system_path, "/system.slice/ci-build.service");
-    EXPECT_EQ(b.user_path, "");
+TEST(FindTrustBoundary, Table) {
+    struct Case {
+        const char* name;
+        std::string path;
+        std::function<CgroupDirFacts(std::string_view)> facts;
+        bool delegated;
+        size_t trusted_components;
+        std::optional<uint32_t> owner;
+        std::string system_path, user_path;
+    };
+    const Case cases[] = {
+        {"all root's is all the system's", "/system.slice/ci-build.service", owned_below(99, 0),
+         false, 2, std::nullopt, "/system.slice/ci-build.service", ""},
+        {"a user's directory keeps its name and gives away its children",
+         "/user.slice/user-65534.slice/user@65534.service/app.slice/ci-build.service",
+         owned_below(3, kNobody), true, 3, kNobody,
+         "/user.slice/user-65534.slice/user@65534.service", "/app.slice/ci-build.service"},
+        {"a user manager is delegated even if root owns it",
+         "/user.slice/user@1234.service/app.slice/x.service", owned_below(99, 0), true, 2, 1234u,
+         "/user.slice/user@1234.service", "/app.slice/x.service"},
+        {"a delegated root makes everything user-made", "/a.slice/b.service",
+         owned_below(0, 1000), true, 0, 1000u, "/", "/a.slice/b.service"},
+        {"the cgroup root itself", "/", owned_below(99, 0), false, 0, std::nullopt, "/", ""},
+    };
+    for (const Case& c : cases) {
+        const auto b = find_trust_boundary(c.path, c.facts);
+        EXPECT_EQ(b.delegated, c.delegated) << c.name;
+        EXPECT_EQ(b.trusted_components, c.trusted_components) << c.name;
+        EXPECT_EQ(b.owner_uid, c.owner) << c.name;
+        EXPECT_EQ(b.system_path, c.system_path) << c.name;
+        EXPECT_EQ(b.user_path, c.user_path) << c.name;
+    }
 }
 
-TEST(FindTrustBoundary, UserOwnedDirectoryKeepsItsNameAndGivesAwayItsChildren) {
-    const auto b = find_trust_boundary(
-        "/user.slice/user-65534.slice/user@65534.service/app.slice/ci-build.service",
-        owned_below(3, kNobody));
-    EXPECT_TRUE(b.delegated);
-    EXPECT_EQ(b.owner_uid, kNobody);
-    EXPECT_EQ(b.trusted_components, 3u);
-    EXPECT_EQ(b.system_path, "/user.slice/user-65534.slice/user@65534.service");
-    EXPECT_EQ(b.user_path, "/app.slice/ci-build.service");
+TEST(UserManagerUid, OnlyUserAtDigitsDotService) {
+    EXPECT_EQ(user_manager_uid("user@65534.service"), 65534u);
+    for (const char* not_one : {"user@.service", "user@12a.service", "user-1.slice", "user@1.scope",
+                                "xuser@1.service", "user@99999999999.service"})
+        EXPECT_EQ(user_manager_uid(not_one), std::nullopt) << not_one;
 }
 
 TEST(FindTrustBoundary, EachFactAloneMakesADelegationPoint) {
@@ -116,26 +138,6 @@ TEST(FindTrustBoundary, EachFactAloneMakesADelegationPoint) {
         EXPECT_EQ(b.system_path, "/x.slice/y.slice") << c.name;
         EXPECT_EQ(b.user_path, "/z.service") << c.name;
     }
-}
-
-TEST(FindTrustBoundary, UserManagerNameIsADelegationPointEvenIfRootOwned) {
-    const auto b = find_trust_boundary("/user.slice/user@1234.service/app.slice/x.service",
-                                       owned_below(99, 0));
-    EXPECT_TRUE(b.delegated);
-    EXPECT_EQ(b.owner_uid, 1234u);
-    EXPECT_EQ(b.user_path, "/app.slice/x.service");
-    EXPECT_EQ(user_manager_uid("user@65534.service"), 65534u);
-    for (const char* not_one : {"user@.service", "user@12a.service", "user-1.slice", "user@1.scope",
-                                "xuser@1.service", "user@99999999999.service"})
-        EXPECT_EQ(user_manager_uid(not_one), std::nullopt) << not_one;
-}
-
-TEST(FindTrustBoundary, DelegatedRootMakesEverythingUserMade) {
-    const auto b = find_trust_boundary("/a.slice/b.service", owned_below(0, 1000));
-    EXPECT_TRUE(b.delegated);
-    EXPECT_EQ(b.trusted_components, 0u);
-    EXPECT_EQ(b.system_path, "/");
-    EXPECT_EQ(b.user_path, "/a.slice/b.service");
 }
 
 TEST(FindTrustBoundary, StopsAskingAtTheDelegationPoint) {
