@@ -24,13 +24,18 @@ Commands:
            policy is refused; the one in force stays)
   policy check [FILE]
            validate a policy file (default: the config's `policy`); exit 1 with one line
-           naming file, line and key when it is invalid
-  policy explain [--policy FILE] [--user U | --uid N] [--group G]... [--unit X] [--cgroup P]
-                 [--container ID] [--exe PATH] [--oidc-subject S] [--model M]
+           naming file, line and key when it is invalid; "warning:" lines for rules whose
+           globs only user-made names could meet, or that reach places users can write
+  policy explain [--policy FILE] [--user U | --uid N] [--group G]... [--unit X] [--slice S]
+                 [--cgroup P] [--container ID] [--pod UID] [--exe PATH | --user-exe PATH]
+                 [--user-unit X] [--user-slice S] [--user-cgroup P] [--user-container ID]
+                 [--user-pod UID] [--oidc-subject S] [--model M]
                  [--method VERB] [--path P] [--max-tokens N] [--stream]
            print the decision for such a request, the rule that made it and why each earlier
            rule did not match (groups come from NSS unless --group is given; rate limits and
-           budgets are described, not charged)
+           budgets are described, not charged). --exe is an executable root alone could
+           have placed, --user-exe one a user could have; --user-* names are what the user
+           made in its own delegated cgroup subtree
   unload   detach every program this config's sluiced attached and remove its pins
            (connections to the targets then go out directly again)
 

@@ -497,20 +497,52 @@ bool principal_matches(const PrincipalMatch& m, const PolicyIdentity& id, std::s
         });
         if (t.settled()) return false;
     }
-    // False once the answer is known to be no and nobody asked why.
+    // False once the answer is known to be no and nobody asked why. `unusable` says why the
+    // value may not be matched by these globs at all (then nothing matches).
     auto check_globs = [&](const std::vector<std::string>& globs, const std::string& value,
-                           const char* what) {
+                           const char* what, const char* unusable = nullptr) {
         if (globs.empty()) return true;
-        bool hit = !value.empty() && any_glob(globs, value);
+        bool hit = !unusable && !value.empty() && any_glob(globs, value);
         t.note(hit, [&] {
+            if (unusable) return std::string(what) + " " + in_quotes(value) + " " + unusable;
             return std::string(what) + " " + in_quotes(value) +
                    (hit ? " matches " : " matches none of ") + list_text(globs);
         });
         return !t.settled();
     };
     if (!check_globs(m.cgroups, id.cgroup, "cgroup") || !check_globs(m.units, id.unit, "unit") ||
+        !check_globs(m.slices, id.slice, "slice") ||
         !check_globs(m.containers, id.container_id, "container") ||
-        !check_globs(m.exes, id.exe, "exe"))
+        !check_globs(m.pods, id.pod_uid, "pod") ||
+        !check_globs(m.exes, id.exe, "exe",
+                     id.exe_trusted || id.exe.empty()
+                         ? nullptr
+                         : "is not root's alone (a user could have put it there): exes never "
+                           "match it") ||
+        !check_globs(m.user_exes, id.exe, "exe"))
+        return false;
+    // User-made names count only for the user whose subtree they are in (a process of another
+    // uid cannot be moved there without root, but the rule must not depend on that).
+    const UserControlledNames* own =
+        id.user_controlled && id.user_controlled->owner_uid && id.uid &&
+                *id.user_controlled->owner_uid == *id.uid
+            ? &*id.user_controlled
+            : nullptr;
+    const char* not_own = own ? nullptr
+                              : (id.user_controlled ? "is not in a subtree the caller owns"
+                                                    : "(the cgroup has no user-made part)");
+    auto user_value = [&](std::string UserControlledNames::*field) -> const std::string& {
+        static const std::string kNone;
+        return id.user_controlled ? (*id.user_controlled).*field : kNone;
+    };
+    if (!check_globs(m.user_cgroups, user_value(&UserControlledNames::cgroup), "user cgroup",
+                     not_own) ||
+        !check_globs(m.user_units, user_value(&UserControlledNames::unit), "user unit", not_own) ||
+        !check_globs(m.user_slices, user_value(&UserControlledNames::slice), "user slice",
+                     not_own) ||
+        !check_globs(m.user_containers, user_value(&UserControlledNames::container_id),
+                     "user container", not_own) ||
+        !check_globs(m.user_pods, user_value(&UserControlledNames::pod_uid), "user pod", not_own))
         return false;
     if (m.has_oidc) {
         if (!id.oidc) {

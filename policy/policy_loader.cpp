@@ -181,7 +181,9 @@ std::string Loader::zone(const YAML::Node& node, const std::string& path) const 
 
 PrincipalMatch Loader::match(const YAML::Node& node, const std::string& path) const {
     check_keys(node, path,
-               {"users", "uids", "groups", "cgroups", "units", "containers", "exes", "oidc"});
+               {"users", "uids", "groups", "cgroups", "units", "slices", "containers", "pods",
+                "exes", "user_cgroups", "user_units", "user_slices", "user_containers",
+                "user_pods", "user_exes", "oidc"});
     PrincipalMatch m;
     if (auto n = node["users"]) m.users = string_list(n, path + ".users");
     if (auto n = node["uids"]) {
@@ -197,10 +199,17 @@ PrincipalMatch Loader::match(const YAML::Node& node, const std::string& path) co
         }
     }
     if (auto n = node["groups"]) m.groups = string_list(n, path + ".groups");
-    if (auto n = node["cgroups"]) m.cgroups = glob_list(n, path + ".cgroups");
-    if (auto n = node["units"]) m.units = glob_list(n, path + ".units");
-    if (auto n = node["containers"]) m.containers = glob_list(n, path + ".containers");
-    if (auto n = node["exes"]) m.exes = glob_list(n, path + ".exes");
+    for (const auto& key : kPrincipalGlobKeys) {
+        const std::string name(key.name);
+        auto n = node[name];
+        if (!n) continue;
+        m.*key.globs = glob_list(n, path + "." + name);
+        // A user names their own cgroups and places their own binaries: such a name says
+        // something only about the user who made it, so the rule must say which user.
+        if (key.user_made && m.users.empty() && m.uids.empty())
+            fail(n, path + "." + name,
+                 "names a user chooses match only together with that user: add users or uids");
+    }
     if (auto oidc = node["oidc"]) {
         auto oidc_path = path + ".oidc";
         check_keys(oidc, oidc_path, {"subjects", "emails", "groups", "claims"});

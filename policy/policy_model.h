@@ -33,15 +33,35 @@ struct OidcIdentity {
     std::map<std::string, std::vector<std::string>> claims;  // string claims; arrays flattened
 };
 
+// Names from the part of the cgroup tree a user controls (a delegated subtree such as
+// user@UID.service, where any name can be made with mkdir): that user's labels, matched only by
+// the user_* keys and only for the user who owns the subtree.
+struct UserControlledNames {
+    std::optional<uint32_t> owner_uid;  // nullopt: the kernel did not say whose (never matches)
+    std::string cgroup;                 // path below the delegation point
+    std::string unit;
+    std::string slice;
+    std::string container_id;
+    std::string pod_uid;
+};
+
 // What policy knows about the caller: the agent fills it from its Identity (and OIDC).
+// cgroup, unit, slice, container_id and pod_uid come only from the system's part of the cgroup
+// path; names a user made are in user_controlled.
 struct PolicyIdentity {
     std::optional<uint32_t> uid;
     std::string user;                 // "" when the uid has no passwd entry
     std::vector<std::string> groups;  // group names of the user
-    std::string cgroup;               // path under the cgroup2 mount
+    std::string cgroup;               // path under the cgroup2 mount, up to any delegation point
     std::string unit;                 // systemd unit, e.g. "ci-build.service"
+    std::string slice;                // systemd slice, e.g. "system.slice"
     std::string container_id;
+    std::string pod_uid;
     std::string exe;
+    // The exe and every directory above it are writable only by root; `exes` matches only
+    // then (anyone may copy a binary to /tmp/ci-runner).
+    bool exe_trusted = false;
+    std::optional<UserControlledNames> user_controlled;
     std::optional<OidcIdentity> oidc;
 };
 
@@ -89,15 +109,47 @@ struct PrincipalMatch {
     std::vector<std::string> users;  // exact user names
     std::vector<uint32_t> uids;
     std::vector<std::string> groups;         // exact group names
-    std::vector<std::string> cgroups;        // globs
-    std::vector<std::string> units;          // globs
-    std::vector<std::string> containers;     // globs on the container id
-    std::vector<std::string> exes;           // globs
+    // Globs on the system identity: never met by a name a user made (PolicyIdentity).
+    std::vector<std::string> cgroups;
+    std::vector<std::string> units;
+    std::vector<std::string> slices;
+    std::vector<std::string> containers;  // on the container id
+    std::vector<std::string> pods;        // on the pod UID
+    std::vector<std::string> exes;        // only executables root alone could have placed
+    // Globs on what a user made or placed, met only when the caller owns it; the loader
+    // requires users or uids beside them.
+    std::vector<std::string> user_cgroups;  // path below the delegation point
+    std::vector<std::string> user_units;
+    std::vector<std::string> user_slices;
+    std::vector<std::string> user_containers;
+    std::vector<std::string> user_pods;
+    std::vector<std::string> user_exes;  // any executable, trusted or not
     bool has_oidc = false;                   // an `oidc` block: requires a token
     std::vector<std::string> oidc_subjects;  // globs
     std::vector<std::string> oidc_emails;    // globs
     std::vector<std::string> oidc_groups;    // exact
     std::vector<std::pair<std::string, std::vector<std::string>>> oidc_claims;  // name → globs
+};
+
+// The glob keys of a `match` block by name, for the loader and `policy check`.
+struct PrincipalGlobKey {
+    std::string_view name;
+    std::vector<std::string> PrincipalMatch::*globs;
+    bool user_made;  // matches names a user chose (requires users/uids beside it)
+};
+inline constexpr PrincipalGlobKey kPrincipalGlobKeys[] = {
+    {"cgroups", &PrincipalMatch::cgroups, false},
+    {"units", &PrincipalMatch::units, false},
+    {"slices", &PrincipalMatch::slices, false},
+    {"containers", &PrincipalMatch::containers, false},
+    {"pods", &PrincipalMatch::pods, false},
+    {"exes", &PrincipalMatch::exes, false},
+    {"user_cgroups", &PrincipalMatch::user_cgroups, true},
+    {"user_units", &PrincipalMatch::user_units, true},
+    {"user_slices", &PrincipalMatch::user_slices, true},
+    {"user_containers", &PrincipalMatch::user_containers, true},
+    {"user_pods", &PrincipalMatch::user_pods, true},
+    {"user_exes", &PrincipalMatch::user_exes, true},
 };
 
 struct EndpointPattern {

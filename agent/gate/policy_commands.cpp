@@ -1,13 +1,17 @@
 #include "agent/gate/policy_commands.h"
 
 #include <pwd.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <stdexcept>
 
 #include "agent/gate/policy_file.h"
+#include "agent/identity/root_only_access.h"
 #include "agent/identity/user_directory.h"
+#include "policy/glob.h"
 #include "policy/policy_engine.h"
+#include "policy/policy_lint.h"
 
 namespace sluice {
 
@@ -50,13 +54,26 @@ ExplainQuery parse_explain_args(const std::vector<std::string>& args) {
         }
         if (i + 1 >= args.size()) throw std::invalid_argument(flag + ": needs a value");
         const std::string& value = args[++i];
+        // --user-* names are what the caller made in its own delegated cgroup subtree.
+        auto user_made = [&]() -> UserControlledNames& {
+            if (!query.identity.user_controlled) query.identity.user_controlled.emplace();
+            return *query.identity.user_controlled;
+        };
         if (flag == "--user") query.identity.user = value;
         else if (flag == "--uid") query.identity.uid = parse_uid(value);
         else if (flag == "--group") query.identity.groups.push_back(value), groups_given = true;
         else if (flag == "--unit") query.identity.unit = value;
+        else if (flag == "--slice") query.identity.slice = value;
         else if (flag == "--cgroup") query.identity.cgroup = value;
         else if (flag == "--container") query.identity.container_id = value;
-        else if (flag == "--exe") query.identity.exe = value;
+        else if (flag == "--pod") query.identity.pod_uid = value;
+        else if (flag == "--exe") query.identity.exe = value, query.identity.exe_trusted = true;
+        else if (flag == "--user-exe") query.identity.exe = value, query.identity.exe_trusted = false;
+        else if (flag == "--user-unit") user_made().unit = value;
+        else if (flag == "--user-slice") user_made().slice = value;
+        else if (flag == "--user-cgroup") user_made().cgroup = value;
+        else if (flag == "--user-container") user_made().container_id = value;
+        else if (flag == "--user-pod") user_made().pod_uid = value;
         else if (flag == "--oidc-subject") query.identity.oidc = OidcIdentity{"", value, "", {}, {}};
         else if (flag == "--model") query.request.model = value;
         else if (flag == "--method") query.request.method = value;
@@ -65,7 +82,46 @@ ExplainQuery parse_explain_args(const std::vector<std::string>& args) {
         else throw std::invalid_argument("unknown option " + flag);
     }
     complete_user(query.identity, groups_given);
+    // The caller's own subtree: explain asks about the user it names.
+    if (query.identity.user_controlled) query.identity.user_controlled->owner_uid = query.identity.uid;
     return query;
+}
+
+// The directory part of an exes glob's literal prefix ("/opt/ci/bin/run*" -> "/opt/ci/bin").
+std::string literal_directory(const std::string& glob) {
+    const std::string prefix = glob_literal_prefix(glob);
+    const size_t slash = prefix.rfind('/');
+    return slash == std::string::npos ? "" : prefix.substr(0, slash);
+}
+
+// The half of the exes check only this host can answer: a directory on the glob's literal path
+// that exists here and that a user may write.
+std::vector<std::string> lint_exes_on_host(const Policy& policy) {
+    std::vector<std::string> out;
+    for (const PolicyRule& rule : policy.rules) {
+        for (const auto& glob : rule.match.exes) {
+            if (glob.empty() || glob.front() != '/') continue;
+            const std::string dir = literal_directory(glob);
+            std::string walked;
+            size_t pos = 0;
+            do {
+                const size_t next = dir.find('/', pos + 1);
+                walked = next == std::string::npos ? dir : dir.substr(0, next);
+                pos = next;
+                struct stat st {};
+                if (::lstat(walked.empty() ? "/" : walked.c_str(), &st) != 0) break;
+                if (writable_only_by_system(st)) continue;
+                out.push_back(policy.source_name + ":" + std::to_string(rule.line) + ": rule '" +
+                              rule.name + "': exes glob '" + glob + "': on this host " +
+                              (walked.empty() ? "/" : walked) + " is writable by uid " +
+                              std::to_string(st.st_uid) +
+                              ((st.st_mode & S_IWOTH) ? " and by everyone" : "") +
+                              ", so binaries below it never match exes");
+                break;
+            } while (pos != std::string::npos);
+        }
+    }
+    return out;
 }
 
 }  // namespace
@@ -76,6 +132,8 @@ int run_policy_check(const std::string& path) {
         std::fprintf(stderr, "%s\n", result.error.c_str());
         return 1;
     }
+    for (const std::string& warning : lint_policy(*result.policy)) std::printf("warning: %s\n", warning.c_str());
+    for (const std::string& warning : lint_exes_on_host(*result.policy)) std::printf("warning: %s\n", warning.c_str());
     std::printf("ok: %s (%zu rules, default %s)\n", path.c_str(), result.policy->rules.size(),
                 result.policy->default_allow ? "allow" : "deny");
     return 0;

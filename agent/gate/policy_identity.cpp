@@ -9,8 +9,18 @@ PolicyIdentity to_policy_identity(const Identity& identity) {
     out.groups = identity.groups;
     out.cgroup = identity.cgroup;
     out.unit = identity.unit;
+    out.slice = identity.slice;
     out.container_id = identity.container_id;
+    out.pod_uid = identity.pod_uid;
     out.exe = identity.exe;
+    out.exe_trusted = identity.exe_trusted;
+    if (identity.user_controlled) {
+        const UserControlledCgroup& from = *identity.user_controlled;
+        out.user_controlled =
+            UserControlledNames{from.owner_uid,          from.cgroup,
+                                from.labels.unit,        from.labels.slice,
+                                from.labels.container_id, from.labels.pod_uid};
+    }
     return out;
 }
 

@@ -1,5 +1,6 @@
 #include "agent/identity/cgroup_attribution.h"
 
+#include <cstdint>
 #include <vector>
 
 namespace sluice {
@@ -68,13 +69,18 @@ constexpr ScopePattern kContainerScopes[] = {
 }  // namespace
 
 CgroupAttribution parse_cgroup_path(std::string_view path) {
-    CgroupAttribution out;
+    return attribute_cgroup_path(path, SIZE_MAX).system;
+}
+
+SplitCgroupAttribution attribute_cgroup_path(std::string_view path, size_t trusted_components) {
+    SplitCgroupAttribution split;
     const std::vector<std::string_view> parts = split_path(path);
     const bool cgroupfs_kubepods = !parts.empty() && parts[0] == "kubepods";
     bool after_cgroupfs_pod = false;
 
     for (size_t i = 0; i < parts.size(); ++i) {
         const std::string_view part = parts[i];
+        CgroupAttribution& out = i < trusted_components ? split.system : split.user_controlled;
         if (ends_with(part, ".slice")) {
             out.slice = std::string(part);
             // kubepods-pod<uid>.slice, kubepods-burstable-pod<uid>.slice, ...
@@ -121,7 +127,7 @@ CgroupAttribution parse_cgroup_path(std::string_view path) {
             out.container_id = std::string(part);
         }
     }
-    return out;
+    return split;
 }
 
 std::string find_cgroup2_mount(std::string_view proc_mounts_text) {

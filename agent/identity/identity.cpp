@@ -1,5 +1,6 @@
 #include "agent/identity/identity.h"
 
+#include "agent/identity/cgroup_ownership.h"
 #include "agent/identity/process_info.h"
 
 namespace sluice {
@@ -46,6 +47,17 @@ std::string sanitize_utf8(std::string_view bytes) {
     return out;
 }
 
+namespace {
+
+void add_container_fields(nlohmann::json& j, const std::string& runtime, const std::string& id,
+                          const std::string& pod_uid) {
+    if (!runtime.empty()) j["container_runtime"] = sanitize_utf8(runtime);
+    if (!id.empty()) j["container_id"] = sanitize_utf8(id);
+    if (!pod_uid.empty()) j["pod_uid"] = sanitize_utf8(pod_uid);
+}
+
+}  // namespace
+
 nlohmann::json Identity::to_json() const {
     nlohmann::json groups_json = nlohmann::json::array();
     for (const auto& g : groups) groups_json.push_back(sanitize_utf8(g));
@@ -62,10 +74,25 @@ nlohmann::json Identity::to_json() const {
         {"cmdline", sanitize_utf8(cmdline)},
         {"cgroup_id", cgroup_id},
         {"slice", sanitize_utf8(slice)},
+        {"exe_trusted", exe_trusted},
     };
-    if (!container_runtime.empty()) j["container_runtime"] = sanitize_utf8(container_runtime);
-    if (!container_id.empty()) j["container_id"] = sanitize_utf8(container_id);
-    if (!pod_uid.empty()) j["pod_uid"] = sanitize_utf8(pod_uid);
+    add_container_fields(j, container_runtime, container_id, pod_uid);
+    if (user_controlled) {
+        const CgroupAttribution& labels = user_controlled->labels;
+        nlohmann::json u = {
+            {"uid", user_controlled->owner_uid ? nlohmann::json(*user_controlled->owner_uid)
+                                               : nlohmann::json(nullptr)},
+            {"delegated_at", sanitize_utf8(user_controlled->delegated_at)},
+            {"cgroup", sanitize_utf8(user_controlled->cgroup)},
+            {"unit", sanitize_utf8(labels.unit)},
+            {"slice", sanitize_utf8(labels.slice)},
+        };
+        add_container_fields(u, labels.container_runtime, labels.container_id, labels.pod_uid);
+        // A container started in a user's own subtree is rootless: its name, image and id are
+        // whatever that user chose.
+        if (!labels.container_id.empty()) u["rootless"] = true;
+        j["user_controlled"] = std::move(u);
+    }
     return j;
 }
 
@@ -97,6 +124,7 @@ Identity IdentityResolver::resolve(uint32_t tgid, uint32_t uid, uint32_t gid,
     const std::optional<ProcessInfo> proc = processes_.lookup(tgid);
     if (proc) {
         id.exe = proc->exe;
+        id.exe_trusted = proc->exe_trusted;
         id.cmdline = proc->cmdline;
     }
     // The kernel's comm is the connecting thread's name at connect time, which is what the
@@ -104,12 +132,18 @@ Identity IdentityResolver::resolve(uint32_t tgid, uint32_t uid, uint32_t gid,
     id.comm = !kernel_comm.empty() ? std::string(kernel_comm) : (proc ? proc->comm : "");
 
     if (std::optional<CgroupFacts> facts = cgroup_facts(cgroup_id, proc)) {
-        id.cgroup = std::move(facts->path);
-        id.unit = std::move(facts->attribution.unit);
-        id.slice = std::move(facts->attribution.slice);
-        id.container_runtime = std::move(facts->attribution.container_runtime);
-        id.container_id = std::move(facts->attribution.container_id);
-        id.pod_uid = std::move(facts->attribution.pod_uid);
+        CgroupAttribution& system = facts->attribution.system;
+        id.cgroup = std::move(facts->boundary.system_path);
+        id.unit = std::move(system.unit);
+        id.slice = std::move(system.slice);
+        id.container_runtime = std::move(system.container_runtime);
+        id.container_id = std::move(system.container_id);
+        id.pod_uid = std::move(system.pod_uid);
+        if (facts->boundary.delegated && !facts->boundary.user_path.empty()) {
+            id.user_controlled = UserControlledCgroup{
+                facts->boundary.owner_uid, id.cgroup, std::move(facts->boundary.user_path),
+                std::move(facts->attribution.user_controlled)};
+        }
     }
 
     UserRecord user = users_.find(uid, gid);
@@ -127,7 +161,10 @@ std::optional<IdentityResolver::CgroupFacts> IdentityResolver::cgroup_facts(
     const std::optional<std::string> path =
         cgroups_.lookup(cgroup_id, proc ? std::string_view(proc->cgroup_path) : std::string_view());
     if (!path) return std::nullopt;  // not cached: the cgroup may appear on the next rescan
-    CgroupFacts facts{*path, parse_cgroup_path(*path)};
+    CgroupTrustBoundary boundary =
+        read_trust_boundary(sources_.cgroup_root, *path, sources_.system_uid);
+    SplitCgroupAttribution attribution = attribute_cgroup_path(*path, boundary.trusted_components);
+    CgroupFacts facts{std::move(boundary), std::move(attribution)};
     std::lock_guard lock(cgroup_facts_mu_);
     cgroup_facts_.put(cgroup_id, facts);
     return facts;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -12,11 +13,22 @@
 
 #include "agent/identity/cgroup_attribution.h"
 #include "agent/identity/cgroup_path_cache.h"
+#include "agent/identity/cgroup_trust.h"
 #include "agent/identity/lru_map.h"
 #include "agent/identity/process_cache.h"
 #include "agent/identity/user_directory.h"
 
 namespace sluice {
+
+// Names found in the part of the cgroup path a user controls (cgroup_trust.h): that user's
+// labels, kept apart from the system identity so "uid 65534 claiming ci-build.service" reads as
+// exactly that.
+struct UserControlledCgroup {
+    std::optional<uint32_t> owner_uid;  // whose subtree it is, when the kernel's facts say
+    std::string delegated_at;           // the delegated directory (a system path)
+    std::string cgroup;                 // the path below it, every name chosen by that user
+    CgroupAttribution labels;           // unit, slice, container, pod those names claim
+};
 
 struct Identity {
     uint32_t uid = 0;
@@ -25,18 +37,25 @@ struct Identity {
     std::string user;  // "" when the uid has no passwd entry
     std::string comm;
     std::string exe;      // "" when the process is gone or its exe is unreadable
+    bool exe_trusted = false;  // exe_trust.h: the file and every directory above are root's
     std::string cmdline;  // "" when the process is gone
     uint64_t cgroup_id = 0;
-    std::string cgroup;  // path under the cgroup2 mount, "" if the id could not be found
+    // Path under the cgroup2 mount, "" if the id could not be found. Only the system's part:
+    // when the cgroup lies in a delegated subtree, this stops at the delegation point and the
+    // rest is in user_controlled. unit, slice, container and pod come from this part alone.
+    std::string cgroup;
     std::string unit;
     std::string slice;
     std::string container_runtime;
     std::string container_id;
     std::string pod_uid;
     std::vector<std::string> groups;
+    std::optional<UserControlledCgroup> user_controlled;  // set when the path is delegated
 
     // The audit record's "identity" object: always uid, user, pid, exe, comm, cgroup, unit;
-    // then gid, groups, cmdline, cgroup_id, slice; container fields only when set. Strings
+    // then gid, groups, cmdline, cgroup_id, slice, exe_trusted; container fields only when
+    // set; "user_controlled" {uid, delegated_at, cgroup, unit, slice, container_runtime,
+    // container_id, pod_uid, rootless} when the cgroup is in a delegated subtree. Strings
     // that are not valid UTF-8 (paths and argv are bytes) have bad bytes replaced by U+FFFD so
     // the record always serialises.
     nlohmann::json to_json() const;
@@ -46,6 +65,9 @@ struct Identity {
 struct IdentitySources {
     std::string cgroup_root = "/sys/fs/cgroup";  // the cgroup2 mount, not the attach point
     std::string proc_root = "/proc";
+    // Who owns the system part of the cgroup tree: root on a host. Unprivileged tests set
+    // their own uid so the trees they make count as the system's.
+    uint32_t system_uid = 0;
 };
 
 class IdentityResolver {
@@ -63,11 +85,15 @@ public:
 
 private:
     struct CgroupFacts {
-        std::string path;
-        CgroupAttribution attribution;
+        CgroupTrustBoundary boundary;
+        SplitCgroupAttribution attribution;
     };
     // Cgroup ids are kernfs inode numbers, not reused while the host is up, so a found path
-    // and what it says (unit, container) never go stale for that id.
+    // and what it says (unit, container) never go stale for that id. Nor does its trust
+    // boundary in practice: systemd chowns a delegated directory before it moves a process
+    // in, and a user's mkdir is the user's from the start; a later chown by root is seen once
+    // the entry is evicted. Caching by id keeps the stat walk (two per directory down to the
+    // delegation point) off all but the first connection from each cgroup.
     static constexpr std::size_t kMaxCgroupFacts = 4096;
 
     std::optional<CgroupFacts> cgroup_facts(uint64_t cgroup_id, const std::optional<ProcessInfo>& proc);

@@ -9,6 +9,7 @@
 #include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
+#include "agent/identity/exe_trust.h"
 #include "policy/masking/masking_config.h"
 #include "policy/masking/text_masker.h"
 
@@ -131,6 +132,7 @@ std::optional<ProcessInfo> read_process(uint32_t tgid, std::string_view proc_roo
 
     ProcessInfo info;
     info.exe = read_process_exe(tgid, proc_root);
+    info.exe_trusted = !info.exe.empty() && exe_is_system_only(tgid, proc_root);
 
     info.comm = read_small_file(dir + "/comm", 64);
     while (!info.comm.empty() && info.comm.back() == '\n') info.comm.pop_back();

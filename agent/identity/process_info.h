@@ -15,6 +15,7 @@ struct ProcessInfo {
     std::string comm;     // /proc/<tgid>/comm without the newline
     std::string cmdline;  // argv joined by spaces, cut at kMaxCmdlineBytes
     std::string cgroup_path;  // the cgroup2 ("0::") line of /proc/<tgid>/cgroup, "" if none
+    bool exe_trusted = false;  // exe_trust.h: only root could have put that file there
 };
 
 // argv can be megabytes (long generated command lines); audit records only need the start.

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "agent/loader/unique_fd.h"
+#include "agent/common/unique_fd.h"
 #include "bpf/redirect_abi.h"
 
 namespace sluice {

@@ -16,7 +16,7 @@
 #include "agent/loader/cgroup.h"
 #include "agent/loader/connection_table.h"
 #include "agent/loader/redirect_loader.h"
-#include "agent/loader/unique_fd.h"
+#include "agent/common/unique_fd.h"
 
 namespace sluice {
 namespace {

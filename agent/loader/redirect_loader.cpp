@@ -14,7 +14,7 @@
 #include "agent/loader/abi_codec.h"
 #include "agent/loader/bpffs.h"
 #include "agent/loader/pinned_state.h"
-#include "agent/loader/unique_fd.h"
+#include "agent/common/unique_fd.h"
 
 namespace sluice {
 namespace {

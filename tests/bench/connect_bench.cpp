@@ -32,7 +32,7 @@
 #include "agent/loader/cgroup.h"
 #include "agent/loader/pinned_state.h"
 #include "agent/loader/redirect_loader.h"
-#include "agent/loader/unique_fd.h"
+#include "agent/common/unique_fd.h"
 
 namespace {
 

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "agent/loader/connection_table.h"
-#include "agent/loader/unique_fd.h"
+#include "agent/common/unique_fd.h"
 #include "bpf/redirect_abi.h"
 
 namespace sluice::test {

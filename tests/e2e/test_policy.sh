@@ -3,7 +3,8 @@
 # for the same call; a rate-limited client gets 429 with Retry-After and the SDK's own retry
 # succeeds after the refill; a streamed call counts toward the budget (usage asked for on the
 # client's behalf) and the exhausted budget refuses with 429; budgets survive a restart; a bad
-# policy is refused on reload and the old one stays; `sluicectl policy check/explain`.
+# policy is refused on reload and the old one stays; `sluicectl policy check/explain`; uid 65534
+# in a sub-cgroup it made itself and named like the CI unit is not the CI unit (issue 23).
 source "$(dirname "$0")/lib/e2e.sh"
 e2e_setup
 SLUICECTL="$E2E_BIN_DIR/sluicectl"
@@ -28,6 +29,9 @@ rules:
     models: {allow: [gpt-4o-mini]}
     max_tokens: {limit: 64, mode: clamp}
     budget: {tokens_per_day: $1, per: rule}
+  - name: nobody-own-units
+    match: {uids: [65534], user_units: ["ci-*.service"]}
+    models: {allow: [gpt-4o-mini]}
   - name: people
     match: {users: [$E2E_USER]}
 YAML
@@ -56,6 +60,28 @@ expect_eq "audit: CI's call is denied by rule ci, from its unit" \
     "$(audit_query '[(r["decision"]["action"], r["decision"]["rule"], r["identity"]["unit"], r["response"]["status"]) for r in records if r["identity"]["user"] == "'$E2E_CI_USER'"]')" \
     "[('deny', 'ci', 'ci-build.service', 403)]"
 expect_eq "the denied call never reached upstream" "$(upstream_query 'sum(1 for r in records if body(r).get("model") == "gpt-4o")')" "1"
+
+# --- a unit name a user made is that user's label, never the CI system unit --------------------
+# What systemd's Delegate=yes does for user@65534.service: the directory and its control files
+# belong to the user, who then makes any sub-cgroup it likes, without privilege.
+NOBODY_SUBTREE="$E2E_CGROUP/user@65534.service"
+mkdir "$NOBODY_SUBTREE"
+chown 65534:65534 "$NOBODY_SUBTREE" "$NOBODY_SUBTREE"/cgroup.{procs,subtree_control,threads}
+check "uid 65534 makes app.slice/ci-build.service in its own subtree" \
+    setpriv --reuid 65534 --regid 65534 --clear-groups mkdir -p "$NOBODY_SUBTREE/app.slice/ci-build.service"
+nobody_ci() { E2E_CLIENT_USER=nobody E2E_CLIENT_CGROUP="$NOBODY_SUBTREE/app.slice/ci-build.service" run_client "$@"; }
+out="$(nobody_ci $(node_client chat_or_error.mjs) "not ci" gpt-4o-mini)"
+expect_contains "uid 65534 is served by its own rule" "$out" '"ok":true'
+wait_audit_lines 3
+expect_eq "audit: uid 65534 does not get the CI rule, only the one for its own units" \
+    "$(audit_query '[r["decision"]["rule"] for r in records if r["identity"]["uid"] == 65534]')" \
+    "['nobody-own-units']"
+expect_eq "audit: the system unit is its user manager, the CI-like name is its own label" \
+    "$(audit_query '[(r["identity"]["unit"], r["identity"]["cgroup"].endswith("/user@65534.service"), r["identity"]["user_controlled"]["uid"], r["identity"]["user_controlled"]["unit"], r["identity"]["user_controlled"]["cgroup"]) for r in records if r["identity"]["uid"] == 65534]')" \
+    "[('user@65534.service', True, 65534, 'ci-build.service', '/app.slice/ci-build.service')]"
+out="$(nobody_ci $(node_client chat_or_error.mjs) "not ci either" gpt-4o)"
+expect_contains "and gets none of CI's models" "$out" '"status":403'
+
 out="$(ci $(node_client chat_or_error.mjs) "who am i" unknown-model)"
 expect_contains "an unlisted model is refused too" "$out" '"status":403'
 
@@ -137,5 +163,13 @@ check "the change is logged" grep -q "policy reloaded from $POLICY" "$E2E_DIR/sl
 out="$("$SLUICECTL" --config "$E2E_CONFIG" policy explain --user "$E2E_CI_USER" --unit ci-build.service --model gpt-4o --path /v1/chat/completions)"
 expect_contains "explain names the decision" "$out" "decision: deny"
 expect_contains "explain names the rule" "$out" "rule: ci"
+out="$("$SLUICECTL" --config "$E2E_CONFIG" policy explain --uid 65534 --user-unit ci-build.service --model gpt-4o-mini)"
+expect_contains "explain: a user-made unit gets the user's rule" "$out" "rule: nobody-own-units"
+expect_contains "explain: and says why the CI rule did not match" "$out" "unit '' matches none of"
+printf 'version: 1\ndefault: deny\nrules:\n  - {name: runner, match: {exes: ["*/ci-runner"]}}\n  - {name: apps, match: {units: ["app-*.scope"]}}\n' >"$E2E_DIR/spoofable.yaml"
+out="$("$SLUICECTL" policy check "$E2E_DIR/spoofable.yaml")"; rc=$?
+expect_eq "policy check still accepts a file with spoofable globs" "$rc" "0"
+expect_contains "policy check warns about an exes glob users can reach" "$out" "warning: $E2E_DIR/spoofable.yaml:4: rule 'runner': exes glob '*/ci-runner' reaches places users can write"
+expect_contains "policy check warns about a units glob only user-made names meet" "$out" "rule 'apps': units glob 'app-*.scope' can only match names made inside a user's own cgroup subtree"
 check "the real API key is not in sluiced's log" bash -c "! grep -q '$E2E_REAL_KEY' '$E2E_DIR/sluiced.log'"
 e2e_finish

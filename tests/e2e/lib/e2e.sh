@@ -171,7 +171,8 @@ run_client() {
     local ca="$E2E_DIR/client-ca.crt"
     local user="${E2E_CLIENT_USER:-$E2E_USER}"
     local drop=()
-    ((as_user)) && drop=(setpriv --reuid "$user" --regid "$user" --init-groups --)
+    # The primary group by number: nobody's is nogroup on Debian.
+    ((as_user)) && drop=(setpriv --reuid "$user" --regid "$(id -g "$user")" --init-groups --)
     unshare -m -- sh -c '
         mount --bind "$1" /etc/hosts && echo $$ > "$2/cgroup.procs" && shift 2 && exec "$@"' sh \
         "$E2E_DIR/hosts" "${E2E_CLIENT_CGROUP:-$E2E_CGROUP}" \

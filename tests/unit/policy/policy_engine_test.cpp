@@ -127,6 +127,8 @@ rules:
     EXPECT_EQ(rule_for(container), "by-container");
     PolicyIdentity exe;
     exe.exe = "/opt/tools/bin/agent";
+    EXPECT_EQ(rule_for(exe), "default");  // a user could have put it there: never `exes`
+    exe.exe_trusted = true;
     EXPECT_EQ(rule_for(exe), "by-exe");
     PolicyIdentity oidc;
     oidc.oidc = OidcIdentity{"https://issuer", "user-123", "", {}, {}};
@@ -138,6 +140,7 @@ rules:
     auto carol = user("carol");
     EXPECT_EQ(rule_for(carol), "default");  // exe does not match: AND across keys
     carol.exe = "/usr/bin/curl";
+    carol.exe_trusted = true;
     EXPECT_EQ(rule_for(carol), "and-of-keys");
     EXPECT_EQ(rule_for(PolicyIdentity{}), "default");  // empty identity never matches a glob
 }

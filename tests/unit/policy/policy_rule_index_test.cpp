@@ -99,6 +99,7 @@ public:
         id.unit = pick(kUnits);
         id.container_id = pick(kContainers);
         id.exe = pick(kExes);
+        id.exe_trusted = chance(70);
         if (chance(40)) {
             OidcIdentity o;
             o.subject = pick(kSubjects);
@@ -179,6 +180,7 @@ TEST(RuleIndex, FirstMatchWinsWhenLaterRulesAreIndexedBetter) {
     PolicyIdentity alice;
     alice.user = "alice";
     alice.exe = "/usr/bin/python3";
+    alice.exe_trusted = true;
     EXPECT_EQ(index.first_match(rules, alice), 0u);
     alice.exe = "";
     EXPECT_EQ(index.first_match(rules, alice), 1u);
