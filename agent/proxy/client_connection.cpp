@@ -86,7 +86,7 @@ net::awaitable<void> route_client_connection(ProxyWorker& worker, tcp::socket& c
     boost::system::error_code ec;
     client.set_option(tcp::no_delay(true), ec);
 
-    std::optional<ConnectionOrigin> origin = context.lookup_connection(peer);
+    std::optional<ConnectionOrigin> origin = context.lookup_connection(peer, worker.recent_identities());
     if (!origin) {
         // Not redirected by our programs (someone dialled the proxy port directly): there is
         // no original destination to serve, so refuse rather than guess.

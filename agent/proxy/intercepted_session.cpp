@@ -26,6 +26,7 @@
 #include "agent/proxy/proxy_worker.h"
 #include "agent/proxy/request_admission.h"
 #include "agent/proxy/request_rewrite.h"
+#include "agent/proxy/request_stages.h"
 #include "agent/common/unpooled_allocator.h"
 #include "agent/upstream/api_key_store.h"
 #include "agent/tls/tls_stream.h"
@@ -71,29 +72,10 @@ bool is_quiet_close(const beast::error_code& ec) {
            ec == net::error::operation_aborted;
 }
 
-ClientError parse_error_to_client_error(const beast::error_code& ec) {
-    if (ec == http::error::header_limit)
-        return {431, "invalid_request_error", "request_header_too_large", "request header fields too large"};
-    if (ec == http::error::body_limit)
-        return {413, "invalid_request_error", "request_too_large", "request body exceeds the configured limit"};
-    return {400, "invalid_request_error", "malformed_http", "malformed HTTP request: " + ec.message()};
-}
-
 uint16_t intercepted_port(const Config& config, const std::string& host) {
     for (const auto& target : config.intercept)
         if (target.host == host) return target.port;
     return 443;
-}
-
-ClientError oidc_refusal(const OidcAuthentication& auth) {
-    if (auth.outcome == OidcOutcome::unavailable)
-        return {503, "sluice_unavailable", "oidc_keys_unavailable", auth.reason};
-    return {401, "authentication_error", "invalid_token", auth.reason};
-}
-
-nlohmann::json oidc_audit_json(const OidcIdentity& oidc) {
-    return {{"outcome", "ok"}, {"issuer", oidc.issuer}, {"subject", oidc.subject}, {"email", oidc.email},
-            {"groups", oidc.groups}};
 }
 
 ClientError upstream_error(UpstreamFailure failure, const std::string& host) {
@@ -251,52 +233,6 @@ private:
         return record;
     }
 
-    // The policy decision for this request, recorded in its audit line.
-    GateResult admit(const PolicyIdentity& identity, const RequestHeader& request, const AdmittedHead& head,
-                     std::optional<std::string>& body, AuditRecord& record) {
-        GateRequest gate_request;
-        gate_request.method = request.method_string();
-        gate_request.target = request.target();
-        gate_request.body = body ? &*body : nullptr;
-        gate_request.body_is_json = body && head.body == BodyReading::whole;
-        gate_request.body_encoded = head.body_encoded;
-        GateResult result = context_.gate.admit(identity, gate_request);
-        record.model = result.summary.model;
-        record.stream = result.summary.stream;
-        record.action = std::string(to_string(result.decision.action));
-        record.rule = result.decision.rule;
-        record.reason = result.decision.reason;
-        if (!result.decision.allowed()) record.code = result.decision.code;
-        record.skipped_controls = result.decision.skipped_controls;
-        if (result.refusal) ++context_.counters.policy_refusals;
-        return result;
-    }
-
-    // Masks the request body when the deciding rule says so (values the upstream must not see
-    // become placeholders, hashes or redactions) and keeps the session for the response.
-    // A body that cannot be masked is refused, never sent as is.
-    net::awaitable<bool> start_masking(const GateResult& gate, const RequestHeader& request, const AdmittedHead& head,
-                                       std::optional<std::string>& body, AuditRecord& record,
-                                       Clock::time_point started) {
-        masking_.reset();
-        if (!gate.masking) co_return true;
-        masking_ = std::make_unique<masking::MaskingSession>(gate.masking, context_.host_secret);
-        if (!masking_->masks_requests() || !body || body->empty()) co_return true;
-        if (head.body_encoded) {
-            const ClientError error = {415, "invalid_request_error", "unsupported_content_encoding",
-                                       "the request body is compressed, so it could not be checked for sensitive "
-                                       "data; send it uncompressed"};
-            co_await refuse(record, error, started);
-            co_return false;
-        }
-        if (masking_->mask_request(*body, request.target()) != masking::BodyStatus::failed) co_return true;
-        record.action = "error";
-        const ClientError error = {503, "sluice_unavailable", "masking_failed",
-                                   "the request could not be checked for sensitive data, so it was not sent"};
-        co_await refuse(record, error, started);
-        co_return false;
-    }
-
     // The upstream to dial: upstream.<host>.connect if configured, else the original destination.
     // A host without an upstream keeps its session: each request gets 503 upstream_not_configured.
     net::awaitable<bool> resolve_upstream() {
@@ -354,73 +290,31 @@ private:
         const std::string credential = presented_credential(request);
         record.client_key_fingerprint = credential_fingerprint(credential);
 
-        // From here on the request is in canonical form (target, Host, how its body is read):
-        // what the policy decides on is what the upstream receives.
-        auto admission = admit_request_head(request, sni_, intercepted_port_, !parser.is_done());
-        if (const ClientError* refusal = std::get_if<ClientError>(&admission)) {
+        RequestFacts facts(request, record);
+        facts.body_pending = !parser.is_done();
+        if (const auto length = parser.content_length()) facts.content_length = *length;
+        if (context_.oidc.enabled()) facts.oidc = co_await context_.oidc.authenticate_async(credential);
+        const StageEnvironment env{sni_,
+                                   intercepted_port_,
+                                   config_.limits.max_body_bytes,
+                                   origin_.identity->policy,
+                                   host_upstream_ ? host_upstream_->host : nullptr,
+                                   config_.failure_mode == FailureMode::closed && !context_.audit.healthy(),
+                                   context_.gate,
+                                   context_.host_secret,
+                                   context_.counters};
+        if (StageResult refusal = run_stages(head_stages(), facts, env)) {
             co_await refuse(record, *refusal, started);
-            co_return false;
-        }
-        const AdmittedHead head = std::get<AdmittedHead>(admission);
-        record.path = std::string(request.target());
-        if (parser.content_length() && *parser.content_length() > config_.limits.max_body_bytes) {
-            {
-                const ClientError error = parse_error_to_client_error(http::error::body_limit);
-                co_await refuse(record, error, started);
-            }
-            co_return false;
-        }
-        // Who is asking: the kernel's identity, plus a verified OIDC token when one is presented.
-        // A token that fails verification is refused, never downgraded to the kernel identity.
-        std::optional<PolicyIdentity> token_identity;
-        if (context_.oidc.enabled()) {
-            OidcAuthentication auth = co_await context_.oidc.authenticate_async(credential);
-            if (auth.outcome == OidcOutcome::ok) {
-                record.oidc = oidc_audit_json(*auth.identity);
-                token_identity = origin_.identity->policy;
-                token_identity->oidc = std::move(auth.identity);
-            } else if (auth.outcome != OidcOutcome::none) {
-                record.oidc = nlohmann::json{{"outcome", std::string(to_string(auth.outcome))},
-                                           {"error", std::string(to_string(auth.error))}};
-                const ClientError error = oidc_refusal(auth);
-                co_await refuse(record, error, started);
-                co_return false;
-            }
-        }
-        const PolicyIdentity& identity = token_identity ? *token_identity : origin_.identity->policy;
-        if (host_upstream_ == nullptr) {
-            const ClientError error = {503, "sluice_unavailable", "upstream_not_configured",
-                                       "sluice has no upstream (and no API key) configured for " + sni_ +
-                                           "; ask the host's administrator"};
-            co_await refuse(record, error, started);
-            co_return false;
-        }
-        const auto real_key = host_upstream_->host->api_keys.key();
-        if (!real_key) {
-            const ClientError error = {503, "sluice_unavailable", "api_key_unavailable",
-                                       "sluice has no usable API key for " + sni_ +
-                                           "; ask the host's administrator (sluicectl status says why)"};
-            co_await refuse(record, error, started);
-            co_return false;
-        }
-        if (config_.failure_mode == FailureMode::closed && !context_.audit.healthy()) {
-            {
-                const ClientError error = {503, "sluice_unavailable", "audit_unavailable", "sluice cannot write its audit trail, so it is refusing new requests"};
-                co_await refuse(record, error, started);
-            }
             co_return false;
         }
         // Bodies are read whole: policy and masking need the full request before anything goes
         // upstream. Only multipart uploads stream through, decided on their headers before the
         // client is told to send them (request_admission.h).
-        const bool buffer_body = head.body == BodyReading::whole && !parser.is_done();
-        std::optional<std::string> body;
-        if (parser.is_done()) body.emplace();
-        GateResult gate;
+        const bool buffer_body = facts.head.body == BodyReading::whole && !parser.is_done();
+        if (parser.is_done()) facts.body.emplace();
         if (!buffer_body) {
-            gate = admit(identity, request, head, body, record);
-            if (gate.refusal) {
-                co_await refuse(record, *gate.refusal, started);
+            if (StageResult refusal = run_stages(body_stages(), facts, env)) {
+                co_await refuse(record, *refusal, started);
                 co_return false;
             }
         }
@@ -431,26 +325,25 @@ private:
             if (ec) co_return false;
         }
         if (buffer_body) {
-            body.emplace();
-            if (!co_await read_whole_body(parser, *body, ec)) {
-                {
-                    const ClientError error = parse_error_to_client_error(ec);
-                    co_await refuse(record, error, started);
-                }
+            facts.body.emplace();
+            if (!co_await read_whole_body(parser, *facts.body, ec)) {
+                co_await refuse(record, parse_error_to_client_error(ec), started);
                 co_return false;
             }
-            record.request_bytes = body->size();
-            gate = admit(identity, request, head, body, record);
-            if (gate.refusal) {
-                co_await refuse(record, *gate.refusal, started);
+            record.request_bytes = facts.body->size();
+            if (StageResult refusal = run_stages(body_stages(), facts, env)) {
+                co_await refuse(record, *refusal, started);
                 co_return false;
             }
         }
-        if (!co_await start_masking(gate, request, head, body, record, started)) co_return false;
+        masking_ = std::move(facts.masking);
+        std::optional<std::string>& body = facts.body;
+        GateResult& gate = facts.gate;
+        const std::string& real_key = *facts.real_key;
         const bool client_keep_alive = parser.keep_alive();
 
         http::request<http::buffer_body> upstream_request{std::move(request)};
-        prepare_upstream_request(upstream_request.base(), *real_key);
+        prepare_upstream_request(upstream_request.base(), real_key);
         if (body) {
             upstream_request.erase(http::field::transfer_encoding);
             if (!body->empty() || upstream_request.method() == http::verb::post)
