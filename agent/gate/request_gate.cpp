@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "agent/gate/request_body_edit.h"
+#include "policy/output_bound.h"
 #include "policy/policy_engine.h"
 #include "policy/prompt_text.h"
 #include "policy/request_summary.h"
@@ -26,8 +27,13 @@ PolicyRequest describe(const GateRequest& request, const nlohmann::json* body,
         return out;
     }
     out.model = summary.model;
+    out.model_unnamed = summary.model.empty();
     out.stream = summary.stream;
-    if (summary.max_output_tokens >= 0) out.max_output_tokens = summary.max_output_tokens;
+    OutputBound bound = read_output_bound(*body, request.target);
+    out.max_output_tokens = bound.cap;
+    out.outputs = bound.outputs;
+    out.output_cap_writable = bound.cap_writable;
+    out.output_unbounded = std::move(bound.unbounded);
     out.texts = extract_prompt_texts(*body, request.target);
     out.estimated_prompt_tokens = estimate_prompt_tokens(out.texts);
     return out;

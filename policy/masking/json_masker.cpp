@@ -4,6 +4,7 @@
 
 #include "policy/json_append.h"
 #include "policy/json_scan.h"
+#include "policy/masking/json_text_unescape.h"
 
 namespace sluice::masking {
 
@@ -62,6 +63,31 @@ bool json_depth_within(std::string_view text, int max_depth) {
         }
     }
     return true;
+}
+
+void JsonEdit::json_text(json& value) {
+    if (!value.is_string() || failed) return;
+    const auto& text = value.get_ref<const std::string&>();
+    if (text.find('\\') == std::string::npos) return string(value);
+    // Masked on the text the client will parse; written back only if something was masked, so
+    // arguments with nothing to mask keep their spelling.
+    json decoded = unescape_json_text(text);
+    JsonEdit probe{masker, direction, restore};
+    probe.string(decoded);
+    if (probe.failed) {
+        failed = true;
+        return;
+    }
+    if (!probe.changed) return;
+    value = std::move(decoded);
+    changed = true;
+}
+
+void JsonEdit::drop_logprobs(json& value) {
+    const bool empty = value.is_null() || ((value.is_array() || value.is_object()) && value.empty());
+    if (empty) return;
+    value = value.is_array() ? json::array() : json(nullptr);
+    changed = true;
 }
 
 void JsonEdit::string(json& value) {
@@ -166,6 +192,38 @@ void edit_all_strings(json& value, JsonEdit& edit) {
     }
 }
 
+// Answer members that hold identifiers, enumerations or binary payloads, not text for a
+// reader: masking them could only break the client.
+bool answer_structural_key(std::string_view key) {
+    return skipped_key(key) || key == "role" || key == "finish_reason" || key == "status" ||
+           key == "call_id" || key == "item_id" || key == "system_fingerprint" ||
+           key == "service_tier" || key == "previous_response_id" || key == "encrypted_content" ||
+           key == "result" /* image_generation_call base64 */ || key == "data" /* audio */;
+}
+
+// Every string an answer carries reaches the client: message text, refusals, audio
+// transcripts, annotation titles and URLs, tool arguments (as the client will parse them),
+// tool outputs, reasoning summaries, echoed instructions. Token logprobs spell the text out a
+// token at a time and cannot be masked, so they are dropped, as in streams.
+void edit_answer_strings(json& value, JsonEdit& edit) {
+    if (value.is_string()) {
+        edit.string(value);
+    } else if (value.is_array()) {
+        for (auto& item : value) edit_answer_strings(item, edit);
+    } else if (value.is_object()) {
+        for (auto it = value.begin(); it != value.end(); ++it) {
+            const std::string& key = it.key();
+            if (answer_structural_key(key)) continue;
+            if (key == "logprobs")
+                edit.drop_logprobs(it.value());
+            else if (key == "arguments" && it->is_string())
+                edit.json_text(it.value());
+            else
+                edit_answer_strings(it.value(), edit);
+        }
+    }
+}
+
 void edit_request_value(json& body, ApiShape shape, JsonEdit& edit) {
     switch (shape) {
         case ApiShape::chat:
@@ -212,23 +270,14 @@ BodyStatus edit_body(std::string& body, JsonEdit& edit, ApiShape shape, bool req
 
 void edit_responses_output_item(json& item, JsonEdit& edit) { edit_item(item, edit); }
 
+void edit_answer_value(json& value, JsonEdit& edit) { edit_answer_strings(value, edit); }
+
 void edit_response_value(json& body, ApiShape shape, JsonEdit& edit) {
     switch (shape) {
         case ApiShape::chat:
         case ApiShape::completions:
-            if (auto* choices = member(body, "choices"); choices && choices->is_array()) {
-                for (auto& choice : *choices) {
-                    if (auto* message = member(choice, "message"))
-                        edit_chat_message(*message, edit);
-                    if (auto* delta = member(choice, "delta")) edit_chat_message(*delta, edit);
-                    edit_key(choice, "text", edit);
-                }
-            }
-            break;
         case ApiShape::responses:
-            if (auto* output = member(body, "output"); output && output->is_array())
-                for (auto& item : *output) edit_item(item, edit);
-            edit_key(body, "output_text", edit);
+            edit_answer_strings(body, edit);
             break;
         case ApiShape::embeddings:
             break;

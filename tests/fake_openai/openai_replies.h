@@ -2,7 +2,8 @@
 // Every reply is a deterministic function of the request, so tests can check what arrived:
 //   - assistant text is "echo: " + the last user text (plus " | tool: " + tool outputs once
 //     the conversation carries tool results);
-//   - token counts are ceil(bytes / 4), at least 1 (see count_tokens);
+//   - token counts are ceil(bytes / 4), at least 1 (see count_tokens); chat answers `n`
+//     choices and bills each (capped by max_completion_tokens / max_tokens);
 //   - ids are derived from a hash of the request body.
 #pragma once
 
@@ -35,6 +36,9 @@ struct ApiRequest {
 struct ReplyBehavior {
     std::string expected_api_key;  // empty: accept any
     unsigned fail_status = 0;      // 0: answer normally
+    // Chat usage bills every choice at the request's output cap, the most a provider may bill
+    // (budget tests sum it); otherwise a choice is its answer's tokens, at most the cap.
+    bool bill_to_cap = false;
 };
 
 struct ApiReply {

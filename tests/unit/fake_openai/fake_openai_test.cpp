@@ -65,6 +65,29 @@ TEST(FakeOpenAiChat, StreamsWordDeltasThenUsageThenDone) {
     EXPECT_EQ(usage_chunk["usage"]["completion_tokens"], count_tokens(14));
 }
 
+TEST(FakeOpenAiChat, AnswersNChoicesAndBillsEach) {
+    const std::string ask = R"("model":"m","n":3,"messages":[{"role":"user","content":"a bb ccc"}])";
+    const json body = json::parse(post("/v1/chat/completions", "{" + ask + "}").json_body);
+    ASSERT_EQ(body["choices"].size(), 3u);
+    EXPECT_EQ(body["choices"][2]["index"], 2);
+    EXPECT_EQ(body["usage"]["completion_tokens"], 3 * count_tokens(14));
+    // Capped: a choice is at most the larger cap; with --bill-to-cap, exactly it.
+    const std::string capped = "{" + ask + R"(,"max_tokens":2,"max_completion_tokens":1})";
+    EXPECT_EQ(json::parse(post("/v1/chat/completions", capped).json_body)["usage"]
+                  ["completion_tokens"], 6);
+    const std::string big = "{" + ask + R"(,"max_tokens":100,"stream":true,
+        "stream_options":{"include_usage":true}})";
+    ReplyBehavior bill;
+    bill.bill_to_cap = true;
+    const auto payloads = sse_payloads(post("/v1/chat/completions", big, bill));
+    int finished = 0;
+    for (const auto& p : payloads)
+        if (p.is_object() && !p["choices"].empty() && !p["choices"][0]["finish_reason"].is_null())
+            ++finished;
+    EXPECT_EQ(finished, 3);
+    EXPECT_EQ(payloads[payloads.size() - 2]["usage"]["completion_tokens"], 300);
+}
+
 TEST(FakeOpenAiChat, CallsFirstToolWithSchemaShapedArgumentsUntilToolResultArrives) {
     const std::string tools = R"("tools":[{"type":"function","function":{"name":"get_weather",
         "parameters":{"type":"object","properties":{"city":{"type":"string"},

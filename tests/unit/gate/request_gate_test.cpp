@@ -151,5 +151,65 @@ TEST_F(RequestGateTest, StreamCutBeforeUsageChargesTheEstimate) {
     EXPECT_GE(state_.budget_accounts()[0].account.used.tokens, 50);
 }
 
+// Issue 24: a body naming no model as a string passed models.allow. Generated variants of the
+// member's value and of where it sits.
+TEST_F(RequestGateTest, BodiesWithoutAStringModelAreRefusedByModelRules) {
+    const std::vector<std::string> values = {
+        R"(["gpt-4o-mini"])", "null", R"({"id":"gpt-4o-mini"})", "5", "true", R"("")"};
+    std::vector<std::string> bodies = {R"({"messages":[]})",
+                                       R"({"prompt":{"id":"pmpt_1"},"input":"hi"})"};
+    for (const auto& v : values) {
+        bodies.push_back(R"({"model":)" + v + R"(,"messages":[]})");
+        bodies.push_back(R"({"messages":[],"model":)" + v + "}");
+        bodies.push_back(R"({"\u006dodel":)" + v + R"(,"messages":[]})");
+    }
+    for (const auto& target : {"/v1/chat/completions", "/v1/responses", "/v1/embeddings"}) {
+        for (const auto& original : bodies) {
+            std::string body = original;
+            GateResult result = admit(unit("ci-build.service"), body, target);
+            ASSERT_TRUE(result.refusal) << target << " " << original;
+            EXPECT_EQ(result.refusal->status, 400u) << original;
+            EXPECT_EQ(result.refusal->code, "model_unknown") << original;
+            EXPECT_EQ(state_.outstanding_reservations(), 0u);
+        }
+    }
+    std::string named = R"({"\u006dodel":"gpt-4o-mini","messages":[]})";
+    EXPECT_FALSE(admit(unit("ci-build.service"), named).refusal);
+}
+
+// Issue 24: `max_completion_tokens: 10` with `max_tokens: 5000` was checked against 10 while
+// both went upstream. The larger is checked and both are clamped.
+TEST_F(RequestGateTest, ConflictingCapsAreCheckedAtTheLargestAndBothClamped) {
+    std::string body =
+        R"({"model":"gpt-4o-mini","max_completion_tokens":10,"max_tokens":5000,"messages":[]})";
+    GateResult result = admit(unit("ci-build.service"), body);
+    ASSERT_FALSE(result.refusal) << result.decision.reason;
+    EXPECT_EQ(result.decision.clamp_max_tokens, 100);
+    const auto sent = nlohmann::json::parse(body);
+    EXPECT_EQ(sent["max_tokens"], 100);
+    EXPECT_EQ(sent["max_completion_tokens"], 10);
+    std::string huge =
+        R"({"model":"gpt-4o-mini","max_tokens":18446744073709551615,"messages":[]})";
+    ASSERT_FALSE(admit(unit("ci-build.service"), huge).refusal);
+    EXPECT_EQ(nlohmann::json::parse(huge)["max_tokens"], 100);
+    std::string upper = R"({"model":"gpt-4o-mini","max_tokens":5000,"messages":[]})";
+    ASSERT_FALSE(admit(unit("ci-build.service"), upper, "/V1/Chat/Completions").refusal);
+    EXPECT_EQ(nlohmann::json::parse(upper)["max_tokens"], 100);
+}
+
+// Issue 24: the reservation counts every output; the ci rule's 100,000 tokens a day hold 99
+// requests of n=10 at the clamp of 100, not 990.
+TEST_F(RequestGateTest, ReservationCountsEveryOutput) {
+    std::string body =
+        R"({"model":"gpt-4o-mini","n":10,"stream":true,"max_tokens":5000,"messages":[]})";
+    GateResult result = admit(unit("ci-build.service"), body);
+    ASSERT_FALSE(result.refusal) << result.decision.reason;
+    EXPECT_GE(state_.budget_accounts()[0].account.reserved.tokens, 1000);
+    std::string text_n = R"({"model":"gpt-4o-mini","n":"10","messages":[]})";
+    GateResult refused = admit(unit("ci-build.service"), text_n);
+    ASSERT_TRUE(refused.refusal);
+    EXPECT_EQ(refused.refusal->status, 400u);
+}
+
 }  // namespace
 }  // namespace sluice
