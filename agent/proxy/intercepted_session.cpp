@@ -289,7 +289,18 @@ private:
             co_await refuse(record, error, started);
             co_return false;
         }
-        if (masking_->mask_request(*body, request.target()) != masking::BodyStatus::failed) co_return true;
+        const masking::BodyStatus status =
+            masking_->mask_request(*body, request.target(), gate.body_rewritten ? nullptr : gate.reading.get());
+        if (status == masking::BodyStatus::not_json) {
+            // The gate refuses such bodies first; masking never forwards what it cannot read.
+            record.action = "deny";
+            const ClientError error = {400, "invalid_request_error", "invalid_request_body",
+                                       "the request body is not strict JSON, so it could not be checked for "
+                                       "sensitive data"};
+            co_await refuse(record, error, started);
+            co_return false;
+        }
+        if (status != masking::BodyStatus::failed) co_return true;
         record.action = "error";
         const ClientError error = {503, "sluice_unavailable", "masking_failed",
                                    "the request could not be checked for sensitive data, so it was not sent"};

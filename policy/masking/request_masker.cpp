@@ -1,0 +1,138 @@
+#include "policy/masking/request_masker.h"
+
+#include <algorithm>
+#include <optional>
+#include <vector>
+
+#include "policy/json_append.h"
+#include "policy/masking/char_class.h"
+#include "policy/text_fold.h"
+
+namespace sluice::masking {
+
+namespace {
+
+struct Edit {
+    std::size_t begin, end;
+    std::string replacement;
+};
+
+bool unreserved(char c) {
+    return is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+// A changed text in the encoding of the layer that holds it.
+void append_encoded(std::string& out, const BodyText& node, std::string_view text) {
+    switch (node.encoding) {
+        case TextEncoding::json_string:
+            append_json_string(out, text);
+            return;
+        case TextEncoding::base64:
+            append_base64(out, text);
+            return;
+        case TextEncoding::percent:
+            static constexpr char kHex[] = "0123456789ABCDEF";
+            for (char c : text) {
+                if (unreserved(c)) {
+                    out.push_back(c);
+                } else {
+                    const auto u = static_cast<unsigned char>(c);
+                    out.push_back('%');
+                    out.push_back(kHex[u >> 4]);
+                    out.push_back(kHex[u & 15]);
+                }
+            }
+            return;
+    }
+}
+
+std::string apply_edits(std::string_view text, std::vector<Edit>& edits) {
+    std::sort(edits.begin(), edits.end(), [](const Edit& a, const Edit& b) { return a.begin < b.begin; });
+    std::string out;
+    out.reserve(text.size() + 64);
+    std::size_t copied = 0;
+    for (const Edit& edit : edits) {
+        out.append(text.substr(copied, edit.begin - copied));
+        out.append(edit.replacement);
+        copied = edit.end;
+    }
+    out.append(text.substr(copied));
+    return out;
+}
+
+// Finds the unit's spans on its folded view and records, per leaf, the original bytes each
+// covers: a span across a join is replaced in its first leaf and cut from the others.
+bool find_edits(const RequestReading& reading, const ScanUnit& unit, TextMasker& masker,
+                std::vector<std::vector<Edit>>& edits) {
+    std::string joined;
+    std::vector<std::size_t> starts;
+    for (int node : unit.nodes) {
+        starts.push_back(joined.size());
+        joined += reading.texts[static_cast<std::size_t>(node)].text;
+    }
+    thread_local FoldedText folded;
+    const bool is_folded = fold_for_matching(joined, folded);
+    const std::string_view view = is_folded ? std::string_view(folded.text) : std::string_view(joined);
+    thread_local Spans spans;
+    spans.clear();
+    if (!masker.find(view, Direction::request, spans)) return false;
+    for (const auto& span : spans) {
+        const auto [begin, end] = is_folded ? folded.source_range(span.begin, span.end)
+                                            : std::pair<std::size_t, std::size_t>{span.begin, span.end};
+        std::string replacement;
+        masker.append_replacement(view.substr(span.begin, span.end - span.begin), span.entity,
+                                  Direction::request, replacement);
+        for (std::size_t k = 0; k < unit.nodes.size(); ++k) {
+            const std::size_t piece_begin = starts[k];
+            const std::size_t piece_end =
+                k + 1 < starts.size() ? starts[k + 1] : joined.size();
+            if (piece_begin >= end || begin >= piece_end || piece_begin == piece_end) continue;
+            edits[static_cast<std::size_t>(unit.nodes[k])].push_back(
+                {std::max(begin, piece_begin) - piece_begin, std::min(end, piece_end) - piece_begin,
+                 std::move(replacement)});
+            replacement.clear();  // the first piece carries the mask, the rest are cut
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+BodyStatus mask_request_reading(std::string& body, std::string_view path,
+                                const RequestReading& reading, TextMasker& masker) {
+    const std::size_t count = reading.texts.size();
+    std::vector<std::vector<Edit>> edits(count);
+    for (const ScanUnit& unit : scan_units(reading, false))
+        if (!find_edits(reading, unit, masker, edits)) return BodyStatus::failed;
+    // Children follow their parent: walking backwards re-encodes each changed text into its
+    // parent before the parent itself is rewritten.
+    std::vector<Edit> body_edits;
+    for (std::size_t i = count; i-- > 0;) {
+        if (edits[i].empty()) continue;
+        const BodyText& node = reading.texts[i];
+        const std::string text = apply_edits(node.text, edits[i]);
+        Edit up{node.begin, node.end, {}};
+        append_encoded(up.replacement, node, text);
+        (node.parent < 0 ? body_edits : edits[static_cast<std::size_t>(node.parent)])
+            .push_back(std::move(up));
+    }
+    if (body_edits.empty()) return BodyStatus::unchanged;
+    std::string masked = apply_edits(body, body_edits);
+    // A masked member name may now equal a neighbour's: a body that no longer reads strictly
+    // is not sent.
+    if (!read_request_body(masked, path, false).readable()) {
+        if (masker.stats().failure.empty())
+            masker.stats().failure = "request body: masked member names collide";
+        return BodyStatus::failed;
+    }
+    body.swap(masked);
+    return BodyStatus::masked;
+}
+
+BodyStatus mask_request_body(std::string& body, std::string_view path, TextMasker& masker) {
+    const RequestReading reading = read_request_body(body, path);
+    if (!reading.readable()) return BodyStatus::not_json;
+    return mask_request_reading(body, path, reading, masker);
+}
+
+}  // namespace sluice::masking
