@@ -60,8 +60,49 @@ std::string apply_edits(std::string_view text, std::vector<Edit>& edits) {
     return out;
 }
 
-// Finds the unit's spans on its folded view and records, per leaf, the original bytes each
-// covers: a span across a join is replaced in its first leaf and cut from the others.
+// The unit's spans on its folded view: each part alone and, for a run, the parts joined. A
+// value split across a join is found only joined; one that ends a part may read differently
+// joined (glued to the next part's first word it can stop matching), so both are kept and
+// overlapping spans are merged: a run masks at least what its parts mask alone.
+bool find_unit_spans(std::string_view view, const std::vector<std::size_t>& view_starts,
+                     TextMasker& masker, Spans& spans) {
+    spans.clear();
+    thread_local Spans found;
+    for (std::size_t k = 0; k < view_starts.size(); ++k) {
+        const std::size_t end = k + 1 < view_starts.size() ? view_starts[k + 1] : view.size();
+        found.clear();
+        if (!masker.find(view.substr(view_starts[k], end - view_starts[k]), Direction::request, found))
+            return false;
+        for (auto span : found) {
+            span.begin += view_starts[k];
+            span.end += view_starts[k];
+            spans.push_back(span);
+        }
+    }
+    if (view_starts.size() > 1) {
+        found.clear();
+        if (!masker.find(view, Direction::request, found)) return false;
+        spans.insert(spans.end(), found.begin(), found.end());
+        std::sort(spans.begin(), spans.end(),
+                  [](const auto& a, const auto& b) { return a.begin < b.begin; });
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < spans.size(); ++i) {
+            if (kept && spans[i].begin < spans[kept - 1].end) {
+                auto& merged = spans[kept - 1];
+                if (spans[i].end - spans[i].begin > merged.end - merged.begin)
+                    merged.entity = spans[i].entity;  // the longest match names the value
+                merged.end = std::max(merged.end, spans[i].end);
+                continue;
+            }
+            spans[kept++] = spans[i];
+        }
+        spans.resize(kept);
+    }
+    return true;
+}
+
+// Records, per leaf, the original bytes each span of the unit covers: a span across a join is
+// replaced in its first leaf and cut from the others.
 bool find_edits(const RequestReading& reading, const ScanUnit& unit, TextMasker& masker,
                 std::vector<std::vector<Edit>>& edits) {
     std::string joined;
@@ -73,9 +114,13 @@ bool find_edits(const RequestReading& reading, const ScanUnit& unit, TextMasker&
     thread_local FoldedText folded;
     const bool is_folded = fold_for_matching(joined, folded);
     const std::string_view view = is_folded ? std::string_view(folded.text) : std::string_view(joined);
+    std::vector<std::size_t> view_starts = starts;
+    if (is_folded)  // the first view byte at or after each part's start (`from` never decreases)
+        for (auto& start : view_starts)
+            start = static_cast<std::size_t>(
+                std::lower_bound(folded.from.begin(), folded.from.end(), start) - folded.from.begin());
     thread_local Spans spans;
-    spans.clear();
-    if (!masker.find(view, Direction::request, spans)) return false;
+    if (!find_unit_spans(view, view_starts, masker, spans)) return false;
     for (const auto& span : spans) {
         const auto [begin, end] = is_folded ? folded.source_range(span.begin, span.end)
                                             : std::pair<std::size_t, std::size_t>{span.begin, span.end};
@@ -84,8 +129,7 @@ bool find_edits(const RequestReading& reading, const ScanUnit& unit, TextMasker&
                                   Direction::request, replacement);
         for (std::size_t k = 0; k < unit.nodes.size(); ++k) {
             const std::size_t piece_begin = starts[k];
-            const std::size_t piece_end =
-                k + 1 < starts.size() ? starts[k + 1] : joined.size();
+            const std::size_t piece_end = k + 1 < starts.size() ? starts[k + 1] : joined.size();
             if (piece_begin >= end || begin >= piece_end || piece_begin == piece_end) continue;
             edits[static_cast<std::size_t>(unit.nodes[k])].push_back(
                 {std::max(begin, piece_begin) - piece_begin, std::min(end, piece_end) - piece_begin,
