@@ -185,6 +185,7 @@ private:
             if (nameable(duplicate)) reading_.problem += " (\"" + duplicate + "\")";
             reading_.problem += "; which copy a provider reads cannot be known";
         }
+        if (!reading_.problem.empty()) reading_.texts.clear();  // nothing decides on it
         return true;
     }
 
