@@ -15,6 +15,7 @@
 #include "agent/audit/audit_writer.h"
 #include "agent/audit/incomplete_requests.h"
 #include "agent/daemon/status_report.h"
+#include "agent/gate/audit_text.h"
 #include "agent/gate/host_secret.h"
 #include "agent/gate/policy_identity.h"
 #include "agent/gate/policy_state_file.h"
@@ -56,7 +57,7 @@ std::vector<TargetEntry> to_target_entries(const std::vector<ResolvedTarget>& re
 }
 
 ConnectionOrigin origin_of(const sluice_conn_meta& meta, IdentityResolver& identities,
-                           SharedIdentities& shared) {
+                           SharedIdentities& shared, const PolicyStore& policies) {
     namespace ip = boost::asio::ip;
     ConnectionOrigin origin;
     ip::address_v6::bytes_type bytes;
@@ -70,7 +71,9 @@ ConnectionOrigin origin_of(const sluice_conn_meta& meta, IdentityResolver& ident
     const auto now = RecentIdentities::Clock::now();
     origin.identity = recent.find(process, now);
     if (!origin.identity) {
-        const Identity identity = identities.resolve(meta.tgid, meta.uid, meta.gid, process.comm, meta.cgroup_id);
+        Identity identity = identities.resolve(meta.tgid, meta.uid, meta.gid, process.comm, meta.cgroup_id);
+        // The audit keeps no command-line value the policy would mask or refuse to send.
+        identity.cmdline = audit_safe_text(policies.current().get(), identity.cmdline);
         origin.identity = shared.share(
             {identity.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
              to_policy_identity(identity)});
@@ -146,7 +149,7 @@ int run_daemon(const Config& config) {
         [&](const boost::asio::ip::tcp::endpoint& client) -> std::optional<ConnectionOrigin> {
             auto meta = loader->take_connection(client.data(), static_cast<socklen_t>(client.size()));
             if (!meta) return std::nullopt;
-            return origin_of(*meta, identities, shared_identities);
+            return origin_of(*meta, identities, shared_identities, policies);
         },
         [&](const std::string& sni) { return ca.server_context_for(sni); },
         [&] { return upstream_context; },

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "agent/gate/audit_text.h"
 #include "agent/gate/request_body_edit.h"
 #include "policy/masking/masking_control.h"
 #include "policy/policy_engine.h"
@@ -129,6 +130,9 @@ GateResult RequestGate::admit(const PolicyIdentity& identity, const GateRequest&
         result.decision.http_status = 503;
         result.decision.reason = std::string("policy could not be evaluated: ") + e.what();
     }
+    // The audit keeps the model's name only as the policy would let it leave.
+    if (!result.summary.model.empty())
+        result.summary.model = audit_safe_text(policy.get(), result.summary.model);
     const masking::MaskingControl* rule_masking = nullptr;
     if (const auto index = result.decision.rule_index; index && *index < policy->rules.size())
         rule_masking = policy->rules[*index].masking.get();

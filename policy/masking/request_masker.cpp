@@ -4,6 +4,7 @@
 #include <optional>
 #include <vector>
 
+#include "policy/function_ref.h"
 #include "policy/json_append.h"
 #include "policy/masking/char_class.h"
 #include "policy/text_fold.h"
@@ -65,13 +66,13 @@ std::string apply_edits(std::string_view text, std::vector<Edit>& edits) {
 // joined (glued to the next part's first word it can stop matching), so both are kept and
 // overlapping spans are merged: a run masks at least what its parts mask alone.
 bool find_unit_spans(std::string_view view, const std::vector<std::size_t>& view_starts,
-                     TextMasker& masker, Spans& spans) {
+                     Direction direction, TextMasker& masker, Spans& spans) {
     spans.clear();
     thread_local Spans found;
     for (std::size_t k = 0; k < view_starts.size(); ++k) {
         const std::size_t end = k + 1 < view_starts.size() ? view_starts[k + 1] : view.size();
         found.clear();
-        if (!masker.find(view.substr(view_starts[k], end - view_starts[k]), Direction::request, found))
+        if (!masker.find(view.substr(view_starts[k], end - view_starts[k]), direction, found))
             return false;
         for (auto span : found) {
             span.begin += view_starts[k];
@@ -81,7 +82,7 @@ bool find_unit_spans(std::string_view view, const std::vector<std::size_t>& view
     }
     if (view_starts.size() > 1) {
         found.clear();
-        if (!masker.find(view, Direction::request, found)) return false;
+        if (!masker.find(view, direction, found)) return false;
         spans.insert(spans.end(), found.begin(), found.end());
         std::sort(spans.begin(), spans.end(),
                   [](const auto& a, const auto& b) { return a.begin < b.begin; });
@@ -101,16 +102,11 @@ bool find_unit_spans(std::string_view view, const std::vector<std::size_t>& view
     return true;
 }
 
-// Records, per leaf, the original bytes each span of the unit covers: a span across a join is
-// replaced in its first leaf and cut from the others.
-bool find_edits(const RequestReading& reading, const ScanUnit& unit, TextMasker& masker,
-                std::vector<std::vector<Edit>>& edits) {
-    std::string joined;
-    std::vector<std::size_t> starts;
-    for (int node : unit.nodes) {
-        starts.push_back(joined.size());
-        joined += reading.texts[static_cast<std::size_t>(node)].text;
-    }
+// Records, per part of `joined` (parts begin at `starts`), the original bytes each span
+// covers: a span across a join is replaced in its first part and cut from the others.
+bool find_part_edits(const std::string& joined, const std::vector<std::size_t>& starts,
+                     Direction direction, TextMasker& masker,
+                     FunctionRef<void(std::size_t part, Edit edit)> add) {
     thread_local FoldedText folded;
     const bool is_folded = fold_for_matching(joined, folded);
     const std::string_view view = is_folded ? std::string_view(folded.text) : std::string_view(joined);
@@ -120,24 +116,36 @@ bool find_edits(const RequestReading& reading, const ScanUnit& unit, TextMasker&
             start = static_cast<std::size_t>(
                 std::lower_bound(folded.from.begin(), folded.from.end(), start) - folded.from.begin());
     thread_local Spans spans;
-    if (!find_unit_spans(view, view_starts, masker, spans)) return false;
+    if (!find_unit_spans(view, view_starts, direction, masker, spans)) return false;
     for (const auto& span : spans) {
         const auto [begin, end] = is_folded ? folded.source_range(span.begin, span.end)
                                             : std::pair<std::size_t, std::size_t>{span.begin, span.end};
         std::string replacement;
         masker.append_replacement(view.substr(span.begin, span.end - span.begin), span.entity,
-                                  Direction::request, replacement);
-        for (std::size_t k = 0; k < unit.nodes.size(); ++k) {
+                                  direction, replacement);
+        for (std::size_t k = 0; k < starts.size(); ++k) {
             const std::size_t piece_begin = starts[k];
             const std::size_t piece_end = k + 1 < starts.size() ? starts[k + 1] : joined.size();
             if (piece_begin >= end || begin >= piece_end || piece_begin == piece_end) continue;
-            edits[static_cast<std::size_t>(unit.nodes[k])].push_back(
-                {std::max(begin, piece_begin) - piece_begin, std::min(end, piece_end) - piece_begin,
-                 std::move(replacement)});
+            add(k, {std::max(begin, piece_begin) - piece_begin, std::min(end, piece_end) - piece_begin,
+                    std::move(replacement)});
             replacement.clear();  // the first piece carries the mask, the rest are cut
         }
     }
     return true;
+}
+
+bool find_edits(const RequestReading& reading, const ScanUnit& unit, TextMasker& masker,
+                std::vector<std::vector<Edit>>& edits) {
+    std::string joined;
+    std::vector<std::size_t> starts;
+    for (int node : unit.nodes) {
+        starts.push_back(joined.size());
+        joined += reading.texts[static_cast<std::size_t>(node)].text;
+    }
+    return find_part_edits(joined, starts, Direction::request, masker, [&](std::size_t part, Edit edit) {
+        edits[static_cast<std::size_t>(unit.nodes[part])].push_back(std::move(edit));
+    });
 }
 
 }  // namespace
@@ -171,6 +179,15 @@ BodyStatus mask_request_reading(std::string& body, std::string_view path,
     }
     body.swap(masked);
     return BodyStatus::masked;
+}
+
+bool mask_text_folded(std::string& text, Direction direction, TextMasker& masker) {
+    std::vector<Edit> edits;
+    if (!find_part_edits(text, {0}, direction, masker,
+                         [&](std::size_t, Edit edit) { edits.push_back(std::move(edit)); }))
+        return false;
+    if (!edits.empty()) text = apply_edits(text, edits);
+    return true;
 }
 
 BodyStatus mask_request_body(std::string& body, std::string_view path, TextMasker& masker) {

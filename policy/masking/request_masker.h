@@ -27,4 +27,8 @@ BodyStatus mask_request_body(std::string& body, std::string_view path, TextMaske
 BodyStatus mask_request_reading(std::string& body, std::string_view path,
                                 const RequestReading& reading, TextMasker& masker);
 
+// Masks one text on its folded view (spans mapped back to the original bytes), for texts
+// outside a body: the audit's command line. False if a scan engine failed.
+[[nodiscard]] bool mask_text_folded(std::string& text, Direction direction, TextMasker& masker);
+
 }  // namespace sluice::masking
