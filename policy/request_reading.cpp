@@ -221,7 +221,8 @@ private:
     // A string that is itself JSON or a data: URI: its decoded content becomes its children.
     void read_inner(int index, int layer) {
         if (layer >= kMaxInnerLayers) return;
-        const std::string& text = reading_.texts[static_cast<std::size_t>(index)].text;
+        // A copy: reading it appends nodes, which may move the node's own string.
+        const std::string text = reading_.texts[static_cast<std::size_t>(index)].text;
         const std::size_t start = text.find_first_not_of(" \t\r\n");
         if (start == std::string::npos) return;
         if (text[start] == '{' || text[start] == '[') {
@@ -229,13 +230,12 @@ private:
                 reading_.texts[static_cast<std::size_t>(index)].container = true;
             return;
         }
-        if (starts_with_caseless(text, "data:")) read_data_uri(index, layer);
+        if (starts_with_caseless(text, "data:")) read_data_uri(index, text, layer);
     }
 
     // RFC 2397: data:[<mediatype>][;base64],<data>. The media type is the client's claim; the
     // content decides: text is scanned whatever the label says, anything else is binary.
-    void read_data_uri(int index, int layer) {
-        const std::string& text = reading_.texts[static_cast<std::size_t>(index)].text;
+    void read_data_uri(int index, const std::string& text, int layer) {
         const std::size_t comma = text.find(',');
         if (comma == std::string::npos) return;
         const std::string_view header = std::string_view(text).substr(5, comma - 5);
