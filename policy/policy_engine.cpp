@@ -206,7 +206,8 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
             return make_unreadable(rule_name, "prompt_unscannable",
                                    "request body could not be scanned for blocked prompt patterns");
         }
-        if (auto hit = control.patterns->first_match(request.texts)) {
+        if (auto hit = control.patterns->first_match(
+                request.scan_texts.empty() ? request.texts : request.scan_texts)) {
             // Never echo the text itself: the reason goes to logs, audit and the client.
             return make_deny(PolicyAction::deny, rule_name, "prompt_blocked",
                              "prompt matches blocked pattern " + *hit);

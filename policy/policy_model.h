@@ -81,6 +81,9 @@ struct PolicyRequest {
     std::string output_unbounded;
     bool stream = false;
     std::vector<std::string> texts;       // extract_prompt_texts(body, path)
+    // What blocked-prompt patterns read when set: every string of the body, decoded, joined
+    // and folded (prompt_scan_texts of policy/request_reading.h). Empty: `texts`.
+    std::vector<std::string> scan_texts;
     int64_t estimated_prompt_tokens = 0;  // estimate_prompt_tokens(texts)
     // False when the body should have been JSON but could not be read (not JSON, over the scan
     // limit): model, max_tokens and prompt controls then cannot run and follow their fail_mode.

@@ -15,6 +15,7 @@
 #include "agent/audit/audit_writer.h"
 #include "agent/audit/incomplete_requests.h"
 #include "agent/daemon/status_report.h"
+#include "agent/gate/audit_text.h"
 #include "agent/gate/host_secret.h"
 #include "agent/gate/policy_state_file.h"
 #include "agent/gate/policy_status.h"
@@ -97,7 +98,10 @@ int run_daemon(const Config& config) {
 
     const std::string cgroup_root = find_cgroup2_root();
     IdentityResolver identities(IdentitySources{cgroup_root, "/proc"});
-    ConnectionAttribution attribution(identities);
+    // The audit keeps no command-line value the policy in force would mask or refuse to send.
+    ConnectionAttribution attribution(identities, [&](const std::string& cmdline) {
+        return audit_safe_text(policies.current().get(), cmdline);
+    });
 
     LoaderOptions loader_options;
     loader_options.cgroup_path = config.cgroup;

@@ -30,7 +30,8 @@ ConnectionOrigin ConnectionAttribution::origin_of(const sluice_conn_meta& meta, 
     const auto now = RecentIdentities::Clock::now();
     origin.identity = recent.find(process, now);
     if (!origin.identity) {
-        const Identity identity = resolver_.resolve(meta.tgid, meta.uid, meta.gid, process.comm, meta.cgroup_id);
+        Identity identity = resolver_.resolve(meta.tgid, meta.uid, meta.gid, process.comm, meta.cgroup_id);
+        if (audit_cmdline_) identity.cmdline = audit_cmdline_(identity.cmdline);
         origin.identity = shared_.share(
             {identity.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
              to_policy_identity(identity)});

@@ -126,8 +126,16 @@ StageResult request_masking(RequestFacts& facts, const StageEnvironment& env) {
         return ClientError{415, "invalid_request_error", "unsupported_content_encoding",
                            "the request body is compressed, so it could not be checked for sensitive data; "
                            "send it uncompressed"};
-    if (facts.masking->mask_request(*facts.body, facts.header.target()) != masking::BodyStatus::failed)
-        return std::nullopt;
+    // The gate's one reading of the body, unless the gate rewrote the body since.
+    const masking::BodyStatus status = facts.masking->mask_request(
+        *facts.body, facts.header.target(), facts.gate.body_rewritten ? nullptr : facts.gate.reading.get());
+    if (status == masking::BodyStatus::not_json) {
+        // The gate refuses such bodies first; masking never forwards what it cannot read.
+        facts.record.action = "deny";
+        return ClientError{400, "invalid_request_error", "invalid_request_body",
+                           "the request body is not strict JSON, so it could not be checked for sensitive data"};
+    }
+    if (status != masking::BodyStatus::failed) return std::nullopt;
     facts.record.action = "error";
     return ClientError{503, "sluice_unavailable", "masking_failed",
                        "the request could not be checked for sensitive data, so it was not sent"};

@@ -2,8 +2,6 @@
 
 #include <vector>
 
-#include "policy/json_append.h"
-#include "policy/json_scan.h"
 #include "policy/masking/json_text_unescape.h"
 
 namespace sluice::masking {
@@ -133,19 +131,6 @@ void edit_content(json& content, JsonEdit& edit) {
     }
 }
 
-void edit_tool_calls(json& message, JsonEdit& edit) {
-    if (auto* calls = member(message, "tool_calls"); calls && calls->is_array())
-        for (auto& call : *calls)
-            if (auto* fn = member(call, "function")) edit_key(*fn, "arguments", edit);
-    if (auto* fn = member(message, "function_call")) edit_key(*fn, "arguments", edit);
-}
-
-void edit_chat_message(json& message, JsonEdit& edit) {
-    if (auto* content = member(message, "content")) edit_content(*content, edit);
-    edit_key(message, "refusal", edit);
-    edit_tool_calls(message, edit);
-}
-
 // Responses input and output items share a shape: text parts in content/summary, tool
 // arguments and outputs.
 void edit_item(json& item, JsonEdit& edit) {
@@ -159,21 +144,6 @@ void edit_item(json& item, JsonEdit& edit) {
     if (auto* output = member(item, "output")) edit_content(*output, edit);
     edit_key(item, "arguments", edit);
     edit_key(item, "input", edit);  // custom tool call input
-}
-
-void edit_string_or_strings(json& body, const char* key, JsonEdit& edit) {
-    auto* value = member(body, key);
-    if (!value) return;
-    if (value->is_string()) {
-        edit.string(*value);
-    } else if (value->is_array()) {
-        for (auto& item : *value) {
-            if (item.is_string())
-                edit.string(item);
-            else if (item.is_object())
-                edit_key(item, "text", edit);
-        }
-    }
 }
 
 bool skipped_key(std::string_view key) {
@@ -224,42 +194,11 @@ void edit_answer_strings(json& value, JsonEdit& edit) {
     }
 }
 
-void edit_request_value(json& body, ApiShape shape, JsonEdit& edit) {
-    switch (shape) {
-        case ApiShape::chat:
-            if (auto* messages = member(body, "messages"); messages && messages->is_array())
-                for (auto& message : *messages) edit_chat_message(message, edit);
-            break;
-        case ApiShape::responses:
-            edit_key(body, "instructions", edit);
-            if (auto* input = member(body, "input")) {
-                if (input->is_array())
-                    for (auto& item : *input) edit_item(item, edit);
-                else
-                    edit.string(*input);
-            }
-            break;
-        case ApiShape::embeddings:
-        case ApiShape::moderations:
-            edit_string_or_strings(body, "input", edit);
-            break;
-        case ApiShape::completions:
-            edit_string_or_strings(body, "prompt", edit);
-            break;
-        case ApiShape::other:
-            edit_all_strings(body, edit);
-            break;
-    }
-}
-
-BodyStatus edit_body(std::string& body, JsonEdit& edit, ApiShape shape, bool request) {
+BodyStatus edit_body(std::string& body, JsonEdit& edit, ApiShape shape) {
     if (!json_depth_within(body)) return BodyStatus::not_json;
     json parsed = json::parse(body, nullptr, false);
     if (parsed.is_discarded()) return BodyStatus::not_json;
-    if (request)
-        edit_request_value(parsed, shape, edit);
-    else
-        edit_response_value(parsed, shape, edit);
+    edit_response_value(parsed, shape, edit);
     if (edit.failed) return BodyStatus::failed;
     if (!edit.changed) return BodyStatus::unchanged;
     body = parsed.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -288,118 +227,10 @@ void edit_response_value(json& body, ApiShape shape, JsonEdit& edit) {
     }
 }
 
-namespace {
-
-// The request schema of edit_request_value() as paths, for masking by splicing.
-struct Path {
-    const JsonStep* step;
-    int depth;
-    bool key(int i, std::string_view name) const {
-        return i < depth && step[i].is_member(name);
-    }
-    bool index(int i) const { return i < depth && step[i].is_index; }
-    Path from(int i) const { return {step + i, depth - i}; }
-};
-
-// A content value: a string, or parts that are strings or carry `text` / `refusal`.
-bool content_string(Path p) {
-    return p.depth == 0 || (p.depth == 1 && p.index(0)) ||
-           (p.depth == 2 && p.index(0) && (p.key(1, "text") || p.key(1, "refusal")));
-}
-
-bool chat_message_string(Path p) {
-    return (p.key(0, "content") && content_string(p.from(1))) ||
-           (p.depth == 1 && p.key(0, "refusal")) ||
-           (p.depth == 4 && p.key(0, "tool_calls") && p.index(1) && p.key(2, "function") &&
-            p.key(3, "arguments")) ||
-           (p.depth == 2 && p.key(0, "function_call") && p.key(1, "arguments"));
-}
-
-bool item_string(Path p) {
-    return p.depth == 0 ||
-           ((p.key(0, "content") || p.key(0, "summary") || p.key(0, "output")) &&
-            content_string(p.from(1))) ||
-           (p.depth == 1 && (p.key(0, "arguments") || p.key(0, "input")));
-}
-
-bool string_or_strings(Path p, std::string_view name) {
-    return p.key(0, name) &&
-           (p.depth == 1 || (p.index(1) && (p.depth == 2 || (p.depth == 3 && p.key(2, "text")))));
-}
-
-bool request_content(ApiShape shape, Path p) {
-    switch (shape) {
-        case ApiShape::chat:
-            return p.key(0, "messages") && p.index(1) && chat_message_string(p.from(2));
-        case ApiShape::responses:
-            return (p.depth == 1 && p.key(0, "instructions")) ||
-                   (p.key(0, "input") && (p.depth == 1 || (p.index(1) && item_string(p.from(2)))));
-        case ApiShape::embeddings:
-        case ApiShape::moderations:
-            return string_or_strings(p, "input");
-        case ApiShape::completions:
-            return string_or_strings(p, "prompt");
-        case ApiShape::other:
-            for (int i = 0; i < p.depth; ++i)
-                if (!p.step[i].is_index && skipped_key(p.step[i].key)) return false;
-            return true;
-    }
-    return false;
-}
-
-}  // namespace
-
-// Requests are masked by splicing: a validating scan finds the content strings by their path,
-// and only the strings that change are rewritten; every other byte stays as the client sent
-// it. (Parsing into a tree and dumping it ran at ~200 MB/s, nearly all of the cost.) A body
-// with an escaped member name anywhere on a content path takes the tree, which decodes names.
-BodyStatus mask_request_body(std::string& body, std::string_view path, TextMasker& masker) {
-    const ApiShape shape = api_shape(path);
-    struct Found {
-        std::size_t begin, end;
-        bool escaped;
-    };
-    thread_local std::vector<Found> found;
-    found.clear();
-    bool escaped_key = false;
-    const bool valid = scan_json(body, kJsonMaxDepth, [&](const JsonValue& value) {
-        if (value.kind != JsonKind::string) return;
-        escaped_key |= value.path_key_escaped();
-        if (request_content(shape, {value.path, value.depth}))
-            found.push_back({value.begin, value.end, value.escaped});
-    });
-    if (!valid) return BodyStatus::not_json;
-    if (escaped_key) {
-        JsonEdit edit{masker, Direction::request};
-        return edit_body(body, edit, shape, true);
-    }
-    std::string out;
-    std::size_t copied = 0;
-    std::string text;
-    for (const auto& f : found) {
-        const std::string_view literal(body.data() + f.begin, f.end - f.begin);
-        if (f.escaped)
-            text = decode_json_string(literal);
-        else
-            text.assign(literal.substr(1, literal.size() - 2));
-        bool changed = false;
-        if (!masker.mask(text, Direction::request, &changed)) return BodyStatus::failed;
-        if (!changed) continue;
-        if (out.empty()) out.reserve(body.size() + 64);
-        out.append(body, copied, f.begin - copied);
-        append_json_string(out, text);
-        copied = f.end;
-    }
-    if (copied == 0) return BodyStatus::unchanged;
-    out.append(body, copied);
-    body.swap(out);
-    return BodyStatus::masked;
-}
-
 BodyStatus mask_response_body(std::string& body, std::string_view path, TextMasker& masker,
                               bool restore) {
     JsonEdit edit{masker, Direction::response, restore};
-    return edit_body(body, edit, api_shape(path), false);
+    return edit_body(body, edit, api_shape(path));
 }
 
 }  // namespace sluice::masking

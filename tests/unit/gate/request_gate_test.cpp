@@ -106,6 +106,51 @@ TEST_F(RequestGateTest, UnreadableJsonFailsClosedForModelControls) {
     EXPECT_EQ(result.refusal->code, "model_unknown");
 }
 
+// Issue 24: a body that does not read strictly is refused with its problem named, whichever
+// control would have read it; only a control with fail_mode open lets it through, audited.
+TEST_F(RequestGateTest, BodiesThatDoNotReadStrictlyAreRefusedNamingTheProblem) {
+    const std::pair<std::string, std::string> cases[] = {
+        {"\xEF\xBB\xBF{\"model\":\"gpt-4o-mini\"}", "byte order mark"},
+        {R"({"model":"gpt-4o-mini","temperature":NaN})", "not JSON"},
+        {R"({"model":"gpt-4o-mini","temperature":1e400})", "out of range"},
+        {R"({"model":"gpt-4o-mini","user":"\ud800"})", "unpaired surrogate"},
+        {"{\"model\":\"gpt-4o-mini\",\"user\":\"\xff\"}", "UTF-8"},
+        {R"({"model":"gpt-4o-mini","messages":[],"messages":[{"role":"user","content":"x"}]})",
+         "member twice"},
+    };
+    for (const auto& [text, problem] : cases) {
+        // A rule with a body control (ci: models, closed) and one without any (humans).
+        for (const PolicyIdentity& who : {unit("ci-build.service"), user("alice")}) {
+            std::string body = text;
+            GateResult result = admit(who, body);
+            ASSERT_TRUE(result.refusal) << text;
+            EXPECT_EQ(result.refusal->status, 400u) << text;
+            EXPECT_NE(result.refusal->message.find(problem), std::string::npos)
+                << text << ": " << result.refusal->message;
+            EXPECT_NE(result.decision.reason.find(problem), std::string::npos) << result.decision.reason;
+        }
+    }
+}
+
+TEST_F(RequestGateTest, AnOpenControlLetsAnUnreadableBodyThroughAndSaysSo) {
+    PolicyStore open(dir_.write("open.yaml", R"(version: 1
+default: deny
+rules:
+  - name: lax
+    match: {}
+    models: {allow: [gpt-4o-mini], fail_mode: open}
+)"));
+    open.load_initial();
+    RequestGate gate(open, state_);
+    std::string body = R"({"model":"gpt-4o-mini","model":"gpt-4o"})";
+    GateRequest request{"POST", "/v1/chat/completions", &body, true};
+    GateResult result = gate.admit(user("alice"), request);
+    EXPECT_FALSE(result.refusal);
+    ASSERT_EQ(result.decision.skipped_controls.size(), 2u);
+    EXPECT_EQ(result.decision.skipped_controls[0], "models");
+    EXPECT_NE(result.decision.skipped_controls[1].find("member twice"), std::string::npos);
+}
+
 TEST_F(RequestGateTest, RateLimitIs429WithRetryAfter) {
     std::string body = R"({"model":"gpt-4o"})";
     GateResult first = admit(user("carol"), body);

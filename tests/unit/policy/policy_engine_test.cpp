@@ -620,7 +620,17 @@ TEST(PolicyEngine, PackagedExampleBehavesAsDocumented) {
         auto d = eval(*p, user("alice", {"ml"}),
                       chat("gpt-4o", {}, {std::string("look: ") + secret}), s);
         EXPECT_EQ(d.code, "prompt_blocked") << secret;
+        // Glued to letters or `_` (the example's old `\b` patterns missed these).
+        for (const char* glue : {"key", "token_", "x9"}) {
+            auto glued = eval(*p, user("alice", {"ml"}),
+                              chat("gpt-4o", {}, {std::string(glue) + secret + "tail"}), s);
+            EXPECT_EQ(glued.code, "prompt_blocked") << glue << secret;
+        }
     }
+    // Hyphenated prose is no key.
+    EXPECT_TRUE(eval(*p, user("alice", {"ml"}),
+                     chat("gpt-4o", {}, {"a risk-assessment-of-the-quarterly-review-cycle"}), s)
+                    .allowed());
 }
 
 }  // namespace
