@@ -61,6 +61,7 @@ Options:
   --event-gap-ms N        wait N ms between streamed (SSE) events
   --fail-status CODE      answer every request with CODE and an OpenAI-shaped error
   --reset-after-events N  send N SSE events, then reset the TCP connection
+  --answer-suffix TEXT    append TEXT to every assistant text (chat, Responses, streamed too)
   --threads N             I/O threads (default: one per core)
   --verbose               log every request and connection error to stderr
   --help                  show this help
@@ -107,6 +108,8 @@ FakeOpenAiOptions parse_options(int argc, char** argv) {
             options.fail_status = parse_number(arg, value(), 599);
             if (options.fail_status < 200)
                 throw std::invalid_argument("--fail-status: expected 200..599");
+        } else if (arg == "--answer-suffix") {
+            options.answer_suffix = value();
         } else if (arg == "--reset-after-events") {
             options.reset_after_events = parse_number(arg, value(), 1'000'000);
         } else if (arg == "--threads") {
