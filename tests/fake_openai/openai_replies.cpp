@@ -150,7 +150,8 @@ std::string tool_arguments(const json& parameters, const std::string& seed) {
     return dump(arguments);
 }
 
-std::string answer_text(const std::string& user_text, const std::vector<std::string>& outputs) {
+std::string answer_text(const std::string& user_text, const std::vector<std::string>& outputs,
+                        std::string_view suffix) {
     std::string text = "echo: " + user_text;
     if (!outputs.empty()) {
         text += " | tool: ";
@@ -159,6 +160,7 @@ std::string answer_text(const std::string& user_text, const std::vector<std::str
             text += outputs[i];
         }
     }
+    text += suffix;
     return text;
 }
 
@@ -306,6 +308,7 @@ std::optional<std::uint64_t> chat_output_cap(const json& request) {
 
 ApiReply answer_chat(const json& request, std::string_view body, std::string request_id,
                      const ReplyBehavior& behavior) {
+    const std::string_view answer_suffix = behavior.answer_suffix;
     auto messages = request.find("messages");
     if (messages == request.end() || !messages->is_array()) {
         return error_reply(400, "Missing required parameter: 'messages'.", "invalid_request_error",
@@ -343,7 +346,7 @@ ApiReply answer_chat(const json& request, std::string_view body, std::string req
     if (call_tool) {
         arguments = tool_arguments(tool->parameters, user_text);
     } else {
-        text = answer_text(user_text, tool_outputs);
+        text = answer_text(user_text, tool_outputs, answer_suffix);
     }
     const std::uint64_t prompt_tokens = count_tokens(input_bytes);
     const int choices = choice_count(request);
@@ -503,7 +506,8 @@ private:
     std::vector<std::string> events_;
 };
 
-ApiReply answer_responses(const json& request, std::string_view body, std::string request_id) {
+ApiReply answer_responses(const json& request, std::string_view body, std::string request_id,
+                          std::string_view answer_suffix) {
     std::string model = string_field(request, "model");
     if (model.empty()) {
         return error_reply(400, "Missing required parameter: 'model'.", "invalid_request_error",
@@ -550,7 +554,7 @@ ApiReply answer_responses(const json& request, std::string_view body, std::strin
     if (call_tool) {
         arguments = tool_arguments(tool->parameters, user_text);
     } else {
-        text = answer_text(user_text, tool_outputs);
+        text = answer_text(user_text, tool_outputs, answer_suffix);
     }
     const json usage = responses_usage(
         count_tokens(input_bytes),
@@ -628,7 +632,6 @@ ApiReply answer_responses(const json& request, std::string_view body, std::strin
 }
 
 // ---------------------------------------------------------------- embeddings
-
 
 // Components are (byte - 128) / 128: exact in float32, so the float and base64 encodings of
 // one input agree bit for bit.
@@ -789,7 +792,8 @@ ApiReply answer_request(const ApiRequest& request, const ReplyBehavior& behavior
     }
     if (path == "/v1/chat/completions")
         return answer_chat(body, request.body, std::move(request_id), behavior);
-    if (path == "/v1/responses") return answer_responses(body, request.body, std::move(request_id));
+    if (path == "/v1/responses")
+        return answer_responses(body, request.body, std::move(request_id), behavior.answer_suffix);
     return answer_embeddings(body, std::move(request_id));
 }
 

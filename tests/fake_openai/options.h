@@ -24,6 +24,7 @@ struct FakeOpenAiOptions {
     unsigned event_gap_ms = 0;
     unsigned fail_status = 0;
     bool bill_to_cap = false;
+    std::string answer_suffix;
     std::optional<unsigned> reset_after_events;
     unsigned threads = 0;  // 0: one per core
     bool verbose = false;

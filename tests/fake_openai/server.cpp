@@ -302,7 +302,9 @@ struct FakeOpenAiServer::State {
     explicit State(const FakeOpenAiOptions& opts)
         : options(opts),
           tls(net::ssl::context::tls_server),
-          context{options, ReplyBehavior{opts.expected_api_key, opts.fail_status, opts.bill_to_cap}, nullptr},
+          context{options,
+                  ReplyBehavior{opts.expected_api_key, opts.fail_status, opts.bill_to_cap, opts.answer_suffix},
+                  nullptr},
           io(static_cast<int>(thread_count())) {}
 
     unsigned thread_count() const {
