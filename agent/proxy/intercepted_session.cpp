@@ -13,6 +13,7 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
+#include "policy/ascii_case.h"
 #include "agent/audit/audit_record.h"
 #include "agent/audit/audit_writer.h"
 #include "agent/common/limits.h"
@@ -57,7 +58,7 @@ double ms_since(Clock::time_point since) {
 // masked and is withheld rather than passed through.
 bool response_is_maskable(const ResponseHeader& header) {
     const auto encoding = header[http::field::content_encoding];
-    return encoding.empty() || beast::iequals(encoding, "identity");
+    return encoding.empty() || ascii_iequals(encoding, "identity");
 }
 
 bool is_event_stream(const ResponseHeader& header) {
