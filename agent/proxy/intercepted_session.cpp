@@ -21,6 +21,7 @@
 #include "agent/gate/request_gate.h"
 #include "agent/oidc/oidc_authenticator.h"
 #include "agent/common/connection_deadline.h"
+#include "agent/proxy/body_transform.h"
 #include "agent/proxy/connection_record.h"
 #include "agent/proxy/header_text.h"
 #include "agent/proxy/inline_io.h"
@@ -484,9 +485,11 @@ private:
         if (masking_ && masking_->masks_responses() && !response_parser.is_done()) {
             if (!response_is_maskable(client_response)) co_return co_await withhold_unmaskable_answer(record, started);
             const std::string path(upstream_request.target());
-            if (streaming)
-                co_return co_await relay_masked_stream(response_parser, upstream, upstream_buffer, client_response, path,
-                                                       record, started, upstream_keep_alive);
+            if (streaming) {
+                StreamMasking transform(masking_->make_stream_masker(path));
+                co_return co_await relay_response_body(response_parser, upstream, upstream_buffer, client_response,
+                                                       transform, streaming, record, started, upstream_keep_alive);
+            }
             co_return co_await relay_masked_body(response_parser, upstream, upstream_buffer, client_response, path,
                                                  record, started, upstream_keep_alive);
         }
@@ -498,19 +501,22 @@ private:
                                                     static_cast<std::size_t>(*length), record, started,
                                                     upstream_keep_alive);
         }
-        co_return co_await relay_response_body(response_parser, upstream, upstream_buffer, client_response, streaming,
-                                               record, started, upstream_keep_alive);
+        PassThrough transform;
+        co_return co_await relay_response_body(response_parser, upstream, upstream_buffer, client_response, transform,
+                                               streaming, record, started, upstream_keep_alive);
     }
 
-    // An answer relayed piece by piece as it arrives (streams, large or unknown-length bodies).
+    // An answer relayed piece by piece as it arrives (streams, large or unknown-length bodies),
+    // each piece through `transform` (body_transform.h): the one loop for every streamed answer.
     // Its relay buffer lives in this coroutine's frame, so the common small answer does not
     // allocate one.
     net::awaitable<ExchangeOutcome> relay_response_body(http::response_parser<http::buffer_body>& response_parser,
                                                         UpstreamStream& upstream, beast::flat_buffer& upstream_buffer,
                                                         http::response<http::buffer_body>& client_response,
-                                                        bool streaming, AuditRecord& record, Clock::time_point started,
-                                                        bool upstream_keep_alive) {
+                                                        BodyTransform& transform, bool streaming, AuditRecord& record,
+                                                        Clock::time_point started, bool upstream_keep_alive) {
         beast::error_code ec;
+        if (transform.changes_length()) client_response.chunked(true);
         // No separate header write: the first write below carries the header with the first
         // piece of the body, one TLS record and one sendmsg fewer per response.
         http::response_serializer<http::buffer_body> response_writer{client_response};
@@ -519,9 +525,10 @@ private:
         StreamUsageTracker stream_usage;
         std::string captured;  // non-streamed body, kept to read usage
         bool capture = !streaming;
+        bool going_on = true;  // false once the transform has ended the body
         for (;;) {
             std::size_t n = 0;
-            if (!response_parser.is_done()) {
+            if (going_on && !response_parser.is_done()) {
                 n = co_await read_response_piece(response_parser, upstream, upstream_buffer, chunk.data(), chunk.size(), ec);
                 if (ec) co_return upstream_failed_mid_response(record, started, ec);
             }
@@ -533,16 +540,25 @@ private:
                 if (captured.size() + n <= limits::kUsageCaptureMaxBytes) captured.append(piece);
                 else capture = false;
             }
-            client_response.body().data = n ? chunk.data() : nullptr;
-            client_response.body().size = n;
-            client_response.body().more = !response_parser.is_done();
+            std::string_view out;
+            if (going_on) going_on = transform.feed(piece, response_parser.is_done(), out);
+            const bool last = response_parser.is_done() || !going_on;
+            client_response.body().data = out.empty() ? nullptr : const_cast<char*>(out.data());
+            client_response.body().size = out.size();
+            client_response.body().more = !last;
             arm_client(client_idle_timeout());
             co_await http::async_write(client_, response_writer, use_ec(ec));
             if (ec == http::error::need_buffer) ec = {};
             if (ec) co_return client_gone(record, started, ec);
-            if (response_parser.is_done() && response_writer.is_done()) break;
+            if (last && response_writer.is_done()) break;
         }
         record.usage = streaming ? stream_usage.usage() : (capture ? usage_from_body(captured) : std::nullopt);
+        if (!going_on) {
+            record.action = "error";
+            record.error = "response stream could not be masked: " + transform.failure();
+            finish(record, started);
+            co_return ExchangeOutcome::close_client;  // the upstream stream was abandoned mid-way
+        }
         finish(record, started);
         const bool reusable = upstream_keep_alive && upstream_buffer.size() == 0;
         co_return reusable ? ExchangeOutcome::done_keep_upstream : ExchangeOutcome::done_close_upstream;
@@ -631,64 +647,6 @@ private:
         client_response.content_length(body.size());
         co_return co_await send_whole_response(client_response, body, record, started,
                                                upstream_keep_alive && upstream_buffer.size() == 0);
-    }
-
-    // A streamed answer to mask: each upstream piece goes through the stream masker, which
-    // holds back only a tail that could still become a match. If masking fails the client gets
-    // the masker's error event and the stream ends; nothing raw follows.
-    net::awaitable<ExchangeOutcome> relay_masked_stream(http::response_parser<http::buffer_body>& response_parser,
-                                                        UpstreamStream& upstream, beast::flat_buffer& upstream_buffer,
-                                                        http::response<http::buffer_body>& client_response,
-                                                        const std::string& path, AuditRecord& record,
-                                                        Clock::time_point started, bool upstream_keep_alive) {
-        beast::error_code ec;
-        std::unique_ptr<masking::SseStreamMasker> masker = masking_->make_stream_masker(path);
-        client_response.chunked(true);
-        client_response.body().data = nullptr;
-        client_response.body().more = true;
-        http::response_serializer<http::buffer_body> writer{client_response};
-        arm_client(client_idle_timeout());
-        co_await http::async_write_header(client_, writer, use_ec(ec));
-        if (ec) co_return client_gone(record, started, ec);
-        SseParser sse;
-        StreamUsageTracker stream_usage;
-        std::array<char, limits::kRelayBufferBytes> chunk;
-        std::string out;
-        bool masked_ok = true;
-        for (;;) {
-            std::size_t n = 0;
-            if (masked_ok && !response_parser.is_done()) {
-                n = co_await read_response_piece(response_parser, upstream, upstream_buffer, chunk.data(), chunk.size(), ec);
-                if (ec) co_return upstream_failed_mid_response(record, started, ec);
-            }
-            const std::string_view piece(chunk.data(), n);
-            record.response_bytes += n;
-            sse.feed(piece, [&](const SseEvent& event) { stream_usage.on_event(event); });
-            if (masked_ok) {
-                out.clear();
-                masked_ok = masker->feed(piece, out);
-                if (masked_ok && response_parser.is_done()) masked_ok = masker->finish(out);
-            }
-            const bool last = response_parser.is_done() || !masked_ok;
-            client_response.body().data = out.empty() ? nullptr : out.data();
-            client_response.body().size = out.size();
-            client_response.body().more = !last;
-            arm_client(client_idle_timeout());
-            co_await http::async_write(client_, writer, use_ec(ec));
-            if (ec == http::error::need_buffer) ec = {};
-            if (ec) co_return client_gone(record, started, ec);
-            if (last && writer.is_done()) break;
-        }
-        record.usage = stream_usage.usage();
-        if (!masked_ok) {
-            record.action = "error";
-            record.error = "response stream could not be masked: " + masker->failure();
-            finish(record, started);
-            co_return ExchangeOutcome::close_client;  // the upstream stream was abandoned mid-way
-        }
-        finish(record, started);
-        const bool reusable = upstream_keep_alive && upstream_buffer.size() == 0;
-        co_return reusable ? ExchangeOutcome::done_keep_upstream : ExchangeOutcome::done_close_upstream;
     }
 
     // Reads what has arrived of the upstream's body into [data, data + size) (one deadline per
