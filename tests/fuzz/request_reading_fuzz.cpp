@@ -28,6 +28,8 @@ struct Reference {
 Reference read_reference(std::string_view body) {
     Reference out;
     if (body.substr(0, 3) == "\xEF\xBB\xBF") return out;  // nlohmann skips a BOM; RFC 8259 §8.1 forbids it
+    // nlohmann ends its input at a NUL byte ("{}\0junk" parses); RFC 8259 has no raw NUL anywhere.
+    if (body.find('\0') != std::string_view::npos) return out;
     std::vector<std::set<std::string>> names;
     bool duplicate = false;
     const auto parsed = nlohmann::json::parse(
