@@ -31,6 +31,9 @@ inline constexpr std::chrono::seconds kUpstreamSweepInterval{2};
 inline constexpr std::size_t kAuditQueueMaxRecords = 100'000;
 // Admin socket requests.
 inline constexpr std::size_t kAdminRequestMaxBytes = 64 * 1024;
+// Supplementary groups read for an admin peer (SO_PEERGROUPS); a peer in more is judged by its
+// uid and primary group alone.
+inline constexpr std::size_t kAdminPeerMaxGroups = 1024;
 inline constexpr std::chrono::milliseconds kShutdownDrainDeadline{5'000};
 
 }  // namespace sluice::limits
