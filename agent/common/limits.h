@@ -35,5 +35,7 @@ inline constexpr std::size_t kAdminRequestMaxBytes = 64 * 1024;
 // uid and primary group alone.
 inline constexpr std::size_t kAdminPeerMaxGroups = 1024;
 inline constexpr std::chrono::milliseconds kShutdownDrainDeadline{5'000};
+// `sluicectl doctor`: one runtime's handshake (a JVM or Node start is ~1 s on a small host).
+inline constexpr std::chrono::seconds kDoctorProbeTimeout{15};
 
 }  // namespace sluice::limits
