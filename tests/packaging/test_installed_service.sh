@@ -90,6 +90,8 @@ cp "$SOURCE_DIR/tests/e2e/clients/chat.mjs" "$T/clients/"
 chmod -R a+rX "$T"
 echo "127.16.0.1 api.openai.com" >>"$ROOT/etc/hosts"
 echo "sluice-test" >"$ROOT/etc/hostname"
+# A machine ID of its own: no first-boot wizard (it needs a console).
+head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$ROOT/etc/machine-id"
 
 # --- boot -----------------------------------------------------------------------------------
 mkdir -p "$TEST_CGROUP"
@@ -107,9 +109,11 @@ node_bin=$(command -v node)
 ) >"$WORK/console.log" 2>&1 </dev/null &
 NSPAWN_PID=$!
 
+# The container's PID 1: a systemd in the test's cgroup that is PID 1 of its own namespace.
 for _ in $(seq 1 120); do
-    for child in $(pgrep -P "$NSPAWN_PID"); do
-        [[ "$(cat "/proc/$child/comm" 2>/dev/null)" == systemd ]] && LEADER=$child
+    for pid in $(pgrep -x systemd); do
+        grep -q "sluice-nspawn-$$" "/proc/$pid/cgroup" 2>/dev/null || continue
+        [[ "$(awk '/^NSpid:/ { print $NF }' "/proc/$pid/status")" == 1 ]] && LEADER=$pid
     done
     [[ -n "$LEADER" ]] && break
     sleep 0.5
@@ -135,9 +139,9 @@ in_container systemctl --failed --no-legend
 # The fake upstream (what sluiced dials) and the never-accept listener on the target address
 # (what a connection that went direct would reach).
 in_container useradd --create-home --shell /bin/bash tester
-run_unit --no-block --unit=fake-openai -p Type=exec /opt/sluice-test/fake-openai --listen 127.16.0.2:443 \
-    --cert /opt/sluice-test/pki/api.openai.com.crt --key /opt/sluice-test/pki/api.openai.com.key \
-    --expect-key sk-real-test-key >/dev/null 2>&1 || true
+nsenter -t "$LEADER" -a systemd-run --quiet --unit=fake-openai -p Type=exec /opt/sluice-test/fake-openai \
+    --listen 127.16.0.2:443 --cert /opt/sluice-test/pki/api.openai.com.crt \
+    --key /opt/sluice-test/pki/api.openai.com.key --expect-key sk-real-test-key
 nsenter -t "$LEADER" -a systemd-run --quiet --unit=direct-listener -p Type=exec \
     python3 /opt/sluice-test/clients/never_accept.py 127.16.0.1 443 /var/tmp/direct-accepts
 sleep 1
@@ -204,15 +208,18 @@ node_service=$(run_unit -p User=tester -p WorkingDirectory=/opt/sluice-test -E O
 expect_contains "node openai client as a systemd service" "$node_service" '"content":"echo: service"'
 expect_eq "python requests (pip-style certifi) as a systemd service" \
     "$(run_unit -p User=tester -E PYTHONPATH=/opt/sluice-test/clients/certifi-venv python3 /opt/sluice-test/clients/requests_models.py 2>&1)" "200"
-expect_eq "python requests (pip-style certifi), non-login PAM session (cron's environment)" \
-    "$(run_unit runuser tester -c 'PYTHONPATH=/opt/sluice-test/clients/certifi-venv python3 /opt/sluice-test/clients/requests_models.py' 2>&1)" "200"
+# env -i drops the manager's environment: only PAM's pam_env (/etc/environment) is left, as
+# for a cron job.
+expect_eq "python requests (pip-style certifi), PAM session with an empty environment (as cron)" \
+    "$(run_unit env -i PATH=/usr/bin:/bin su tester -s /bin/sh -c 'PYTHONPATH=/opt/sluice-test/clients/certifi-venv python3 /opt/sluice-test/clients/requests_models.py' 2>&1)" "200"
 audit=$(in_container cat /var/log/sluice/audit.jsonl)
 expect_contains "requests are audited with the user" "$audit" '"user":"tester"'
 
 # --- restart, upgrade, kill, stop: no connection ever goes direct ----------------------------
 # A client loop runs throughout; a direct connection would be accepted by direct-listener.
-run_unit --no-block --unit=client-loop -p User=tester -p Type=exec sh -c \
-    'for i in $(seq 1 400); do curl -s -o /dev/null -m 2 https://api.openai.com/v1/models; sleep 0.05; done' >/dev/null 2>&1
+# (No "$" in the command: systemd would expand it.)
+nsenter -t "$LEADER" -a systemd-run --quiet --unit=client-loop -p User=tester -p Type=exec sh -c \
+    'seq 400 | while read -r _; do curl -s -o /dev/null -m 2 https://api.openai.com/v1/models; sleep 0.05; done'
 
 in_container systemctl restart sluiced.service
 expect_eq "active after systemctl restart" "$(in_container systemctl is-active sluiced.service)" "active"
