@@ -3,6 +3,7 @@
 # sluice package; removed with it. See /usr/share/doc/sluice/docs/operations.md.
 if [ -x /usr/lib/sluice/sluice-setup ]; then
     for sluice_assignment in $(/usr/lib/sluice/sluice-setup env); do
+        # shellcheck disable=SC2163 # each word is NAME=VALUE
         export "$sluice_assignment"
     done
     unset sluice_assignment
