@@ -60,10 +60,19 @@ cleanup() {
 trap cleanup EXIT
 
 # --- the root: cached debootstrap tarball, with the .deb's own library dependencies -----------
-deb_depends=$(dpkg-deb -f "$DEB" Depends | tr ',' '\n' | sed 's/[|].*//; s/(.*)//; s/ //g' | grep -v '^$' |
-    grep -vE '^(adduser|passwd|ca-certificates)$')
+# Virtual names (libspdlog1.10-fmt9) become the package that provides them on this machine,
+# where the .deb was built against them.
+deb_depends=()
+for dep in $(dpkg-deb -f "$DEB" Depends | tr ',' '\n' | sed 's/[|].*//; s/(.*)//; s/ //g' | grep -v '^$'); do
+    if dpkg-query -W -f='${Status}' "$dep" 2>/dev/null | grep -q "install ok installed"; then
+        deb_depends+=("$dep")
+    else
+        deb_depends+=("$(dpkg-query -W -f='${Package} ${Provides}\n' | awk -v want="$dep" \
+            '{ for (i = 2; i <= NF; i++) { gsub(/[(),].*/, "", $i); if ($i == want) { print $1; exit } } }')")
+    fi
+done
 started=$SECONDS
-tarball=$("$SOURCE_DIR/tests/packaging/rootfs.sh" $deb_depends) || { echo "cannot make the Debian 12 root"; exit 1; }
+tarball=$("$SOURCE_DIR/tests/packaging/rootfs.sh" "${deb_depends[@]}") || { echo "cannot make the Debian 12 root"; exit 1; }
 echo "root: $tarball ($((SECONDS - started)) s)"
 mkdir -p "$ROOT" "$BPFFS"
 tar -C "$ROOT" -xf "$tarball"
