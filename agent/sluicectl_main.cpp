@@ -1,4 +1,6 @@
 // sluicectl: operate a running sluiced (or its pinned kernel state). See `sluicectl --help`.
+#include <unistd.h>
+
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -13,6 +15,8 @@
 #include "agent/loader/redirect_loader.h"
 
 namespace {
+
+constexpr const char* kPackagedConfig = "/etc/sluice/sluiced.yaml";
 
 constexpr const char* kUsage = R"(usage: sluicectl [--config FILE] COMMAND
 
@@ -46,7 +50,8 @@ Commands:
            verified TLS handshake to the first intercepted host through the redirect. A table
            with a fix for each failing line (--json for fleet tooling); exit 1 if any fails
 
-  --config FILE   the sluiced configuration (default: built-in defaults)
+  --config FILE   the sluiced configuration (default: /etc/sluice/sluiced.yaml, the packages'
+                  config, when it exists; else the built-in defaults)
   --help          show this help
 )";
 
@@ -122,6 +127,8 @@ int main(int argc, char** argv) {
         }
     }
     try {
+        // An installed host's operator types `sluicectl status`: the package's config is the default.
+        if (config_path.empty() && ::access(kPackagedConfig, F_OK) == 0) config_path = kPackagedConfig;
         const sluice::Config config = config_path.empty() ? sluice::default_config() : sluice::load_config(config_path);
         if (command == "unload") {
             sluice::RedirectLoader::unload(config.pin_dir);

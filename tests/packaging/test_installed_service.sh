@@ -221,6 +221,18 @@ expect_eq "python requests (pip-style certifi) as a systemd service" \
 # for a cron job.
 expect_eq "python requests (pip-style certifi), PAM session with an empty environment (as cron)" \
     "$(run_unit env -i PATH=/usr/bin:/bin su tester -s /bin/sh -c 'PYTHONPATH=/opt/sluice-test/clients/certifi-venv python3 /opt/sluice-test/clients/requests_models.py' 2>&1)" "200"
+doctor=$(run_unit sluicectl doctor 2>&1)
+doctor_status=$?
+expect_eq "sluicectl doctor passes every line (root)" "$doctor_status" "0"
+expect_contains "doctor checked node through the redirect" "$doctor" "PASS  node"
+expect_contains "doctor checked java's cacerts" "$doctor" "PASS  java"
+[[ $doctor_status == 0 ]] || echo "$doctor"
+doctor_user=$(as_login 'sluicectl doctor --json' 2>&1)
+expect_contains "doctor as a user outside group sluice: the daemon line says how to get access" "$doctor_user" "group sluice"
+expect_contains "doctor --json as a user: python requests trusts sluice" "$doctor_user" '"check": "python3 requests"'
+in_container usermod -aG sluice tester
+expect_eq "an operator in group sluice may run sluicectl status" \
+    "$(as_login 'sluicectl status >/dev/null && echo allowed' 2>&1)" "allowed"
 audit=$(in_container cat /var/log/sluice/audit.jsonl)
 expect_contains "requests are audited with the user" "$audit" '"user":"tester"'
 
