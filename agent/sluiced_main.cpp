@@ -1,8 +1,11 @@
 // sluiced: the sluice host daemon. See README.md and `sluiced --help`.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 
+#include <spdlog/sinks/systemd_sink.h>
 #include <spdlog/spdlog.h>
 
 #include "agent/config/config.h"
@@ -46,6 +49,11 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "sluiced: unknown argument '%s' (see --help)\n", arg.c_str());
         return 2;
     }
+    // Under systemd, stderr is the journal (JOURNAL_STREAM): log to the journal directly instead,
+    // one entry per message with its priority, so `journalctl -u sluiced -p warning` filters.
+    if (std::getenv("JOURNAL_STREAM") != nullptr)
+        spdlog::set_default_logger(
+            std::make_shared<spdlog::logger>("sluiced", std::make_shared<spdlog::sinks::systemd_sink_mt>("sluiced")));
     spdlog::set_level(spdlog::level::from_str(log_level));
     if (!record_cache) spdlog::warn("OpenSSL allocated before start-up: record buffers are not cached");
     try {

@@ -161,6 +161,10 @@ expect_contains "dpkg -i installs the package" "$out" "Setting up sluice"
 expect_eq "the service is enabled" "$(in_container systemctl is-enabled sluiced.service 2>&1)" "enabled"
 expect_eq "the service is active (sd_notify READY=1)" "$(in_container systemctl is-active sluiced.service 2>&1)" "active"
 expect_eq "Type=notify" "$(in_container systemctl show -P Type sluiced.service)" "notify"
+verify=$(in_container systemd-analyze verify sluiced.service 2>&1)
+expect_eq "systemd-analyze verify is clean" "$verify" ""
+expect_contains "the journal has 'ready' at info" "$(in_container journalctl -u sluiced.service -p info --no-pager)" "ready: proxy on"
+expect_not_contains "... and not at warning" "$(in_container journalctl -u sluiced.service -p warning --no-pager)" "ready: proxy on"
 expect_eq "runs as user sluice" "$(in_container ps -o user= -C sluiced | head -1)" "sluice"
 caps=$(in_container sh -c 'grep CapEff /proc/$(pidof sluiced)/status')
 expect_eq "only the documented capabilities (BPF NET_ADMIN PERFMON SYS_PTRACE DAC_READ_SEARCH)" \
@@ -297,6 +301,16 @@ expect_contains "purge" "$out" "Purging configuration files for sluice"
 expect_eq "purge removes state, logs and config" \
     "$(in_container sh -c 'ls -d /var/lib/sluice /var/log/sluice /etc/sluice 2>/dev/null | wc -l')" "0"
 expect_eq "purge removes the user" "$(in_container sh -c 'getent passwd sluice | wc -l')" "0"
+
+# --- where systemd is not PID 1 (image builds, chroots): the scripts still succeed ----------
+kill -TERM "$NSPAWN_PID" 2>/dev/null
+for _ in $(seq 1 60); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.5; done
+out=$(chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+    dpkg -i /opt/sluice-test/sluice_N.deb 2>&1)
+expect_contains "dpkg -i in a chroot (no systemd running)" "$out" "Setting up sluice"
+expect_eq "... enables the unit for the next boot" "$(chroot "$ROOT" systemctl is-enabled sluiced.service 2>&1)" "enabled"
+out=$(chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin dpkg --purge sluice 2>&1)
+expect_contains "dpkg --purge in a chroot" "$out" "Purging configuration files for sluice"
 
 echo "$NAME: $PASSED passed, $FAILED failed"
 [[ $FAILED -eq 0 && $PASSED -gt 0 ]]
