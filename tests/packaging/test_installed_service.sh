@@ -288,12 +288,14 @@ out=$(run_unit env DEBIAN_FRONTEND=noninteractive apt-get remove -y sluice 2>&1)
 expect_contains "apt-get remove" "$out" "Removing sluice"
 left=$(bpftool cgroup tree "$TEST_CGROUP" 2>/dev/null | grep -c connect4)
 expect_eq "no programs attached after remove" "$left" "0"
-expect_eq "no pins after remove" "$(find "$BPFFS" -mindepth 1 | wc -l)" "0"
+# (progs.debug and maps.debug are the kernel's own, in every bpffs.)
+expect_eq "no pins after remove" "$(find "$BPFFS" -mindepth 1 ! -name '*.debug')" ""
 expect_eq "the CA is gone from the system bundle" \
     "$(in_container grep -cF "$ca_line" /etc/ssl/certs/ca-certificates.crt)" "0"
 expect_eq "no sluice anchor" "$(in_container sh -c 'ls /usr/local/share/ca-certificates/sluice 2>/dev/null | wc -l')" "0"
-java_store=$(in_container sh -c 'keytool -list -cacerts -storepass changeit 2>/dev/null | grep -ci sluice')
-expect_eq "the CA is gone from Java's cacerts" "${java_store:-0}" "0"
+java_store=$(in_container sh -c 'keytool -list -cacerts -storepass changeit 2>/dev/null | grep -i sluice')
+expect_eq "the CA is gone from Java's cacerts" "$java_store" ""
+[[ -z "$java_store" ]] || echo "$out"
 expect_not_contains "no environment block" "$(in_container cat /etc/environment)" "sluice"
 expect_not_contains "no manager environment" "$(in_container systemctl show-environment)" "NODE_EXTRA_CA_CERTS"
 as_login "curl -s -o /dev/null -m 3 https://api.openai.com/v1/models" >/dev/null 2>&1
