@@ -25,8 +25,10 @@ debootstrap --variant=minbase --include="$list" bookworm "$work/root" "$mirror" 
   tail -20 "$work/debootstrap.log" >&2
   exit 1
 }
-# Nothing inside should try to reach the network or spend boot time on what the tests don't use.
+# Each test run gives its copy a machine ID of its own.
 rm -f "$work/root/etc/machine-id"
 tar -C "$work/root" -cf "$tarball.partial" .
 mv "$tarball.partial" "$tarball"
+# Roots made for an older package list are not used again.
+find "$cache_dir" -maxdepth 1 -name 'bookworm-*.tar' ! -path "$tarball" -delete
 echo "$tarball"
