@@ -28,6 +28,9 @@ Signals: SIGHUP re-reads the API key file and the policy (a policy that fails to
 and the old one stays) and reopens the audit file; SIGINT/SIGTERM stop. The key and policy files
 are also re-read when they change.
 Stopping leaves the redirect in place (connections fail closed); `sluicectl unload` removes it.
+Under systemd (sluiced.service, Type=notify) it reports READY=1 once programs are attached and
+the listener accepts, pings WatchdogSec= while every proxy thread turns, and logs to the journal
+with priorities (journalctl -u sluiced -p warning).
 )";
 
 }  // namespace
