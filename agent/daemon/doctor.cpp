@@ -12,18 +12,20 @@ namespace sluice {
 namespace {
 
 constexpr const char* kTrustFix =
-    "trust is installed by the package (sluice-setup trust-install) and reaches sessions and services "
+    "trust is installed by the package (sluice-setup trust-install) and reaches sessions and "
+    "services "
     "started after it: log in again, or `sudo /usr/lib/sluice/sluice-setup trust-install`";
 
 // Runs `command` through sh with a deadline; returns its exit status and the last line it printed.
 std::pair<int, std::string> run_shell(const std::string& command) {
-    const std::string wrapped = "timeout " + std::to_string(limits::kDoctorProbeTimeout.count()) + " sh -c '" +
-                                command + "' 2>&1";
+    const std::string wrapped = "timeout " + std::to_string(limits::kDoctorProbeTimeout.count()) +
+                                " sh -c '" + command + "' 2>&1";
     FILE* pipe = ::popen(wrapped.c_str(), "r");
     if (pipe == nullptr) return {-1, "cannot run sh"};
     std::string output;
     std::array<char, 512> buffer{};
-    while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr && output.size() < 64 * 1024) output += buffer.data();
+    while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr && output.size() < 64 * 1024)
+        output += buffer.data();
     const int status = ::pclose(pipe);
     while (!output.empty() && (output.back() == '\n' || output.back() == '\r')) output.pop_back();
     const auto last_newline = output.rfind('\n');
@@ -33,19 +35,23 @@ std::pair<int, std::string> run_shell(const std::string& command) {
 }
 
 void replace_all(std::string& text, const std::string& from, const std::string& to) {
-    for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) text.replace(at, from.size(), to);
+    for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+        text.replace(at, from.size(), to);
 }
 
 }  // namespace
 
-std::vector<DoctorLine> check_daemon_status(const nlohmann::json& status, const std::string& admin_error) {
+std::vector<DoctorLine> check_daemon_status(const nlohmann::json& status,
+                                            const std::string& admin_error) {
     std::vector<DoctorLine> lines;
     if (!admin_error.empty() || !status.is_object() || status.contains("error")) {
-        const std::string why = !admin_error.empty() ? admin_error : status.value("error", std::string("no report"));
-        lines.push_back({"daemon", false, "sluiced does not answer: " + why,
-                         why.find("permission denied") != std::string::npos
-                             ? "run as root or as a member of group sluice (usermod -aG sluice NAME)"
-                             : "systemctl start sluiced; journalctl -u sluiced"});
+        const std::string why =
+            !admin_error.empty() ? admin_error : status.value("error", std::string("no report"));
+        lines.push_back(
+            {"daemon", false, "sluiced does not answer: " + why,
+             why.find("permission denied") != std::string::npos
+                 ? "run as root or as a member of group sluice (usermod -aG sluice NAME)"
+                 : "systemctl start sluiced; journalctl -u sluiced"});
         return lines;
     }
     lines.push_back({"daemon", true, "sluiced answers on its admin socket", ""});
@@ -54,14 +60,19 @@ std::vector<DoctorLine> check_daemon_status(const nlohmann::json& status, const 
     const std::size_t attached = programs.is_array() ? programs.size() : 0;
     if (attached > 0)
         lines.push_back({"programs", true,
-                         std::to_string(attached) + " attached at " + status["kernel"].value("cgroup", std::string("?")), ""});
+                         std::to_string(attached) + " attached at " +
+                             status["kernel"].value("cgroup", std::string("?")),
+                         ""});
     else
-        lines.push_back({"programs", false, "no program attached", "systemctl restart sluiced; journalctl -u sluiced"});
+        lines.push_back({"programs", false, "no program attached",
+                         "systemctl restart sluiced; journalctl -u sluiced"});
 
     const auto& targets = status["targets"];
     if (targets.is_array() && !targets.empty())
-        lines.push_back({"targets", true, std::to_string(targets.size()) + " address(es), first expires " +
-                                              targets.front().value("expires", std::string("?")), ""});
+        lines.push_back({"targets", true,
+                         std::to_string(targets.size()) + " address(es), first expires " +
+                             targets.front().value("expires", std::string("?")),
+                         ""});
     else
         lines.push_back({"targets", false, "no intercepted address resolved",
                          "check DNS for the intercepted hosts, or set intercept[].addresses"});
@@ -69,13 +80,16 @@ std::vector<DoctorLine> check_daemon_status(const nlohmann::json& status, const 
     if (status.value("api_key_loaded", false))
         lines.push_back({"api key", true, "readable, accepted format", ""});
     else
-        lines.push_back({"api key", false, "not loaded (requests get 503)",
-                         "install -m 0600 -o sluice KEYFILE /etc/sluice/openai.key; sluicectl reload"});
+        lines.push_back(
+            {"api key", false, "not loaded (requests get 503)",
+             "install -m 0600 -o sluice KEYFILE /etc/sluice/openai.key; sluicectl reload"});
 
     const auto& policy = status["policy"];
     if (policy.is_object() && policy.value("in_force", false))
-        lines.push_back({"policy", true, std::to_string(policy.value("rules", 0)) + " rule(s) from " +
-                                             policy.value("path", std::string("?")), ""});
+        lines.push_back({"policy", true,
+                         std::to_string(policy.value("rules", 0)) + " rule(s) from " +
+                             policy.value("path", std::string("?")),
+                         ""});
     else
         lines.push_back({"policy", true, "none (allow all, still audited)", ""});
 
@@ -92,24 +106,34 @@ const std::vector<RuntimeProbe>& runtime_probes() {
     // Each fails on a certificate error and passes once the handshake is verified, whatever the
     // HTTP status (no key is sent).
     static const std::vector<RuntimeProbe> probes = {
-        {"curl / OpenSSL", "command -v curl", "curl -sS -o /dev/null -m 8 https://{host}/v1/models", kTrustFix},
+        {"curl / OpenSSL", "command -v curl", "curl -sS -o /dev/null -m 8 https://{host}/v1/models",
+         kTrustFix},
         {"python3 ssl / urllib", "command -v python3",
-         "python3 -c \"import socket, ssl; ssl.create_default_context().wrap_socket(socket.create_connection("
+         "python3 -c \"import socket, ssl; "
+         "ssl.create_default_context().wrap_socket(socket.create_connection("
          "(\\\"{host}\\\", 443), 8), server_hostname=\\\"{host}\\\")\"",
          kTrustFix},
         {"python3 requests", "python3 -c \"import requests\" 2>/dev/null",
-         "python3 -c \"import requests; requests.get(\\\"https://{host}/v1/models\\\", timeout=8)\"", kTrustFix},
+         "python3 -c \"import requests; requests.get(\\\"https://{host}/v1/models\\\", "
+         "timeout=8)\"",
+         kTrustFix},
         {"python3 httpx", "python3 -c \"import httpx\" 2>/dev/null",
-         "python3 -c \"import httpx; httpx.get(\\\"https://{host}/v1/models\\\", timeout=8)\"", kTrustFix},
+         "python3 -c \"import httpx; httpx.get(\\\"https://{host}/v1/models\\\", timeout=8)\"",
+         kTrustFix},
         {"node", "command -v node",
-         "node -e \"require(\\\"https\\\").get(\\\"https://{host}/v1/models\\\", r => process.exit(0)).on(\\\"error\\\", e => "
+         "node -e \"require(\\\"https\\\").get(\\\"https://{host}/v1/models\\\", r => "
+         "process.exit(0)).on(\\\"error\\\", e => "
          "{ console.error(e.code || e.message); process.exit(1) })\"",
          kTrustFix},
         {"java", "command -v keytool && test -r /etc/sluice/ca.crt",
-         "keytool -list -cacerts -storepass changeit 2>/dev/null | grep -qi \"$(openssl x509 -in /etc/sluice/ca.crt "
-         "-noout -fingerprint -sha256 | cut -d= -f2)\" || { echo \"the CA is not in the JRE cacerts\"; exit 1; }",
-         "Debian: apt install ca-certificates-java; RHEL: update-ca-trust (both rebuild cacerts from the system "
-         "store); a JRE of its own: keytool -importcert -cacerts -file /etc/sluice/ca.crt -alias sluice"},
+         "keytool -list -cacerts -storepass changeit 2>/dev/null | grep -qi \"$(openssl x509 -in "
+         "/etc/sluice/ca.crt "
+         "-noout -fingerprint -sha256 | cut -d= -f2)\" || { echo \"the CA is not in the JRE "
+         "cacerts\"; exit 1; }",
+         "Debian: apt install ca-certificates-java; RHEL: update-ca-trust (both rebuild cacerts "
+         "from the system "
+         "store); a JRE of its own: keytool -importcert -cacerts -file /etc/sluice/ca.crt -alias "
+         "sluice"},
     };
     return probes;
 }
@@ -125,7 +149,9 @@ std::vector<DoctorLine> check_runtimes(const std::string& host) {
         if (status == 0)
             lines.push_back({probe.check, true, "verified TLS to " + host, ""});
         else
-            lines.push_back({probe.check, false, last_line.empty() ? "exit " + std::to_string(status) : last_line, probe.fix});
+            lines.push_back({probe.check, false,
+                             last_line.empty() ? "exit " + std::to_string(status) : last_line,
+                             probe.fix});
     }
     return lines;
 }
@@ -137,7 +163,8 @@ std::string format_doctor_table(const std::vector<DoctorLine>& lines) {
     for (const auto& line : lines) {
         out += line.ok ? "PASS  " : "FAIL  ";
         out += line.check + std::string(width - line.check.size() + 2, ' ') + line.detail + "\n";
-        if (!line.ok && !line.fix.empty()) out += std::string(width + 8, ' ') + "fix: " + line.fix + "\n";
+        if (!line.ok && !line.fix.empty())
+            out += std::string(width + 8, ' ') + "fix: " + line.fix + "\n";
     }
     return out;
 }

@@ -4,10 +4,9 @@
 // invoking user, through a real TLS handshake to an intercepted host via the redirect.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace sluice {
 
@@ -20,7 +19,8 @@ struct DoctorLine {
 
 // The daemon checks from `sluicectl status`'s report (nullopt-like: an "error" key or no report
 // means sluiced did not answer).
-std::vector<DoctorLine> check_daemon_status(const nlohmann::json& status, const std::string& admin_error);
+std::vector<DoctorLine> check_daemon_status(const nlohmann::json& status,
+                                            const std::string& admin_error);
 
 // One runtime probe: a command that exits 0 only after a verified TLS handshake with {host}.
 struct RuntimeProbe {

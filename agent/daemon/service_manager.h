@@ -17,7 +17,9 @@ public:
     // One watchdog ping; call only when every proxy thread has shown it is alive.
     void ping_watchdog() const;
     // How often to ping: half of WatchdogSec=, or nothing when no watchdog is set.
-    std::optional<std::chrono::microseconds> watchdog_ping_interval() const { return ping_interval_; }
+    std::optional<std::chrono::microseconds> watchdog_ping_interval() const {
+        return ping_interval_;
+    }
 
 private:
     std::optional<std::chrono::microseconds> ping_interval_;

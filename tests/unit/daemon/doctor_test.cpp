@@ -6,11 +6,14 @@ namespace sluice {
 namespace {
 
 nlohmann::json healthy_status() {
-    return {{"kernel", {{"cgroup", "/sys/fs/cgroup"}, {"programs", {{{"name", "connect4"}}, {{"name", "connect6"}}}}}},
-            {"targets", {{{"host", "api.openai.com"}, {"address", "1.2.3.4"}, {"expires", "fixed"}}}},
-            {"api_key_loaded", true},
-            {"policy", {{"in_force", false}}},
-            {"audit", {{"healthy", true}, {"path", "/var/log/sluice/audit.jsonl"}}}};
+    return {
+        {"kernel",
+         {{"cgroup", "/sys/fs/cgroup"},
+          {"programs", {{{"name", "connect4"}}, {{"name", "connect6"}}}}}},
+        {"targets", {{{"host", "api.openai.com"}, {"address", "1.2.3.4"}, {"expires", "fixed"}}}},
+        {"api_key_loaded", true},
+        {"policy", {{"in_force", false}}},
+        {"audit", {{"healthy", true}, {"path", "/var/log/sluice/audit.jsonl"}}}};
 }
 
 bool all_ok(const std::vector<DoctorLine>& lines) {
@@ -25,7 +28,9 @@ const DoctorLine* find_line(const std::vector<DoctorLine>& lines, const std::str
     return nullptr;
 }
 
-TEST(Doctor, HealthyDaemonPassesEveryLine) { EXPECT_TRUE(all_ok(check_daemon_status(healthy_status(), ""))); }
+TEST(Doctor, HealthyDaemonPassesEveryLine) {
+    EXPECT_TRUE(all_ok(check_daemon_status(healthy_status(), "")));
+}
 
 TEST(Doctor, EachBrokenFactFailsItsOwnLineWithAFix) {
     struct Case {
@@ -65,7 +70,8 @@ TEST(Doctor, PermissionDeniedPointsAtTheOperatorGroup) {
 }
 
 TEST(Doctor, TableShowsFixOnlyForFailingLines) {
-    const std::string table = format_doctor_table({{"daemon", true, "up", ""}, {"node", false, "CERT_UNTRUSTED", "log in again"}});
+    const std::string table = format_doctor_table(
+        {{"daemon", true, "up", ""}, {"node", false, "CERT_UNTRUSTED", "log in again"}});
     EXPECT_NE(table.find("PASS  daemon"), std::string::npos);
     EXPECT_NE(table.find("FAIL  node"), std::string::npos);
     EXPECT_NE(table.find("fix: log in again"), std::string::npos);
