@@ -123,7 +123,8 @@ void AdminServer::handle_client(int fd) {
     ucred peer{};
     socklen_t len = sizeof peer;
     if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 ||
-        !peer_allowed(peer.uid, ::geteuid(), peer_in_group(fd, peer.gid, ::getegid()), ::getegid())) {
+        !peer_allowed(peer.uid, ::geteuid(), peer_in_group(fd, peer.gid, ::getegid()),
+                      ::getegid())) {
         spdlog::warn("admin: refused a request from uid {} pid {}", peer.uid, peer.pid);
         write_all(fd, nlohmann::json{{"error", "permission denied"}}.dump() + "\n");
         return;

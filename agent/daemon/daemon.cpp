@@ -204,7 +204,8 @@ int run_daemon(const Config& config) {
         // Pinged every tick while every proxy loop turns; one wedged loop (or a stopped process)
         // lets WatchdogSec= run out and systemd restarts sluiced. The tick (1 s) must stay under
         // half of WatchdogSec=.
-        if (service_manager.watchdog_ping_interval() && proxy.workers_responsive()) service_manager.ping_watchdog();
+        if (service_manager.watchdog_ping_interval() && proxy.workers_responsive())
+            service_manager.ping_watchdog();
         if (signal == SIGHUP) {
             spdlog::info("SIGHUP: reloading");
             reload();

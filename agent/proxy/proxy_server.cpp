@@ -62,7 +62,8 @@ uint64_t ProxyServer::active_sessions() const {
 
 bool ProxyServer::workers_responsive() {
     bool responsive = true;
-    for (const auto& worker : workers_) responsive = responsive && worker->last_heartbeat() == beat_;
+    for (const auto& worker : workers_)
+        responsive = responsive && worker->last_heartbeat() == beat_;
     ++beat_;
     for (auto& worker : workers_) worker->post_heartbeat(beat_);
     return responsive;
