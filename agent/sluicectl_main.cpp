@@ -1,6 +1,7 @@
 // sluicectl: operate a running sluiced (or its pinned kernel state). See `sluicectl --help`.
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -68,7 +69,7 @@ int run_doctor(const sluice::Config& config, const std::vector<std::string>& arg
     } catch (const std::exception& e) {
         admin_error = e.what();
     }
-    std::vector<sluice::DoctorLine> lines = sluice::check_daemon_status(status, admin_error);
+    std::vector<sluice::DoctorLine> lines = sluice::check_daemon_status(status, admin_error, std::chrono::system_clock::now());
     if (!config.intercept.empty()) {
         auto runtimes = sluice::check_runtimes(config.intercept.front().host);
         lines.insert(lines.end(), runtimes.begin(), runtimes.end());

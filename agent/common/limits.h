@@ -37,5 +37,8 @@ inline constexpr std::size_t kAdminPeerMaxGroups = 1024;
 inline constexpr std::chrono::milliseconds kShutdownDrainDeadline{5'000};
 // `sluicectl doctor`: one runtime's handshake (a JVM or Node start is ~1 s on a small host).
 inline constexpr std::chrono::seconds kDoctorProbeTimeout{15};
+// `sluicectl doctor`: a resolved target this long past its DNS expiry is stale (the resolver
+// refreshes at expiry and retries failures with backoff well inside this).
+inline constexpr std::chrono::minutes kDoctorTargetStaleness{5};
 
 }  // namespace sluice::limits

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "agent/common/limits.h"
+#include "agent/common/time_format.h"
 
 namespace sluice {
 
@@ -42,7 +43,8 @@ void replace_all(std::string& text, const std::string& from, const std::string& 
 }  // namespace
 
 std::vector<DoctorLine> check_daemon_status(const nlohmann::json& status,
-                                            const std::string& admin_error) {
+                                            const std::string& admin_error,
+                                            std::chrono::system_clock::time_point now) {
     std::vector<DoctorLine> lines;
     if (!admin_error.empty() || !status.is_object() || status.contains("error")) {
         const std::string why =
@@ -68,14 +70,26 @@ std::vector<DoctorLine> check_daemon_status(const nlohmann::json& status,
                          "systemctl restart sluiced; journalctl -u sluiced"});
 
     const auto& targets = status["targets"];
-    if (targets.is_array() && !targets.empty())
-        lines.push_back({"targets", true,
-                         std::to_string(targets.size()) + " address(es), first expires " +
-                             targets.front().value("expires", std::string("?")),
-                         ""});
-    else
+    // format_utc strings of one width order as the times they name, so no parsing is needed.
+    const std::string stale_before = format_utc(now - limits::kDoctorTargetStaleness);
+    std::size_t stale = 0;
+    if (targets.is_array())
+        for (const auto& target : targets) {
+            const std::string expires = target.value("expires", std::string("fixed"));
+            if (expires != "fixed" && expires < stale_before) ++stale;
+        }
+    if (!targets.is_array() || targets.empty())
         lines.push_back({"targets", false, "no intercepted address resolved",
                          "check DNS for the intercepted hosts, or set intercept[].addresses"});
+    else if (stale > 0)
+        lines.push_back(
+            {"targets", false,
+             std::to_string(stale) + " of " + std::to_string(targets.size()) +
+                 " address(es) past their DNS expiry: the resolver cannot refresh them",
+             "check DNS for the intercepted hosts (journalctl -u sluiced -g resolver)"});
+    else
+        lines.push_back(
+            {"targets", true, std::to_string(targets.size()) + " address(es), fresh", ""});
 
     if (status.value("api_key_loaded", false))
         lines.push_back({"api key", true, "readable, accepted format", ""});

@@ -4,6 +4,7 @@
 // invoking user, through a real TLS handshake to an intercepted host via the redirect.
 #pragma once
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -19,8 +20,11 @@ struct DoctorLine {
 
 // The daemon checks from `sluicectl status`'s report (nullopt-like: an "error" key or no report
 // means sluiced did not answer).
+// `now` decides whether resolved targets are fresh (past their DNS expiry by more than
+// limits::kDoctorTargetStaleness means the resolver has not been able to refresh them).
 std::vector<DoctorLine> check_daemon_status(const nlohmann::json& status,
-                                            const std::string& admin_error);
+                                            const std::string& admin_error,
+                                            std::chrono::system_clock::time_point now);
 
 // One runtime probe: a command that exits 0 only after a verified TLS handshake with {host}.
 struct RuntimeProbe {

@@ -2,8 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include "agent/common/limits.h"
+#include "agent/common/time_format.h"
+
 namespace sluice {
 namespace {
+
+const std::chrono::system_clock::time_point kNow =
+    std::chrono::sys_days{std::chrono::year{2026} / 1 / 1};
 
 nlohmann::json healthy_status() {
     return {
@@ -29,7 +35,7 @@ const DoctorLine* find_line(const std::vector<DoctorLine>& lines, const std::str
 }
 
 TEST(Doctor, HealthyDaemonPassesEveryLine) {
-    EXPECT_TRUE(all_ok(check_daemon_status(healthy_status(), "")));
+    EXPECT_TRUE(all_ok(check_daemon_status(healthy_status(), "", kNow)));
 }
 
 TEST(Doctor, EachBrokenFactFailsItsOwnLineWithAFix) {
@@ -47,7 +53,7 @@ TEST(Doctor, EachBrokenFactFailsItsOwnLineWithAFix) {
     for (const auto& c : cases) {
         nlohmann::json status = healthy_status();
         status[nlohmann::json::json_pointer(c.pointer)] = c.value;
-        const auto lines = check_daemon_status(status, "");
+        const auto lines = check_daemon_status(status, "", kNow);
         const DoctorLine* line = find_line(lines, c.check);
         ASSERT_NE(line, nullptr) << c.check;
         EXPECT_FALSE(line->ok) << c.check;
@@ -56,15 +62,36 @@ TEST(Doctor, EachBrokenFactFailsItsOwnLineWithAFix) {
     }
 }
 
+TEST(Doctor, TargetsPastTheirExpiryByMoreThanTheStalenessAreStale) {
+    struct Case {
+        std::chrono::seconds expires_from_now;
+        bool ok;
+    };
+    const std::chrono::seconds staleness = limits::kDoctorTargetStaleness;
+    const Case cases[] = {{std::chrono::seconds(300), true},
+                          {-staleness + std::chrono::seconds(1), true},
+                          {-staleness - std::chrono::seconds(1), false},
+                          {-std::chrono::seconds(86400), false}};
+    for (const auto& c : cases) {
+        nlohmann::json status = healthy_status();
+        status["targets"].push_back(
+            {{"host", "api.openai.com"}, {"expires", format_utc(kNow + c.expires_from_now)}});
+        const DoctorLine* line = find_line(check_daemon_status(status, "", kNow), "targets");
+        ASSERT_NE(line, nullptr);
+        EXPECT_EQ(line->ok, c.ok) << c.expires_from_now.count();
+    }
+}
+
 TEST(Doctor, DaemonDownIsOneFailingLineThatSaysHowToStartIt) {
-    const auto lines = check_daemon_status(nullptr, "cannot connect to /run/sluice/admin.sock");
+    const auto lines =
+        check_daemon_status(nullptr, "cannot connect to /run/sluice/admin.sock", kNow);
     ASSERT_EQ(lines.size(), 1u);
     EXPECT_FALSE(lines[0].ok);
     EXPECT_NE(lines[0].fix.find("systemctl start sluiced"), std::string::npos);
 }
 
 TEST(Doctor, PermissionDeniedPointsAtTheOperatorGroup) {
-    const auto lines = check_daemon_status({{"error", "permission denied"}}, "");
+    const auto lines = check_daemon_status({{"error", "permission denied"}}, "", kNow);
     ASSERT_EQ(lines.size(), 1u);
     EXPECT_NE(lines[0].fix.find("group sluice"), std::string::npos);
 }
