@@ -23,10 +23,10 @@ constexpr const char* kUsage = R"(usage: sluicectl [--config FILE] COMMAND
 
 Commands:
   status   what sluiced is doing: attached programs, target addresses with their expiry,
-           counters, why the API key is unusable if it is. Without a running sluiced, shows
-           what is pinned in the kernel; a user the admin socket does not answer gets
-           "permission denied" and exit 1.
-  reload   re-read the API key file and the policy, reopen the audit file (exit 1 when the
+           counters, each upstream host's key file and why its key is unusable if it is.
+           Without a running sluiced, shows what is pinned in the kernel; a user the admin
+           socket does not answer gets "permission denied" and exit 1.
+  reload   re-read the API key files and the policy, reopen the audit file (exit 1 when the
            policy is refused; the one in force stays)
   policy check [FILE]
            validate a policy file (default: the config's `policy`); exit 1 with one line

@@ -40,18 +40,30 @@ constexpr int kPathSteps = 8;
 
 class Scanner {
 public:
-    Scanner(std::string_view text, int max_depth,
-            FunctionRef<void(const JsonValue&)> visit)
-        : text_(text), max_depth_(max_depth), visit_(visit) {}
+    Scanner(std::string_view text, int max_depth, FunctionRef<void(const JsonValue&)> visit,
+            bool report_keys = false)
+        : text_(text), max_depth_(max_depth), visit_(visit), report_keys_(report_keys) {}
 
     bool run() {
+        if (text_.substr(0, 3) == "\xEF\xBB\xBF") return fail(JsonScanError::byte_order_mark);
         skip_space();
         if (!value(0)) return false;
         skip_space();
-        return pos_ == text_.size();
+        return pos_ == text_.size() || fail(JsonScanError::trailing_data);
     }
 
+    JsonScanFailure failure() const { return {error_, error_at_}; }
+
 private:
+    // Records the first (innermost) problem; every caller passes the false on.
+    bool fail(JsonScanError error) {
+        if (error_ == JsonScanError::none) {
+            error_ = error;
+            error_at_ = pos_;
+        }
+        return false;
+    }
+
     char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
 
     void skip_space() {
@@ -65,7 +77,7 @@ private:
     }
 
     bool value(int depth) {
-        if (depth > max_depth_) return false;
+        if (depth > max_depth_) return fail(JsonScanError::too_deep);
         const std::size_t begin = pos_;
         switch (peek()) {
             case '{':
@@ -93,7 +105,7 @@ private:
 
     bool literal(std::string_view word, JsonKind kind, int depth) {
         const std::size_t begin = pos_;
-        if (text_.substr(pos_, word.size()) != word) return false;
+        if (text_.substr(pos_, word.size()) != word) return fail(JsonScanError::syntax);
         pos_ += word.size();
         report(kind, begin, depth);
         return true;
@@ -107,13 +119,16 @@ private:
 
     bool number() {
         const std::size_t begin = pos_;
-        if (!number_grammar()) return false;
+        if (!number_grammar()) return fail(JsonScanError::syntax);
         const std::string_view literal = text_.substr(begin, pos_ - begin);
         // nlohmann::json refuses a number past double's range (1e400); so does the scan. Only
         // literals that are no plain 64-bit integer can be, and they are rare: strtod on a copy.
         if (literal.size() > 19 || literal.find_first_of(".eE") != std::string_view::npos) {
             const std::string copy(literal);
-            if (std::isinf(std::strtod(copy.c_str(), nullptr))) return false;
+            if (std::isinf(std::strtod(copy.c_str(), nullptr))) {
+                pos_ = begin;
+                return fail(JsonScanError::number_out_of_range);
+            }
         }
         return true;
     }
@@ -189,10 +204,10 @@ private:
         bool non_ascii = false;
         for (;;) {
             non_ascii |= skip_plain_string_bytes();
-            if (pos_ >= text_.size()) return false;
+            if (pos_ >= text_.size()) return fail(JsonScanError::syntax);
             const auto c = static_cast<unsigned char>(text_[pos_]);
             if (c == '"') break;
-            if (c < 0x20) return false;
+            if (c < 0x20) return fail(JsonScanError::control_character);
             if (c != '\\') {
                 non_ascii |= c >= 0x80;
                 ++pos_;
@@ -204,19 +219,24 @@ private:
             ++pos_;
             if (e == 'u') {
                 unsigned code;
-                if (!hex4(code)) return false;
-                if (code >= 0xDC00 && code <= 0xDFFF) return false;  // low half alone
+                if (!hex4(code)) return fail(JsonScanError::invalid_escape);
+                if (code >= 0xDC00 && code <= 0xDFFF)  // low half alone
+                    return fail(JsonScanError::lone_surrogate);
                 if (code >= 0xD800 && code <= 0xDBFF) {
                     if (peek() != '\\' || pos_ + 1 >= text_.size() || text_[pos_ + 1] != 'u')
-                        return false;
+                        return fail(JsonScanError::lone_surrogate);
                     pos_ += 2;
-                    if (!hex4(code) || code < 0xDC00 || code > 0xDFFF) return false;
+                    if (!hex4(code)) return fail(JsonScanError::invalid_escape);
+                    if (code < 0xDC00 || code > 0xDFFF) return fail(JsonScanError::lone_surrogate);
                 }
             } else if (!unescaped(e)) {
-                return false;
+                return fail(JsonScanError::invalid_escape);
             }
         }
-        if (non_ascii && !valid_utf8(text_.data() + begin, pos_ - begin)) return false;
+        if (non_ascii && !valid_utf8(text_.data() + begin, pos_ - begin)) {
+            pos_ = begin;
+            return fail(JsonScanError::invalid_utf8);
+        }
         ++pos_;
         return true;
     }
@@ -234,7 +254,7 @@ private:
                 if (peek() != ',') break;
                 ++pos_;
             }
-            if (peek() != close) return false;
+            if (peek() != close) return fail(JsonScanError::syntax);
         }
         ++pos_;
         report(kind, begin, depth);
@@ -245,12 +265,14 @@ private:
         return container(depth, '}', JsonKind::object, [&](std::size_t) {
             const std::size_t key_begin = pos_;
             bool escaped = false;
-            if (peek() != '"' || !string(escaped)) return false;
+            if (peek() != '"') return fail(JsonScanError::syntax);
+            if (!string(escaped)) return false;
             if (depth < kPathSteps)
                 path_[depth] = {text_.substr(key_begin + 1, pos_ - key_begin - 2), 0, false,
                                 escaped};
+            if (report_keys_) report(JsonKind::key, key_begin, depth + 1, escaped);
             skip_space();
-            if (peek() != ':') return false;
+            if (peek() != ':') return fail(JsonScanError::syntax);
             ++pos_;
             skip_space();
             return value(depth + 1);
@@ -267,6 +289,9 @@ private:
     std::string_view text_;
     int max_depth_;
     FunctionRef<void(const JsonValue&)> visit_;
+    bool report_keys_ = false;
+    JsonScanError error_ = JsonScanError::none;
+    std::size_t error_at_ = 0;
     std::size_t pos_ = 0;
     std::array<JsonStep, kPathSteps> path_{};
 };
@@ -303,6 +328,40 @@ unsigned read_hex4(std::string_view s, std::size_t at) {
 bool scan_json(std::string_view text, int max_depth,
                FunctionRef<void(const JsonValue&)> visit) {
     return Scanner(text, max_depth, visit).run();
+}
+
+bool scan_json(std::string_view text, int max_depth, FunctionRef<void(const JsonValue&)> visit,
+               const JsonScanOptions& options, JsonScanFailure* failure) {
+    Scanner scanner(text, max_depth, visit, options.report_keys);
+    const bool ok = scanner.run();
+    if (failure) *failure = ok ? JsonScanFailure{} : scanner.failure();
+    return ok;
+}
+
+std::string_view to_string(JsonScanError error) {
+    switch (error) {
+        case JsonScanError::none:
+            return "valid";
+        case JsonScanError::syntax:
+            return "not JSON (RFC 8259 grammar)";
+        case JsonScanError::byte_order_mark:
+            return "starts with a byte order mark";
+        case JsonScanError::invalid_utf8:
+            return "a string is not valid UTF-8";
+        case JsonScanError::lone_surrogate:
+            return "a \\u escape is an unpaired surrogate";
+        case JsonScanError::control_character:
+            return "a string holds a raw control character";
+        case JsonScanError::invalid_escape:
+            return "a string holds an invalid escape";
+        case JsonScanError::number_out_of_range:
+            return "a number is out of range";
+        case JsonScanError::too_deep:
+            return "nested too deeply";
+        case JsonScanError::trailing_data:
+            return "more than one JSON value";
+    }
+    return "unknown";
 }
 
 std::string decode_json_string(std::string_view literal) {

@@ -14,7 +14,32 @@
 
 namespace sluice {
 
-enum class JsonKind : uint8_t { object, array, string, number, boolean, null };
+// `key`: a member name, reported only to scans that ask for names (JsonScanOptions).
+enum class JsonKind : uint8_t { object, array, string, number, boolean, null, key };
+
+// Why a text is not one valid JSON value (the first problem found, at `offset`).
+enum class JsonScanError : uint8_t {
+    none,
+    syntax,               // not the JSON grammar (NaN, Infinity, a missing comma, …)
+    byte_order_mark,      // starts with U+FEFF: RFC 8259 §8.1 forbids adding one
+    invalid_utf8,         // a string is not valid UTF-8
+    lone_surrogate,       // \ud800 without its low half, or a low half alone
+    control_character,    // a raw byte below 0x20 inside a string
+    invalid_escape,       // a backslash escape RFC 8259 §7 does not define
+    number_out_of_range,  // a number past double's range (1e400)
+    too_deep,             // nested deeper than the scan's max_depth
+    trailing_data,        // more than one value, or bytes after it
+};
+std::string_view to_string(JsonScanError error);
+
+struct JsonScanOptions {
+    bool report_keys = false;  // also report every member name (kind `key`) before its value
+};
+
+struct JsonScanFailure {
+    JsonScanError error = JsonScanError::none;
+    std::size_t offset = 0;
+};
 
 // Nesting the scans of API bodies and events accept (and the guard before parsing one into a
 // tree, whose serialization recurses); real requests and answers nest a few levels.
@@ -33,6 +58,7 @@ struct JsonStep {
 };
 
 // Where a value sits and what it is; [begin, end) are its bytes (strings with their quotes).
+// A member name (kind `key`) has the path of its value.
 struct JsonValue {
     JsonKind kind;
     std::size_t begin, end;
@@ -52,6 +78,10 @@ struct JsonValue {
 // it ends). False if `text` is not one valid JSON value or nests deeper than `max_depth`.
 bool scan_json(std::string_view text, int max_depth,
                FunctionRef<void(const JsonValue&)> visit);
+
+// The same scan, also reporting member names when asked; on failure `failure` says why.
+bool scan_json(std::string_view text, int max_depth, FunctionRef<void(const JsonValue&)> visit,
+               const JsonScanOptions& options, JsonScanFailure* failure);
 
 // The text of a JSON string literal (quotes included, already validated by scan_json).
 std::string decode_json_string(std::string_view literal);

@@ -4,6 +4,7 @@
 
 #include "policy/ascii_case.h"
 #include "policy/glob.h"
+#include "policy/output_bound.h"
 #include "policy/rule_index.h"
 
 namespace sluice {
@@ -205,7 +206,8 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
             return make_unreadable(rule_name, "prompt_unscannable",
                                    "request body could not be scanned for blocked prompt patterns");
         }
-        if (auto hit = control.patterns->first_match(request.texts)) {
+        if (auto hit = control.patterns->first_match(
+                request.scan_texts.empty() ? request.texts : request.scan_texts)) {
             // Never echo the text itself: the reason goes to logs, audit and the client.
             return make_deny(PolicyAction::deny, rule_name, "prompt_blocked",
                              "prompt matches blocked pattern " + *hit);
@@ -303,6 +305,14 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
                 return finish(make_unreadable(name, "model_unknown",
                                               "request body could not be read to check the model"));
             skipped.push_back("models");
+        } else if (request.model_unnamed && (!c.allow.empty() || !c.deny.empty())) {
+            // A prompt template's model, or an array or object for one, is the provider's to
+            // resolve: nothing here can say whether it is allowed.
+            if (c.fail_mode == FailMode::closed)
+                return finish(make_unreadable(name, "model_unknown",
+                                              "request names no model as a string; rule " + name +
+                                                  " restricts models"));
+            skipped.push_back("models");
         } else if (!request.model.empty()) {
             if (any_glob(c.deny, request.model))
                 return finish(make_deny(
@@ -325,10 +335,12 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
     bool output_known = request.max_output_tokens.has_value();
     if (rule->max_tokens) {
         const auto& c = *rule->max_tokens;
-        if (!request.body_readable) {
+        if (!request.body_readable || !request.output_unbounded.empty()) {
             if (c.fail_mode == FailMode::closed)
-                return finish(make_unreadable(name, "max_tokens_unknown",
-                                              "request body could not be read to check max tokens"));
+                return finish(make_unreadable(
+                    name, "max_tokens_unknown",
+                    request.body_readable ? "max tokens cannot be checked: " + request.output_unbounded
+                                          : "request body could not be read to check max tokens"));
             skipped.push_back("max_tokens");
         } else if (request.max_output_tokens && *request.max_output_tokens > c.limit) {
             if (c.mode == MaxTokensControl::Mode::reject)
@@ -348,6 +360,30 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
         }
     }
 
+    // Budgets need a bound on what upstream may bill. A request that names no cap gets the
+    // budget's assumed output written in as one (where the endpoint takes a cap), so the
+    // estimate is a bound; a cap or `n` that cannot be read leaves none.
+    const BudgetControl* budget = rule->budget ? &*rule->budget : nullptr;
+    if (budget && !request.output_unbounded.empty()) {
+        if (budget->fail_mode == FailMode::closed)
+            return finish(make_unreadable(name, "output_unbounded",
+                                          "the budget cannot bound this request's output: " +
+                                              request.output_unbounded));
+        skipped.push_back("budget.output_bound");
+    }
+    if (budget && !output_known && request.output_cap_writable &&
+        request.output_unbounded.empty()) {
+        clamp = budget->assumed_output_tokens;
+        output_estimate = *clamp;
+        output_known = true;
+        trace(out, [&] {
+            return "  budget: no output cap named; writing assumed_output_tokens " +
+                   std::to_string(*clamp);
+        });
+    }
+    // Every output (n, best_of, audio) may run to the cap.
+    const int64_t outputs = std::max<int64_t>(1, request.outputs);
+
     Admission admission;
     if (rule->rate_limit) {
         const auto& c = *rule->rate_limit;
@@ -357,7 +393,9 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
         } else {
             // Closed: identities without the key share one bucket rather than going unlimited.
             std::string k = key.value_or(name + "|unknown");
-            int64_t tokens = request.estimated_prompt_tokens + (output_known ? output_estimate : 0);
+            int64_t tokens = saturating_add(
+                request.estimated_prompt_tokens,
+                output_known ? saturating_multiply(output_estimate, outputs) : 0);
             admission.buckets.reserve(2);
             if (c.requests_per_minute)
                 admission.buckets.push_back(
@@ -371,8 +409,14 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
         const auto& c = *rule->budget;
         auto key = principal_key(*rule, c.per, identity);
         const ModelPrice* price = request.model.empty() ? nullptr : policy.price_for(request.model);
-        bool cost_ok = c.cost_per_day_pico == 0 || price || request.model.empty();
+        // No body (GET /v1/models) bills nothing to price; a body without a model cannot be priced.
+        bool cost_ok = c.cost_per_day_pico == 0 || price ||
+                       (request.model.empty() && !request.model_unnamed);
         if (!cost_ok && c.fail_mode == FailMode::closed) {
+            if (request.model_unnamed)
+                return finish(make_unreadable(name, "model_unknown",
+                                              "request names no model as a string; rule " + name +
+                                                  " has a cost budget"));
             return finish(
                 make_deny(PolicyAction::deny, name, "price_unknown",
                           "no price for model " + request.model + " in the policy's price table"));
@@ -397,12 +441,14 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
                 charge.today = local_day(instant, *offset);
                 charge.seconds_to_midnight = (*midnight - instant).count();
                 charge.limit = {c.tokens_per_day, cost_ok ? c.cost_per_day_pico : 0};
-                int64_t output = output_known ? output_estimate : c.assumed_output_tokens;
-                charge.amount.tokens = request.estimated_prompt_tokens + output;
+                const int64_t output = saturating_multiply(
+                    output_known ? output_estimate : c.assumed_output_tokens, outputs);
+                charge.amount.tokens = saturating_add(request.estimated_prompt_tokens, output);
                 if (price) {
-                    charge.amount.cost_pico =
-                        request.estimated_prompt_tokens * price->input_pico_per_token +
-                        output * price->output_pico_per_token;
+                    charge.amount.cost_pico = saturating_add(
+                        saturating_multiply(request.estimated_prompt_tokens,
+                                            price->input_pico_per_token),
+                        saturating_multiply(output, price->output_pico_per_token));
                     admission.price_pico =
                         std::make_pair(price->input_pico_per_token, price->output_pico_per_token);
                 }

@@ -69,9 +69,21 @@ struct PolicyRequest {
     std::string method;  // "POST"
     std::string path;    // "/v1/chat/completions"; a query string is ignored
     std::string model;   // "" when the request names none (GET /v1/models)
+    // A JSON body that names no model, or not as a string (a Responses prompt template,
+    // `"model": ["gpt-4o"]`): rules that restrict models or price requests cannot check it.
+    bool model_unnamed = false;
+    // Output tokens, per policy/output_bound.h: the largest cap the provider might honour (per
+    // output), how many outputs (n, best_of, audio), whether the agent can write a cap into the
+    // body, and why no bound can be computed (non-empty: controls follow their fail_mode).
     std::optional<int64_t> max_output_tokens;
+    int64_t outputs = 1;
+    bool output_cap_writable = false;
+    std::string output_unbounded;
     bool stream = false;
     std::vector<std::string> texts;       // extract_prompt_texts(body, path)
+    // What blocked-prompt patterns read when set: every string of the body, decoded, joined
+    // and folded (prompt_scan_texts of policy/request_reading.h). Empty: `texts`.
+    std::vector<std::string> scan_texts;
     int64_t estimated_prompt_tokens = 0;  // estimate_prompt_tokens(texts)
     // False when the body should have been JSON but could not be read (not JSON, over the scan
     // limit): model, max_tokens and prompt controls then cannot run and follow their fail_mode.

@@ -6,8 +6,9 @@ namespace sluice {
 
 namespace {
 
+// Written so a saturated amount (INT64_MAX) cannot wrap the sum and fit.
 bool exceeds(int64_t limit, int64_t held, int64_t amount) {
-    return limit > 0 && held + amount > limit;
+    return limit > 0 && amount > limit - held;
 }
 
 int64_t ceil_seconds(std::chrono::milliseconds ms) {

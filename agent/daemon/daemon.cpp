@@ -16,18 +16,17 @@
 #include "agent/audit/incomplete_requests.h"
 #include "agent/daemon/service_manager.h"
 #include "agent/daemon/status_report.h"
+#include "agent/gate/audit_text.h"
 #include "agent/gate/host_secret.h"
-#include "agent/gate/policy_identity.h"
 #include "agent/gate/policy_state_file.h"
 #include "agent/gate/policy_status.h"
 #include "agent/gate/policy_store.h"
 #include "agent/gate/request_gate.h"
+#include "agent/identity/connection_attribution.h"
 #include "agent/identity/identity.h"
 #include "agent/loader/redirect_loader.h"
 #include "agent/oidc/oidc_authenticator.h"
 #include "agent/proxy/proxy_server.h"
-#include "agent/proxy/recent_identities.h"
-#include "agent/proxy/shared_identities.h"
 #include "agent/resolver/target_resolver.h"
 #include "agent/tls/certificate_authority.h"
 #include "agent/upstream/upstream_hosts.h"
@@ -46,31 +45,6 @@ std::vector<TargetEntry> to_target_entries(const std::vector<ResolvedTarget>& re
     std::vector<TargetEntry> entries;
     for (const auto& target : resolved) entries.push_back(TargetEntry{target.addr, target.port, target.expires_unix_s});
     return entries;
-}
-
-ConnectionOrigin origin_of(const sluice_conn_meta& meta, IdentityResolver& identities,
-                           SharedIdentities& shared) {
-    namespace ip = boost::asio::ip;
-    ConnectionOrigin origin;
-    ip::address_v6::bytes_type bytes;
-    std::copy(std::begin(meta.orig_addr), std::end(meta.orig_addr), bytes.begin());
-    const ip::address_v6 v6(bytes);
-    const ip::address address = v6.is_v4_mapped() ? ip::address(ip::make_address_v4(ip::v4_mapped, v6)) : ip::address(v6);
-    origin.original_destination = ip::tcp::endpoint(address, ntohs(meta.orig_port));
-    ConnectingProcess process{meta.tgid, meta.uid, meta.gid, meta.cgroup_id,
-                              std::string(meta.comm, strnlen(meta.comm, sizeof meta.comm))};
-    thread_local RecentIdentities recent;  // each proxy thread looks up its own connections
-    const auto now = RecentIdentities::Clock::now();
-    origin.identity = recent.find(process, now);
-    if (!origin.identity) {
-        const Identity identity = identities.resolve(meta.tgid, meta.uid, meta.gid, process.comm, meta.cgroup_id);
-        origin.identity = shared.share(
-            {identity.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-             to_policy_identity(identity)});
-        recent.remember(process, origin.identity, now);
-    }
-    origin.uid = meta.uid;
-    return origin;
 }
 
 // A proxied connection holds two descriptors (client and upstream) and an idle pool more: the
@@ -125,7 +99,10 @@ int run_daemon(const Config& config) {
 
     const std::string cgroup_root = find_cgroup2_root();
     IdentityResolver identities(IdentitySources{cgroup_root, "/proc"});
-    SharedIdentities shared_identities;
+    // The audit keeps no command-line value the policy in force would mask or refuse to send.
+    ConnectionAttribution attribution(identities, [&](const std::string& cmdline) {
+        return audit_safe_text(policies.current().get(), cmdline);
+    });
 
     LoaderOptions loader_options;
     loader_options.cgroup_path = config.cgroup;
@@ -138,10 +115,10 @@ int run_daemon(const Config& config) {
 
     ProxyContext proxy_context{
         config,
-        [&](const boost::asio::ip::tcp::endpoint& client) -> std::optional<ConnectionOrigin> {
+        [&](const boost::asio::ip::tcp::endpoint& client, RecentIdentities& recent) -> std::optional<ConnectionOrigin> {
             auto meta = loader->take_connection(client.data(), static_cast<socklen_t>(client.size()));
             if (!meta) return std::nullopt;
-            return origin_of(*meta, identities, shared_identities);
+            return attribution.origin_of(*meta, recent);
         },
         [&](const std::string& sni) { return ca.server_context_for(sni); },
         upstreams,

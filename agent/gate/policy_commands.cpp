@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <optional>
 #include <stdexcept>
 
 #include "agent/gate/policy_file.h"
@@ -124,6 +125,17 @@ std::vector<std::string> lint_exes_on_host(const Policy& policy) {
     return out;
 }
 
+// The policy names who may do what and which prompts are blocked: a reader learns how to stay
+// under the patterns. sluiced reads it as root, so nobody else needs to.
+std::optional<std::string> lint_file_mode(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || (st.st_mode & S_IROTH) == 0) return std::nullopt;
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return path + " is readable by every user (mode " + mode +
+           "): they can read every rule and blocked pattern (and `policy explain` it); chmod 0640";
+}
+
 }  // namespace
 
 int run_policy_check(const std::string& path) {
@@ -134,6 +146,7 @@ int run_policy_check(const std::string& path) {
     }
     for (const std::string& warning : lint_policy(*result.policy)) std::printf("warning: %s\n", warning.c_str());
     for (const std::string& warning : lint_exes_on_host(*result.policy)) std::printf("warning: %s\n", warning.c_str());
+    if (const auto warning = lint_file_mode(path)) std::printf("warning: %s\n", warning->c_str());
     std::printf("ok: %s (%zu rules, default %s)\n", path.c_str(), result.policy->rules.size(),
                 result.policy->default_allow ? "allow" : "deny");
     return 0;

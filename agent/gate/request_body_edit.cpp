@@ -1,20 +1,33 @@
 #include "agent/gate/request_body_edit.h"
 
+#include <algorithm>
 #include <string>
+
+#include "policy/ascii_case.h"
 
 namespace sluice {
 
 namespace {
 
-std::string_view endpoint_of(std::string_view target) {
+// Without regard to case, as policy reads the caps (policy/output_bound.h): an upstream may
+// route "/V1/Chat/Completions" as the lower-case path.
+std::string endpoint_of(std::string_view target) {
     if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
     while (target.size() > 1 && target.back() == '/') target.remove_suffix(1);
-    return target;
+    return ascii_lower(target);
 }
 
 void cap_field(nlohmann::json& body, const char* field, int64_t limit) {
     auto it = body.find(field);
-    if (it == body.end() || !it->is_number_integer() || it->get<int64_t>() > limit) body[field] = limit;
+    if (it == body.end() || !it->is_number_integer()) {
+        body[field] = limit;
+        return;
+    }
+    // An unsigned value past INT64_MAX must not be read as a negative cap and kept.
+    const bool over = it->is_number_unsigned()
+                          ? it->get<uint64_t>() > static_cast<uint64_t>(std::max<int64_t>(0, limit))
+                          : it->get<int64_t>() > limit;
+    if (over) body[field] = limit;
 }
 
 }  // namespace
@@ -22,7 +35,7 @@ void cap_field(nlohmann::json& body, const char* field, int64_t limit) {
 bool set_max_output_tokens(nlohmann::json& body, std::string_view target, int64_t limit) {
     if (!body.is_object()) return false;
     const nlohmann::json before = body;
-    const std::string_view endpoint = endpoint_of(target);
+    const std::string endpoint = endpoint_of(target);
     if (endpoint == "/v1/chat/completions") {
         const bool has_new = body.contains("max_completion_tokens");
         const bool has_old = body.contains("max_tokens");

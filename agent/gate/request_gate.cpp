@@ -1,8 +1,12 @@
 #include "agent/gate/request_gate.h"
 
+#include <algorithm>
 #include <chrono>
 
+#include "agent/gate/audit_text.h"
 #include "agent/gate/request_body_edit.h"
+#include "policy/masking/masking_control.h"
+#include "policy/output_bound.h"
 #include "policy/policy_engine.h"
 #include "policy/prompt_text.h"
 #include "policy/request_summary.h"
@@ -16,7 +20,7 @@ namespace {
 constexpr size_t kPolicyScanMaxBytes = 64 * 1024 * 1024;
 
 PolicyRequest describe(const GateRequest& request, const nlohmann::json* body,
-                       const RequestSummary& summary) {
+                       const RequestSummary& summary, const RequestReading* reading) {
     PolicyRequest out;
     out.method = std::string(request.method);
     out.path = std::string(request.target);
@@ -26,11 +30,51 @@ PolicyRequest describe(const GateRequest& request, const nlohmann::json* body,
         return out;
     }
     out.model = summary.model;
+    out.model_unnamed = summary.model.empty();
     out.stream = summary.stream;
-    if (summary.max_output_tokens >= 0) out.max_output_tokens = summary.max_output_tokens;
+    OutputBound bound = read_output_bound(*body, request.target);
+    out.max_output_tokens = bound.cap;
+    out.outputs = bound.outputs;
+    out.output_cap_writable = bound.cap_writable;
+    out.output_unbounded = std::move(bound.unbounded);
     out.texts = extract_prompt_texts(*body, request.target);
     out.estimated_prompt_tokens = estimate_prompt_tokens(out.texts);
+    if (reading) out.scan_texts = prompt_scan_texts(*reading);
     return out;
+}
+
+bool masks_requests(const masking::MaskingControl* control) {
+    return control && !control->enabled(masking::Direction::request).empty();
+}
+
+// Whether any control of the policy reads the body's texts (blocked prompts anywhere, request
+// masking in any rule): only then are they decoded.
+bool scans_texts(const Policy& policy) {
+    if (policy.block_prompts) return true;
+    return std::any_of(policy.rules.begin(), policy.rules.end(), [](const PolicyRule& rule) {
+        return rule.block_prompts || masks_requests(rule.masking.get());
+    });
+}
+
+// A control that reads the body and, with fail_mode open, let an unreadable one through.
+bool body_control_waived(const PolicyDecision& decision) {
+    return std::any_of(decision.skipped_controls.begin(), decision.skipped_controls.end(),
+                       [](const std::string& control) {
+                           return control.starts_with("block_prompts") || control == "models" ||
+                                  control == "max_tokens";
+                       });
+}
+
+// A body that does not read strictly, refused: no control that reads it said fail_mode open.
+PolicyDecision refuse_unreadable(const PolicyDecision& decided, const std::string& problem) {
+    PolicyDecision decision;
+    decision.action = PolicyAction::deny;
+    decision.rule = decided.rule;
+    decision.http_status = 400;
+    decision.code = "invalid_request_body";
+    decision.reason = problem;
+    decision.skipped_controls = decided.skipped_controls;
+    return decision;
 }
 
 PolicyDecision allow_without_policy() {
@@ -65,15 +109,23 @@ GateResult RequestGate::admit(const PolicyIdentity& identity, const GateRequest&
         result.decision = allow_without_policy();
         return result;
     }
-    // Parsed once here for policy, the body edits and the audit's model/stream.
+    // Read once, strictly (request_reading.h): every control decides on this reading; the tree
+    // serves the policy's facts, the body edits and the audit's model/stream.
+    std::shared_ptr<RequestReading> reading;
     std::optional<nlohmann::json> body;
     if (readable) {
-        body = nlohmann::json::parse(*request.body, nullptr, false);
-        if (body->is_discarded()) body.reset();
+        reading = std::make_shared<RequestReading>(
+            read_request_body(*request.body, request.target, scans_texts(*policy)));
+        if (reading->readable()) {
+            body = nlohmann::json::parse(*request.body, nullptr, false);
+            if (body->is_discarded()) body.reset();
+        }
     }
     if (body) result.summary = summarize_request(*body);
+    const bool unreadable = reading && !reading->readable();
     try {
-        const PolicyRequest described = describe(request, body ? &*body : nullptr, result.summary);
+        const PolicyRequest described = describe(request, body ? &*body : nullptr, result.summary,
+                                                 reading && !unreadable ? reading.get() : nullptr);
         result.decision =
             evaluate(*policy, identity, described, state_, std::chrono::system_clock::now());
     } catch (const std::exception& e) {
@@ -84,8 +136,26 @@ GateResult RequestGate::admit(const PolicyIdentity& identity, const GateRequest&
         result.decision.http_status = 503;
         result.decision.reason = std::string("policy could not be evaluated: ") + e.what();
     }
+    // The audit keeps the model's name only as the policy would let it leave.
+    if (!result.summary.model.empty())
+        result.summary.model = audit_safe_text(policy.get(), result.summary.model);
+    const masking::MaskingControl* rule_masking = nullptr;
+    if (const auto index = result.decision.rule_index; index && *index < policy->rules.size())
+        rule_masking = policy->rules[*index].masking.get();
+    if (unreadable) {
+        // Name the problem in what the client and the audit see; a body no control waived
+        // (request masking never does) is refused even when no rule control needed it.
+        if (result.decision.allowed() &&
+            (!body_control_waived(result.decision) || masks_requests(rule_masking)))
+            result.decision = refuse_unreadable(result.decision, reading->problem);
+        else if (!result.decision.allowed() && result.decision.http_status == 400)
+            result.decision.reason += ": " + reading->problem;
+        else if (result.decision.allowed())
+            result.decision.skipped_controls.push_back("body (" + reading->problem + ")");
+    }
     if (!result.decision.allowed()) {
         result.refusal = refusal_for(result.decision);
+        if (result.decision.code == "invalid_request_body") result.refusal->type = "invalid_request_error";
         if (request.body_encoded && result.refusal->status == 400) {
             result.refusal->status = 415;
             result.refusal->message += " (it is sent with a Content-Encoding; send it uncompressed)";
@@ -95,6 +165,7 @@ GateResult RequestGate::admit(const PolicyIdentity& identity, const GateRequest&
     result.reservation = PolicyReservation(state_, result.decision.reservation_id);
     if (const auto index = result.decision.rule_index; index && *index < policy->rules.size())
         result.masking = policy->rules[*index].masking;
+    if (reading && !unreadable) result.reading = reading;
     if (body) {
         bool changed = false;
         if (result.decision.clamp_max_tokens)

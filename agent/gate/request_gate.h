@@ -12,6 +12,7 @@
 #include "agent/gate/policy_store.h"
 #include "policy/policy_model.h"
 #include "policy/policy_state.h"
+#include "policy/request_reading.h"
 #include "policy/request_summary.h"
 
 namespace sluice {
@@ -36,6 +37,10 @@ struct GateResult {
     bool body_rewritten = false;
     // The deciding rule's masking control; null when it masks nothing.
     std::shared_ptr<const masking::MaskingControl> masking;
+    // The one reading of the body the decision was made on (request_reading.h), with its texts
+    // when a control scans them; masking reuses it unless the body was rewritten since. Null
+    // when the body was not read (no policy, not JSON, encoded, over the scan limit).
+    std::shared_ptr<const RequestReading> reading;
 };
 
 class RequestGate {

@@ -77,6 +77,15 @@ net::awaitable<void> refuse_unrecognized_name(tcp::socket& client, std::size_t p
     client.shutdown(tcp::socket::shutdown_both, ec);
 }
 
+// The audit line of a connection the router refused or spliced, not served.
+AuditRecord route_record(const ConnectionOrigin& origin, const SniRoute& route, std::string kind, std::string action) {
+    AuditRecord record = connection_record(origin, std::move(kind));
+    record.sni = route.host;
+    record.action = std::move(action);
+    record.reason = route.reason;
+    return record;
+}
+
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 net::awaitable<void> route_client_connection(ProxyWorker& worker, tcp::socket& client, const tcp::endpoint& peer,
@@ -86,7 +95,7 @@ net::awaitable<void> route_client_connection(ProxyWorker& worker, tcp::socket& c
     boost::system::error_code ec;
     client.set_option(tcp::no_delay(true), ec);
 
-    std::optional<ConnectionOrigin> origin = context.lookup_connection(peer);
+    std::optional<ConnectionOrigin> origin = context.lookup_connection(peer, worker.recent_identities());
     if (!origin) {
         // Not redirected by our programs (someone dialled the proxy port directly): there is
         // no original destination to serve, so refuse rather than guess.
@@ -122,10 +131,7 @@ net::awaitable<void> route_client_connection(ProxyWorker& worker, tcp::socket& c
     }
     if (route.kind == SniRouteKind::refuse) {
         ++context.counters.refused_hellos;
-        AuditRecord record = connection_record(*origin, "connection");
-        record.sni = route.host;
-        record.action = "refused";
-        record.reason = route.reason;
+        AuditRecord record = route_record(*origin, route, "connection", "refused");
         record.error = "TLS to an intercepted address that sluice may neither inspect nor pass through";
         co_await refuse_unrecognized_name(client, hello.bytes);
         record.latency_ms = elapsed_ms(started);
@@ -134,10 +140,7 @@ net::awaitable<void> route_client_connection(ProxyWorker& worker, tcp::socket& c
     }
     if (route.kind == SniRouteKind::passthrough) {
         ++context.counters.passthrough;
-        AuditRecord record = connection_record(*origin, "passthrough");
-        record.sni = route.host;
-        record.action = "passthrough";
-        record.reason = route.reason;
+        AuditRecord record = route_record(*origin, route, "passthrough", "passthrough");
         SpliceResult splice = co_await splice_to_destination(
             client, origin->original_destination,
             std::chrono::milliseconds(context.config.limits.upstream_connect_timeout_ms));

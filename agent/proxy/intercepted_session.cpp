@@ -13,6 +13,7 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
+#include "policy/ascii_case.h"
 #include "agent/audit/audit_record.h"
 #include "agent/audit/audit_writer.h"
 #include "agent/common/limits.h"
@@ -20,12 +21,14 @@
 #include "agent/gate/request_gate.h"
 #include "agent/oidc/oidc_authenticator.h"
 #include "agent/common/connection_deadline.h"
+#include "agent/proxy/body_transform.h"
 #include "agent/proxy/connection_record.h"
 #include "agent/proxy/header_text.h"
 #include "agent/proxy/inline_io.h"
 #include "agent/proxy/proxy_worker.h"
 #include "agent/proxy/request_admission.h"
 #include "agent/proxy/request_rewrite.h"
+#include "agent/proxy/request_stages.h"
 #include "agent/common/unpooled_allocator.h"
 #include "agent/upstream/api_key_store.h"
 #include "agent/tls/tls_stream.h"
@@ -56,7 +59,7 @@ double ms_since(Clock::time_point since) {
 // masked and is withheld rather than passed through.
 bool response_is_maskable(const ResponseHeader& header) {
     const auto encoding = header[http::field::content_encoding];
-    return encoding.empty() || beast::iequals(encoding, "identity");
+    return encoding.empty() || ascii_iequals(encoding, "identity");
 }
 
 bool is_event_stream(const ResponseHeader& header) {
@@ -71,29 +74,10 @@ bool is_quiet_close(const beast::error_code& ec) {
            ec == net::error::operation_aborted;
 }
 
-ClientError parse_error_to_client_error(const beast::error_code& ec) {
-    if (ec == http::error::header_limit)
-        return {431, "invalid_request_error", "request_header_too_large", "request header fields too large"};
-    if (ec == http::error::body_limit)
-        return {413, "invalid_request_error", "request_too_large", "request body exceeds the configured limit"};
-    return {400, "invalid_request_error", "malformed_http", "malformed HTTP request: " + ec.message()};
-}
-
 uint16_t intercepted_port(const Config& config, const std::string& host) {
     for (const auto& target : config.intercept)
         if (target.host == host) return target.port;
     return 443;
-}
-
-ClientError oidc_refusal(const OidcAuthentication& auth) {
-    if (auth.outcome == OidcOutcome::unavailable)
-        return {503, "sluice_unavailable", "oidc_keys_unavailable", auth.reason};
-    return {401, "authentication_error", "invalid_token", auth.reason};
-}
-
-nlohmann::json oidc_audit_json(const OidcIdentity& oidc) {
-    return {{"outcome", "ok"}, {"issuer", oidc.issuer}, {"subject", oidc.subject}, {"email", oidc.email},
-            {"groups", oidc.groups}};
 }
 
 ClientError upstream_error(UpstreamFailure failure, const std::string& host) {
@@ -251,52 +235,6 @@ private:
         return record;
     }
 
-    // The policy decision for this request, recorded in its audit line.
-    GateResult admit(const PolicyIdentity& identity, const RequestHeader& request, const AdmittedHead& head,
-                     std::optional<std::string>& body, AuditRecord& record) {
-        GateRequest gate_request;
-        gate_request.method = request.method_string();
-        gate_request.target = request.target();
-        gate_request.body = body ? &*body : nullptr;
-        gate_request.body_is_json = body && head.body == BodyReading::whole;
-        gate_request.body_encoded = head.body_encoded;
-        GateResult result = context_.gate.admit(identity, gate_request);
-        record.model = result.summary.model;
-        record.stream = result.summary.stream;
-        record.action = std::string(to_string(result.decision.action));
-        record.rule = result.decision.rule;
-        record.reason = result.decision.reason;
-        if (!result.decision.allowed()) record.code = result.decision.code;
-        record.skipped_controls = result.decision.skipped_controls;
-        if (result.refusal) ++context_.counters.policy_refusals;
-        return result;
-    }
-
-    // Masks the request body when the deciding rule says so (values the upstream must not see
-    // become placeholders, hashes or redactions) and keeps the session for the response.
-    // A body that cannot be masked is refused, never sent as is.
-    net::awaitable<bool> start_masking(const GateResult& gate, const RequestHeader& request, const AdmittedHead& head,
-                                       std::optional<std::string>& body, AuditRecord& record,
-                                       Clock::time_point started) {
-        masking_.reset();
-        if (!gate.masking) co_return true;
-        masking_ = std::make_unique<masking::MaskingSession>(gate.masking, context_.host_secret);
-        if (!masking_->masks_requests() || !body || body->empty()) co_return true;
-        if (head.body_encoded) {
-            const ClientError error = {415, "invalid_request_error", "unsupported_content_encoding",
-                                       "the request body is compressed, so it could not be checked for sensitive "
-                                       "data; send it uncompressed"};
-            co_await refuse(record, error, started);
-            co_return false;
-        }
-        if (masking_->mask_request(*body, request.target()) != masking::BodyStatus::failed) co_return true;
-        record.action = "error";
-        const ClientError error = {503, "sluice_unavailable", "masking_failed",
-                                   "the request could not be checked for sensitive data, so it was not sent"};
-        co_await refuse(record, error, started);
-        co_return false;
-    }
-
     // The upstream to dial: upstream.<host>.connect if configured, else the original destination.
     // A host without an upstream keeps its session: each request gets 503 upstream_not_configured.
     net::awaitable<bool> resolve_upstream() {
@@ -354,73 +292,31 @@ private:
         const std::string credential = presented_credential(request);
         record.client_key_fingerprint = credential_fingerprint(credential);
 
-        // From here on the request is in canonical form (target, Host, how its body is read):
-        // what the policy decides on is what the upstream receives.
-        auto admission = admit_request_head(request, sni_, intercepted_port_, !parser.is_done());
-        if (const ClientError* refusal = std::get_if<ClientError>(&admission)) {
+        RequestFacts facts(request, record);
+        facts.body_pending = !parser.is_done();
+        if (const auto length = parser.content_length()) facts.content_length = *length;
+        if (context_.oidc.enabled()) facts.oidc = co_await context_.oidc.authenticate_async(credential);
+        const StageEnvironment env{sni_,
+                                   intercepted_port_,
+                                   config_.limits.max_body_bytes,
+                                   origin_.identity->policy,
+                                   host_upstream_ ? host_upstream_->host : nullptr,
+                                   config_.failure_mode == FailureMode::closed && !context_.audit.healthy(),
+                                   context_.gate,
+                                   context_.host_secret,
+                                   context_.counters};
+        if (StageResult refusal = run_stages(head_stages(), facts, env)) {
             co_await refuse(record, *refusal, started);
-            co_return false;
-        }
-        const AdmittedHead head = std::get<AdmittedHead>(admission);
-        record.path = std::string(request.target());
-        if (parser.content_length() && *parser.content_length() > config_.limits.max_body_bytes) {
-            {
-                const ClientError error = parse_error_to_client_error(http::error::body_limit);
-                co_await refuse(record, error, started);
-            }
-            co_return false;
-        }
-        // Who is asking: the kernel's identity, plus a verified OIDC token when one is presented.
-        // A token that fails verification is refused, never downgraded to the kernel identity.
-        std::optional<PolicyIdentity> token_identity;
-        if (context_.oidc.enabled()) {
-            OidcAuthentication auth = co_await context_.oidc.authenticate_async(credential);
-            if (auth.outcome == OidcOutcome::ok) {
-                record.oidc = oidc_audit_json(*auth.identity);
-                token_identity = origin_.identity->policy;
-                token_identity->oidc = std::move(auth.identity);
-            } else if (auth.outcome != OidcOutcome::none) {
-                record.oidc = nlohmann::json{{"outcome", std::string(to_string(auth.outcome))},
-                                           {"error", std::string(to_string(auth.error))}};
-                const ClientError error = oidc_refusal(auth);
-                co_await refuse(record, error, started);
-                co_return false;
-            }
-        }
-        const PolicyIdentity& identity = token_identity ? *token_identity : origin_.identity->policy;
-        if (host_upstream_ == nullptr) {
-            const ClientError error = {503, "sluice_unavailable", "upstream_not_configured",
-                                       "sluice has no upstream (and no API key) configured for " + sni_ +
-                                           "; ask the host's administrator"};
-            co_await refuse(record, error, started);
-            co_return false;
-        }
-        const auto real_key = host_upstream_->host->api_keys.key();
-        if (!real_key) {
-            const ClientError error = {503, "sluice_unavailable", "api_key_unavailable",
-                                       "sluice has no usable API key for " + sni_ +
-                                           "; ask the host's administrator (sluicectl status says why)"};
-            co_await refuse(record, error, started);
-            co_return false;
-        }
-        if (config_.failure_mode == FailureMode::closed && !context_.audit.healthy()) {
-            {
-                const ClientError error = {503, "sluice_unavailable", "audit_unavailable", "sluice cannot write its audit trail, so it is refusing new requests"};
-                co_await refuse(record, error, started);
-            }
             co_return false;
         }
         // Bodies are read whole: policy and masking need the full request before anything goes
         // upstream. Only multipart uploads stream through, decided on their headers before the
         // client is told to send them (request_admission.h).
-        const bool buffer_body = head.body == BodyReading::whole && !parser.is_done();
-        std::optional<std::string> body;
-        if (parser.is_done()) body.emplace();
-        GateResult gate;
+        const bool buffer_body = facts.head.body == BodyReading::whole && !parser.is_done();
+        if (parser.is_done()) facts.body.emplace();
         if (!buffer_body) {
-            gate = admit(identity, request, head, body, record);
-            if (gate.refusal) {
-                co_await refuse(record, *gate.refusal, started);
+            if (StageResult refusal = run_stages(body_stages(), facts, env)) {
+                co_await refuse(record, *refusal, started);
                 co_return false;
             }
         }
@@ -431,26 +327,25 @@ private:
             if (ec) co_return false;
         }
         if (buffer_body) {
-            body.emplace();
-            if (!co_await read_whole_body(parser, *body, ec)) {
-                {
-                    const ClientError error = parse_error_to_client_error(ec);
-                    co_await refuse(record, error, started);
-                }
+            facts.body.emplace();
+            if (!co_await read_whole_body(parser, *facts.body, ec)) {
+                co_await refuse(record, parse_error_to_client_error(ec), started);
                 co_return false;
             }
-            record.request_bytes = body->size();
-            gate = admit(identity, request, head, body, record);
-            if (gate.refusal) {
-                co_await refuse(record, *gate.refusal, started);
+            record.request_bytes = facts.body->size();
+            if (StageResult refusal = run_stages(body_stages(), facts, env)) {
+                co_await refuse(record, *refusal, started);
                 co_return false;
             }
         }
-        if (!co_await start_masking(gate, request, head, body, record, started)) co_return false;
+        masking_ = std::move(facts.masking);
+        std::optional<std::string>& body = facts.body;
+        GateResult& gate = facts.gate;
+        const std::string& real_key = *facts.real_key;
         const bool client_keep_alive = parser.keep_alive();
 
         http::request<http::buffer_body> upstream_request{std::move(request)};
-        prepare_upstream_request(upstream_request.base(), *real_key);
+        prepare_upstream_request(upstream_request.base(), real_key);
         if (body) {
             upstream_request.erase(http::field::transfer_encoding);
             if (!body->empty() || upstream_request.method() == http::verb::post)
@@ -590,9 +485,11 @@ private:
         if (masking_ && masking_->masks_responses() && !response_parser.is_done()) {
             if (!response_is_maskable(client_response)) co_return co_await withhold_unmaskable_answer(record, started);
             const std::string path(upstream_request.target());
-            if (streaming)
-                co_return co_await relay_masked_stream(response_parser, upstream, upstream_buffer, client_response, path,
-                                                       record, started, upstream_keep_alive);
+            if (streaming) {
+                StreamMasking transform(masking_->make_stream_masker(path));
+                co_return co_await relay_response_body(response_parser, upstream, upstream_buffer, client_response,
+                                                       transform, streaming, record, started, upstream_keep_alive);
+            }
             co_return co_await relay_masked_body(response_parser, upstream, upstream_buffer, client_response, path,
                                                  record, started, upstream_keep_alive);
         }
@@ -604,19 +501,22 @@ private:
                                                     static_cast<std::size_t>(*length), record, started,
                                                     upstream_keep_alive);
         }
-        co_return co_await relay_response_body(response_parser, upstream, upstream_buffer, client_response, streaming,
-                                               record, started, upstream_keep_alive);
+        PassThrough transform;
+        co_return co_await relay_response_body(response_parser, upstream, upstream_buffer, client_response, transform,
+                                               streaming, record, started, upstream_keep_alive);
     }
 
-    // An answer relayed piece by piece as it arrives (streams, large or unknown-length bodies).
+    // An answer relayed piece by piece as it arrives (streams, large or unknown-length bodies),
+    // each piece through `transform` (body_transform.h): the one loop for every streamed answer.
     // Its relay buffer lives in this coroutine's frame, so the common small answer does not
     // allocate one.
     net::awaitable<ExchangeOutcome> relay_response_body(http::response_parser<http::buffer_body>& response_parser,
                                                         UpstreamStream& upstream, beast::flat_buffer& upstream_buffer,
                                                         http::response<http::buffer_body>& client_response,
-                                                        bool streaming, AuditRecord& record, Clock::time_point started,
-                                                        bool upstream_keep_alive) {
+                                                        BodyTransform& transform, bool streaming, AuditRecord& record,
+                                                        Clock::time_point started, bool upstream_keep_alive) {
         beast::error_code ec;
+        if (transform.changes_length()) client_response.chunked(true);
         // No separate header write: the first write below carries the header with the first
         // piece of the body, one TLS record and one sendmsg fewer per response.
         http::response_serializer<http::buffer_body> response_writer{client_response};
@@ -625,9 +525,10 @@ private:
         StreamUsageTracker stream_usage;
         std::string captured;  // non-streamed body, kept to read usage
         bool capture = !streaming;
+        bool going_on = true;  // false once the transform has ended the body
         for (;;) {
             std::size_t n = 0;
-            if (!response_parser.is_done()) {
+            if (going_on && !response_parser.is_done()) {
                 n = co_await read_response_piece(response_parser, upstream, upstream_buffer, chunk.data(), chunk.size(), ec);
                 if (ec) co_return upstream_failed_mid_response(record, started, ec);
             }
@@ -639,16 +540,25 @@ private:
                 if (captured.size() + n <= limits::kUsageCaptureMaxBytes) captured.append(piece);
                 else capture = false;
             }
-            client_response.body().data = n ? chunk.data() : nullptr;
-            client_response.body().size = n;
-            client_response.body().more = !response_parser.is_done();
+            std::string_view out;
+            if (going_on) going_on = transform.feed(piece, response_parser.is_done(), out);
+            const bool last = response_parser.is_done() || !going_on;
+            client_response.body().data = out.empty() ? nullptr : const_cast<char*>(out.data());
+            client_response.body().size = out.size();
+            client_response.body().more = !last;
             arm_client(client_idle_timeout());
             co_await http::async_write(client_, response_writer, use_ec(ec));
             if (ec == http::error::need_buffer) ec = {};
             if (ec) co_return client_gone(record, started, ec);
-            if (response_parser.is_done() && response_writer.is_done()) break;
+            if (last && response_writer.is_done()) break;
         }
         record.usage = streaming ? stream_usage.usage() : (capture ? usage_from_body(captured) : std::nullopt);
+        if (!going_on) {
+            record.action = "error";
+            record.error = "response stream could not be masked: " + transform.failure();
+            finish(record, started);
+            co_return ExchangeOutcome::close_client;  // the upstream stream was abandoned mid-way
+        }
         finish(record, started);
         const bool reusable = upstream_keep_alive && upstream_buffer.size() == 0;
         co_return reusable ? ExchangeOutcome::done_keep_upstream : ExchangeOutcome::done_close_upstream;
@@ -737,64 +647,6 @@ private:
         client_response.content_length(body.size());
         co_return co_await send_whole_response(client_response, body, record, started,
                                                upstream_keep_alive && upstream_buffer.size() == 0);
-    }
-
-    // A streamed answer to mask: each upstream piece goes through the stream masker, which
-    // holds back only a tail that could still become a match. If masking fails the client gets
-    // the masker's error event and the stream ends; nothing raw follows.
-    net::awaitable<ExchangeOutcome> relay_masked_stream(http::response_parser<http::buffer_body>& response_parser,
-                                                        UpstreamStream& upstream, beast::flat_buffer& upstream_buffer,
-                                                        http::response<http::buffer_body>& client_response,
-                                                        const std::string& path, AuditRecord& record,
-                                                        Clock::time_point started, bool upstream_keep_alive) {
-        beast::error_code ec;
-        std::unique_ptr<masking::SseStreamMasker> masker = masking_->make_stream_masker(path);
-        client_response.chunked(true);
-        client_response.body().data = nullptr;
-        client_response.body().more = true;
-        http::response_serializer<http::buffer_body> writer{client_response};
-        arm_client(client_idle_timeout());
-        co_await http::async_write_header(client_, writer, use_ec(ec));
-        if (ec) co_return client_gone(record, started, ec);
-        SseParser sse;
-        StreamUsageTracker stream_usage;
-        std::array<char, limits::kRelayBufferBytes> chunk;
-        std::string out;
-        bool masked_ok = true;
-        for (;;) {
-            std::size_t n = 0;
-            if (masked_ok && !response_parser.is_done()) {
-                n = co_await read_response_piece(response_parser, upstream, upstream_buffer, chunk.data(), chunk.size(), ec);
-                if (ec) co_return upstream_failed_mid_response(record, started, ec);
-            }
-            const std::string_view piece(chunk.data(), n);
-            record.response_bytes += n;
-            sse.feed(piece, [&](const SseEvent& event) { stream_usage.on_event(event); });
-            if (masked_ok) {
-                out.clear();
-                masked_ok = masker->feed(piece, out);
-                if (masked_ok && response_parser.is_done()) masked_ok = masker->finish(out);
-            }
-            const bool last = response_parser.is_done() || !masked_ok;
-            client_response.body().data = out.empty() ? nullptr : out.data();
-            client_response.body().size = out.size();
-            client_response.body().more = !last;
-            arm_client(client_idle_timeout());
-            co_await http::async_write(client_, writer, use_ec(ec));
-            if (ec == http::error::need_buffer) ec = {};
-            if (ec) co_return client_gone(record, started, ec);
-            if (last && writer.is_done()) break;
-        }
-        record.usage = stream_usage.usage();
-        if (!masked_ok) {
-            record.action = "error";
-            record.error = "response stream could not be masked: " + masker->failure();
-            finish(record, started);
-            co_return ExchangeOutcome::close_client;  // the upstream stream was abandoned mid-way
-        }
-        finish(record, started);
-        const bool reusable = upstream_keep_alive && upstream_buffer.size() == 0;
-        co_return reusable ? ExchangeOutcome::done_keep_upstream : ExchangeOutcome::done_close_upstream;
     }
 
     // Reads what has arrived of the upstream's body into [data, data + size) (one deadline per

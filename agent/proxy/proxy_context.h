@@ -14,6 +14,8 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/config/config.h"
+#include "agent/identity/connection_origin.h"
+#include "agent/identity/recent_identities.h"
 #include "agent/proxy/sni_route.h"
 #include "policy/policy_model.h"
 
@@ -24,24 +26,10 @@ class AuditWriter;
 class RequestGate;
 class OidcAuthenticator;
 
-// Who opened a connection, as audit and policy see it.
-struct ConnectionIdentity {
-    // The audit "identity" object as JSON text: serialized once, copied into each record.
-    std::string audit_json;
-    PolicyIdentity policy;  // what policy matches on (OIDC claims are added per request)
-};
-
-// Who opened a redirected connection and where it was going (from the kernel record).
-struct ConnectionOrigin {
-    boost::asio::ip::tcp::endpoint original_destination;
-    // Never null. Shared by the connections of one process (SharedIdentities).
-    std::shared_ptr<const ConnectionIdentity> identity;
-    uint32_t uid = 0;
-};
-
-// Finds (and consumes) the kernel's record for an accepted connection, by the client's address.
-using ConnectionLookup =
-    std::function<std::optional<ConnectionOrigin>(const boost::asio::ip::tcp::endpoint& client)>;
+// Finds (and consumes) the kernel's record for an accepted connection, by the client's address;
+// `recent` is the calling proxy thread's memo of identities (agent/identity/connection_attribution.h).
+using ConnectionLookup = std::function<std::optional<ConnectionOrigin>(const boost::asio::ip::tcp::endpoint& client,
+                                                                       RecentIdentities& recent)>;
 // The intercepted host an address was resolved for, if any (a ClientHello without SNI).
 using AddressHostLookup = std::function<std::optional<std::string>(const boost::asio::ip::address& address)>;
 // The TLS server context for an intercepted SNI (leaf from the local CA).

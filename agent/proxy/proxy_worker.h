@@ -43,6 +43,8 @@ public:
     HostUpstream* upstream_for(const std::string& host);
     // The asio wrapper for the CA's context for `sni`, or nullptr if not intercepted.
     boost::asio::ssl::context* server_context(const std::string& sni);
+    // This thread's memo of processes that connected within the last second.
+    RecentIdentities& recent_identities() { return recent_identities_; }
     uint64_t active_sessions() const { return active_sessions_; }
     void session_started() { ++active_sessions_; }
     void session_ended() { --active_sessions_; }
@@ -61,6 +63,7 @@ private:
     boost::asio::io_context io_{1};
     std::vector<boost::asio::ip::tcp::acceptor> acceptors_;
     std::map<std::string, HostUpstream> upstreams_;
+    RecentIdentities recent_identities_;
     std::map<std::string, ServerContext> server_contexts_;
     std::atomic<uint64_t> active_sessions_{0};
     std::atomic<uint64_t> heartbeat_{0};

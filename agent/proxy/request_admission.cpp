@@ -5,6 +5,7 @@
 
 #include <boost/beast/core/string.hpp>
 
+#include "policy/ascii_case.h"
 #include "agent/proxy/request_target.h"
 
 namespace sluice {
@@ -95,14 +96,14 @@ std::variant<AdmittedHead, ClientError> admit_request_head(RequestHeader& header
 
     AdmittedHead admitted;
     if (!has_body) return admitted;
-    const bool multipart = boost::beast::iequals(media_type(header[http::field::content_type]), "multipart/form-data");
+    const bool multipart = ascii_iequals(media_type(header[http::field::content_type]), "multipart/form-data");
     if (multipart && header.method() == http::verb::post && is_upload_endpoint(target.path())) {
         admitted.body = BodyReading::streamed_upload;
         return admitted;
     }
     admitted.body = BodyReading::whole;
     const std::string_view encoding = header[http::field::content_encoding];
-    admitted.body_encoded = !encoding.empty() && !boost::beast::iequals(encoding, "identity");
+    admitted.body_encoded = !encoding.empty() && !ascii_iequals(encoding, "identity");
     return admitted;
 }
 

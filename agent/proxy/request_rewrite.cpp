@@ -2,8 +2,9 @@
 
 #include <vector>
 
-#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/rfc7230.hpp>
+
+#include "policy/ascii_case.h"
 
 namespace sluice {
 
@@ -44,7 +45,7 @@ void remove_hop_by_hop(Header& header, Predicate also_erase) {
     }
     auto connection_names = [&](const auto& field) {
         for (const auto& name : named)
-            if (boost::beast::iequals(name, field.name_string())) return true;
+            if (ascii_iequals(name, field.name_string())) return true;
         return false;
     };
     for (auto it = header.begin(); it != header.end();) {
@@ -72,7 +73,7 @@ std::optional<ClientError> validate_request_framing(const RequestHeader& header)
         bool chunked = false;
         for (auto coding : codings) {
             ++count;
-            chunked = boost::beast::iequals(coding, "chunked");
+            chunked = ascii_iequals(coding, "chunked");
         }
         if (count != 1 || !chunked)
             return bad_framing("request Transfer-Encoding must be exactly chunked");
@@ -85,7 +86,7 @@ std::string presented_credential(const RequestHeader& header) {
     if (!authorization.empty()) {
         constexpr std::string_view kBearer = "Bearer ";
         if (authorization.size() > kBearer.size() &&
-            boost::beast::iequals(authorization.substr(0, kBearer.size()), kBearer))
+            ascii_iequals(authorization.substr(0, kBearer.size()), kBearer))
             return std::string(authorization.substr(kBearer.size()));
         return std::string(authorization);
     }
@@ -100,7 +101,7 @@ void prepare_upstream_request(RequestHeader& header, std::string_view real_key) 
             case http::field::accept_encoding:
                 return true;
             case http::field::unknown:
-                return boost::beast::iequals(field.name_string(), "api-key");
+                return ascii_iequals(field.name_string(), "api-key");
             default:
                 return false;
         }

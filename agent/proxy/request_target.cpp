@@ -1,6 +1,6 @@
 #include "agent/proxy/request_target.h"
 
-#include <boost/beast/core/string.hpp>
+#include "policy/ascii_case.h"
 
 namespace sluice {
 
@@ -63,7 +63,7 @@ std::optional<TargetProblem> check_query(std::string_view query) {
 }
 
 bool starts_with_scheme(std::string_view target, std::string_view scheme) {
-    return target.size() > scheme.size() && boost::beast::iequals(target.substr(0, scheme.size()), scheme);
+    return target.size() > scheme.size() && ascii_iequals(target.substr(0, scheme.size()), scheme);
 }
 
 }  // namespace
@@ -105,7 +105,7 @@ bool authority_names_host(std::string_view authority, std::string_view host, uin
     }
     if (!name.empty() && name.back() == '.') name.remove_suffix(1);
     if (!host.empty() && host.back() == '.') host.remove_suffix(1);
-    return !name.empty() && boost::beast::iequals(name, host);
+    return !name.empty() && ascii_iequals(name, host);
 }
 
 std::variant<CanonicalTarget, TargetProblem> canonicalize_target(std::string_view target, std::string_view host,

@@ -1,14 +1,12 @@
-// Masks JSON bodies of the OpenAI API: only the string values that carry content, found by
-// the endpoint's schema; everything else (ids, model, numbers, base64 payloads) is left as it
-// was. Only if a value changed is the body rewritten: a request by splicing the changed strings
-// into it, an answer by re-serializing it; always valid JSON in UTF-8. The caller sets
-// Content-Length from the new size.
+// Masks JSON answer bodies of the OpenAI API: only the string values that carry content, found
+// by the endpoint's schema; everything else (ids, model, numbers, base64 payloads) is left as
+// it was. Only if a value changed is the body re-serialized; always valid JSON in UTF-8. The
+// caller sets Content-Length from the new size. (Requests: request_masker.h.)
 //
-// Requests: chat `messages[].content` (strings and text parts), tool call arguments and tool
-// results; Responses `instructions` and `input` items (content, tool outputs, arguments);
-// embeddings/moderations `input`; completions `prompt`. Responses: chat `choices[].message`
-// content, refusal and tool call arguments; Responses `output[]` item texts and arguments.
-// Other JSON endpoints: every string except a few known identifier/binary keys.
+// Answers of chat, completions and Responses: every string the client receives except
+// identifiers, enumerations and binary payloads (edit_answer_strings); tool arguments as the
+// client will parse them; token logprobs dropped. Other JSON endpoints: every string except a
+// few known identifier/binary keys.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -35,7 +33,6 @@ ApiShape api_shape(std::string_view path);  // query string and trailing '/' ign
 // serialization recurses).
 bool json_depth_within(std::string_view text, int max_depth = kJsonMaxDepth);
 
-BodyStatus mask_request_body(std::string& body, std::string_view path, TextMasker& masker);
 // `restore`: put back placeholders issued for this session's requests.
 BodyStatus mask_response_body(std::string& body, std::string_view path, TextMasker& masker,
                               bool restore);
@@ -48,8 +45,15 @@ struct JsonEdit {
     bool changed = false;
     bool failed = false;
     void string(nlohmann::json& value);  // masks (and restores) one string value
+    // A string holding JSON text (tool arguments): masked as the client will parse it, with
+    // escapes such as `\u0040` decoded (json_text_unescape.h).
+    void json_text(nlohmann::json& value);
+    void drop_logprobs(nlohmann::json& value);  // null / [] (token text cannot be masked)
 };
 void edit_response_value(nlohmann::json& value, ApiShape shape, JsonEdit& edit);
+// Every string of an answer value the client reads (identifiers, enumerations and binary
+// payloads excepted), tool arguments as parsed JSON text, logprobs dropped.
+void edit_answer_value(nlohmann::json& value, JsonEdit& edit);
 void edit_responses_output_item(nlohmann::json& item, JsonEdit& edit);
 
 }  // namespace sluice::masking

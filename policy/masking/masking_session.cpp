@@ -7,10 +7,13 @@ MaskingSession::MaskingSession(std::shared_ptr<const MaskingControl> control, st
       hash_key_(std::move(hash_key)),
       masker_(*control_, hash_key_, vault_, stats_) {}
 
-BodyStatus MaskingSession::mask_request(std::string& body, std::string_view path) {
+BodyStatus MaskingSession::mask_request(std::string& body, std::string_view path,
+                                        const RequestReading* reading) {
     if (!masks_requests() || body.empty()) return BodyStatus::unchanged;
-    const auto status = mask_request_body(body, path, masker_);
-    if (status == BodyStatus::not_json) stats_.skipped.emplace_back("request: not JSON");
+    const auto status = reading && reading->readable()
+                            ? mask_request_reading(body, path, *reading, masker_)
+                            : mask_request_body(body, path, masker_);
+    if (status == BodyStatus::not_json) stats_.skipped.emplace_back("request: not strict JSON");
     if (status == BodyStatus::failed && stats_.failure.empty())
         stats_.failure = "request body: scan failed";
     return status;

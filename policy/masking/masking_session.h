@@ -6,7 +6,8 @@
 //   switch (masking.mask_request(body, path)) {          // before forwarding
 //       case BodyStatus::masked: set Content-Length to body.size(); break;
 //       case BodyStatus::failed: refuse (fail closed), audit; return;
-//       case BodyStatus::not_json / unchanged: forward as is (summary notes not_json);
+//       case BodyStatus::not_json: refuse (400): a body masking cannot read is never sent;
+//       case BodyStatus::unchanged: forward as is;
 //   }
 //   if (masking.masks_responses()) {
 //       if (event stream) {
@@ -30,6 +31,7 @@
 #include <string_view>
 
 #include "policy/masking/json_masker.h"
+#include "policy/masking/request_masker.h"
 #include "policy/masking/masking_control.h"
 #include "policy/masking/sse_stream_masker.h"
 #include "policy/masking/text_masker.h"
@@ -49,8 +51,10 @@ public:
         return !control_->enabled(Direction::response).empty() || control_->restores_tokens();
     }
 
-    // Rewrites a request body in place (see json_masker.h for which values, and BodyStatus).
-    [[nodiscard]] BodyStatus mask_request(std::string& body, std::string_view path);
+    // Rewrites a request body in place (see request_masker.h for which values, and BodyStatus).
+    // `reading`: the gate's reading of exactly this body, when it has one (else it is read).
+    [[nodiscard]] BodyStatus mask_request(std::string& body, std::string_view path,
+                                          const RequestReading* reading = nullptr);
     // Rewrites a non-streamed response body in place, restoring this session's placeholders.
     [[nodiscard]] BodyStatus mask_response(std::string& body, std::string_view path);
     // An incremental masker for a text/event-stream response to `path`.

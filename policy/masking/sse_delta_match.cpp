@@ -63,6 +63,9 @@ std::optional<ChatDeltaEvent> match_chat_delta(std::string_view data) {
     std::array<Seen, kChatChunkFields.size()> fields;
     std::size_t elements = 0;
     bool plain = true;
+    // A member this path does not splice (delta.audio, annotations, ...) may carry text: the
+    // general path masks it.
+    bool unknown = false;
     const bool valid = scan_event_object(data, [&](const JsonValue& v) {
         if (v.depth > 4) return;
         if (!plain_path(v)) {
@@ -88,15 +91,20 @@ std::optional<ChatDeltaEvent> match_chat_delta(std::string_view data) {
             if (p[2].is_member("delta")) delta.add(v);
             if (p[2].is_member("logprobs")) logprobs.add(v);
             if (p[2].is_member("finish_reason")) finish.add(v);
+            unknown |= !p[2].is_member("index") && !p[2].is_member("delta") &&
+                       !p[2].is_member("logprobs") && !p[2].is_member("finish_reason");
             return;
         }
         if (!p[2].is_member("delta")) return;
+        unknown |= v.depth == 4 && !p[3].is_member("content") && !p[3].is_member("role") &&
+                   !p[3].is_member("refusal") && !p[3].is_member("tool_calls") &&
+                   !p[3].is_member("function_call");
         if (p[3].is_member("content")) content.add(v);
         if (p[3].is_member("refusal")) refusal.add(v);
         if (p[3].is_member("tool_calls")) tools.add(v);
         if (p[3].is_member("function_call")) function.add(v);
     });
-    if (!valid || !plain) return std::nullopt;
+    if (!valid || !plain || unknown) return std::nullopt;
     if (choices.count != 1 || choices.kind != JsonKind::array || elements != 1 ||
         element.kind != JsonKind::object)
         return std::nullopt;

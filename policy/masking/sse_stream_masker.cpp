@@ -1,5 +1,6 @@
 #include "policy/masking/sse_stream_masker.h"
 
+#include <algorithm>
 #include <cstring>
 #include <initializer_list>
 #include <optional>
@@ -7,6 +8,7 @@
 #include "policy/json_append.h"
 #include "policy/json_scan.h"
 #include "policy/masking/char_class.h"
+#include "policy/masking/json_text_unescape.h"
 #include "policy/masking/sse_delta_match.h"
 
 namespace sluice::masking {
@@ -20,8 +22,19 @@ struct SseStreamMasker::Channel {
     bool open = true;
     // Chat: which part of which choice.
     int64_t choice = 0;
-    enum class Kind { content, refusal, tool_call, function_call, responses } kind = Kind::content;
+    enum class Kind {
+        content,
+        refusal,
+        tool_call,
+        function_call,
+        audio_transcript,
+        responses
+    } kind = Kind::content;
     int64_t tool_index = 0;
+    // Tool arguments: JSON text whose escapes are decoded before masking (json_text_unescape.h),
+    // so `a\u0040b.com` is seen as the address the client will parse.
+    bool json_text = false;
+    JsonTextUnescaper unescaper;
     // Responses: the identifiers a synthesized delta event repeats.
     json ids = json::object();
 };
@@ -183,6 +196,11 @@ SseStreamMasker::Channel* SseStreamMasker::channel(const std::string& key, bool 
 
 bool SseStreamMasker::release(Channel& ch, std::string_view delta, std::string& text) {
     text.clear();
+    if (ch.json_text) {
+        unescaped_.clear();
+        ch.unescaper.feed(delta, unescaped_);
+        delta = unescaped_;
+    }
     if (!ch.text.feed(delta, text)) return false;
     if (ch.kind == Channel::Kind::responses) {
         ch.emitted.append(text);
@@ -194,6 +212,11 @@ bool SseStreamMasker::release(Channel& ch, std::string_view delta, std::string& 
 bool SseStreamMasker::close(Channel& ch, std::string& tail) {
     tail.clear();
     ch.open = false;
+    if (ch.json_text) {
+        unescaped_.clear();
+        ch.unescaper.finish(unescaped_);
+        if (!ch.text.feed(unescaped_, tail)) return false;
+    }
     if (!ch.text.finish(tail)) return false;
     if (ch.kind == Channel::Kind::responses) {
         ch.emitted.append(tail);
@@ -320,6 +343,7 @@ void SseStreamMasker::on_chat(json& chunk) {
             ch->choice = index;
             ch->kind = kind;
             ch->tool_index = tool;
+            ch->json_text = kind == Channel::Kind::tool_call || kind == Channel::Kind::function_call;
             if (!release(*ch, value.get_ref<const std::string&>(), text)) {
                 pending_failure_ = "masking failed";
                 return;
@@ -346,6 +370,15 @@ void SseStreamMasker::on_chat(json& chunk) {
             if (auto fn = delta->find("function_call"); fn != delta->end() && fn->is_object())
                 if (auto args = fn->find("arguments"); args != fn->end())
                     feed(*args, "function", Channel::Kind::function_call, 0);
+            if (auto audio = delta->find("audio"); audio != delta->end() && audio->is_object())
+                if (auto transcript = audio->find("transcript"); transcript != audio->end())
+                    feed(*transcript, "audio", Channel::Kind::audio_transcript, 0);
+            // Annotations (url_citation titles and URLs) arrive whole: mask them in place.
+            if (auto notes = delta->find("annotations"); notes != delta->end()) {
+                JsonEdit edit{masker_, Direction::response, restore_};
+                edit_response_value(*notes, ApiShape::other, edit);
+                if (edit.failed) pending_failure_ = "masking failed";
+            }
         }
         if (!pending_failure_.empty()) return;
         auto finish = choice.find("finish_reason");
@@ -377,6 +410,12 @@ void SseStreamMasker::on_chat(json& chunk) {
                 case Channel::Kind::refusal:
                     append(*delta, "refusal");
                     break;
+                case Channel::Kind::audio_transcript: {
+                    json& audio = (*delta)["audio"];
+                    if (!audio.is_object()) audio = json::object();
+                    append(audio, "transcript");
+                    break;
+                }
                 case Channel::Kind::function_call: {
                     json& fn = (*delta)["function_call"];
                     if (!fn.is_object()) fn = json::object();
@@ -419,14 +458,32 @@ void SseStreamMasker::set_full_text(json& holder, const char* field, const std::
     if (edit.failed) pending_failure_ = "masking failed";
 }
 
+// The members of an output item (or content part) that carry no streamed text — annotations,
+// tool outputs, search results — masked in place as a non-streamed answer's would be.
+void SseStreamMasker::mask_other_members(json& object,
+                                         std::initializer_list<std::string_view> streamed) {
+    if (!object.is_object()) return;
+    JsonEdit edit{masker_, Direction::response, restore_};
+    for (auto it = object.begin(); it != object.end(); ++it) {
+        if (std::find(streamed.begin(), streamed.end(), it.key()) != streamed.end()) continue;
+        json wrapper = json::object();
+        wrapper[it.key()] = std::move(it.value());
+        edit_answer_value(wrapper, edit);
+        it.value() = std::move(wrapper[it.key()]);
+    }
+    if (edit.failed) pending_failure_ = "masking failed";
+}
+
 void SseStreamMasker::replace_item_texts(json& item, std::size_t o) {
     if (!item.is_object()) return;
+    mask_other_members(item, {"content", "summary", "arguments", "input", "output"});
     const bool reasoning = string_or(item, "type", "") == "reasoning";
     if (auto content = item.find("content"); content != item.end() && content->is_array()) {
         int64_t j = 0;
         for (auto& part : *content) {
             if (part.is_object()) {
                 clear_logprobs(part);
+                mask_other_members(part, {"text", "refusal", "logprobs"});
                 set_full_text(
                     part, "text",
                     responses_key(reasoning ? "response.reasoning_text" : "response.output_text", o,
@@ -484,6 +541,8 @@ void SseStreamMasker::on_responses(const SseEvent& event, json& body, std::strin
         if (!ch) return fail("too many channels", out);
         if (ch->ids.empty()) {
             ch->kind = Channel::Kind::responses;
+            ch->json_text = base == "response.function_call_arguments" ||
+                            base == "response.mcp_call_arguments";
             ch->ids["type"] = type;
             for (const char* id : {"item_id", "output_index", "content_index", "summary_index"})
                 if (auto it = body.find(id); it != body.end()) ch->ids[id] = *it;
@@ -521,6 +580,7 @@ void SseStreamMasker::on_responses(const SseEvent& event, json& body, std::strin
             const int64_t c = int_or(body, "content_index", 0);
             const bool reasoning = string_or(*part, "type", "") == "reasoning_text";
             clear_logprobs(*part);
+            mask_other_members(*part, {"text", "refusal", "logprobs"});
             set_full_text(
                 *part, "text",
                 responses_key(reasoning ? "response.reasoning_text" : "response.output_text", o,
@@ -603,6 +663,9 @@ void SseStreamMasker::flush_all(std::string& out) {
                 break;
             case Channel::Kind::refusal:
                 delta["refusal"] = tail;
+                break;
+            case Channel::Kind::audio_transcript:
+                delta["audio"] = {{"transcript", tail}};
                 break;
             case Channel::Kind::function_call:
                 delta["function_call"] = {{"arguments", tail}};

@@ -1,8 +1,10 @@
 // Masks a streamed answer (text/event-stream) on its way to the client: raw SSE bytes in, as
 // they arrive, valid SSE out, every `data:` JSON event rewritten with its text masked.
 //
-// Chat Completions: `choices[].delta.content`, `.refusal` and tool call / function call
-// argument deltas are channels keyed by choice (and tool call) index. A channel's held-back
+// Chat Completions: `choices[].delta.content`, `.refusal`, `.audio.transcript` and tool call /
+// function call argument deltas are channels keyed by choice (and tool call) index; argument
+// text is unescaped (`\u0040` → `@`) before masking, so the client parses what was masked.
+// `delta.annotations` arrive whole and are masked in place. A channel's held-back
 // tail is released in the chunk that carries the choice's finish_reason (or, failing that, a
 // chunk synthesized before `[DONE]` / at the end of the stream).
 //
@@ -22,6 +24,7 @@
 
 #include <array>
 #include <cstddef>
+#include <initializer_list>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -72,6 +75,8 @@ private:
     bool close(Channel& channel, std::string& tail);
     void set_full_text(nlohmann::json& holder, const char* field, const std::string& key);
     void replace_item_texts(nlohmann::json& item, std::size_t output_index);
+    void mask_other_members(nlohmann::json& object,
+                            std::initializer_list<std::string_view> streamed);
     void flush_all(std::string& out);
     void write(std::string_view event, std::string_view id, std::string_view data,
                std::string& out);
@@ -93,6 +98,7 @@ private:
     bool done_ = false;
     std::string failure_;
     std::string pending_failure_;  // set while handling an event, turned into fail()
+    std::string unescaped_;        // scratch: a json_text channel's delta, unescaped
 };
 
 }  // namespace sluice::masking

@@ -98,6 +98,7 @@ struct Options {
     double rate = 1000;
     int64_t max_requests = 0;  // 0: no limit, the duration decides
     size_t body_bytes = 1024;
+    std::string prompt_prefix;  // starts the user text; lorem fills the rest to body_bytes
     double hold_s = 600;
     std::vector<int> cpu_pids;
 };
@@ -114,6 +115,8 @@ struct Options {
         "  --rate R            requests/s for --mode rate\n"
         "  --requests N        stop after N measured requests (serial, stream)\n"
         "  --body-bytes N      approximate JSON request body size (default 1024)\n"
+        "  --prompt-prefix T   start the user message with T (e.g. personal data for a masking\n"
+        "                      proxy to find); the body keeps its --body-bytes size\n"
         "  --hold-seconds S    idle: hold connections at most S seconds (default 600)\n"
         "  --api-key KEY       Authorization bearer token (default sk-bench-client)\n"
         "  --cpu-pids P,...    report CPU seconds these processes used in the window\n"
@@ -175,6 +178,8 @@ Options parse_options(int argc, char** argv) {
             o.max_requests = parse_number<int64_t>(flag, value);
         } else if (flag == "--body-bytes") {
             o.body_bytes = parse_number<size_t>(flag, value);
+        } else if (flag == "--prompt-prefix") {
+            o.prompt_prefix = value;
         } else if (flag == "--hold-seconds") {
             o.hold_s = parse_number<double>(flag, value);
         } else if (flag == "--cpu-pids") {
@@ -194,9 +199,28 @@ Options parse_options(int argc, char** argv) {
     return o;
 }
 
+// `text` as the inside of a JSON string.
+std::string json_string_content(std::string_view text) {
+    std::string out;
+    for (const char c : text) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+            char escaped[8];
+            std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+            out += escaped;
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
 // The request every workload sends: a chat completion with a ~body_bytes JSON body.
 std::string build_request(const Options& o, bool stream) {
     std::string text;
+    if (!o.prompt_prefix.empty()) text = json_string_content(o.prompt_prefix) + ' ';
     while (text.size() + 6 < o.body_bytes - std::min<size_t>(o.body_bytes, 90)) text += "lorem ";
     if (text.empty()) text = "hello";
     std::string body = R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":")" + text +

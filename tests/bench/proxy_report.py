@@ -2,8 +2,9 @@
 """Turns the JSON lines of `scripts/bench proxy` (one per http-load run, plus idle RSS and
 sluiced health records) into the markdown of the "## Proxy" section of docs/benchmarks.md.
 
-Targets: direct (fake-openai), sluice, nginx. "Added" latency is proxy minus direct at the same
-percentile; per-core figures divide by the CPU time the proxy process used in the window."""
+Targets: direct (fake-openai), sluice (no policy), sluice-full (every policy feature on), nginx.
+"Added" latency is proxy minus direct at the same percentile; per-core figures divide by the CPU
+time the proxy process used in the window."""
 import argparse
 import datetime
 import json
@@ -11,8 +12,9 @@ import os
 import statistics
 import sys
 
-TARGETS = ["direct", "sluice", "nginx"]
-PROXIES = ["sluice", "nginx"]
+TARGETS = ["direct", "sluice", "sluice-full", "nginx"]
+PROXIES = ["sluice", "sluice-full", "nginx"]
+SLUICES = ["sluice", "sluice-full"]
 
 
 def load(path):
@@ -29,7 +31,9 @@ def load(path):
             elif r["mode"] == "idle":
                 extra.setdefault("idle", {}).setdefault(r["label"], {})[r["stage"]] = r
             elif r["mode"] == "sluice_health":
-                extra["sluice_health"] = r
+                extra.setdefault("sluice_health", {})[r.get("label", "sluice")] = r
+            elif r["mode"] == "sluice_full_health":
+                extra["sluice_full_health"] = r
             elif r["mode"] == "wake":
                 extra["wake"] = r
             else:
@@ -59,6 +63,53 @@ def nagle_flag(r):
     """http-load counts samples in the 38-45 ms window and says whether they form a peak there
     (the Nagle/delayed-ACK signature) rather than a loaded run's latencies passing through."""
     return r.get("nagle_window", 0), r.get("nagle_suspect", False)
+
+
+def full_health(h, w, problems):
+    """The sluice-full instance's own evidence (tests/bench/full_policy_check.py) that every
+    control ran: a flag for each that did not."""
+    if not h:
+        problems.append("sluice-full: no policy check ran")
+        return
+    if h.get("check_failed"):
+        problems.append("sluice-full: the policy check failed (see the bench's output)")
+        return
+    n = h["allowed_200"]
+    w(f"sluice-full policy check: {h['requests']:,} audited requests, {n:,} allowed with 200, all "
+      f"by rule `bench-full` but {h['other_rule']}; request masking (email, phone, card) in "
+      f"{h['masked_request']:,}, answer masking (phone, card) in {h['masked_response']:,}, "
+      f"email restored in {h['restored']:,}; usage read from {h['with_usage']:,} answers "
+      f"({h['cut_short']} cut short at a window's end); the budget holds "
+      f"{fmt(h['budget_tokens'])} tokens against {h['usage_tokens']:,} of audited usage "
+      f"({'settled' if h['budget_settled'] else '**not settled**'}); actions {h['actions']}. "
+      f"Probes: PII {h['probe_pii']['status']} (leaked {h['probe_pii']['leaked'] or 'nothing'}, "
+      f"missing {h['probe_pii']['missing'] or 'nothing'}), rule pattern "
+      f"{h['probe_rule_block']['status']}, secrets set {h['probe_global_block']['status']}.")
+    w("")
+    # Each audited 200 that finished should show the controls' work; the requests a load
+    # generator cut at its window's end are the only ones allowed to lack the answer's part.
+    finished = h["finished"]
+    if h["other_rule"]:
+        problems.append(f"sluice-full: {h['other_rule']} requests allowed by another rule")
+    if h["masked_request"] < n:
+        problems.append(f"sluice-full: request masking missing in {n - h['masked_request']} requests")
+    for key, what in (("masked_response", "answer masking"), ("restored", "email restoration"),
+                      ("with_usage", "usage")):
+        if h[key] < finished:
+            problems.append(f"sluice-full: {what} missing in {finished - h[key]} finished requests")
+    if not h["budget_settled"]:
+        problems.append("sluice-full: the budget was not settled to the reported usage")
+    if h["actions"].get("deny", 0) != 2 or set(h["actions"]) - {"allow", "deny", "error"}:
+        problems.append(f"sluice-full: unexpected decisions {h['actions']} (only the two block "
+                        "probes should be refused)")
+    if h.get("errors"):
+        problems.append(f"sluice-full: requests ended in errors {h['errors']}")
+    p = h["probe_pii"]
+    if p["status"] != 200 or p["leaked"] or p["missing"]:
+        problems.append(f"sluice-full: PII probe {p}")
+    for key in ("probe_rule_block", "probe_global_block"):
+        if h[key]["status"] != 403 or not h[key]["prompt_blocked"]:
+            problems.append(f"sluice-full: {key} {h[key]}")
 
 
 def main():
@@ -123,18 +174,25 @@ def main():
       "**direct** = the load generator talks to it; **sluice** = the load generator runs in a "
       "child cgroup that `sluiced` attached to and connects to the same address, which the "
       f"eBPF hook redirects into sluiced ({a.threads} proxy threads, default config, no policy "
-      "file, audit on, real key injected); **nginx** = nginx 1.22 as a plain TLS-terminating "
+      "file, audit on, real key injected); **sluice-full** = the same with every feature of "
+      "the example policy on (`tests/bench/full_policy.yaml`, a second sluiced with its own "
+      "child cgroup: rule matched by cgroup and user, model, endpoint and max-tokens controls, "
+      "rate limit, daily token and cost budget reserved and settled, the secrets RE2 set and a "
+      "rule RE2 pattern on every prompt, email tokenized and restored, phone and card masked in "
+      "both directions, audit on) and an email, a phone and a card in every prompt (same body "
+      "size); **nginx** = nginx 1.22 as a plain TLS-terminating "
       f"reverse proxy ({a.threads} workers, TLS both legs, `proxy_ssl_server_name on`, upstream "
       "keepalive, `proxy_http_version 1.1`, `proxy_buffering off`, access_log off, "
       "Authorization header set). Client: `build/bin/http-load` (tests/bench/http_load.cpp), "
-      "TLS 1.3, TCP_NODELAY, 1 KB `POST /v1/chat/completions` bodies, ~1 KB replies.")
+      "TLS 1.3, TCP_NODELAY, 1 KB `POST /v1/chat/completions` bodies, ~1 KB replies; every "
+      "reply ends with a phone and a card number (`fake-openai --answer-suffix`), on all paths.")
     w("")
     pin = "PIN=1 " if a.pinning not in ("", "none") else ""
     w(f"Reproduce: `sudo {pin}scripts/bench proxy` (knobs: `BENCH_SECONDS`, `OPEN_LOOP_RATE`, "
       "`IDLE_CONNECTIONS`, `SERIAL_ROUNDS`, `OPEN_LOOP_ROUNDS`, `OPEN_LOOP_SECONDS`, `STREAM_ROUNDS`, "
       "`STREAM_GAP_MS`, "
       "`PIN=1`, `PROXY_BENCH_KEEP=1`, "
-      "`PROXY_BENCH_HOLD=1` to leave the three paths up for manual runs).")
+      "`PROXY_BENCH_HOLD=1` to leave the four paths up for manual runs).")
     w("")
 
     # --- throughput -------------------------------------------------------------------------
@@ -145,6 +203,7 @@ def main():
     w("|---|---:|---:|---:|---:|---:|---:|---:|")
     per_core = {}
     rps = {}
+    cpu_us = {}
     for t in TARGETS:
         r = one("throughput", t)
         check("throughput", t, r)
@@ -153,7 +212,7 @@ def main():
         cores = r["proxy_cpu_s"] / r["window_s"] if t != "direct" else None
         pc = r["rps"] / cores if cores else None
         us = 1e6 * r["proxy_cpu_s"] / r["completed"] if cores and r["completed"] else None
-        per_core[t], rps[t] = pc, r["rps"]
+        per_core[t], rps[t], cpu_us[t] = pc, r["rps"], us
         w(f"| {t} | {fmt(r['rps'])} | {fmt(cores, 2)} | {fmt(pc)} | {fmt(us, 1)} | "
           f"{r['client_cpu_s'] / r['window_s']:.2f} | {fmt(r['latency']['p50_us'])} / "
           f"{fmt(r['latency']['p99_us'])} | {r['errors']} |")
@@ -335,52 +394,94 @@ def main():
     # --- ratios -----------------------------------------------------------------------------
     w("### Ratios")
     w("")
-    w("| metric | sluice | nginx | direct | sluice / nginx | sluice / direct |")
-    w("|---|---:|---:|---:|---:|---:|")
-    w(f"| keep-alive req/s per proxy core | {fmt(per_core.get('sluice'))} | "
-      f"{fmt(per_core.get('nginx'))} | — | {ratio(per_core.get('sluice'), per_core.get('nginx'))} | — |")
-    w(f"| keep-alive req/s (whole box) | {fmt(rps.get('sluice'))} | {fmt(rps.get('nginx'))} | "
-      f"{fmt(rps.get('direct'))} | {ratio(rps.get('sluice'), rps.get('nginx'))} | "
-      f"{ratio(rps.get('sluice'), rps.get('direct'))} |")
+    w("| metric | sluice | sluice-full | nginx | direct | sluice / nginx | sluice-full / nginx "
+      "| sluice-full / sluice |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|")
+
+    def row(name, values, digits=0, direct=None):
+        """values: target -> number (missing: None)."""
+        s, f, n = (values.get(t) for t in ("sluice", "sluice-full", "nginx"))
+        d = values.get("direct") if direct is None else direct
+        w(f"| {name} | {fmt(s, digits)} | {fmt(f, digits)} | {fmt(n, digits)} | {fmt(d, digits)} | "
+          f"{ratio(s, n)} | {ratio(f, n)} | {ratio(f, s)} |")
+
+    row("keep-alive µs proxy CPU / request", cpu_us, 1)
+    row("keep-alive req/s per proxy core", per_core)
+    row("keep-alive req/s (whole box)", rps)
     for key, name in (("p50", "c=1 p50 µs"), ("p99", "c=1 p99 µs")):
-        s, n, d = (serial.get(t, {}).get(key) for t in ("sluice", "nginx", "direct"))
-        w(f"| {name} | {fmt(s, 1)} | {fmt(n, 1)} | {fmt(d, 1)} | {ratio(s, n)} | {ratio(s, d)} |")
+        row(name, {t: v.get(key) for t, v in serial.items()}, 1)
     for table, where in ((rate, ""), (one_cpu, ", one CPU")):
-        if d_rate := table.get("direct"):
-            for key, name in (("p50_us", f"{a.rate}/s p50 µs{where}"), ("p99_us", f"{a.rate}/s p99 µs{where}")):
-                s = table.get("sluice", {}).get("latency", {}).get(key)
-                n = table.get("nginx", {}).get("latency", {}).get(key)
-                d = d_rate["latency"][key]
-                w(f"| {name} | {fmt(s)} | {fmt(n)} | {fmt(d)} | {ratio(s, n)} | {ratio(s, d)} |")
-    w(f"| new TLS connections/s per proxy core | {fmt((hs.get('sluice') or (0, None))[1])} | "
-      f"{fmt((hs.get('nginx') or (0, None))[1])} | — | "
-      f"{ratio((hs.get('sluice') or (0, None))[1], (hs.get('nginx') or (0, None))[1])} | — |")
-    if st.get("direct"):
-        for key, name in (("ttfb", "stream TTFB p50 µs"), ("gap", "stream gap p99 µs")):
-            field = "p50_us" if key == "ttfb" else "p99_us"
-            s = st.get("sluice", {}).get(key, {}).get(field)
-            n = st.get("nginx", {}).get(key, {}).get(field)
-            d = st["direct"][key][field]
-            w(f"| {name} | {fmt(s)} | {fmt(n)} | {fmt(d)} | {ratio(s, n)} | {ratio(s, d)} |")
+        if table.get("direct"):
+            for key, name in (("p50_us", f"{a.rate}/s p50 µs{where}"),
+                              ("p99_us", f"{a.rate}/s p99 µs{where}")):
+                row(name, {t: v["latency"][key] for t, v in table.items()})
+    hs_us = {t: 1e6 / pc for t, (_, pc) in hs.items() if pc}
+    row("µs proxy CPU / new TLS connection", hs_us)
+    row("new TLS connections/s per proxy core", {t: pc for t, (_, pc) in hs.items()})
+    for key, field, name in (("ttfb", "p50_us", "stream TTFB p50 µs"),
+                             ("ttfb", "p99_us", "stream TTFB p99 µs"),
+                             ("gap", "p99_us", "stream gap p99 µs")):
+        row(name, {t: v[key][field] for t, v in st.items()})
     for request, name in ((0, "handshake only"), (1, "after a request")):
-        s, n = kib.get(("sluice", request)), kib.get(("nginx", request))
-        w(f"| KiB per idle connection, {name} | {fmt(s, 1)} | {fmt(n, 1)} | — | "
-          f"{ratio(s, n)} | — |")
+        row(f"KiB per idle connection, {name}", {t: kib.get((t, request)) for t in PROXIES}, 1)
+    w("")
+
+    # --- goals (issue 15: every feature on) ---------------------------------------------------
+    def added_of(table, target, key, part=None):
+        src = table.get(target, {})
+        dst = table.get("direct", {})
+        if part:
+            src, dst = src.get(part, {}), dst.get(part, {})
+        if key not in src or key not in dst:
+            return None
+        return src[key] - dst[key]
+
+    w("### Against the goals for every feature on (issue 15)")
+    w("")
+    w("| goal | sluice-full | sluice (no policy) | nginx | sluice-full / nginx | sluice / nginx "
+      "| met with every feature on |")
+    w("|---|---:|---:|---:|---:|---:|---|")
+
+    def goal(name, values, limit, digits=0, lower_is_better=True):
+        f, s, n = (values.get(t) for t in ("sluice-full", "sluice", "nginx"))
+        if f is None or n is None:
+            verdict = "—"
+        elif n > 0:
+            verdict = "yes" if f / n <= limit else "no"
+        else:  # nginx added nothing or less: the ratio says nothing, compare the values
+            verdict = "yes" if f <= n else "no"
+        w(f"| {name} | {fmt(f, digits)} | {fmt(s, digits)} | {fmt(n, digits)} | "
+          f"{ratio(f, n) if n and n > 0 else '—'} | {ratio(s, n) if n and n > 0 else '—'} | "
+          f"{verdict} |")
+
+    goal("keep-alive µs proxy CPU / request ≤ 1.0× nginx", cpu_us, 1.0, 1)
+    goal("µs proxy CPU / new TLS connection ≤ 1.0× nginx", hs_us, 1.0)
+    goal("stream added TTFB p99 µs ≤ 1.1× nginx",
+         {t: added_of(st, t, "p99_us", "ttfb") for t in PROXIES}, 1.1)
+    goal("stream gap p99 µs ≤ 1.05× nginx", {t: v["gap"]["p99_us"] for t, v in st.items()}, 1.05)
+    if one_cpu:
+        for key, name in (("p50_us", "p50"), ("p99_us", "p99")):
+            goal(f"{a.rate}/s on one CPU: added {name} µs ≤ nginx's",
+                 {t: added_of(one_cpu, t, key, "latency") for t in PROXIES}, 1.0)
+    w("")
+    w("Ratios of added latency are only meaningful while nginx's added figure is positive; "
+      "where it is not, the row compares the values. On this shared 2-vCPU VM only ratios "
+      "measured side by side in one run count; absolute figures move with the neighbours' load.")
     w("")
 
     # --- health -----------------------------------------------------------------------------
-    h = extra.get("sluice_health")
-    if h:
-        measured = sum(r.get("completed", 0) for (m, t), rs in runs.items() if t == "sluice"
+    for t, h in extra.get("sluice_health", {}).items():
+        measured = sum(r.get("completed", 0) for (m, label), rs in runs.items() if label == t
                        for r in rs if m != "idle")
-        w(f"sluiced after the run: {'alive' if h['alive'] else '**dead**'}, RSS "
+        w(f"{t} after the run: {'alive' if h['alive'] else '**dead**'}, RSS "
           f"{h['rss_kib'] / 1024:.1f} MiB, {h['audit_lines']:,} audit lines (≥ {measured:,} "
           f"measured requests), {h['log_warnings']} warnings and {h['log_errors']} errors logged.")
         if not h["alive"]:
-            problems.append("sluiced died during the run")
+            problems.append(f"{t}: sluiced died during the run")
         if h["audit_lines"] < measured:
-            problems.append(f"audit has {h['audit_lines']} lines for ≥ {measured} requests")
+            problems.append(f"{t}: audit has {h['audit_lines']} lines for ≥ {measured} requests")
         w("")
+    full_health(extra.get("sluice_full_health"), w, problems)
     if problems:
         w("Flags raised by this run:")
         w("")

@@ -38,6 +38,11 @@ YAML
 }
 write_policy 120
 check "policy check accepts the file" "$SLUICECTL" policy check "$POLICY"
+chmod 0644 "$POLICY"
+expect_contains "policy check warns when every user may read the policy" \
+    "$("$SLUICECTL" policy check "$POLICY")" "is readable by every user (mode 0644)"
+chmod 0640 "$POLICY"
+expect_not_contains "and not once it is 0640" "$("$SLUICECTL" policy check "$POLICY")" "readable by every user"
 
 start_upstream || exit 1
 start_sluiced || exit 1

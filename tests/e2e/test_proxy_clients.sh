@@ -4,6 +4,8 @@
 # key, every request is audited with who made it, and a non-intercepted SNI is passed through.
 source "$(dirname "$0")/lib/e2e.sh"
 e2e_setup
+# other.example shares the intercepted address: allowlisted, it is spliced (passthrough below).
+e2e_write_config "passthrough_sni: [other.example]"
 start_upstream || exit 1
 start_sluiced || exit 1
 CLIENTS="$E2E_SOURCE_DIR/tests/e2e/clients"
@@ -88,7 +90,7 @@ expect_eq "audit keeps only a fingerprint of the client's key" \
     "$(audit_query "all(r['request'].get('client_key', '').startswith('sha256:') for r in $requests)")" "True"
 check "the dummy key is not in the audit" bash -c "! grep -q '$E2E_DUMMY_KEY' '$E2E_AUDIT'"
 
-# --- passthrough: another SNI to the same address is spliced untouched -------------------------
+# --- passthrough: an allowlisted SNI to the same address is spliced untouched ------------------
 passthrough_issuer="$(run_client sh -c 'openssl s_client -connect api.openai.com:443 -servername other.example </dev/null 2>/dev/null | openssl x509 -noout -issuer')"
 expect_contains "non-target SNI sees the real server's certificate" "$passthrough_issuer" "sluice e2e test CA"
 wait_audit_lines 10

@@ -150,7 +150,8 @@ std::string tool_arguments(const json& parameters, const std::string& seed) {
     return dump(arguments);
 }
 
-std::string answer_text(const std::string& user_text, const std::vector<std::string>& outputs) {
+std::string answer_text(const std::string& user_text, const std::vector<std::string>& outputs,
+                        std::string_view suffix) {
     std::string text = "echo: " + user_text;
     if (!outputs.empty()) {
         text += " | tool: ";
@@ -159,6 +160,7 @@ std::string answer_text(const std::string& user_text, const std::vector<std::str
             text += outputs[i];
         }
     }
+    text += suffix;
     return text;
 }
 
@@ -248,8 +250,8 @@ public:
     ChatChunkWriter(std::string id, std::string model, bool include_usage)
         : id_(std::move(id)), model_(std::move(model)), include_usage_(include_usage) {}
 
-    void add_delta(const json& delta, const json& finish_reason) {
-        json choice = {{"index", 0},
+    void add_delta(const json& delta, const json& finish_reason, int index = 0) {
+        json choice = {{"index", index},
                        {"delta", delta},
                        {"logprobs", nullptr},
                        {"finish_reason", finish_reason}};
@@ -286,7 +288,27 @@ private:
     std::vector<std::string> events_;
 };
 
-ApiReply answer_chat(const json& request, std::string_view body, std::string request_id) {
+// `n` choices (default 1), each the same answer: OpenAI bills every choice's tokens.
+int choice_count(const json& request) {
+    auto it = request.find("n");
+    if (it == request.end() || !it->is_number_integer()) return 1;
+    return static_cast<int>(std::clamp<int64_t>(it->get<int64_t>(), 1, 128));
+}
+
+// The output cap a provider honours: the larger of the two chat fields, nullopt when none.
+std::optional<std::uint64_t> chat_output_cap(const json& request) {
+    std::optional<std::uint64_t> cap;
+    for (const char* key : {"max_completion_tokens", "max_tokens"}) {
+        auto it = request.find(key);
+        if (it == request.end() || !it->is_number_integer() || it->get<int64_t>() < 0) continue;
+        cap = std::max(cap.value_or(0), it->get<std::uint64_t>());
+    }
+    return cap;
+}
+
+ApiReply answer_chat(const json& request, std::string_view body, std::string request_id,
+                     const ReplyBehavior& behavior) {
+    const std::string_view answer_suffix = behavior.answer_suffix;
     auto messages = request.find("messages");
     if (messages == request.end() || !messages->is_array()) {
         return error_reply(400, "Missing required parameter: 'messages'.", "invalid_request_error",
@@ -324,11 +346,16 @@ ApiReply answer_chat(const json& request, std::string_view body, std::string req
     if (call_tool) {
         arguments = tool_arguments(tool->parameters, user_text);
     } else {
-        text = answer_text(user_text, tool_outputs);
+        text = answer_text(user_text, tool_outputs, answer_suffix);
     }
     const std::uint64_t prompt_tokens = count_tokens(input_bytes);
-    const std::uint64_t completion_tokens =
+    const int choices = choice_count(request);
+    std::uint64_t choice_tokens =
         count_tokens(call_tool ? tool->name.size() + arguments.size() : text.size());
+    if (const auto cap = chat_output_cap(request)) {
+        choice_tokens = behavior.bill_to_cap ? *cap : std::min(choice_tokens, *cap);
+    }
+    const std::uint64_t completion_tokens = choice_tokens * static_cast<std::uint64_t>(choices);
     const char* finish_reason = call_tool ? "tool_calls" : "stop";
 
     if (!flag(request, "stream")) {
@@ -348,13 +375,15 @@ ApiReply answer_chat(const json& request, std::string_view body, std::string req
                            {"object", "chat.completion"},
                            {"created", kCreatedAt},
                            {"model", model},
-                           {"choices", json::array({{{"index", 0},
-                                                     {"message", message},
-                                                     {"logprobs", nullptr},
-                                                     {"finish_reason", finish_reason}}})},
+                           {"choices", json::array()},
                            {"usage", chat_usage(prompt_tokens, completion_tokens)},
                            {"service_tier", "default"},
                            {"system_fingerprint", "fp_fake"}};
+        for (int i = 0; i < choices; ++i)
+            completion["choices"].push_back({{"index", i},
+                                             {"message", message},
+                                             {"logprobs", nullptr},
+                                             {"finish_reason", finish_reason}});
         return json_reply(200, completion, std::move(request_id));
     }
 
@@ -364,6 +393,7 @@ ApiReply answer_chat(const json& request, std::string_view body, std::string req
         include_usage = flag(*options, "include_usage");
     }
     ChatChunkWriter writer(completion_id, model, include_usage);
+    for (int i = 0; i < choices; ++i) {
     if (call_tool) {
         writer.add_delta(
             {{"role", "assistant"},
@@ -374,19 +404,21 @@ ApiReply answer_chat(const json& request, std::string_view body, std::string req
                             {"type", "function"},
                             {"function", {{"name", tool->name}, {"arguments", ""}}}}})},
              {"refusal", nullptr}},
-            nullptr);
+            nullptr, i);
         for (const auto& piece : split_bytes(arguments)) {
             writer.add_delta(
                 {{"tool_calls",
                   json::array({{{"index", 0}, {"function", {{"arguments", piece}}}}})}},
-                nullptr);
+                nullptr, i);
         }
     } else {
-        writer.add_delta({{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}}, nullptr);
+        writer.add_delta({{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}}, nullptr,
+                         i);
         for (const auto& piece : split_into_deltas(text))
-            writer.add_delta({{"content", piece}}, nullptr);
+            writer.add_delta({{"content", piece}}, nullptr, i);
     }
-    writer.add_delta(json::object(), finish_reason);
+    writer.add_delta(json::object(), finish_reason, i);
+    }
     if (include_usage) writer.add_usage(chat_usage(prompt_tokens, completion_tokens));
 
     ApiReply reply;
@@ -474,7 +506,8 @@ private:
     std::vector<std::string> events_;
 };
 
-ApiReply answer_responses(const json& request, std::string_view body, std::string request_id) {
+ApiReply answer_responses(const json& request, std::string_view body, std::string request_id,
+                          std::string_view answer_suffix) {
     std::string model = string_field(request, "model");
     if (model.empty()) {
         return error_reply(400, "Missing required parameter: 'model'.", "invalid_request_error",
@@ -521,7 +554,7 @@ ApiReply answer_responses(const json& request, std::string_view body, std::strin
     if (call_tool) {
         arguments = tool_arguments(tool->parameters, user_text);
     } else {
-        text = answer_text(user_text, tool_outputs);
+        text = answer_text(user_text, tool_outputs, answer_suffix);
     }
     const json usage = responses_usage(
         count_tokens(input_bytes),
@@ -599,7 +632,6 @@ ApiReply answer_responses(const json& request, std::string_view body, std::strin
 }
 
 // ---------------------------------------------------------------- embeddings
-
 
 // Components are (byte - 128) / 128: exact in float32, so the float and base64 encodings of
 // one input agree bit for bit.
@@ -759,8 +791,9 @@ ApiReply answer_request(const ApiRequest& request, const ReplyBehavior& behavior
                            "invalid_request_error", "", "", std::move(request_id));
     }
     if (path == "/v1/chat/completions")
-        return answer_chat(body, request.body, std::move(request_id));
-    if (path == "/v1/responses") return answer_responses(body, request.body, std::move(request_id));
+        return answer_chat(body, request.body, std::move(request_id), behavior);
+    if (path == "/v1/responses")
+        return answer_responses(body, request.body, std::move(request_id), behavior.answer_suffix);
     return answer_embeddings(body, std::move(request_id));
 }
 

@@ -1,8 +1,9 @@
 // Pure core of the fake OpenAI upstream: a request in, a reply out, no sockets or clocks.
 // Every reply is a deterministic function of the request, so tests can check what arrived:
 //   - assistant text is "echo: " + the last user text (plus " | tool: " + tool outputs once
-//     the conversation carries tool results);
-//   - token counts are ceil(bytes / 4), at least 1 (see count_tokens);
+//     the conversation carries tool results), then ReplyBehavior::answer_suffix;
+//   - token counts are ceil(bytes / 4), at least 1 (see count_tokens); chat answers `n`
+//     choices and bills each (capped by max_completion_tokens / max_tokens);
 //   - ids are derived from a hash of the request body.
 #pragma once
 
@@ -35,6 +36,12 @@ struct ApiRequest {
 struct ReplyBehavior {
     std::string expected_api_key;  // empty: accept any
     unsigned fail_status = 0;      // 0: answer normally
+    // Chat usage bills every choice at the request's output cap, the most a provider may bill
+    // (budget tests sum it); otherwise a choice is its answer's tokens, at most the cap.
+    bool bill_to_cap = false;
+    // Appended to every assistant text (chat and Responses, streamed or not): the proxy
+    // benchmark puts personal data here so answer masking has something to mask.
+    std::string answer_suffix;
 };
 
 struct ApiReply {

@@ -60,7 +60,10 @@ Options:
   --latency-ms N          wait N ms before the first byte of every response
   --event-gap-ms N        wait N ms between streamed (SSE) events
   --fail-status CODE      answer every request with CODE and an OpenAI-shaped error
+  --bill-to-cap           chat usage bills every choice at the request's output cap (the
+                          most a provider may bill), not at its answer's length
   --reset-after-events N  send N SSE events, then reset the TCP connection
+  --answer-suffix TEXT    append TEXT to every assistant text (chat, Responses, streamed too)
   --threads N             I/O threads (default: one per core)
   --verbose               log every request and connection error to stderr
   --help                  show this help
@@ -107,6 +110,10 @@ FakeOpenAiOptions parse_options(int argc, char** argv) {
             options.fail_status = parse_number(arg, value(), 599);
             if (options.fail_status < 200)
                 throw std::invalid_argument("--fail-status: expected 200..599");
+        } else if (arg == "--bill-to-cap") {
+            options.bill_to_cap = true;
+        } else if (arg == "--answer-suffix") {
+            options.answer_suffix = value();
         } else if (arg == "--reset-after-events") {
             options.reset_after_events = parse_number(arg, value(), 1'000'000);
         } else if (arg == "--threads") {

@@ -23,6 +23,8 @@ struct FakeOpenAiOptions {
     unsigned latency_ms = 0;
     unsigned event_gap_ms = 0;
     unsigned fail_status = 0;
+    bool bill_to_cap = false;
+    std::string answer_suffix;
     std::optional<unsigned> reset_after_events;
     unsigned threads = 0;  // 0: one per core
     bool verbose = false;

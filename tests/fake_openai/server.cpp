@@ -26,6 +26,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "policy/ascii_case.h"
 #include "tests/fake_openai/limits.h"
 #include "tests/fake_openai/multipart_counter.h"
 #include "tests/fake_openai/openai_replies.h"
@@ -189,7 +190,7 @@ net::awaitable<ConnectionEnd> serve_http(Stream& stream, const ServerContext& co
         auto& request = parser.get();
         const unsigned version = request.version();
 
-        if (beast::iequals(request[http::field::expect], "100-continue")) {
+        if (ascii_iequals(request[http::field::expect], "100-continue")) {
             http::response<http::empty_body> proceed{http::status::continue_, version};
             beast::get_lowest_layer(stream).expires_after(kWriteTimeout);
             co_await http::async_write(stream, proceed, use_awaitable);
@@ -302,7 +303,9 @@ struct FakeOpenAiServer::State {
     explicit State(const FakeOpenAiOptions& opts)
         : options(opts),
           tls(net::ssl::context::tls_server),
-          context{options, ReplyBehavior{opts.expected_api_key, opts.fail_status}, nullptr},
+          context{options,
+                  ReplyBehavior{opts.expected_api_key, opts.fail_status, opts.bill_to_cap, opts.answer_suffix},
+                  nullptr},
           io(static_cast<int>(thread_count())) {}
 
     unsigned thread_count() const {

@@ -65,6 +65,53 @@ TEST(FakeOpenAiChat, StreamsWordDeltasThenUsageThenDone) {
     EXPECT_EQ(usage_chunk["usage"]["completion_tokens"], count_tokens(14));
 }
 
+TEST(FakeOpenAiChat, AnswersNChoicesAndBillsEach) {
+    const std::string ask = R"("model":"m","n":3,"messages":[{"role":"user","content":"a bb ccc"}])";
+    const json body = json::parse(post("/v1/chat/completions", "{" + ask + "}").json_body);
+    ASSERT_EQ(body["choices"].size(), 3u);
+    EXPECT_EQ(body["choices"][2]["index"], 2);
+    EXPECT_EQ(body["usage"]["completion_tokens"], 3 * count_tokens(14));
+    // Capped: a choice is at most the larger cap; with --bill-to-cap, exactly it.
+    const std::string capped = "{" + ask + R"(,"max_tokens":2,"max_completion_tokens":1})";
+    EXPECT_EQ(json::parse(post("/v1/chat/completions", capped).json_body)["usage"]
+                  ["completion_tokens"], 6);
+    const std::string big = "{" + ask + R"(,"max_tokens":100,"stream":true,
+        "stream_options":{"include_usage":true}})";
+    ReplyBehavior bill;
+    bill.bill_to_cap = true;
+    const auto payloads = sse_payloads(post("/v1/chat/completions", big, bill));
+    int finished = 0;
+    for (const auto& p : payloads)
+        if (p.is_object() && !p["choices"].empty() && !p["choices"][0]["finish_reason"].is_null())
+            ++finished;
+    EXPECT_EQ(finished, 3);
+    EXPECT_EQ(payloads[payloads.size() - 2]["usage"]["completion_tokens"], 300);
+}
+
+TEST(FakeOpenAiChat, AnswerSuffixEndsEveryAssistantText) {
+    // The proxy bench relies on it: answer masking must find the suffix's values in plain
+    // answers, streamed chat deltas and Responses alike.
+    ReplyBehavior behavior;
+    behavior.answer_suffix = " mail bob@example.org";
+    const std::string chat = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
+    const json plain = json::parse(post("/v1/chat/completions", chat, behavior).json_body);
+    EXPECT_EQ(plain["choices"][0]["message"]["content"], "echo: hi mail bob@example.org");
+
+    std::string streamed;
+    for (const auto& p : sse_payloads(post("/v1/chat/completions",
+                                           R"({"model":"m","stream":true,"messages":[
+        {"role":"user","content":"hi"}]})",
+                                           behavior))) {
+        if (p.is_object() && !p["choices"].empty() && p["choices"][0]["delta"].contains("content"))
+            streamed += p["choices"][0]["delta"]["content"].get<std::string>();
+    }
+    EXPECT_EQ(streamed, "echo: hi mail bob@example.org");
+
+    const json responses =
+        json::parse(post("/v1/responses", R"({"model":"m","input":"hi"})", behavior).json_body);
+    EXPECT_EQ(responses["output"][0]["content"][0]["text"], "echo: hi mail bob@example.org");
+}
+
 TEST(FakeOpenAiChat, CallsFirstToolWithSchemaShapedArgumentsUntilToolResultArrives) {
     const std::string tools = R"("tools":[{"type":"function","function":{"name":"get_weather",
         "parameters":{"type":"object","properties":{"city":{"type":"string"},
@@ -149,7 +196,7 @@ TEST(FakeOpenAiEmbeddings, Base64AndFloatEncodingsAgree) {
 
 TEST(FakeOpenAiRouting, AuthFailureAndUnknownPathsUseOpenAiErrorShape) {
     const ApiReply unauthorized =
-        answer_request({"GET", "/v1/models", "Bearer wrong", "", std::nullopt}, {"sk-real", 0});
+        answer_request({"GET", "/v1/models", "Bearer wrong", "", std::nullopt}, {"sk-real", 0, false, ""});
     EXPECT_EQ(unauthorized.status, 401u);
     EXPECT_EQ(json::parse(unauthorized.json_body)["error"]["code"], "invalid_api_key");
 
@@ -159,7 +206,7 @@ TEST(FakeOpenAiRouting, AuthFailureAndUnknownPathsUseOpenAiErrorShape) {
     for (const char* key : {"message", "type", "param", "code"}) EXPECT_TRUE(error.contains(key));
 
     EXPECT_EQ(post("/v1/chat/completions", "{not json").status, 400u);
-    EXPECT_EQ(post("/v1/chat/completions", "{}", {"", 503}).status, 503u);
+    EXPECT_EQ(post("/v1/chat/completions", "{}", {"", 503, false, ""}).status, 503u);
 }
 
 TEST(FakeOpenAiDeltas, SplitsOnWordsAndNeverInsideUtf8) {

@@ -106,6 +106,51 @@ TEST_F(RequestGateTest, UnreadableJsonFailsClosedForModelControls) {
     EXPECT_EQ(result.refusal->code, "model_unknown");
 }
 
+// Issue 24: a body that does not read strictly is refused with its problem named, whichever
+// control would have read it; only a control with fail_mode open lets it through, audited.
+TEST_F(RequestGateTest, BodiesThatDoNotReadStrictlyAreRefusedNamingTheProblem) {
+    const std::pair<std::string, std::string> cases[] = {
+        {"\xEF\xBB\xBF{\"model\":\"gpt-4o-mini\"}", "byte order mark"},
+        {R"({"model":"gpt-4o-mini","temperature":NaN})", "not JSON"},
+        {R"({"model":"gpt-4o-mini","temperature":1e400})", "out of range"},
+        {R"({"model":"gpt-4o-mini","user":"\ud800"})", "unpaired surrogate"},
+        {"{\"model\":\"gpt-4o-mini\",\"user\":\"\xff\"}", "UTF-8"},
+        {R"({"model":"gpt-4o-mini","messages":[],"messages":[{"role":"user","content":"x"}]})",
+         "member twice"},
+    };
+    for (const auto& [text, problem] : cases) {
+        // A rule with a body control (ci: models, closed) and one without any (humans).
+        for (const PolicyIdentity& who : {unit("ci-build.service"), user("alice")}) {
+            std::string body = text;
+            GateResult result = admit(who, body);
+            ASSERT_TRUE(result.refusal) << text;
+            EXPECT_EQ(result.refusal->status, 400u) << text;
+            EXPECT_NE(result.refusal->message.find(problem), std::string::npos)
+                << text << ": " << result.refusal->message;
+            EXPECT_NE(result.decision.reason.find(problem), std::string::npos) << result.decision.reason;
+        }
+    }
+}
+
+TEST_F(RequestGateTest, AnOpenControlLetsAnUnreadableBodyThroughAndSaysSo) {
+    PolicyStore open(dir_.write("open.yaml", R"(version: 1
+default: deny
+rules:
+  - name: lax
+    match: {}
+    models: {allow: [gpt-4o-mini], fail_mode: open}
+)"));
+    open.load_initial();
+    RequestGate gate(open, state_);
+    std::string body = R"({"model":"gpt-4o-mini","model":"gpt-4o"})";
+    GateRequest request{"POST", "/v1/chat/completions", &body, true};
+    GateResult result = gate.admit(user("alice"), request);
+    EXPECT_FALSE(result.refusal);
+    ASSERT_EQ(result.decision.skipped_controls.size(), 2u);
+    EXPECT_EQ(result.decision.skipped_controls[0], "models");
+    EXPECT_NE(result.decision.skipped_controls[1].find("member twice"), std::string::npos);
+}
+
 TEST_F(RequestGateTest, RateLimitIs429WithRetryAfter) {
     std::string body = R"({"model":"gpt-4o"})";
     GateResult first = admit(user("carol"), body);
@@ -149,6 +194,66 @@ TEST_F(RequestGateTest, StreamCutBeforeUsageChargesTheEstimate) {
     GateResult result = admit(unit("ci-build.service"), body);
     result.reservation.finish(200, std::nullopt);
     EXPECT_GE(state_.budget_accounts()[0].account.used.tokens, 50);
+}
+
+// Issue 24: a body naming no model as a string passed models.allow. Generated variants of the
+// member's value and of where it sits.
+TEST_F(RequestGateTest, BodiesWithoutAStringModelAreRefusedByModelRules) {
+    const std::vector<std::string> values = {
+        R"(["gpt-4o-mini"])", "null", R"({"id":"gpt-4o-mini"})", "5", "true", R"("")"};
+    std::vector<std::string> bodies = {R"({"messages":[]})",
+                                       R"({"prompt":{"id":"pmpt_1"},"input":"hi"})"};
+    for (const auto& v : values) {
+        bodies.push_back(R"({"model":)" + v + R"(,"messages":[]})");
+        bodies.push_back(R"({"messages":[],"model":)" + v + "}");
+        bodies.push_back(R"({"\u006dodel":)" + v + R"(,"messages":[]})");
+    }
+    for (const auto& target : {"/v1/chat/completions", "/v1/responses", "/v1/embeddings"}) {
+        for (const auto& original : bodies) {
+            std::string body = original;
+            GateResult result = admit(unit("ci-build.service"), body, target);
+            ASSERT_TRUE(result.refusal) << target << " " << original;
+            EXPECT_EQ(result.refusal->status, 400u) << original;
+            EXPECT_EQ(result.refusal->code, "model_unknown") << original;
+            EXPECT_EQ(state_.outstanding_reservations(), 0u);
+        }
+    }
+    std::string named = R"({"\u006dodel":"gpt-4o-mini","messages":[]})";
+    EXPECT_FALSE(admit(unit("ci-build.service"), named).refusal);
+}
+
+// Issue 24: `max_completion_tokens: 10` with `max_tokens: 5000` was checked against 10 while
+// both went upstream. The larger is checked and both are clamped.
+TEST_F(RequestGateTest, ConflictingCapsAreCheckedAtTheLargestAndBothClamped) {
+    std::string body =
+        R"({"model":"gpt-4o-mini","max_completion_tokens":10,"max_tokens":5000,"messages":[]})";
+    GateResult result = admit(unit("ci-build.service"), body);
+    ASSERT_FALSE(result.refusal) << result.decision.reason;
+    EXPECT_EQ(result.decision.clamp_max_tokens, 100);
+    const auto sent = nlohmann::json::parse(body);
+    EXPECT_EQ(sent["max_tokens"], 100);
+    EXPECT_EQ(sent["max_completion_tokens"], 10);
+    std::string huge =
+        R"({"model":"gpt-4o-mini","max_tokens":18446744073709551615,"messages":[]})";
+    ASSERT_FALSE(admit(unit("ci-build.service"), huge).refusal);
+    EXPECT_EQ(nlohmann::json::parse(huge)["max_tokens"], 100);
+    std::string upper = R"({"model":"gpt-4o-mini","max_tokens":5000,"messages":[]})";
+    ASSERT_FALSE(admit(unit("ci-build.service"), upper, "/V1/Chat/Completions").refusal);
+    EXPECT_EQ(nlohmann::json::parse(upper)["max_tokens"], 100);
+}
+
+// Issue 24: the reservation counts every output; the ci rule's 100,000 tokens a day hold 99
+// requests of n=10 at the clamp of 100, not 990.
+TEST_F(RequestGateTest, ReservationCountsEveryOutput) {
+    std::string body =
+        R"({"model":"gpt-4o-mini","n":10,"stream":true,"max_tokens":5000,"messages":[]})";
+    GateResult result = admit(unit("ci-build.service"), body);
+    ASSERT_FALSE(result.refusal) << result.decision.reason;
+    EXPECT_GE(state_.budget_accounts()[0].account.reserved.tokens, 1000);
+    std::string text_n = R"({"model":"gpt-4o-mini","n":"10","messages":[]})";
+    GateResult refused = admit(unit("ci-build.service"), text_n);
+    ASSERT_TRUE(refused.refusal);
+    EXPECT_EQ(refused.refusal->status, 400u);
 }
 
 }  // namespace

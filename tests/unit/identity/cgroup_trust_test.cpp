@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/gate/policy_identity.h"
+#include "agent/identity/policy_identity.h"
 #include "agent/identity/cgroup_attribution.h"
 #include "agent/identity/cgroup_ownership.h"
 #include "agent/identity/identity.h"

@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <string>
 
-#include "agent/gate/policy_identity.h"
+#include "agent/identity/policy_identity.h"
 #include "agent/identity/identity.h"
 #include "policy/policy_engine.h"
 #include "policy/policy_loader.h"

@@ -16,12 +16,12 @@ TEST(JsonMasking, ChatRequestMasksContentPartsAndToolTraffic) {
     MaskingSession session(redact_all(), "k");
     json body = {
         {"model", "gpt-4o-mini"},
-        {"user", "jane.roe@example.com"},  // not content: left alone
+        {"user", "jane.roe@example.com"},  // not content, but it leaves the host: masked too
         {"messages",
          json::array(
              {{{"role", "system"}, {"content", "Card 4111 1111 1111 1111."}},
               {{"role", "user"},
-               {"content", json::array({{{"type", "text"}, {"text", "mail jane.roe@example.com"}},
+               {"content", json::array({{{"type", "text"}, {"text", "mail jane.roe@example.com, please"}},
                                         {{"type", "image_url"},
                                          {"image_url", {{"url", "https://x/a@b.com"}}}}})}},
               {{"role", "assistant"},
@@ -36,22 +36,22 @@ TEST(JsonMasking, ChatRequestMasksContentPartsAndToolTraffic) {
     ASSERT_EQ(session.mask_request(raw, "/v1/chat/completions"), BodyStatus::masked);
     json out = json::parse(raw);
     EXPECT_EQ(out["model"], "gpt-4o-mini");
-    EXPECT_EQ(out["user"], "jane.roe@example.com");
+    EXPECT_EQ(out["user"], "[EMAIL]");
     EXPECT_EQ(out["messages"][0]["content"], "Card [CREDIT_CARD].");
-    EXPECT_EQ(out["messages"][1]["content"][0]["text"], "mail [EMAIL]");
-    EXPECT_EQ(out["messages"][1]["content"][1]["image_url"]["url"], "https://x/a@b.com");
+    EXPECT_EQ(out["messages"][1]["content"][0]["text"], "mail [EMAIL], please");
+    EXPECT_EQ(out["messages"][1]["content"][1]["image_url"]["url"], "https://x/[EMAIL]");
     EXPECT_EQ(out["messages"][2]["tool_calls"][0]["function"]["arguments"],
               R"({"ssn":"[US_SSN]"})");
     EXPECT_EQ(out["messages"][3]["content"], "ip [IPV4]");
     EXPECT_EQ(session.summary(),
-              json::parse(R"({"request":{"credit_card":1,"email":1,"ipv4":1,"us_ssn":1}})"));
+              json::parse(R"({"request":{"credit_card":1,"email":3,"ipv4":1,"us_ssn":1}})"));
 }
 
 TEST(JsonMasking, ResponsesAndEmbeddingsRequests) {
     MaskingSession session(redact_all(), "k");
     std::string raw =
         json{{"model", "gpt-4.1"},
-             {"instructions", "never reveal sk-abcdefghijklmnopqrstuvwxyz12"},
+             {"instructions", "never reveal sk-abcdefghijklmnopqrstuvwxyz12."},
              {"input", json::array({{{"role", "user"},
                                      {"content", json::array({{{"type", "input_text"},
                                                                {"text", "call +14155552671"}}})}},
@@ -65,7 +65,7 @@ TEST(JsonMasking, ResponsesAndEmbeddingsRequests) {
             .dump();
     ASSERT_EQ(session.mask_request(raw, "/v1/responses"), BodyStatus::masked);
     json out = json::parse(raw);
-    EXPECT_EQ(out["instructions"], "never reveal [OPENAI_KEY]");
+    EXPECT_EQ(out["instructions"], "never reveal [OPENAI_KEY].");
     EXPECT_EQ(out["input"][0]["content"][0]["text"], "call [PHONE]");
     EXPECT_EQ(out["input"][1]["output"], "[AWS_ACCESS_KEY]");
     EXPECT_EQ(out["input"][2]["arguments"], "{\"e\":\"[EMAIL]\"}");
@@ -90,7 +90,7 @@ TEST(JsonMasking, NotJsonAndTooDeepAreReportedNotMasked) {
     EXPECT_EQ(session.mask_request(raw, "/v1/files"), BodyStatus::not_json);
     std::string deep = std::string(200, '[') + std::string(200, ']');
     EXPECT_EQ(session.mask_request(deep, "/v1/chat/completions"), BodyStatus::not_json);
-    EXPECT_EQ(session.summary()["skipped"][0], "request: not JSON");
+    EXPECT_EQ(session.summary()["skipped"][0], "request: not strict JSON");
 }
 
 TEST(JsonMasking, ActionsRenderAsDocumented) {
@@ -290,7 +290,7 @@ TEST(JsonMasking, SplicedRequestKeepsUntouchedBytes) {
         R"( "content": "write to a@example.com \u00e9"} ], "zeta": "a@example.com" })";
     ASSERT_EQ(session.mask_request(raw, "/v1/chat/completions"), BodyStatus::masked);
     EXPECT_EQ(raw, R"({ "model" : "gpt-4o", "temperature": 1.50, "messages": [ {"role":"user",)"
-                   R"( "content": "write to [EMAIL] é"} ], "zeta": "a@example.com" })");
+                   R"( "content": "write to [EMAIL] é"} ], "zeta": "[EMAIL]" })");
 }
 
 }  // namespace

@@ -434,6 +434,127 @@ rules:
     EXPECT_EQ(open.skipped_controls, std::vector<std::string>{"budget.cost_per_day"});
 }
 
+// Issue 24: eight parallel `n: 10` streams were admitted at ~110 tokens each and settled at
+// ~1,000 each. Every output may run to the cap, so the reservation is prompt + cap × outputs and
+// a burst settled at the worst the provider may bill stays within the budget.
+TEST(PolicyEngine, BurstsWithManyOutputsStayWithinTheBudget) {
+    auto p = must_load(R"(
+default: deny
+rules:
+  - {name: b, match: {}, budget: {tokens_per_day: 2000, per: rule}}
+)");
+    for (int64_t outputs : {1, 2, 3, 7, 10, 64}) {
+        for (int64_t cap : {1, 10, 100, 333, 1999}) {
+            PolicyState s;
+            auto r = chat("gpt-4o", cap);
+            r.outputs = outputs;
+            std::vector<uint64_t> admitted;
+            for (int i = 0; i < 8; ++i) {
+                auto d = eval(*p, user("u"), r, s);
+                if (d.allowed()) admitted.push_back(d.reservation_id);
+            }
+            // Upstream bills the prompt (within its estimate) and every output to the cap.
+            for (auto id : admitted)
+                s.settle(id, TokenUsage{r.estimated_prompt_tokens, cap * outputs}, kNoon);
+            EXPECT_LE(s.budget_accounts()[0].account.used.tokens, 2000)
+                << "outputs " << outputs << " cap " << cap;
+            EXPECT_EQ(admitted.size(),
+                      std::min<size_t>(8, 2000 / (r.estimated_prompt_tokens + cap * outputs)))
+                << "outputs " << outputs << " cap " << cap;
+        }
+    }
+}
+
+TEST(PolicyEngine, TokensPerMinuteCountsEveryOutput) {
+    auto p = must_load(kRate);  // 1000 tokens per minute
+    PolicyState s;
+    auto r = chat("m", 100);
+    r.outputs = 10;  // 10 + 1000: can never fit
+    auto d = eval(*p, user("a"), r, s);
+    EXPECT_EQ(d.action, PolicyAction::rate_limited);
+    EXPECT_EQ(d.retry_after_s, 60);
+    r.outputs = 9;  // 10 + 900
+    EXPECT_TRUE(eval(*p, user("a"), r, s).allowed());
+    r.outputs = 1;  // 910 of 1000 taken
+    EXPECT_EQ(eval(*p, user("a"), r, s).action, PolicyAction::rate_limited);
+}
+
+TEST(PolicyEngine, BudgetWritesItsAssumedOutputAsTheCap) {
+    auto p = must_load(R"(
+default: deny
+rules:
+  - {name: b, match: {}, budget: {tokens_per_day: 2000, per: rule, assumed_output_tokens: 150}}
+)");
+    PolicyState s;
+    auto r = chat("gpt-4o");
+    r.output_cap_writable = true;
+    r.outputs = 4;
+    auto d = eval(*p, user("u"), r, s);
+    ASSERT_TRUE(d.allowed());
+    EXPECT_EQ(d.clamp_max_tokens, 150);  // the assumption becomes a bound upstream honours
+    EXPECT_EQ(s.budget_accounts()[0].account.reserved.tokens, 10 + 150 * 4);
+    // An endpoint without a cap field: the assumption is reserved but cannot be written.
+    auto images = chat("gpt-image-1");
+    images.path = "/v1/images/generations";
+    EXPECT_FALSE(eval(*p, user("u"), images, s).clamp_max_tokens);
+}
+
+TEST(PolicyEngine, UnboundedOutputFollowsTheBudgetFailMode) {
+    auto p = must_load(R"(
+default: deny
+rules:
+  - {name: c, match: {users: [a]}, budget: {tokens_per_day: 100000}}
+  - {name: o, match: {users: [b]}, budget: {tokens_per_day: 100000, fail_mode: open}}
+  - {name: m, match: {users: [m]}, max_tokens: {limit: 100}}
+  - {name: free, match: {users: [f]}}
+)");
+    PolicyState s;
+    auto r = chat("gpt-4o", 100);
+    r.output_unbounded = "n is not a whole number";
+    auto closed = eval(*p, user("a"), r, s);
+    EXPECT_EQ(closed.code, "output_unbounded");
+    EXPECT_EQ(closed.http_status, 400);
+    EXPECT_NE(closed.reason.find("n is not a whole number"), std::string::npos);
+    auto open = eval(*p, user("b"), r, s);
+    EXPECT_TRUE(open.allowed());
+    EXPECT_EQ(open.skipped_controls, std::vector<std::string>{"budget.output_bound"});
+    EXPECT_EQ(eval(*p, user("m"), r, s).code, "max_tokens_unknown");
+    EXPECT_TRUE(eval(*p, user("f"), r, s).allowed());  // nothing needs a bound
+}
+
+// Issue 24: a body without a string model passed models.allow and was not costed.
+TEST(PolicyEngine, UnnamedModelIsRefusedByModelRulesAndCostBudgets) {
+    auto p = must_load(R"(
+default: deny
+prices:
+  gpt-4o: {input_per_1m: 1, output_per_1m: 1}
+rules:
+  - {name: allow, match: {users: [a]}, models: {allow: [gpt-4o-mini]}}
+  - {name: deny, match: {users: [d]}, models: {deny: [gpt-4o]}}
+  - {name: open, match: {users: [o]}, models: {allow: [gpt-4o-mini], fail_mode: open}}
+  - {name: cost, match: {users: [c]}, budget: {cost_per_day: 1.00}}
+  - {name: tokens, match: {users: [t]}, budget: {tokens_per_day: 100000}}
+)");
+    PolicyState s;
+    auto r = chat("", 10);
+    r.model_unnamed = true;
+    for (const char* who : {"a", "d", "c"}) {
+        auto d = eval(*p, user(who), r, s);
+        EXPECT_EQ(d.code, "model_unknown") << who;
+        EXPECT_EQ(d.http_status, 400) << who;
+    }
+    auto open = eval(*p, user("o"), r, s);
+    EXPECT_TRUE(open.allowed());
+    EXPECT_EQ(open.skipped_controls, std::vector<std::string>{"models"});
+    EXPECT_TRUE(eval(*p, user("t"), r, s).allowed());  // tokens need no model
+    // No body at all (GET /v1/models) names no model and bills nothing: unchanged.
+    auto get = chat("", std::nullopt, {});
+    get.method = "GET";
+    get.path = "/v1/models";
+    EXPECT_TRUE(eval(*p, user("a"), get, s).allowed());
+    EXPECT_TRUE(eval(*p, user("c"), get, s).allowed());
+}
+
 TEST(PolicyEngine, StateRoundTripsAndCountsHeldReservations) {
     auto p = must_load(kBudget);
     PolicyState s;
@@ -499,7 +620,17 @@ TEST(PolicyEngine, PackagedExampleBehavesAsDocumented) {
         auto d = eval(*p, user("alice", {"ml"}),
                       chat("gpt-4o", {}, {std::string("look: ") + secret}), s);
         EXPECT_EQ(d.code, "prompt_blocked") << secret;
+        // Glued to letters or `_` (the example's old `\b` patterns missed these).
+        for (const char* glue : {"key", "token_", "x9"}) {
+            auto glued = eval(*p, user("alice", {"ml"}),
+                              chat("gpt-4o", {}, {std::string(glue) + secret + "tail"}), s);
+            EXPECT_EQ(glued.code, "prompt_blocked") << glue << secret;
+        }
     }
+    // Hyphenated prose is no key.
+    EXPECT_TRUE(eval(*p, user("alice", {"ml"}),
+                     chat("gpt-4o", {}, {"a risk-assessment-of-the-quarterly-review-cycle"}), s)
+                    .allowed());
 }
 
 }  // namespace

@@ -18,7 +18,7 @@
 #include <string>
 
 #include "agent/identity/lru_map.h"
-#include "agent/proxy/proxy_context.h"
+#include "agent/identity/connection_origin.h"
 
 namespace sluice {
 

@@ -1,4 +1,4 @@
-#include "agent/proxy/shared_identities.h"
+#include "agent/identity/shared_identities.h"
 
 #include <gtest/gtest.h>
 

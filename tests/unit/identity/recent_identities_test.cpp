@@ -1,5 +1,5 @@
 // The per-thread memory of identities resolved within the last second.
-#include "agent/proxy/recent_identities.h"
+#include "agent/identity/recent_identities.h"
 
 #include <gtest/gtest.h>
 

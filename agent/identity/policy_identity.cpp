@@ -1,4 +1,4 @@
-#include "agent/gate/policy_identity.h"
+#include "agent/identity/policy_identity.h"
 
 namespace sluice {
 

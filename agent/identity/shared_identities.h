@@ -10,7 +10,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "agent/proxy/proxy_context.h"
+#include "agent/identity/connection_origin.h"
 
 namespace sluice {
 

@@ -1,4 +1,4 @@
-#include "agent/proxy/recent_identities.h"
+#include "agent/identity/recent_identities.h"
 
 #include <functional>
 #include <utility>

@@ -1,0 +1,67 @@
+#include "agent/gate/audit_text.h"
+
+#include <openssl/sha.h>
+#include <yaml-cpp/yaml.h>
+
+#include <vector>
+
+#include "policy/masking/masking_config.h"
+#include "policy/masking/masking_control.h"
+#include "policy/masking/request_masker.h"
+#include "policy/masking/text_masker.h"
+#include "policy/text_fold.h"
+
+namespace sluice {
+
+namespace {
+
+// Redacts with `control`'s request entities; false if a scan engine failed.
+bool redact_with(const masking::MaskingControl& control, std::string& text) {
+    thread_local masking::TokenVault vault;
+    thread_local masking::MaskStats stats;
+    masking::TextMasker masker(control, "audit", vault, stats);
+    return masking::mask_text_folded(text, masking::Direction::request, masker);
+}
+
+std::string sha256_prefix(std::string_view text) {
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (int i = 0; i < 8; ++i) {
+        out.push_back(kHex[digest[i] >> 4]);
+        out.push_back(kHex[digest[i] & 15]);
+    }
+    return out;
+}
+
+std::optional<std::string> blocked_pattern(const Policy& policy, const std::vector<std::string>& views) {
+    if (policy.block_prompts)
+        if (auto hit = policy.block_prompts->patterns->first_match(views)) return hit;
+    for (const auto& rule : policy.rules)
+        if (rule.block_prompts)
+            if (auto hit = rule.block_prompts->patterns->first_match(views)) return hit;
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::string audit_safe_text(const Policy* policy, std::string_view original) {
+    static const auto kEverything =
+        masking::parse_masking(YAML::Load("[{entities: [all], action: redact}]"), "audit", {});
+    std::string text(original);
+    if (!redact_with(*kEverything, text)) return "[withheld: masking failed]";
+    if (!policy) return text;
+    for (const auto& rule : policy->rules)
+        if (rule.masking && !redact_with(*rule.masking, text)) return "[withheld: masking failed]";
+    std::vector<std::string> views{text};
+    FoldedText folded;
+    if (fold_for_matching(text, folded)) views.push_back(std::move(folded.text));
+    const auto hit = blocked_pattern(*policy, views);
+    if (!hit) return text;
+    const std::string program = text.substr(0, text.find(' '));
+    std::string out = program.size() <= 256 && !blocked_pattern(*policy, {program}) ? program + " " : "";
+    return out + "[withheld: matches blocked pattern " + *hit + "; sha256 " + sha256_prefix(original) + "]";
+}
+
+}  // namespace sluice

@@ -1,0 +1,127 @@
+#include "policy/output_bound.h"
+
+#include <array>
+#include <cmath>
+#include <limits>
+
+#include "policy/ascii_case.h"
+
+namespace sluice {
+
+namespace {
+
+constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+
+enum class Endpoint { chat, completions, responses, other };
+
+// Query and trailing '/' ignored, case too: an upstream may route "/V1/Chat/Completions" as
+// the lower-case path, so its caps must be read the same way.
+Endpoint endpoint_of(std::string_view path) {
+    if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
+    while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+    const std::string lower = ascii_lower(path);
+    if (lower == "/v1/chat/completions") return Endpoint::chat;
+    if (lower == "/v1/completions") return Endpoint::completions;
+    if (lower == "/v1/responses") return Endpoint::responses;
+    return Endpoint::other;
+}
+
+// A whole number as a provider reads it: an integer, or a float with no fraction (10.0).
+// nullopt for anything else; `absent` when the member is missing or null (the default).
+struct WholeNumber {
+    bool absent = true;
+    std::optional<int64_t> value;
+};
+
+WholeNumber whole_number(const nlohmann::json& body, const char* key) {
+    auto it = body.find(key);
+    if (it == body.end() || it->is_null()) return {};
+    if (it->is_number_unsigned()) {
+        const auto v = it->get<uint64_t>();
+        return {false, v > static_cast<uint64_t>(kMax) ? kMax : static_cast<int64_t>(v)};
+    }
+    if (it->is_number_integer()) return {false, it->get<int64_t>()};
+    if (it->is_number_float()) {
+        const double v = it->get<double>();
+        if (!std::isfinite(v) || v != std::floor(v)) return {false, std::nullopt};
+        if (v >= 9.2e18) return {false, kMax};
+        if (v <= -9.2e18) return {false, -kMax};
+        return {false, static_cast<int64_t>(v)};
+    }
+    return {false, std::nullopt};
+}
+
+bool asks_for_audio(const nlohmann::json& body) {
+    if (auto it = body.find("audio"); it != body.end() && !it->is_null()) return true;
+    auto modalities = body.find("modalities");
+    if (modalities == body.end() || !modalities->is_array()) return false;
+    for (const auto& m : *modalities)
+        if (m.is_string() && m.get_ref<const std::string&>() == "audio") return true;
+    return false;
+}
+
+}  // namespace
+
+int64_t saturating_multiply(int64_t a, int64_t b) {
+    if (a <= 0 || b <= 0) return 0;
+    return a > kMax / b ? kMax : a * b;
+}
+
+int64_t saturating_add(int64_t a, int64_t b) {
+    a = std::max<int64_t>(0, a);
+    b = std::max<int64_t>(0, b);
+    return a > kMax - b ? kMax : a + b;
+}
+
+OutputBound read_output_bound(const nlohmann::json& body, std::string_view path) {
+    OutputBound bound;
+    if (!body.is_object()) return bound;
+    const Endpoint endpoint = endpoint_of(path);
+    std::array<const char*, 2> caps{};
+    switch (endpoint) {
+        case Endpoint::chat:
+            caps = {"max_completion_tokens", "max_tokens"};
+            break;
+        case Endpoint::completions:
+            caps = {"max_tokens", nullptr};
+            break;
+        case Endpoint::responses:
+            caps = {"max_output_tokens", nullptr};
+            break;
+        case Endpoint::other:
+            break;
+    }
+    bound.cap_writable = endpoint != Endpoint::other;
+    for (const char* key : caps) {
+        if (!key) continue;
+        const WholeNumber cap = whole_number(body, key);
+        if (cap.absent) continue;
+        if (!cap.value) {
+            bound.unbounded = std::string(key) + " is not a whole number";
+            continue;
+        }
+        // A negative cap is refused upstream; it must not lower a reservation meanwhile.
+        const int64_t tokens = std::max<int64_t>(0, *cap.value);
+        bound.cap = bound.cap ? std::max(*bound.cap, tokens) : tokens;
+    }
+    if (endpoint == Endpoint::chat && body.contains("reasoning_effort") &&
+        !body["reasoning_effort"].is_null() && bound.cap &&
+        whole_number(body, "max_completion_tokens").absent)
+        bound.unbounded = "max_tokens does not bound reasoning tokens (max_completion_tokens does)";
+
+    for (const char* key : {"n", "best_of"}) {
+        if (key == std::string_view("best_of") && endpoint != Endpoint::completions) continue;
+        const WholeNumber count = whole_number(body, key);
+        if (count.absent) continue;
+        if (!count.value) {
+            bound.unbounded = std::string(key) + " is not a whole number";
+            continue;
+        }
+        bound.outputs = std::max(bound.outputs, *count.value);
+    }
+    if (endpoint == Endpoint::chat && asks_for_audio(body))
+        bound.outputs = saturating_multiply(bound.outputs, 2);
+    return bound;
+}
+
+}  // namespace sluice
