@@ -1,4 +1,7 @@
 // sluicectl: operate a running sluiced (or its pinned kernel state). See `sluicectl --help`.
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -7,11 +10,14 @@
 
 #include "agent/admin/admin_server.h"
 #include "agent/config/config.h"
+#include "agent/daemon/doctor.h"
 #include "agent/daemon/status_report.h"
 #include "agent/gate/policy_commands.h"
 #include "agent/loader/redirect_loader.h"
 
 namespace {
+
+constexpr const char* kPackagedConfig = "/etc/sluice/sluiced.yaml";
 
 constexpr const char* kUsage = R"(usage: sluicectl [--config FILE] COMMAND
 
@@ -38,10 +44,43 @@ Commands:
            made in its own delegated cgroup subtree
   unload   detach every program this config's sluiced attached and remove its pins
            (connections to the targets then go out directly again)
+  doctor [--json]
+           whether enforcement works on this host: sluiced up and programs attached, targets
+           resolved, API key loaded, policy, audit writable, and for each runtime found
+           (curl/OpenSSL, python3 ssl/requests/httpx, node, java), as the invoking user, a
+           verified TLS handshake to the first intercepted host through the redirect. A table
+           with a fix for each failing line (--json for fleet tooling); exit 1 if any fails
 
-  --config FILE   the sluiced configuration (default: built-in defaults)
+  --config FILE   the sluiced configuration (default: /etc/sluice/sluiced.yaml, the packages'
+                  config, when it exists; else the built-in defaults)
   --help          show this help
 )";
+
+int run_doctor(const sluice::Config& config, const std::vector<std::string>& args) {
+    const bool json = args.size() == 1 && args[0] == "--json";
+    if (!args.empty() && !json) {
+        std::fprintf(stderr, "sluicectl doctor: takes only --json\n");
+        return 2;
+    }
+    nlohmann::json status;
+    std::string admin_error;
+    try {
+        status = sluice::admin_call(config.admin, {{"command", "status"}});
+    } catch (const std::exception& e) {
+        admin_error = e.what();
+    }
+    std::vector<sluice::DoctorLine> lines = sluice::check_daemon_status(status, admin_error, std::chrono::system_clock::now());
+    if (!config.intercept.empty()) {
+        auto runtimes = sluice::check_runtimes(config.intercept.front().host);
+        lines.insert(lines.end(), runtimes.begin(), runtimes.end());
+    }
+    const nlohmann::json report = sluice::doctor_json(lines);
+    if (json)
+        std::printf("%s\n", report.dump(2).c_str());
+    else
+        std::fputs(sluice::format_doctor_table(lines).c_str(), stdout);
+    return report["ok"].get<bool>() ? 0 : 1;
+}
 
 int run_policy_command(const sluice::Config& config, std::vector<std::string> args) {
     const std::string verb = args.empty() ? "" : args.front();
@@ -70,14 +109,14 @@ int run_policy_command(const sluice::Config& config, std::vector<std::string> ar
 int main(int argc, char** argv) {
     std::string config_path;
     std::string command;
-    std::vector<std::string> command_args;  // everything after the command, for `policy`
+    std::vector<std::string> command_args;  // everything after the command, for `policy` and `doctor`
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "--help" || arg == "-h") {
             std::fputs(kUsage, stdout);
             return 0;
         }
-        if (command == "policy") {
+        if (command == "policy" || command == "doctor") {
             command_args.push_back(arg);
         } else if (arg == "--config" && i + 1 < argc) {
             config_path = argv[++i];
@@ -89,6 +128,8 @@ int main(int argc, char** argv) {
         }
     }
     try {
+        // An installed host's operator types `sluicectl status`: the package's config is the default.
+        if (config_path.empty() && ::access(kPackagedConfig, F_OK) == 0) config_path = kPackagedConfig;
         const sluice::Config config = config_path.empty() ? sluice::default_config() : sluice::load_config(config_path);
         if (command == "unload") {
             sluice::RedirectLoader::unload(config.pin_dir);
@@ -116,6 +157,7 @@ int main(int argc, char** argv) {
             return response.contains("error") || !response.value("ok", true) ? 1 : 0;
         }
         if (command == "policy") return run_policy_command(config, command_args);
+        if (command == "doctor") return run_doctor(config, command_args);
         std::fprintf(stderr, "sluicectl: %s (see --help)\n",
                      command.empty() ? "no command given" : ("unknown command '" + command + "'").c_str());
         return 2;

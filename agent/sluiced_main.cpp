@@ -1,8 +1,11 @@
 // sluiced: the sluice host daemon. See README.md and `sluiced --help`.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 
+#include <spdlog/sinks/systemd_sink.h>
 #include <spdlog/spdlog.h>
 
 #include "agent/config/config.h"
@@ -25,6 +28,9 @@ Signals: SIGHUP re-reads the API key file and the policy (a policy that fails to
 and the old one stays) and reopens the audit file; SIGINT/SIGTERM stop. The key and policy files
 are also re-read when they change.
 Stopping leaves the redirect in place (connections fail closed); `sluicectl unload` removes it.
+Under systemd (sluiced.service, Type=notify) it reports READY=1 once programs are attached and
+the listener accepts, pings WatchdogSec= while every proxy thread turns, and logs to the journal
+with priorities (journalctl -u sluiced -p warning).
 )";
 
 }  // namespace
@@ -46,6 +52,11 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "sluiced: unknown argument '%s' (see --help)\n", arg.c_str());
         return 2;
     }
+    // Under systemd, stderr is the journal (JOURNAL_STREAM): log to the journal directly instead,
+    // one entry per message with its priority, so `journalctl -u sluiced -p warning` filters.
+    if (std::getenv("JOURNAL_STREAM") != nullptr)
+        spdlog::set_default_logger(
+            std::make_shared<spdlog::logger>("sluiced", std::make_shared<spdlog::sinks::systemd_sink_mt>("sluiced")));
     spdlog::set_level(spdlog::level::from_str(log_level));
     if (!record_cache) spdlog::warn("OpenSSL allocated before start-up: record buffers are not cached");
     try {

@@ -45,6 +45,18 @@ bool read_line(int fd, std::string& line, int timeout_ms) {
     return true;
 }
 
+// Whether the peer's groups (primary or supplementary) include `gid`.
+bool peer_in_group(int fd, gid_t peer_gid, gid_t gid) {
+    if (peer_gid == gid) return true;
+    gid_t groups[limits::kAdminPeerMaxGroups];
+    socklen_t len = sizeof groups;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0) return false;
+    const std::size_t count = len / sizeof(gid_t);
+    for (std::size_t i = 0; i < count; ++i)
+        if (groups[i] == gid) return true;
+    return false;
+}
+
 void write_all(int fd, const std::string& data) {
     size_t off = 0;
     while (off < data.size()) {
@@ -65,8 +77,9 @@ AdminServer::AdminServer(std::string path) : path_(std::move(path)) {
     listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (listen_fd_ < 0) throw std::runtime_error("admin: socket: " + std::string(std::strerror(errno)));
     ::unlink(path_.c_str());
-    // Created 0600 from the start: the umask closes the window between bind and chmod.
-    const mode_t old_mask = ::umask(0177);
+    // Created 0660 from the start (the group is sluiced's, its operators'): the umask closes the
+    // window between bind and chmod.
+    const mode_t old_mask = ::umask(0117);
     const int bound = ::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address);
     const int bind_errno = errno;
     ::umask(old_mask);
@@ -109,7 +122,9 @@ void AdminServer::serve(std::stop_token stop) {
 void AdminServer::handle_client(int fd) {
     ucred peer{};
     socklen_t len = sizeof peer;
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 || !peer_allowed(peer.uid, ::geteuid())) {
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 ||
+        !peer_allowed(peer.uid, ::geteuid(), peer_in_group(fd, peer.gid, ::getegid()),
+                      ::getegid())) {
         spdlog::warn("admin: refused a request from uid {} pid {}", peer.uid, peer.pid);
         write_all(fd, nlohmann::json{{"error", "permission denied"}}.dump() + "\n");
         return;

@@ -1,6 +1,7 @@
 // The admin socket (a Unix stream socket at config `admin`): one JSON request line in, one JSON
-// response line out. Only root or sluiced's own user may talk to it (SO_PEERCRED), since status
-// shows who is calling the API and how much.
+// response line out. Only root, sluiced's own user and members of sluiced's group (the
+// operators: `usermod -aG sluice NAME` where the package runs it as user sluice) may talk to it
+// (SO_PEERCRED, SO_PEERGROUPS), since status shows who is calling the API and how much.
 #pragma once
 
 #include <sys/types.h>
@@ -19,7 +20,7 @@ class AdminServer {
 public:
     using Handler = std::function<nlohmann::json(const nlohmann::json& request)>;
 
-    // Creates the socket (0600, replacing a stale one; the directory 0755 if missing).
+    // Creates the socket (0660, replacing a stale one; the directory 0755 if missing).
     // Throws std::runtime_error naming the path.
     explicit AdminServer(std::string path);
     ~AdminServer();
@@ -31,7 +32,12 @@ public:
     void stop();
 
     // Whether a peer with these credentials may use the socket.
-    static bool peer_allowed(uid_t peer_uid, uid_t server_uid) { return peer_uid == 0 || peer_uid == server_uid; }
+    // Group membership counts only for a group other than root's: a root-run sluiced answers
+    // root alone, as before.
+    static bool peer_allowed(uid_t peer_uid, uid_t server_uid, bool peer_in_server_group = false,
+                             gid_t server_gid = 0) {
+        return peer_uid == 0 || peer_uid == server_uid || (peer_in_server_group && server_gid != 0);
+    }
 
 private:
     void serve(std::stop_token stop);

@@ -31,6 +31,14 @@ inline constexpr std::chrono::seconds kUpstreamSweepInterval{2};
 inline constexpr std::size_t kAuditQueueMaxRecords = 100'000;
 // Admin socket requests.
 inline constexpr std::size_t kAdminRequestMaxBytes = 64 * 1024;
+// Supplementary groups read for an admin peer (SO_PEERGROUPS); a peer in more is judged by its
+// uid and primary group alone.
+inline constexpr std::size_t kAdminPeerMaxGroups = 1024;
 inline constexpr std::chrono::milliseconds kShutdownDrainDeadline{5'000};
+// `sluicectl doctor`: one runtime's handshake (a JVM or Node start is ~1 s on a small host).
+inline constexpr std::chrono::seconds kDoctorProbeTimeout{15};
+// `sluicectl doctor`: a resolved target this long past its DNS expiry is stale (the resolver
+// refreshes at expiry and retries failures with backoff well inside this).
+inline constexpr std::chrono::minutes kDoctorTargetStaleness{5};
 
 }  // namespace sluice::limits

@@ -14,6 +14,7 @@
 #include "agent/admin/admin_server.h"
 #include "agent/audit/audit_writer.h"
 #include "agent/audit/incomplete_requests.h"
+#include "agent/daemon/service_manager.h"
 #include "agent/daemon/status_report.h"
 #include "agent/gate/audit_text.h"
 #include "agent/gate/host_secret.h"
@@ -169,12 +170,19 @@ int run_daemon(const Config& config) {
 
     spdlog::info("ready: proxy on {}:{}, programs attached at {}, {} threads", config.listen.host,
                  config.listen.port, loader->cgroup_path(), threads);
+    const ServiceManager service_manager;
+    service_manager.notify_ready();
 
     constexpr int kPolicyStateSaveEveryTicks = 5;
     for (int tick_count = 1;; ++tick_count) {
         timespec tick{1, 0};
         const int signal = sigtimedwait(&signals, nullptr, &tick);
         if (tick_count % kPolicyStateSaveEveryTicks == 0) save_policy_state();
+        // Pinged every tick while every proxy loop turns; one wedged loop (or a stopped process)
+        // lets WatchdogSec= run out and systemd restarts sluiced. The tick (1 s) must stay under
+        // half of WatchdogSec=.
+        if (service_manager.watchdog_ping_interval() && proxy.workers_responsive())
+            service_manager.ping_watchdog();
         if (signal == SIGHUP) {
             spdlog::info("SIGHUP: reloading");
             reload();
@@ -187,6 +195,7 @@ int run_daemon(const Config& config) {
             if (auto outcome = policies.reload_if_changed()) log_policy_outcome(*outcome);
         }
     }
+    service_manager.notify_stopping();
     admin.stop();
     resolver.stop();
     proxy.stop();

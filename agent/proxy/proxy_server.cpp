@@ -60,6 +60,15 @@ uint64_t ProxyServer::active_sessions() const {
     return total;
 }
 
+bool ProxyServer::workers_responsive() {
+    bool responsive = true;
+    for (const auto& worker : workers_)
+        responsive = responsive && worker->last_heartbeat() == beat_;
+    ++beat_;
+    for (auto& worker : workers_) worker->post_heartbeat(beat_);
+    return responsive;
+}
+
 void ProxyServer::stop() {
     if (workers_.empty()) return;
     for (auto& worker : workers_) worker->stop_accepting();

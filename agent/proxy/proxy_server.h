@@ -21,10 +21,14 @@ public:
     // Stops accepting; sessions in flight finish up to limits::kShutdownDrainDeadline.
     void stop();
     uint64_t active_sessions() const;
+    // Watchdog: whether every worker's event loop took the beat posted by the previous call
+    // (so each turned since then); posts the next beat. The first call is always true.
+    bool workers_responsive();
 
 private:
     ProxyContext& context_;
     std::vector<std::unique_ptr<ProxyWorker>> workers_;
+    uint64_t beat_ = 0;
 };
 
 }  // namespace sluice

@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -94,6 +95,10 @@ ProxyWorker::HostUpstream* ProxyWorker::upstream_for(const std::string& host) {
 ProxyWorker::~ProxyWorker() {
     io_.stop();
     join();
+}
+
+void ProxyWorker::post_heartbeat(uint64_t beat) {
+    boost::asio::post(io_, [this, beat] { heartbeat_.store(beat, std::memory_order_relaxed); });
 }
 
 void ProxyWorker::start() {

@@ -48,6 +48,10 @@ public:
     uint64_t active_sessions() const { return active_sessions_; }
     void session_started() { ++active_sessions_; }
     void session_ended() { --active_sessions_; }
+    // Watchdog: the main thread posts a numbered beat; this worker's event loop records it when
+    // it gets to it, so a wedged loop shows as a beat not taken.
+    void post_heartbeat(uint64_t beat);
+    uint64_t last_heartbeat() const { return heartbeat_.load(std::memory_order_relaxed); }
 
 private:
     struct ServerContext {
@@ -62,6 +66,7 @@ private:
     RecentIdentities recent_identities_;
     std::map<std::string, ServerContext> server_contexts_;
     std::atomic<uint64_t> active_sessions_{0};
+    std::atomic<uint64_t> heartbeat_{0};
     std::thread thread_;
 };
 

@@ -32,11 +32,11 @@ TEST_F(AdminServerTest, AnswersKnownCommandsAndNamesUnknownOnes) {
     EXPECT_EQ(admin_call(path_, {{"command", "nope"}})["error"], "unknown command 'nope'");
 }
 
-TEST_F(AdminServerTest, SocketIsOwnerOnly) {
+TEST_F(AdminServerTest, SocketIsOwnerAndGroupOnly) {
     AdminServer server(path_);
     struct stat st {};
     ASSERT_EQ(::stat(path_.c_str(), &st), 0);
-    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    EXPECT_EQ(st.st_mode & 0777, 0660u);
 }
 
 TEST_F(AdminServerTest, RefusesOtherUsersByPeerCredentials) {
@@ -65,10 +65,14 @@ TEST_F(AdminServerTest, RefusesOtherUsersByPeerCredentials) {
     EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
-TEST(AdminPeerPolicy, RootAndOwnUserOnly) {
+TEST(AdminPeerPolicy, RootOwnUserAndOperatorGroupOnly) {
     EXPECT_TRUE(AdminServer::peer_allowed(0, 123));
     EXPECT_TRUE(AdminServer::peer_allowed(123, 123));
     EXPECT_FALSE(AdminServer::peer_allowed(1000, 0));
+    // Operators: members of the service user's group, never of root's.
+    EXPECT_TRUE(AdminServer::peer_allowed(1000, 123, true, 123));
+    EXPECT_FALSE(AdminServer::peer_allowed(1000, 123, false, 123));
+    EXPECT_FALSE(AdminServer::peer_allowed(1000, 0, true, 0));
 }
 
 }  // namespace
