@@ -36,6 +36,12 @@ Commands:
            budgets are described, not charged). --exe is an executable root alone could
            have placed, --user-exe one a user could have; --user-* names are what the user
            made in its own delegated cgroup subtree
+  approvals list | show ID | approve ID [--reason TEXT] [--for DURATION] | deny ID [--reason TEXT]
+           requests a rule holds for a person's approval (docs/approvals.md): list them, show
+           one (who, what, why, how long it has waited), approve it (once, or with --for 15m
+           the same identity and rule pass for that long) or deny it (the client gets 403
+           approval_denied with the reason). Root or approvals.approvers may decide; nobody
+           decides a request of their own
   unload   detach every program this config's sluiced attached and remove its pins
            (connections to the targets then go out directly again)
 
@@ -67,6 +73,41 @@ int run_policy_command(const sluice::Config& config, std::vector<std::string> ar
 
 }  // namespace
 
+int run_approvals_command(const sluice::Config& config, const std::vector<std::string>& args) {
+    const std::string verb = args.empty() ? "" : args.front();
+    nlohmann::json request{{"command", "approvals"}, {"verb", verb}};
+    std::size_t i = 1;
+    if (verb == "show" || verb == "approve" || verb == "deny") {
+        if (args.size() < 2 || args[1].rfind("--", 0) == 0) {
+            std::fprintf(stderr, "sluicectl approvals %s: needs an approval ID\n", verb.c_str());
+            return 2;
+        }
+        request["id"] = args[1];
+        i = 2;
+    } else if (verb != "list") {
+        std::fprintf(stderr, "sluicectl approvals: expected list, show, approve or deny (see --help)\n");
+        return 2;
+    }
+    for (; i < args.size(); ++i) {
+        const bool takes_flags = verb == "approve" || verb == "deny";
+        if (takes_flags && args[i] == "--reason" && i + 1 < args.size()) {
+            request["reason"] = args[++i];
+        } else if (verb == "approve" && args[i] == "--for" && i + 1 < args.size()) {
+            request["for"] = args[++i];
+        } else {
+            std::fprintf(stderr, "sluicectl approvals %s: unexpected argument '%s'\n", verb.c_str(), args[i].c_str());
+            return 2;
+        }
+    }
+    const nlohmann::json response = sluice::admin_call(config.admin, request);
+    if (response.contains("error")) {
+        std::fprintf(stderr, "sluicectl: %s\n", response["error"].get<std::string>().c_str());
+        return 1;
+    }
+    std::printf("%s\n", response.dump(2).c_str());
+    return 0;
+}
+
 int main(int argc, char** argv) {
     std::string config_path;
     std::string command;
@@ -77,7 +118,7 @@ int main(int argc, char** argv) {
             std::fputs(kUsage, stdout);
             return 0;
         }
-        if (command == "policy") {
+        if (command == "policy" || command == "approvals") {
             command_args.push_back(arg);
         } else if (arg == "--config" && i + 1 < argc) {
             config_path = argv[++i];
@@ -116,6 +157,7 @@ int main(int argc, char** argv) {
             return response.contains("error") || !response.value("ok", true) ? 1 : 0;
         }
         if (command == "policy") return run_policy_command(config, command_args);
+        if (command == "approvals") return run_approvals_command(config, command_args);
         std::fprintf(stderr, "sluicectl: %s (see --help)\n",
                      command.empty() ? "no command given" : ("unknown command '" + command + "'").c_str());
         return 2;

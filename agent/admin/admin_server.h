@@ -1,6 +1,7 @@
 // The admin socket (a Unix stream socket at config `admin`): one JSON request line in, one JSON
 // response line out. Only root or sluiced's own user may talk to it (SO_PEERCRED), since status
-// shows who is calling the API and how much.
+// shows who is calling the API and how much; commands registered with on_open() (the approvals
+// commands) also answer other peers and are given the peer's credentials to judge them.
 #pragma once
 
 #include <sys/types.h>
@@ -10,14 +11,24 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 namespace sluice {
 
+// Who is on the other end of the socket (SO_PEERCRED and the groups of that process).
+struct AdminPeer {
+    uid_t uid = static_cast<uid_t>(-1);
+    gid_t gid = static_cast<gid_t>(-1);
+    pid_t pid = 0;
+    std::vector<gid_t> groups;  // supplementary groups, from /proc/<pid>/status
+};
+
 class AdminServer {
 public:
     using Handler = std::function<nlohmann::json(const nlohmann::json& request)>;
+    using PeerHandler = std::function<nlohmann::json(const nlohmann::json& request, const AdminPeer& peer)>;
 
     // Creates the socket (0600, replacing a stale one; the directory 0755 if missing).
     // Throws std::runtime_error naming the path.
@@ -27,6 +38,11 @@ public:
     AdminServer& operator=(const AdminServer&) = delete;
 
     void on(const std::string& command, Handler handler);
+    // A command any peer may send: `handler` decides from the peer's credentials.
+    void on_open(const std::string& command, PeerHandler handler);
+    // Lets members of `gid` connect (socket group `gid`, mode 0660): for approvers who are not
+    // root. Throws std::runtime_error naming the path.
+    void open_to_group(gid_t gid);
     void start();
     void stop();
 
@@ -40,6 +56,7 @@ private:
     const std::string path_;
     int listen_fd_ = -1;
     std::map<std::string, Handler> handlers_;
+    std::map<std::string, PeerHandler> open_handlers_;
     std::jthread thread_;
 };
 
