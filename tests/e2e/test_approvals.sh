@@ -87,6 +87,31 @@ out="$(cat "$E2E_DIR/stream.out")"
 expect_contains "the held stream completes after approval" "$out" '"ok":true'
 check "the held stream carries content" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d["chunks"] > 0 and d["content"] else 1)' "$out"
 
+# What a held stream carries, as curl sees it: the head, keep-alive comments, then the answer.
+run_client curl -sN https://api.openai.com/v1/chat/completions -H "Authorization: Bearer $E2E_DUMMY_KEY" \
+    -H 'Content-Type: application/json' \
+    -d '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"production via curl"}]}' \
+    >"$E2E_DIR/curl.out" &
+client=$!
+id="$(wait_for_hold "$E2E_USER")"
+sleep 2.5
+ctl approvals approve "$id" >/dev/null
+wait "$client"
+out="$(cat "$E2E_DIR/curl.out")"
+expect_contains "a held stream gets SSE keep-alive comments" "$out" ": held for approval $id"
+expect_contains "then the upstream's stream to its end" "$out" "data: [DONE]"
+
+# A stream denied after its keep-alives began: the refusal is its last event, which the SDK raises.
+SDK_MAX_RETRIES=0 run_client $(node_client chat_stream_or_error.mjs) "stream a production secret" >"$E2E_DIR/stream-deny.out" &
+client=$!
+id="$(wait_for_hold "$E2E_USER")"
+sleep 2.5
+ctl approvals deny "$id" --reason "streams denied too" >/dev/null
+wait "$client"
+out="$(cat "$E2E_DIR/stream-deny.out")"
+expect_contains "a held stream that is denied fails in the SDK" "$out" '"ok":false'
+expect_contains "with the approver's reason" "$out" "streams denied too"
+
 # --- deny --------------------------------------------------------------------------------------------
 before="$(upstream_count)"
 SDK_MAX_RETRIES=0 run_client $(node_client chat_or_error.mjs) "drop the production database" >"$E2E_DIR/deny.out" &
