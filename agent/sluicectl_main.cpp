@@ -30,10 +30,12 @@ Commands:
                  [--cgroup P] [--container ID] [--pod UID] [--exe PATH | --user-exe PATH]
                  [--user-unit X] [--user-slice S] [--user-cgroup P] [--user-container ID]
                  [--user-pod UID] [--oidc-subject S] [--model M]
-                 [--method VERB] [--path P] [--max-tokens N] [--stream]
+                 [--method VERB] [--path P] [--max-tokens N] [--stream] [--prompt TEXT]
+                 [--approved]
            print the decision for such a request, the rule that made it and why each earlier
            rule did not match (groups come from NSS unless --group is given; rate limits and
-           budgets are described, not charged). --exe is an executable root alone could
+           budgets are described, not charged; --prompt is a prompt text for pattern and token
+           conditions, --approved a request a person approved). --exe is an executable root alone could
            have placed, --user-exe one a user could have; --user-* names are what the user
            made in its own delegated cgroup subtree
   approvals list | show ID | approve ID [--reason TEXT] [--for DURATION] | deny ID [--reason TEXT]

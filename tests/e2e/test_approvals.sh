@@ -46,6 +46,14 @@ print(held[0]["id"] if held else "")' "$1")"
     return 1
 }
 
+check "policy check accepts require_approval conditions" "$SLUICECTL" policy check "$POLICY"
+out="$(ctl policy explain --user "$E2E_USER" --prompt "deploy to production")"
+expect_contains "explain says a matching prompt needs approval" "$out" "approval_required"
+out="$(ctl policy explain --user "$E2E_USER" --prompt "deploy to production" --approved)"
+expect_contains "explain: once approved it is allowed" "$out" "decision: allow"
+out="$(ctl policy explain --user "$E2E_USER" --prompt "hello")"
+expect_contains "explain: a prompt meeting no condition is allowed" "$out" "require_approval: no condition met"
+
 out="$(SDK_MAX_RETRIES=0 run_client $(node_client chat_or_error.mjs) "a harmless question")"
 expect_contains "a prompt no condition matches is not held" "$out" '"ok":true'
 
