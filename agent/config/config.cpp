@@ -455,7 +455,7 @@ private:
                              require_map(v, name);
                              for_each_key(v, name + ".", {"users", "groups"},
                                           [&](const std::string& sub, const YAML::Node& list) {
-                                              if (list.IsNull()) return;
+                                              if (list.IsNull() || (list.IsSequence() && list.size() == 0)) return;
                                               auto values = string_or_list(list, name + "." + sub);
                                               (sub == "users" ? approvals.approver_users : approvals.approver_groups) =
                                                   std::move(values);
