@@ -2,10 +2,11 @@
 // reads the request's facts, fills in what it learns, and returns nothing to let the request go
 // on or the ClientError that refuses it. The session (intercepted_session.cpp) runs the lists
 // in order, refuses at one place, and keeps all I/O to itself: reading the header and body, the
-// OIDC key fetch (its outcome is a fact stages read), the upstream exchange. Stages are plain
-// functions of facts and environment, so they are tested table by table without sockets.
+// OIDC key fetch (its outcome is a fact stages read), the wait of a held request, the upstream
+// exchange. Stages are plain functions of facts and environment, so they are tested table by
+// table without sockets.
 //
-// To add a stage (an approval hold, a recorder): write it here with its one job, put it in the
+// To add a stage (a recorder, say): write it here with its one job, put it in the
 // list where it belongs, and give it a table test. docs/architecture.md, "Adding a stage".
 #pragma once
 
