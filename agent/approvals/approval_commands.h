@@ -4,18 +4,19 @@
 #pragma once
 
 #include <functional>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "agent/approvals/approval_registry.h"
 
 namespace sluice {
 
 // Called after a decision is recorded: the daemon audits it (the approver is known only here).
-using ApprovalDecided = std::function<void(const std::string& id, const ApprovalRegistry::DecideOutcome& outcome)>;
+using ApprovalDecided =
+    std::function<void(const std::string& id, const ApprovalRegistry::DecideOutcome& outcome)>;
 
-// `request`: {"command":"approvals","verb":"list"|"show"|"approve"|"deny","id":…,"reason":…,"for":"15m"}.
+// `request`:
+// {"command":"approvals","verb":"list"|"show"|"approve"|"deny","id":…,"reason":…,"for":"15m"}.
 nlohmann::json run_approval_command(ApprovalRegistry& approvals, const nlohmann::json& request,
                                     const Approver& approver, const ApprovalDecided& decided);
 

@@ -16,7 +16,8 @@ std::string new_approval_id() {
     return text;
 }
 
-std::chrono::milliseconds since(ApprovalRegistry::Clock::time_point then, ApprovalRegistry::Clock::time_point now) {
+std::chrono::milliseconds since(ApprovalRegistry::Clock::time_point then,
+                                ApprovalRegistry::Clock::time_point now) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(now - then);
 }
 
@@ -30,12 +31,18 @@ ApprovalDecision withdrawn_decision() {
 
 std::string_view to_string(ApprovalState state) {
     switch (state) {
-        case ApprovalState::held: return "held";
-        case ApprovalState::approved: return "approved";
-        case ApprovalState::denied: return "denied";
-        case ApprovalState::timed_out: return "timed_out";
-        case ApprovalState::withdrawn: return "withdrawn";
-        case ApprovalState::shut_down: return "shut_down";
+        case ApprovalState::held:
+            return "held";
+        case ApprovalState::approved:
+            return "approved";
+        case ApprovalState::denied:
+            return "denied";
+        case ApprovalState::timed_out:
+            return "timed_out";
+        case ApprovalState::withdrawn:
+            return "withdrawn";
+        case ApprovalState::shut_down:
+            return "shut_down";
     }
     return "unknown";
 }
@@ -56,7 +63,8 @@ void ApprovalRegistry::forget_expired(Clock::time_point now) {
     std::erase_if(retry_grants_, [&](const auto& item) { return item.second.until <= now; });
 }
 
-std::optional<std::string> ApprovalRegistry::take_grant(const std::string& identity_key, const std::string& rule,
+std::optional<std::string> ApprovalRegistry::take_grant(const std::string& identity_key,
+                                                        const std::string& rule,
                                                         const std::string& body_hash) {
     const std::lock_guard lock(mutex_);
     forget_expired(now_());
@@ -65,7 +73,8 @@ std::optional<std::string> ApprovalRegistry::take_grant(const std::string& ident
         retry_grants_.erase(it);  // once
         return id;
     }
-    if (auto it = scope_grants_.find({identity_key, rule}); it != scope_grants_.end()) return it->second.approval_id;
+    if (auto it = scope_grants_.find({identity_key, rule}); it != scope_grants_.end())
+        return it->second.approval_id;
     return std::nullopt;
 }
 
@@ -81,12 +90,15 @@ ApprovalRegistry::HoldOutcome ApprovalRegistry::hold(HeldRequest request, WakeFn
         if (entry.request.requester.key == request.requester.key) ++held_by_identity;
     }
     if (held >= settings_.max_held)
-        return {"", "sluice is holding as many requests for approval as it may (" + std::to_string(held) + ")"};
+        return {"", "sluice is holding as many requests for approval as it may (" +
+                        std::to_string(held) + ")"};
     if (held_by_identity >= settings_.max_held_per_identity)
-        return {"", "too many of your requests are waiting for approval (" + std::to_string(held_by_identity) + ")"};
+        return {"", "too many of your requests are waiting for approval (" +
+                        std::to_string(held_by_identity) + ")"};
     std::string id = new_approval_id();
     while (entries_.contains(id)) id = new_approval_id();
-    entries_.emplace(id, Entry{std::move(request), ApprovalDecision{}, now, Clock::time_point::max(), std::move(wake)});
+    entries_.emplace(id, Entry{std::move(request), ApprovalDecision{}, now,
+                               Clock::time_point::max(), std::move(wake)});
     return {id, ""};
 }
 
@@ -145,12 +157,14 @@ bool ApprovalRegistry::may_approve(const Approver& approver) const {
     });
 }
 
-ApprovalRegistry::DecideOutcome ApprovalRegistry::decide(const std::string& id, const Approver& approver,
-                                                         bool approve, std::string reason,
+ApprovalRegistry::DecideOutcome ApprovalRegistry::decide(const std::string& id,
+                                                         const Approver& approver, bool approve,
+                                                         std::string reason,
                                                          std::chrono::seconds scope_for) {
     DecideOutcome outcome;
     if (!may_approve(approver)) {
-        outcome.error = approver.name + " is not an approver (root or approvals.approvers in the config)";
+        outcome.error =
+            approver.name + " is not an approver (root or approvals.approvers in the config)";
         return outcome;
     }
     const std::lock_guard lock(mutex_);
@@ -169,7 +183,8 @@ ApprovalRegistry::DecideOutcome ApprovalRegistry::decide(const std::string& id, 
     }
     const bool timed_out = entry.decision.state == ApprovalState::timed_out;
     if (entry.decision.state != ApprovalState::held && !timed_out) {
-        outcome.error = "request " + id + " is already " + std::string(to_string(entry.decision.state));
+        outcome.error =
+            "request " + id + " is already " + std::string(to_string(entry.decision.state));
         return outcome;
     }
     ApprovalDecision& decision = entry.decision;
@@ -181,7 +196,8 @@ ApprovalRegistry::DecideOutcome ApprovalRegistry::decide(const std::string& id, 
     decision.scope_for = approve ? scope_for : std::chrono::seconds{0};
     if (!timed_out) decision.waited = since(entry.held_at, now);
     if (approve && scope_for.count() > 0)
-        scope_grants_[{entry.request.requester.key, entry.request.rule}] = ScopeGrant{id, now + scope_for};
+        scope_grants_[{entry.request.requester.key, entry.request.rule}] =
+            ScopeGrant{id, now + scope_for};
     if (timed_out) {
         // Nobody waits any more: the identical retry passes once, within the window.
         if (approve && !entry.request.body_hash.empty())
@@ -198,7 +214,8 @@ ApprovalRegistry::DecideOutcome ApprovalRegistry::decide(const std::string& id, 
     return outcome;
 }
 
-nlohmann::json ApprovalRegistry::entry_json(const std::string& id, const Entry& entry, Clock::time_point now) const {
+nlohmann::json ApprovalRegistry::entry_json(const std::string& id, const Entry& entry,
+                                            Clock::time_point now) const {
     const HeldRequest& r = entry.request;
     nlohmann::json out{{"id", id},
                        {"request_id", r.request_id},
@@ -211,12 +228,16 @@ nlohmann::json ApprovalRegistry::entry_json(const std::string& id, const Entry& 
                        {"model", r.model},
                        {"stream", r.stream},
                        {"body_sha256", r.body_hash}};
-    if (!r.requester.oidc_subject.empty()) out["requester"]["oidc_subject"] = r.requester.oidc_subject;
+    if (!r.requester.oidc_subject.empty())
+        out["requester"]["oidc_subject"] = r.requester.oidc_subject;
     if (!r.requester.describe.is_null()) out["requester"]["identity"] = r.requester.describe;
     if (entry.decision.state == ApprovalState::held) {
         out["waiting_s"] = since(entry.held_at, now).count() / 1000;
         const auto deadline = entry.held_at + settings_.timeout;
-        out["times_out_in_s"] = deadline > now ? std::chrono::duration_cast<std::chrono::seconds>(deadline - now).count() : 0;
+        out["times_out_in_s"] =
+            deadline > now
+                ? std::chrono::duration_cast<std::chrono::seconds>(deadline - now).count()
+                : 0;
     } else {
         out["waited_s"] = entry.decision.waited.count() / 1000;
         if (!entry.decision.approver.empty()) {
@@ -230,21 +251,26 @@ nlohmann::json ApprovalRegistry::entry_json(const std::string& id, const Entry& 
 
 std::size_t ApprovalRegistry::open_holds() const {
     const std::lock_guard lock(mutex_);
-    return static_cast<std::size_t>(std::count_if(entries_.begin(), entries_.end(), [](const auto& item) {
-        return item.second.decision.state == ApprovalState::held || item.second.decision.state == ApprovalState::shut_down;
-    }));
+    return static_cast<std::size_t>(
+        std::count_if(entries_.begin(), entries_.end(), [](const auto& item) {
+            return item.second.decision.state == ApprovalState::held ||
+                   item.second.decision.state == ApprovalState::shut_down;
+        }));
 }
 
-nlohmann::json approval_event_json(const std::string& id, std::string_view event, const HeldRequest& request,
-                                   const ApprovalDecision& decision) {
-    nlohmann::json out{{"id", id},
-                       {"event", std::string(event)},
-                       {"rule", request.rule},
-                       {"requester", {{"uid", request.requester.uid}, {"user", request.requester.user}}},
-                       {"wait_ms", decision.waited.count()}};
-    if (!request.requester.oidc_subject.empty()) out["requester"]["oidc_subject"] = request.requester.oidc_subject;
+nlohmann::json approval_event_json(const std::string& id, std::string_view event,
+                                   const HeldRequest& request, const ApprovalDecision& decision) {
+    nlohmann::json out{
+        {"id", id},
+        {"event", std::string(event)},
+        {"rule", request.rule},
+        {"requester", {{"uid", request.requester.uid}, {"user", request.requester.user}}},
+        {"wait_ms", decision.waited.count()}};
+    if (!request.requester.oidc_subject.empty())
+        out["requester"]["oidc_subject"] = request.requester.oidc_subject;
     if (!decision.approver.empty()) {
-        out["approver"] = {{"uid", decision.approver_uid}, {"user", decision.approver}, {"via", "admin_socket"}};
+        out["approver"] = {
+            {"uid", decision.approver_uid}, {"user", decision.approver}, {"via", "admin_socket"}};
         out["decision"] = std::string(to_string(decision.state));
         out["reason"] = decision.reason;
         out["scope"] = decision.scope;

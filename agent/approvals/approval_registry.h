@@ -18,19 +18,18 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 namespace sluice {
 
 struct ApprovalSettings {
-    std::chrono::seconds timeout{300};          // how long a request is held
+    std::chrono::seconds timeout{300};            // how long a request is held
     std::chrono::seconds keepalive_interval{15};  // SSE comment lines to a held stream
-    std::chrono::seconds retry_window{3600};    // a late approval lets the retry through within this
-    std::size_t max_held = 1000;                // held at once, in total
+    std::chrono::seconds retry_window{3600};  // a late approval lets the retry through within this
+    std::size_t max_held = 1000;              // held at once, in total
     std::size_t max_held_per_identity = 20;
     std::vector<uid_t> approver_uids;  // besides root
     std::vector<gid_t> approver_gids;
@@ -83,7 +82,8 @@ public:
     using ClockFn = std::function<Clock::time_point()>;
     using WakeFn = std::function<void()>;  // called under the registry's lock: post, never block
 
-    explicit ApprovalRegistry(ApprovalSettings settings, ClockFn now = [] { return Clock::now(); });
+    explicit ApprovalRegistry(
+        ApprovalSettings settings, ClockFn now = [] { return Clock::now(); });
 
     const ApprovalSettings& settings() const { return settings_; }
 
@@ -113,13 +113,13 @@ public:
 
     struct DecideOutcome {
         bool ok = false;
-        std::string error;           // why refused (not found, not an approver, self-approval)
-        ApprovalDecision decision;   // ok: what was recorded
-        HeldRequest request;         // ok: what it was about
+        std::string error;          // why refused (not found, not an approver, self-approval)
+        ApprovalDecision decision;  // ok: what was recorded
+        HeldRequest request;        // ok: what it was about
     };
     // `approve` false: deny. `scope_for` > 0: the identity and rule pass for that long too.
-    DecideOutcome decide(const std::string& id, const Approver& approver, bool approve, std::string reason,
-                         std::chrono::seconds scope_for);
+    DecideOutcome decide(const std::string& id, const Approver& approver, bool approve,
+                         std::string reason, std::chrono::seconds scope_for);
 
     bool may_approve(const Approver& approver) const;
     // Holds still waiting or being answered (shut_down not yet finished): sluiced's stop waits
@@ -146,20 +146,22 @@ private:
     };
 
     void forget_expired(Clock::time_point now);
-    nlohmann::json entry_json(const std::string& id, const Entry& entry, Clock::time_point now) const;
+    nlohmann::json entry_json(const std::string& id, const Entry& entry,
+                              Clock::time_point now) const;
 
     const ApprovalSettings settings_;
     const ClockFn now_;
     mutable std::mutex mutex_;
-    std::map<std::string, Entry> entries_;                                   // guarded by mutex_
+    std::map<std::string, Entry> entries_;                                    // guarded by mutex_
     std::map<std::pair<std::string, std::string>, ScopeGrant> scope_grants_;  // (identity, rule)
-    std::map<std::pair<std::string, std::string>, RetryGrant> retry_grants_;  // (identity, body hash)
+    std::map<std::pair<std::string, std::string>, RetryGrant>
+        retry_grants_;  // (identity, body hash)
 };
 
 // The audit's "approval" object for an event of hold `id` (held, approved, denied, timed_out,
 // withdrawn, shut_down, granted): requester, approver, decision, reason, scope, wait.
-nlohmann::json approval_event_json(const std::string& id, std::string_view event, const HeldRequest& request,
-                                   const ApprovalDecision& decision);
+nlohmann::json approval_event_json(const std::string& id, std::string_view event,
+                                   const HeldRequest& request, const ApprovalDecision& decision);
 
 // The identity grants are keyed by: the kernel uid, plus the OIDC issuer and subject when a
 // token was presented, so one user's grant never covers another's token.

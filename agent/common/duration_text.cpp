@@ -13,13 +13,18 @@ std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
     while (i < text.size()) {
         int64_t value = 0;
         std::size_t digits = 0;
-        for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i, ++digits) {
+        for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]));
+             ++i, ++digits) {
             value = value * 10 + (text[i] - '0');
             if (value > kMaxSeconds) return std::nullopt;
         }
         if (digits == 0 || i == text.size()) return std::nullopt;
         const char unit = text[i++];
-        const int64_t scale = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : 0;
+        const int64_t scale = unit == 's'   ? 1
+                              : unit == 'm' ? 60
+                              : unit == 'h' ? 3600
+                              : unit == 'd' ? 86400
+                                            : 0;
         if (scale == 0) return std::nullopt;
         total += value * scale;
         if (total > kMaxSeconds) return std::nullopt;

@@ -104,10 +104,12 @@ TEST_F(ApprovalRegistryTest, TimeoutThenLateApprovalLetsTheIdenticalRetryThrough
     now_ += 60s;
     EXPECT_EQ(registry_.expire(id).state, ApprovalState::timed_out);
     const std::string key = approval_identity_key(kAlice, "", "");
-    EXPECT_FALSE(registry_.take_grant(key, "prod", "hash-1")) << "nothing granted before the approval";
+    EXPECT_FALSE(registry_.take_grant(key, "prod", "hash-1"))
+        << "nothing granted before the approval";
     ASSERT_TRUE(registry_.decide(id, kRoot, true, "late", 0s).ok);
     EXPECT_FALSE(registry_.take_grant(key, "prod", "hash-2")) << "another body is not the retry";
-    EXPECT_FALSE(registry_.take_grant(approval_identity_key(kBob, "", ""), "prod", "hash-1")) << "nor another identity";
+    EXPECT_FALSE(registry_.take_grant(approval_identity_key(kBob, "", ""), "prod", "hash-1"))
+        << "nor another identity";
     EXPECT_EQ(registry_.take_grant(key, "prod", "hash-1"), id);
     EXPECT_FALSE(registry_.take_grant(key, "prod", "hash-1")) << "once";
 }
@@ -148,8 +150,10 @@ TEST_F(ApprovalRegistryTest, AScopedApprovalCoversTheIdentityAndRuleForItsDurati
 }
 
 TEST_F(ApprovalRegistryTest, AnOidcSubjectIsItsOwnIdentity) {
-    EXPECT_NE(approval_identity_key(kAlice, "https://idp", "alice"), approval_identity_key(kAlice, "", ""));
-    EXPECT_NE(approval_identity_key(kAlice, "https://idp", "alice"), approval_identity_key(kAlice, "https://idp", "eve"));
+    EXPECT_NE(approval_identity_key(kAlice, "https://idp", "alice"),
+              approval_identity_key(kAlice, "", ""));
+    EXPECT_NE(approval_identity_key(kAlice, "https://idp", "alice"),
+              approval_identity_key(kAlice, "https://idp", "eve"));
 }
 
 TEST_F(ApprovalRegistryTest, HoldsAreBoundedPerIdentityAndInTotal) {
@@ -188,13 +192,19 @@ TEST_F(ApprovalRegistryTest, ListAndShowNameWhoWhatWhyAndHowLong) {
 TEST_F(ApprovalRegistryTest, CommandsRefuseNonApproversAndBadScopes) {
     const std::string id = hold(request_by(kAlice));
     int decided = 0;
-    const ApprovalDecided count = [&](const std::string&, const ApprovalRegistry::DecideOutcome&) { ++decided; };
-    EXPECT_TRUE(run_approval_command(registry_, {{"verb", "list"}}, kCarol, count).contains("error"));
-    EXPECT_TRUE(run_approval_command(registry_, {{"verb", "approve"}, {"id", id}, {"for", "soon"}}, kRoot, count)
+    const ApprovalDecided count = [&](const std::string&, const ApprovalRegistry::DecideOutcome&) {
+        ++decided;
+    };
+    EXPECT_TRUE(
+        run_approval_command(registry_, {{"verb", "list"}}, kCarol, count).contains("error"));
+    EXPECT_TRUE(run_approval_command(registry_, {{"verb", "approve"}, {"id", id}, {"for", "soon"}},
+                                     kRoot, count)
                     .contains("error"));
-    EXPECT_TRUE(run_approval_command(registry_, {{"verb", "deny"}, {"id", id}, {"for", "5m"}}, kRoot, count)
-                    .contains("error"));
-    const auto answer = run_approval_command(registry_, {{"verb", "approve"}, {"id", id}, {"for", "5m"}}, kRoot, count);
+    EXPECT_TRUE(
+        run_approval_command(registry_, {{"verb", "deny"}, {"id", id}, {"for", "5m"}}, kRoot, count)
+            .contains("error"));
+    const auto answer = run_approval_command(
+        registry_, {{"verb", "approve"}, {"id", id}, {"for", "5m"}}, kRoot, count);
     EXPECT_EQ(answer.value("scope", ""), "for") << answer.dump();
     EXPECT_EQ(decided, 1);
 }
@@ -204,7 +214,8 @@ TEST(Duration, ReadsWhatPeopleWrite) {
     EXPECT_EQ(parse_duration("15m"), 15min);
     EXPECT_EQ(parse_duration("1h30m"), 90min);
     EXPECT_EQ(parse_duration("1d"), 24h);
-    for (const char* bad : {"", "0s", "15", "m", "5x", "-5m", "99999999d"}) EXPECT_FALSE(parse_duration(bad)) << bad;
+    for (const char* bad : {"", "0s", "15", "m", "5x", "-5m", "99999999d"})
+        EXPECT_FALSE(parse_duration(bad)) << bad;
 }
 
 }  // namespace

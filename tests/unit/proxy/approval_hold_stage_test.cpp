@@ -35,7 +35,8 @@ rules:
 )";
 
 std::string chat_body(const std::string& prompt, const std::string& model = "gpt-4o-mini") {
-    return nlohmann::json{{"model", model}, {"messages", {{{"role", "user"}, {"content", prompt}}}}}.dump();
+    return nlohmann::json{{"model", model}, {"messages", {{{"role", "user"}, {"content", prompt}}}}}
+        .dump();
 }
 
 PolicyIdentity user(const std::string& name, uint32_t uid) {
@@ -88,8 +89,11 @@ protected:
         RequestFacts facts(header, record);
         facts.head.body = BodyReading::whole;
         facts.body = std::move(body);
-        const StageEnvironment env{"api.openai.com", 443, 1 << 20, who, nullptr, false, *gate_, secret_,
-                                   counters_, with_registry ? &registry_ : nullptr};
+        const StageEnvironment env{"api.openai.com", 443,
+                                   1 << 20,          who,
+                                   nullptr,          false,
+                                   *gate_,           secret_,
+                                   counters_,        with_registry ? &registry_ : nullptr};
         facts.identity = &who;
         Run out;
         out.refusal = run_stages(body_stages(), facts, env);
@@ -114,15 +118,19 @@ protected:
 TEST_F(ApprovalHoldStage, HoldsWhatTheRuleSaysAndNothingElse) {
     const std::string long_prompt(9000, 'x');  // ~2250 estimated tokens
     const Case cases[] = {
-        {"unconditional, no registry: refused as before", "alice", chat_body("hi"), false, Outcome::refused,
-         "approval_required"},
+        {"unconditional, no registry: refused as before", "alice", chat_body("hi"), false,
+         Outcome::refused, "approval_required"},
         {"unconditional: held", "alice", chat_body("hi"), true, Outcome::held, ""},
-        {"a refusal by another control is never held", "alice", chat_body("hi", "gpt-4o"), true, Outcome::refused,
-         "model_not_allowed"},
-        {"a matching prompt is held", "bob", chat_body("deploy to PRODUCTION"), true, Outcome::held, ""},
-        {"a prompt over the token threshold is held", "bob", chat_body(long_prompt), true, Outcome::held, ""},
-        {"a prompt meeting no condition passes", "bob", chat_body("hello"), true, Outcome::passes, ""},
-        {"a user no rule holds passes", "carol", chat_body("production"), true, Outcome::passes, ""},
+        {"a refusal by another control is never held", "alice", chat_body("hi", "gpt-4o"), true,
+         Outcome::refused, "model_not_allowed"},
+        {"a matching prompt is held", "bob", chat_body("deploy to PRODUCTION"), true, Outcome::held,
+         ""},
+        {"a prompt over the token threshold is held", "bob", chat_body(long_prompt), true,
+         Outcome::held, ""},
+        {"a prompt meeting no condition passes", "bob", chat_body("hello"), true, Outcome::passes,
+         ""},
+        {"a user no rule holds passes", "carol", chat_body("production"), true, Outcome::passes,
+         ""},
     };
     for (const Case& c : cases) {
         const PolicyIdentity who = user(c.user, 1000);
@@ -148,8 +156,8 @@ TEST_F(ApprovalHoldStage, ReleasedWithTheApprovalTheBudgetIsReservedAndTheBodyMa
     facts.head.body = BodyReading::whole;
     facts.body = chat_body("mail me at jane@example.com");
     facts.identity = &alice;
-    const StageEnvironment env{"api.openai.com", 443, 1 << 20, alice, nullptr, false, *gate_, secret_, counters_,
-                               &registry_};
+    const StageEnvironment env{"api.openai.com", 443,     1 << 20,   alice,     nullptr, false,
+                               *gate_,           secret_, counters_, &registry_};
     ASSERT_FALSE(run_stages(body_stages(), facts, env));
     ASSERT_TRUE(facts.hold);
     // What the session does once a person approves.
