@@ -36,12 +36,20 @@ Commands:
                  [--cgroup P] [--container ID] [--pod UID] [--exe PATH | --user-exe PATH]
                  [--user-unit X] [--user-slice S] [--user-cgroup P] [--user-container ID]
                  [--user-pod UID] [--oidc-subject S] [--model M]
-                 [--method VERB] [--path P] [--max-tokens N] [--stream]
+                 [--method VERB] [--path P] [--max-tokens N] [--stream] [--prompt TEXT]
+                 [--approved]
            print the decision for such a request, the rule that made it and why each earlier
            rule did not match (groups come from NSS unless --group is given; rate limits and
-           budgets are described, not charged). --exe is an executable root alone could
-           have placed, --user-exe one a user could have; --user-* names are what the user
+           budgets are described, not charged; --prompt is a prompt text for pattern and token
+           conditions, --approved a request a person approved). --exe is an executable root
+           alone could have placed, --user-exe one a user could have; --user-* names are what the user
            made in its own delegated cgroup subtree
+  approvals list | show ID | approve ID [--reason TEXT] [--for DURATION] | deny ID [--reason TEXT]
+           requests a rule holds for a person's approval (docs/approvals.md): list them, show
+           one (who, what, why, how long it has waited), approve it (once, or with --for 15m
+           the same identity and rule pass for that long) or deny it (the client gets 403
+           approval_denied with the reason). Root or approvals.approvers may decide; nobody
+           decides a request of their own
   unload   detach every program this config's sluiced attached and remove its pins
            (connections to the targets then go out directly again)
   doctor [--json]
@@ -106,6 +114,41 @@ int run_policy_command(const sluice::Config& config, std::vector<std::string> ar
 
 }  // namespace
 
+int run_approvals_command(const sluice::Config& config, const std::vector<std::string>& args) {
+    const std::string verb = args.empty() ? "" : args.front();
+    nlohmann::json request{{"command", "approvals"}, {"verb", verb}};
+    std::size_t i = 1;
+    if (verb == "show" || verb == "approve" || verb == "deny") {
+        if (args.size() < 2 || args[1].rfind("--", 0) == 0) {
+            std::fprintf(stderr, "sluicectl approvals %s: needs an approval ID\n", verb.c_str());
+            return 2;
+        }
+        request["id"] = args[1];
+        i = 2;
+    } else if (verb != "list") {
+        std::fprintf(stderr, "sluicectl approvals: expected list, show, approve or deny (see --help)\n");
+        return 2;
+    }
+    for (; i < args.size(); ++i) {
+        const bool takes_flags = verb == "approve" || verb == "deny";
+        if (takes_flags && args[i] == "--reason" && i + 1 < args.size()) {
+            request["reason"] = args[++i];
+        } else if (verb == "approve" && args[i] == "--for" && i + 1 < args.size()) {
+            request["for"] = args[++i];
+        } else {
+            std::fprintf(stderr, "sluicectl approvals %s: unexpected argument '%s'\n", verb.c_str(), args[i].c_str());
+            return 2;
+        }
+    }
+    const nlohmann::json response = sluice::admin_call(config.admin, request);
+    if (response.contains("error")) {
+        std::fprintf(stderr, "sluicectl: %s\n", response["error"].get<std::string>().c_str());
+        return 1;
+    }
+    std::printf("%s\n", response.dump(2).c_str());
+    return 0;
+}
+
 int main(int argc, char** argv) {
     std::string config_path;
     std::string command;
@@ -116,7 +159,7 @@ int main(int argc, char** argv) {
             std::fputs(kUsage, stdout);
             return 0;
         }
-        if (command == "policy" || command == "doctor") {
+        if (command == "policy" || command == "doctor" || command == "approvals") {
             command_args.push_back(arg);
         } else if (arg == "--config" && i + 1 < argc) {
             config_path = argv[++i];
@@ -158,6 +201,7 @@ int main(int argc, char** argv) {
         }
         if (command == "policy") return run_policy_command(config, command_args);
         if (command == "doctor") return run_doctor(config, command_args);
+        if (command == "approvals") return run_approvals_command(config, command_args);
         std::fprintf(stderr, "sluicectl: %s (see --help)\n",
                      command.empty() ? "no command given" : ("unknown command '" + command + "'").c_str());
         return 2;

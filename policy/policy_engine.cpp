@@ -180,6 +180,22 @@ std::optional<PolicyDecision> check_oidc_binding(const OidcBindingControl& c,
     return std::nullopt;
 }
 
+// Why a rule's require_approval holds this request ("" when unconditional), or nullopt when
+// none of its conditions is met. A body that cannot be scanned is held: a person decides.
+std::optional<std::string> approval_reason(const ApprovalControl& c, const PolicyRequest& request) {
+    if (!c.conditional()) return std::string();
+    if (c.prompts) {
+        if (!request.body_readable) return std::string(" (the prompt could not be scanned)");
+        if (auto hit = c.prompts->first_match(request.scan_texts.empty() ? request.texts
+                                                                         : request.scan_texts))
+            return " (prompt matches pattern " + *hit + ")";
+    }
+    if (c.min_prompt_tokens && request.estimated_prompt_tokens >= *c.min_prompt_tokens)
+        return " (estimated " + std::to_string(request.estimated_prompt_tokens) +
+               " prompt tokens, at least " + std::to_string(*c.min_prompt_tokens) + ")";
+    return std::nullopt;
+}
+
 PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
                       const PolicyRequest& request, PolicyState* state, PolicyTimePoint now,
                       std::string* out) {
@@ -276,9 +292,6 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
     if (rule->deny)
         return finish(
             make_deny(PolicyAction::deny, name, "rule_denied", "rule " + name + " denies"));
-    if (rule->require_approval)
-        return finish(make_deny(PolicyAction::approval_required, name, "approval_required",
-                                "rule " + name + " requires human approval"));
 
     if (rule->endpoints) {
         const auto& c = *rule->endpoints;
@@ -357,6 +370,19 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
             output_estimate = *clamp;
             output_known = true;
             trace(out, [&] { return "  max_tokens: clamped to " + std::to_string(*clamp); });
+        }
+    }
+
+    // After every control that refuses outright (a request they deny is never held) and
+    // before rate limits and budgets, which are charged when the request is released.
+    if (rule->require_approval) {
+        if (request.approval_granted) {
+            trace(out, [] { return "  require_approval: approved"; });
+        } else if (auto why = approval_reason(*rule->require_approval, request)) {
+            return finish(make_deny(PolicyAction::approval_required, name, "approval_required",
+                                    "rule " + name + " requires human approval" + *why));
+        } else {
+            trace(out, [] { return "  require_approval: no condition met"; });
         }
     }
 

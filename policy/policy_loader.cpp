@@ -51,7 +51,10 @@ private:
 
     PrincipalMatch match(const YAML::Node& node, const std::string& path) const;
     std::vector<EndpointPattern> endpoints(const YAML::Node& node, const std::string& path) const;
+    std::shared_ptr<const PromptPatternSet> prompt_patterns(const YAML::Node& node,
+                                                            const std::string& path) const;
     PromptBlockControl block_prompts(const YAML::Node& node, const std::string& path) const;
+    ApprovalControl require_approval(const YAML::Node& node, const std::string& path) const;
     OidcBindingControl oidc_binding(const YAML::Node& node, const std::string& path) const;
     PolicyRule rule(const YAML::Node& node, size_t index) const;
 
@@ -261,8 +264,9 @@ std::vector<EndpointPattern> Loader::endpoints(const YAML::Node& node,
     return out;
 }
 
-PromptBlockControl Loader::block_prompts(const YAML::Node& node, const std::string& path) const {
-    check_keys(node, path, {"sets", "patterns", "fail_mode"});
+// The `sets` and inline `patterns` of a prompt control, compiled as one set.
+std::shared_ptr<const PromptPatternSet> Loader::prompt_patterns(const YAML::Node& node,
+                                                                const std::string& path) const {
     std::vector<PromptPatternSet::Pattern> patterns;
     if (auto sets = node["sets"]) {
         auto names = string_list(sets, path + ".sets");
@@ -283,11 +287,30 @@ PromptBlockControl Loader::block_prompts(const YAML::Node& node, const std::stri
             patterns.push_back({item_path, regexes[i]});
         }
     }
+    std::string error;
+    auto compiled = PromptPatternSet::compile(std::move(patterns), error);
+    if (!compiled) fail(node, path, error);
+    return compiled;
+}
+
+PromptBlockControl Loader::block_prompts(const YAML::Node& node, const std::string& path) const {
+    check_keys(node, path, {"sets", "patterns", "fail_mode"});
     PromptBlockControl control;
     control.fail_mode = fail_mode(node, path);
-    std::string error;
-    control.patterns = PromptPatternSet::compile(std::move(patterns), error);
-    if (!control.patterns) fail(node, path, error);
+    control.patterns = prompt_patterns(node, path);
+    return control;
+}
+
+// `require_approval: true`, or a map of conditions any one of which holds the request.
+ApprovalControl Loader::require_approval(const YAML::Node& node, const std::string& path) const {
+    ApprovalControl control;
+    if (!node.IsMap()) return control;
+    check_keys(node, path, {"sets", "patterns", "min_prompt_tokens"});
+    if (node["sets"] || node["patterns"]) control.prompts = prompt_patterns(node, path);
+    if (auto n = node["min_prompt_tokens"])
+        control.min_prompt_tokens = positive_int(n, path + ".min_prompt_tokens");
+    if (!control.conditional())
+        fail(node, path, "needs a condition (sets, patterns, min_prompt_tokens), or use 'true'");
     return control;
 }
 
@@ -336,8 +359,10 @@ PolicyRule Loader::rule(const YAML::Node& node, size_t index) const {
             fail(n, path + ".action", "must be allow or deny, not '" + action + "'");
         rule.deny = action == "deny";
     }
-    if (auto n = node["require_approval"])
-        rule.require_approval = boolean(n, path + ".require_approval");
+    if (auto n = node["require_approval"]) {
+        if (n.IsMap()) rule.require_approval = require_approval(n, path + ".require_approval");
+        else if (boolean(n, path + ".require_approval")) rule.require_approval = ApprovalControl{};
+    }
     if (auto n = node["models"]) {
         auto p = path + ".models";
         check_keys(n, p, {"allow", "deny", "fail_mode"});

@@ -80,6 +80,8 @@ struct PolicyRequest {
     bool output_cap_writable = false;
     std::string output_unbounded;
     bool stream = false;
+    // A person approved this request (or a standing grant covers it): require_approval is met.
+    bool approval_granted = false;
     std::vector<std::string> texts;       // extract_prompt_texts(body, path)
     // What blocked-prompt patterns read when set: every string of the body, decoded, joined
     // and folded (prompt_scan_texts of policy/request_reading.h). Empty: `texts`.
@@ -218,13 +220,22 @@ struct OidcBindingControl {
     bool required = true;  // no token at all is refused too (oidc_token_required)
 };
 
+// A rule's `require_approval`: the request is held until a person approves it
+// (docs/approvals.md). With no condition every request the rule matches is held; with
+// conditions, a request meeting any of them.
+struct ApprovalControl {
+    std::shared_ptr<const PromptPatternSet> prompts;  // null: no prompt condition
+    std::optional<int64_t> min_prompt_tokens;         // estimated prompt tokens at least this
+    bool conditional() const { return prompts || min_prompt_tokens; }
+};
+
 struct PolicyRule {
     std::string name;
     size_t index = 0;  // position in `rules`
     int line = 0;      // 1-based line in the source, for explain
     PrincipalMatch match;
     bool deny = false;  // action: deny
-    bool require_approval = false;
+    std::optional<ApprovalControl> require_approval;
     std::optional<ModelControl> models;
     std::optional<EndpointControl> endpoints;
     std::optional<MaxTokensControl> max_tokens;

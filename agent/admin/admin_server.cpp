@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
@@ -45,6 +47,16 @@ bool read_line(int fd, std::string& line, int timeout_ms) {
     return true;
 }
 
+void write_all(int fd, const std::string& data) {
+    size_t off = 0;
+    while (off < data.size()) {
+        const ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        off += static_cast<size_t>(n);
+    }
+}
+
 // Whether the peer's groups (primary or supplementary) include `gid`.
 bool peer_in_group(int fd, gid_t peer_gid, gid_t gid) {
     if (peer_gid == gid) return true;
@@ -57,14 +69,17 @@ bool peer_in_group(int fd, gid_t peer_gid, gid_t gid) {
     return false;
 }
 
-void write_all(int fd, const std::string& data) {
-    size_t off = 0;
-    while (off < data.size()) {
-        const ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return;
-        off += static_cast<size_t>(n);
+// The peer's supplementary groups: SO_PEERCRED gives only the primary one.
+std::vector<gid_t> peer_groups(pid_t pid) {
+    std::vector<gid_t> groups;
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (!line.starts_with("Groups:")) continue;
+        std::istringstream in(line.substr(7));
+        for (gid_t gid; in >> gid;) groups.push_back(gid);
     }
+    return groups;
 }
 
 }  // namespace
@@ -97,6 +112,15 @@ AdminServer::~AdminServer() {
 
 void AdminServer::on(const std::string& command, Handler handler) { handlers_[command] = std::move(handler); }
 
+void AdminServer::on_open(const std::string& command, PeerHandler handler) {
+    open_handlers_[command] = std::move(handler);
+}
+
+void AdminServer::open_to_all_users() {
+    if (::chmod(path_.c_str(), 0666) != 0)
+        throw std::runtime_error("admin: cannot open " + path_ + " to approvers: " + std::strerror(errno));
+}
+
 void AdminServer::start() {
     thread_ = std::jthread([this](std::stop_token stop) { serve(stop); });
 }
@@ -120,29 +144,33 @@ void AdminServer::serve(std::stop_token stop) {
 }
 
 void AdminServer::handle_client(int fd) {
-    ucred peer{};
-    socklen_t len = sizeof peer;
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 ||
-        !peer_allowed(peer.uid, ::geteuid(), peer_in_group(fd, peer.gid, ::getegid()),
-                      ::getegid())) {
-        spdlog::warn("admin: refused a request from uid {} pid {}", peer.uid, peer.pid);
-        write_all(fd, nlohmann::json{{"error", "permission denied"}}.dump() + "\n");
-        return;
-    }
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return;
+    const AdminPeer peer{cred.uid, cred.gid, cred.pid, peer_groups(cred.pid)};
+    const bool trusted =
+        peer_allowed(peer.uid, ::geteuid(), peer_in_group(fd, peer.gid, ::getegid()), ::getegid());
     std::string line;
     if (!read_line(fd, line, 2000)) return;
     nlohmann::json response;
     auto request = nlohmann::json::parse(line, nullptr, false);
+    const std::string command =
+        request.is_object() && request.contains("command") && request["command"].is_string() ? request["command"].get<std::string>() : "";
+    const auto open = open_handlers_.find(command);
+    if (!trusted && open == open_handlers_.end()) {
+        spdlog::warn("admin: refused a request from uid {} pid {}", peer.uid, peer.pid);
+        write_all(fd, nlohmann::json{{"error", "permission denied"}}.dump() + "\n");
+        return;
+    }
     if (request.is_discarded() || !request.is_object() || !request.contains("command")) {
         response = {{"error", "request must be a JSON object with a \"command\""}};
     } else {
-        const std::string command = request.value("command", "");
         auto it = handlers_.find(command);
-        if (it == handlers_.end()) {
+        if (it == handlers_.end() && open == open_handlers_.end()) {
             response = {{"error", "unknown command '" + command + "'"}};
         } else {
             try {
-                response = it->second(request);
+                response = open != open_handlers_.end() ? open->second(request, peer) : it->second(request);
             } catch (const std::exception& e) {
                 response = {{"error", e.what()}};
             }

@@ -94,6 +94,7 @@ std::string AuditRecord::to_line() const {
 void AuditRecord::append_line(std::string& out) const {
     out.reserve(out.size() + 640 + identity.size() + path.size() + error.size());
     out.push_back('{');
+    if (approval) append_json(out, "approval", *approval);
     begin_member_object(out, "connection");
     append_text(out, "original_destination", original_destination);
     append_text(out, "sni", sni);

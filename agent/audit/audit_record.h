@@ -17,7 +17,7 @@
 namespace sluice {
 
 struct AuditRecord {
-    std::string kind = "request";  // request | passthrough | connection
+    std::string kind = "request";  // request | forwarded | passthrough | connection | approval
     std::string id;
     std::chrono::system_clock::time_point started;
     // The audit "identity" object as JSON text, serialized once per connection: a view of the
@@ -50,6 +50,9 @@ struct AuditRecord {
     std::string error;
     // What masking did (entity names and counts per direction, failures); never a value.
     std::optional<nlohmann::json> masking;
+    // The approval hold of this request (docs/approvals.md): id, event, requester, approver,
+    // decision, reason, scope, wait. Kind "approval" records carry one event each.
+    std::optional<nlohmann::json> approval;
     double latency_ms = 0;
     double upstream_ttfb_ms = 0;
 

@@ -21,7 +21,8 @@ std::vector<nlohmann::json> incomplete_request_records(std::string_view audit_te
         const std::string id = record["id"];
         if (record.value("kind", "") == "forwarded") {
             if (open.emplace(id, std::move(record)).second) order.push_back(id);
-        } else {
+        } else if (record.value("kind", "") != "approval") {
+            // An approval event shares its request's id but never ends it.
             open.erase(id);
         }
     }

@@ -12,6 +12,9 @@ struct ClientError {
     std::string code;     // machine-readable, e.g. "upstream_unreachable"
     std::string message;  // one human sentence; never contains secrets
     unsigned retry_after_s = 0;  // >0 adds Retry-After (429)
+    // False adds `x-should-retry: false`, which the OpenAI SDKs obey: a retry cannot help (a
+    // held request interrupted by a restart would only be held again unseen).
+    bool should_retry = true;
 };
 
 // {"error":{"message":…,"type":…,"param":null,"code":…}}

@@ -16,6 +16,7 @@
 #include <set>
 #include <string_view>
 
+#include "agent/common/duration_text.h"
 #include "policy/glob.h"
 
 namespace sluice {
@@ -201,7 +202,7 @@ public:
         std::map<std::string, YAML::Node> upstream_nodes;
         for_each_key(root, "",
                      {"listen", "cgroup", "state_dir", "intercept", "upstream", "audit", "policy",
-                      "admin", "pin_dir", "failure_mode", "limits", "oidc", "passthrough_sni"},
+                      "admin", "pin_dir", "failure_mode", "limits", "oidc", "passthrough_sni", "approvals"},
                      [&](const std::string& key, const YAML::Node& value) {
                          // `key:` with nothing after it means "use the default".
                          if (value.IsNull()) return;
@@ -237,6 +238,8 @@ public:
                              config.oidc = parse_oidc(value);
                          } else if (key == "passthrough_sni") {
                              config.passthrough_sni = parse_sni_globs(value, key);
+                         } else if (key == "approvals") {
+                             config.approvals = parse_approvals(value);
                          }
                      });
 
@@ -424,6 +427,42 @@ private:
                          }
                      });
         return limits;
+    }
+
+    uint32_t duration_value(const YAML::Node& node, const std::string& name) const {
+        const auto duration = parse_duration(string_value(node, name, false));
+        if (!duration) fail("'" + name + "' must be a duration such as 90s, 5m or 1h", node);
+        return static_cast<uint32_t>(duration->count());
+    }
+
+    ApprovalsConfig parse_approvals(const YAML::Node& node) const {
+        require_map(node, "approvals");
+        ApprovalsConfig approvals;
+        for_each_key(node, "approvals.",
+                     {"timeout", "keepalive_interval", "retry_window", "max_held", "max_held_per_identity",
+                      "approvers"},
+                     [&](const std::string& key, const YAML::Node& v) {
+                         const std::string name = "approvals." + key;
+                         if (v.IsNull()) return;
+                         if (key == "timeout") approvals.timeout_s = duration_value(v, name);
+                         else if (key == "keepalive_interval") approvals.keepalive_interval_s = duration_value(v, name);
+                         else if (key == "retry_window") approvals.retry_window_s = duration_value(v, name);
+                         else if (key == "max_held")
+                             approvals.max_held = static_cast<uint32_t>(unsigned_value(v, name, 1, 1'000'000));
+                         else if (key == "max_held_per_identity")
+                             approvals.max_held_per_identity = static_cast<uint32_t>(unsigned_value(v, name, 1, 1'000'000));
+                         else if (key == "approvers") {
+                             require_map(v, name);
+                             for_each_key(v, name + ".", {"users", "groups"},
+                                          [&](const std::string& sub, const YAML::Node& list) {
+                                              if (list.IsNull() || (list.IsSequence() && list.size() == 0)) return;
+                                              auto values = string_or_list(list, name + "." + sub);
+                                              (sub == "users" ? approvals.approver_users : approvals.approver_groups) =
+                                                  std::move(values);
+                                          });
+                         }
+                     });
+        return approvals;
     }
 
     std::vector<OidcIssuerConfig> parse_oidc(const YAML::Node& node) const {

@@ -72,6 +72,18 @@ struct OidcIssuerConfig {
     OidcClaimNames claims;
 };
 
+// approvals: how long a request is held for a person's decision and who may decide
+// (docs/approvals.md). Durations in seconds here; the file takes "5m", "90s", "1h".
+struct ApprovalsConfig {
+    uint32_t timeout_s = 300;  // well under the OpenAI SDKs' own 10 minutes
+    uint32_t keepalive_interval_s = 15;
+    uint32_t retry_window_s = 3600;
+    uint32_t max_held = 1000;
+    uint32_t max_held_per_identity = 20;
+    std::vector<std::string> approver_users;   // besides root
+    std::vector<std::string> approver_groups;  // with approvers, the admin socket is 0666 (peer credentials decide)
+};
+
 struct Config {
     std::string source_path;  // the file this was read from ("" = embedded defaults)
     HostPort listen{"127.0.0.1", 15443};
@@ -91,6 +103,7 @@ struct Config {
     // through untouched only when it matches one of these; otherwise it is refused. Empty by
     // default: fail closed (docs/bypass-coverage.md, "Foreign SNI").
     std::vector<std::string> passthrough_sni;
+    ApprovalsConfig approvals;
 };
 
 // The configuration used when no file is given: every key at its DESIGN.md default.

@@ -4,6 +4,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <grp.h>
+#include <pwd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -12,6 +15,8 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/admin/admin_server.h"
+#include "agent/approvals/approval_commands.h"
+#include "agent/approvals/approval_registry.h"
 #include "agent/audit/audit_writer.h"
 #include "agent/audit/incomplete_requests.h"
 #include "agent/daemon/service_manager.h"
@@ -57,6 +62,34 @@ void raise_descriptor_limit() {
     if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) spdlog::warn("cannot raise the open files limit: {}", std::strerror(errno));
 }
 
+ApprovalSettings approval_settings(const ApprovalsConfig& config) {
+    ApprovalSettings settings;
+    settings.timeout = std::chrono::seconds(config.timeout_s);
+    settings.keepalive_interval = std::chrono::seconds(config.keepalive_interval_s);
+    settings.retry_window = std::chrono::seconds(config.retry_window_s);
+    settings.max_held = config.max_held;
+    settings.max_held_per_identity = config.max_held_per_identity;
+    for (const auto& name : config.approver_users) {
+        const passwd* user = ::getpwnam(name.c_str());
+        if (!user) throw std::runtime_error("approvals.approvers.users: no user named '" + name + "'");
+        settings.approver_uids.push_back(user->pw_uid);
+    }
+    for (const auto& name : config.approver_groups) {
+        const group* found = ::getgrnam(name.c_str());
+        if (!found) throw std::runtime_error("approvals.approvers.groups: no group named '" + name + "'");
+        settings.approver_gids.push_back(found->gr_gid);
+    }
+    return settings;
+}
+
+Approver approver_of(const AdminPeer& peer) {
+    Approver approver{peer.uid, peer.groups, ""};
+    approver.gids.push_back(peer.gid);
+    const passwd* user = ::getpwuid(peer.uid);
+    approver.name = user ? user->pw_name : "uid " + std::to_string(peer.uid);
+    return approver;
+}
+
 void log_policy_outcome(const PolicyReloadOutcome& outcome) {
     if (outcome.ok) spdlog::info("{}", outcome.message);
     else spdlog::error("{}", outcome.message);
@@ -96,6 +129,8 @@ int run_daemon(const Config& config) {
     const auto save_policy_state = [&] {
         if (const std::string error = policy_state_file.save(policy_state); !error.empty()) spdlog::error("{}", error);
     };
+
+    ApprovalRegistry approvals(approval_settings(config.approvals));
 
     const std::string cgroup_root = find_cgroup2_root();
     IdentityResolver identities(IdentitySources{cgroup_root, "/proc"});
@@ -142,6 +177,7 @@ int run_daemon(const Config& config) {
         const IpAddress key = address.is_v4() ? v4_mapped(address.to_v4().to_bytes()) : address.to_v6().to_bytes();
         return resolver.host_for_address(key);
     };
+    proxy_context.approvals = &approvals;
     const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
     ProxyServer proxy(proxy_context, threads);
     proxy.start();
@@ -166,6 +202,31 @@ int run_daemon(const Config& config) {
         return nlohmann::json{{"ok", policy_outcome.ok}, {"api_key", key_outcome}, {"policy", policy_outcome.message}};
     };
     admin.on("reload", [&](const nlohmann::json&) { return reload(); });
+    // Each decision is audited here, where the approver is known; the held session audits the
+    // hold, the timeout and the outcome on its request's record.
+    const ApprovalDecided audit_decision = [&](const std::string& id, const ApprovalRegistry::DecideOutcome& outcome) {
+        AuditRecord event;
+        event.kind = "approval";
+        event.id = outcome.request.request_id;
+        event.started = std::chrono::system_clock::now();
+        event.method = outcome.request.method;
+        event.path = outcome.request.path;
+        event.model = outcome.request.model;
+        event.stream = outcome.request.stream;
+        event.rule = outcome.request.rule;
+        event.action = std::string(to_string(outcome.decision.state));
+        event.reason = outcome.decision.reason;
+        event.approval = approval_event_json(id, to_string(outcome.decision.state), outcome.request, outcome.decision);
+        audit.write_record(event);
+        spdlog::info("approval {}: {} by {}", id, to_string(outcome.decision.state), outcome.decision.approver);
+    };
+    admin.on_open("approvals", [&](const nlohmann::json& request, const AdminPeer& peer) {
+        return run_approval_command(approvals, request, approver_of(peer), audit_decision);
+    });
+    // Approvers who are neither root nor operators must reach the socket; it then answers them
+    // the approvals commands alone (peer credentials decide, not the file mode).
+    if (!config.approvals.approver_groups.empty() || !config.approvals.approver_users.empty())
+        admin.open_to_all_users();
     admin.start();
 
     spdlog::info("ready: proxy on {}:{}, programs attached at {}, {} threads", config.listen.host,
@@ -198,6 +259,9 @@ int run_daemon(const Config& config) {
     service_manager.notify_stopping();
     admin.stop();
     resolver.stop();
+    // Held requests are answered (503, nothing was sent) before the workers stop.
+    approvals.shut_down();
+    for (int i = 0; i < 40 && approvals.open_holds() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     proxy.stop();
     save_policy_state();
     audit.flush();

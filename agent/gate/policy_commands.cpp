@@ -13,6 +13,7 @@
 #include "policy/glob.h"
 #include "policy/policy_engine.h"
 #include "policy/policy_lint.h"
+#include "policy/prompt_text.h"
 
 namespace sluice {
 
@@ -53,6 +54,10 @@ ExplainQuery parse_explain_args(const std::vector<std::string>& args) {
             query.request.stream = true;
             continue;
         }
+        if (flag == "--approved") {  // a person approved it: require_approval is met
+            query.request.approval_granted = true;
+            continue;
+        }
         if (i + 1 >= args.size()) throw std::invalid_argument(flag + ": needs a value");
         const std::string& value = args[++i];
         // --user-* names are what the caller made in its own delegated cgroup subtree.
@@ -80,6 +85,11 @@ ExplainQuery parse_explain_args(const std::vector<std::string>& args) {
         else if (flag == "--method") query.request.method = value;
         else if (flag == "--path") query.request.path = value;
         else if (flag == "--max-tokens") query.request.max_output_tokens = std::stoll(value);
+        else if (flag == "--prompt") {
+            // What blocked-prompt and approval patterns read, and the token estimate.
+            query.request.texts.push_back(value);
+            query.request.estimated_prompt_tokens = estimate_prompt_tokens(query.request.texts);
+        }
         else throw std::invalid_argument("unknown option " + flag);
     }
     complete_user(query.identity, groups_given);

@@ -24,6 +24,7 @@ PolicyRequest describe(const GateRequest& request, const nlohmann::json* body,
     PolicyRequest out;
     out.method = std::string(request.method);
     out.path = std::string(request.target);
+    out.approval_granted = request.approval_granted;
     if (!request.body_is_json) return out;
     if (!body || !body->is_object()) {
         out.body_readable = false;
@@ -52,7 +53,8 @@ bool masks_requests(const masking::MaskingControl* control) {
 bool scans_texts(const Policy& policy) {
     if (policy.block_prompts) return true;
     return std::any_of(policy.rules.begin(), policy.rules.end(), [](const PolicyRule& rule) {
-        return rule.block_prompts || masks_requests(rule.masking.get());
+        return rule.block_prompts || masks_requests(rule.masking.get()) ||
+               (rule.require_approval && rule.require_approval->prompts);
     });
 }
 

@@ -27,6 +27,8 @@ struct GateRequest {
     bool body_is_json = false;
     // The body carries a Content-Encoding: no control can read it (refusals say 415).
     bool body_encoded = false;
+    // A person approved this request: the rule's require_approval is met (docs/approvals.md).
+    bool approval_granted = false;
 };
 
 struct GateResult {

@@ -8,12 +8,14 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
-#include "policy/ascii_case.h"
+#include "agent/approvals/approval_registry.h"
 #include "agent/audit/audit_record.h"
 #include "agent/audit/audit_writer.h"
 #include "agent/common/limits.h"
@@ -33,6 +35,7 @@
 #include "agent/upstream/api_key_store.h"
 #include "agent/tls/tls_stream.h"
 #include "agent/upstream/upstream_pool.h"
+#include "policy/ascii_case.h"
 #include "policy/masking/masking_session.h"
 #include "policy/policy_engine.h"
 #include "policy/sse_parser.h"
@@ -304,7 +307,8 @@ private:
                                    config_.failure_mode == FailureMode::closed && !context_.audit.healthy(),
                                    context_.gate,
                                    context_.host_secret,
-                                   context_.counters};
+                                   context_.counters,
+                                   context_.approvals};
         if (StageResult refusal = run_stages(head_stages(), facts, env)) {
             co_await refuse(record, *refusal, started);
             co_return false;
@@ -314,12 +318,7 @@ private:
         // client is told to send them (request_admission.h).
         const bool buffer_body = facts.head.body == BodyReading::whole && !parser.is_done();
         if (parser.is_done()) facts.body.emplace();
-        if (!buffer_body) {
-            if (StageResult refusal = run_stages(body_stages(), facts, env)) {
-                co_await refuse(record, *refusal, started);
-                co_return false;
-            }
-        }
+        if (!buffer_body && !co_await admit_body(facts, env, started)) co_return false;
         if (request[http::field::expect] == "100-continue") {
             http::response<http::empty_body> go_on{http::status::continue_, 11};
             arm_client(client_idle_timeout());
@@ -333,10 +332,7 @@ private:
                 co_return false;
             }
             record.request_bytes = facts.body->size();
-            if (StageResult refusal = run_stages(body_stages(), facts, env)) {
-                co_await refuse(record, *refusal, started);
-                co_return false;
-            }
+            if (!co_await admit_body(facts, env, started)) co_return false;
         }
         masking_ = std::move(facts.masking);
         std::optional<std::string>& body = facts.body;
@@ -394,6 +390,217 @@ private:
     }
 
     enum class ExchangeOutcome { done_keep_upstream, done_close_upstream, close_client, retry_on_fresh_connection };
+
+    // The body stages; a request they hold waits here for a person, then runs them again
+    // with the approval met (the policy decides anew: budgets are reserved and the body masked
+    // at release, never while held). False: refused, the answer is sent.
+    net::awaitable<bool> admit_body(RequestFacts& facts, const StageEnvironment& env, Clock::time_point started) {
+        StageResult refusal = run_stages(body_stages(), facts, env);
+        if (!refusal && facts.hold) {
+            refusal = co_await wait_for_approval(facts, started);
+            if (!refusal && client_.next_layer().is_open()) refusal = run_stages(body_stages(), facts, env);
+            else if (!refusal) co_return false;  // the client left while held: nothing to answer
+        }
+        if (!refusal) co_return true;
+        co_await refuse(facts.record, *refusal, started);
+        co_return false;
+    }
+
+    // A held request waits here for a person's decision (docs/approvals.md). The connection
+    // stays open and nothing has gone upstream. A streamed request gets its response headers
+    // and SSE comment lines as keep-alives (SDKs skip comments), so idle timers along the way
+    // do not cut it; the first goes out only after one interval, so a quick decision still
+    // answers with a plain status. Returns the refusal, or nothing when approved (or when the
+    // client left: its socket is closed then).
+    net::awaitable<StageResult> wait_for_approval(RequestFacts& facts, Clock::time_point started) {
+        ApprovalRegistry& approvals = *context_.approvals;
+        const ApprovalSettings& settings = approvals.settings();
+        const HeldRequest held = std::move(*facts.hold);
+        facts.hold.reset();
+        AuditRecord& record = facts.record;
+        const auto executor = client_.get_executor();
+        const auto waker = std::make_shared<net::steady_timer>(executor);
+        const std::weak_ptr<net::steady_timer> weak_waker = waker;
+        const ApprovalRegistry::HoldOutcome outcome = approvals.hold(held, [weak_waker, executor] {
+            net::post(executor, [weak_waker] {
+                if (auto timer = weak_waker.lock()) timer->cancel();
+            });
+        });
+        if (outcome.id.empty())
+            co_return ClientError{429, "rate_limit_exceeded", "approval_queue_full", outcome.refusal, 60};
+        const std::string& id = outcome.id;
+        // Withdrawn whenever this frame ends without a decision taken (client gone, worker stopped).
+        // A timed-out hold is kept, so a late approval can let the identical retry through.
+        struct Withdraw {
+            ApprovalRegistry& approvals;
+            const std::string& id;
+            bool keep = false;
+            ~Withdraw() {
+                if (!keep) approvals.withdraw(id);
+            }
+        } withdraw{approvals, id};
+        write_approval_event(record, approval_event_json(id, "held", held, ApprovalDecision{}));
+        spdlog::info("approval {}: holding request {} (rule {})", id, record.id, held.rule);
+
+        deadline_.disarm();  // holding is not client idleness; the hold has its own deadline
+        const auto held_at = Clock::now();
+        const auto deadline = held_at + settings.timeout;
+        auto next_keepalive = held_at + settings.keepalive_interval;
+        std::optional<ApprovalDecision> decision;
+        for (;;) {
+            decision = approvals.decision(id);
+            if (decision) break;
+            const auto now = Clock::now();
+            if (now >= deadline) {
+                decision = approvals.expire(id);
+                break;
+            }
+            if (held.stream && now >= next_keepalive) {
+                const auto waited_s = std::chrono::duration_cast<std::chrono::seconds>(now - held_at).count();
+                if (!co_await send_hold_keepalive(id, waited_s)) {
+                    decision = approvals.expire(id);
+                    decision->state = ApprovalState::withdrawn;
+                    break;
+                }
+                next_keepalive = now + settings.keepalive_interval;
+            }
+            waker->expires_at(held.stream ? std::min(deadline, next_keepalive) : deadline);
+            beast::error_code ec;
+            co_await waker->async_wait(use_ec(ec));
+        }
+        nlohmann::json summary = approval_event_json(id, to_string(decision->state), held, *decision);
+        record.approval = summary;
+        switch (decision->state) {
+            case ApprovalState::approved:
+                facts.approval_granted = true;
+                facts.approval_id = id;
+                co_return std::nullopt;
+            case ApprovalState::denied: {
+                record.action = "deny";
+                std::string message = "sluice: " + decision->approver + " denied this request (approval " + id + ")";
+                if (!decision->reason.empty()) message += ": " + decision->reason;
+                co_return ClientError{403, "policy_violation", "approval_denied", std::move(message)};
+            }
+            case ApprovalState::timed_out:
+                withdraw.keep = true;
+                write_approval_event(record, summary);
+                record.action = "deny";
+                co_return ClientError{403, "policy_violation", "approval_timeout",
+                                      "sluice: no one approved this request within " +
+                                          std::to_string(settings.timeout.count()) + " s (approval " + id +
+                                          "); once it is approved, retry the identical request"};
+            case ApprovalState::shut_down:
+                record.action = "error";
+                co_return ClientError{503, "sluice_unavailable", "approval_interrupted",
+                                      "sluice stopped while this request was held for approval (" + id +
+                                          "); it was not sent",
+                                      0, /*should_retry=*/false};
+            default:  // the client left while held
+                write_approval_event(record, summary);
+                record.action = "error";
+                record.error = "client left while held for approval";
+                finish(record, started);
+                reset_client();
+                co_return std::nullopt;
+        }
+    }
+
+    // One keep-alive to a held stream: the response head first (200, text/event-stream,
+    // chunked; the connection ends with this answer), then an SSE comment. False: the client left.
+    net::awaitable<bool> send_hold_keepalive(const std::string& id, int64_t waited_s) {
+        beast::error_code ec;
+        arm_client(client_idle_timeout());
+        if (!held_stream_open_) {
+            http::response<http::empty_body> head{http::status::ok, 11};
+            head.set(http::field::content_type, "text/event-stream; charset=utf-8");
+            head.set(http::field::cache_control, "no-cache");
+            head.chunked(true);
+            head.keep_alive(false);
+            http::response_serializer<http::empty_body> writer{head};
+            co_await http::async_write_header(client_, writer, use_ec(ec));
+            if (ec) co_return false;
+            held_stream_open_ = true;
+        }
+        const std::string comment =
+            ": held for approval " + id + " (waiting " + std::to_string(waited_s) + " s)\n\n";
+        co_await write_held_chunk(comment, ec);
+        deadline_.disarm();
+        co_return !ec;
+    }
+
+    // A piece of a held stream's chunked body; an empty piece ends it.
+    net::awaitable<void> write_held_chunk(std::string_view piece, beast::error_code& ec) {
+        if (piece.empty()) co_await net::async_write(client_, http::make_chunk_last(), use_ec(ec));
+        else co_await net::async_write(client_, http::make_chunk(net::const_buffer(piece.data(), piece.size())), use_ec(ec));
+    }
+
+    void write_approval_event(const AuditRecord& request, nlohmann::json approval) {
+        AuditRecord event = new_record("approval");
+        event.id = request.id;
+        event.method = request.method;
+        event.path = request.path;
+        event.model = request.model;
+        event.stream = request.stream;
+        event.rule = request.rule;
+        event.action = "hold";
+        event.approval = std::move(approval);
+        context_.audit.write_record(event);
+    }
+
+    // The client of a held stream already has its 200 and keep-alive comments: the upstream's
+    // answer continues that chunked body, masked when the rule says so. Any other answer (an
+    // upstream error) becomes one SSE error event, which the SDKs raise as an error.
+    net::awaitable<ExchangeOutcome> relay_into_held_stream(http::response_parser<http::buffer_body>& response_parser,
+                                                           UpstreamStream& upstream, beast::flat_buffer& upstream_buffer,
+                                                           const std::string& path, AuditRecord& record,
+                                                           Clock::time_point started) {
+        const ResponseHeader& header = response_parser.get().base();
+        const bool masks = masking_ && masking_->masks_responses();
+        if (header.result_int() / 100 != 2 || !is_event_stream(header) || (masks && !response_is_maskable(header))) {
+            ++context_.counters.upstream_errors;
+            const ClientError error = {502, "upstream_error", "upstream_error",
+                                       "after approval the upstream answered " + std::to_string(header.result_int()) +
+                                           " without a stream"};
+            co_await refuse(record, error, started);
+            co_return ExchangeOutcome::close_client;
+        }
+        std::unique_ptr<masking::SseStreamMasker> masker = masks ? masking_->make_stream_masker(path) : nullptr;
+        beast::error_code ec;
+        SseParser sse;
+        StreamUsageTracker stream_usage;
+        std::array<char, limits::kRelayBufferBytes> chunk;
+        std::string out;
+        bool masked_ok = true;
+        while (masked_ok && !response_parser.is_done()) {
+            const std::size_t n =
+                co_await read_response_piece(response_parser, upstream, upstream_buffer, chunk.data(), chunk.size(), ec);
+            if (ec) co_return upstream_failed_mid_response(record, started, ec);
+            const std::string_view piece(chunk.data(), n);
+            record.response_bytes += n;
+            sse.feed(piece, [&](const SseEvent& event) { stream_usage.on_event(event); });
+            std::string_view forward = piece;
+            if (masker) {
+                out.clear();
+                masked_ok = masker->feed(piece, out);
+                if (masked_ok && response_parser.is_done()) masked_ok = masker->finish(out);
+                forward = out;
+            }
+            if (forward.empty()) continue;
+            arm_client(client_idle_timeout());
+            co_await write_held_chunk(forward, ec);
+            if (ec) co_return client_gone(record, started, ec);
+        }
+        arm_client(client_idle_timeout());
+        co_await write_held_chunk({}, ec);
+        held_stream_open_ = false;
+        record.usage = stream_usage.usage();
+        if (!masked_ok) {
+            record.action = "error";
+            record.error = "response stream could not be masked: " + masker->failure();
+        }
+        finish(record, started);
+        co_return ExchangeOutcome::close_client;
+    }
 
     // A message whose whole body is `body`, header and body in one write. A chunked one goes
     // through Beast's serializer (`writer`, on `message`), which frames the body.
@@ -475,6 +682,9 @@ private:
         const bool upstream_keep_alive = response_parser.keep_alive();
         const bool streaming = is_event_stream(upstream_header);
 
+        if (held_stream_open_)
+            co_return co_await relay_into_held_stream(response_parser, upstream, upstream_buffer,
+                                                      std::string(upstream_request.target()), record, started);
         http::response<http::buffer_body> client_response{std::move(upstream_header)};
         prepare_client_response(client_response.base());
         const bool has_length = client_response.has_content_length() || client_response.chunked();
@@ -758,14 +968,25 @@ private:
         if (record.reason.empty()) record.reason = error.code;
         if (record.code.empty()) record.code = error.code;
         if (record.error.empty()) record.error = error.message;
+        beast::error_code ec;
+        arm_client(std::chrono::seconds(10));
+        if (held_stream_open_) {
+            // A held stream already answered 200: the refusal is its last event, in the error
+            // shape the SDKs raise from a stream.
+            held_stream_open_ = false;
+            const std::string event = "data: " + openai_error_body(error) + "\n\n";
+            co_await write_held_chunk(event, ec);
+            if (!ec) co_await write_held_chunk({}, ec);
+            finish(record, started);
+            co_return;
+        }
         http::response<http::string_body> response{static_cast<http::status>(error.status), 11};
         response.set(http::field::content_type, "application/json");
         if (error.retry_after_s > 0) response.set(http::field::retry_after, std::to_string(error.retry_after_s));
+        if (!error.should_retry) response.set("x-should-retry", "false");
         response.keep_alive(false);
         response.body() = openai_error_body(error);
         response.prepare_payload();
-        beast::error_code ec;
-        arm_client(std::chrono::seconds(10));
         co_await http::async_write(client_, response, use_ec(ec));
         finish(record, started);
     }
@@ -831,6 +1052,7 @@ private:
     ProxyWorker::HostUpstream* host_upstream_ = nullptr;  // null: the config gives sni_ no upstream
     std::unique_ptr<masking::MaskingSession> masking_;  // the current request's, when its rule masks
     bool refused_ = false;  // an error answer was sent: the connection ends with a lingering close
+    bool held_stream_open_ = false;  // a held stream's 200 head went out: its body continues as chunks
 };
 
 void InterceptedSessionDeleter::operator()(InterceptedSession* session) const noexcept {

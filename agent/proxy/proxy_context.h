@@ -25,6 +25,7 @@ class UpstreamHosts;
 class AuditWriter;
 class RequestGate;
 class OidcAuthenticator;
+class ApprovalRegistry;
 
 // Finds (and consumes) the kernel's record for an accepted connection, by the client's address;
 // `recent` is the calling proxy thread's memo of identities (agent/identity/connection_attribution.h).
@@ -61,6 +62,7 @@ struct ProxyContext {
     ProxyCounters counters;
     SniRoutingTable sni_routes;         // from config: intercepted hosts, passthrough_sni
     AddressHostLookup host_for_address;  // unset: a ClientHello without SNI is refused
+    ApprovalRegistry* approvals = nullptr;  // null: require_approval refuses instead of holding
 };
 
 }  // namespace sluice

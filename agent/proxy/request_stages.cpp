@@ -3,6 +3,7 @@
 #include <array>
 
 #include <boost/beast/http/error.hpp>
+#include <openssl/evp.h>
 
 #include "agent/proxy/proxy_context.h"
 
@@ -22,7 +23,7 @@ nlohmann::json oidc_audit_json(const OidcIdentity& oidc) {
 }
 
 constexpr std::array<Stage, 4> kHeadStages{canonical_head, credential, upstream_key, audit_health};
-constexpr std::array<Stage, 2> kBodyStages{policy, request_masking};
+constexpr std::array<Stage, 3> kBodyStages{policy, approval_hold, request_masking};
 
 }  // namespace
 
@@ -39,8 +40,10 @@ std::span<const Stage> head_stages() { return kHeadStages; }
 std::span<const Stage> body_stages() { return kBodyStages; }
 
 StageResult run_stages(std::span<const Stage> stages, RequestFacts& facts, const StageEnvironment& env) {
-    for (const Stage stage : stages)
+    for (const Stage stage : stages) {
         if (StageResult refusal = stage(facts, env)) return refusal;
+        if (facts.hold) break;
+    }
     return std::nullopt;
 }
 
@@ -101,6 +104,7 @@ StageResult policy(RequestFacts& facts, const StageEnvironment& env) {
     request.body = facts.body ? &*facts.body : nullptr;
     request.body_is_json = facts.body && facts.head.body == BodyReading::whole;
     request.body_encoded = facts.head.body_encoded;
+    request.approval_granted = facts.approval_granted;
     facts.gate = env.gate.admit(*facts.identity, request);
     AuditRecord& record = facts.record;
     record.model = facts.gate.summary.model;
@@ -110,9 +114,68 @@ StageResult policy(RequestFacts& facts, const StageEnvironment& env) {
     record.reason = facts.gate.decision.reason;
     if (!facts.gate.decision.allowed()) record.code = facts.gate.decision.code;
     record.skipped_controls = facts.gate.decision.skipped_controls;
-    if (!facts.gate.refusal) return std::nullopt;
+    // A request that needs approval is approval_hold's to decide.
+    if (!facts.gate.refusal || facts.gate.decision.action == PolicyAction::approval_required) return std::nullopt;
     ++env.counters.policy_refusals;
     return facts.gate.refusal;
+}
+
+std::string body_sha256(std::string_view body) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    EVP_Digest(body.data(), body.size(), digest, &length, EVP_sha256(), nullptr);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(length * 2);
+    for (unsigned int i = 0; i < length; ++i) {
+        out.push_back(kHex[digest[i] >> 4]);
+        out.push_back(kHex[digest[i] & 0xf]);
+    }
+    return out;
+}
+
+HeldRequest held_request(const RequestFacts& facts) {
+    const PolicyIdentity& identity = *facts.identity;
+    HeldRequest held;
+    held.request_id = facts.record.id;
+    ApprovalRequester& requester = held.requester;
+    if (identity.uid) requester.uid = static_cast<uid_t>(*identity.uid);
+    requester.user = identity.user;
+    if (identity.oidc) requester.oidc_subject = identity.oidc->subject;
+    requester.key = approval_identity_key(identity.uid, identity.oidc ? identity.oidc->issuer : "",
+                                          requester.oidc_subject);
+    requester.describe = nlohmann::json{{"exe", identity.exe}, {"unit", identity.unit}, {"cgroup", identity.cgroup}};
+    if (!identity.container_id.empty()) requester.describe["container"] = identity.container_id;
+    held.rule = facts.gate.decision.rule;
+    held.reason = facts.gate.decision.reason;
+    held.method = std::string(facts.header.method_string());
+    held.path = std::string(facts.header.target());
+    held.model = facts.gate.summary.model;
+    held.stream = facts.gate.summary.stream;
+    // A body that streams through (an upload) has no hash: no retry is "identical" to it.
+    if (facts.body) held.body_hash = body_sha256(*facts.body);
+    return held;
+}
+
+// A rule requires a person's approval. An approval already given (a `for` grant of this
+// identity and rule, or a late approval of this very request) lets it on: the policy decides
+// again with the approval met, so rate limits and budgets are charged now. Otherwise the
+// request is held; nothing has been reserved or masked, and nothing has gone upstream.
+StageResult approval_hold(RequestFacts& facts, const StageEnvironment& env) {
+    if (facts.gate.decision.action != PolicyAction::approval_required) return std::nullopt;
+    if (env.approvals == nullptr) {
+        ++env.counters.policy_refusals;
+        return facts.gate.refusal;
+    }
+    HeldRequest held = held_request(facts);
+    if (auto granted = env.approvals->take_grant(held.requester.key, held.rule, held.body_hash)) {
+        facts.approval_granted = true;
+        facts.approval_id = *granted;
+        facts.record.approval = nlohmann::json{{"id", *granted}, {"event", "granted"}, {"rule", held.rule}};
+        return policy(facts, env);
+    }
+    facts.hold = std::move(held);
+    return std::nullopt;
 }
 
 // Values the upstream must not see become placeholders, hashes or redactions; the session is

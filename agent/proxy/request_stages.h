@@ -2,10 +2,11 @@
 // reads the request's facts, fills in what it learns, and returns nothing to let the request go
 // on or the ClientError that refuses it. The session (intercepted_session.cpp) runs the lists
 // in order, refuses at one place, and keeps all I/O to itself: reading the header and body, the
-// OIDC key fetch (its outcome is a fact stages read), the upstream exchange. Stages are plain
-// functions of facts and environment, so they are tested table by table without sockets.
+// OIDC key fetch (its outcome is a fact stages read), the wait of a held request, the upstream
+// exchange. Stages are plain functions of facts and environment, so they are tested table by
+// table without sockets.
 //
-// To add a stage (an approval hold, a recorder): write it here with its one job, put it in the
+// To add a stage (a recorder, say): write it here with its one job, put it in the
 // list where it belongs, and give it a table test. docs/architecture.md, "Adding a stage".
 #pragma once
 
@@ -16,6 +17,7 @@
 #include <string>
 #include <string_view>
 
+#include "agent/approvals/approval_registry.h"
 #include "agent/audit/audit_record.h"
 #include "agent/common/openai_error.h"
 #include "agent/gate/request_gate.h"
@@ -41,6 +43,8 @@ struct StageEnvironment {
     RequestGate& gate;
     const std::string& host_secret;  // key for masking's keyed hashes
     ProxyCounters& counters;
+    // Null: requests a rule requires approval for are refused (403 approval_required), not held.
+    ApprovalRegistry* approvals = nullptr;
 };
 
 // What is known about the request, filled in as the stages run.
@@ -62,6 +66,11 @@ struct RequestFacts {
     std::optional<std::string> body;                // the session: the whole body, once read
     GateResult gate;                                // policy
     std::unique_ptr<masking::MaskingSession> masking;  // request_masking (kept for the answer)
+    // approval_hold: set, the request waits for a person (the run pauses; the session does the
+    // waiting and, once approved, runs the body stages again with approval_granted).
+    std::optional<HeldRequest> hold;
+    bool approval_granted = false;
+    std::string approval_id;  // the approval that let it through
 };
 
 using StageResult = std::optional<ClientError>;
@@ -75,6 +84,8 @@ using Stage = StageResult (*)(RequestFacts&, const StageEnvironment&);
 std::span<const Stage> head_stages();
 // Once the body is whole (at once when it has none or streams through):
 //   policy           the decision (and the max-tokens clamp, budget reservation)
+//   approval_hold    a rule that requires approval: a standing grant lets it on, otherwise it
+//                    is held (facts.hold) and the run pauses until a person decides
 //   request_masking  values the upstream must not see, per the deciding rule
 std::span<const Stage> body_stages();
 
@@ -83,10 +94,16 @@ StageResult credential(RequestFacts& facts, const StageEnvironment& env);
 StageResult upstream_key(RequestFacts& facts, const StageEnvironment& env);
 StageResult audit_health(RequestFacts& facts, const StageEnvironment& env);
 StageResult policy(RequestFacts& facts, const StageEnvironment& env);
+StageResult approval_hold(RequestFacts& facts, const StageEnvironment& env);
 StageResult request_masking(RequestFacts& facts, const StageEnvironment& env);
 
-// Runs `stages` in order; the first refusal ends the run.
+// Runs `stages` in order; the first refusal ends the run, and a hold (facts.hold) pauses it.
 StageResult run_stages(std::span<const Stage> stages, RequestFacts& facts, const StageEnvironment& env);
+
+// What approval_hold holds: the request as an approver sees it, keyed for grants and retries.
+HeldRequest held_request(const RequestFacts& facts);
+// SHA-256 of `body`, hex: a retry is the identical request when its body hash matches.
+std::string body_sha256(std::string_view body);
 
 // A refusal for a request the parser could not read (431, 413, 400).
 ClientError parse_error_to_client_error(const boost::system::error_code& ec);

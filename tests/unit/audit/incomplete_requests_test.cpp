@@ -29,6 +29,13 @@ TEST(IncompleteRequests, AForwardedRequestWithoutItsFinalRecordIsOwedOne) {
     EXPECT_EQ(owed[0]["request"]["path"], "/v1/responses");
 }
 
+TEST(IncompleteRequests, AnApprovalEventNeverEndsItsRequest) {
+    const std::string audit = line("approval", "a") + line("forwarded", "a") + line("approval", "a");
+    const auto owed = incomplete_request_records(audit);
+    ASSERT_EQ(owed.size(), 1u);
+    EXPECT_EQ(owed[0]["id"], "a");
+}
+
 TEST(IncompleteRequests, OnceRecordedTheyAreNotOwedAgainAndBrokenLinesAreSkipped) {
     std::string audit = line("forwarded", "b") + "{\"kind\":\"forw" + "\n" + "not json\n";
     auto owed = incomplete_request_records(audit);

@@ -494,6 +494,24 @@ TEST(Config, PackagedConfigParsesToTheDefaults) {
     EXPECT_EQ(shipped.limits.client_idle_timeout_ms, d.limits.client_idle_timeout_ms);
     EXPECT_EQ(shipped.oidc.size(), d.oidc.size());
     EXPECT_EQ(shipped.passthrough_sni, d.passthrough_sni);
+    EXPECT_EQ(shipped.approvals.timeout_s, d.approvals.timeout_s);
+    EXPECT_EQ(shipped.approvals.keepalive_interval_s, d.approvals.keepalive_interval_s);
+    EXPECT_EQ(shipped.approvals.retry_window_s, d.approvals.retry_window_s);
+    EXPECT_EQ(shipped.approvals.max_held, d.approvals.max_held);
+    EXPECT_EQ(shipped.approvals.max_held_per_identity, d.approvals.max_held_per_identity);
+    EXPECT_EQ(shipped.approvals.approver_groups, d.approvals.approver_groups);
+}
+
+TEST(Config, ApprovalsTakeDurationsAndApprovers) {
+    const Config c = parse_config("approvals:\n  timeout: 90s\n  retry_window: 2h\n"
+                                  "  approvers: {users: alice, groups: [ops, sec]}\n",
+                                  "t.yaml");
+    EXPECT_EQ(c.approvals.timeout_s, 90u);
+    EXPECT_EQ(c.approvals.retry_window_s, 7200u);
+    EXPECT_EQ(c.approvals.approver_users, std::vector<std::string>{"alice"});
+    EXPECT_EQ(c.approvals.approver_groups, (std::vector<std::string>{"ops", "sec"}));
+    EXPECT_THROW(parse_config("approvals: {timeout: soon}\n", "t.yaml"), ConfigError);
+    EXPECT_THROW(parse_config("approvals: {webhook: x}\n", "t.yaml"), ConfigError);
 }
 
 }  // namespace

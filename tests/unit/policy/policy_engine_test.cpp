@@ -161,6 +161,35 @@ rules:
     EXPECT_EQ(a.http_status, 403);
 }
 
+TEST(PolicyEngine, ApprovalConditionsAndTheGrantedApproval) {
+    auto p = must_load(R"(
+default: allow
+rules:
+  - name: gated
+    match: {users: [intern]}
+    models: {allow: [gpt-4o-mini]}
+    require_approval: {patterns: ['(?i)production'], min_prompt_tokens: 100}
+)");
+    PolicyState s;
+    auto request = [](std::string text, int64_t tokens, std::string model = "gpt-4o-mini") {
+        PolicyRequest r = chat(model);
+        r.texts = {std::move(text)};
+        r.estimated_prompt_tokens = tokens;
+        return r;
+    };
+    EXPECT_TRUE(eval(*p, user("intern"), request("hello", 10), s).allowed()) << "no condition met";
+    auto held = eval(*p, user("intern"), request("push to Production", 10), s);
+    EXPECT_EQ(held.code, "approval_required");
+    EXPECT_NE(held.reason.find("prompt matches pattern"), std::string::npos) << held.reason;
+    auto big = eval(*p, user("intern"), request("hello", 150), s);
+    EXPECT_NE(big.reason.find("estimated 150 prompt tokens"), std::string::npos) << big.reason;
+    // Controls that refuse outright come first: such a request is never held.
+    EXPECT_EQ(eval(*p, user("intern"), request("production", 10, "gpt-4o"), s).code, "model_not_allowed");
+    PolicyRequest approved = request("production", 10);
+    approved.approval_granted = true;
+    EXPECT_TRUE(eval(*p, user("intern"), approved, s).allowed());
+}
+
 TEST(PolicyEngine, EndpointsAllowAndDenyWithMethod) {
     auto p = must_load(R"(
 default: deny

@@ -91,6 +91,17 @@ TEST(PolicyLoader, RefusesBadValues) {
             "default: deny\nrules:\n  - name: a\n    match: {}\n    require_approval: yes please\n")
             .find("rules[0].require_approval: not a boolean"),
         std::string::npos);
+    EXPECT_NE(load_error("default: deny\nrules:\n  - name: a\n    match: {}\n    require_approval: {}\n")
+                  .find("rules[0].require_approval: needs a condition"),
+              std::string::npos);
+    EXPECT_NE(load_error("default: deny\nrules:\n  - name: a\n    match: {}\n    require_approval: "
+                         "{min_prompt_tokens: 0}\n")
+                  .find("rules[0].require_approval.min_prompt_tokens: must be positive"),
+              std::string::npos);
+    EXPECT_NE(load_error("default: deny\nrules:\n  - name: a\n    match: {}\n    require_approval: "
+                         "{patterns: ['(']}\n")
+                  .find("bad regex"),
+              std::string::npos);
     EXPECT_NE(load_error("default: deny\nrules:\n  - name: a\n    match: {}\n    block_prompts: "
                          "{sets: [nope]}\n")
                   .find("no pattern set named 'nope'"),
