@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/admin/admin_server.h"
+#include "agent/audit/audit_commands.h"
+#include "agent/audit/audit_signer.h"
 #include "agent/config/config.h"
 #include "agent/daemon/status_report.h"
 #include "agent/gate/policy_commands.h"
@@ -36,6 +38,14 @@ Commands:
            budgets are described, not charged). --exe is an executable root alone could
            have placed, --user-exe one a user could have; --user-* names are what the user
            made in its own delegated cgroup subtree
+  audit verify [FILE...] [--pubkey FILE]
+           walk the audit's hash chain and signed checkpoints (default: the config's audit
+           path and its rotated files, and the public key in state_dir); names the first bad
+           record. Exit 0 intact, 1 tampered (edited, deleted, reordered, missing file,
+           forged checkpoint), 3 intact but with an unsealed tail (records after the last
+           checkpoint: sluiced running, killed, or the tail cut). Crashes are reported
+  audit pubkey
+           print the public key (PEM) that verifies this host's audit checkpoints
   unload   detach every program this config's sluiced attached and remove its pins
            (connections to the targets then go out directly again)
 
@@ -77,7 +87,7 @@ int main(int argc, char** argv) {
             std::fputs(kUsage, stdout);
             return 0;
         }
-        if (command == "policy") {
+        if (command == "policy" || command == "audit") {
             command_args.push_back(arg);
         } else if (arg == "--config" && i + 1 < argc) {
             config_path = argv[++i];
@@ -116,6 +126,16 @@ int main(int argc, char** argv) {
             return response.contains("error") || !response.value("ok", true) ? 1 : 0;
         }
         if (command == "policy") return run_policy_command(config, command_args);
+        if (command == "audit") {
+            const std::string verb = command_args.empty() ? "" : command_args.front();
+            const std::vector<std::string> rest(command_args.begin() + (command_args.empty() ? 0 : 1), command_args.end());
+            if (verb == "verify")
+                return sluice::run_audit_verify(rest, config.audit.path,
+                                                config.state_dir + "/" + std::string(sluice::kAuditPublicKeyFile));
+            if (verb == "pubkey" && rest.empty()) return sluice::run_audit_pubkey(config.state_dir);
+            std::fprintf(stderr, "sluicectl audit: expected `verify [FILE...] [--pubkey FILE]` or `pubkey` (see --help)\n");
+            return 2;
+        }
         std::fprintf(stderr, "sluicectl: %s (see --help)\n",
                      command.empty() ? "no command given" : ("unknown command '" + command + "'").c_str());
         return 2;
