@@ -263,14 +263,14 @@ void AuditWriter::remove_old_files() {
     }
 }
 
-void AuditWriter::write_record(const AuditRecord& record) {
+uint64_t AuditWriter::write_record(const AuditRecord& record) {
     // Formatted into this thread's scratch line, then copied into a string the writer has
     // written before and handed back: no allocation per record on the proxy thread and no
     // free of it on the writer's (docs/benchmarks.md, keep-alive CPU).
     thread_local std::string line;
     line.clear();
     record.append_line(line);
-    enqueue(line);
+    return enqueue(line);
 }
 
 void AuditWriter::write(const nlohmann::json& record) {
@@ -279,16 +279,17 @@ void AuditWriter::write(const nlohmann::json& record) {
     enqueue(line);
 }
 
-void AuditWriter::enqueue(std::string_view line) {
+uint64_t AuditWriter::enqueue(std::string_view line) {
     bool wake = false;
+    uint64_t ticket = 0;
     {
         std::lock_guard lock(mutex_);
-        ++enqueued_;
+        ticket = ++enqueued_;
         if (queue_.size() >= limits::kAuditQueueMaxRecords) {
             ++stats_.lost;
             ++lost_since_failure_;
             ++settled_;
-            return;
+            return ticket;
         }
         if (spare_lines_.empty()) {
             queue_.emplace_back(line);
@@ -301,6 +302,39 @@ void AuditWriter::enqueue(std::string_view line) {
                (writer_state_ == WriterState::lingering && queue_.size() == kAuditBatchMaxRecords);
     }
     if (wake) wake_.notify_one();
+    return ticket;
+}
+
+bool AuditWriter::written(uint64_t ticket) const {
+    std::lock_guard lock(mutex_);
+    return settled_ >= ticket;
+}
+
+void AuditWriter::when_written(uint64_t ticket, std::function<void()> done) {
+    {
+        std::lock_guard lock(mutex_);
+        if (settled_ < ticket) {
+            written_waiters_.emplace_back(ticket, std::move(done));
+            if (writer_state_ == WriterState::lingering) wake_.notify_one();
+            return;
+        }
+    }
+    done();
+}
+
+// Under mutex_ (held again on return): runs, unlocked, what waits for records now settled.
+void AuditWriter::release_written_waiters(std::unique_lock<std::mutex>& lock) {
+    if (written_waiters_.empty()) return;
+    std::vector<std::function<void()>> ready;
+    std::erase_if(written_waiters_, [&](auto& waiter) {
+        if (waiter.first > settled_) return false;
+        ready.push_back(std::move(waiter.second));
+        return true;
+    });
+    if (ready.empty()) return;
+    lock.unlock();
+    for (auto& done : ready) done();
+    lock.lock();
 }
 
 void AuditWriter::recycle(std::deque<std::string>& written) {
@@ -363,12 +397,13 @@ void AuditWriter::run(std::stop_token stop) {
         else
             wake_.wait(lock, stop, has_work);
         if (!queue_.empty() && queue_.size() < kAuditBatchMaxRecords && !stop.stop_requested() &&
-            stats_.healthy && flush_waiters_ == 0) {
+            stats_.healthy && flush_waiters_ == 0 && written_waiters_.empty()) {
             // Group commit: let the burst that woke us finish arriving. A flush(), a full batch
             // or shutdown ends the wait early. (A failing file is retried on its own timer.)
             writer_state_ = WriterState::lingering;
             wake_.wait_for(lock, stop, kAuditBatchLinger, [&] {
-                return queue_.size() >= kAuditBatchMaxRecords || flush_waiters_ > 0 || reopen_requested_;
+                return queue_.size() >= kAuditBatchMaxRecords || flush_waiters_ > 0 || reopen_requested_ ||
+                       !written_waiters_.empty();
             });
         }
         writer_state_ = WriterState::busy;
@@ -423,6 +458,7 @@ void AuditWriter::run(std::stop_token stop) {
             }
             stats_.healthy = true;
             flushed_.notify_all();
+            release_written_waiters(lock);
             continue;
         }
         ++stats_.write_errors;
@@ -438,9 +474,11 @@ void AuditWriter::run(std::stop_token stop) {
         lost_since_failure_ += batch.size();
         settled_ += batch.size();
         flushed_.notify_all();
+        release_written_waiters(lock);
         if (stop.stop_requested()) {
             settled_ += queue_.size();
             flushed_.notify_all();
+            release_written_waiters(lock);
             return;
         }
         wake_.wait_for(lock, stop, kRetryInterval, [] { return false; });

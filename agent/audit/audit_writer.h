@@ -78,16 +78,25 @@ public:
     AuditWriter(const AuditWriter&) = delete;
     AuditWriter& operator=(const AuditWriter&) = delete;
 
-    // Neither blocks on I/O. The record is formatted on the caller's thread.
-    void write_record(const AuditRecord& record);
+    // Neither blocks on I/O. The record is formatted on the caller's thread. write_record
+    // returns the record's ticket for when_written().
+    uint64_t write_record(const AuditRecord& record);
     void write(const nlohmann::json& record);
     bool healthy() const;
     AuditStats stats() const;
     void reopen();  // for log rotation (SIGHUP)
     void flush();   // waits until everything queued so far is on disk or failed
 
+    // `done` runs (on the writer thread, or here when it already is) once the record with this
+    // ticket is in the file, or was given up; while anyone waits the writer does not linger.
+    // The proxy holds an answer until its "forwarded" record is written, so a crash never
+    // loses the record of a request a client saw answered.
+    bool written(uint64_t ticket) const;
+    void when_written(uint64_t ticket, std::function<void()> done);
+
 private:
-    void enqueue(std::string_view line);  // copied into a recycled string when there is one
+    uint64_t enqueue(std::string_view line);  // copied into a recycled string when there is one
+    void release_written_waiters(std::unique_lock<std::mutex>& lock);
     void recycle(std::deque<std::string>& written);  // under mutex_
     void run(std::stop_token stop);
     // Writer thread only, from here to the members it owns.
@@ -132,6 +141,7 @@ private:
     enum class WriterState { busy, idle, lingering };
     WriterState writer_state_ = WriterState::busy;
     int flush_waiters_ = 0;  // while a flush() waits, batches are written without lingering
+    std::vector<std::pair<uint64_t, std::function<void()>>> written_waiters_;
     AuditStats stats_;
     std::jthread thread_;
 };
