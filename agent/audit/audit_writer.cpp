@@ -305,15 +305,16 @@ uint64_t AuditWriter::enqueue(std::string_view line) {
     return ticket;
 }
 
+// While the file fails nothing is waited for: failure_mode decides what is served.
 bool AuditWriter::written(uint64_t ticket) const {
     std::lock_guard lock(mutex_);
-    return settled_ >= ticket;
+    return settled_ >= ticket || !stats_.healthy;
 }
 
 void AuditWriter::when_written(uint64_t ticket, std::function<void()> done) {
     {
         std::lock_guard lock(mutex_);
-        if (settled_ < ticket) {
+        if (settled_ < ticket && stats_.healthy) {
             written_waiters_.emplace_back(ticket, std::move(done));
             if (writer_state_ == WriterState::lingering) wake_.notify_one();
             return;
@@ -327,7 +328,7 @@ void AuditWriter::release_written_waiters(std::unique_lock<std::mutex>& lock) {
     if (written_waiters_.empty()) return;
     std::vector<std::function<void()>> ready;
     std::erase_if(written_waiters_, [&](auto& waiter) {
-        if (waiter.first > settled_) return false;
+        if (waiter.first > settled_ && stats_.healthy) return false;
         ready.push_back(std::move(waiter.second));
         return true;
     });

@@ -88,7 +88,8 @@ public:
     void flush();   // waits until everything queued so far is on disk or failed
 
     // `done` runs (on the writer thread, or here when it already is) once the record with this
-    // ticket is in the file, or was given up; while anyone waits the writer does not linger.
+    // ticket is in the file, or was given up, or the file is failing; while anyone waits the
+    // writer does not linger.
     // The proxy holds an answer until its "forwarded" record is written, so a crash never
     // loses the record of a request a client saw answered.
     bool written(uint64_t ticket) const;

@@ -3,6 +3,8 @@
 #include <array>
 #include <chrono>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <optional>
 
 #include <boost/asio/co_spawn.hpp>
@@ -867,11 +869,22 @@ private:
         if (context_.audit.written(forwarded_ticket_)) co_return;
         const auto executor = co_await net::this_coro::executor;
         auto timer = std::make_shared<net::steady_timer>(executor, limits::kAuditForwardedWaitMax);
-        context_.audit.when_written(forwarded_ticket_, [timer, executor] {
-            net::post(executor, [timer] { timer->cancel(); });
+        // The writer may call back after this wait timed out and the session (even the worker)
+        // is gone: it owns no I/O object, and posts only while the wait is still on.
+        struct Wait {
+            std::mutex mutex;
+            bool waiting = true;
+        };
+        auto wait = std::make_shared<Wait>();
+        context_.audit.when_written(forwarded_ticket_, [wait, weak_timer = std::weak_ptr(timer), executor] {
+            std::lock_guard lock(wait->mutex);
+            if (!wait->waiting) return;
+            if (auto timer = weak_timer.lock()) net::post(executor, [timer] { timer->cancel(); });
         });
         beast::error_code ec;
         co_await timer->async_wait(use_ec(ec));
+        std::lock_guard lock(wait->mutex);
+        wait->waiting = false;
     }
 
     ProxyWorker& worker_;
