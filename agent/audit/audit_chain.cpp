@@ -15,7 +15,8 @@ struct Sha256::Impl {
 Sha256::Sha256() : impl_(std::make_unique<Impl>()) {
     impl_->md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
     impl_->ctx = EVP_MD_CTX_new();
-    if (impl_->md == nullptr || impl_->ctx == nullptr) throw std::runtime_error("audit: OpenSSL has no SHA-256");
+    if (impl_->md == nullptr || impl_->ctx == nullptr)
+        throw std::runtime_error("audit: OpenSSL has no SHA-256");
 }
 
 Sha256::~Sha256() {
@@ -70,7 +71,8 @@ std::optional<ChainLink> read_chain_link(std::string_view line) {
     constexpr std::string_view kPrev = R"(,"prev":")";
     constexpr std::string_view kSeq = R"("seq":)";  // after "," or, alone, after "{"
     constexpr std::size_t kTail = kPrev.size() + kSha256HexChars + 2;  // + `"}`
-    if (line.size() < kTail + kSeq.size() + 1 || line.substr(line.size() - 2) != "\"}") return std::nullopt;
+    if (line.size() < kTail + kSeq.size() + 1 || line.substr(line.size() - 2) != "\"}")
+        return std::nullopt;
     const std::size_t prev_at = line.size() - kTail;
     if (line.substr(prev_at, kPrev.size()) != kPrev) return std::nullopt;
     const std::string_view prev = line.substr(prev_at + kPrev.size(), kSha256HexChars);
@@ -82,7 +84,8 @@ std::optional<ChainLink> read_chain_link(std::string_view line) {
         (line[digits_at - kSeq.size() - 1] != ',' && line[digits_at - kSeq.size() - 1] != '{'))
         return std::nullopt;
     ChainLink link;
-    const auto [end, ec] = std::from_chars(line.data() + digits_at, line.data() + prev_at, link.seq);
+    const auto [end, ec] =
+        std::from_chars(line.data() + digits_at, line.data() + prev_at, link.seq);
     if (ec != std::errc{} || end != line.data() + prev_at) return std::nullopt;
     link.prev = prev;
     return link;
@@ -108,17 +111,22 @@ void seal_line(std::string& line, ChainHead& head, Sha256& sha) {
 
 std::string_view to_string(CheckpointReason reason) {
     switch (reason) {
-        case CheckpointReason::records: return "records";
-        case CheckpointReason::interval: return "interval";
-        case CheckpointReason::rotate: return "rotate";
-        case CheckpointReason::shutdown: return "shutdown";
-        case CheckpointReason::recovery: return "recovery";
+        case CheckpointReason::records:
+            return "records";
+        case CheckpointReason::interval:
+            return "interval";
+        case CheckpointReason::rotate:
+            return "rotate";
+        case CheckpointReason::shutdown:
+            return "shutdown";
+        case CheckpointReason::recovery:
+            return "recovery";
     }
     return "records";
 }
 
-std::string checkpoint_message(uint64_t seq, std::string_view prev, std::string_view reason, std::string_view ts,
-                               uint64_t records) {
+std::string checkpoint_message(uint64_t seq, std::string_view prev, std::string_view reason,
+                               std::string_view ts, uint64_t records) {
     std::string message = "sluice-audit-checkpoint/1 seq=";
     message += std::to_string(seq);
     message += " prev=";

@@ -68,8 +68,8 @@ std::string_view to_string(CheckpointReason reason);
 
 // What a checkpoint signs: the position and hash of the chain head it follows, and its own
 // members (so none of the checkpoint line can be edited either).
-std::string checkpoint_message(uint64_t seq, std::string_view prev, std::string_view reason, std::string_view ts,
-                               uint64_t records);
+std::string checkpoint_message(uint64_t seq, std::string_view prev, std::string_view reason,
+                               std::string_view ts, uint64_t records);
 
 // Reading the end of an existing audit file at start: where the chain stands and whether the
 // last writer stopped cleanly.

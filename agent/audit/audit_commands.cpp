@@ -99,7 +99,8 @@ int run_audit_verify(const std::vector<std::string>& args, const std::string& au
             return 2;
         }
     } else if (!pubkey_path.empty()) {
-        std::fprintf(stderr, "sluicectl audit verify: cannot read %s: %s\n", pubkey_path.c_str(), std::strerror(errno));
+        std::fprintf(stderr, "sluicectl audit verify: cannot read %s: %s\n", pubkey_path.c_str(),
+                     std::strerror(errno));
         return 2;
     }
     std::vector<std::unique_ptr<MappedFile>> mapped;
@@ -115,9 +116,11 @@ int run_audit_verify(const std::vector<std::string>& args, const std::string& au
     }
     const auto started = std::chrono::steady_clock::now();
     const AuditVerifyReport report = verify_audit(std::move(files), key ? &*key : nullptr);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     std::fputs(describe(report).c_str(), stdout);
-    std::fprintf(stderr, "verified %.1f MB in %.3f s (%.0f MB/s)\n", static_cast<double>(report.bytes) / 1e6, seconds,
+    std::fprintf(stderr, "verified %.1f MB in %.3f s (%.0f MB/s)\n",
+                 static_cast<double>(report.bytes) / 1e6, seconds,
                  seconds > 0 ? static_cast<double>(report.bytes) / 1e6 / seconds : 0.0);
     return report.exit_code();
 }
@@ -126,7 +129,8 @@ int run_audit_pubkey(const std::string& state_dir) {
     const std::string path = state_dir + "/" + std::string(kAuditPublicKeyFile);
     const auto pem = read_text(path);
     if (!pem) {
-        std::fprintf(stderr, "sluicectl audit pubkey: cannot read %s (sluiced creates it on first start)\n",
+        std::fprintf(stderr,
+                     "sluicectl audit pubkey: cannot read %s (sluiced creates it on first start)\n",
                      path.c_str());
         return 1;
     }

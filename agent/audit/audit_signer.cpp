@@ -1,12 +1,11 @@
 #include "agent/audit/audit_signer.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -28,7 +27,8 @@ EVP_PKEY* raw(const AuditKeyHandle& key) { return static_cast<EVP_PKEY*>(key.get
 
 std::string public_pem_of(EVP_PKEY* key) {
     std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
-    if (!bio || PEM_write_bio_PUBKEY(bio.get(), key) != 1) throw std::runtime_error("audit: cannot encode the public key");
+    if (!bio || PEM_write_bio_PUBKEY(bio.get(), key) != 1)
+        throw std::runtime_error("audit: cannot encode the public key");
     char* data = nullptr;
     const long size = BIO_get_mem_data(bio.get(), &data);
     return std::string(data, static_cast<std::size_t>(size));
@@ -37,7 +37,8 @@ std::string public_pem_of(EVP_PKEY* key) {
 std::string key_id_of(EVP_PKEY* key) {
     unsigned char raw_key[32];
     std::size_t size = sizeof raw_key;
-    if (EVP_PKEY_get_raw_public_key(key, raw_key, &size) != 1) throw std::runtime_error("audit: not an Ed25519 key");
+    if (EVP_PKEY_get_raw_public_key(key, raw_key, &size) != 1)
+        throw std::runtime_error("audit: not an Ed25519 key");
     Sha256 sha;
     return sha.hex(std::string_view(reinterpret_cast<const char*>(raw_key), size)).substr(0, 16);
 }
@@ -52,8 +53,10 @@ std::string read_file(const std::string& path) {
 
 void write_file(const std::string& path, const std::string& text, mode_t mode) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-    if (fd < 0) throw std::runtime_error("audit: cannot create " + path + ": " + std::strerror(errno));
-    const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+    if (fd < 0)
+        throw std::runtime_error("audit: cannot create " + path + ": " + std::strerror(errno));
+    const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                    ::fsync(fd) == 0;
     ::close(fd);
     if (!ok) throw std::runtime_error("audit: cannot write " + path);
 }
@@ -89,7 +92,8 @@ AuditSigner AuditSigner::load_or_create(const std::string& state_dir) {
         if (generated == nullptr) throw std::runtime_error("audit: cannot generate an Ed25519 key");
         AuditKeyHandle key(generated);
         std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
-        if (!bio || PEM_write_bio_PrivateKey(bio.get(), generated, nullptr, nullptr, 0, nullptr, nullptr) != 1)
+        if (!bio || PEM_write_bio_PrivateKey(bio.get(), generated, nullptr, nullptr, 0, nullptr,
+                                             nullptr) != 1)
             throw std::runtime_error("audit: cannot encode the signing key");
         char* data = nullptr;
         const long size = BIO_get_mem_data(bio.get(), &data);
@@ -99,7 +103,8 @@ AuditSigner AuditSigner::load_or_create(const std::string& state_dir) {
     if (::stat(key_path.c_str(), &st) == 0 && (st.st_mode & 077) != 0)
         throw std::runtime_error("audit: " + key_path + " is readable by others (chmod 600 it)");
     const std::string pem = read_file(key_path);
-    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+        BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
     AuditKeyHandle key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
     if (!key || EVP_PKEY_get_base_id(raw(key)) != EVP_PKEY_ED25519)
         throw std::runtime_error("audit: " + key_path + " is not an Ed25519 private key");
@@ -113,16 +118,18 @@ std::string AuditSigner::sign_hex(std::string_view message) const {
     unsigned char signature[64];
     std::size_t size = sizeof signature;
     if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, raw(key_)) != 1 ||
-        EVP_DigestSign(ctx.get(), signature, &size, reinterpret_cast<const unsigned char*>(message.data()),
-                       message.size()) != 1)
+        EVP_DigestSign(ctx.get(), signature, &size,
+                       reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1)
         throw std::runtime_error("audit: Ed25519 signing failed");
     return to_hex(signature, size);
 }
 
-AuditVerifyKey::AuditVerifyKey(AuditKeyHandle key) : key_(std::move(key)), key_id_(key_id_of(raw(key_))) {}
+AuditVerifyKey::AuditVerifyKey(AuditKeyHandle key)
+    : key_(std::move(key)), key_id_(key_id_of(raw(key_))) {}
 
 AuditVerifyKey AuditVerifyKey::from_pem(std::string_view pem) {
-    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+        BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
     AuditKeyHandle key(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
     if (!key || EVP_PKEY_get_base_id(raw(key)) != EVP_PKEY_ED25519)
         throw std::runtime_error("not an Ed25519 public key (PEM)");
@@ -135,21 +142,24 @@ bool AuditVerifyKey::verify_hex(std::string_view message, std::string_view signa
     std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
     return ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, raw(key_)) == 1 &&
            EVP_DigestVerify(ctx.get(), signature.data(), signature.size(),
-                            reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
+                            reinterpret_cast<const unsigned char*>(message.data()),
+                            message.size()) == 1;
 }
 
 }  // namespace sluice
 
 namespace sluice {
 
-std::string checkpoint_line(const ChainHead& head, CheckpointReason reason, uint64_t records_since_last,
-                            std::string_view ts, const AuditSigner& signer) {
+std::string checkpoint_line(const ChainHead& head, CheckpointReason reason,
+                            uint64_t records_since_last, std::string_view ts,
+                            const AuditSigner& signer) {
     const std::string_view reason_text = to_string(reason);
     std::string line(kCheckpointPrefix);
     line += R"(,"key":")" + signer.key_id() + R"(","reason":")";
     line += reason_text;
     line += R"(","records":)" + std::to_string(records_since_last) + R"(,"sig":")";
-    line += signer.sign_hex(checkpoint_message(head.next_seq, head.prev, reason_text, ts, records_since_last));
+    line += signer.sign_hex(
+        checkpoint_message(head.next_seq, head.prev, reason_text, ts, records_since_last));
     line += R"(","ts":")";
     line += ts;
     line += "\"}\n";

@@ -57,7 +57,8 @@ enum class CheckpointReason;
 
 // The checkpoint line to seal next (audit_chain.h seal_line), signing the head it follows:
 // {"kind":"checkpoint","key":…,"reason":…,"records":…,"sig":…,"ts":…}
-std::string checkpoint_line(const ChainHead& head, CheckpointReason reason, uint64_t records_since_last,
-                            std::string_view ts, const AuditSigner& signer);
+std::string checkpoint_line(const ChainHead& head, CheckpointReason reason,
+                            uint64_t records_since_last, std::string_view ts,
+                            const AuditSigner& signer);
 
 }  // namespace sluice

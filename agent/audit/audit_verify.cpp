@@ -4,7 +4,6 @@
 #include <array>
 #include <cstring>
 #include <limits>
-
 #include <nlohmann/json.hpp>
 
 #include "agent/audit/audit_chain.h"
@@ -13,12 +12,18 @@ namespace sluice {
 
 std::string_view to_string(AuditFault fault) {
     switch (fault) {
-        case AuditFault::edited: return "edited";
-        case AuditFault::deleted: return "deleted";
-        case AuditFault::reordered: return "reordered";
-        case AuditFault::missing_file: return "missing file";
-        case AuditFault::forged_checkpoint: return "forged checkpoint";
-        case AuditFault::malformed: return "malformed";
+        case AuditFault::edited:
+            return "edited";
+        case AuditFault::deleted:
+            return "deleted";
+        case AuditFault::reordered:
+            return "reordered";
+        case AuditFault::missing_file:
+            return "missing file";
+        case AuditFault::forged_checkpoint:
+            return "forged checkpoint";
+        case AuditFault::malformed:
+            return "malformed";
     }
     return "edited";
 }
@@ -33,7 +38,7 @@ namespace {
 
 struct LineRef {
     uint32_t file;
-    uint64_t number;  // 1-based in its file
+    uint64_t number;        // 1-based in its file
     std::string_view text;  // without '\n'
     bool terminated;        // ended with '\n'
     std::optional<ChainLink> link;
@@ -53,7 +58,8 @@ HexDigest hex_digest(Sha256& sha, std::string_view data) {
 }
 
 bool equals(const HexDigest& digest, std::string_view hex) {
-    return hex.size() == digest.size() && std::memcmp(digest.data(), hex.data(), digest.size()) == 0;
+    return hex.size() == digest.size() &&
+           std::memcmp(digest.data(), hex.data(), digest.size()) == 0;
 }
 
 // The first-line seq of a file decides its place in the sequence; empty files go last.
@@ -71,8 +77,9 @@ std::vector<LineRef> split_lines(const std::vector<AuditFileText>& files) {
         uint64_t number = 0;
         for (std::size_t at = 0; at < text.size();) {
             const void* found = std::memchr(text.data() + at, '\n', text.size() - at);
-            const std::size_t end = found ? static_cast<std::size_t>(static_cast<const char*>(found) - text.data())
-                                          : text.size();
+            const std::size_t end =
+                found ? static_cast<std::size_t>(static_cast<const char*>(found) - text.data())
+                      : text.size();
             LineRef line{f, ++number, text.substr(at, end - at), found != nullptr, std::nullopt};
             line.link = read_chain_link(line.text);
             lines.push_back(line);
@@ -96,9 +103,10 @@ bool is_rotate_checkpoint(const LineRef& line) {
 }  // namespace
 
 AuditVerifyReport verify_audit(std::vector<AuditFileText> files, const AuditVerifyKey* key) {
-    std::stable_sort(files.begin(), files.end(), [](const AuditFileText& a, const AuditFileText& b) {
-        return order_key(a.text) < order_key(b.text);
-    });
+    std::stable_sort(files.begin(), files.end(),
+                     [](const AuditFileText& a, const AuditFileText& b) {
+                         return order_key(a.text) < order_key(b.text);
+                     });
     AuditVerifyReport report;
     report.files = files.size();
     report.signatures_checked = key != nullptr;
@@ -108,9 +116,9 @@ AuditVerifyReport verify_audit(std::vector<AuditFileText> files, const AuditVeri
 
     Sha256 sha;
     const auto fail = [&](AuditFault fault, const LineRef& at, std::string detail) {
-        report.problem = AuditProblem{fault, files[at.file].name, at.number,
-                                      at.link ? std::optional<uint64_t>(at.link->seq) : std::nullopt,
-                                      std::move(detail)};
+        report.problem = AuditProblem{
+            fault, files[at.file].name, at.number,
+            at.link ? std::optional<uint64_t>(at.link->seq) : std::nullopt, std::move(detail)};
         return report;
     };
     bool have_expected = false;
@@ -131,7 +139,8 @@ AuditVerifyReport verify_audit(std::vector<AuditFileText> files, const AuditVeri
             if (next != nullptr && next->text.starts_with(kRecoveryPrefix) &&
                 json_string_member(next->text, "partial_sha256") == sha.hex(line.text))
                 continue;
-            return fail(AuditFault::malformed, line, "no chain members (\"seq\", \"prev\") at the end of the line");
+            return fail(AuditFault::malformed, line,
+                        "no chain members (\"seq\", \"prev\") at the end of the line");
         }
         const ChainLink& link = *line.link;
         if (!have_expected) {
@@ -145,10 +154,13 @@ AuditVerifyReport verify_audit(std::vector<AuditFileText> files, const AuditVeri
             }
         } else if (next != nullptr && next->link && next->link->seq == expected_seq) {
             return fail(AuditFault::reordered, line,
-                        "seq " + std::to_string(link.seq) + " comes before seq " + std::to_string(expected_seq));
-        } else if (next != nullptr && next->link && next->link->seq == expected_seq + 1 && link.seq != expected_seq) {
+                        "seq " + std::to_string(link.seq) + " comes before seq " +
+                            std::to_string(expected_seq));
+        } else if (next != nullptr && next->link && next->link->seq == expected_seq + 1 &&
+                   link.seq != expected_seq) {
             return fail(AuditFault::edited, line,
-                        "its seq is " + std::to_string(link.seq) + ", expected " + std::to_string(expected_seq));
+                        "its seq is " + std::to_string(link.seq) + ", expected " +
+                            std::to_string(expected_seq));
         } else if (link.seq > expected_seq) {
             const bool file_start = line.number == 1 && i > 0 && lines[i - 1].file != line.file;
             const std::string missing = expected_seq + 1 == link.seq
@@ -157,11 +169,13 @@ AuditVerifyReport verify_audit(std::vector<AuditFileText> files, const AuditVeri
                                                   std::to_string(link.seq - 1) + " are";
             if (file_start && is_rotate_checkpoint(lines[i - 1]))
                 return fail(AuditFault::missing_file, line,
-                            "a file of the rotation sequence is missing before this one: " + missing + " absent");
+                            "a file of the rotation sequence is missing before this one: " +
+                                missing + " absent");
             return fail(AuditFault::deleted, line, missing + " missing before this line");
         } else {
             return fail(AuditFault::reordered, line,
-                        "seq " + std::to_string(link.seq) + " after seq " + std::to_string(expected_seq - 1));
+                        "seq " + std::to_string(link.seq) + " after seq " +
+                            std::to_string(expected_seq - 1));
         }
         if (line.text.starts_with(kCheckpointPrefix)) {
             ++report.checkpoints;
@@ -169,11 +183,12 @@ AuditVerifyReport verify_audit(std::vector<AuditFileText> files, const AuditVeri
             const std::string reason = record.is_object() ? record.value("reason", "") : "";
             const std::string sig = record.is_object() ? record.value("sig", "") : "";
             const std::string ts = record.is_object() ? record.value("ts", "") : "";
-            const uint64_t records =
-                record.is_object() && record.contains("records") && record["records"].is_number_unsigned()
-                    ? record["records"].get<uint64_t>()
-                    : 0;
-            if (key != nullptr && !key->verify_hex(checkpoint_message(link.seq, link.prev, reason, ts, records), sig))
+            const uint64_t records = record.is_object() && record.contains("records") &&
+                                             record["records"].is_number_unsigned()
+                                         ? record["records"].get<uint64_t>()
+                                         : 0;
+            if (key != nullptr &&
+                !key->verify_hex(checkpoint_message(link.seq, link.prev, reason, ts, records), sig))
                 return fail(AuditFault::forged_checkpoint, line,
                             "its signature does not verify with key " + key->key_id());
             report.last_checkpoint_reason = reason;
@@ -181,9 +196,9 @@ AuditVerifyReport verify_audit(std::vector<AuditFileText> files, const AuditVeri
         } else {
             if (line.text.starts_with(kRecoveryPrefix)) {
                 const auto record = nlohmann::json::parse(line.text, nullptr, false);
-                report.crashes.push_back(AuditCrash{files[line.file].name, line.number, link.seq,
-                                                    record.is_object() ? record.value("partial_line_bytes", uint64_t{0})
-                                                                       : 0});
+                report.crashes.push_back(AuditCrash{
+                    files[line.file].name, line.number, link.seq,
+                    record.is_object() ? record.value("partial_line_bytes", uint64_t{0}) : 0});
             }
             ++since_checkpoint;
         }
@@ -193,17 +208,20 @@ AuditVerifyReport verify_audit(std::vector<AuditFileText> files, const AuditVeri
         report.last_seq = link.seq;
     }
     report.unsealed_records = since_checkpoint;
-    if (!lines.empty() && lines.back().file + 1 == files.size() && is_rotate_checkpoint(lines.back()))
+    if (!lines.empty() && lines.back().file + 1 == files.size() &&
+        is_rotate_checkpoint(lines.back()))
         return fail(AuditFault::missing_file, lines.back(),
                     "the last file ends with a rotation checkpoint: the file after it is missing");
     return report;
 }
 
 std::string describe(const AuditVerifyReport& report) {
-    std::string out = "audit: " + std::to_string(report.lines) + " lines in " + std::to_string(report.files) +
-                      " file(s), " + std::to_string(report.bytes) + " bytes";
+    std::string out = "audit: " + std::to_string(report.lines) + " lines in " +
+                      std::to_string(report.files) + " file(s), " + std::to_string(report.bytes) +
+                      " bytes";
     if (report.first_seq)
-        out += ", seq " + std::to_string(*report.first_seq) + ".." + std::to_string(report.last_seq.value_or(0));
+        out += ", seq " + std::to_string(*report.first_seq) + ".." +
+               std::to_string(report.last_seq.value_or(0));
     out += ", " + std::to_string(report.checkpoints) + " checkpoint(s) ";
     out += report.signatures_checked ? "with verified signatures\n"
                                      : "NOT signature-checked (no public key: give --pubkey)\n";
@@ -211,16 +229,17 @@ std::string describe(const AuditVerifyReport& report) {
         out += "note: the chain starts at seq " + std::to_string(*report.first_seq) +
                " (earlier files were removed by retention or not given)\n";
     for (const auto& crash : report.crashes)
-        out += "crash: sluiced stopped without sealing the chain; recovered at " + crash.file + ":" +
-               std::to_string(crash.line) + " (seq " + std::to_string(crash.seq) + ")" +
-               (crash.partial_bytes > 0 ? ", a cut line of " + std::to_string(crash.partial_bytes) + " bytes sealed"
-                                        : "") +
+        out += "crash: sluiced stopped without sealing the chain; recovered at " + crash.file +
+               ":" + std::to_string(crash.line) + " (seq " + std::to_string(crash.seq) + ")" +
+               (crash.partial_bytes > 0
+                    ? ", a cut line of " + std::to_string(crash.partial_bytes) + " bytes sealed"
+                    : "") +
                "\n";
     if (report.problem) {
         const AuditProblem& p = *report.problem;
         out += "BAD " + p.file + ":" + std::to_string(p.line) +
-               (p.seq ? " (seq " + std::to_string(*p.seq) + ")" : "") + ": " + std::string(to_string(p.fault)) +
-               ": " + p.detail + "\n";
+               (p.seq ? " (seq " + std::to_string(*p.seq) + ")" : "") + ": " +
+               std::string(to_string(p.fault)) + ": " + p.detail + "\n";
         out += "result: TAMPERED\n";
         return out;
     }
@@ -228,9 +247,11 @@ std::string describe(const AuditVerifyReport& report) {
         out += "unsealed tail: " + std::to_string(report.unsealed_records) +
                " record(s) after the last checkpoint" +
                (report.unsealed_partial_bytes > 0
-                    ? " and a cut last line of " + std::to_string(report.unsealed_partial_bytes) + " bytes"
+                    ? " and a cut last line of " + std::to_string(report.unsealed_partial_bytes) +
+                          " bytes"
                     : "") +
-               "; no signature covers them (sluiced is running, stopped uncleanly, or the tail was cut)\n";
+               "; no signature covers them (sluiced is running, stopped uncleanly, or the tail was "
+               "cut)\n";
         out += "result: intact chain, unsealed tail\n";
         return out;
     }

@@ -14,10 +14,10 @@
 namespace sluice {
 
 enum class AuditFault {
-    edited,             // a line's bytes changed (its hash no longer matches the next line's "prev")
-    deleted,            // one or more lines are missing inside a file
-    reordered,          // lines are out of order
-    missing_file,       // a whole file of the rotation sequence is missing
+    edited,        // a line's bytes changed (its hash no longer matches the next line's "prev")
+    deleted,       // one or more lines are missing inside a file
+    reordered,     // lines are out of order
+    missing_file,  // a whole file of the rotation sequence is missing
     forged_checkpoint,  // a checkpoint whose signature the public key does not verify
     malformed,          // a line without chain members that no recovery record accounts for
 };
@@ -51,7 +51,7 @@ struct AuditVerifyReport {
     // cannot be told from a crash or a running writer. Not tampering.
     uint64_t unsealed_records = 0;
     uint64_t unsealed_partial_bytes = 0;
-    std::string last_checkpoint_reason;  // "" when there is none
+    std::string last_checkpoint_reason;   // "" when there is none
     std::optional<AuditProblem> problem;  // the first bad record
 
     // 0 intact and sealed, 1 tampered (problem), 3 intact but with an unsealed tail.

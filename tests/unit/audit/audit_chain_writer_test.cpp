@@ -1,17 +1,16 @@
 // The writer's side of tamper evidence: what it leaves on disk verifies, across rotations,
 // checkpoints, retention and a restart after a crash.
 #include <fcntl.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
-#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "agent/audit/audit_chain.h"
@@ -74,7 +73,8 @@ AuditRecord sample_record(int i) {
 
 TEST(AuditChainWriter, HundredThousandRecordsAcrossFiveRotationsVerify) {
     TempDir dir;
-    auto signer = std::make_shared<const AuditSigner>(AuditSigner::load_or_create(dir.path + "/state"));
+    auto signer =
+        std::make_shared<const AuditSigner>(AuditSigner::load_or_create(dir.path + "/state"));
     const AuditVerifyKey key = AuditVerifyKey::from_pem(signer->public_key_pem());
     constexpr int kRecords = 100'000;
     const uint64_t line_bytes = sample_record(0).to_line().size() + 90;  // + the chain members
@@ -94,19 +94,21 @@ TEST(AuditChainWriter, HundredThousandRecordsAcrossFiveRotationsVerify) {
     }
     const auto started = std::chrono::steady_clock::now();
     const Verified verified = verify_dir(options.path, key);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     const AuditVerifyReport& report = verified.report;
     EXPECT_EQ(report.exit_code(), 0) << describe(report);
     EXPECT_EQ(report.files, 6u);
     EXPECT_EQ(report.lines - report.checkpoints, static_cast<uint64_t>(kRecords));
     EXPECT_GE(report.checkpoints, kRecords / 1000u);
-    std::printf("verify: %.1f MB in %.3f s = %.0f MB/s (includes reading the files)\n", report.bytes / 1e6, seconds,
-                report.bytes / 1e6 / seconds);
+    std::printf("verify: %.1f MB in %.3f s = %.0f MB/s (includes reading the files)\n",
+                report.bytes / 1e6, seconds, report.bytes / 1e6 / seconds);
 }
 
 TEST(AuditChainWriter, CheckpointsEveryNRecordsEveryTSecondsAndAtShutdown) {
     TempDir dir;
-    auto signer = std::make_shared<const AuditSigner>(AuditSigner::load_or_create(dir.path + "/state"));
+    auto signer =
+        std::make_shared<const AuditSigner>(AuditSigner::load_or_create(dir.path + "/state"));
     AuditWriterOptions options = options_in(dir, signer);
     options.checkpoint_records = 10;
     options.checkpoint_interval = std::chrono::milliseconds(50);
@@ -121,7 +123,8 @@ TEST(AuditChainWriter, CheckpointsEveryNRecordsEveryTSecondsAndAtShutdown) {
         EXPECT_EQ(writer.stats().checkpoints, 3u);
     }
     const std::string text = read_file(options.path);
-    const auto verified = verify_dir(options.path, AuditVerifyKey::from_pem(signer->public_key_pem()));
+    const auto verified =
+        verify_dir(options.path, AuditVerifyKey::from_pem(signer->public_key_pem()));
     EXPECT_EQ(verified.report.exit_code(), 0) << describe(verified.report);
     EXPECT_EQ(verified.report.checkpoints, 4u);
     EXPECT_EQ(verified.report.last_checkpoint_reason, "shutdown");
@@ -129,9 +132,11 @@ TEST(AuditChainWriter, CheckpointsEveryNRecordsEveryTSecondsAndAtShutdown) {
 
 TEST(AuditChainWriter, RotatesByAgeWithAnInjectedClockAndKeepsOnlyKeepFiles) {
     TempDir dir;
-    auto signer = std::make_shared<const AuditSigner>(AuditSigner::load_or_create(dir.path + "/state"));
+    auto signer =
+        std::make_shared<const AuditSigner>(AuditSigner::load_or_create(dir.path + "/state"));
     AuditWriterOptions options = options_in(dir, signer);
-    auto now = std::make_shared<std::chrono::system_clock::time_point>(std::chrono::system_clock::now());
+    auto now =
+        std::make_shared<std::chrono::system_clock::time_point>(std::chrono::system_clock::now());
     options.clock = [now] { return *now; };
     options.rotate_interval = std::chrono::hours(1);
     options.keep_files = 2;
@@ -147,7 +152,8 @@ TEST(AuditChainWriter, RotatesByAgeWithAnInjectedClockAndKeepsOnlyKeepFiles) {
     const std::vector<std::string> rotated = rotated_audit_files(options.path);
     ASSERT_EQ(rotated.size(), 2u);  // .3 and .4; .1 and .2 removed
     EXPECT_EQ(rotated[0], options.path + ".3");
-    const auto verified = verify_dir(options.path, AuditVerifyKey::from_pem(signer->public_key_pem()));
+    const auto verified =
+        verify_dir(options.path, AuditVerifyKey::from_pem(signer->public_key_pem()));
     EXPECT_EQ(verified.report.exit_code(), 0) << describe(verified.report);
     EXPECT_GT(verified.report.first_seq.value_or(0), 0u);
 }
@@ -156,7 +162,8 @@ TEST(AuditChainWriter, RotatesByAgeWithAnInjectedClockAndKeepsOnlyKeepFiles) {
 TEST(AuditChainWriter, ARestartAfterACrashSealsTheCutLineAndVerifies) {
     for (const std::size_t cut_bytes : {std::size_t{0}, std::size_t{1}, std::size_t{37}}) {
         TempDir dir;
-        auto signer = std::make_shared<const AuditSigner>(AuditSigner::load_or_create(dir.path + "/state"));
+        auto signer =
+            std::make_shared<const AuditSigner>(AuditSigner::load_or_create(dir.path + "/state"));
         AuditWriterOptions options = options_in(dir, signer);
         {
             AuditWriter writer(options);
@@ -174,7 +181,8 @@ TEST(AuditChainWriter, ARestartAfterACrashSealsTheCutLineAndVerifies) {
             writer.write_record(sample_record(100));
             writer.flush();
         }
-        const auto verified = verify_dir(options.path, AuditVerifyKey::from_pem(signer->public_key_pem()));
+        const auto verified =
+            verify_dir(options.path, AuditVerifyKey::from_pem(signer->public_key_pem()));
         EXPECT_EQ(verified.report.exit_code(), 0) << describe(verified.report);
         ASSERT_EQ(verified.report.crashes.size(), 1u) << describe(verified.report);
         EXPECT_EQ(verified.report.crashes[0].partial_bytes, cut_bytes);
@@ -183,14 +191,16 @@ TEST(AuditChainWriter, ARestartAfterACrashSealsTheCutLineAndVerifies) {
 
 TEST(AuditChainWriter, ACleanRestartContinuesTheChainWithoutACrashRecord) {
     TempDir dir;
-    auto signer = std::make_shared<const AuditSigner>(AuditSigner::load_or_create(dir.path + "/state"));
+    auto signer =
+        std::make_shared<const AuditSigner>(AuditSigner::load_or_create(dir.path + "/state"));
     AuditWriterOptions options = options_in(dir, signer);
     for (int run = 0; run < 3; ++run) {
         AuditWriter writer(options);
         EXPECT_FALSE(writer.stats().recovered_unclean_stop);
         writer.write({{"run", run}});
     }
-    const auto verified = verify_dir(options.path, AuditVerifyKey::from_pem(signer->public_key_pem()));
+    const auto verified =
+        verify_dir(options.path, AuditVerifyKey::from_pem(signer->public_key_pem()));
     EXPECT_EQ(verified.report.exit_code(), 0) << describe(verified.report);
     EXPECT_TRUE(verified.report.crashes.empty());
     EXPECT_EQ(*verified.report.last_seq, 5u);  // 3 records + 3 shutdown checkpoints
@@ -202,7 +212,8 @@ TEST(AuditChainWriter, WhenWrittenRunsOnceTheRecordIsInTheFile) {
     std::atomic<bool> called{false};
     const uint64_t ticket = writer.write_record(sample_record(1));
     writer.when_written(ticket, [&] { called = true; });
-    for (int i = 0; i < 200 && !called; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    for (int i = 0; i < 200 && !called; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
     EXPECT_TRUE(called);
     EXPECT_TRUE(writer.written(ticket));
     EXPECT_NE(read_file(dir.path + "/audit.jsonl").find("request 1"), std::string::npos);

@@ -47,7 +47,8 @@ struct GeneratedLog {
 
 std::vector<AuditFileText> GeneratedLog::texts() const {
     std::vector<AuditFileText> out;
-    for (std::size_t f = 0; f < joined.size(); ++f) out.push_back({"audit.jsonl." + std::to_string(f + 1), joined[f]});
+    for (std::size_t f = 0; f < joined.size(); ++f)
+        out.push_back({"audit.jsonl." + std::to_string(f + 1), joined[f]});
     return out;
 }
 
@@ -60,7 +61,8 @@ void join(GeneratedLog& log) {
     }
 }
 
-GeneratedLog generate(int records, int checkpoint_every, int file_lines, bool sealed, uint64_t seed = 1) {
+GeneratedLog generate(int records, int checkpoint_every, int file_lines, bool sealed,
+                      uint64_t seed = 1) {
     GeneratedLog log;
     log.files.emplace_back();
     ChainHead head;
@@ -76,8 +78,9 @@ GeneratedLog generate(int records, int checkpoint_every, int file_lines, bool se
         since = 0;
     };
     for (int i = 0; i < records; ++i) {
-        add(R"({"decision":{"action":"allow"},"id":"r)" + std::to_string(i) + R"(","kind":"request","request":{"model":"gpt-)" +
-            std::to_string(random() % 1000) + R"("}})" + "\n");
+        add(R"({"decision":{"action":"allow"},"id":"r)" + std::to_string(i) +
+            R"(","kind":"request","request":{"model":"gpt-)" + std::to_string(random() % 1000) +
+            R"("}})" + "\n");
         ++since;
         if (since >= static_cast<uint64_t>(checkpoint_every)) checkpoint(CheckpointReason::records);
         if (static_cast<int>(log.files.back().size()) >= file_lines && i + 1 < records) {
@@ -137,7 +140,8 @@ TEST(AuditVerify, AnEditedFieldIsNamedAtEveryPosition) {
             GeneratedLog log = original;
             std::string& line = log.files[f][l];
             // Change one character of a value near the start (the id or the signature).
-            const std::size_t at = line.find(line.starts_with(kCheckpointPrefix) ? "\"sig\":\"" : "\"id\":\"r") + 8;
+            const std::size_t at =
+                line.find(line.starts_with(kCheckpointPrefix) ? "\"sig\":\"" : "\"id\":\"r") + 8;
             line[at] = line[at] == '0' ? '1' : '0';
             join(log);
             const AuditVerifyReport report = verify(log);
@@ -145,7 +149,8 @@ TEST(AuditVerify, AnEditedFieldIsNamedAtEveryPosition) {
             EXPECT_EQ(report.problem->file, "audit.jsonl." + std::to_string(f + 1));
             EXPECT_EQ(report.problem->line, l + 1) << describe(report);
             const bool checkpoint = line.starts_with(kCheckpointPrefix);
-            EXPECT_EQ(report.problem->fault, checkpoint ? AuditFault::forged_checkpoint : AuditFault::edited)
+            EXPECT_EQ(report.problem->fault,
+                      checkpoint ? AuditFault::forged_checkpoint : AuditFault::edited)
                 << describe(report);
             EXPECT_EQ(report.exit_code(), 1);
         }
@@ -171,14 +176,18 @@ TEST(AuditVerify, ADeletedLineIsNamedAtEveryPosition) {
     for (std::size_t f = 0; f < original.files.size(); ++f) {
         for (std::size_t l = 0; l < original.files[f].size(); ++l) {
             const bool very_first = f == 0 && l == 0;
-            const bool very_last = f + 1 == original.files.size() && l + 1 == original.files[f].size();
-            if (very_first || very_last) continue;  // tested apart: a chain's start, an unsealed tail
+            const bool very_last =
+                f + 1 == original.files.size() && l + 1 == original.files[f].size();
+            if (very_first || very_last)
+                continue;  // tested apart: a chain's start, an unsealed tail
             for (int count : {1, 3}) {
                 GeneratedLog log = original;
                 auto& lines = log.files[f];
-                const std::size_t n = std::min<std::size_t>(count, lines.size() - l - (f + 1 == log.files.size() ? 1 : 0));
+                const std::size_t n = std::min<std::size_t>(
+                    count, lines.size() - l - (f + 1 == log.files.size() ? 1 : 0));
                 if (n == 0) continue;
-                lines.erase(lines.begin() + static_cast<long>(l), lines.begin() + static_cast<long>(l + n));
+                lines.erase(lines.begin() + static_cast<long>(l),
+                            lines.begin() + static_cast<long>(l + n));
                 join(log);
                 const AuditVerifyReport report = verify(log);
                 ASSERT_TRUE(report.problem) << "file " << f << " line " << l + 1;
@@ -225,7 +234,8 @@ TEST(AuditVerify, ATruncatedTailIsAnUnsealedTailNotTampering) {
     const std::size_t last_checkpoint = text.rfind(kCheckpointPrefix);
     const std::size_t sealed_end = text.find('\n', last_checkpoint) + 1;
     for (std::size_t cut = sealed_end + 1; cut <= text.size(); cut += 7) {
-        const AuditVerifyReport report = verify_audit({{"audit.jsonl", std::string_view(text).substr(0, cut)}}, &keys().key);
+        const AuditVerifyReport report =
+            verify_audit({{"audit.jsonl", std::string_view(text).substr(0, cut)}}, &keys().key);
         EXPECT_FALSE(report.problem) << cut << "\n" << describe(report);
         EXPECT_EQ(report.exit_code(), 3) << describe(report);
         EXPECT_NE(describe(report).find("unsealed tail"), std::string::npos);
@@ -272,7 +282,8 @@ TEST(AuditVerify, AForgedCheckpointIsNamed) {
         for (std::size_t i = 0; i < lines.size(); ++i) {
             std::string line = lines[i];
             if (line.starts_with(kCheckpointPrefix)) {
-                line = checkpoint_line(head, CheckpointReason::records, 10, "2026-12-07T10:00:00.000000Z", other_keys().signer);
+                line = checkpoint_line(head, CheckpointReason::records, 10,
+                                       "2026-12-07T10:00:00.000000Z", other_keys().signer);
                 if (i >= l && first_checkpoint_after == 0) first_checkpoint_after = i + 1;
             } else {
                 line.erase(line.find(",\"seq\":"));
@@ -301,12 +312,15 @@ TEST(AuditVerify, ACutLineSealedByARecoveryRecordPassesAndIsReportedAsACrash) {
     // Rebuild the head from the last line, as the writer does at start.
     head = read_chain_tail(log.joined[0], sha).head;
     const std::string cut = R"({"decision":{"action":"al)";
-    std::string recovery = R"({"kind":"audit_recovery","partial_line_bytes":)" + std::to_string(cut.size()) +
-                           R"(,"partial_sha256":")" + sha.hex(cut) + R"(","reason":"unclean_stop"})" + "\n";
+    std::string recovery = R"({"kind":"audit_recovery","partial_line_bytes":)" +
+                           std::to_string(cut.size()) + R"(,"partial_sha256":")" + sha.hex(cut) +
+                           R"(","reason":"unclean_stop"})" + "\n";
     seal_line(recovery, head, sha);
-    std::string tail_record = R"({"id":"after"})" "\n";
+    std::string tail_record = R"({"id":"after"})"
+                              "\n";
     seal_line(tail_record, head, sha);
-    std::string shutdown = checkpoint_line(head, CheckpointReason::shutdown, 2, "2026-12-07T10:00:01.000000Z", keys().signer);
+    std::string shutdown = checkpoint_line(head, CheckpointReason::shutdown, 2,
+                                           "2026-12-07T10:00:01.000000Z", keys().signer);
     seal_line(shutdown, head, sha);
     const std::string text = log.joined[0] + cut + "\n" + recovery + tail_record + shutdown;
     const AuditVerifyReport report = verify_audit({{"audit.jsonl", text}}, &keys().key);
@@ -326,7 +340,8 @@ TEST(AuditSigner, KeyIsCreatedOnce0600AndSignaturesVerify) {
     const AuditSigner first = AuditSigner::load_or_create(dir);
     const AuditSigner again = AuditSigner::load_or_create(dir);
     EXPECT_EQ(first.key_id(), again.key_id());
-    EXPECT_EQ(std::filesystem::status(dir + "/audit-signing.key").permissions() & std::filesystem::perms::all,
+    EXPECT_EQ(std::filesystem::status(dir + "/audit-signing.key").permissions() &
+                  std::filesystem::perms::all,
               std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     const AuditVerifyKey key = AuditVerifyKey::from_pem(first.public_key_pem());
     const std::string signature = first.sign_hex("message");
