@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/admin/admin_server.h"
+#include "agent/audit/audit_commands.h"
+#include "agent/audit/audit_signer.h"
 #include "agent/config/config.h"
 #include "agent/daemon/doctor.h"
 #include "agent/daemon/status_report.h"
@@ -50,6 +52,14 @@ Commands:
            the same identity and rule pass for that long) or deny it (the client gets 403
            approval_denied with the reason). Root or approvals.approvers may decide; nobody
            decides a request of their own
+  audit verify [FILE...] [--pubkey FILE]
+           walk the audit's hash chain and signed checkpoints (default: the config's audit
+           path and its rotated files, and the public key in state_dir); names the first bad
+           record. Exit 0 intact, 1 tampered (edited, deleted, reordered, missing file,
+           forged checkpoint), 3 intact but with an unsealed tail (records after the last
+           checkpoint: sluiced running, killed, or the tail cut). Crashes are reported
+  audit pubkey
+           print the public key (PEM) that verifies this host's audit checkpoints
   unload   detach every program this config's sluiced attached and remove its pins
            (connections to the targets then go out directly again)
   doctor [--json]
@@ -159,7 +169,7 @@ int main(int argc, char** argv) {
             std::fputs(kUsage, stdout);
             return 0;
         }
-        if (command == "policy" || command == "doctor" || command == "approvals") {
+        if (command == "policy" || command == "doctor" || command == "approvals" || command == "audit") {
             command_args.push_back(arg);
         } else if (arg == "--config" && i + 1 < argc) {
             config_path = argv[++i];
@@ -202,6 +212,16 @@ int main(int argc, char** argv) {
         if (command == "policy") return run_policy_command(config, command_args);
         if (command == "doctor") return run_doctor(config, command_args);
         if (command == "approvals") return run_approvals_command(config, command_args);
+        if (command == "audit") {
+            const std::string verb = command_args.empty() ? "" : command_args.front();
+            const std::vector<std::string> rest(command_args.begin() + (command_args.empty() ? 0 : 1), command_args.end());
+            if (verb == "verify")
+                return sluice::run_audit_verify(rest, config.audit.path,
+                                                config.state_dir + "/" + std::string(sluice::kAuditPublicKeyFile));
+            if (verb == "pubkey" && rest.empty()) return sluice::run_audit_pubkey(config.state_dir);
+            std::fprintf(stderr, "sluicectl audit: expected `verify [FILE...] [--pubkey FILE]` or `pubkey` (see --help)\n");
+            return 2;
+        }
         std::fprintf(stderr, "sluicectl: %s (see --help)\n",
                      command.empty() ? "no command given" : ("unknown command '" + command + "'").c_str());
         return 2;

@@ -1,12 +1,11 @@
 #include "agent/audit/audit_writer.h"
 
 #include <fcntl.h>
-#include <limits.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -25,8 +24,20 @@ namespace {
 constexpr auto kRetryInterval = std::chrono::milliseconds(500);
 }
 
-AuditWriter::AuditWriter(std::string path) : path_(std::move(path)) {
+namespace {
+AuditWriterOptions options_for_path(std::string path) {
+    AuditWriterOptions options;
+    options.path = std::move(path);
+    return options;
+}
+}  // namespace
+
+AuditWriter::AuditWriter(std::string path) : AuditWriter(options_for_path(std::move(path))) {}
+
+AuditWriter::AuditWriter(AuditWriterOptions options) : options_(std::move(options)), path_(options_.path) {
     open_file();
+    recover_chain();
+    last_checkpoint_ = std::chrono::steady_clock::now();
     thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
 }
 
@@ -35,6 +46,27 @@ AuditWriter::~AuditWriter() {
     wake_.notify_all();
     if (thread_.joinable()) thread_.join();
     if (fd_ >= 0) ::close(fd_);
+}
+
+std::vector<std::string> rotated_audit_files(const std::string& path) {
+    const std::filesystem::path file(path);
+    const std::string prefix = file.filename().string() + ".";
+    std::vector<std::pair<uint64_t, std::string>> found;
+    std::error_code ec;
+    const auto dir = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (!name.starts_with(prefix) || name.size() == prefix.size()) continue;
+        uint64_t index = 0;
+        const char* first = name.data() + prefix.size();
+        const auto [end, err] = std::from_chars(first, name.data() + name.size(), index);
+        if (err != std::errc{} || end != name.data() + name.size()) continue;
+        found.emplace_back(index, entry.path().string());
+    }
+    std::sort(found.begin(), found.end());
+    std::vector<std::string> paths;
+    for (auto& [index, name] : found) paths.push_back(std::move(name));
+    return paths;
 }
 
 void AuditWriter::open_file() {
@@ -50,16 +82,195 @@ void AuditWriter::open_file() {
     if (fd < 0) throw std::runtime_error("audit: cannot open " + path_ + ": " + std::strerror(errno));
     if (fd_ >= 0) ::close(fd_);
     fd_ = fd;
+    struct stat st {};
+    regular_file_ = ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
+    file_bytes_ = regular_file_ ? static_cast<uint64_t>(st.st_size) : 0;
 }
 
-void AuditWriter::write_record(const AuditRecord& record) {
+namespace {
+
+// The last `max_bytes` of a regular file ("" when it is missing, empty or not a regular file).
+std::string read_tail(const std::string& path, std::size_t max_bytes) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return "";
+    std::string text;
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        const auto size = static_cast<uint64_t>(st.st_size);
+        const uint64_t from = size > max_bytes ? size - max_bytes : 0;
+        text.resize(size - from);
+        const ssize_t n = ::pread(fd, text.data(), text.size(), static_cast<off_t>(from));
+        text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    }
+    ::close(fd);
+    return text;
+}
+
+}  // namespace
+
+void AuditWriter::recover_chain() {
+    if (!regular_file_) return;
+    const std::vector<std::string> rotated = rotated_audit_files(path_);
+    file_started_ = options_.clock();
+    if (!rotated.empty()) {
+        // Age for rotate_interval counts from the last rotation, across restarts.
+        std::error_code ec;
+        const auto written = std::filesystem::last_write_time(rotated.back(), ec);
+        if (!ec)
+            file_started_ = std::chrono::time_point_cast<std::chrono::system_clock::duration>(
+                std::chrono::file_clock::to_sys(written));
+    }
+    // Where the chain stands: the end of this file, or of the last rotated one when this file
+    // is new (a rotation, then a stop before the next record).
+    std::string tail = read_tail(path_, kAuditTailReadBytes);
+    const bool tail_is_current = !tail.empty();
+    if (!tail_is_current && !rotated.empty()) tail = read_tail(rotated.back(), kAuditTailReadBytes);
+    if (tail.empty()) return;  // a new chain
+    const ChainTail found = read_chain_tail(tail, sha_);
+    head_ = found.head;
+    const bool cut_line = tail_is_current && found.partial_bytes > 0;
+    if (found.clean_stop && !cut_line) return;
+    if (!options_.signer && !cut_line) return;  // no checkpoints: a clean stop cannot be told apart
+    if (!found.chained && !cut_line) return;  // a file from before the chain: anchored on its last line
+    out_.clear();
+    if (cut_line) {
+        // End the cut line so that it stands alone; the record below names its hash.
+        out_ = "\n";
+    }
+    nlohmann::json recovery = {{"kind", "audit_recovery"},
+                               {"reason", found.chained ? "unclean_stop" : "unchained_before"},
+                               {"ts", format_utc(options_.clock())},
+                               {"partial_line_bytes", cut_line ? found.partial_bytes : 0}};
+    if (cut_line) recovery["partial_sha256"] = found.partial_sha256;
+    // Members in name order: "kind" comes first, as kRecoveryPrefix expects.
+    const std::string line = recovery.dump() + "\n";
+    head_before_out_ = head_;
+    since_checkpoint_before_out_ = since_checkpoint_;
+    append_sealed(line);
+    if (options_.signer) append_checkpoint(CheckpointReason::recovery);
+    std::string error;
+    if (!write_out(error)) throw std::runtime_error("audit: cannot write to " + path_ + ": " + error);
+    stats_.recovered_unclean_stop = found.chained;
+    spdlog::warn("audit: {} was not sealed when sluiced last stopped (killed or crashed){}; the chain continues "
+                 "from seq {} with an audit_recovery record",
+                 path_, cut_line ? ", its last line was cut" : "", head_.next_seq - 1);
+}
+
+void AuditWriter::append_sealed(std::string_view line) {
+    scratch_.assign(line);
+    seal_line(scratch_, head_, sha_);
+    out_ += scratch_;
+    if (scratch_.starts_with(kCheckpointPrefix)) return;
+    ++since_checkpoint_;
+    if (options_.signer && since_checkpoint_ >= options_.checkpoint_records) append_checkpoint(CheckpointReason::records);
+}
+
+void AuditWriter::append_checkpoint(CheckpointReason reason) {
+    append_sealed(checkpoint_line(head_, reason, since_checkpoint_, format_utc(options_.clock()), *options_.signer));
+    since_checkpoint_ = 0;
+    ++checkpoints_in_out_;
+}
+
+bool AuditWriter::write_out(std::string& error) {
+    std::string_view rest(out_);
+    while (!rest.empty()) {
+        const ssize_t n = ::write(fd_, rest.data(), rest.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            error = std::strerror(errno);
+            // Take back what part of it reached the file, so a retry does not leave a cut line,
+            // and the chain with it: the same records are sealed again when they are retried.
+            if (regular_file_ && rest.size() != out_.size() &&
+                ::ftruncate(fd_, static_cast<off_t>(file_bytes_)) != 0)
+                spdlog::error("audit: cannot cut a failed write from {}: {}", path_, std::strerror(errno));
+            head_ = head_before_out_;
+            since_checkpoint_ = since_checkpoint_before_out_;
+            checkpoints_in_out_ = 0;
+            out_.clear();
+            return false;
+        }
+        // A short write (a full disk can cut one in the middle): resume where it stopped.
+        rest.remove_prefix(static_cast<std::size_t>(n));
+    }
+    file_bytes_ += out_.size();
+    if (checkpoints_in_out_ > 0) last_checkpoint_ = std::chrono::steady_clock::now();
+    {
+        std::lock_guard lock(mutex_);
+        stats_.checkpoints += checkpoints_in_out_;
+    }
+    checkpoints_in_out_ = 0;
+    out_.clear();
+    return true;
+}
+
+bool AuditWriter::write_checkpoint(CheckpointReason reason) {
+    if (!options_.signer) return true;
+    head_before_out_ = head_;
+    since_checkpoint_before_out_ = since_checkpoint_;
+    out_.clear();
+    append_checkpoint(reason);
+    std::string error;
+    if (write_out(error)) return true;
+    spdlog::error("audit: cannot write a checkpoint to {}: {}", path_, error);
+    return false;
+}
+
+bool AuditWriter::checkpoint_due(std::chrono::steady_clock::time_point now) const {
+    return options_.signer && since_checkpoint_ > 0 && now - last_checkpoint_ >= options_.checkpoint_interval;
+}
+
+void AuditWriter::rotate_if_due() {
+    if (!regular_file_ || file_bytes_ == 0) return;
+    const bool by_size = options_.rotate_bytes > 0 && file_bytes_ >= options_.rotate_bytes;
+    const bool by_age = options_.rotate_interval.count() > 0 &&
+                        options_.clock() - file_started_ >= options_.rotate_interval;
+    if (!by_size && !by_age) return;
+    // The old file ends sealed; the new one's first line names its last (the chain goes on).
+    if (!write_checkpoint(CheckpointReason::rotate)) return;
+    const std::vector<std::string> rotated = rotated_audit_files(path_);
+    uint64_t next_index = 1;
+    if (!rotated.empty()) {
+        const std::string& last = rotated.back();
+        std::from_chars(last.data() + last.rfind('.') + 1, last.data() + last.size(), next_index);
+        ++next_index;
+    }
+    const std::string target = path_ + "." + std::to_string(next_index);
+    if (::rename(path_.c_str(), target.c_str()) != 0) {
+        spdlog::error("audit: cannot rotate {} to {}: {}", path_, target, std::strerror(errno));
+        return;
+    }
+    try {
+        open_file();
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());  // the next write fails on the renamed file's fd: failure_mode applies
+    }
+    file_started_ = options_.clock();
+    {
+        std::lock_guard lock(mutex_);
+        ++stats_.rotations;
+    }
+    remove_old_files();
+}
+
+void AuditWriter::remove_old_files() {
+    if (options_.keep_files == 0) return;
+    const std::vector<std::string> rotated = rotated_audit_files(path_);
+    for (std::size_t i = 0; i + options_.keep_files < rotated.size(); ++i) {
+        std::error_code ec;
+        std::filesystem::remove(rotated[i], ec);
+        if (ec) spdlog::error("audit: cannot remove {} (retention): {}", rotated[i], ec.message());
+        else spdlog::info("audit: removed {} (keep_files: {})", rotated[i], options_.keep_files);
+    }
+}
+
+uint64_t AuditWriter::write_record(const AuditRecord& record) {
     // Formatted into this thread's scratch line, then copied into a string the writer has
     // written before and handed back: no allocation per record on the proxy thread and no
     // free of it on the writer's (docs/benchmarks.md, keep-alive CPU).
     thread_local std::string line;
     line.clear();
     record.append_line(line);
-    enqueue(line);
+    return enqueue(line);
 }
 
 void AuditWriter::write(const nlohmann::json& record) {
@@ -68,16 +279,17 @@ void AuditWriter::write(const nlohmann::json& record) {
     enqueue(line);
 }
 
-void AuditWriter::enqueue(std::string_view line) {
+uint64_t AuditWriter::enqueue(std::string_view line) {
     bool wake = false;
+    uint64_t ticket = 0;
     {
         std::lock_guard lock(mutex_);
-        ++enqueued_;
+        ticket = ++enqueued_;
         if (queue_.size() >= limits::kAuditQueueMaxRecords) {
             ++stats_.lost;
             ++lost_since_failure_;
             ++settled_;
-            return;
+            return ticket;
         }
         if (spare_lines_.empty()) {
             queue_.emplace_back(line);
@@ -90,6 +302,40 @@ void AuditWriter::enqueue(std::string_view line) {
                (writer_state_ == WriterState::lingering && queue_.size() == kAuditBatchMaxRecords);
     }
     if (wake) wake_.notify_one();
+    return ticket;
+}
+
+// While the file fails nothing is waited for: failure_mode decides what is served.
+bool AuditWriter::written(uint64_t ticket) const {
+    std::lock_guard lock(mutex_);
+    return settled_ >= ticket || !stats_.healthy;
+}
+
+void AuditWriter::when_written(uint64_t ticket, std::function<void()> done) {
+    {
+        std::lock_guard lock(mutex_);
+        if (settled_ < ticket && stats_.healthy) {
+            written_waiters_.emplace_back(ticket, std::move(done));
+            if (writer_state_ == WriterState::lingering) wake_.notify_one();
+            return;
+        }
+    }
+    done();
+}
+
+// Under mutex_ (held again on return): runs, unlocked, what waits for records now settled.
+void AuditWriter::release_written_waiters(std::unique_lock<std::mutex>& lock) {
+    if (written_waiters_.empty()) return;
+    std::vector<std::function<void()>> ready;
+    std::erase_if(written_waiters_, [&](auto& waiter) {
+        if (waiter.first > settled_ && stats_.healthy) return false;
+        ready.push_back(std::move(waiter.second));
+        return true;
+    });
+    if (ready.empty()) return;
+    lock.unlock();
+    for (auto& done : ready) done();
+    lock.lock();
 }
 
 void AuditWriter::recycle(std::deque<std::string>& written) {
@@ -132,52 +378,33 @@ void AuditWriter::flush() {
 
 bool AuditWriter::write_batch(const std::string& gap_line, const std::deque<std::string>& batch,
                               std::string& error) {
-    // One writev for the batch (IOV_MAX lines at a time), no copy into one big string. O_APPEND
-    // keeps each writev's bytes together even if another process appends to the file.
-    std::vector<iovec> iov;
-    iov.reserve(std::min<size_t>(batch.size() + 1, IOV_MAX));
-    auto line = batch.begin();
-    bool gap_pending = !gap_line.empty();
-    while (gap_pending || line != batch.end()) {
-        iov.clear();
-        if (gap_pending) {
-            iov.push_back({const_cast<char*>(gap_line.data()), gap_line.size()});
-            gap_pending = false;
-        }
-        for (; line != batch.end() && iov.size() < IOV_MAX; ++line)
-            iov.push_back({const_cast<char*>(line->data()), line->size()});
-        size_t first = 0;
-        while (first < iov.size()) {
-            const ssize_t n = ::writev(fd_, iov.data() + first, static_cast<int>(iov.size() - first));
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                error = std::strerror(errno);
-                return false;
-            }
-            // A short write (a full disk can cut one in the middle): resume where it stopped.
-            size_t done = static_cast<size_t>(n);
-            while (first < iov.size() && done >= iov[first].iov_len) done -= iov[first++].iov_len;
-            if (first < iov.size()) {
-                iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + done;
-                iov[first].iov_len -= done;
-            }
-        }
-    }
-    return true;
+    // Sealed into one buffer and written with one write: the copy costs less than the hash.
+    rotate_if_due();
+    head_before_out_ = head_;
+    since_checkpoint_before_out_ = since_checkpoint_;
+    out_.clear();
+    if (!gap_line.empty()) append_sealed(gap_line);
+    for (const auto& line : batch) append_sealed(line);
+    return write_out(error);
 }
 
 void AuditWriter::run(std::stop_token stop) {
     std::unique_lock lock(mutex_);
     while (true) {
         writer_state_ = WriterState::idle;
-        wake_.wait(lock, stop, [&] { return !queue_.empty() || reopen_requested_; });
+        const auto has_work = [&] { return !queue_.empty() || reopen_requested_; };
+        if (options_.signer && since_checkpoint_ > 0)
+            wake_.wait_until(lock, stop, last_checkpoint_ + options_.checkpoint_interval, has_work);
+        else
+            wake_.wait(lock, stop, has_work);
         if (!queue_.empty() && queue_.size() < kAuditBatchMaxRecords && !stop.stop_requested() &&
-            stats_.healthy && flush_waiters_ == 0) {
+            stats_.healthy && flush_waiters_ == 0 && written_waiters_.empty()) {
             // Group commit: let the burst that woke us finish arriving. A flush(), a full batch
             // or shutdown ends the wait early. (A failing file is retried on its own timer.)
             writer_state_ = WriterState::lingering;
             wake_.wait_for(lock, stop, kAuditBatchLinger, [&] {
-                return queue_.size() >= kAuditBatchMaxRecords || flush_waiters_ > 0 || reopen_requested_;
+                return queue_.size() >= kAuditBatchMaxRecords || flush_waiters_ > 0 || reopen_requested_ ||
+                       !written_waiters_.empty();
             });
         }
         writer_state_ = WriterState::busy;
@@ -192,7 +419,13 @@ void AuditWriter::run(std::stop_token stop) {
             lock.lock();
         }
         if (queue_.empty()) {
-            if (stop.stop_requested()) return;
+            const bool stopping = stop.stop_requested();
+            if (stopping || checkpoint_due(std::chrono::steady_clock::now())) {
+                lock.unlock();
+                write_checkpoint(stopping ? CheckpointReason::shutdown : CheckpointReason::interval);
+                lock.lock();
+            }
+            if (stopping) return;
             continue;
         }
         std::deque<std::string> batch;
@@ -212,6 +445,7 @@ void AuditWriter::run(std::stop_token stop) {
         }
         std::string error;
         const bool ok = write_batch(gap_line, batch, error);
+        if (ok && checkpoint_due(std::chrono::steady_clock::now())) write_checkpoint(CheckpointReason::interval);
 
         lock.lock();
         if (ok) {
@@ -225,6 +459,7 @@ void AuditWriter::run(std::stop_token stop) {
             }
             stats_.healthy = true;
             flushed_.notify_all();
+            release_written_waiters(lock);
             continue;
         }
         ++stats_.write_errors;
@@ -240,9 +475,11 @@ void AuditWriter::run(std::stop_token stop) {
         lost_since_failure_ += batch.size();
         settled_ += batch.size();
         flushed_.notify_all();
+        release_written_waiters(lock);
         if (stop.stop_requested()) {
             settled_ += queue_.size();
             flushed_.notify_all();
+            release_written_waiters(lock);
             return;
         }
         wake_.wait_for(lock, stop, kRetryInterval, [] { return false; });

@@ -5,12 +5,20 @@
 // which lingers up to kAuditBatchLinger for more (or until kAuditBatchMaxRecords are queued) and
 // writes them with one writev. So a busy proxy pays one wakeup and one syscall per batch, not
 // per request, and a record reaches the file at most a few milliseconds after the request.
+//
+// Tamper evidence (docs/audit.md) is the writer thread's job too, so the proxy threads pay
+// nothing for it: each line is sealed into the hash chain (audit_chain.h) as it is written,
+// a signed checkpoint follows every checkpoint_records lines or checkpoint_interval, at each
+// rotation and at shutdown, and at start a chain the last run left unsealed (kill -9) is
+// continued with an "audit_recovery" record that also seals a line the crash cut.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -19,7 +27,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/audit/audit_chain.h"
 #include "agent/audit/audit_record.h"
+#include "agent/audit/audit_signer.h"
 
 namespace sluice {
 
@@ -29,6 +39,23 @@ inline constexpr std::size_t kAuditBatchMaxRecords = 512;
 inline constexpr std::size_t kAuditSpareLines = 1024;
 inline constexpr std::size_t kAuditSpareLineMaxBytes = 4096;
 
+// How much of the end of the file is read at start to find where the chain stands.
+inline constexpr std::size_t kAuditTailReadBytes = 1024 * 1024;
+
+struct AuditWriterOptions {
+    std::string path;
+    uint64_t rotate_bytes = 0;                 // checked before each batch; 0 = never
+    std::chrono::seconds rotate_interval{0};   // since the last rotation; 0 = never
+    uint32_t keep_files = 0;                   // rotated files kept (oldest removed); 0 = all
+    uint64_t checkpoint_records = 1000;
+    std::chrono::milliseconds checkpoint_interval{60'000};
+    std::shared_ptr<const AuditSigner> signer;  // null: chained but never signed (no checkpoints)
+    std::function<std::chrono::system_clock::time_point()> clock = [] { return std::chrono::system_clock::now(); };
+};
+
+// `<path>.<N>`: the rotated files of `path`, oldest (smallest N) first.
+std::vector<std::string> rotated_audit_files(const std::string& path);
+
 struct AuditStats {
     uint64_t written = 0;
     uint64_t batches = 0;      // successful writes of one or more records
@@ -36,6 +63,9 @@ struct AuditStats {
     uint64_t write_errors = 0;
     bool healthy = true;       // false from a failed write until the next successful one
     std::string last_error;
+    uint64_t checkpoints = 0;
+    uint64_t rotations = 0;
+    bool recovered_unclean_stop = false;  // this start sealed a chain the last run left open
 };
 
 class AuditWriter {
@@ -43,27 +73,61 @@ public:
     // Opens (creating, mode 0600) the file and its directory (0700). Throws std::runtime_error
     // with one line naming the path if it cannot.
     explicit AuditWriter(std::string path);
+    explicit AuditWriter(AuditWriterOptions options);
     ~AuditWriter();  // drains what is queued, then stops
     AuditWriter(const AuditWriter&) = delete;
     AuditWriter& operator=(const AuditWriter&) = delete;
 
-    // Neither blocks on I/O. The record is formatted on the caller's thread.
-    void write_record(const AuditRecord& record);
+    // Neither blocks on I/O. The record is formatted on the caller's thread. write_record
+    // returns the record's ticket for when_written().
+    uint64_t write_record(const AuditRecord& record);
     void write(const nlohmann::json& record);
     bool healthy() const;
     AuditStats stats() const;
     void reopen();  // for log rotation (SIGHUP)
     void flush();   // waits until everything queued so far is on disk or failed
 
+    // `done` runs (on the writer thread, or here when it already is) once the record with this
+    // ticket is in the file, or was given up, or the file is failing; while anyone waits the
+    // writer does not linger.
+    // The proxy holds an answer until its "forwarded" record is written, so a crash never
+    // loses the record of a request a client saw answered.
+    bool written(uint64_t ticket) const;
+    void when_written(uint64_t ticket, std::function<void()> done);
+
 private:
-    void enqueue(std::string_view line);  // copied into a recycled string when there is one
+    uint64_t enqueue(std::string_view line);  // copied into a recycled string when there is one
+    void release_written_waiters(std::unique_lock<std::mutex>& lock);
     void recycle(std::deque<std::string>& written);  // under mutex_
     void run(std::stop_token stop);
+    // Writer thread only, from here to the members it owns.
     bool write_batch(const std::string& gap_line, const std::deque<std::string>& batch, std::string& error);
     void open_file();
+    void recover_chain();
+    void append_sealed(std::string_view line);  // to out_, advancing the chain
+    void append_checkpoint(CheckpointReason reason);
+    bool write_out(std::string& error);  // out_ to the file; on failure the chain is rolled back
+    bool write_checkpoint(CheckpointReason reason);
+    void rotate_if_due();
+    void remove_old_files();
+    bool checkpoint_due(std::chrono::steady_clock::time_point now) const;
 
+    const AuditWriterOptions options_;
     const std::string path_;
     int fd_ = -1;
+    bool regular_file_ = false;
+    uint64_t file_bytes_ = 0;
+    std::chrono::system_clock::time_point file_started_;
+    ChainHead head_;
+    Sha256 sha_;
+    uint64_t since_checkpoint_ = 0;
+    std::chrono::steady_clock::time_point last_checkpoint_;
+    std::string out_;      // the sealed bytes of one write
+    std::string scratch_;  // one line being sealed
+    // Chain state at the start of out_, restored when its write fails.
+    ChainHead head_before_out_;
+    uint64_t since_checkpoint_before_out_ = 0;
+    uint64_t checkpoints_in_out_ = 0;
     mutable std::mutex mutex_;
     std::condition_variable_any wake_;
     std::condition_variable flushed_;
@@ -78,6 +142,7 @@ private:
     enum class WriterState { busy, idle, lingering };
     WriterState writer_state_ = WriterState::busy;
     int flush_waiters_ = 0;  // while a flush() waits, batches are written without lingering
+    std::vector<std::pair<uint64_t, std::function<void()>>> written_waiters_;
     AuditStats stats_;
     std::jthread thread_;
 };

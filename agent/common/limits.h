@@ -29,6 +29,10 @@ inline constexpr std::chrono::seconds kUpstreamIdleTimeout{50};
 inline constexpr std::chrono::seconds kUpstreamSweepInterval{2};
 // Audit records waiting for the writer before new ones are counted as lost.
 inline constexpr std::size_t kAuditQueueMaxRecords = 100'000;
+// How long an answer waits for its request's "forwarded" audit record to reach the file (it is
+// usually there before the upstream answers); past it the answer goes out anyway and the audit
+// health check refuses what follows.
+inline constexpr std::chrono::milliseconds kAuditForwardedWaitMax{1'000};
 // Admin socket requests.
 inline constexpr std::size_t kAdminRequestMaxBytes = 64 * 1024;
 // Supplementary groups read for an admin peer (SO_PEERGROUPS); a peer in more is judged by its

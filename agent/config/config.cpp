@@ -383,10 +383,26 @@ private:
     AuditConfig parse_audit(const YAML::Node& node) const {
         require_map(node, "audit");
         AuditConfig audit;
-        for_each_key(node, "audit.", {"path"}, [&](const std::string& key, const YAML::Node& v) {
-            if (v.IsNull()) return;
-            audit.path = string_value(v, "audit." + key, false);
-        });
+        for_each_key(node, "audit.",
+                     {"path", "rotate_bytes", "rotate_interval_s", "keep_files", "checkpoint_records",
+                      "checkpoint_interval_s"},
+                     [&](const std::string& key, const YAML::Node& v) {
+                         if (v.IsNull()) return;
+                         const std::string name = "audit." + key;
+                         if (key == "path") {
+                             audit.path = string_value(v, name, false);
+                         } else if (key == "rotate_bytes") {
+                             audit.rotate_bytes = unsigned_value(v, name, 0, uint64_t{1} << 50);
+                         } else if (key == "rotate_interval_s") {
+                             audit.rotate_interval_s = static_cast<uint32_t>(unsigned_value(v, name, 0, 366 * 86400));
+                         } else if (key == "keep_files") {
+                             audit.keep_files = static_cast<uint32_t>(unsigned_value(v, name, 0, 100000));
+                         } else if (key == "checkpoint_records") {
+                             audit.checkpoint_records = static_cast<uint32_t>(unsigned_value(v, name, 1, 100000000));
+                         } else if (key == "checkpoint_interval_s") {
+                             audit.checkpoint_interval_s = static_cast<uint32_t>(unsigned_value(v, name, 1, 86400));
+                         }
+                     });
         return audit;
     }
 

@@ -37,8 +37,14 @@ struct UpstreamConfig {
     std::string api_key_file = "/etc/sluice/openai.key";  // the default only for kDefaultUpstreamHost
 };
 
+// The audit file, its rotation and its tamper evidence (docs/audit.md).
 struct AuditConfig {
     std::string path = "/var/log/sluice/audit.jsonl";
+    uint64_t rotate_bytes = 100ull * 1024 * 1024;  // 0 = never by size
+    uint32_t rotate_interval_s = 86400;            // 0 = never by age
+    uint32_t keep_files = 30;                      // rotated files kept; 0 = all
+    uint32_t checkpoint_records = 1000;            // a signed checkpoint every N records...
+    uint32_t checkpoint_interval_s = 60;           // ...or T seconds, whichever comes first
 };
 
 enum class FailureMode { closed, open };

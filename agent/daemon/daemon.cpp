@@ -113,7 +113,17 @@ int run_daemon(const Config& config) {
     for (const auto& target : config.intercept)
         if (upstreams.find(target.host) == nullptr)
             spdlog::warn("{} has no upstream entry (no key): its requests get 503 upstream_not_configured", target.host);
-    AuditWriter audit(config.audit.path);
+    AuditWriterOptions audit_options;
+    audit_options.path = config.audit.path;
+    audit_options.rotate_bytes = config.audit.rotate_bytes;
+    audit_options.rotate_interval = std::chrono::seconds(config.audit.rotate_interval_s);
+    audit_options.keep_files = config.audit.keep_files;
+    audit_options.checkpoint_records = config.audit.checkpoint_records;
+    audit_options.checkpoint_interval = std::chrono::seconds(config.audit.checkpoint_interval_s);
+    audit_options.signer = std::make_shared<const AuditSigner>(AuditSigner::load_or_create(config.state_dir));
+    spdlog::info("audit: checkpoints signed with key {} ({}/{})", audit_options.signer->key_id(), config.state_dir,
+                 kAuditPublicKeyFile);
+    AuditWriter audit(std::move(audit_options));
     if (const std::size_t incomplete = record_incomplete_requests(config.audit.path, audit))
         spdlog::warn("audit: {} request(s) were forwarded before sluiced last stopped and never completed; "
                      "each is recorded with reason sluiced_stopped", incomplete);

@@ -3,6 +3,8 @@
 #include <array>
 #include <chrono>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <optional>
 
 #include <boost/asio/co_spawn.hpp>
@@ -351,7 +353,7 @@ private:
         // Evidence before anything leaves: if sluiced dies mid-request, the next start finds
         // this record without its final one and says so (incomplete_requests.h).
         record.kind = "forwarded";
-        context_.audit.write_record(record);
+        forwarded_ticket_ = context_.audit.write_record(record);
         record.kind = "request";
 
         // A pooled connection may have been closed by the upstream a moment ago; a request whose
@@ -676,6 +678,7 @@ private:
             co_return ExchangeOutcome::close_client;
         }
         record.upstream_ttfb_ms = ms_since(started);
+        co_await await_forwarded_record_written();
         ResponseHeader& upstream_header = response_parser.get().base();
         record.upstream_status = upstream_header.result_int();
         record.status = record.upstream_status;
@@ -1037,6 +1040,32 @@ private:
         socket.close(ec);  // sends the FIN; a shutdown() first would only add a syscall
     }
 
+    // No answer reaches the client before its request's "forwarded" record is in the audit file:
+    // after a kill -9 the next start completes that record (incomplete_requests.h), so no
+    // request a client saw answered goes unrecorded. Usually it is written long before the
+    // upstream answers; the writer stops lingering while anyone waits.
+    net::awaitable<void> await_forwarded_record_written() {
+        if (context_.audit.written(forwarded_ticket_)) co_return;
+        const auto executor = co_await net::this_coro::executor;
+        auto timer = std::make_shared<net::steady_timer>(executor, limits::kAuditForwardedWaitMax);
+        // The writer may call back after this wait timed out and the session (even the worker)
+        // is gone: it owns no I/O object, and posts only while the wait is still on.
+        struct Wait {
+            std::mutex mutex;
+            bool waiting = true;
+        };
+        auto wait = std::make_shared<Wait>();
+        context_.audit.when_written(forwarded_ticket_, [wait, weak_timer = std::weak_ptr(timer), executor] {
+            std::lock_guard lock(wait->mutex);
+            if (!wait->waiting) return;
+            if (auto timer = weak_timer.lock()) net::post(executor, [timer] { timer->cancel(); });
+        });
+        beast::error_code ec;
+        co_await timer->async_wait(use_ec(ec));
+        std::lock_guard lock(wait->mutex);
+        wait->waiting = false;
+    }
+
     ProxyWorker& worker_;
     ProxyContext& context_;
     const Config& config_;
@@ -1053,6 +1082,7 @@ private:
     std::unique_ptr<masking::MaskingSession> masking_;  // the current request's, when its rule masks
     bool refused_ = false;  // an error answer was sent: the connection ends with a lingering close
     bool held_stream_open_ = false;  // a held stream's 200 head went out: its body continues as chunks
+    uint64_t forwarded_ticket_ = 0;  // the current request's "forwarded" record (AuditWriter::when_written)
 };
 
 void InterceptedSessionDeleter::operator()(InterceptedSession* session) const noexcept {

@@ -203,25 +203,31 @@ def body(r):  # a recorded request's JSON body as a dict ({} when absent or not 
 records = []
 try:
     with open(sys.argv[1]) as f:
-        records = [json.loads(line) for line in f if line.strip()]
+        for line in f:
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                pass  # a line a crash cut (the audit chain seals it; docs/audit.md)
 except FileNotFoundError:
     pass
 # The audit's "forwarded" records (written as a request leaves, before its final record) are in
-# `forwarded`; `records` holds every other record.
+# `forwarded`; the chain's own records (checkpoints, crash recovery) in `chain`; `records` holds
+# every other record.
 forwarded = [r for r in records if r.get("kind") == "forwarded"]
-records = [r for r in records if r.get("kind") != "forwarded"]
+chain = [r for r in records if r.get("kind") in ("checkpoint", "audit_recovery")]
+records = [r for r in records if r.get("kind") not in ("forwarded", "checkpoint", "audit_recovery")]
 print(eval(sys.argv[2]))
 EOF
 }
 audit_query() { jsonl_query "$E2E_AUDIT" "$1"; }        # what sluice audited
 upstream_query() { jsonl_query "$E2E_RECORD" "$1"; }    # what fake-openai received
 
-# Waits until the audit has at least N records besides "forwarded" ones (the writer is
-# asynchronous).
+# Waits until the audit has at least N records besides "forwarded" ones and the chain's own
+# (the writer is asynchronous).
 wait_audit_lines() {
     local n="$1" i
     for i in $(seq 100); do
-        [[ -f "$E2E_AUDIT" && $(grep -vc '"kind":"forwarded"' "$E2E_AUDIT") -ge $n ]] && return 0
+        [[ -f "$E2E_AUDIT" && $(grep -Evc '"kind":"(forwarded|checkpoint|audit_recovery)"' "$E2E_AUDIT") -ge $n ]] && return 0
         sleep 0.05
     done
     return 1

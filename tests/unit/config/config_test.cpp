@@ -74,6 +74,11 @@ upstream:
     api_key_file: /tmp/key
 audit:
   path: /tmp/audit.jsonl
+  rotate_bytes: 1000000
+  rotate_interval_s: 3600
+  keep_files: 5
+  checkpoint_records: 100
+  checkpoint_interval_s: 10
 policy: ""
 admin: /tmp/admin.sock
 pin_dir: /sys/fs/bpf/test
@@ -103,6 +108,11 @@ limits:
     // OpenAI key, which must never be sent to another host.
     EXPECT_EQ(c.upstream.count("example.internal"), 0u);
     EXPECT_EQ(c.audit.path, "/tmp/audit.jsonl");
+    EXPECT_EQ(c.audit.rotate_bytes, 1000000u);
+    EXPECT_EQ(c.audit.rotate_interval_s, 3600u);
+    EXPECT_EQ(c.audit.keep_files, 5u);
+    EXPECT_EQ(c.audit.checkpoint_records, 100u);
+    EXPECT_EQ(c.audit.checkpoint_interval_s, 10u);
     EXPECT_EQ(c.policy, "");
     EXPECT_EQ(c.admin, "/tmp/admin.sock");
     EXPECT_EQ(c.pin_dir, "/sys/fs/bpf/test");
@@ -212,6 +222,8 @@ const BadCase kBadCases[] = {
      "config /etc/x.yaml: unknown key 'upstream.api.openai.com.conect' (line 3)"},
     {"UnknownInAudit", "audit:\n  pth: /x\n",
      "config /etc/x.yaml: unknown key 'audit.pth' (line 2)"},
+    {"ZeroCheckpointRecords", "audit:\n  checkpoint_records: 0\n",
+     "config /etc/x.yaml: 'audit.checkpoint_records' must be an integer in [1, 100000000], got \"0\" (line 2)"},
     {"UnknownInLimits", "limits:\n  max_body: 1\n",
      "config /etc/x.yaml: unknown key 'limits.max_body' (line 2)"},
     {"DuplicateKey", "policy: /a\npolicy: /b\n",
