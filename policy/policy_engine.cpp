@@ -407,6 +407,25 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
                    std::to_string(*clamp);
         });
     }
+    // tokens_per_minute bounds output the same way when no budget has already.
+    const RateLimitControl* rate = rule->rate_limit ? &*rule->rate_limit : nullptr;
+    if (rate && rate->tokens_per_minute && !output_known) {
+        if (!request.output_unbounded.empty()) {
+            if (rate->fail_mode == FailMode::closed)
+                return finish(make_unreadable(name, "output_unbounded",
+                                              "tokens_per_minute cannot bound this request's output: " +
+                                                  request.output_unbounded));
+            skipped.push_back("rate_limit.output_bound");
+        } else if (request.output_cap_writable) {
+            clamp = rate->assumed_output_tokens;
+            output_estimate = *clamp;
+            output_known = true;
+            trace(out, [&] {
+                return "  rate_limit: no output cap named; writing assumed_output_tokens " +
+                       std::to_string(*clamp);
+            });
+        }
+    }
     // Every output (n, best_of, audio) may run to the cap.
     const int64_t outputs = std::max<int64_t>(1, request.outputs);
 

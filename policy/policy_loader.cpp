@@ -398,7 +398,7 @@ PolicyRule Loader::rule(const YAML::Node& node, size_t index) const {
     }
     if (auto n = node["rate_limit"]) {
         auto p = path + ".rate_limit";
-        check_keys(n, p, {"requests_per_minute", "tokens_per_minute", "per", "fail_mode"});
+        check_keys(n, p, {"requests_per_minute", "tokens_per_minute", "per", "fail_mode", "assumed_output_tokens"});
         RateLimitControl control;
         if (n["requests_per_minute"])
             control.requests_per_minute =
@@ -408,6 +408,8 @@ PolicyRule Loader::rule(const YAML::Node& node, size_t index) const {
                 positive_int(n["tokens_per_minute"], p + ".tokens_per_minute");
         if (!control.requests_per_minute && !control.tokens_per_minute)
             fail(n, p, "needs requests_per_minute or tokens_per_minute");
+        if (n["assumed_output_tokens"])
+            control.assumed_output_tokens = positive_int(n["assumed_output_tokens"], p + ".assumed_output_tokens");
         control.per = principal_key(n, p);
         control.fail_mode = fail_mode(n, p);
         rule.rate_limit = control;

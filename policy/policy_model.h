@@ -192,8 +192,11 @@ struct MaxTokensControl {
 struct RateLimitControl {
     int64_t requests_per_minute = 0;  // 0 = no limit
     int64_t tokens_per_minute = 0;
+    // What tokens_per_minute reserves (and writes in as the cap) for a request naming no cap.
+    int64_t assumed_output_tokens = 4096;
     PrincipalKey per = PrincipalKey::user;
-    FailMode fail_mode = FailMode::closed;  // when the identity lacks the `per` key
+    // When the identity lacks the `per` key, or tokens_per_minute cannot bound the output.
+    FailMode fail_mode = FailMode::closed;
 };
 
 struct BudgetControl {

@@ -528,6 +528,34 @@ rules:
     EXPECT_FALSE(eval(*p, user("u"), images, s).clamp_max_tokens);
 }
 
+// tokens_per_minute without a budget: an uncapped request reserves (and gets written in) the
+// rate limit's assumed output per output, and an unbounded one follows its fail mode.
+TEST(PolicyEngine, TokensPerMinuteBoundsUncappedOutputWithoutABudget) {
+    auto p = must_load(R"(
+default: deny
+rules:
+  - {name: t, match: {users: [a]}, rate_limit: {tokens_per_minute: 5000, per: user, assumed_output_tokens: 1000}}
+  - {name: o, match: {users: [b]}, rate_limit: {tokens_per_minute: 5000, per: user, fail_mode: open}}
+)");
+    PolicyState s;
+    auto r = chat("gpt-4o");
+    r.output_cap_writable = true;
+    auto d = eval(*p, user("a"), r, s);
+    ASSERT_TRUE(d.allowed());
+    EXPECT_EQ(d.clamp_max_tokens, 1000);
+    // Four outputs of up to 1000 each no longer fit what is left of the minute.
+    r.outputs = 4;
+    const auto second = eval(*p, user("a"), r, s);
+    EXPECT_EQ(second.action, PolicyAction::rate_limited);
+    r.outputs = 1;
+    r.output_unbounded = "n is not a whole number";
+    EXPECT_EQ(eval(*p, user("a"), r, s).code, "output_unbounded");
+    const auto open = eval(*p, user("b"), r, s);
+    ASSERT_TRUE(open.allowed());
+    EXPECT_NE(std::find(open.skipped_controls.begin(), open.skipped_controls.end(), "rate_limit.output_bound"),
+              open.skipped_controls.end());
+}
+
 TEST(PolicyEngine, UnboundedOutputFollowsTheBudgetFailMode) {
     auto p = must_load(R"(
 default: deny
