@@ -566,42 +566,14 @@ private:
             co_await refuse(record, error, started);
             co_return ExchangeOutcome::close_client;
         }
-        std::unique_ptr<masking::SseStreamMasker> masker = masks ? masking_->make_stream_masker(path) : nullptr;
-        beast::error_code ec;
-        SseParser sse;
-        StreamUsageTracker stream_usage;
-        std::array<char, limits::kRelayBufferBytes> chunk;
-        std::string out;
-        bool masked_ok = true;
-        while (masked_ok && !response_parser.is_done()) {
-            const std::size_t n =
-                co_await read_response_piece(response_parser, upstream, upstream_buffer, chunk.data(), chunk.size(), ec);
-            if (ec) co_return upstream_failed_mid_response(record, started, ec);
-            const std::string_view piece(chunk.data(), n);
-            record.response_bytes += n;
-            sse.feed(piece, [&](const SseEvent& event) { stream_usage.on_event(event); });
-            std::string_view forward = piece;
-            if (masker) {
-                out.clear();
-                masked_ok = masker->feed(piece, out);
-                if (masked_ok && response_parser.is_done()) masked_ok = masker->finish(out);
-                forward = out;
-            }
-            if (forward.empty()) continue;
-            arm_client(client_idle_timeout());
-            co_await write_held_chunk(forward, ec);
-            if (ec) co_return client_gone(record, started, ec);
-        }
-        arm_client(client_idle_timeout());
-        co_await write_held_chunk({}, ec);
+        PassThrough pass_through;
+        std::optional<StreamMasking> masking;
+        if (masks) masking.emplace(masking_->make_stream_masker(path));
+        BodyTransform& transform = masking ? static_cast<BodyTransform&>(*masking) : pass_through;
+        const ExchangeOutcome outcome = co_await relay_response_body(response_parser, upstream, upstream_buffer, nullptr,
+                                                                     transform, true, record, started, false);
         held_stream_open_ = false;
-        record.usage = stream_usage.usage();
-        if (!masked_ok) {
-            record.action = "error";
-            record.error = "response stream could not be masked: " + masker->failure();
-        }
-        finish(record, started);
-        co_return ExchangeOutcome::close_client;
+        co_return outcome == ExchangeOutcome::close_client ? outcome : ExchangeOutcome::close_client;
     }
 
     // A message whose whole body is `body`, header and body in one write. A chunked one goes
@@ -700,7 +672,7 @@ private:
             const std::string path(upstream_request.target());
             if (streaming) {
                 StreamMasking transform(masking_->make_stream_masker(path));
-                co_return co_await relay_response_body(response_parser, upstream, upstream_buffer, client_response,
+                co_return co_await relay_response_body(response_parser, upstream, upstream_buffer, &client_response,
                                                        transform, streaming, record, started, upstream_keep_alive);
             }
             co_return co_await relay_masked_body(response_parser, upstream, upstream_buffer, client_response, path,
@@ -715,7 +687,7 @@ private:
                                                     upstream_keep_alive);
         }
         PassThrough transform;
-        co_return co_await relay_response_body(response_parser, upstream, upstream_buffer, client_response, transform,
+        co_return co_await relay_response_body(response_parser, upstream, upstream_buffer, &client_response, transform,
                                                streaming, record, started, upstream_keep_alive);
     }
 
@@ -723,16 +695,21 @@ private:
     // each piece through `transform` (body_transform.h): the one loop for every streamed answer.
     // Its relay buffer lives in this coroutine's frame, so the common small answer does not
     // allocate one.
+    // `client_response` null: the client already has a held stream's 200 head and keep-alive
+    // comments (approval hold), and the pieces continue that chunked body.
     net::awaitable<ExchangeOutcome> relay_response_body(http::response_parser<http::buffer_body>& response_parser,
                                                         UpstreamStream& upstream, beast::flat_buffer& upstream_buffer,
-                                                        http::response<http::buffer_body>& client_response,
+                                                        http::response<http::buffer_body>* client_response,
                                                         BodyTransform& transform, bool streaming, AuditRecord& record,
                                                         Clock::time_point started, bool upstream_keep_alive) {
         beast::error_code ec;
-        if (transform.changes_length()) client_response.chunked(true);
         // No separate header write: the first write below carries the header with the first
         // piece of the body, one TLS record and one sendmsg fewer per response.
-        http::response_serializer<http::buffer_body> response_writer{client_response};
+        std::optional<http::response_serializer<http::buffer_body>> response_writer;
+        if (client_response) {
+            if (transform.changes_length()) client_response->chunked(true);
+            response_writer.emplace(*client_response);
+        }
         std::array<char, limits::kRelayBufferBytes> chunk;
         SseParser sse;
         StreamUsageTracker stream_usage;
@@ -756,14 +733,21 @@ private:
             std::string_view out;
             if (going_on) going_on = transform.feed(piece, response_parser.is_done(), out);
             const bool last = response_parser.is_done() || !going_on;
-            client_response.body().data = out.empty() ? nullptr : const_cast<char*>(out.data());
-            client_response.body().size = out.size();
-            client_response.body().more = !last;
             arm_client(client_idle_timeout());
-            co_await http::async_write(client_, response_writer, use_ec(ec));
+            if (!response_writer) {
+                if (!out.empty()) co_await write_held_chunk(out, ec);
+                if (!ec && last) co_await write_held_chunk({}, ec);
+                if (ec) co_return client_gone(record, started, ec);
+                if (last) break;
+                continue;
+            }
+            client_response->body().data = out.empty() ? nullptr : const_cast<char*>(out.data());
+            client_response->body().size = out.size();
+            client_response->body().more = !last;
+            co_await http::async_write(client_, *response_writer, use_ec(ec));
             if (ec == http::error::need_buffer) ec = {};
             if (ec) co_return client_gone(record, started, ec);
-            if (last && response_writer.is_done()) break;
+            if (last && response_writer->is_done()) break;
         }
         record.usage = streaming ? stream_usage.usage() : (capture ? usage_from_body(captured) : std::nullopt);
         if (!going_on) {
