@@ -33,7 +33,8 @@ Commands:
   policy check [FILE]
            validate a policy file (default: the config's `policy`); exit 1 with one line
            naming file, line and key when it is invalid; "warning:" lines for rules whose
-           globs only user-made names could meet, or that reach places users can write
+           globs only user-made names could meet, or that reach places users can write, and
+           for a policy file every user may read
   policy explain [--policy FILE] [--user U | --uid N] [--group G]... [--unit X] [--slice S]
                  [--cgroup P] [--container ID] [--pod UID] [--exe PATH | --user-exe PATH]
                  [--user-unit X] [--user-slice S] [--user-cgroup P] [--user-container ID]
