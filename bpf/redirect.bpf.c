@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* sluice: socket-level redirect of connections to the intercepted hosts into the local proxy.
  *
- * Data flow (see shared/DESIGN.md):
+ * Data flow (see docs/architecture.md):
  *   connect4/6    TCP to a (addr, port) in `targets` -> rewrite to the proxy listener and keep
  *                 the original destination + who asked in socket storage (`orig_dst_sk`).
  *                 UDP to a target address on 443 (QUIC) -> refuse, so clients fall back to TCP.

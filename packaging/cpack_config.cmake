@@ -1,5 +1,5 @@
 # Read by cpack once per generator: the systemd unit directory each distribution family expects
-# (the component installed next to "runtime"), and the file names DESIGN.md fixes
+# (the component installed next to "runtime"), and the file names docs/architecture.md (Contracts) fixes
 # (sluice_<version>_<arch>.deb, sluice-<version>-1.<arch>.rpm).
 if(CPACK_GENERATOR STREQUAL "DEB")
   set(CPACK_INSTALL_CMAKE_PROJECTS "${CPACK_SLUICE_BUILD_DIR};sluice;runtime;/;${CPACK_SLUICE_BUILD_DIR};sluice;deb;/")

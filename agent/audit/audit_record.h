@@ -1,5 +1,5 @@
 // One audit line: what was asked, by whom, what was decided and what came back.
-// Plain data plus its JSON form (the field names are a contract: shared/DESIGN.md). The line
+// Plain data plus its JSON form (the field names are a contract: docs/architecture.md, Contracts). The line
 // is written as text directly, without a JSON tree: one per request is on the hot path.
 #pragma once
 

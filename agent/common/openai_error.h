@@ -1,4 +1,4 @@
-// Errors sent to clients use OpenAI's JSON shape so SDKs surface them (shared/DESIGN.md).
+// Errors sent to clients use OpenAI's JSON shape so SDKs surface them (docs/architecture.md, Contracts).
 #pragma once
 
 #include <string>

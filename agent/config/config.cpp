@@ -1,6 +1,6 @@
 // Parses and validates sluiced's YAML config. Every problem ends as one ConfigError line of
 // the form `config <file>: <what is wrong with which key> (line N)`, because the operator sees
-// exactly that line and an exit code, nothing else (DESIGN.md: "one clear line").
+// exactly that line and an exit code, nothing else (docs/architecture.md, Contracts: "one line naming it").
 #include "agent/config/config.h"
 
 #include <arpa/inet.h>

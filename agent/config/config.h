@@ -1,5 +1,5 @@
 // sluiced's configuration: one struct, parsed and validated in one place (config.cpp),
-// then passed down by const reference. Keys and defaults are a contract (shared/DESIGN.md).
+// then passed down by const reference. Keys and defaults are a contract (docs/architecture.md, Contracts).
 #pragma once
 
 #include <cstdint>
@@ -112,7 +112,7 @@ struct Config {
     ApprovalsConfig approvals;
 };
 
-// The configuration used when no file is given: every key at its DESIGN.md default.
+// The configuration used when no file is given: every key at its documented default (packaging/sluiced.yaml).
 Config default_config();
 // Parses YAML text; `source` names the file in error messages. Throws ConfigError.
 Config parse_config(const std::string& yaml_text, const std::string& source);

@@ -1,10 +1,10 @@
 #include "agent/gate/audit_text.h"
 
-#include <openssl/sha.h>
 #include <yaml-cpp/yaml.h>
 
 #include <vector>
 
+#include "agent/common/sha256_hex.h"
 #include "policy/masking/masking_config.h"
 #include "policy/masking/masking_control.h"
 #include "policy/masking/request_masker.h"
@@ -23,17 +23,7 @@ bool redact_with(const masking::MaskingControl& control, std::string& text) {
     return masking::mask_text_folded(text, masking::Direction::request, masker);
 }
 
-std::string sha256_prefix(std::string_view text) {
-    unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (int i = 0; i < 8; ++i) {
-        out.push_back(kHex[digest[i] >> 4]);
-        out.push_back(kHex[digest[i] & 15]);
-    }
-    return out;
-}
+std::string sha256_prefix(std::string_view text) { return sha256_hex(text, 8); }
 
 std::optional<std::string> blocked_pattern(const Policy& policy, const std::vector<std::string>& views) {
     if (policy.block_prompts)

@@ -570,10 +570,10 @@ private:
         std::optional<StreamMasking> masking;
         if (masks) masking.emplace(masking_->make_stream_masker(path));
         BodyTransform& transform = masking ? static_cast<BodyTransform&>(*masking) : pass_through;
-        const ExchangeOutcome outcome = co_await relay_response_body(response_parser, upstream, upstream_buffer, nullptr,
-                                                                     transform, true, record, started, false);
+        co_await relay_response_body(response_parser, upstream, upstream_buffer, nullptr, transform, true, record,
+                                     started, false);
         held_stream_open_ = false;
-        co_return outcome == ExchangeOutcome::close_client ? outcome : ExchangeOutcome::close_client;
+        co_return ExchangeOutcome::close_client;  // the held stream's body has ended: so does the connection
     }
 
     // A message whose whole body is `body`, header and body in one write. A chunked one goes

@@ -3,8 +3,8 @@
 #include <array>
 
 #include <boost/beast/http/error.hpp>
-#include <openssl/evp.h>
 
+#include "agent/common/sha256_hex.h"
 #include "agent/proxy/proxy_context.h"
 
 namespace sluice {
@@ -78,15 +78,14 @@ StageResult credential(RequestFacts& facts, const StageEnvironment& env) {
 }
 
 StageResult upstream_key(RequestFacts& facts, const StageEnvironment& env) {
-    const std::string host(env.host);
     if (env.upstream == nullptr)
         return ClientError{503, "sluice_unavailable", "upstream_not_configured",
-                           "sluice has no upstream (and no API key) configured for " + host +
+                           "sluice has no upstream (and no API key) configured for " + std::string(env.host) +
                                "; ask the host's administrator"};
     facts.real_key = env.upstream->api_keys.key();
     if (!facts.real_key)
         return ClientError{503, "sluice_unavailable", "api_key_unavailable",
-                           "sluice has no usable API key for " + host +
+                           "sluice has no usable API key for " + std::string(env.host) +
                                "; ask the host's administrator (sluicectl status says why)"};
     return std::nullopt;
 }
@@ -120,19 +119,7 @@ StageResult policy(RequestFacts& facts, const StageEnvironment& env) {
     return facts.gate.refusal;
 }
 
-std::string body_sha256(std::string_view body) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    EVP_Digest(body.data(), body.size(), digest, &length, EVP_sha256(), nullptr);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(length * 2);
-    for (unsigned int i = 0; i < length; ++i) {
-        out.push_back(kHex[digest[i] >> 4]);
-        out.push_back(kHex[digest[i] & 0xf]);
-    }
-    return out;
-}
+std::string body_sha256(std::string_view body) { return sha256_hex(body); }
 
 HeldRequest held_request(const RequestFacts& facts) {
     const PolicyIdentity& identity = *facts.identity;

@@ -6,7 +6,7 @@
 
 #include <cstdio>
 
-#include <openssl/sha.h>
+#include "agent/common/sha256_hex.h"
 
 namespace sluice {
 
@@ -88,14 +88,7 @@ std::string credential_fingerprint(std::string_view presented) {
     thread_local std::string last_presented;
     thread_local std::string last_fingerprint;
     if (presented == last_presented) return last_fingerprint;
-    unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256(reinterpret_cast<const unsigned char*>(presented.data()), presented.size(), digest);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out = "sha256:";
-    for (int i = 0; i < 6; ++i) {
-        out.push_back(kHex[digest[i] >> 4]);
-        out.push_back(kHex[digest[i] & 0xf]);
-    }
+    const std::string out = "sha256:" + sha256_hex(presented, 6);
     last_presented.assign(presented);
     last_fingerprint = out;
     return out;

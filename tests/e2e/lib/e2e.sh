@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sourced by tests/e2e/test_*.sh: a sandbox for one end-to-end test file.
 #
-# What it builds (shared/DESIGN.md "Rules of the road"):
+# What it builds (docs/architecture.md, "Real parts in tests"):
 #   - a test PKI (make_test_ca.sh) and fake-openai on $E2E_UPSTREAM_IP:443 with a certificate for
 #     api.openai.com from the test CA;
 #   - a child cgroup under the cgroup2 mount ($E2E_CGROUP): sluiced attaches there, never at the
