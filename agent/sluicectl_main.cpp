@@ -88,7 +88,8 @@ int run_doctor(const sluice::Config& config, const std::vector<std::string>& arg
     } catch (const std::exception& e) {
         admin_error = e.what();
     }
-    std::vector<sluice::DoctorLine> lines = sluice::check_daemon_status(status, admin_error, std::chrono::system_clock::now());
+    std::vector<sluice::DoctorLine> lines =
+        sluice::check_daemon_status(status, admin_error, std::chrono::system_clock::now());
     if (!config.intercept.empty()) {
         auto runtimes = sluice::check_runtimes(config.intercept.front().host);
         lines.insert(lines.end(), runtimes.begin(), runtimes.end());
@@ -137,7 +138,8 @@ int run_approvals_command(const sluice::Config& config, const std::vector<std::s
         request["id"] = args[1];
         i = 2;
     } else if (verb != "list") {
-        std::fprintf(stderr, "sluicectl approvals: expected list, show, approve or deny (see --help)\n");
+        std::fprintf(stderr,
+                     "sluicectl approvals: expected list, show, approve or deny (see --help)\n");
         return 2;
     }
     for (; i < args.size(); ++i) {
@@ -147,7 +149,8 @@ int run_approvals_command(const sluice::Config& config, const std::vector<std::s
         } else if (verb == "approve" && args[i] == "--for" && i + 1 < args.size()) {
             request["for"] = args[++i];
         } else {
-            std::fprintf(stderr, "sluicectl approvals %s: unexpected argument '%s'\n", verb.c_str(), args[i].c_str());
+            std::fprintf(stderr, "sluicectl approvals %s: unexpected argument '%s'\n", verb.c_str(),
+                         args[i].c_str());
             return 2;
         }
     }
@@ -163,14 +166,16 @@ int run_approvals_command(const sluice::Config& config, const std::vector<std::s
 int main(int argc, char** argv) {
     std::string config_path;
     std::string command;
-    std::vector<std::string> command_args;  // everything after the command, for `policy` and `doctor`
+    std::vector<std::string>
+        command_args;  // everything after the command, for `policy` and `doctor`
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "--help" || arg == "-h") {
             std::fputs(kUsage, stdout);
             return 0;
         }
-        if (command == "policy" || command == "doctor" || command == "approvals" || command == "audit") {
+        if (command == "policy" || command == "doctor" || command == "approvals" ||
+            command == "audit") {
             command_args.push_back(arg);
         } else if (arg == "--config" && i + 1 < argc) {
             config_path = argv[++i];
@@ -182,9 +187,12 @@ int main(int argc, char** argv) {
         }
     }
     try {
-        // An installed host's operator types `sluicectl status`: the package's config is the default.
-        if (config_path.empty() && ::access(kPackagedConfig, F_OK) == 0) config_path = kPackagedConfig;
-        const sluice::Config config = config_path.empty() ? sluice::default_config() : sluice::load_config(config_path);
+        // An installed host's operator types `sluicectl status`: the package's config is the
+        // default.
+        if (config_path.empty() && ::access(kPackagedConfig, F_OK) == 0)
+            config_path = kPackagedConfig;
+        const sluice::Config config =
+            config_path.empty() ? sluice::default_config() : sluice::load_config(config_path);
         if (command == "unload") {
             sluice::RedirectLoader::unload(config.pin_dir);
             std::printf("unloaded: programs detached and %s removed\n", config.pin_dir.c_str());
@@ -200,7 +208,8 @@ int main(int argc, char** argv) {
             } catch (const std::exception& e) {
                 std::fprintf(stderr, "sluicectl: %s; showing pinned kernel state\n", e.what());
                 status = {{"sluiced", "not running"},
-                          {"kernel", sluice::loader_status_json(sluice::RedirectLoader::read_status(config.pin_dir))}};
+                          {"kernel", sluice::loader_status_json(
+                                         sluice::RedirectLoader::read_status(config.pin_dir))}};
             }
             std::printf("%s\n", status.dump(2).c_str());
             return status.contains("error") ? 1 : 0;
@@ -215,16 +224,21 @@ int main(int argc, char** argv) {
         if (command == "approvals") return run_approvals_command(config, command_args);
         if (command == "audit") {
             const std::string verb = command_args.empty() ? "" : command_args.front();
-            const std::vector<std::string> rest(command_args.begin() + (command_args.empty() ? 0 : 1), command_args.end());
+            const std::vector<std::string> rest(
+                command_args.begin() + (command_args.empty() ? 0 : 1), command_args.end());
             if (verb == "verify")
-                return sluice::run_audit_verify(rest, config.audit.path,
-                                                config.state_dir + "/" + std::string(sluice::kAuditPublicKeyFile));
+                return sluice::run_audit_verify(
+                    rest, config.audit.path,
+                    config.state_dir + "/" + std::string(sluice::kAuditPublicKeyFile));
             if (verb == "pubkey" && rest.empty()) return sluice::run_audit_pubkey(config.state_dir);
-            std::fprintf(stderr, "sluicectl audit: expected `verify [FILE...] [--pubkey FILE]` or `pubkey` (see --help)\n");
+            std::fprintf(stderr,
+                         "sluicectl audit: expected `verify [FILE...] [--pubkey FILE]` or `pubkey` "
+                         "(see --help)\n");
             return 2;
         }
-        std::fprintf(stderr, "sluicectl: %s (see --help)\n",
-                     command.empty() ? "no command given" : ("unknown command '" + command + "'").c_str());
+        std::fprintf(
+            stderr, "sluicectl: %s (see --help)\n",
+            command.empty() ? "no command given" : ("unknown command '" + command + "'").c_str());
         return 2;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "sluicectl: %s\n", e.what());

@@ -55,12 +55,14 @@ int main(int argc, char** argv) {
     // Under systemd, stderr is the journal (JOURNAL_STREAM): log to the journal directly instead,
     // one entry per message with its priority, so `journalctl -u sluiced -p warning` filters.
     if (std::getenv("JOURNAL_STREAM") != nullptr)
-        spdlog::set_default_logger(
-            std::make_shared<spdlog::logger>("sluiced", std::make_shared<spdlog::sinks::systemd_sink_mt>("sluiced")));
+        spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+            "sluiced", std::make_shared<spdlog::sinks::systemd_sink_mt>("sluiced")));
     spdlog::set_level(spdlog::level::from_str(log_level));
-    if (!record_cache) spdlog::warn("OpenSSL allocated before start-up: record buffers are not cached");
+    if (!record_cache)
+        spdlog::warn("OpenSSL allocated before start-up: record buffers are not cached");
     try {
-        const sluice::Config config = config_path.empty() ? sluice::default_config() : sluice::load_config(config_path);
+        const sluice::Config config =
+            config_path.empty() ? sluice::default_config() : sluice::load_config(config_path);
         return sluice::run_daemon(config);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "sluiced: %s\n", e.what());

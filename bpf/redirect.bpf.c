@@ -95,66 +95,58 @@ struct {
     __uint(pinning, LIBBPF_PIN_BY_NAME);
 } conn_by_tuple SEC(".maps");
 
-static __always_inline void count(__u32 stat)
-{
+static __always_inline void count(__u32 stat) {
     __u64 *value = bpf_map_lookup_elem(&stats, &stat);
-    if (value)
-        *value += 1; /* per-CPU slot: no atomics needed */
+    if (value) *value += 1; /* per-CPU slot: no atomics needed */
 }
 
-static __always_inline const struct sluice_config *current_config(void)
-{
+static __always_inline const struct sluice_config *current_config(void) {
     __u32 zero = 0;
     return bpf_map_lookup_elem(&config_map, &zero);
 }
 
-static __always_inline __u32 load_u32(const __u8 *bytes)
-{
+static __always_inline __u32 load_u32(const __u8 *bytes) {
     __u32 word;
     __builtin_memcpy(&word, bytes, sizeof(word));
     return word;
 }
 
-static __always_inline void set_v4_mapped(__u8 addr[16], __u32 ip4_net)
-{
+static __always_inline void set_v4_mapped(__u8 addr[16], __u32 ip4_net) {
     __builtin_memset(addr, 0, 10);
     addr[10] = 0xff;
     addr[11] = 0xff;
     __builtin_memcpy(&addr[12], &ip4_net, sizeof(ip4_net));
 }
 
-static __always_inline bool is_v4_mapped(const __u8 addr[16])
-{
-    return load_u32(&addr[0]) == 0 && load_u32(&addr[4]) == 0 && load_u32(&addr[8]) == bpf_htonl(0x0000ffff);
+static __always_inline bool is_v4_mapped(const __u8 addr[16]) {
+    return load_u32(&addr[0]) == 0 && load_u32(&addr[4]) == 0 &&
+           load_u32(&addr[8]) == bpf_htonl(0x0000ffff);
 }
 
 /* IPv6 addresses in the context are four 32-bit words, read and written one word at a time (the
  * verifier allows only 4-byte access to them). */
-static __always_inline void load_user_ip6(const struct bpf_sock_addr *ctx, __u8 addr[16])
-{
-    __u32 w0 = ctx->user_ip6[0], w1 = ctx->user_ip6[1], w2 = ctx->user_ip6[2], w3 = ctx->user_ip6[3];
+static __always_inline void load_user_ip6(const struct bpf_sock_addr *ctx, __u8 addr[16]) {
+    __u32 w0 = ctx->user_ip6[0], w1 = ctx->user_ip6[1], w2 = ctx->user_ip6[2],
+          w3 = ctx->user_ip6[3];
     __builtin_memcpy(&addr[0], &w0, 4);
     __builtin_memcpy(&addr[4], &w1, 4);
     __builtin_memcpy(&addr[8], &w2, 4);
     __builtin_memcpy(&addr[12], &w3, 4);
 }
 
-static __always_inline void store_user_ip6(struct bpf_sock_addr *ctx, const __u8 addr[16])
-{
+static __always_inline void store_user_ip6(struct bpf_sock_addr *ctx, const __u8 addr[16]) {
     ctx->user_ip6[0] = load_u32(&addr[0]);
     ctx->user_ip6[1] = load_u32(&addr[4]);
     ctx->user_ip6[2] = load_u32(&addr[8]);
     ctx->user_ip6[3] = load_u32(&addr[12]);
 }
 
-static __always_inline bool user_ip6_equals(const struct bpf_sock_addr *ctx, const __u8 addr[16])
-{
+static __always_inline bool user_ip6_equals(const struct bpf_sock_addr *ctx, const __u8 addr[16]) {
     return ctx->user_ip6[0] == load_u32(&addr[0]) && ctx->user_ip6[1] == load_u32(&addr[4]) &&
            ctx->user_ip6[2] == load_u32(&addr[8]) && ctx->user_ip6[3] == load_u32(&addr[12]);
 }
 
-static __always_inline void load_local_ip6(const struct bpf_sock_ops *skops, __u8 addr[16])
-{
+static __always_inline void load_local_ip6(const struct bpf_sock_ops *skops, __u8 addr[16]) {
     __u32 w0 = skops->local_ip6[0], w1 = skops->local_ip6[1], w2 = skops->local_ip6[2],
           w3 = skops->local_ip6[3];
     __builtin_memcpy(&addr[0], &w0, 4);
@@ -165,22 +157,18 @@ static __always_inline void load_local_ip6(const struct bpf_sock_ops *skops, __u
 
 /* sluiced's own sockets never go to the proxy: by socket mark (set on its upstream sockets), by
  * process (tgid, never the thread id or comm) and optionally by cgroup. Never by destination. */
-static __always_inline bool is_exempt(struct bpf_sock_addr *ctx, const struct sluice_config *cfg)
-{
+static __always_inline bool is_exempt(struct bpf_sock_addr *ctx, const struct sluice_config *cfg) {
     struct bpf_sock *sk = ctx->sk;
-    if (sk && sk->mark == SLUICE_BYPASS_MARK)
-        return true;
+    if (sk && sk->mark == SLUICE_BYPASS_MARK) return true;
     if (cfg->exempt_tgid && (__u32)(bpf_get_current_pid_tgid() >> 32) == cfg->exempt_tgid)
         return true;
-    if (cfg->exempt_cgroup_id && bpf_get_current_cgroup_id() == cfg->exempt_cgroup_id)
-        return true;
+    if (cfg->exempt_cgroup_id && bpf_get_current_cgroup_id() == cfg->exempt_cgroup_id) return true;
     return false;
 }
 
 /* fail_open only: is anything listening on the proxy address in this socket's netns? */
 static __always_inline bool proxy_listening(struct bpf_sock_addr *ctx,
-                                            const struct sluice_config *cfg, bool v4)
-{
+                                            const struct sluice_config *cfg, bool v4) {
     struct bpf_sock_tuple tuple = {};
     struct bpf_sock *listener;
 
@@ -193,8 +181,7 @@ static __always_inline bool proxy_listening(struct bpf_sock_addr *ctx,
         tuple.ipv6.dport = cfg->proxy_port;
         listener = bpf_sk_lookup_tcp(ctx, &tuple, sizeof(tuple.ipv6), BPF_F_CURRENT_NETNS, 0);
     }
-    if (!listener)
-        return false;
+    if (!listener) return false;
     bpf_sk_release(listener);
     return true;
 }
@@ -202,12 +189,9 @@ static __always_inline bool proxy_listening(struct bpf_sock_addr *ctx,
 /* QUIC to an intercepted address would skip the proxy entirely: refuse it, clients then retry
  * over TCP (which we redirect). Only port 443 of addresses that are targets on port 443. */
 static __always_inline int udp_verdict(struct bpf_sock_addr *ctx, const struct sluice_config *cfg,
-                                       const struct sluice_target_key *key)
-{
-    if (key->port != bpf_htons(QUIC_PORT))
-        return VERDICT_ALLOW;
-    if (!bpf_map_lookup_elem(&targets, key))
-        return VERDICT_ALLOW;
+                                       const struct sluice_target_key *key) {
+    if (key->port != bpf_htons(QUIC_PORT)) return VERDICT_ALLOW;
+    if (!bpf_map_lookup_elem(&targets, key)) return VERDICT_ALLOW;
     if (is_exempt(ctx, cfg)) {
         count(SLUICE_STAT_EXEMPT);
         return VERDICT_ALLOW;
@@ -217,14 +201,11 @@ static __always_inline int udp_verdict(struct bpf_sock_addr *ctx, const struct s
 }
 
 /* Keeps the original destination and the caller's identity with the socket. */
-static __always_inline bool remember(struct bpf_sock_addr *ctx,
-                                     const struct sluice_target_key *dst, const __u8 proxy[16],
-                                     __u16 proxy_port)
-{
+static __always_inline bool remember(struct bpf_sock_addr *ctx, const struct sluice_target_key *dst,
+                                     const __u8 proxy[16], __u16 proxy_port) {
     struct sk_record *rec =
         bpf_sk_storage_get(&orig_dst_sk, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-    if (!rec)
-        return false;
+    if (!rec) return false;
 
     __u64 pid_tgid = bpf_get_current_pid_tgid();
     __u64 uid_gid = bpf_get_current_uid_gid();
@@ -252,8 +233,7 @@ static __always_inline bool remember(struct bpf_sock_addr *ctx,
 /* Shared decision for TCP connects once the destination is known to be a target. Returns false
  * when the connection must go where it was going. */
 static __always_inline bool should_redirect(struct bpf_sock_addr *ctx,
-                                            const struct sluice_config *cfg, bool v4_proxy)
-{
+                                            const struct sluice_config *cfg, bool v4_proxy) {
     if (is_exempt(ctx, cfg)) {
         count(SLUICE_STAT_EXEMPT);
         return false;
@@ -275,34 +255,27 @@ enum connect_outcome { CONNECT_ALLOW, CONNECT_REFUSE, CONNECT_REDIRECT };
 static __always_inline enum connect_outcome decide_connect(struct bpf_sock_addr *ctx,
                                                            const struct sluice_config *cfg,
                                                            const struct sluice_target_key *key,
-                                                           const __u8 proxy[16], bool v4_proxy)
-{
+                                                           const __u8 proxy[16], bool v4_proxy) {
     if (ctx->type == SOCK_DGRAM)
         return udp_verdict(ctx, cfg, key) == VERDICT_REFUSE ? CONNECT_REFUSE : CONNECT_ALLOW;
     /* By type, not protocol: MPTCP stream sockets are IPPROTO_MPTCP. */
-    if (ctx->type != SOCK_STREAM)
-        return CONNECT_ALLOW;
-    if (!bpf_map_lookup_elem(&targets, key))
-        return CONNECT_ALLOW;
-    if (!should_redirect(ctx, cfg, v4_proxy))
-        return CONNECT_ALLOW;
+    if (ctx->type != SOCK_STREAM) return CONNECT_ALLOW;
+    if (!bpf_map_lookup_elem(&targets, key)) return CONNECT_ALLOW;
+    if (!should_redirect(ctx, cfg, v4_proxy)) return CONNECT_ALLOW;
     if (!remember(ctx, key, proxy, cfg->proxy_port)) {
         /* No record means no identity for the proxy. Fail open lets it go direct; fail closed
          * still redirects and the proxy treats the connection as unattributed. */
         count(SLUICE_STAT_STORAGE_FAIL);
-        if (cfg->fail_open)
-            return CONNECT_ALLOW;
+        if (cfg->fail_open) return CONNECT_ALLOW;
     }
     count(SLUICE_STAT_REDIRECTED);
     return CONNECT_REDIRECT;
 }
 
 SEC("cgroup/connect4")
-int sluice_connect4(struct bpf_sock_addr *ctx)
-{
+int sluice_connect4(struct bpf_sock_addr *ctx) {
     const struct sluice_config *cfg = current_config();
-    if (!cfg || !cfg->enabled)
-        return VERDICT_ALLOW;
+    if (!cfg || !cfg->enabled) return VERDICT_ALLOW;
     count(SLUICE_STAT_CONNECT_SEEN);
 
     struct sluice_target_key key = {};
@@ -318,11 +291,9 @@ int sluice_connect4(struct bpf_sock_addr *ctx)
 }
 
 SEC("cgroup/connect6")
-int sluice_connect6(struct bpf_sock_addr *ctx)
-{
+int sluice_connect6(struct bpf_sock_addr *ctx) {
     const struct sluice_config *cfg = current_config();
-    if (!cfg || !cfg->enabled)
-        return VERDICT_ALLOW;
+    if (!cfg || !cfg->enabled) return VERDICT_ALLOW;
     count(SLUICE_STAT_CONNECT_SEEN);
 
     struct sluice_target_key key = {};
@@ -343,11 +314,9 @@ int sluice_connect6(struct bpf_sock_addr *ctx)
 }
 
 SEC("cgroup/sendmsg4")
-int sluice_sendmsg4(struct bpf_sock_addr *ctx)
-{
+int sluice_sendmsg4(struct bpf_sock_addr *ctx) {
     const struct sluice_config *cfg = current_config();
-    if (!cfg || !cfg->enabled)
-        return VERDICT_ALLOW;
+    if (!cfg || !cfg->enabled) return VERDICT_ALLOW;
     struct sluice_target_key key = {};
     set_v4_mapped(key.addr, ctx->user_ip4);
     key.port = (__u16)ctx->user_port;
@@ -355,11 +324,9 @@ int sluice_sendmsg4(struct bpf_sock_addr *ctx)
 }
 
 SEC("cgroup/sendmsg6")
-int sluice_sendmsg6(struct bpf_sock_addr *ctx)
-{
+int sluice_sendmsg6(struct bpf_sock_addr *ctx) {
     const struct sluice_config *cfg = current_config();
-    if (!cfg || !cfg->enabled)
-        return VERDICT_ALLOW;
+    if (!cfg || !cfg->enabled) return VERDICT_ALLOW;
     struct sluice_target_key key = {};
     load_user_ip6(ctx, key.addr);
     key.port = (__u16)ctx->user_port;
@@ -370,13 +337,10 @@ int sluice_sendmsg6(struct bpf_sock_addr *ctx)
  * be reconnected elsewhere after a failed attempt). Not gated on config.enabled: a connection
  * that was redirected stays redirected. */
 SEC("cgroup/getpeername4")
-int sluice_getpeer4(struct bpf_sock_addr *ctx)
-{
+int sluice_getpeer4(struct bpf_sock_addr *ctx) {
     struct sk_record *rec = bpf_sk_storage_get(&orig_dst_sk, ctx->sk, 0, 0);
-    if (!rec)
-        return VERDICT_ALLOW;
-    if (ctx->user_ip4 != load_u32(&rec->proxy_addr[12]) ||
-        (__u16)ctx->user_port != rec->proxy_port)
+    if (!rec) return VERDICT_ALLOW;
+    if (ctx->user_ip4 != load_u32(&rec->proxy_addr[12]) || (__u16)ctx->user_port != rec->proxy_port)
         return VERDICT_ALLOW;
     ctx->user_ip4 = load_u32(&rec->meta.orig_addr[12]);
     ctx->user_port = rec->meta.orig_port;
@@ -385,11 +349,9 @@ int sluice_getpeer4(struct bpf_sock_addr *ctx)
 }
 
 SEC("cgroup/getpeername6")
-int sluice_getpeer6(struct bpf_sock_addr *ctx)
-{
+int sluice_getpeer6(struct bpf_sock_addr *ctx) {
     struct sk_record *rec = bpf_sk_storage_get(&orig_dst_sk, ctx->sk, 0, 0);
-    if (!rec)
-        return VERDICT_ALLOW;
+    if (!rec) return VERDICT_ALLOW;
     if (!user_ip6_equals(ctx, rec->proxy_addr) || (__u16)ctx->user_port != rec->proxy_port)
         return VERDICT_ALLOW;
     store_user_ip6(ctx, rec->meta.orig_addr);
@@ -400,14 +362,11 @@ int sluice_getpeer6(struct bpf_sock_addr *ctx)
 
 /* TCP_CONNECT_CB runs in tcp_connect(): the source address and port are assigned and the SYN is
  * not out yet, so the entry exists before the proxy can possibly accept() the connection. */
-static __always_inline void publish_tuple(struct bpf_sock_ops *skops)
-{
+static __always_inline void publish_tuple(struct bpf_sock_ops *skops) {
     struct bpf_sock *sk = skops->sk;
-    if (!sk)
-        return;
+    if (!sk) return;
     struct sk_record *rec = bpf_sk_storage_get(&orig_dst_sk, sk, 0, 0);
-    if (!rec)
-        return;
+    if (!rec) return;
 
     if (skops->family == AF_INET) {
         set_v4_mapped(rec->tuple.client_addr, skops->local_ip4);
@@ -418,8 +377,7 @@ static __always_inline void publish_tuple(struct bpf_sock_ops *skops)
     rec->tuple.client_port_host = (__u16)skops->local_port; /* host order already */
     rec->tuple.pad = 0;
 
-    if (bpf_map_update_elem(&conn_by_tuple, &rec->tuple, &rec->meta, BPF_ANY) != 0)
-        return;
+    if (bpf_map_update_elem(&conn_by_tuple, &rec->tuple, &rec->meta, BPF_ANY) != 0) return;
     rec->tuple_recorded = 1;
     count(SLUICE_STAT_TUPLE_RECORDED);
     /* Ask for state changes on this socket only, to drop the entry at TCP_CLOSE. */
@@ -428,14 +386,11 @@ static __always_inline void publish_tuple(struct bpf_sock_ops *skops)
 
 /* The proxy deletes on lookup; this covers connections it never looked up (refused, reset,
  * closed before accept). The cookie check keeps a reused tuple's newer entry alive. */
-static __always_inline void retire_tuple(struct bpf_sock_ops *skops)
-{
+static __always_inline void retire_tuple(struct bpf_sock_ops *skops) {
     struct bpf_sock *sk = skops->sk;
-    if (!sk)
-        return;
+    if (!sk) return;
     struct sk_record *rec = bpf_sk_storage_get(&orig_dst_sk, sk, 0, 0);
-    if (!rec || !rec->tuple_recorded)
-        return;
+    if (!rec || !rec->tuple_recorded) return;
     rec->tuple_recorded = 0;
     struct sluice_conn_meta *meta = bpf_map_lookup_elem(&conn_by_tuple, &rec->tuple);
     if (meta && meta->sock_cookie == rec->meta.sock_cookie) {
@@ -445,18 +400,16 @@ static __always_inline void retire_tuple(struct bpf_sock_ops *skops)
 }
 
 SEC("sockops")
-int sluice_sockops(struct bpf_sock_ops *skops)
-{
+int sluice_sockops(struct bpf_sock_ops *skops) {
     switch (skops->op) {
-    case BPF_SOCK_OPS_TCP_CONNECT_CB:
-        publish_tuple(skops);
-        break;
-    case BPF_SOCK_OPS_STATE_CB:
-        if (skops->args[1] == BPF_TCP_CLOSE)
-            retire_tuple(skops);
-        break;
-    default:
-        break;
+        case BPF_SOCK_OPS_TCP_CONNECT_CB:
+            publish_tuple(skops);
+            break;
+        case BPF_SOCK_OPS_STATE_CB:
+            if (skops->args[1] == BPF_TCP_CLOSE) retire_tuple(skops);
+            break;
+        default:
+            break;
     }
     return 1;
 }

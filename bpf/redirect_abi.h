@@ -36,7 +36,7 @@ struct sluice_target_value {
 /* Key of `conn_by_tuple`: the client's end of the redirected connection as the proxy sees it
  * via getpeername() on the accepted socket. */
 struct sluice_conn_key {
-    sluice_u8 client_addr[16];  /* v4-mapped for IPv4 */
+    sluice_u8 client_addr[16];   /* v4-mapped for IPv4 */
     sluice_u16 client_port_host; /* host byte order */
     sluice_u16 pad;
 };
@@ -66,7 +66,7 @@ struct sluice_config {
     sluice_u16 proxy_port;     /* network byte order */
     sluice_u8 fail_open;       /* 1: no proxy listener -> let the connection go direct */
     sluice_u8 enabled;
-    sluice_u32 exempt_tgid;    /* sluiced's own process */
+    sluice_u32 exempt_tgid;      /* sluiced's own process */
     sluice_u64 exempt_cgroup_id; /* 0 = none */
 };
 

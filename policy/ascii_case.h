@@ -9,7 +9,9 @@
 
 namespace sluice {
 
-inline char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+inline char ascii_lower(char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 // Not boost::beast::iequals: Boost 1.74's reads one byte past the end of both strings once a
 // character differs in case (the fuzzer found it through a request target; fixed upstream later).

@@ -169,11 +169,14 @@ private:
     bool skip_plain_string_bytes() {
         bool non_ascii = false;
 #if defined(__SSE2__)
-        const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), last_control = _mm_set1_epi8(0x1f);
+        const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'),
+                      last_control = _mm_set1_epi8(0x1f);
         while (pos_ + 16 <= text_.size()) {
-            const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text_.data() + pos_));
+            const __m128i v =
+                _mm_loadu_si128(reinterpret_cast<const __m128i*>(text_.data() + pos_));
             const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(v, last_control), v);  // v <= 0x1f
-            const __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)), control);
+            const __m128i special = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)), control);
             const unsigned stop = static_cast<unsigned>(_mm_movemask_epi8(special));
             const unsigned high = static_cast<unsigned>(_mm_movemask_epi8(v));
             if (stop != 0) {
@@ -192,7 +195,8 @@ private:
             std::memcpy(&v, text_.data() + pos_, 8);
             // Bytes below 0x20 (high bit clear), '"' and '\\'.
             const uint64_t control = (v - kOnes * 0x20) & ~v & kHigh;
-            if (control | has_zero(v ^ (kOnes * '"')) | has_zero(v ^ (kOnes * '\\'))) return non_ascii;
+            if (control | has_zero(v ^ (kOnes * '"')) | has_zero(v ^ (kOnes * '\\')))
+                return non_ascii;
             non_ascii |= (v & kHigh) != 0;
             pos_ += 8;
         }
@@ -325,8 +329,7 @@ unsigned read_hex4(std::string_view s, std::size_t at) {
 
 }  // namespace
 
-bool scan_json(std::string_view text, int max_depth,
-               FunctionRef<void(const JsonValue&)> visit) {
+bool scan_json(std::string_view text, int max_depth, FunctionRef<void(const JsonValue&)> visit) {
     return Scanner(text, max_depth, visit).run();
 }
 

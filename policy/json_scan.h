@@ -76,8 +76,7 @@ struct JsonValue {
 
 // Calls `visit` for every value, innermost first for containers (a container is reported when
 // it ends). False if `text` is not one valid JSON value or nests deeper than `max_depth`.
-bool scan_json(std::string_view text, int max_depth,
-               FunctionRef<void(const JsonValue&)> visit);
+bool scan_json(std::string_view text, int max_depth, FunctionRef<void(const JsonValue&)> visit);
 
 // The same scan, also reporting member names when asked; on failure `failure` says why.
 bool scan_json(std::string_view text, int max_depth, FunctionRef<void(const JsonValue&)> visit,

@@ -24,10 +24,12 @@ std::size_t plain_run_end(std::string_view text, std::size_t from) {
         const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + from));
         __m128i low;
         if constexpr (HighBytesPlain)  // unsigned v < FirstPlain: min(v, FirstPlain - 1) == v
-            low = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(static_cast<char>(FirstPlain - 1))), v);
+            low = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(static_cast<char>(FirstPlain - 1))),
+                                 v);
         else  // signed: the bytes from 0x80 up are negative, so they are below too
             low = _mm_cmplt_epi8(v, _mm_set1_epi8(static_cast<char>(FirstPlain)));
-        const __m128i stop = _mm_or_si128(low, _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
+        const __m128i stop =
+            _mm_or_si128(low, _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
         if (const auto mask = static_cast<unsigned>(_mm_movemask_epi8(stop)))
             return from + static_cast<std::size_t>(__builtin_ctz(mask));
     }

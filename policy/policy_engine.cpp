@@ -322,9 +322,9 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
             // A prompt template's model, or an array or object for one, is the provider's to
             // resolve: nothing here can say whether it is allowed.
             if (c.fail_mode == FailMode::closed)
-                return finish(make_unreadable(name, "model_unknown",
-                                              "request names no model as a string; rule " + name +
-                                                  " restricts models"));
+                return finish(make_unreadable(
+                    name, "model_unknown",
+                    "request names no model as a string; rule " + name + " restricts models"));
             skipped.push_back("models");
         } else if (!request.model.empty()) {
             if (any_glob(c.deny, request.model))
@@ -352,8 +352,9 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
             if (c.fail_mode == FailMode::closed)
                 return finish(make_unreadable(
                     name, "max_tokens_unknown",
-                    request.body_readable ? "max tokens cannot be checked: " + request.output_unbounded
-                                          : "request body could not be read to check max tokens"));
+                    request.body_readable
+                        ? "max tokens cannot be checked: " + request.output_unbounded
+                        : "request body could not be read to check max tokens"));
             skipped.push_back("max_tokens");
         } else if (request.max_output_tokens && *request.max_output_tokens > c.limit) {
             if (c.mode == MaxTokensControl::Mode::reject)
@@ -392,9 +393,9 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
     const BudgetControl* budget = rule->budget ? &*rule->budget : nullptr;
     if (budget && !request.output_unbounded.empty()) {
         if (budget->fail_mode == FailMode::closed)
-            return finish(make_unreadable(name, "output_unbounded",
-                                          "the budget cannot bound this request's output: " +
-                                              request.output_unbounded));
+            return finish(make_unreadable(
+                name, "output_unbounded",
+                "the budget cannot bound this request's output: " + request.output_unbounded));
         skipped.push_back("budget.output_bound");
     }
     if (budget && !output_known && request.output_cap_writable &&
@@ -412,9 +413,10 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
     if (rate && rate->tokens_per_minute && !output_known) {
         if (!request.output_unbounded.empty()) {
             if (rate->fail_mode == FailMode::closed)
-                return finish(make_unreadable(name, "output_unbounded",
-                                              "tokens_per_minute cannot bound this request's output: " +
-                                                  request.output_unbounded));
+                return finish(
+                    make_unreadable(name, "output_unbounded",
+                                    "tokens_per_minute cannot bound this request's output: " +
+                                        request.output_unbounded));
             skipped.push_back("rate_limit.output_bound");
         } else if (request.output_cap_writable) {
             clamp = rate->assumed_output_tokens;
@@ -438,9 +440,9 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
         } else {
             // Closed: identities without the key share one bucket rather than going unlimited.
             std::string k = key.value_or(name + "|unknown");
-            int64_t tokens = saturating_add(
-                request.estimated_prompt_tokens,
-                output_known ? saturating_multiply(output_estimate, outputs) : 0);
+            int64_t tokens =
+                saturating_add(request.estimated_prompt_tokens,
+                               output_known ? saturating_multiply(output_estimate, outputs) : 0);
             admission.buckets.reserve(2);
             if (c.requests_per_minute)
                 admission.buckets.push_back(
@@ -455,13 +457,13 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
         auto key = principal_key(*rule, c.per, identity);
         const ModelPrice* price = request.model.empty() ? nullptr : policy.price_for(request.model);
         // No body (GET /v1/models) bills nothing to price; a body without a model cannot be priced.
-        bool cost_ok = c.cost_per_day_pico == 0 || price ||
-                       (request.model.empty() && !request.model_unnamed);
+        bool cost_ok =
+            c.cost_per_day_pico == 0 || price || (request.model.empty() && !request.model_unnamed);
         if (!cost_ok && c.fail_mode == FailMode::closed) {
             if (request.model_unnamed)
-                return finish(make_unreadable(name, "model_unknown",
-                                              "request names no model as a string; rule " + name +
-                                                  " has a cost budget"));
+                return finish(make_unreadable(
+                    name, "model_unknown",
+                    "request names no model as a string; rule " + name + " has a cost budget"));
             return finish(
                 make_deny(PolicyAction::deny, name, "price_unknown",
                           "no price for model " + request.model + " in the policy's price table"));
@@ -490,10 +492,10 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
                     output_known ? output_estimate : c.assumed_output_tokens, outputs);
                 charge.amount.tokens = saturating_add(request.estimated_prompt_tokens, output);
                 if (price) {
-                    charge.amount.cost_pico = saturating_add(
-                        saturating_multiply(request.estimated_prompt_tokens,
-                                            price->input_pico_per_token),
-                        saturating_multiply(output, price->output_pico_per_token));
+                    charge.amount.cost_pico =
+                        saturating_add(saturating_multiply(request.estimated_prompt_tokens,
+                                                           price->input_pico_per_token),
+                                       saturating_multiply(output, price->output_pico_per_token));
                     admission.price_pico =
                         std::make_pair(price->input_pico_per_token, price->output_pico_per_token);
                 }
@@ -614,11 +616,10 @@ bool principal_matches(const PrincipalMatch& m, const PolicyIdentity& id, std::s
         return false;
     // User-made names count only for the user whose subtree they are in (a process of another
     // uid cannot be moved there without root, but the rule must not depend on that).
-    const UserControlledNames* own =
-        id.user_controlled && id.user_controlled->owner_uid && id.uid &&
-                *id.user_controlled->owner_uid == *id.uid
-            ? &*id.user_controlled
-            : nullptr;
+    const UserControlledNames* own = id.user_controlled && id.user_controlled->owner_uid &&
+                                             id.uid && *id.user_controlled->owner_uid == *id.uid
+                                         ? &*id.user_controlled
+                                         : nullptr;
     const char* not_own = own ? nullptr
                               : (id.user_controlled ? "is not in a subtree the caller owns"
                                                     : "(the cgroup has no user-made part)");

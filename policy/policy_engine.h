@@ -12,9 +12,10 @@
 //     (to_json, write-temp-then-rename) every few seconds and at shutdown.
 //   per request, after the body is read and before anything goes upstream: build
 //     PolicyRequest (summarize_request for model/stream, read_output_bound for the output cap
-//     and multipliers, extract_prompt_texts, estimate_prompt_tokens), call evaluate(policy, identity, request, state, now). Not
-//     allowed → OpenAI-shaped error with http_status, code, reason, Retry-After from
-//     retry_after_s. Allowed with clamp_max_tokens → rewrite the body's max tokens field.
+//     and multipliers, extract_prompt_texts, estimate_prompt_tokens), call evaluate(policy,
+//     identity, request, state, now). Not allowed → OpenAI-shaped error with http_status, code,
+//     reason, Retry-After from retry_after_s. Allowed with clamp_max_tokens → rewrite the body's
+//     max tokens field.
 //   after the response: state.settle(id, usage, now) with token_usage_from_json of the body's
 //     or stream's usage (nullopt if none arrived: the estimate is charged);
 //     state.release(id, now) when upstream was never reached or answered 4xx/5xx.

@@ -57,7 +57,8 @@ std::vector<std::string> lint_policy(const Policy& policy) {
                 reach = "any directory";
             } else {
                 for (const char* place : kUserWritablePlaces)
-                    if (can_reach(glob, place)) reach += (reach.empty() ? "" : ", ") + std::string(place);
+                    if (can_reach(glob, place))
+                        reach += (reach.empty() ? "" : ", ") + std::string(place);
             }
             if (reach.empty()) continue;
             warn("exes glob '" + glob + "' reaches places users can write (" + reach +

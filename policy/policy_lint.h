@@ -19,7 +19,7 @@ namespace sluice {
 std::vector<std::string> lint_policy(const Policy& policy);
 
 // Directories every user may write on a typical host (world-writable or users' own).
-inline constexpr const char* kUserWritablePlaces[] = {"/tmp/", "/var/tmp/", "/dev/shm/",
+inline constexpr const char* kUserWritablePlaces[] = {"/tmp/",  "/var/tmp/",  "/dev/shm/",
                                                       "/home/", "/run/user/", "/var/lib/docker/"};
 
 }  // namespace sluice

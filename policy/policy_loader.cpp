@@ -185,8 +185,8 @@ std::string Loader::zone(const YAML::Node& node, const std::string& path) const 
 PrincipalMatch Loader::match(const YAML::Node& node, const std::string& path) const {
     check_keys(node, path,
                {"users", "uids", "groups", "cgroups", "units", "slices", "containers", "pods",
-                "exes", "user_cgroups", "user_units", "user_slices", "user_containers",
-                "user_pods", "user_exes", "oidc"});
+                "exes", "user_cgroups", "user_units", "user_slices", "user_containers", "user_pods",
+                "user_exes", "oidc"});
     PrincipalMatch m;
     if (auto n = node["users"]) m.users = string_list(n, path + ".users");
     if (auto n = node["uids"]) {
@@ -360,8 +360,10 @@ PolicyRule Loader::rule(const YAML::Node& node, size_t index) const {
         rule.deny = action == "deny";
     }
     if (auto n = node["require_approval"]) {
-        if (n.IsMap()) rule.require_approval = require_approval(n, path + ".require_approval");
-        else if (boolean(n, path + ".require_approval")) rule.require_approval = ApprovalControl{};
+        if (n.IsMap())
+            rule.require_approval = require_approval(n, path + ".require_approval");
+        else if (boolean(n, path + ".require_approval"))
+            rule.require_approval = ApprovalControl{};
     }
     if (auto n = node["models"]) {
         auto p = path + ".models";
@@ -398,7 +400,9 @@ PolicyRule Loader::rule(const YAML::Node& node, size_t index) const {
     }
     if (auto n = node["rate_limit"]) {
         auto p = path + ".rate_limit";
-        check_keys(n, p, {"requests_per_minute", "tokens_per_minute", "per", "fail_mode", "assumed_output_tokens"});
+        check_keys(n, p,
+                   {"requests_per_minute", "tokens_per_minute", "per", "fail_mode",
+                    "assumed_output_tokens"});
         RateLimitControl control;
         if (n["requests_per_minute"])
             control.requests_per_minute =
@@ -409,7 +413,8 @@ PolicyRule Loader::rule(const YAML::Node& node, size_t index) const {
         if (!control.requests_per_minute && !control.tokens_per_minute)
             fail(n, p, "needs requests_per_minute or tokens_per_minute");
         if (n["assumed_output_tokens"])
-            control.assumed_output_tokens = positive_int(n["assumed_output_tokens"], p + ".assumed_output_tokens");
+            control.assumed_output_tokens =
+                positive_int(n["assumed_output_tokens"], p + ".assumed_output_tokens");
         control.per = principal_key(n, p);
         control.fail_mode = fail_mode(n, p);
         rule.rate_limit = control;
@@ -453,10 +458,9 @@ PolicyRule Loader::rule(const YAML::Node& node, size_t index) const {
 std::shared_ptr<Policy> Loader::load(const YAML::Node& root) {
     if (!root.IsDefined() || root.IsNull())
         fail(root, "", "empty policy (needs at least 'default')");
-    check_keys(
-        root, "",
-        {"version", "default", "timezone", "prices", "pattern_sets", "block_prompts",
-         "masking_patterns", "rules"});
+    check_keys(root, "",
+               {"version", "default", "timezone", "prices", "pattern_sets", "block_prompts",
+                "masking_patterns", "rules"});
     auto policy = std::make_shared<Policy>();
     policy->source_name = source_;
     policy->offsets = offsets_;

@@ -82,7 +82,7 @@ struct PolicyRequest {
     bool stream = false;
     // A person approved this request (or a standing grant covers it): require_approval is met.
     bool approval_granted = false;
-    std::vector<std::string> texts;       // extract_prompt_texts(body, path)
+    std::vector<std::string> texts;  // extract_prompt_texts(body, path)
     // What blocked-prompt patterns read when set: every string of the body, decoded, joined
     // and folded (prompt_scan_texts of policy/request_reading.h). Empty: `texts`.
     std::vector<std::string> scan_texts;
@@ -122,7 +122,7 @@ enum class PrincipalKey { rule, user, unit, cgroup, container, exe, subject };
 struct PrincipalMatch {
     std::vector<std::string> users;  // exact user names
     std::vector<uint32_t> uids;
-    std::vector<std::string> groups;         // exact group names
+    std::vector<std::string> groups;  // exact group names
     // Globs on the system identity: never met by a name a user made (PolicyIdentity).
     std::vector<std::string> cgroups;
     std::vector<std::string> units;
@@ -137,7 +137,7 @@ struct PrincipalMatch {
     std::vector<std::string> user_slices;
     std::vector<std::string> user_containers;
     std::vector<std::string> user_pods;
-    std::vector<std::string> user_exes;  // any executable, trusted or not
+    std::vector<std::string> user_exes;      // any executable, trusted or not
     bool has_oidc = false;                   // an `oidc` block: requires a token
     std::vector<std::string> oidc_subjects;  // globs
     std::vector<std::string> oidc_emails;    // globs

@@ -61,9 +61,8 @@ bool in_conversation(Conversation kind, const PathView& p) {
             return p.key(0, "messages") && p.index(1) && p.key(2, "content") && content_at(p, 3);
         case Conversation::responses:
             return (p.depth == 1 && p.key(0, "instructions")) ||
-                   (p.key(0, "input") &&
-                    (p.depth == 1 || (p.depth == 2 && p.index(1)) ||
-                     (p.index(1) && p.key(2, "content") && content_at(p, 3))));
+                   (p.key(0, "input") && (p.depth == 1 || (p.depth == 2 && p.index(1)) ||
+                                          (p.index(1) && p.key(2, "content") && content_at(p, 3))));
         case Conversation::completions:
             return p.key(0, "prompt") && (p.depth == 1 || (p.depth == 2 && p.index(1)));
         case Conversation::none:
@@ -124,7 +123,8 @@ bool nameable(std::string_view name) {
 
 class Reader {
 public:
-    Reader(std::string_view path, bool collect) : conversation_(conversation_of(path)), collect_(collect) {}
+    Reader(std::string_view path, bool collect)
+        : conversation_(conversation_of(path)), collect_(collect) {}
 
     RequestReading run(std::string_view body) {
         read_json(body, -1, 0, true);
@@ -239,7 +239,8 @@ private:
         const std::size_t comma = text.find(',');
         if (comma == std::string::npos) return;
         const std::string_view header = std::string_view(text).substr(5, comma - 5);
-        const bool base64 = header.size() >= 7 && starts_with_caseless(header.substr(header.size() - 7), ";base64");
+        const bool base64 =
+            header.size() >= 7 && starts_with_caseless(header.substr(header.size() - 7), ";base64");
         const std::string_view payload = std::string_view(text).substr(comma + 1);
         std::string decoded;
         if (!(base64 ? decode_base64(payload, decoded) : decode_percent(payload, decoded))) return;
@@ -308,7 +309,8 @@ void append_base64(std::string& out, std::string_view bytes) {
         const uint32_t n = (uint32_t(static_cast<unsigned char>(bytes[i])) << 16) |
                            (uint32_t(static_cast<unsigned char>(bytes[i + 1])) << 8) |
                            uint32_t(static_cast<unsigned char>(bytes[i + 2]));
-        for (int shift = 18; shift >= 0; shift -= 6) out.push_back(kBase64Alphabet[(n >> shift) & 63]);
+        for (int shift = 18; shift >= 0; shift -= 6)
+            out.push_back(kBase64Alphabet[(n >> shift) & 63]);
     }
     if (const std::size_t rest = bytes.size() - i) {
         uint32_t n = uint32_t(static_cast<unsigned char>(bytes[i])) << 16;
@@ -320,8 +322,7 @@ void append_base64(std::string& out, std::string_view bytes) {
     }
 }
 
-RequestReading read_request_body(std::string_view body, std::string_view path,
-                                 bool collect_texts) {
+RequestReading read_request_body(std::string_view body, std::string_view path, bool collect_texts) {
     return Reader(path, collect_texts).run(body);
 }
 

@@ -29,8 +29,7 @@ bool SseParser::feed(std::string_view bytes, const Sink& sink, const CommentSink
     return true;
 }
 
-void SseParser::process_line(std::string_view line, const Sink& sink,
-                             const CommentSink* comments) {
+void SseParser::process_line(std::string_view line, const Sink& sink, const CommentSink* comments) {
     if (line.empty()) {  // blank line dispatches the event
         if (has_data_ || !pending_.event.empty()) sink(pending_);
         pending_ = SseEvent{};

@@ -19,7 +19,8 @@ class SseParser {
 public:
     using Sink = std::function<void(const SseEvent&)>;
     using CommentSink = std::function<void(std::string_view comment)>;  // text after the ':'
-    explicit SseParser(std::size_t max_event_bytes = 8 * 1024 * 1024) : max_event_bytes_(max_event_bytes) {}
+    explicit SseParser(std::size_t max_event_bytes = 8 * 1024 * 1024)
+        : max_event_bytes_(max_event_bytes) {}
 
     // Feeds bytes; calls `sink` for each event completed by them. Returns false once an event
     // exceeds the size limit (the parser then stays failed).

@@ -21,7 +21,8 @@ bool mentions_usage_object(std::string_view text) {
         if (quote == nullptr) return false;
         const auto close = static_cast<std::size_t>(static_cast<const char*>(quote) - text.data());
         end = close;
-        if (close + 1 < kKey.size() || text.substr(close + 1 - kKey.size(), kKey.size()) != kKey) continue;
+        if (close + 1 < kKey.size() || text.substr(close + 1 - kKey.size(), kKey.size()) != kKey)
+            continue;
         auto i = close + 1;
         while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
         if (i >= text.size() || text[i] != ':') continue;
@@ -93,7 +94,8 @@ std::optional<UsageObject> compact_object(std::optional<std::string_view> bytes)
     char* out = usage.json.data();
     bool in_string = false;
     for (std::size_t i = 0; i < text.size();) {
-        // Whitespace (any byte up to ' '), quotes and backslashes need a decision; the rest is copied.
+        // Whitespace (any byte up to ' '), quotes and backslashes need a decision; the rest is
+        // copied.
         const std::size_t stop = plain_run_end<'!', true>(text, i);
         std::memcpy(out, text.data() + i, stop - i);
         out += stop - i;

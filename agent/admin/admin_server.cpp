@@ -90,17 +90,20 @@ AdminServer::AdminServer(std::string path) : path_(std::move(path)) {
     std::error_code ec;
     if (!dir.empty()) std::filesystem::create_directories(dir, ec);
     listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (listen_fd_ < 0) throw std::runtime_error("admin: socket: " + std::string(std::strerror(errno)));
+    if (listen_fd_ < 0)
+        throw std::runtime_error("admin: socket: " + std::string(std::strerror(errno)));
     ::unlink(path_.c_str());
     // Created 0660 from the start (the group is sluiced's, its operators'): the umask closes the
     // window between bind and chmod.
     const mode_t old_mask = ::umask(0117);
-    const int bound = ::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+    const int bound =
+        ::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address);
     const int bind_errno = errno;
     ::umask(old_mask);
     if (bound != 0 || ::listen(listen_fd_, 16) != 0) {
         ::close(listen_fd_);
-        throw std::runtime_error("admin: cannot listen on " + path_ + ": " + std::strerror(bind_errno));
+        throw std::runtime_error("admin: cannot listen on " + path_ + ": " +
+                                 std::strerror(bind_errno));
     }
 }
 
@@ -110,7 +113,9 @@ AdminServer::~AdminServer() {
     ::unlink(path_.c_str());
 }
 
-void AdminServer::on(const std::string& command, Handler handler) { handlers_[command] = std::move(handler); }
+void AdminServer::on(const std::string& command, Handler handler) {
+    handlers_[command] = std::move(handler);
+}
 
 void AdminServer::on_open(const std::string& command, PeerHandler handler) {
     open_handlers_[command] = std::move(handler);
@@ -118,7 +123,8 @@ void AdminServer::on_open(const std::string& command, PeerHandler handler) {
 
 void AdminServer::open_to_all_users() {
     if (::chmod(path_.c_str(), 0666) != 0)
-        throw std::runtime_error("admin: cannot open " + path_ + " to approvers: " + std::strerror(errno));
+        throw std::runtime_error("admin: cannot open " + path_ +
+                                 " to approvers: " + std::strerror(errno));
 }
 
 void AdminServer::start() {
@@ -155,7 +161,9 @@ void AdminServer::handle_client(int fd) {
     nlohmann::json response;
     auto request = nlohmann::json::parse(line, nullptr, false);
     const std::string command =
-        request.is_object() && request.contains("command") && request["command"].is_string() ? request["command"].get<std::string>() : "";
+        request.is_object() && request.contains("command") && request["command"].is_string()
+            ? request["command"].get<std::string>()
+            : "";
     const auto open = open_handlers_.find(command);
     if (!trusted && open == open_handlers_.end()) {
         spdlog::warn("admin: refused a request from uid {} pid {}", peer.uid, peer.pid);
@@ -170,7 +178,8 @@ void AdminServer::handle_client(int fd) {
             response = {{"error", "unknown command '" + command + "'"}};
         } else {
             try {
-                response = open != open_handlers_.end() ? open->second(request, peer) : it->second(request);
+                response = open != open_handlers_.end() ? open->second(request, peer)
+                                                        : it->second(request);
             } catch (const std::exception& e) {
                 response = {{"error", e.what()}};
             }
@@ -204,7 +213,8 @@ nlohmann::json admin_call(const std::string& path, const nlohmann::json& request
     ::close(fd);
     if (!ok) throw std::runtime_error("sluiced at " + path + " did not answer");
     auto response = nlohmann::json::parse(line, nullptr, false);
-    if (response.is_discarded()) throw std::runtime_error("sluiced at " + path + " sent an unreadable answer");
+    if (response.is_discarded())
+        throw std::runtime_error("sluiced at " + path + " sent an unreadable answer");
     if (response.is_object() && response.value("error", "") == "permission denied")
         throw AdminAccessDenied(access_denied_text(path));
     return response;

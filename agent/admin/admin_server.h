@@ -30,7 +30,8 @@ struct AdminPeer {
 class AdminServer {
 public:
     using Handler = std::function<nlohmann::json(const nlohmann::json& request)>;
-    using PeerHandler = std::function<nlohmann::json(const nlohmann::json& request, const AdminPeer& peer)>;
+    using PeerHandler =
+        std::function<nlohmann::json(const nlohmann::json& request, const AdminPeer& peer)>;
 
     // Creates the socket (0660, replacing a stale one; the directory 0755 if missing).
     // Throws std::runtime_error naming the path.

@@ -5,8 +5,8 @@
 #include <cstring>
 #include <random>
 
-#include "policy/json_append.h"
 #include "agent/common/time_format.h"
+#include "policy/json_append.h"
 
 namespace sluice {
 
@@ -51,8 +51,10 @@ void append_json(std::string& out, std::string_view name, const nlohmann::json& 
 
 // Replaces the ',' after the last member with the object's closing brace.
 void close_object(std::string& out) {
-    if (out.back() == ',') out.back() = '}';
-    else out.push_back('}');
+    if (out.back() == ',')
+        out.back() = '}';
+    else
+        out.push_back('}');
 }
 
 // A member whose value is an object: begin_member_object(), its members, end_member_object().
@@ -67,7 +69,8 @@ void end_member_object(std::string& out) {
 }
 
 // The identity object with "oidc" added when the request carried a token.
-void append_identity(std::string& out, std::string_view identity, const std::optional<nlohmann::json>& oidc) {
+void append_identity(std::string& out, std::string_view identity,
+                     const std::optional<nlohmann::json>& oidc) {
     append_key(out, "identity");
     const auto close = identity.find_last_of('}');
     if (!oidc || close == std::string_view::npos) {

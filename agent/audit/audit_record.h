@@ -1,6 +1,6 @@
 // One audit line: what was asked, by whom, what was decided and what came back.
-// Plain data plus its JSON form (the field names are a contract: docs/architecture.md, Contracts). The line
-// is written as text directly, without a JSON tree: one per request is on the hot path.
+// Plain data plus its JSON form (the field names are a contract: docs/architecture.md, Contracts).
+// The line is written as text directly, without a JSON tree: one per request is on the hot path.
 #pragma once
 
 #include <chrono>
@@ -36,8 +36,8 @@ struct AuditRecord {
     uint64_t request_bytes = 0;
     std::string client_key_fingerprint;
 
-    unsigned status = 0;           // what the client got (0: connection-level event)
-    unsigned upstream_status = 0;  // what upstream answered (0: never reached)
+    unsigned status = 0;               // what the client got (0: connection-level event)
+    unsigned upstream_status = 0;      // what upstream answered (0: never reached)
     std::optional<UsageObject> usage;  // the response's usage object, copied into the line
     uint64_t response_bytes = 0;
     bool upstream_connection_reused = false;
@@ -59,7 +59,7 @@ struct AuditRecord {
     // The record as one JSON object followed by '\n', ready to append to the audit file.
     std::string to_line() const;
     void append_line(std::string& out) const;  // the same, appended to `out`
-    nlohmann::json to_json() const;  // the same object, parsed (tests, tools)
+    nlohmann::json to_json() const;            // the same object, parsed (tests, tools)
 };
 
 // A new unique record id: 16 hex digits of randomness + a per-process counter.

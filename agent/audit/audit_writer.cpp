@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -34,7 +34,8 @@ AuditWriterOptions options_for_path(std::string path) {
 
 AuditWriter::AuditWriter(std::string path) : AuditWriter(options_for_path(std::move(path))) {}
 
-AuditWriter::AuditWriter(AuditWriterOptions options) : options_(std::move(options)), path_(options_.path) {
+AuditWriter::AuditWriter(AuditWriterOptions options)
+    : options_(std::move(options)), path_(options_.path) {
     open_file();
     recover_chain();
     last_checkpoint_ = std::chrono::steady_clock::now();
@@ -74,12 +75,14 @@ void AuditWriter::open_file() {
     std::error_code ec;
     if (file.has_parent_path() && !std::filesystem::exists(file.parent_path(), ec)) {
         std::filesystem::create_directories(file.parent_path(), ec);
-        if (ec) throw std::runtime_error("audit: cannot create directory " +
-                                         file.parent_path().string() + ": " + ec.message());
+        if (ec)
+            throw std::runtime_error("audit: cannot create directory " +
+                                     file.parent_path().string() + ": " + ec.message());
         ::chmod(file.parent_path().c_str(), 0700);
     }
     int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) throw std::runtime_error("audit: cannot open " + path_ + ": " + std::strerror(errno));
+    if (fd < 0)
+        throw std::runtime_error("audit: cannot open " + path_ + ": " + std::strerror(errno));
     if (fd_ >= 0) ::close(fd_);
     fd_ = fd;
     struct stat st {};
@@ -131,7 +134,8 @@ void AuditWriter::recover_chain() {
     const bool cut_line = tail_is_current && found.partial_bytes > 0;
     if (found.clean_stop && !cut_line) return;
     if (!options_.signer && !cut_line) return;  // no checkpoints: a clean stop cannot be told apart
-    if (!found.chained && !cut_line) return;  // a file from before the chain: anchored on its last line
+    if (!found.chained && !cut_line)
+        return;  // a file from before the chain: anchored on its last line
     out_.clear();
     if (cut_line) {
         // End the cut line so that it stands alone; the record below names its hash.
@@ -149,11 +153,14 @@ void AuditWriter::recover_chain() {
     append_sealed(line);
     if (options_.signer) append_checkpoint(CheckpointReason::recovery);
     std::string error;
-    if (!write_out(error)) throw std::runtime_error("audit: cannot write to " + path_ + ": " + error);
+    if (!write_out(error))
+        throw std::runtime_error("audit: cannot write to " + path_ + ": " + error);
     stats_.recovered_unclean_stop = found.chained;
-    spdlog::warn("audit: {} was not sealed when sluiced last stopped (killed or crashed){}; the chain continues "
-                 "from seq {} with an audit_recovery record",
-                 path_, cut_line ? ", its last line was cut" : "", head_.next_seq - 1);
+    spdlog::warn(
+        "audit: {} was not sealed when sluiced last stopped (killed or crashed){}; the chain "
+        "continues "
+        "from seq {} with an audit_recovery record",
+        path_, cut_line ? ", its last line was cut" : "", head_.next_seq - 1);
 }
 
 void AuditWriter::append_sealed(std::string_view line) {
@@ -162,11 +169,13 @@ void AuditWriter::append_sealed(std::string_view line) {
     out_ += scratch_;
     if (scratch_.starts_with(kCheckpointPrefix)) return;
     ++since_checkpoint_;
-    if (options_.signer && since_checkpoint_ >= options_.checkpoint_records) append_checkpoint(CheckpointReason::records);
+    if (options_.signer && since_checkpoint_ >= options_.checkpoint_records)
+        append_checkpoint(CheckpointReason::records);
 }
 
 void AuditWriter::append_checkpoint(CheckpointReason reason) {
-    append_sealed(checkpoint_line(head_, reason, since_checkpoint_, format_utc(options_.clock()), *options_.signer));
+    append_sealed(checkpoint_line(head_, reason, since_checkpoint_, format_utc(options_.clock()),
+                                  *options_.signer));
     since_checkpoint_ = 0;
     ++checkpoints_in_out_;
 }
@@ -182,7 +191,8 @@ bool AuditWriter::write_out(std::string& error) {
             // and the chain with it: the same records are sealed again when they are retried.
             if (regular_file_ && rest.size() != out_.size() &&
                 ::ftruncate(fd_, static_cast<off_t>(file_bytes_)) != 0)
-                spdlog::error("audit: cannot cut a failed write from {}: {}", path_, std::strerror(errno));
+                spdlog::error("audit: cannot cut a failed write from {}: {}", path_,
+                              std::strerror(errno));
             head_ = head_before_out_;
             since_checkpoint_ = since_checkpoint_before_out_;
             checkpoints_in_out_ = 0;
@@ -216,7 +226,8 @@ bool AuditWriter::write_checkpoint(CheckpointReason reason) {
 }
 
 bool AuditWriter::checkpoint_due(std::chrono::steady_clock::time_point now) const {
-    return options_.signer && since_checkpoint_ > 0 && now - last_checkpoint_ >= options_.checkpoint_interval;
+    return options_.signer && since_checkpoint_ > 0 &&
+           now - last_checkpoint_ >= options_.checkpoint_interval;
 }
 
 void AuditWriter::rotate_if_due() {
@@ -242,7 +253,8 @@ void AuditWriter::rotate_if_due() {
     try {
         open_file();
     } catch (const std::exception& e) {
-        spdlog::error("{}", e.what());  // the next write fails on the renamed file's fd: failure_mode applies
+        spdlog::error(
+            "{}", e.what());  // the next write fails on the renamed file's fd: failure_mode applies
     }
     file_started_ = options_.clock();
     {
@@ -258,8 +270,10 @@ void AuditWriter::remove_old_files() {
     for (std::size_t i = 0; i + options_.keep_files < rotated.size(); ++i) {
         std::error_code ec;
         std::filesystem::remove(rotated[i], ec);
-        if (ec) spdlog::error("audit: cannot remove {} (retention): {}", rotated[i], ec.message());
-        else spdlog::info("audit: removed {} (keep_files: {})", rotated[i], options_.keep_files);
+        if (ec)
+            spdlog::error("audit: cannot remove {} (retention): {}", rotated[i], ec.message());
+        else
+            spdlog::info("audit: removed {} (keep_files: {})", rotated[i], options_.keep_files);
     }
 }
 
@@ -372,7 +386,8 @@ void AuditWriter::flush() {
     ++flush_waiters_;
     wake_.notify_all();
     // A failing file keeps its records queued for retry; flush() returns once that is known.
-    flushed_.wait_for(lock, std::chrono::seconds(5), [&] { return settled_ >= target || !stats_.healthy; });
+    flushed_.wait_for(lock, std::chrono::seconds(5),
+                      [&] { return settled_ >= target || !stats_.healthy; });
     --flush_waiters_;
 }
 
@@ -403,8 +418,8 @@ void AuditWriter::run(std::stop_token stop) {
             // or shutdown ends the wait early. (A failing file is retried on its own timer.)
             writer_state_ = WriterState::lingering;
             wake_.wait_for(lock, stop, kAuditBatchLinger, [&] {
-                return queue_.size() >= kAuditBatchMaxRecords || flush_waiters_ > 0 || reopen_requested_ ||
-                       !written_waiters_.empty();
+                return queue_.size() >= kAuditBatchMaxRecords || flush_waiters_ > 0 ||
+                       reopen_requested_ || !written_waiters_.empty();
             });
         }
         writer_state_ = WriterState::busy;
@@ -422,7 +437,8 @@ void AuditWriter::run(std::stop_token stop) {
             const bool stopping = stop.stop_requested();
             if (stopping || checkpoint_due(std::chrono::steady_clock::now())) {
                 lock.unlock();
-                write_checkpoint(stopping ? CheckpointReason::shutdown : CheckpointReason::interval);
+                write_checkpoint(stopping ? CheckpointReason::shutdown
+                                          : CheckpointReason::interval);
                 lock.lock();
             }
             if (stopping) return;
@@ -445,7 +461,8 @@ void AuditWriter::run(std::stop_token stop) {
         }
         std::string error;
         const bool ok = write_batch(gap_line, batch, error);
-        if (ok && checkpoint_due(std::chrono::steady_clock::now())) write_checkpoint(CheckpointReason::interval);
+        if (ok && checkpoint_due(std::chrono::steady_clock::now()))
+            write_checkpoint(CheckpointReason::interval);
 
         lock.lock();
         if (ok) {
@@ -454,7 +471,8 @@ void AuditWriter::run(std::stop_token stop) {
             settled_ += batch.size();
             recycle(batch);
             if (was_failing) {
-                spdlog::info("audit: writing to {} again after {} lost records", path_, lost_before);
+                spdlog::info("audit: writing to {} again after {} lost records", path_,
+                             lost_before);
                 lost_since_failure_ -= lost_before;
             }
             stats_.healthy = true;

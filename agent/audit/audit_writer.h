@@ -44,13 +44,15 @@ inline constexpr std::size_t kAuditTailReadBytes = 1024 * 1024;
 
 struct AuditWriterOptions {
     std::string path;
-    uint64_t rotate_bytes = 0;                 // checked before each batch; 0 = never
-    std::chrono::seconds rotate_interval{0};   // since the last rotation; 0 = never
-    uint32_t keep_files = 0;                   // rotated files kept (oldest removed); 0 = all
+    uint64_t rotate_bytes = 0;                // checked before each batch; 0 = never
+    std::chrono::seconds rotate_interval{0};  // since the last rotation; 0 = never
+    uint32_t keep_files = 0;                  // rotated files kept (oldest removed); 0 = all
     uint64_t checkpoint_records = 1000;
     std::chrono::milliseconds checkpoint_interval{60'000};
     std::shared_ptr<const AuditSigner> signer;  // null: chained but never signed (no checkpoints)
-    std::function<std::chrono::system_clock::time_point()> clock = [] { return std::chrono::system_clock::now(); };
+    std::function<std::chrono::system_clock::time_point()> clock = [] {
+        return std::chrono::system_clock::now();
+    };
 };
 
 // `<path>.<N>`: the rotated files of `path`, oldest (smallest N) first.
@@ -58,10 +60,10 @@ std::vector<std::string> rotated_audit_files(const std::string& path);
 
 struct AuditStats {
     uint64_t written = 0;
-    uint64_t batches = 0;      // successful writes of one or more records
-    uint64_t lost = 0;         // dropped because the queue was full while the file failed
+    uint64_t batches = 0;  // successful writes of one or more records
+    uint64_t lost = 0;     // dropped because the queue was full while the file failed
     uint64_t write_errors = 0;
-    bool healthy = true;       // false from a failed write until the next successful one
+    bool healthy = true;  // false from a failed write until the next successful one
     std::string last_error;
     uint64_t checkpoints = 0;
     uint64_t rotations = 0;
@@ -101,7 +103,8 @@ private:
     void recycle(std::deque<std::string>& written);  // under mutex_
     void run(std::stop_token stop);
     // Writer thread only, from here to the members it owns.
-    bool write_batch(const std::string& gap_line, const std::deque<std::string>& batch, std::string& error);
+    bool write_batch(const std::string& gap_line, const std::deque<std::string>& batch,
+                     std::string& error);
     void open_file();
     void recover_chain();
     void append_sealed(std::string_view line);  // to out_, advancing the chain

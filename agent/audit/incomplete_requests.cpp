@@ -34,7 +34,8 @@ std::vector<nlohmann::json> incomplete_request_records(std::string_view audit_te
         record["kind"] = "request";
         record["decision"]["action"] = "error";
         record["decision"]["reason"] = "sluiced_stopped";
-        record["error"] = "sluiced stopped before this request completed; the upstream may have answered it";
+        record["error"] =
+            "sluiced stopped before this request completed; the upstream may have answered it";
         records.push_back(std::move(record));
     }
     return records;
@@ -52,7 +53,8 @@ std::size_t record_incomplete_requests(const std::string& path, AuditWriter& aud
     in.read(text.data(), static_cast<std::streamsize>(text.size()));
     text.resize(static_cast<std::size_t>(in.gcount()));
     // Started mid-file: the first line is partial.
-    if (from > 0) text.erase(0, text.find('\n') == std::string::npos ? text.size() : text.find('\n') + 1);
+    if (from > 0)
+        text.erase(0, text.find('\n') == std::string::npos ? text.size() : text.find('\n') + 1);
     const std::vector<nlohmann::json> records = incomplete_request_records(text);
     for (const auto& record : records) audit.write(record);
     return records.size();

@@ -11,7 +11,7 @@ namespace net = boost::asio;
 // Shared with the pending wake-up handler, so the handler never touches freed memory when the
 // session ends first; `stopped` tells it the owner is gone.
 struct ConnectionDeadline::State {
-    explicit State(net::any_io_executor executor) : timer(std::move(executor)) {}
+    explicit State(const net::any_io_executor& executor) : timer(executor) {}
 
     net::steady_timer timer;
     Clock::time_point deadline = Clock::time_point::max();
@@ -81,7 +81,8 @@ ConnectionDeadline::~ConnectionDeadline() {
     state_->timer.cancel();
 }
 
-void ConnectionDeadline::arm(Clock::duration timeout, net::ip::tcp::socket& socket, OnExpiry on_expiry) {
+void ConnectionDeadline::arm(Clock::duration timeout, net::ip::tcp::socket& socket,
+                             OnExpiry on_expiry) {
     State& s = *state_;
     s.deadline = Clock::now() + timeout;
     s.socket = &socket;
@@ -103,7 +104,9 @@ bool ConnectionDeadline::guards(const net::ip::tcp::socket& socket) const {
 
 bool ConnectionDeadline::timed_out() const { return state_->timed_out; }
 
-ConnectionDeadline::Clock::time_point ConnectionDeadline::deadline() const { return state_->deadline; }
+ConnectionDeadline::Clock::time_point ConnectionDeadline::deadline() const {
+    return state_->deadline;
+}
 
 std::uint64_t ConnectionDeadline::timer_waits() const { return state_->waits; }
 

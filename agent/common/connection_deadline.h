@@ -20,7 +20,8 @@
 //   deadline.arm(idle_timeout, stream.next_layer());             // before each read or write
 //   co_await http::async_read_header(stream, buffer, parser, use_ec(ec));
 //   if (ec && deadline.timed_out()) ...                          // a timeout, whatever ec says
-//                                                                // (operation_aborted, bad_descriptor)
+//                                                                // (operation_aborted,
+//                                                                bad_descriptor)
 // A deadline guards one socket at a time, the one its last arm() named: a proxied connection
 // waits on its client or on its leased upstream, never on both, so one timer serves both
 // (arming for the upstream socket stops the client's deadline, and back). An upstream timeout
@@ -62,7 +63,8 @@ public:
     // other) is closed (or shut for reading) when it passes. Replaces the previous deadline and
     // socket; clears timed_out(). `socket` must outlive this object or be followed by another
     // arm() or disarm().
-    void arm(Clock::duration timeout, boost::asio::ip::tcp::socket& socket, OnExpiry on_expiry = OnExpiry::close);
+    void arm(Clock::duration timeout, boost::asio::ip::tcp::socket& socket,
+             OnExpiry on_expiry = OnExpiry::close);
     // No deadline and no socket until the next arm() (e.g. while a connection sits in a pool).
     void disarm();
 

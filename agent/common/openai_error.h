@@ -1,4 +1,5 @@
-// Errors sent to clients use OpenAI's JSON shape so SDKs surface them (docs/architecture.md, Contracts).
+// Errors sent to clients use OpenAI's JSON shape so SDKs surface them (docs/architecture.md,
+// Contracts).
 #pragma once
 
 #include <string>

@@ -1,6 +1,7 @@
 // Parses and validates sluiced's YAML config. Every problem ends as one ConfigError line of
 // the form `config <file>: <what is wrong with which key> (line N)`, because the operator sees
-// exactly that line and an exit code, nothing else (docs/architecture.md, Contracts: "one line naming it").
+// exactly that line and an exit code, nothing else (docs/architecture.md, Contracts: "one line
+// naming it").
 #include "agent/config/config.h"
 
 #include <arpa/inet.h>
@@ -200,48 +201,49 @@ public:
         bool upstream_given = false;
         std::map<std::string, UpstreamConfig> upstream;
         std::map<std::string, YAML::Node> upstream_nodes;
-        for_each_key(root, "",
-                     {"listen", "cgroup", "state_dir", "intercept", "upstream", "audit", "policy",
-                      "admin", "pin_dir", "failure_mode", "limits", "oidc", "passthrough_sni", "approvals"},
-                     [&](const std::string& key, const YAML::Node& value) {
-                         // `key:` with nothing after it means "use the default".
-                         if (value.IsNull()) return;
-                         if (key == "listen") {
-                             config.listen = host_port_value(value, key);
-                             if (!is_ip_literal(config.listen.host)) {
-                                 fail("'listen' host must be an IP address, got " +
-                                          quote_value(config.listen.host),
-                                      value);
-                             }
-                         } else if (key == "cgroup") {
-                             config.cgroup = string_value(value, key, true);
-                         } else if (key == "state_dir") {
-                             config.state_dir = string_value(value, key, false);
-                         } else if (key == "intercept") {
-                             config.intercept = parse_intercept(value);
-                         } else if (key == "upstream") {
-                             upstream_given = true;
-                             parse_upstream(value, upstream, upstream_nodes);
-                         } else if (key == "audit") {
-                             config.audit = parse_audit(value);
-                         } else if (key == "policy") {
-                             config.policy = string_value(value, key, true);
-                         } else if (key == "admin") {
-                             config.admin = string_value(value, key, false);
-                         } else if (key == "pin_dir") {
-                             config.pin_dir = string_value(value, key, false);
-                         } else if (key == "failure_mode") {
-                             config.failure_mode = parse_failure_mode(value);
-                         } else if (key == "limits") {
-                             config.limits = parse_limits(value);
-                         } else if (key == "oidc") {
-                             config.oidc = parse_oidc(value);
-                         } else if (key == "passthrough_sni") {
-                             config.passthrough_sni = parse_sni_globs(value, key);
-                         } else if (key == "approvals") {
-                             config.approvals = parse_approvals(value);
-                         }
-                     });
+        for_each_key(
+            root, "",
+            {"listen", "cgroup", "state_dir", "intercept", "upstream", "audit", "policy", "admin",
+             "pin_dir", "failure_mode", "limits", "oidc", "passthrough_sni", "approvals"},
+            [&](const std::string& key, const YAML::Node& value) {
+                // `key:` with nothing after it means "use the default".
+                if (value.IsNull()) return;
+                if (key == "listen") {
+                    config.listen = host_port_value(value, key);
+                    if (!is_ip_literal(config.listen.host)) {
+                        fail("'listen' host must be an IP address, got " +
+                                 quote_value(config.listen.host),
+                             value);
+                    }
+                } else if (key == "cgroup") {
+                    config.cgroup = string_value(value, key, true);
+                } else if (key == "state_dir") {
+                    config.state_dir = string_value(value, key, false);
+                } else if (key == "intercept") {
+                    config.intercept = parse_intercept(value);
+                } else if (key == "upstream") {
+                    upstream_given = true;
+                    parse_upstream(value, upstream, upstream_nodes);
+                } else if (key == "audit") {
+                    config.audit = parse_audit(value);
+                } else if (key == "policy") {
+                    config.policy = string_value(value, key, true);
+                } else if (key == "admin") {
+                    config.admin = string_value(value, key, false);
+                } else if (key == "pin_dir") {
+                    config.pin_dir = string_value(value, key, false);
+                } else if (key == "failure_mode") {
+                    config.failure_mode = parse_failure_mode(value);
+                } else if (key == "limits") {
+                    config.limits = parse_limits(value);
+                } else if (key == "oidc") {
+                    config.oidc = parse_oidc(value);
+                } else if (key == "passthrough_sni") {
+                    config.passthrough_sni = parse_sni_globs(value, key);
+                } else if (key == "approvals") {
+                    config.approvals = parse_approvals(value);
+                }
+            });
 
         // Every intercepted host gets an upstream entry; one given for a host that is not
         // intercepted is almost certainly a typo of one that is, so it is refused.
@@ -258,8 +260,10 @@ public:
         // another intercepted host has an upstream (and a key) only when the config names one.
         std::map<std::string, UpstreamConfig> filled;
         for (const auto& t : config.intercept) {
-            if (auto it = upstream.find(t.host); it != upstream.end()) filled[t.host] = it->second;
-            else if (t.host == kDefaultUpstreamHost) filled[t.host] = UpstreamConfig{};
+            if (auto it = upstream.find(t.host); it != upstream.end())
+                filled[t.host] = it->second;
+            else if (t.host == kDefaultUpstreamHost)
+                filled[t.host] = UpstreamConfig{};
         }
         config.upstream = std::move(filled);
         return config;
@@ -287,7 +291,8 @@ private:
                              if (value.IsNull()) return;
                              if (key == "host") {
                                  target.host = to_lower(string_value(value, name, false));
-                                 if (target.host.size() > 1 && target.host.back() == '.') target.host.pop_back();
+                                 if (target.host.size() > 1 && target.host.back() == '.')
+                                     target.host.pop_back();
                                  if (!is_hostname(target.host)) {
                                      fail("'" + name + "' must be a host name, got " +
                                               quote_value(value.Scalar()),
@@ -312,7 +317,9 @@ private:
 
     // Lower-cased (SNI is compared in its canonical form) and checked as globs.
     std::vector<std::string> parse_sni_globs(const YAML::Node& node, const std::string& key) const {
-        if (!node.IsSequence()) fail("'" + key + "' must be a list of host name globs, got " + describe_node(node), node);
+        if (!node.IsSequence())
+            fail("'" + key + "' must be a list of host name globs, got " + describe_node(node),
+                 node);
         std::vector<std::string> globs;
         for (size_t i = 0; i < node.size(); ++i) {
             const std::string name = key + "[" + std::to_string(i) + "]";
@@ -384,8 +391,8 @@ private:
         require_map(node, "audit");
         AuditConfig audit;
         for_each_key(node, "audit.",
-                     {"path", "rotate_bytes", "rotate_interval_s", "keep_files", "checkpoint_records",
-                      "checkpoint_interval_s"},
+                     {"path", "rotate_bytes", "rotate_interval_s", "keep_files",
+                      "checkpoint_records", "checkpoint_interval_s"},
                      [&](const std::string& key, const YAML::Node& v) {
                          if (v.IsNull()) return;
                          const std::string name = "audit." + key;
@@ -394,13 +401,17 @@ private:
                          } else if (key == "rotate_bytes") {
                              audit.rotate_bytes = unsigned_value(v, name, 0, uint64_t{1} << 50);
                          } else if (key == "rotate_interval_s") {
-                             audit.rotate_interval_s = static_cast<uint32_t>(unsigned_value(v, name, 0, 366 * 86400));
+                             audit.rotate_interval_s =
+                                 static_cast<uint32_t>(unsigned_value(v, name, 0, 366 * 86400));
                          } else if (key == "keep_files") {
-                             audit.keep_files = static_cast<uint32_t>(unsigned_value(v, name, 0, 100000));
+                             audit.keep_files =
+                                 static_cast<uint32_t>(unsigned_value(v, name, 0, 100000));
                          } else if (key == "checkpoint_records") {
-                             audit.checkpoint_records = static_cast<uint32_t>(unsigned_value(v, name, 1, 100000000));
+                             audit.checkpoint_records =
+                                 static_cast<uint32_t>(unsigned_value(v, name, 1, 100000000));
                          } else if (key == "checkpoint_interval_s") {
-                             audit.checkpoint_interval_s = static_cast<uint32_t>(unsigned_value(v, name, 1, 86400));
+                             audit.checkpoint_interval_s =
+                                 static_cast<uint32_t>(unsigned_value(v, name, 1, 86400));
                          }
                      });
         return audit;
@@ -455,27 +466,35 @@ private:
         require_map(node, "approvals");
         ApprovalsConfig approvals;
         for_each_key(node, "approvals.",
-                     {"timeout", "keepalive_interval", "retry_window", "max_held", "max_held_per_identity",
-                      "approvers"},
+                     {"timeout", "keepalive_interval", "retry_window", "max_held",
+                      "max_held_per_identity", "approvers"},
                      [&](const std::string& key, const YAML::Node& v) {
                          const std::string name = "approvals." + key;
                          if (v.IsNull()) return;
-                         if (key == "timeout") approvals.timeout_s = duration_value(v, name);
-                         else if (key == "keepalive_interval") approvals.keepalive_interval_s = duration_value(v, name);
-                         else if (key == "retry_window") approvals.retry_window_s = duration_value(v, name);
+                         if (key == "timeout")
+                             approvals.timeout_s = duration_value(v, name);
+                         else if (key == "keepalive_interval")
+                             approvals.keepalive_interval_s = duration_value(v, name);
+                         else if (key == "retry_window")
+                             approvals.retry_window_s = duration_value(v, name);
                          else if (key == "max_held")
-                             approvals.max_held = static_cast<uint32_t>(unsigned_value(v, name, 1, 1'000'000));
+                             approvals.max_held =
+                                 static_cast<uint32_t>(unsigned_value(v, name, 1, 1'000'000));
                          else if (key == "max_held_per_identity")
-                             approvals.max_held_per_identity = static_cast<uint32_t>(unsigned_value(v, name, 1, 1'000'000));
+                             approvals.max_held_per_identity =
+                                 static_cast<uint32_t>(unsigned_value(v, name, 1, 1'000'000));
                          else if (key == "approvers") {
                              require_map(v, name);
-                             for_each_key(v, name + ".", {"users", "groups"},
-                                          [&](const std::string& sub, const YAML::Node& list) {
-                                              if (list.IsNull() || (list.IsSequence() && list.size() == 0)) return;
-                                              auto values = string_or_list(list, name + "." + sub);
-                                              (sub == "users" ? approvals.approver_users : approvals.approver_groups) =
-                                                  std::move(values);
-                                          });
+                             for_each_key(
+                                 v, name + ".", {"users", "groups"},
+                                 [&](const std::string& sub, const YAML::Node& list) {
+                                     if (list.IsNull() || (list.IsSequence() && list.size() == 0))
+                                         return;
+                                     auto values = string_or_list(list, name + "." + sub);
+                                     (sub == "users" ? approvals.approver_users
+                                                     : approvals.approver_groups) =
+                                         std::move(values);
+                                 });
                          }
                      });
         return approvals;

@@ -1,5 +1,6 @@
 // sluiced's configuration: one struct, parsed and validated in one place (config.cpp),
-// then passed down by const reference. Keys and defaults are a contract (docs/architecture.md, Contracts).
+// then passed down by const reference. Keys and defaults are a contract (docs/architecture.md,
+// Contracts).
 #pragma once
 
 #include <cstdint>
@@ -32,9 +33,10 @@ struct InterceptTarget {
 };
 
 struct UpstreamConfig {
-    std::string connect;       // optional host:port to dial instead of the original destination
-    std::string ca_file;       // optional extra CA bundle to verify the upstream certificate
-    std::string api_key_file = "/etc/sluice/openai.key";  // the default only for kDefaultUpstreamHost
+    std::string connect;  // optional host:port to dial instead of the original destination
+    std::string ca_file;  // optional extra CA bundle to verify the upstream certificate
+    std::string api_key_file =
+        "/etc/sluice/openai.key";  // the default only for kDefaultUpstreamHost
 };
 
 // The audit file, its rotation and its tamper evidence (docs/audit.md).
@@ -70,8 +72,8 @@ struct OidcIssuerConfig {
     std::string issuer;                  // must equal the token's "iss" exactly
     std::vector<std::string> audiences;  // the token's "aud" must contain one of these
     std::string jwks_file;
-    std::string jwks_uri;                // https:// only
-    std::string ca_file;                 // extra CA bundle for jwks_uri / discovery fetches
+    std::string jwks_uri;  // https:// only
+    std::string ca_file;   // extra CA bundle for jwks_uri / discovery fetches
     uint32_t clock_skew_s = 60;
     uint32_t jwks_refresh_s = 3600;
     std::vector<std::string> algorithms{"RS256", "ES256", "EdDSA"};
@@ -86,8 +88,9 @@ struct ApprovalsConfig {
     uint32_t retry_window_s = 3600;
     uint32_t max_held = 1000;
     uint32_t max_held_per_identity = 20;
-    std::vector<std::string> approver_users;   // besides root
-    std::vector<std::string> approver_groups;  // with approvers, the admin socket is 0666 (peer credentials decide)
+    std::vector<std::string> approver_users;  // besides root
+    std::vector<std::string>
+        approver_groups;  // with approvers, the admin socket is 0666 (peer credentials decide)
 };
 
 struct Config {
@@ -112,7 +115,8 @@ struct Config {
     ApprovalsConfig approvals;
 };
 
-// The configuration used when no file is given: every key at its documented default (packaging/sluiced.yaml).
+// The configuration used when no file is given: every key at its documented default
+// (packaging/sluiced.yaml).
 Config default_config();
 // Parses YAML text; `source` names the file in error messages. Throws ConfigError.
 Config parse_config(const std::string& yaml_text, const std::string& source);

@@ -48,7 +48,8 @@ std::vector<std::string> intercepted_hosts(const Config& config) {
 
 std::vector<TargetEntry> to_target_entries(const std::vector<ResolvedTarget>& resolved) {
     std::vector<TargetEntry> entries;
-    for (const auto& target : resolved) entries.push_back(TargetEntry{target.addr, target.port, target.expires_unix_s});
+    for (const auto& target : resolved)
+        entries.push_back(TargetEntry{target.addr, target.port, target.expires_unix_s});
     return entries;
 }
 
@@ -59,7 +60,8 @@ void raise_descriptor_limit() {
     rlimit limit{};
     if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
     limit.rlim_cur = limit.rlim_max;
-    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) spdlog::warn("cannot raise the open files limit: {}", std::strerror(errno));
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0)
+        spdlog::warn("cannot raise the open files limit: {}", std::strerror(errno));
 }
 
 ApprovalSettings approval_settings(const ApprovalsConfig& config) {
@@ -71,12 +73,14 @@ ApprovalSettings approval_settings(const ApprovalsConfig& config) {
     settings.max_held_per_identity = config.max_held_per_identity;
     for (const auto& name : config.approver_users) {
         const passwd* user = ::getpwnam(name.c_str());
-        if (!user) throw std::runtime_error("approvals.approvers.users: no user named '" + name + "'");
+        if (!user)
+            throw std::runtime_error("approvals.approvers.users: no user named '" + name + "'");
         settings.approver_uids.push_back(user->pw_uid);
     }
     for (const auto& name : config.approver_groups) {
         const group* found = ::getgrnam(name.c_str());
-        if (!found) throw std::runtime_error("approvals.approvers.groups: no group named '" + name + "'");
+        if (!found)
+            throw std::runtime_error("approvals.approvers.groups: no group named '" + name + "'");
         settings.approver_gids.push_back(found->gr_gid);
     }
     return settings;
@@ -91,8 +95,10 @@ Approver approver_of(const AdminPeer& peer) {
 }
 
 void log_policy_outcome(const PolicyReloadOutcome& outcome) {
-    if (outcome.ok) spdlog::info("{}", outcome.message);
-    else spdlog::error("{}", outcome.message);
+    if (outcome.ok)
+        spdlog::info("{}", outcome.message);
+    else
+        spdlog::error("{}", outcome.message);
 }
 
 }  // namespace
@@ -106,13 +112,16 @@ int run_daemon(const Config& config) {
     ::signal(SIGPIPE, SIG_IGN);
     raise_descriptor_limit();
 
-    CertificateAuthority ca = CertificateAuthority::load_or_create(config.state_dir, intercepted_hosts(config));
+    CertificateAuthority ca =
+        CertificateAuthority::load_or_create(config.state_dir, intercepted_hosts(config));
     spdlog::info("CA certificate: {} (clients must trust it)", ca.ca_cert_path());
     UpstreamHosts upstreams(config);
     spdlog::info("api keys: {}", upstreams.reload());
     for (const auto& target : config.intercept)
         if (upstreams.find(target.host) == nullptr)
-            spdlog::warn("{} has no upstream entry (no key): its requests get 503 upstream_not_configured", target.host);
+            spdlog::warn(
+                "{} has no upstream entry (no key): its requests get 503 upstream_not_configured",
+                target.host);
     AuditWriterOptions audit_options;
     audit_options.path = config.audit.path;
     audit_options.rotate_bytes = config.audit.rotate_bytes;
@@ -120,13 +129,16 @@ int run_daemon(const Config& config) {
     audit_options.keep_files = config.audit.keep_files;
     audit_options.checkpoint_records = config.audit.checkpoint_records;
     audit_options.checkpoint_interval = std::chrono::seconds(config.audit.checkpoint_interval_s);
-    audit_options.signer = std::make_shared<const AuditSigner>(AuditSigner::load_or_create(config.state_dir));
-    spdlog::info("audit: checkpoints signed with key {} ({}/{})", audit_options.signer->key_id(), config.state_dir,
-                 kAuditPublicKeyFile);
+    audit_options.signer =
+        std::make_shared<const AuditSigner>(AuditSigner::load_or_create(config.state_dir));
+    spdlog::info("audit: checkpoints signed with key {} ({}/{})", audit_options.signer->key_id(),
+                 config.state_dir, kAuditPublicKeyFile);
     AuditWriter audit(std::move(audit_options));
     if (const std::size_t incomplete = record_incomplete_requests(config.audit.path, audit))
-        spdlog::warn("audit: {} request(s) were forwarded before sluiced last stopped and never completed; "
-                     "each is recorded with reason sluiced_stopped", incomplete);
+        spdlog::warn(
+            "audit: {} request(s) were forwarded before sluiced last stopped and never completed; "
+            "each is recorded with reason sluiced_stopped",
+            incomplete);
     PolicyStore policies(config.policy);
     spdlog::info("{}", policies.load_initial());
     PolicyState policy_state;
@@ -135,9 +147,12 @@ int run_daemon(const Config& config) {
     RequestGate gate(policies, policy_state);
     OidcAuthenticator oidc(config.oidc);
     const std::string host_secret = load_or_create_host_secret(config.state_dir + "/host-secret");
-    if (oidc.enabled()) spdlog::info("oidc: {} issuer(s); tokens presented as API keys are verified", config.oidc.size());
+    if (oidc.enabled())
+        spdlog::info("oidc: {} issuer(s); tokens presented as API keys are verified",
+                     config.oidc.size());
     const auto save_policy_state = [&] {
-        if (const std::string error = policy_state_file.save(policy_state); !error.empty()) spdlog::error("{}", error);
+        if (const std::string error = policy_state_file.save(policy_state); !error.empty())
+            spdlog::error("{}", error);
     };
 
     ApprovalRegistry approvals(approval_settings(config.approvals));
@@ -158,22 +173,23 @@ int run_daemon(const Config& config) {
     loader_options.exempt_tgid = static_cast<uint32_t>(::getpid());
     std::unique_ptr<RedirectLoader> loader = RedirectLoader::load(loader_options);
 
-    ProxyContext proxy_context{
-        config,
-        [&](const boost::asio::ip::tcp::endpoint& client, RecentIdentities& recent) -> std::optional<ConnectionOrigin> {
-            auto meta = loader->take_connection(client.data(), static_cast<socklen_t>(client.size()));
-            if (!meta) return std::nullopt;
-            return attribution.origin_of(*meta, recent);
-        },
-        [&](const std::string& sni) { return ca.server_context_for(sni); },
-        upstreams,
-        audit,
-        gate,
-        oidc,
-        host_secret,
-        {},
-        SniRoutingTable{intercepted_hosts(config), config.passthrough_sni},
-        {}};
+    ProxyContext proxy_context{config,
+                               [&](const boost::asio::ip::tcp::endpoint& client,
+                                   RecentIdentities& recent) -> std::optional<ConnectionOrigin> {
+                                   auto meta = loader->take_connection(
+                                       client.data(), static_cast<socklen_t>(client.size()));
+                                   if (!meta) return std::nullopt;
+                                   return attribution.origin_of(*meta, recent);
+                               },
+                               [&](const std::string& sni) { return ca.server_context_for(sni); },
+                               upstreams,
+                               audit,
+                               gate,
+                               oidc,
+                               host_secret,
+                               {},
+                               SniRoutingTable{intercepted_hosts(config), config.passthrough_sni},
+                               {}};
     TargetResolver resolver(config.intercept, [&](const std::vector<ResolvedTarget>& targets) {
         try {
             loader->replace_targets(to_target_entries(targets));
@@ -184,7 +200,8 @@ int run_daemon(const Config& config) {
         }
     });
     proxy_context.host_for_address = [&](const boost::asio::ip::address& address) {
-        const IpAddress key = address.is_v4() ? v4_mapped(address.to_v4().to_bytes()) : address.to_v6().to_bytes();
+        const IpAddress key =
+            address.is_v4() ? v4_mapped(address.to_v4().to_bytes()) : address.to_v6().to_bytes();
         return resolver.host_for_address(key);
     };
     proxy_context.approvals = &approvals;
@@ -195,26 +212,31 @@ int run_daemon(const Config& config) {
 
     AdminServer admin(config.admin);
     admin.on("status", [&](const nlohmann::json&) {
-        nlohmann::json report = status_report(config, loader->status(), resolver.snapshot(), proxy_context.counters,
-                                              audit.stats(), upstreams.all_keys_loaded());
+        nlohmann::json report =
+            status_report(config, loader->status(), resolver.snapshot(), proxy_context.counters,
+                          audit.stats(), upstreams.all_keys_loaded());
         report["policy"] = policy_status_json(policies, policy_state);
         report["oidc"] = oidc_status_json(oidc.status());
         report["upstreams"] = upstreams.status_json();
         return report;
     });
-    // SIGHUP and `sluicectl reload` do the same: keys, policy (a bad one keeps the old), audit file.
+    // SIGHUP and `sluicectl reload` do the same: keys, policy (a bad one keeps the old), audit
+    // file.
     const auto reload = [&] {
         const std::string key_outcome = upstreams.reload();
         spdlog::info("api keys: {}", key_outcome);
         const PolicyReloadOutcome policy_outcome = policies.reload();
         log_policy_outcome(policy_outcome);
         audit.reopen();
-        return nlohmann::json{{"ok", policy_outcome.ok}, {"api_key", key_outcome}, {"policy", policy_outcome.message}};
+        return nlohmann::json{{"ok", policy_outcome.ok},
+                              {"api_key", key_outcome},
+                              {"policy", policy_outcome.message}};
     };
     admin.on("reload", [&](const nlohmann::json&) { return reload(); });
     // Each decision is audited here, where the approver is known; the held session audits the
     // hold, the timeout and the outcome on its request's record.
-    const ApprovalDecided audit_decision = [&](const std::string& id, const ApprovalRegistry::DecideOutcome& outcome) {
+    const ApprovalDecided audit_decision = [&](const std::string& id,
+                                               const ApprovalRegistry::DecideOutcome& outcome) {
         AuditRecord event;
         event.kind = "approval";
         event.id = outcome.request.request_id;
@@ -226,9 +248,11 @@ int run_daemon(const Config& config) {
         event.rule = outcome.request.rule;
         event.action = std::string(to_string(outcome.decision.state));
         event.reason = outcome.decision.reason;
-        event.approval = approval_event_json(id, to_string(outcome.decision.state), outcome.request, outcome.decision);
+        event.approval = approval_event_json(id, to_string(outcome.decision.state), outcome.request,
+                                             outcome.decision);
         audit.write_record(event);
-        spdlog::info("approval {}: {} by {}", id, to_string(outcome.decision.state), outcome.decision.approver);
+        spdlog::info("approval {}: {} by {}", id, to_string(outcome.decision.state),
+                     outcome.decision.approver);
     };
     admin.on_open("approvals", [&](const nlohmann::json& request, const AdminPeer& peer) {
         return run_approval_command(approvals, request, approver_of(peer), audit_decision);
@@ -258,8 +282,9 @@ int run_daemon(const Config& config) {
             spdlog::info("SIGHUP: reloading");
             reload();
         } else if (signal == SIGINT || signal == SIGTERM) {
-            spdlog::info("stopping (the redirect stays in place: target connections fail closed "
-                         "until sluiced is back; `sluicectl unload` removes it)");
+            spdlog::info(
+                "stopping (the redirect stays in place: target connections fail closed "
+                "until sluiced is back; `sluicectl unload` removes it)");
             break;
         } else {
             if (upstreams.reload_if_changed()) spdlog::info("an api key file changed: reloaded");
@@ -271,7 +296,8 @@ int run_daemon(const Config& config) {
     resolver.stop();
     // Held requests are answered (503, nothing was sent) before the workers stop.
     approvals.shut_down();
-    for (int i = 0; i < 40 && approvals.open_holds() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (int i = 0; i < 40 && approvals.open_holds() > 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
     proxy.stop();
     save_policy_state();
     audit.flush();

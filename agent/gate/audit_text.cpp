@@ -25,7 +25,8 @@ bool redact_with(const masking::MaskingControl& control, std::string& text) {
 
 std::string sha256_prefix(std::string_view text) { return sha256_hex(text, 8); }
 
-std::optional<std::string> blocked_pattern(const Policy& policy, const std::vector<std::string>& views) {
+std::optional<std::string> blocked_pattern(const Policy& policy,
+                                           const std::vector<std::string>& views) {
     if (policy.block_prompts)
         if (auto hit = policy.block_prompts->patterns->first_match(views)) return hit;
     for (const auto& rule : policy.rules)
@@ -50,8 +51,10 @@ std::string audit_safe_text(const Policy* policy, std::string_view original) {
     const auto hit = blocked_pattern(*policy, views);
     if (!hit) return text;
     const std::string program = text.substr(0, text.find(' '));
-    std::string out = program.size() <= 256 && !blocked_pattern(*policy, {program}) ? program + " " : "";
-    return out + "[withheld: matches blocked pattern " + *hit + "; sha256 " + sha256_prefix(original) + "]";
+    std::string out =
+        program.size() <= 256 && !blocked_pattern(*policy, {program}) ? program + " " : "";
+    return out + "[withheld: matches blocked pattern " + *hit + "; sha256 " +
+           sha256_prefix(original) + "]";
 }
 
 }  // namespace sluice

@@ -27,7 +27,8 @@ struct ExplainQuery {
 uint32_t parse_uid(const std::string& text) {
     size_t used = 0;
     const unsigned long value = std::stoul(text, &used);
-    if (used != text.size() || value > UINT32_MAX) throw std::invalid_argument("--uid: not a uid: " + text);
+    if (used != text.size() || value > UINT32_MAX)
+        throw std::invalid_argument("--uid: not a uid: " + text);
     return static_cast<uint32_t>(value);
 }
 
@@ -65,36 +66,57 @@ ExplainQuery parse_explain_args(const std::vector<std::string>& args) {
             if (!query.identity.user_controlled) query.identity.user_controlled.emplace();
             return *query.identity.user_controlled;
         };
-        if (flag == "--user") query.identity.user = value;
-        else if (flag == "--uid") query.identity.uid = parse_uid(value);
-        else if (flag == "--group") query.identity.groups.push_back(value), groups_given = true;
-        else if (flag == "--unit") query.identity.unit = value;
-        else if (flag == "--slice") query.identity.slice = value;
-        else if (flag == "--cgroup") query.identity.cgroup = value;
-        else if (flag == "--container") query.identity.container_id = value;
-        else if (flag == "--pod") query.identity.pod_uid = value;
-        else if (flag == "--exe") query.identity.exe = value, query.identity.exe_trusted = true;
-        else if (flag == "--user-exe") query.identity.exe = value, query.identity.exe_trusted = false;
-        else if (flag == "--user-unit") user_made().unit = value;
-        else if (flag == "--user-slice") user_made().slice = value;
-        else if (flag == "--user-cgroup") user_made().cgroup = value;
-        else if (flag == "--user-container") user_made().container_id = value;
-        else if (flag == "--user-pod") user_made().pod_uid = value;
-        else if (flag == "--oidc-subject") query.identity.oidc = OidcIdentity{"", value, "", {}, {}};
-        else if (flag == "--model") query.request.model = value;
-        else if (flag == "--method") query.request.method = value;
-        else if (flag == "--path") query.request.path = value;
-        else if (flag == "--max-tokens") query.request.max_output_tokens = std::stoll(value);
+        if (flag == "--user")
+            query.identity.user = value;
+        else if (flag == "--uid")
+            query.identity.uid = parse_uid(value);
+        else if (flag == "--group")
+            query.identity.groups.push_back(value), groups_given = true;
+        else if (flag == "--unit")
+            query.identity.unit = value;
+        else if (flag == "--slice")
+            query.identity.slice = value;
+        else if (flag == "--cgroup")
+            query.identity.cgroup = value;
+        else if (flag == "--container")
+            query.identity.container_id = value;
+        else if (flag == "--pod")
+            query.identity.pod_uid = value;
+        else if (flag == "--exe")
+            query.identity.exe = value, query.identity.exe_trusted = true;
+        else if (flag == "--user-exe")
+            query.identity.exe = value, query.identity.exe_trusted = false;
+        else if (flag == "--user-unit")
+            user_made().unit = value;
+        else if (flag == "--user-slice")
+            user_made().slice = value;
+        else if (flag == "--user-cgroup")
+            user_made().cgroup = value;
+        else if (flag == "--user-container")
+            user_made().container_id = value;
+        else if (flag == "--user-pod")
+            user_made().pod_uid = value;
+        else if (flag == "--oidc-subject")
+            query.identity.oidc = OidcIdentity{"", value, "", {}, {}};
+        else if (flag == "--model")
+            query.request.model = value;
+        else if (flag == "--method")
+            query.request.method = value;
+        else if (flag == "--path")
+            query.request.path = value;
+        else if (flag == "--max-tokens")
+            query.request.max_output_tokens = std::stoll(value);
         else if (flag == "--prompt") {
             // What blocked-prompt and approval patterns read, and the token estimate.
             query.request.texts.push_back(value);
             query.request.estimated_prompt_tokens = estimate_prompt_tokens(query.request.texts);
-        }
-        else throw std::invalid_argument("unknown option " + flag);
+        } else
+            throw std::invalid_argument("unknown option " + flag);
     }
     complete_user(query.identity, groups_given);
     // The caller's own subtree: explain asks about the user it names.
-    if (query.identity.user_controlled) query.identity.user_controlled->owner_uid = query.identity.uid;
+    if (query.identity.user_controlled)
+        query.identity.user_controlled->owner_uid = query.identity.uid;
     return query;
 }
 
@@ -154,8 +176,10 @@ int run_policy_check(const std::string& path) {
         std::fprintf(stderr, "%s\n", result.error.c_str());
         return 1;
     }
-    for (const std::string& warning : lint_policy(*result.policy)) std::printf("warning: %s\n", warning.c_str());
-    for (const std::string& warning : lint_exes_on_host(*result.policy)) std::printf("warning: %s\n", warning.c_str());
+    for (const std::string& warning : lint_policy(*result.policy))
+        std::printf("warning: %s\n", warning.c_str());
+    for (const std::string& warning : lint_exes_on_host(*result.policy))
+        std::printf("warning: %s\n", warning.c_str());
     if (const auto warning = lint_file_mode(path)) std::printf("warning: %s\n", warning->c_str());
     std::printf("ok: %s (%zu rules, default %s)\n", path.c_str(), result.policy->rules.size(),
                 result.policy->default_allow ? "allow" : "deny");

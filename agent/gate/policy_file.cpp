@@ -20,9 +20,11 @@ std::optional<std::string> read_file(const std::string& path) {
 }
 
 bool is_safe_zone_name(std::string_view zone) {
-    if (zone.empty() || zone.front() == '/' || zone.find("..") != std::string_view::npos) return false;
+    if (zone.empty() || zone.front() == '/' || zone.find("..") != std::string_view::npos)
+        return false;
     for (char c : zone)
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '_' || c == '-' || c == '+'))
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '_' || c == '-' ||
+              c == '+'))
             return false;
     return true;
 }

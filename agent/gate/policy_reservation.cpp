@@ -31,8 +31,10 @@ void PolicyReservation::release() {
 }
 
 void PolicyReservation::finish(unsigned upstream_status, const std::optional<UsageObject>& usage) {
-    if (upstream_status == 0 || upstream_status >= 400) release();
-    else settle(usage);
+    if (upstream_status == 0 || upstream_status >= 400)
+        release();
+    else
+        settle(usage);
 }
 
 }  // namespace sluice

@@ -11,7 +11,8 @@
 
 namespace sluice {
 
-PolicyStateFile::PolicyStateFile(const std::string& state_dir) : path_(state_dir + "/policy-state.json") {}
+PolicyStateFile::PolicyStateFile(const std::string& state_dir)
+    : path_(state_dir + "/policy-state.json") {}
 
 std::string PolicyStateFile::restore(PolicyState& state) const {
     std::ifstream in(path_);

@@ -23,10 +23,12 @@ void PolicyStore::set_policy(std::shared_ptr<const Policy> policy) {
 std::string PolicyStore::load_initial() {
     std::lock_guard lock(reload_mutex_);
     last_stamp_ = stamp_file(path_);
-    if (!last_stamp_) return "no policy file at " + path_ + ": every request is allowed and audited";
+    if (!last_stamp_)
+        return "no policy file at " + path_ + ": every request is allowed and audited";
     PolicyLoadResult result = load_policy_file(path_);
     if (!result.ok()) throw std::runtime_error(result.error);
-    const std::string outcome = "policy loaded from " + path_ + " (" + rule_count(*result.policy) + ")";
+    const std::string outcome =
+        "policy loaded from " + path_ + " (" + rule_count(*result.policy) + ")";
     set_policy(std::move(result.policy));
     return outcome;
 }
@@ -35,7 +37,8 @@ PolicyReloadOutcome PolicyStore::reload() {
     std::lock_guard lock(reload_mutex_);
     last_stamp_ = stamp_file(path_);
     if (!last_stamp_) {
-        if (!current()) return {true, "no policy file at " + path_ + ": every request is allowed and audited"};
+        if (!current())
+            return {true, "no policy file at " + path_ + ": every request is allowed and audited"};
         last_error_ = path_ + ": policy file is gone; keeping the policy in force";
         return {false, last_error_};
     }
@@ -45,7 +48,8 @@ PolicyReloadOutcome PolicyStore::reload() {
         return {false, "policy refused, keeping the one in force: " + result.error};
     }
     last_error_.clear();
-    PolicyReloadOutcome outcome{true, "policy reloaded from " + path_ + " (" + rule_count(*result.policy) + ")"};
+    PolicyReloadOutcome outcome{
+        true, "policy reloaded from " + path_ + " (" + rule_count(*result.policy) + ")"};
     set_policy(std::move(result.policy));
     return outcome;
 }

@@ -157,10 +157,12 @@ GateResult RequestGate::admit(const PolicyIdentity& identity, const GateRequest&
     }
     if (!result.decision.allowed()) {
         result.refusal = refusal_for(result.decision);
-        if (result.decision.code == "invalid_request_body") result.refusal->type = "invalid_request_error";
+        if (result.decision.code == "invalid_request_body")
+            result.refusal->type = "invalid_request_error";
         if (request.body_encoded && result.refusal->status == 400) {
             result.refusal->status = 415;
-            result.refusal->message += " (it is sent with a Content-Encoding; send it uncompressed)";
+            result.refusal->message +=
+                " (it is sent with a Content-Encoding; send it uncompressed)";
         }
         return result;
     }

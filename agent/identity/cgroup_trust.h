@@ -40,8 +40,8 @@ struct CgroupTrustBoundary {
     // below it).
     bool delegated = false;
     std::optional<uint32_t> owner_uid;  // the user the delegated part belongs to, when known
-    std::string system_path;            // the trusted components: "/user.slice/.../user@65534.service"
-    std::string user_path;              // the rest, relative to system_path: "/app.slice/x.service"
+    std::string system_path;  // the trusted components: "/user.slice/.../user@65534.service"
+    std::string user_path;    // the rest, relative to system_path: "/app.slice/x.service"
 };
 
 // `facts_of(prefix)` answers for the directory at `prefix` under the cgroup2 mount ("" is the

@@ -45,8 +45,8 @@ bool exe_is_system_only(uint32_t tgid, std::string_view proc_root, uint32_t syst
             // readlink of /proc/<pid>/exe is the resolved path: ".." or a symlink on the way
             // means the tree changed since the exec, and nothing is vouched for.
             if (name == "..") return false;
-            dir.reset(::openat(dir.get(), name.c_str(),
-                               O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            dir.reset(
+                ::openat(dir.get(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
             if (dir.get() < 0 || !system_only_fd(dir.get(), system_uid)) return false;
         }
         pos = slash + 1;

@@ -97,7 +97,9 @@ nlohmann::json Identity::to_json() const {
 }
 
 IdentityResolver::IdentityResolver(IdentitySources sources)
-    : sources_(std::move(sources)), processes_(sources_.proc_root), cgroups_(sources_.cgroup_root) {}
+    : sources_(std::move(sources)),
+      processes_(sources_.proc_root),
+      cgroups_(sources_.cgroup_root) {}
 
 IdentityResolver::IdentityResolver(IdentitySources sources, UserDirectory::Lookup user_lookup)
     : sources_(std::move(sources)),

@@ -5,8 +5,8 @@
 
 #include <cstdint>
 #include <mutex>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,9 +36,9 @@ struct Identity {
     uint32_t pid = 0;  // the tgid: what users call the process id
     std::string user;  // "" when the uid has no passwd entry
     std::string comm;
-    std::string exe;      // "" when the process is gone or its exe is unreadable
+    std::string exe;           // "" when the process is gone or its exe is unreadable
     bool exe_trusted = false;  // exe_trust.h: the file and every directory above are root's
-    std::string cmdline;  // "" when the process is gone
+    std::string cmdline;       // "" when the process is gone
     uint64_t cgroup_id = 0;
     // Path under the cgroup2 mount, "" if the id could not be found. Only the system's part:
     // when the cgroup lies in a delegated subtree, this stops at the delegation point and the
@@ -96,7 +96,8 @@ private:
     // delegation point) off all but the first connection from each cgroup.
     static constexpr std::size_t kMaxCgroupFacts = 4096;
 
-    std::optional<CgroupFacts> cgroup_facts(uint64_t cgroup_id, const std::optional<ProcessInfo>& proc);
+    std::optional<CgroupFacts> cgroup_facts(uint64_t cgroup_id,
+                                            const std::optional<ProcessInfo>& proc);
 
     const IdentitySources sources_;
     ProcessCache processes_;

@@ -16,10 +16,9 @@ PolicyIdentity to_policy_identity(const Identity& identity) {
     out.exe_trusted = identity.exe_trusted;
     if (identity.user_controlled) {
         const UserControlledCgroup& from = *identity.user_controlled;
-        out.user_controlled =
-            UserControlledNames{from.owner_uid,          from.cgroup,
-                                from.labels.unit,        from.labels.slice,
-                                from.labels.container_id, from.labels.pod_uid};
+        out.user_controlled = UserControlledNames{from.owner_uid,           from.cgroup,
+                                                  from.labels.unit,         from.labels.slice,
+                                                  from.labels.container_id, from.labels.pod_uid};
     }
     return out;
 }

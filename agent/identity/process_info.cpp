@@ -49,7 +49,8 @@ std::string format_cmdline(std::string_view raw, size_t max_bytes) {
 std::string redact_credentials(std::string text) {
     // Command lines are world-readable in /proc but the audit outlives the process: keys typed
     // on them (curl -H "Authorization: Bearer ...", --api-key sk-...) must not be copied there.
-    static const RE2 kAfterMarker(R"((?i)(authorization:\s*(?:[a-z]+\s+)?|bearer\s+|api[-_]key[:=\s]\s*)[^\s"']+)");
+    static const RE2 kAfterMarker(
+        R"((?i)(authorization:\s*(?:[a-z]+\s+)?|bearer\s+|api[-_]key[:=\s]\s*)[^\s"']+)");
     static const RE2 kOpenAiKey(R"(\bsk-[A-Za-z0-9_\-]{3,})");
     RE2::GlobalReplace(&text, kAfterMarker, "\\1[REDACTED]");
     RE2::GlobalReplace(&text, kOpenAiKey, "[REDACTED]");

@@ -14,7 +14,7 @@ struct ProcessInfo {
     std::string exe;      // readlink of /proc/<tgid>/exe; "" if unreadable (kernel thread, EACCES)
     std::string comm;     // /proc/<tgid>/comm without the newline
     std::string cmdline;  // argv joined by spaces, cut at kMaxCmdlineBytes
-    std::string cgroup_path;  // the cgroup2 ("0::") line of /proc/<tgid>/cgroup, "" if none
+    std::string cgroup_path;   // the cgroup2 ("0::") line of /proc/<tgid>/cgroup, "" if none
     bool exe_trusted = false;  // exe_trust.h: only root could have put that file there
 };
 
@@ -27,7 +27,8 @@ std::optional<ProcessInfo> read_process(uint32_t tgid, std::string_view proc_roo
 // The process's start time (field 22 of /proc/<tgid>/stat, clock ticks after boot): with the
 // tgid it names one process for the life of the host, since a reused pid starts later. nullopt
 // if the process is gone or the file is unreadable. One open/read/close.
-std::optional<uint64_t> read_process_start_time(uint32_t tgid, std::string_view proc_root = "/proc");
+std::optional<uint64_t> read_process_start_time(uint32_t tgid,
+                                                std::string_view proc_root = "/proc");
 // readlink of /proc/<tgid>/exe; "" if unreadable. One syscall.
 std::string read_process_exe(uint32_t tgid, std::string_view proc_root = "/proc");
 

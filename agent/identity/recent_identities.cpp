@@ -19,7 +19,8 @@ std::shared_ptr<const ConnectionIdentity> RecentIdentities::find(const Connectin
     return entry->identity;
 }
 
-void RecentIdentities::remember(const ConnectingProcess& process, std::shared_ptr<const ConnectionIdentity> identity,
+void RecentIdentities::remember(const ConnectingProcess& process,
+                                std::shared_ptr<const ConnectionIdentity> identity,
                                 Clock::time_point now) {
     entries_.put(process, Entry{std::move(identity), now});
 }

@@ -17,8 +17,8 @@
 #include <memory>
 #include <string>
 
-#include "agent/identity/lru_map.h"
 #include "agent/identity/connection_origin.h"
+#include "agent/identity/lru_map.h"
 
 namespace sluice {
 
@@ -39,9 +39,10 @@ public:
     explicit RecentIdentities(std::size_t max_entries = 1024) : entries_(max_entries) {}
 
     // The identity remembered for `process` less than kRecentIdentityTtl ago, or null.
-    std::shared_ptr<const ConnectionIdentity> find(const ConnectingProcess& process, Clock::time_point now);
-    void remember(const ConnectingProcess& process, std::shared_ptr<const ConnectionIdentity> identity,
-                  Clock::time_point now);
+    std::shared_ptr<const ConnectionIdentity> find(const ConnectingProcess& process,
+                                                   Clock::time_point now);
+    void remember(const ConnectingProcess& process,
+                  std::shared_ptr<const ConnectionIdentity> identity, Clock::time_point now);
     std::size_t size() const { return entries_.size(); }
 
 private:

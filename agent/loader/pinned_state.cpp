@@ -11,12 +11,12 @@
 #include <stdexcept>
 #include <vector>
 
+#include "agent/common/unique_fd.h"
 #include "agent/loader/abi_codec.h"
 #include "agent/loader/bpffs.h"
 #include "agent/loader/cgroup.h"
 #include "agent/loader/connection_table.h"
 #include "agent/loader/redirect_loader.h"
-#include "agent/common/unique_fd.h"
 
 namespace sluice {
 namespace {

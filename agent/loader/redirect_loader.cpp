@@ -11,10 +11,10 @@
 #include <set>
 #include <stdexcept>
 
+#include "agent/common/unique_fd.h"
 #include "agent/loader/abi_codec.h"
 #include "agent/loader/bpffs.h"
 #include "agent/loader/pinned_state.h"
-#include "agent/common/unique_fd.h"
 
 namespace sluice {
 namespace {

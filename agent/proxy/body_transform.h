@@ -38,7 +38,8 @@ public:
 // masking fails, the masker's error event is the last thing the client gets, nothing raw.
 class StreamMasking final : public BodyTransform {
 public:
-    explicit StreamMasking(std::unique_ptr<masking::SseStreamMasker> masker) : masker_(std::move(masker)) {}
+    explicit StreamMasking(std::unique_ptr<masking::SseStreamMasker> masker)
+        : masker_(std::move(masker)) {}
     bool feed(std::string_view piece, bool last, std::string_view& out) override;
     bool changes_length() const override { return true; }
     std::string failure() const override { return masker_->failure(); }

@@ -4,10 +4,10 @@
 
 #include <array>
 
+#include <spdlog/spdlog.h>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <spdlog/spdlog.h>
 
 #include "agent/audit/audit_record.h"
 #include "agent/audit/audit_writer.h"
@@ -26,7 +26,6 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-
 // Keeps the worker's count of live sessions right on every exit path.
 class SessionCount {
 public:
@@ -39,9 +38,9 @@ private:
     ProxyWorker& worker_;
 };
 
-
 double elapsed_ms(std::chrono::steady_clock::time_point since) {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since)
+        .count();
 }
 
 // Plain-text bytes on the TLS port (e.g. `curl http://api.openai.com:443`): answer in HTTP so
@@ -51,10 +50,12 @@ net::awaitable<void> refuse_non_tls(tcp::socket& client) {
         const std::string body = openai_error_body(
             {400, "invalid_request_error", "tls_required", "sluice: this port speaks TLS only"});
         return "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n"
-               "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+               "Content-Length: " +
+               std::to_string(body.size()) + "\r\n\r\n" + body;
     }();
     boost::system::error_code ec;
-    co_await net::async_write(client, net::buffer(kResponse), net::redirect_error(net::use_awaitable, ec));
+    co_await net::async_write(client, net::buffer(kResponse),
+                              net::redirect_error(net::use_awaitable, ec));
     client.shutdown(tcp::socket::shutdown_both, ec);
 }
 
@@ -68,17 +69,20 @@ net::awaitable<void> refuse_non_tls(tcp::socket& client) {
 // The peeked hello is consumed first: closing with unread bytes would reset the connection and
 // could destroy the alert before the client reads it.
 net::awaitable<void> refuse_unrecognized_name(tcp::socket& client, std::size_t peeked_bytes) {
-    static constexpr std::array<uint8_t, 7> kAlert = {21, 3, 3, 0, 2, /*fatal*/ 2, /*unrecognized_name*/ 112};
+    static constexpr std::array<uint8_t, 7> kAlert = {
+        21, 3, 3, 0, 2, /*fatal*/ 2, /*unrecognized_name*/ 112};
     boost::system::error_code ec;
     std::array<char, 4096> discard;
     for (std::size_t left = peeked_bytes; left > 0 && !ec;)
         left -= client.receive(net::buffer(discard.data(), std::min(left, discard.size())), 0, ec);
-    co_await net::async_write(client, net::buffer(kAlert), net::redirect_error(net::use_awaitable, ec));
+    co_await net::async_write(client, net::buffer(kAlert),
+                              net::redirect_error(net::use_awaitable, ec));
     client.shutdown(tcp::socket::shutdown_both, ec);
 }
 
 // The audit line of a connection the router refused or spliced, not served.
-AuditRecord route_record(const ConnectionOrigin& origin, const SniRoute& route, std::string kind, std::string action) {
+AuditRecord route_record(const ConnectionOrigin& origin, const SniRoute& route, std::string kind,
+                         std::string action) {
     AuditRecord record = connection_record(origin, std::move(kind));
     record.sni = route.host;
     record.action = std::move(action);
@@ -88,19 +92,22 @@ AuditRecord route_record(const ConnectionOrigin& origin, const SniRoute& route, 
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-net::awaitable<void> route_client_connection(ProxyWorker& worker, tcp::socket& client, const tcp::endpoint& peer,
+net::awaitable<void> route_client_connection(ProxyWorker& worker, tcp::socket& client,
+                                             const tcp::endpoint& peer,
                                              InterceptedSessionPtr& session) {
     ProxyContext& context = worker.context();
     ++context.counters.connections;
     boost::system::error_code ec;
     client.set_option(tcp::no_delay(true), ec);
 
-    std::optional<ConnectionOrigin> origin = context.lookup_connection(peer, worker.recent_identities());
+    std::optional<ConnectionOrigin> origin =
+        context.lookup_connection(peer, worker.recent_identities());
     if (!origin) {
         // Not redirected by our programs (someone dialled the proxy port directly): there is
         // no original destination to serve, so refuse rather than guess.
         ++context.counters.unattributed;
-        spdlog::debug("proxy: connection from {} has no redirect record; closing", format_endpoint(peer));
+        spdlog::debug("proxy: connection from {} has no redirect record; closing",
+                      format_endpoint(peer));
         co_return;
     }
 
@@ -111,7 +118,8 @@ net::awaitable<void> route_client_connection(ProxyWorker& worker, tcp::socket& c
         AuditRecord record = connection_record(*origin, "connection");
         record.action = "error";
         record.reason = hello.timed_out ? "client_hello_timeout" : to_string(hello.result.status);
-        record.error = hello.timed_out ? "no TLS ClientHello within the deadline" : "not a TLS ClientHello";
+        record.error =
+            hello.timed_out ? "no TLS ClientHello within the deadline" : "not a TLS ClientHello";
         record.latency_ms = elapsed_ms(started);
         ++context.counters.client_errors;
         if (hello.result.status == ClientHelloStatus::not_tls) co_await refuse_non_tls(client);
@@ -132,7 +140,8 @@ net::awaitable<void> route_client_connection(ProxyWorker& worker, tcp::socket& c
     if (route.kind == SniRouteKind::refuse) {
         ++context.counters.refused_hellos;
         AuditRecord record = route_record(*origin, route, "connection", "refused");
-        record.error = "TLS to an intercepted address that sluice may neither inspect nor pass through";
+        record.error =
+            "TLS to an intercepted address that sluice may neither inspect nor pass through";
         co_await refuse_unrecognized_name(client, hello.bytes);
         record.latency_ms = elapsed_ms(started);
         context.audit.write_record(record);
@@ -162,7 +171,8 @@ net::awaitable<void> route_client_connection(ProxyWorker& worker, tcp::socket& c
 
 // Routing and the TLS handshake; for an intercepted connection it ends when the connection
 // first waits for a request (the session owns itself from then on, intercepted_session.h).
-net::awaitable<void> serve_client_connection(ProxyWorker& worker, tcp::socket client, tcp::endpoint peer) {
+net::awaitable<void> serve_client_connection(ProxyWorker& worker, tcp::socket client,
+                                             tcp::endpoint peer) {
     SessionCount count(worker);
     InterceptedSessionPtr session;
     co_await route_client_connection(worker, client, peer, session);

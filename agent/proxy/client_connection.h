@@ -11,7 +11,8 @@ namespace sluice {
 class ProxyWorker;
 
 // `peer`: the client's address, as accept() reported it.
-boost::asio::awaitable<void> serve_client_connection(ProxyWorker& worker, boost::asio::ip::tcp::socket client,
+boost::asio::awaitable<void> serve_client_connection(ProxyWorker& worker,
+                                                     boost::asio::ip::tcp::socket client,
                                                      boost::asio::ip::tcp::endpoint peer);
 
 }  // namespace sluice

@@ -46,13 +46,15 @@ private:
 // Waits until the client is readable or `deadline` passes (a timer cancels the wait). False
 // when the wait ended the hello: `peeked` then says whether by timeout or by a closed socket.
 static net::awaitable<bool> wait_readable(net::ip::tcp::socket& client, net::steady_timer& timer,
-                                   std::chrono::steady_clock::time_point deadline, PeekedHello& peeked) {
+                                          std::chrono::steady_clock::time_point deadline,
+                                          PeekedHello& peeked) {
     boost::system::error_code ec;
     timer.expires_at(deadline);
     timer.async_wait([&client](boost::system::error_code timer_ec) {
         if (!timer_ec) client.cancel();
     });
-    co_await client.async_wait(net::socket_base::wait_read, net::redirect_error(net::use_awaitable, ec));
+    co_await client.async_wait(net::socket_base::wait_read,
+                               net::redirect_error(net::use_awaitable, ec));
     timer.cancel();
     if (!ec) co_return true;
     peeked.timed_out = (ec == net::error::operation_aborted);
@@ -75,7 +77,8 @@ net::awaitable<PeekedHello> peek_client_hello(net::ip::tcp::socket& client) {
             peeked.timed_out = true;
             co_return peeked;
         }
-        const std::size_t n = client.receive(net::buffer(buffer), net::socket_base::message_peek, ec);
+        const std::size_t n =
+            client.receive(net::buffer(buffer), net::socket_base::message_peek, ec);
         if (ec == net::error::would_block) {
             if (!co_await wait_readable(client, timer, deadline, peeked)) co_return peeked;
             continue;

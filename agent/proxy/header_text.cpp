@@ -5,8 +5,10 @@ namespace sluice {
 namespace {
 
 void append_version(std::string& out, unsigned version) {
-    const char text[] = {'H', 'T', 'T', 'P', '/', static_cast<char>('0' + version / 10), '.',
-                         static_cast<char>('0' + version % 10)};
+    const char text[] = {'H', 'T',
+                         'T', 'P',
+                         '/', static_cast<char>('0' + version / 10),
+                         '.', static_cast<char>('0' + version % 10)};
     out.append(text, sizeof text);
 }
 
@@ -36,7 +38,8 @@ void append_header_text(std::string& out, const RequestHeader& header) {
 void append_header_text(std::string& out, const ResponseHeader& header) {
     append_version(out, header.version());
     const unsigned code = header.result_int();
-    const char status[] = {' ', static_cast<char>('0' + code / 100), static_cast<char>('0' + (code / 10) % 10),
+    const char status[] = {' ', static_cast<char>('0' + code / 100),
+                           static_cast<char>('0' + (code / 10) % 10),
                            static_cast<char>('0' + code % 10), ' '};
     out.append(status, sizeof status);
     out += header.reason();

@@ -45,17 +45,19 @@ inline bool ended_while_waiting(TlsStream& stream, boost::system::error_code& ec
 // Runs `operation(ec)` (one of Beast's synchronous operations on `stream`) until it stops for
 // something other than socket readiness, waiting for readiness in between.
 template <class Operation>
-boost::asio::awaitable<void> run(TlsStream& stream, Operation operation, boost::system::error_code& ec,
-                                 Start start = Start::now) {
+boost::asio::awaitable<void> run(TlsStream& stream, Operation operation,
+                                 boost::system::error_code& ec, Start start = Start::now) {
     if (start == Start::when_readable && !stream.has_pending_input()) {
-        co_await stream.next_layer().async_wait(boost::asio::socket_base::wait_read,
-                                                boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+        co_await stream.next_layer().async_wait(
+            boost::asio::socket_base::wait_read,
+            boost::asio::redirect_error(boost::asio::use_awaitable, ec));
         if (ended_while_waiting(stream, ec)) co_return;
     }
     for (;;) {
         operation(ec);
         if (ec != boost::asio::error::would_block) co_return;
-        co_await stream.async_wait_ready(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+        co_await stream.async_wait_ready(
+            boost::asio::redirect_error(boost::asio::use_awaitable, ec));
         if (ended_while_waiting(stream, ec)) co_return;
     }
 }
@@ -66,44 +68,61 @@ boost::asio::awaitable<void> run(TlsStream& stream, Operation operation, boost::
 
 // http::async_read_header.
 template <class Parser>
-boost::asio::awaitable<void> read_header(TlsStream& stream, boost::beast::flat_buffer& buffer, Parser& parser,
-                                         boost::system::error_code& ec, Start start = Start::now) {
-    return run(stream, [&stream, &buffer, &parser](boost::system::error_code& e) {
-        boost::beast::http::read_header(stream, buffer, parser, e);
-    }, ec, start);
+boost::asio::awaitable<void> read_header(TlsStream& stream, boost::beast::flat_buffer& buffer,
+                                         Parser& parser, boost::system::error_code& ec,
+                                         Start start = Start::now) {
+    return run(
+        stream,
+        [&stream, &buffer, &parser](boost::system::error_code& e) {
+            boost::beast::http::read_header(stream, buffer, parser, e);
+        },
+        ec, start);
 }
 
 // http::async_read_some.
 template <class Parser>
-boost::asio::awaitable<void> read_some(TlsStream& stream, boost::beast::flat_buffer& buffer, Parser& parser,
-                                       boost::system::error_code& ec) {
-    return run(stream, [&stream, &buffer, &parser](boost::system::error_code& e) {
-        boost::beast::http::read_some(stream, buffer, parser, e);
-    }, ec);
+boost::asio::awaitable<void> read_some(TlsStream& stream, boost::beast::flat_buffer& buffer,
+                                       Parser& parser, boost::system::error_code& ec) {
+    return run(
+        stream,
+        [&stream, &buffer, &parser](boost::system::error_code& e) {
+            boost::beast::http::read_some(stream, buffer, parser, e);
+        },
+        ec);
 }
 
 // http::async_write with a serializer (never with a message: its serializer would not
 // survive a wait). Beast's synchronous write() sends through write_some() only, so nothing
 // is sent twice when a write stops half way.
 template <class Serializer>
-boost::asio::awaitable<void> write(TlsStream& stream, Serializer& serializer, boost::system::error_code& ec) {
-    return run(stream, [&stream, &serializer](boost::system::error_code& e) {
-        boost::beast::http::write(stream, serializer, e);
-    }, ec);
+boost::asio::awaitable<void> write(TlsStream& stream, Serializer& serializer,
+                                   boost::system::error_code& ec) {
+    return run(
+        stream,
+        [&stream, &serializer](boost::system::error_code& e) {
+            boost::beast::http::write(stream, serializer, e);
+        },
+        ec);
 }
 
 // net::async_write of a message's header text (moved in) and its body (the caller keeps it).
-inline boost::asio::awaitable<void> write_head_and_body(TlsStream& stream, std::string head, std::string_view body,
+inline boost::asio::awaitable<void> write_head_and_body(TlsStream& stream, std::string head,
+                                                        std::string_view body,
                                                         boost::system::error_code& ec) {
-    return run(stream, [&stream, head = std::move(head), body, sent = std::size_t{0}](boost::system::error_code& e) mutable {
-        while (sent < head.size() + body.size()) {
-            const std::size_t body_sent = sent > head.size() ? sent - head.size() : 0;
-            const std::array<boost::asio::const_buffer, 2> pieces{
-                boost::asio::buffer(head) + sent, boost::asio::buffer(body.data(), body.size()) + body_sent};
-            sent += stream.write_some(pieces, e);
-            if (e) return;
-        }
-    }, ec);
+    return run(
+        stream,
+        [&stream, head = std::move(head), body,
+         sent = std::size_t{0}](boost::system::error_code& e) mutable {
+            while (sent < head.size() + body.size()) {
+                const std::size_t body_sent = sent > head.size() ? sent - head.size() : 0;
+                const std::array<boost::asio::const_buffer, 2> pieces{
+                    boost::asio::buffer(head) + sent,
+                    boost::asio::buffer(body.data(), body.size()) + body_sent};
+                sent += stream.write_some(pieces, e);
+                if (e) return;
+            }
+        },
+        ec);
 }
 
 }  // namespace sluice::inline_io

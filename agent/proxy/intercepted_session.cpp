@@ -7,24 +7,25 @@
 #include <mutex>
 #include <optional>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
 
 #include "agent/approvals/approval_registry.h"
 #include "agent/audit/audit_record.h"
 #include "agent/audit/audit_writer.h"
+#include "agent/common/connection_deadline.h"
 #include "agent/common/limits.h"
 #include "agent/common/openai_error.h"
+#include "agent/common/unpooled_allocator.h"
 #include "agent/gate/request_gate.h"
 #include "agent/oidc/oidc_authenticator.h"
-#include "agent/common/connection_deadline.h"
 #include "agent/proxy/body_transform.h"
 #include "agent/proxy/connection_record.h"
 #include "agent/proxy/header_text.h"
@@ -33,9 +34,8 @@
 #include "agent/proxy/request_admission.h"
 #include "agent/proxy/request_rewrite.h"
 #include "agent/proxy/request_stages.h"
-#include "agent/common/unpooled_allocator.h"
-#include "agent/upstream/api_key_store.h"
 #include "agent/tls/tls_stream.h"
+#include "agent/upstream/api_key_store.h"
 #include "agent/upstream/upstream_pool.h"
 #include "policy/ascii_case.h"
 #include "policy/masking/masking_session.h"
@@ -89,7 +89,8 @@ ClientError upstream_error(UpstreamFailure failure, const std::string& host) {
     if (failure == UpstreamFailure::timeout)
         return {504, "upstream_error", "upstream_timeout", "timed out reaching " + host};
     if (failure == UpstreamFailure::tls)
-        return {502, "upstream_error", "upstream_tls_error", "could not verify " + host + " over TLS"};
+        return {502, "upstream_error", "upstream_tls_error",
+                "could not verify " + host + " over TLS"};
     return {502, "upstream_error", "upstream_unreachable", "could not reach " + host};
 }
 
@@ -135,7 +136,8 @@ private:
     // Serves requests while they keep coming without a wait (pipelined or already arrived),
     // then leaves the session to wait_for_request() and ends. `wait_error`: what waiting for
     // the first request's bytes ended with.
-    static net::awaitable<void> serve_requests(InterceptedSessionPtr self, beast::error_code wait_error) {
+    static net::awaitable<void> serve_requests(InterceptedSessionPtr self,
+                                               beast::error_code wait_error) {
         InterceptedSession& session = *self;
         beast::error_code ec = wait_error;
         while (co_await session.serve_one_request(ec)) {
@@ -144,8 +146,10 @@ private:
                 co_return;
             }
         }
-        if (session.refused_) co_await session.close_client_lingering();
-        else session.close_client();
+        if (session.refused_)
+            co_await session.close_client_lingering();
+        else
+            session.close_client();
     }
 
     // After an error answer the client may still be sending its request (a body past the
@@ -178,7 +182,8 @@ private:
     // would report); false when it must be waited for.
     bool next_request_arrived(beast::error_code& ec, Look look) {
         ec = {};
-        deadline_.arm(client_idle_timeout(), client_.next_layer(), ConnectionDeadline::OnExpiry::stop_reading);
+        deadline_.arm(client_idle_timeout(), client_.next_layer(),
+                      ConnectionDeadline::OnExpiry::stop_reading);
         if (client_buffer_.size() != 0) return true;  // pipelined: it has begun arriving
         client_buffer_.shrink_to_fit();
         if (look == Look::in_tls_buffers && !client_.has_pending_input()) {
@@ -278,8 +283,9 @@ private:
                 // Idle past the timeout: a keep-alive connection simply ends. A request that
                 // began arriving and never finished (a slowloris) gets a 408 and an audit line.
                 if (!partial) co_return false;
-                const ClientError error = {408, "invalid_request_error", "request_timeout",
-                                           "the request header did not arrive within the client idle timeout"};
+                const ClientError error = {
+                    408, "invalid_request_error", "request_timeout",
+                    "the request header did not arrive within the client idle timeout"};
                 co_await refuse(record, error, started);
                 co_return false;
             }
@@ -300,17 +306,19 @@ private:
         RequestFacts facts(request, record);
         facts.body_pending = !parser.is_done();
         if (const auto length = parser.content_length()) facts.content_length = *length;
-        if (context_.oidc.enabled()) facts.oidc = co_await context_.oidc.authenticate_async(credential);
-        const StageEnvironment env{sni_,
-                                   intercepted_port_,
-                                   config_.limits.max_body_bytes,
-                                   origin_.identity->policy,
-                                   host_upstream_ ? host_upstream_->host : nullptr,
-                                   config_.failure_mode == FailureMode::closed && !context_.audit.healthy(),
-                                   context_.gate,
-                                   context_.host_secret,
-                                   context_.counters,
-                                   context_.approvals};
+        if (context_.oidc.enabled())
+            facts.oidc = co_await context_.oidc.authenticate_async(credential);
+        const StageEnvironment env{
+            sni_,
+            intercepted_port_,
+            config_.limits.max_body_bytes,
+            origin_.identity->policy,
+            host_upstream_ ? host_upstream_->host : nullptr,
+            config_.failure_mode == FailureMode::closed && !context_.audit.healthy(),
+            context_.gate,
+            context_.host_secret,
+            context_.counters,
+            context_.approvals};
         if (StageResult refusal = run_stages(head_stages(), facts, env)) {
             co_await refuse(record, *refusal, started);
             co_return false;
@@ -371,8 +379,8 @@ private:
                 co_return false;
             }
             record.upstream_connection_reused = lease.reused;
-            ExchangeOutcome outcome = co_await exchange(parser, upstream_request, body, *lease.stream,
-                                                        record, started, client_keep_alive);
+            ExchangeOutcome outcome = co_await exchange(
+                parser, upstream_request, body, *lease.stream, record, started, client_keep_alive);
             if (outcome == ExchangeOutcome::retry_on_fresh_connection && lease.reused && body &&
                 attempt == 0)
                 continue;
@@ -380,28 +388,37 @@ private:
             if (outcome == ExchangeOutcome::retry_on_fresh_connection) {
                 ++context_.counters.upstream_errors;
                 {
-                    const ClientError error = upstream_error(UpstreamFailure::unreachable, upstream_.host);
+                    const ClientError error =
+                        upstream_error(UpstreamFailure::unreachable, upstream_.host);
                     co_await refuse(record, error, started);
                 }
                 co_return false;
             }
             if (outcome == ExchangeOutcome::done_keep_upstream)
                 host_upstream_->pool->release(upstream_, std::move(lease.stream));
-            co_return outcome != ExchangeOutcome::close_client && client_keep_alive;
+            co_return outcome != ExchangeOutcome::close_client&& client_keep_alive;
         }
     }
 
-    enum class ExchangeOutcome { done_keep_upstream, done_close_upstream, close_client, retry_on_fresh_connection };
+    enum class ExchangeOutcome {
+        done_keep_upstream,
+        done_close_upstream,
+        close_client,
+        retry_on_fresh_connection
+    };
 
     // The body stages; a request they hold waits here for a person, then runs them again
     // with the approval met (the policy decides anew: budgets are reserved and the body masked
     // at release, never while held). False: refused, the answer is sent.
-    net::awaitable<bool> admit_body(RequestFacts& facts, const StageEnvironment& env, Clock::time_point started) {
+    net::awaitable<bool> admit_body(RequestFacts& facts, const StageEnvironment& env,
+                                    Clock::time_point started) {
         StageResult refusal = run_stages(body_stages(), facts, env);
         if (!refusal && facts.hold) {
             refusal = co_await wait_for_approval(facts, started);
-            if (!refusal && client_.next_layer().is_open()) refusal = run_stages(body_stages(), facts, env);
-            else if (!refusal) co_return false;  // the client left while held: nothing to answer
+            if (!refusal && client_.next_layer().is_open())
+                refusal = run_stages(body_stages(), facts, env);
+            else if (!refusal)
+                co_return false;  // the client left while held: nothing to answer
         }
         if (!refusal) co_return true;
         co_await refuse(facts.record, *refusal, started);
@@ -429,10 +446,12 @@ private:
             });
         });
         if (outcome.id.empty())
-            co_return ClientError{429, "rate_limit_exceeded", "approval_queue_full", outcome.refusal, 60};
+            co_return ClientError{429, "rate_limit_exceeded", "approval_queue_full",
+                                  outcome.refusal, 60};
         const std::string& id = outcome.id;
-        // Withdrawn whenever this frame ends without a decision taken (client gone, worker stopped).
-        // A timed-out hold is kept, so a late approval can let the identical retry through.
+        // Withdrawn whenever this frame ends without a decision taken (client gone, worker
+        // stopped). A timed-out hold is kept, so a late approval can let the identical retry
+        // through.
         struct Withdraw {
             ApprovalRegistry& approvals;
             const std::string& id;
@@ -458,7 +477,8 @@ private:
                 break;
             }
             if (held.stream && now >= next_keepalive) {
-                const auto waited_s = std::chrono::duration_cast<std::chrono::seconds>(now - held_at).count();
+                const auto waited_s =
+                    std::chrono::duration_cast<std::chrono::seconds>(now - held_at).count();
                 if (!co_await send_hold_keepalive(id, waited_s)) {
                     decision = approvals.expire(id);
                     decision->state = ApprovalState::withdrawn;
@@ -470,7 +490,8 @@ private:
             beast::error_code ec;
             co_await waker->async_wait(use_ec(ec));
         }
-        nlohmann::json summary = approval_event_json(id, to_string(decision->state), held, *decision);
+        nlohmann::json summary =
+            approval_event_json(id, to_string(decision->state), held, *decision);
         record.approval = summary;
         switch (decision->state) {
             case ApprovalState::approved:
@@ -479,9 +500,11 @@ private:
                 co_return std::nullopt;
             case ApprovalState::denied: {
                 record.action = "deny";
-                std::string message = "sluice: " + decision->approver + " denied this request (approval " + id + ")";
+                std::string message =
+                    "sluice: " + decision->approver + " denied this request (approval " + id + ")";
                 if (!decision->reason.empty()) message += ": " + decision->reason;
-                co_return ClientError{403, "policy_violation", "approval_denied", std::move(message)};
+                co_return ClientError{403, "policy_violation", "approval_denied",
+                                      std::move(message)};
             }
             case ApprovalState::timed_out:
                 withdraw.keep = true;
@@ -489,14 +512,18 @@ private:
                 record.action = "deny";
                 co_return ClientError{403, "policy_violation", "approval_timeout",
                                       "sluice: no one approved this request within " +
-                                          std::to_string(settings.timeout.count()) + " s (approval " + id +
+                                          std::to_string(settings.timeout.count()) +
+                                          " s (approval " + id +
                                           "); once it is approved, retry the identical request"};
             case ApprovalState::shut_down:
                 record.action = "error";
-                co_return ClientError{503, "sluice_unavailable", "approval_interrupted",
-                                      "sluice stopped while this request was held for approval (" + id +
-                                          "); it was not sent",
-                                      0, /*should_retry=*/false};
+                co_return ClientError{503,
+                                      "sluice_unavailable",
+                                      "approval_interrupted",
+                                      "sluice stopped while this request was held for approval (" +
+                                          id + "); it was not sent",
+                                      0,
+                                      /*should_retry=*/false};
             default:  // the client left while held
                 write_approval_event(record, summary);
                 record.action = "error";
@@ -532,8 +559,12 @@ private:
 
     // A piece of a held stream's chunked body; an empty piece ends it.
     net::awaitable<void> write_held_chunk(std::string_view piece, beast::error_code& ec) {
-        if (piece.empty()) co_await net::async_write(client_, http::make_chunk_last(), use_ec(ec));
-        else co_await net::async_write(client_, http::make_chunk(net::const_buffer(piece.data(), piece.size())), use_ec(ec));
+        if (piece.empty())
+            co_await net::async_write(client_, http::make_chunk_last(), use_ec(ec));
+        else
+            co_await net::async_write(
+                client_, http::make_chunk(net::const_buffer(piece.data(), piece.size())),
+                use_ec(ec));
     }
 
     void write_approval_event(const AuditRecord& request, nlohmann::json approval) {
@@ -552,16 +583,18 @@ private:
     // The client of a held stream already has its 200 and keep-alive comments: the upstream's
     // answer continues that chunked body, masked when the rule says so. Any other answer (an
     // upstream error) becomes one SSE error event, which the SDKs raise as an error.
-    net::awaitable<ExchangeOutcome> relay_into_held_stream(http::response_parser<http::buffer_body>& response_parser,
-                                                           UpstreamStream& upstream, beast::flat_buffer& upstream_buffer,
-                                                           const std::string& path, AuditRecord& record,
-                                                           Clock::time_point started) {
+    net::awaitable<ExchangeOutcome> relay_into_held_stream(
+        http::response_parser<http::buffer_body>& response_parser, UpstreamStream& upstream,
+        beast::flat_buffer& upstream_buffer, const std::string& path, AuditRecord& record,
+        Clock::time_point started) {
         const ResponseHeader& header = response_parser.get().base();
         const bool masks = masking_ && masking_->masks_responses();
-        if (header.result_int() / 100 != 2 || !is_event_stream(header) || (masks && !response_is_maskable(header))) {
+        if (header.result_int() / 100 != 2 || !is_event_stream(header) ||
+            (masks && !response_is_maskable(header))) {
             ++context_.counters.upstream_errors;
             const ClientError error = {502, "upstream_error", "upstream_error",
-                                       "after approval the upstream answered " + std::to_string(header.result_int()) +
+                                       "after approval the upstream answered " +
+                                           std::to_string(header.result_int()) +
                                            " without a stream"};
             co_await refuse(record, error, started);
             co_return ExchangeOutcome::close_client;
@@ -570,17 +603,19 @@ private:
         std::optional<StreamMasking> masking;
         if (masks) masking.emplace(masking_->make_stream_masker(path));
         BodyTransform& transform = masking ? static_cast<BodyTransform&>(*masking) : pass_through;
-        co_await relay_response_body(response_parser, upstream, upstream_buffer, nullptr, transform, true, record,
-                                     started, false);
+        co_await relay_response_body(response_parser, upstream, upstream_buffer, nullptr, transform,
+                                     true, record, started, false);
         held_stream_open_ = false;
-        co_return ExchangeOutcome::close_client;  // the held stream's body has ended: so does the connection
+        co_return ExchangeOutcome::close_client;  // the held stream's body has ended: so does the
+                                                  // connection
     }
 
     // A message whose whole body is `body`, header and body in one write. A chunked one goes
     // through Beast's serializer (`writer`, on `message`), which frames the body.
     template <class Message, class Serializer>
-    static net::awaitable<void> write_whole_message(TlsStream& stream, const Message& message, Serializer& writer,
-                                                    std::string_view body, beast::error_code& ec) {
+    static net::awaitable<void> write_whole_message(TlsStream& stream, const Message& message,
+                                                    Serializer& writer, std::string_view body,
+                                                    beast::error_code& ec) {
         if (message.chunked()) return inline_io::write(stream, writer, ec);
         std::string head;
         head.reserve(512);
@@ -591,16 +626,17 @@ private:
     // Sends the request upstream and relays the response back, streaming both bodies.
     net::awaitable<ExchangeOutcome> exchange(http::request_parser<http::buffer_body>& parser,
                                              http::request<http::buffer_body>& upstream_request,
-                                             const std::optional<std::string>& body, UpstreamStream& upstream,
-                                             AuditRecord& record, Clock::time_point started,
-                                             bool client_keep_alive) {
+                                             const std::optional<std::string>& body,
+                                             UpstreamStream& upstream, AuditRecord& record,
+                                             Clock::time_point started, bool client_keep_alive) {
         beast::error_code ec;
         const LeasedUpstream leased(*this, upstream.next_layer());
         const auto read_timeout = host_upstream_->pool->timeouts().read;
         http::request_serializer<http::buffer_body> request_writer{upstream_request};
         arm_upstream(read_timeout);
         if (body) {
-            upstream_request.body().data = body->empty() ? nullptr : const_cast<char*>(body->data());
+            upstream_request.body().data =
+                body->empty() ? nullptr : const_cast<char*>(body->data());
             upstream_request.body().size = body->size();
             upstream_request.body().more = false;
             co_await write_whole_message(upstream, upstream_request, request_writer, *body, ec);
@@ -610,7 +646,8 @@ private:
             upstream_request.body().more = true;
             co_await http::async_write_header(upstream, request_writer, use_ec(ec));
             if (ec) co_return ExchangeOutcome::retry_on_fresh_connection;
-            if (!co_await stream_request_body(parser, upstream_request, request_writer, upstream, record, ec)) {
+            if (!co_await stream_request_body(parser, upstream_request, request_writer, upstream,
+                                              record, ec)) {
                 if (ec == http::error::body_limit) {
                     {
                         const ClientError error = parse_error_to_client_error(ec);
@@ -644,7 +681,9 @@ private:
             ++context_.counters.upstream_errors;
             record.error = "upstream response: " + ec.message();
             {
-                const ClientError error = upstream_error(timed_out ? UpstreamFailure::timeout : UpstreamFailure::unreachable, upstream_.host);
+                const ClientError error = upstream_error(
+                    timed_out ? UpstreamFailure::timeout : UpstreamFailure::unreachable,
+                    upstream_.host);
                 co_await refuse(record, error, started);
             }
             co_return ExchangeOutcome::close_client;
@@ -659,36 +698,42 @@ private:
 
         if (held_stream_open_)
             co_return co_await relay_into_held_stream(response_parser, upstream, upstream_buffer,
-                                                      std::string(upstream_request.target()), record, started);
+                                                      std::string(upstream_request.target()),
+                                                      record, started);
         http::response<http::buffer_body> client_response{std::move(upstream_header)};
         prepare_client_response(client_response.base());
         const bool has_length = client_response.has_content_length() || client_response.chunked();
-        if (!has_length && !response_parser.is_done()) client_response.chunked(true);  // close-delimited upstream
+        if (!has_length && !response_parser.is_done())
+            client_response.chunked(true);  // close-delimited upstream
         client_response.keep_alive(client_keep_alive);
         client_response.body().data = nullptr;
         client_response.body().more = !response_parser.is_done();
         if (masking_ && masking_->masks_responses() && !response_parser.is_done()) {
-            if (!response_is_maskable(client_response)) co_return co_await withhold_unmaskable_answer(record, started);
+            if (!response_is_maskable(client_response))
+                co_return co_await withhold_unmaskable_answer(record, started);
             const std::string path(upstream_request.target());
             if (streaming) {
                 StreamMasking transform(masking_->make_stream_masker(path));
-                co_return co_await relay_response_body(response_parser, upstream, upstream_buffer, &client_response,
-                                                       transform, streaming, record, started, upstream_keep_alive);
+                co_return co_await relay_response_body(response_parser, upstream, upstream_buffer,
+                                                       &client_response, transform, streaming,
+                                                       record, started, upstream_keep_alive);
             }
-            co_return co_await relay_masked_body(response_parser, upstream, upstream_buffer, client_response, path,
-                                                 record, started, upstream_keep_alive);
+            co_return co_await relay_masked_body(response_parser, upstream, upstream_buffer,
+                                                 client_response, path, record, started,
+                                                 upstream_keep_alive);
         }
         const auto length = response_parser.content_length();
         if (!streaming && length && *length <= limits::kRelayBufferBytes) {
             // Small known-length answers (most JSON replies) go out as one write, header and
             // body together: one TLS record instead of one per piece (docs/benchmarks.md).
-            co_return co_await relay_small_response(response_parser, upstream, upstream_buffer, client_response,
-                                                    static_cast<std::size_t>(*length), record, started,
-                                                    upstream_keep_alive);
+            co_return co_await relay_small_response(
+                response_parser, upstream, upstream_buffer, client_response,
+                static_cast<std::size_t>(*length), record, started, upstream_keep_alive);
         }
         PassThrough transform;
-        co_return co_await relay_response_body(response_parser, upstream, upstream_buffer, &client_response, transform,
-                                               streaming, record, started, upstream_keep_alive);
+        co_return co_await relay_response_body(response_parser, upstream, upstream_buffer,
+                                               &client_response, transform, streaming, record,
+                                               started, upstream_keep_alive);
     }
 
     // An answer relayed piece by piece as it arrives (streams, large or unknown-length bodies),
@@ -697,11 +742,11 @@ private:
     // allocate one.
     // `client_response` null: the client already has a held stream's 200 head and keep-alive
     // comments (approval hold), and the pieces continue that chunked body.
-    net::awaitable<ExchangeOutcome> relay_response_body(http::response_parser<http::buffer_body>& response_parser,
-                                                        UpstreamStream& upstream, beast::flat_buffer& upstream_buffer,
-                                                        http::response<http::buffer_body>* client_response,
-                                                        BodyTransform& transform, bool streaming, AuditRecord& record,
-                                                        Clock::time_point started, bool upstream_keep_alive) {
+    net::awaitable<ExchangeOutcome> relay_response_body(
+        http::response_parser<http::buffer_body>& response_parser, UpstreamStream& upstream,
+        beast::flat_buffer& upstream_buffer, http::response<http::buffer_body>* client_response,
+        BodyTransform& transform, bool streaming, AuditRecord& record, Clock::time_point started,
+        bool upstream_keep_alive) {
         beast::error_code ec;
         // No separate header write: the first write below carries the header with the first
         // piece of the body, one TLS record and one sendmsg fewer per response.
@@ -719,7 +764,8 @@ private:
         for (;;) {
             std::size_t n = 0;
             if (going_on && !response_parser.is_done()) {
-                n = co_await read_response_piece(response_parser, upstream, upstream_buffer, chunk.data(), chunk.size(), ec);
+                n = co_await read_response_piece(response_parser, upstream, upstream_buffer,
+                                                 chunk.data(), chunk.size(), ec);
                 if (ec) co_return upstream_failed_mid_response(record, started, ec);
             }
             const std::string_view piece(chunk.data(), n);
@@ -727,8 +773,10 @@ private:
             if (streaming) {
                 sse.feed(piece, [&](const SseEvent& event) { stream_usage.on_event(event); });
             } else if (capture) {
-                if (captured.size() + n <= limits::kUsageCaptureMaxBytes) captured.append(piece);
-                else capture = false;
+                if (captured.size() + n <= limits::kUsageCaptureMaxBytes)
+                    captured.append(piece);
+                else
+                    capture = false;
             }
             std::string_view out;
             if (going_on) going_on = transform.feed(piece, response_parser.is_done(), out);
@@ -749,7 +797,8 @@ private:
             if (ec) co_return client_gone(record, started, ec);
             if (last && response_writer->is_done()) break;
         }
-        record.usage = streaming ? stream_usage.usage() : (capture ? usage_from_body(captured) : std::nullopt);
+        record.usage =
+            streaming ? stream_usage.usage() : (capture ? usage_from_body(captured) : std::nullopt);
         if (!going_on) {
             record.action = "error";
             record.error = "response stream could not be masked: " + transform.failure();
@@ -758,13 +807,15 @@ private:
         }
         finish(record, started);
         const bool reusable = upstream_keep_alive && upstream_buffer.size() == 0;
-        co_return reusable ? ExchangeOutcome::done_keep_upstream : ExchangeOutcome::done_close_upstream;
+        co_return reusable ? ExchangeOutcome::done_keep_upstream
+                           : ExchangeOutcome::done_close_upstream;
     }
 
     net::awaitable<ExchangeOutcome> relay_small_response(
         http::response_parser<http::buffer_body>& response_parser, UpstreamStream& upstream,
-        beast::flat_buffer& upstream_buffer, http::response<http::buffer_body>& client_response, std::size_t length,
-        AuditRecord& record, Clock::time_point started, bool upstream_keep_alive) {
+        beast::flat_buffer& upstream_buffer, http::response<http::buffer_body>& client_response,
+        std::size_t length, AuditRecord& record, Clock::time_point started,
+        bool upstream_keep_alive) {
         beast::error_code ec;
         std::string body(length, '\0');
         std::size_t filled = 0;
@@ -785,9 +836,9 @@ private:
     }
 
     // Answers with a body read whole (small, or masked): one write, header and body together.
-    net::awaitable<ExchangeOutcome> send_whole_response(http::response<http::buffer_body>& client_response,
-                                                        std::string_view body, AuditRecord& record,
-                                                        Clock::time_point started, bool upstream_reusable) {
+    net::awaitable<ExchangeOutcome> send_whole_response(
+        http::response<http::buffer_body>& client_response, std::string_view body,
+        AuditRecord& record, Clock::time_point started, bool upstream_reusable) {
         beast::error_code ec;
         client_response.body().data = body.empty() ? nullptr : const_cast<char*>(body.data());
         client_response.body().size = body.size();
@@ -797,12 +848,14 @@ private:
         co_await write_whole_message(client_, client_response, writer, body, ec);
         if (ec) co_return client_gone(record, started, ec);
         finish(record, started);
-        co_return upstream_reusable ? ExchangeOutcome::done_keep_upstream : ExchangeOutcome::done_close_upstream;
+        co_return upstream_reusable ? ExchangeOutcome::done_keep_upstream
+                                    : ExchangeOutcome::done_close_upstream;
     }
 
     // The upstream failed while its answer was being read whole: nothing has reached the client
     // yet, so it still gets a proper 502.
-    net::awaitable<ExchangeOutcome> refuse_failed_response_body(AuditRecord& record, Clock::time_point started,
+    net::awaitable<ExchangeOutcome> refuse_failed_response_body(AuditRecord& record,
+                                                                Clock::time_point started,
                                                                 const beast::error_code& ec) {
         ++context_.counters.upstream_errors;
         record.error = "upstream response body: " + ec.message();
@@ -813,26 +866,29 @@ private:
 
     // An answer that must be masked but cannot be (compressed, or the scan failed) is withheld;
     // nothing has reached the client yet, so it gets a proper 502.
-    net::awaitable<ExchangeOutcome> withhold_unmaskable_answer(AuditRecord& record, Clock::time_point started) {
-        const ClientError error = {502, "upstream_error", "masking_failed",
-                                   "the upstream answer could not be checked for sensitive data, so it was withheld"};
+    net::awaitable<ExchangeOutcome> withhold_unmaskable_answer(AuditRecord& record,
+                                                               Clock::time_point started) {
+        const ClientError error = {
+            502, "upstream_error", "masking_failed",
+            "the upstream answer could not be checked for sensitive data, so it was withheld"};
         co_await refuse(record, error, started);
         co_return ExchangeOutcome::close_client;
     }
 
     // A non-streamed answer to mask: read whole (bounded), masked, sent with its new length.
-    net::awaitable<ExchangeOutcome> relay_masked_body(http::response_parser<http::buffer_body>& response_parser,
-                                                      UpstreamStream& upstream, beast::flat_buffer& upstream_buffer,
-                                                      http::response<http::buffer_body>& client_response,
-                                                      const std::string& path, AuditRecord& record,
-                                                      Clock::time_point started, bool upstream_keep_alive) {
+    net::awaitable<ExchangeOutcome> relay_masked_body(
+        http::response_parser<http::buffer_body>& response_parser, UpstreamStream& upstream,
+        beast::flat_buffer& upstream_buffer, http::response<http::buffer_body>& client_response,
+        const std::string& path, AuditRecord& record, Clock::time_point started,
+        bool upstream_keep_alive) {
         beast::error_code ec;
         std::string body;
         std::array<char, limits::kRelayBufferBytes> chunk;
         while (!response_parser.is_done()) {
-            const std::size_t n = co_await read_response_piece(response_parser, upstream, upstream_buffer, chunk.data(),
-                                                                chunk.size(), ec);
-            if (!ec && body.size() + n > limits::kMaskedResponseMaxBytes) ec = http::error::body_limit;
+            const std::size_t n = co_await read_response_piece(
+                response_parser, upstream, upstream_buffer, chunk.data(), chunk.size(), ec);
+            if (!ec && body.size() + n > limits::kMaskedResponseMaxBytes)
+                ec = http::error::body_limit;
             if (ec) co_return co_await refuse_failed_response_body(record, started, ec);
             body.append(chunk.data(), n);
         }
@@ -848,9 +904,9 @@ private:
 
     // Reads what has arrived of the upstream's body into [data, data + size) (one deadline per
     // read); returns how many bytes it put there.
-    net::awaitable<std::size_t> read_response_piece(http::response_parser<http::buffer_body>& parser,
-                                                    UpstreamStream& upstream, beast::flat_buffer& upstream_buffer,
-                                                    char* data, std::size_t size, beast::error_code& ec) {
+    net::awaitable<std::size_t> read_response_piece(
+        http::response_parser<http::buffer_body>& parser, UpstreamStream& upstream,
+        beast::flat_buffer& upstream_buffer, char* data, std::size_t size, beast::error_code& ec) {
         parser.get().body().data = data;
         parser.get().body().size = size;
         arm_upstream(host_upstream_->pool->timeouts().read);
@@ -862,15 +918,17 @@ private:
     // Reads the client's body straight into `out`, sized from Content-Length when there is one:
     // no relay buffer in the frame, so a JSON request allocates only its body.
     static constexpr std::size_t kInlinePiecesBeforeYield = 16;
-    net::awaitable<bool> read_whole_body(http::request_parser<http::buffer_body>& parser, std::string& out,
-                                         beast::error_code& ec) {
+    net::awaitable<bool> read_whole_body(http::request_parser<http::buffer_body>& parser,
+                                         std::string& out, beast::error_code& ec) {
         std::size_t filled = 0;
         if (auto length = parser.content_length()) out.resize(static_cast<std::size_t>(*length));
         for (std::size_t pieces = 1; !parser.is_done(); ++pieces) {
-            if (filled == out.size()) out.resize(filled + limits::kRelayBufferBytes);  // chunked: grow as it comes
+            if (filled == out.size())
+                out.resize(filled + limits::kRelayBufferBytes);  // chunked: grow as it comes
             // Pieces the socket already holds are read inline; a long body still lets the other
             // connections on this thread run between some of them.
-            if (pieces % kInlinePiecesBeforeYield == 0) co_await net::post(client_.get_executor(), net::use_awaitable);
+            if (pieces % kInlinePiecesBeforeYield == 0)
+                co_await net::post(client_.get_executor(), net::use_awaitable);
             parser.get().body().data = out.data() + filled;
             parser.get().body().size = out.size() - filled;
             arm_client(client_idle_timeout());
@@ -885,8 +943,9 @@ private:
 
     // Reads what has arrived of the client's body into [data, data + size) (one deadline per
     // read); returns how many bytes it put there.
-    net::awaitable<std::size_t> read_body_piece(http::request_parser<http::buffer_body>& parser, char* data,
-                                                std::size_t size, beast::error_code& ec) {
+    net::awaitable<std::size_t> read_body_piece(http::request_parser<http::buffer_body>& parser,
+                                                char* data, std::size_t size,
+                                                beast::error_code& ec) {
         parser.get().body().data = data;
         parser.get().body().size = size;
         arm_client(client_idle_timeout());
@@ -911,7 +970,8 @@ private:
             upstream_request.body().data = n ? chunk.data() : nullptr;
             upstream_request.body().size = n;
             upstream_request.body().more = !parser.is_done();
-            arm_upstream(host_upstream_->pool->timeouts().read);  // read_body_piece armed the client
+            arm_upstream(
+                host_upstream_->pool->timeouts().read);  // read_body_piece armed the client
             co_await http::async_write(upstream, writer, use_ec(ec));
             if (ec == http::error::need_buffer) ec = {};
             if (ec) co_return false;
@@ -931,7 +991,8 @@ private:
         return ExchangeOutcome::close_client;
     }
 
-    ExchangeOutcome client_gone(AuditRecord& record, Clock::time_point started, const beast::error_code& ec) {
+    ExchangeOutcome client_gone(AuditRecord& record, Clock::time_point started,
+                                const beast::error_code& ec) {
         record.action = "error";
         record.error = "client connection failed: " + ec.message();
         finish(record, started);
@@ -947,7 +1008,8 @@ private:
     // Answers with an OpenAI-shaped error, records it, and leaves the connection to be closed.
     // Callers pass a named ClientError, never a temporary: GCC 12 destroys temporaries in a
     // co_await expression twice (seen here as "double free" on the 503 path).
-    net::awaitable<void> refuse(AuditRecord& record, const ClientError& error, Clock::time_point started) {
+    net::awaitable<void> refuse(AuditRecord& record, const ClientError& error,
+                                Clock::time_point started) {
         refused_ = true;
         if (error.status < 500) ++context_.counters.client_errors;
         record.status = error.status;
@@ -969,7 +1031,8 @@ private:
         }
         http::response<http::string_body> response{static_cast<http::status>(error.status), 11};
         response.set(http::field::content_type, "application/json");
-        if (error.retry_after_s > 0) response.set(http::field::retry_after, std::to_string(error.retry_after_s));
+        if (error.retry_after_s > 0)
+            response.set(http::field::retry_after, std::to_string(error.retry_after_s));
         if (!error.should_retry) response.set("x-should-retry", "false");
         response.keep_alive(false);
         response.body() = openai_error_body(error);
@@ -1021,7 +1084,7 @@ private:
         auto& socket = client_.next_layer();
         if (!socket.is_open()) return;
         client_.send_close_notify();  // a clean TLS end: the client reads EOF, not a truncation
-        socket.close(ec);  // sends the FIN; a shutdown() first would only add a syscall
+        socket.close(ec);             // sends the FIN; a shutdown() first would only add a syscall
     }
 
     // No answer reaches the client before its request's "forwarded" record is in the audit file:
@@ -1039,11 +1102,13 @@ private:
             bool waiting = true;
         };
         auto wait = std::make_shared<Wait>();
-        context_.audit.when_written(forwarded_ticket_, [wait, weak_timer = std::weak_ptr(timer), executor] {
-            std::lock_guard lock(wait->mutex);
-            if (!wait->waiting) return;
-            if (auto timer = weak_timer.lock()) net::post(executor, [timer] { timer->cancel(); });
-        });
+        context_.audit.when_written(forwarded_ticket_,
+                                    [wait, weak_timer = std::weak_ptr(timer), executor] {
+                                        std::lock_guard lock(wait->mutex);
+                                        if (!wait->waiting) return;
+                                        if (auto timer = weak_timer.lock())
+                                            net::post(executor, [timer] { timer->cancel(); });
+                                    });
         beast::error_code ec;
         co_await timer->async_wait(use_ec(ec));
         std::lock_guard lock(wait->mutex);
@@ -1059,14 +1124,17 @@ private:
     tcp::socket* upstream_socket_ = nullptr;  // the leased upstream's, during an exchange
     beast::flat_buffer client_buffer_;
     const ConnectionOrigin origin_;
-    const std::string sni_;        // canonical: the intercepted host this connection serves
+    const std::string sni_;            // canonical: the intercepted host this connection serves
     const uint16_t intercepted_port_;  // the port it was intercepted on (Host may name it)
     UpstreamEndpoint upstream_;
     ProxyWorker::HostUpstream* host_upstream_ = nullptr;  // null: the config gives sni_ no upstream
-    std::unique_ptr<masking::MaskingSession> masking_;  // the current request's, when its rule masks
+    std::unique_ptr<masking::MaskingSession>
+        masking_;           // the current request's, when its rule masks
     bool refused_ = false;  // an error answer was sent: the connection ends with a lingering close
-    bool held_stream_open_ = false;  // a held stream's 200 head went out: its body continues as chunks
-    uint64_t forwarded_ticket_ = 0;  // the current request's "forwarded" record (AuditWriter::when_written)
+    bool held_stream_open_ =
+        false;  // a held stream's 200 head went out: its body continues as chunks
+    uint64_t forwarded_ticket_ =
+        0;  // the current request's "forwarded" record (AuditWriter::when_written)
 };
 
 void InterceptedSessionDeleter::operator()(InterceptedSession* session) const noexcept {

@@ -30,7 +30,8 @@ using InterceptedSessionPtr = std::unique_ptr<InterceptedSession, InterceptedSes
 // For an accepted client whose ClientHello named an intercepted host. The session owns the
 // socket, the origin and the SNI (`tls_context` is only read here: the SSL keeps its own
 // reference to the context).
-InterceptedSessionPtr make_intercepted_session(ProxyWorker& worker, boost::asio::ip::tcp::socket client,
+InterceptedSessionPtr make_intercepted_session(ProxyWorker& worker,
+                                               boost::asio::ip::tcp::socket client,
                                                ConnectionOrigin origin, std::string sni,
                                                boost::asio::ssl::context& tls_context);
 

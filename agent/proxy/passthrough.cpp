@@ -19,7 +19,6 @@ namespace sluice {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-
 namespace {
 
 net::awaitable<void> copy_one_way(tcp::socket& from, tcp::socket& to, uint64_t& bytes,
@@ -27,11 +26,12 @@ net::awaitable<void> copy_one_way(tcp::socket& from, tcp::socket& to, uint64_t& 
     std::array<char, limits::kRelayBufferBytes> buffer;
     for (;;) {
         boost::system::error_code ec;
-        const std::size_t n =
-            co_await from.async_read_some(net::buffer(buffer), net::redirect_error(net::use_awaitable, ec));
+        const std::size_t n = co_await from.async_read_some(
+            net::buffer(buffer), net::redirect_error(net::use_awaitable, ec));
         if (ec) {
             if (ec != net::error::eof && error.empty()) error = ec.message();
-            if (ec == net::error::eof) to.shutdown(tcp::socket::shutdown_send, ec);
+            if (ec == net::error::eof)
+                to.shutdown(tcp::socket::shutdown_send, ec);
             else {
                 // Carry a reset across as a reset, never as a clean end.
                 to.set_option(net::socket_base::linger(true, 0), ec);
@@ -52,7 +52,8 @@ net::awaitable<void> copy_one_way(tcp::socket& from, tcp::socket& to, uint64_t& 
 
 }  // namespace
 
-net::awaitable<SpliceResult> splice_to_destination(tcp::socket& client, const tcp::endpoint& destination,
+net::awaitable<SpliceResult> splice_to_destination(tcp::socket& client,
+                                                   const tcp::endpoint& destination,
                                                    std::chrono::milliseconds connect_timeout) {
     SpliceResult result;
     auto executor = client.get_executor();
@@ -85,9 +86,11 @@ net::awaitable<SpliceResult> splice_to_destination(tcp::socket& client, const tc
         if (--remaining == 0) both_done.cancel();
     };
     std::string upstream_error;
-    net::co_spawn(executor, copy_one_way(client, server, result.client_to_server_bytes, result.error),
+    net::co_spawn(executor,
+                  copy_one_way(client, server, result.client_to_server_bytes, result.error),
                   finished);
-    net::co_spawn(executor, copy_one_way(server, client, result.server_to_client_bytes, upstream_error),
+    net::co_spawn(executor,
+                  copy_one_way(server, client, result.server_to_client_bytes, upstream_error),
                   finished);
     while (remaining > 0)
         co_await both_done.async_wait(net::redirect_error(net::use_awaitable, ec));

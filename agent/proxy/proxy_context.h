@@ -28,11 +28,13 @@ class OidcAuthenticator;
 class ApprovalRegistry;
 
 // Finds (and consumes) the kernel's record for an accepted connection, by the client's address;
-// `recent` is the calling proxy thread's memo of identities (agent/identity/connection_attribution.h).
-using ConnectionLookup = std::function<std::optional<ConnectionOrigin>(const boost::asio::ip::tcp::endpoint& client,
-                                                                       RecentIdentities& recent)>;
+// `recent` is the calling proxy thread's memo of identities
+// (agent/identity/connection_attribution.h).
+using ConnectionLookup = std::function<std::optional<ConnectionOrigin>(
+    const boost::asio::ip::tcp::endpoint& client, RecentIdentities& recent)>;
 // The intercepted host an address was resolved for, if any (a ClientHello without SNI).
-using AddressHostLookup = std::function<std::optional<std::string>(const boost::asio::ip::address& address)>;
+using AddressHostLookup =
+    std::function<std::optional<std::string>(const boost::asio::ip::address& address)>;
 // The TLS server context for an intercepted SNI (leaf from the local CA).
 using ServerContextProvider = std::function<std::shared_ptr<SSL_CTX>(const std::string& sni)>;
 
@@ -60,8 +62,8 @@ struct ProxyContext {
     OidcAuthenticator& oidc;
     const std::string& host_secret;  // key for masking's keyed hashes
     ProxyCounters counters;
-    SniRoutingTable sni_routes;         // from config: intercepted hosts, passthrough_sni
-    AddressHostLookup host_for_address;  // unset: a ClientHello without SNI is refused
+    SniRoutingTable sni_routes;             // from config: intercepted hosts, passthrough_sni
+    AddressHostLookup host_for_address;     // unset: a ClientHello without SNI is refused
     ApprovalRegistry* approvals = nullptr;  // null: require_approval refuses instead of holding
 };
 

@@ -3,8 +3,8 @@
 #include <chrono>
 #include <thread>
 
-#include <boost/asio/ip/address.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/asio/ip/address.hpp>
 
 #include "agent/common/limits.h"
 #include "agent/proxy/proxy_worker.h"

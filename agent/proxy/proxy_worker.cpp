@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/v6_only.hpp>
@@ -9,7 +10,6 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include "agent/proxy/client_connection.h"
 
@@ -48,8 +48,8 @@ tcp::acceptor bind_listener(net::io_context& io, const tcp::endpoint& endpoint) 
     if (!ec) acceptor.bind(endpoint, ec);
     if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
     if (ec)
-        throw std::runtime_error("listen: cannot listen on " + endpoint.address().to_string() + ":" +
-                                 std::to_string(endpoint.port()) + ": " + ec.message());
+        throw std::runtime_error("listen: cannot listen on " + endpoint.address().to_string() +
+                                 ":" + std::to_string(endpoint.port()) + ": " + ec.message());
     return acceptor;
 }
 
@@ -57,7 +57,8 @@ net::awaitable<void> accept_loop(ProxyWorker& worker, tcp::acceptor& acceptor) {
     for (;;) {
         boost::system::error_code ec;
         tcp::endpoint peer;  // from accept() itself: no getpeername() per connection
-        tcp::socket socket = co_await acceptor.async_accept(peer, net::redirect_error(net::use_awaitable, ec));
+        tcp::socket socket =
+            co_await acceptor.async_accept(peer, net::redirect_error(net::use_awaitable, ec));
         if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
         if (ec) {
             // EMFILE and friends: back off briefly instead of spinning.
@@ -102,7 +103,8 @@ void ProxyWorker::post_heartbeat(uint64_t beat) {
 }
 
 void ProxyWorker::start() {
-    for (auto& acceptor : acceptors_) net::co_spawn(io_, accept_loop(*this, acceptor), net::detached);
+    for (auto& acceptor : acceptors_)
+        net::co_spawn(io_, accept_loop(*this, acceptor), net::detached);
     thread_ = std::thread([this] { io_.run(); });
 }
 

@@ -5,8 +5,8 @@
 
 #include <boost/beast/core/string.hpp>
 
-#include "policy/ascii_case.h"
 #include "agent/proxy/request_target.h"
+#include "policy/ascii_case.h"
 
 namespace sluice {
 
@@ -55,8 +55,11 @@ bool matches_with_one_id(std::string_view path, std::string_view pattern) {
     const std::string_view prefix = pattern.substr(0, star);
     const std::string_view suffix = pattern.substr(star + 1);
     if (path.size() <= prefix.size() + suffix.size()) return false;
-    if (path.substr(0, prefix.size()) != prefix || path.substr(path.size() - suffix.size()) != suffix) return false;
-    const std::string_view id = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
+    if (path.substr(0, prefix.size()) != prefix ||
+        path.substr(path.size() - suffix.size()) != suffix)
+        return false;
+    const std::string_view id =
+        path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
     return id.find('/') == std::string_view::npos;
 }
 
@@ -64,16 +67,23 @@ bool matches_with_one_id(std::string_view path, std::string_view pattern) {
 
 bool is_upload_endpoint(std::string_view path) {
     static constexpr std::array<std::string_view, 8> kUploadEndpoints = {
-        "/v1/files",          "/v1/uploads/*/parts", "/v1/audio/transcriptions", "/v1/audio/translations",
-        "/v1/images/edits",   "/v1/images/variations", "/v1/containers/*/files",  "/v1/videos",
+        "/v1/files",
+        "/v1/uploads/*/parts",
+        "/v1/audio/transcriptions",
+        "/v1/audio/translations",
+        "/v1/images/edits",
+        "/v1/images/variations",
+        "/v1/containers/*/files",
+        "/v1/videos",
     };
     for (std::string_view pattern : kUploadEndpoints)
         if (matches_with_one_id(path, pattern)) return true;
     return false;
 }
 
-std::variant<AdmittedHead, ClientError> admit_request_head(RequestHeader& header, std::string_view host,
-                                                           uint16_t port, bool has_body) {
+std::variant<AdmittedHead, ClientError> admit_request_head(RequestHeader& header,
+                                                           std::string_view host, uint16_t port,
+                                                           bool has_body) {
     if (!is_standard_method(header.method()))
         return ClientError{405, "invalid_request_error", "method_not_allowed",
                            "sluice forwards GET, POST, PUT, PATCH, DELETE, HEAD and OPTIONS only"};
@@ -88,7 +98,8 @@ std::variant<AdmittedHead, ClientError> admit_request_head(RequestHeader& header
 
     const std::size_t hosts = header.count(http::field::host);
     if (hosts > 1) return bad_request("duplicate_host", "the request has more than one Host field");
-    if (hosts == 1 && !authority_names_host(header[http::field::host], host, port)) return misdirected(host);
+    if (hosts == 1 && !authority_names_host(header[http::field::host], host, port))
+        return misdirected(host);
     std::string host_value(host);
     if (port != 443) host_value += ":" + std::to_string(port);
     header.set(http::field::host, host_value);
@@ -96,7 +107,8 @@ std::variant<AdmittedHead, ClientError> admit_request_head(RequestHeader& header
 
     AdmittedHead admitted;
     if (!has_body) return admitted;
-    const bool multipart = ascii_iequals(media_type(header[http::field::content_type]), "multipart/form-data");
+    const bool multipart =
+        ascii_iequals(media_type(header[http::field::content_type]), "multipart/form-data");
     if (multipart && header.method() == http::verb::post && is_upload_endpoint(target.path())) {
         admitted.body = BodyReading::streamed_upload;
         return admitted;

@@ -35,8 +35,9 @@ struct AdmittedHead {
 // `host`/`port`: the intercepted host the client connected to (canonical SNI). `has_body`:
 // the parsed head announces a body (Content-Length > 0 or chunked). On success `header` is
 // rewritten to the canonical target and Host.
-std::variant<AdmittedHead, ClientError> admit_request_head(RequestHeader& header, std::string_view host,
-                                                           uint16_t port, bool has_body);
+std::variant<AdmittedHead, ClientError> admit_request_head(RequestHeader& header,
+                                                           std::string_view host, uint16_t port,
+                                                           bool has_body);
 
 // True for the API endpoints that take multipart/form-data uploads (files, upload parts,
 // audio transcription and translation, image edits and variations, container files).

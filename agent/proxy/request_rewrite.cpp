@@ -49,7 +49,8 @@ void remove_hop_by_hop(Header& header, Predicate also_erase) {
         return false;
     };
     for (auto it = header.begin(); it != header.end();) {
-        if (is_hop_by_hop(it->name()) || also_erase(*it) || (!named.empty() && connection_names(*it)))
+        if (is_hop_by_hop(it->name()) || also_erase(*it) ||
+            (!named.empty() && connection_names(*it)))
             it = header.erase(it);
         else
             ++it;

@@ -18,7 +18,10 @@ ClientError oidc_refusal(const OidcAuthentication& auth) {
 }
 
 nlohmann::json oidc_audit_json(const OidcIdentity& oidc) {
-    return {{"outcome", "ok"}, {"issuer", oidc.issuer}, {"subject", oidc.subject}, {"email", oidc.email},
+    return {{"outcome", "ok"},
+            {"issuer", oidc.issuer},
+            {"subject", oidc.subject},
+            {"email", oidc.email},
             {"groups", oidc.groups}};
 }
 
@@ -30,16 +33,20 @@ constexpr std::array<Stage, 3> kBodyStages{policy, approval_hold, request_maskin
 ClientError parse_error_to_client_error(const boost::system::error_code& ec) {
     namespace http = boost::beast::http;
     if (ec == http::error::header_limit)
-        return {431, "invalid_request_error", "request_header_too_large", "request header fields too large"};
+        return {431, "invalid_request_error", "request_header_too_large",
+                "request header fields too large"};
     if (ec == http::error::body_limit)
-        return {413, "invalid_request_error", "request_too_large", "request body exceeds the configured limit"};
-    return {400, "invalid_request_error", "malformed_http", "malformed HTTP request: " + ec.message()};
+        return {413, "invalid_request_error", "request_too_large",
+                "request body exceeds the configured limit"};
+    return {400, "invalid_request_error", "malformed_http",
+            "malformed HTTP request: " + ec.message()};
 }
 
 std::span<const Stage> head_stages() { return kHeadStages; }
 std::span<const Stage> body_stages() { return kBodyStages; }
 
-StageResult run_stages(std::span<const Stage> stages, RequestFacts& facts, const StageEnvironment& env) {
+StageResult run_stages(std::span<const Stage> stages, RequestFacts& facts,
+                       const StageEnvironment& env) {
     for (const Stage stage : stages) {
         if (StageResult refusal = stage(facts, env)) return refusal;
         if (facts.hold) break;
@@ -80,8 +87,8 @@ StageResult credential(RequestFacts& facts, const StageEnvironment& env) {
 StageResult upstream_key(RequestFacts& facts, const StageEnvironment& env) {
     if (env.upstream == nullptr)
         return ClientError{503, "sluice_unavailable", "upstream_not_configured",
-                           "sluice has no upstream (and no API key) configured for " + std::string(env.host) +
-                               "; ask the host's administrator"};
+                           "sluice has no upstream (and no API key) configured for " +
+                               std::string(env.host) + "; ask the host's administrator"};
     facts.real_key = env.upstream->api_keys.key();
     if (!facts.real_key)
         return ClientError{503, "sluice_unavailable", "api_key_unavailable",
@@ -114,7 +121,8 @@ StageResult policy(RequestFacts& facts, const StageEnvironment& env) {
     if (!facts.gate.decision.allowed()) record.code = facts.gate.decision.code;
     record.skipped_controls = facts.gate.decision.skipped_controls;
     // A request that needs approval is approval_hold's to decide.
-    if (!facts.gate.refusal || facts.gate.decision.action == PolicyAction::approval_required) return std::nullopt;
+    if (!facts.gate.refusal || facts.gate.decision.action == PolicyAction::approval_required)
+        return std::nullopt;
     ++env.counters.policy_refusals;
     return facts.gate.refusal;
 }
@@ -131,7 +139,8 @@ HeldRequest held_request(const RequestFacts& facts) {
     if (identity.oidc) requester.oidc_subject = identity.oidc->subject;
     requester.key = approval_identity_key(identity.uid, identity.oidc ? identity.oidc->issuer : "",
                                           requester.oidc_subject);
-    requester.describe = nlohmann::json{{"exe", identity.exe}, {"unit", identity.unit}, {"cgroup", identity.cgroup}};
+    requester.describe =
+        nlohmann::json{{"exe", identity.exe}, {"unit", identity.unit}, {"cgroup", identity.cgroup}};
     if (!identity.container_id.empty()) requester.describe["container"] = identity.container_id;
     held.rule = facts.gate.decision.rule;
     held.reason = facts.gate.decision.reason;
@@ -158,7 +167,8 @@ StageResult approval_hold(RequestFacts& facts, const StageEnvironment& env) {
     if (auto granted = env.approvals->take_grant(held.requester.key, held.rule, held.body_hash)) {
         facts.approval_granted = true;
         facts.approval_id = *granted;
-        facts.record.approval = nlohmann::json{{"id", *granted}, {"event", "granted"}, {"rule", held.rule}};
+        facts.record.approval =
+            nlohmann::json{{"id", *granted}, {"event", "granted"}, {"rule", held.rule}};
         return policy(facts, env);
     }
     facts.hold = std::move(held);
@@ -173,17 +183,20 @@ StageResult request_masking(RequestFacts& facts, const StageEnvironment& env) {
     facts.masking = std::make_unique<masking::MaskingSession>(facts.gate.masking, env.host_secret);
     if (!facts.masking->masks_requests() || !facts.body || facts.body->empty()) return std::nullopt;
     if (facts.head.body_encoded)
-        return ClientError{415, "invalid_request_error", "unsupported_content_encoding",
-                           "the request body is compressed, so it could not be checked for sensitive data; "
-                           "send it uncompressed"};
+        return ClientError{
+            415, "invalid_request_error", "unsupported_content_encoding",
+            "the request body is compressed, so it could not be checked for sensitive data; "
+            "send it uncompressed"};
     // The gate's one reading of the body, unless the gate rewrote the body since.
-    const masking::BodyStatus status = facts.masking->mask_request(
-        *facts.body, facts.header.target(), facts.gate.body_rewritten ? nullptr : facts.gate.reading.get());
+    const masking::BodyStatus status =
+        facts.masking->mask_request(*facts.body, facts.header.target(),
+                                    facts.gate.body_rewritten ? nullptr : facts.gate.reading.get());
     if (status == masking::BodyStatus::not_json) {
         // The gate refuses such bodies first; masking never forwards what it cannot read.
         facts.record.action = "deny";
-        return ClientError{400, "invalid_request_error", "invalid_request_body",
-                           "the request body is not strict JSON, so it could not be checked for sensitive data"};
+        return ClientError{
+            400, "invalid_request_error", "invalid_request_body",
+            "the request body is not strict JSON, so it could not be checked for sensitive data"};
     }
     if (status != masking::BodyStatus::failed) return std::nullopt;
     facts.record.action = "error";

@@ -38,7 +38,7 @@ struct StageEnvironment {
     uint16_t port = 443;    // the port it was intercepted on
     uint64_t max_body_bytes = 0;
     const PolicyIdentity& kernel_identity;
-    UpstreamHost* upstream = nullptr;  // null: the config gives the host no upstream
+    UpstreamHost* upstream = nullptr;   // null: the config gives the host no upstream
     bool audit_failing_closed = false;  // failure_mode closed and the audit cannot be written
     RequestGate& gate;
     const std::string& host_secret;  // key for masking's keyed hashes
@@ -59,12 +59,12 @@ struct RequestFacts {
     // credential is no token).
     OidcAuthentication oidc;
 
-    AdmittedHead head;                              // canonical_head
-    std::optional<PolicyIdentity> token_identity;   // credential
-    const PolicyIdentity* identity = nullptr;       // credential: whom policy sees
-    std::shared_ptr<const std::string> real_key;    // upstream_key
-    std::optional<std::string> body;                // the session: the whole body, once read
-    GateResult gate;                                // policy
+    AdmittedHead head;                                 // canonical_head
+    std::optional<PolicyIdentity> token_identity;      // credential
+    const PolicyIdentity* identity = nullptr;          // credential: whom policy sees
+    std::shared_ptr<const std::string> real_key;       // upstream_key
+    std::optional<std::string> body;                   // the session: the whole body, once read
+    GateResult gate;                                   // policy
     std::unique_ptr<masking::MaskingSession> masking;  // request_masking (kept for the answer)
     // approval_hold: set, the request waits for a person (the run pauses; the session does the
     // waiting and, once approved, runs the body stages again with approval_granted).
@@ -98,7 +98,8 @@ StageResult approval_hold(RequestFacts& facts, const StageEnvironment& env);
 StageResult request_masking(RequestFacts& facts, const StageEnvironment& env);
 
 // Runs `stages` in order; the first refusal ends the run, and a hold (facts.hold) pauses it.
-StageResult run_stages(std::span<const Stage> stages, RequestFacts& facts, const StageEnvironment& env);
+StageResult run_stages(std::span<const Stage> stages, RequestFacts& facts,
+                       const StageEnvironment& env);
 
 // What approval_hold holds: the request as an approver sees it, keyed for grants and retries.
 HeldRequest held_request(const RequestFacts& facts);

@@ -19,9 +19,22 @@ bool is_hex(char c) {
 bool is_path_char(char c) {
     if (is_alnum(c)) return true;
     switch (c) {
-        case '-': case '.': case '_': case '~':
-        case '!': case '$': case '&': case '\'': case '(': case ')': case '*': case '+': case ',': case '=':
-        case ':': case '@':
+        case '-':
+        case '.':
+        case '_':
+        case '~':
+        case '!':
+        case '$':
+        case '&':
+        case '\'':
+        case '(':
+        case ')':
+        case '*':
+        case '+':
+        case ',':
+        case '=':
+        case ':':
+        case '@':
             return true;
         default:
             return false;
@@ -29,7 +42,9 @@ bool is_path_char(char c) {
 }
 
 // RFC 3986 query characters, and '[' ']': SDKs write array parameters as "include[]=x".
-bool is_query_char(char c) { return is_path_char(c) || c == ';' || c == '/' || c == '?' || c == '[' || c == ']'; }
+bool is_query_char(char c) {
+    return is_path_char(c) || c == ';' || c == '/' || c == '?' || c == '[' || c == ']';
+}
 
 std::optional<TargetProblem> check_path(std::string_view path) {
     if (path.empty() || path.front() != '/') return TargetProblem::not_origin_form;
@@ -70,14 +85,22 @@ bool starts_with_scheme(std::string_view target, std::string_view scheme) {
 
 std::string_view to_string(TargetProblem problem) {
     switch (problem) {
-        case TargetProblem::empty: return "the request target is empty";
-        case TargetProblem::not_origin_form: return "the request target must be a path starting with '/'";
-        case TargetProblem::other_authority: return "the request names a host other than the one connected to";
-        case TargetProblem::fragment: return "the request target carries a fragment ('#')";
-        case TargetProblem::forbidden_character: return "the request target holds a character outside RFC 3986 paths and queries";
-        case TargetProblem::percent_encoding: return "the request path is percent-encoded";
-        case TargetProblem::empty_segment: return "the request path has an empty segment ('//' or a trailing '/')";
-        case TargetProblem::dot_segment: return "the request path has a '.' or '..' segment";
+        case TargetProblem::empty:
+            return "the request target is empty";
+        case TargetProblem::not_origin_form:
+            return "the request target must be a path starting with '/'";
+        case TargetProblem::other_authority:
+            return "the request names a host other than the one connected to";
+        case TargetProblem::fragment:
+            return "the request target carries a fragment ('#')";
+        case TargetProblem::forbidden_character:
+            return "the request target holds a character outside RFC 3986 paths and queries";
+        case TargetProblem::percent_encoding:
+            return "the request path is percent-encoded";
+        case TargetProblem::empty_segment:
+            return "the request path has an empty segment ('//' or a trailing '/')";
+        case TargetProblem::dot_segment:
+            return "the request path has a '.' or '..' segment";
     }
     return "the request target is not in canonical form";
 }
@@ -108,7 +131,8 @@ bool authority_names_host(std::string_view authority, std::string_view host, uin
     return !name.empty() && ascii_iequals(name, host);
 }
 
-std::variant<CanonicalTarget, TargetProblem> canonicalize_target(std::string_view target, std::string_view host,
+std::variant<CanonicalTarget, TargetProblem> canonicalize_target(std::string_view target,
+                                                                 std::string_view host,
                                                                  uint16_t port) {
     if (target.empty()) return TargetProblem::empty;
     if (target.find('#') != std::string_view::npos) return TargetProblem::fragment;
@@ -117,9 +141,11 @@ std::variant<CanonicalTarget, TargetProblem> canonicalize_target(std::string_vie
         const std::string_view rest = target.substr(scheme.size());
         const std::size_t authority_end = rest.find_first_of("/?");
         const std::string_view authority = rest.substr(0, authority_end);
-        if (authority.find('@') != std::string_view::npos || !authority_names_host(authority, host, port))
+        if (authority.find('@') != std::string_view::npos ||
+            !authority_names_host(authority, host, port))
             return TargetProblem::other_authority;
-        target = authority_end == std::string_view::npos ? std::string_view() : rest.substr(authority_end);
+        target = authority_end == std::string_view::npos ? std::string_view()
+                                                         : rest.substr(authority_end);
         if (target.empty() || target.front() == '?') {
             // "https://host" and "https://host?q" mean the root path (RFC 9112 §3.2.2).
             std::string origin = "/" + std::string(target);

@@ -19,19 +19,19 @@ namespace sluice {
 // Why a target was refused; to_string() gives the sentence for the client and the audit.
 enum class TargetProblem {
     empty,
-    not_origin_form,       // asterisk or authority form, or not starting with '/'
-    other_authority,       // absolute form naming a host other than the intercepted one
-    fragment,              // '#': never sent by a client, ambiguous to servers
-    forbidden_character,   // outside RFC 3986 pchar / query characters, or ';'
-    percent_encoding,      // any %XX in the path: decoding is where normalizers disagree
-    empty_segment,         // "//" or a trailing '/'
-    dot_segment,           // "." or ".." as a segment
+    not_origin_form,      // asterisk or authority form, or not starting with '/'
+    other_authority,      // absolute form naming a host other than the intercepted one
+    fragment,             // '#': never sent by a client, ambiguous to servers
+    forbidden_character,  // outside RFC 3986 pchar / query characters, or ';'
+    percent_encoding,     // any %XX in the path: decoding is where normalizers disagree
+    empty_segment,        // "//" or a trailing '/'
+    dot_segment,          // "." or ".." as a segment
 };
 
 std::string_view to_string(TargetProblem problem);
 
 struct CanonicalTarget {
-    std::string origin_form;  // path and query, e.g. "/v1/chat/completions?x=1"
+    std::string origin_form;      // path and query, e.g. "/v1/chat/completions?x=1"
     std::size_t path_length = 0;  // origin_form.substr(0, path_length) is the path
 
     std::string_view path() const { return std::string_view(origin_form).substr(0, path_length); }
@@ -39,7 +39,8 @@ struct CanonicalTarget {
 
 // `host` and `port`: the intercepted authority (SNI), which is the only one an absolute-form
 // target may name (in any case, with an optional trailing dot and an optional :port).
-std::variant<CanonicalTarget, TargetProblem> canonicalize_target(std::string_view target, std::string_view host,
+std::variant<CanonicalTarget, TargetProblem> canonicalize_target(std::string_view target,
+                                                                 std::string_view host,
                                                                  uint16_t port);
 
 // True when `authority` (a Host field value or the authority of an absolute-form target)

@@ -10,7 +10,8 @@ namespace sluice {
 namespace {
 
 bool matches_any(const std::vector<std::string>& globs, const std::string& name) {
-    return std::any_of(globs.begin(), globs.end(), [&](const std::string& glob) { return glob_match(glob, name); });
+    return std::any_of(globs.begin(), globs.end(),
+                       [&](const std::string& glob) { return glob_match(glob, name); });
 }
 
 bool contains(const std::vector<std::string>& names, const std::string& name) {
@@ -33,7 +34,8 @@ SniRoute route_client_hello(const SniResult& hello, const SniRoutingTable& table
         return {SniRouteKind::refuse, name, "no_sni_unknown_address"};
     }
     if (contains(table.intercepted_hosts, name)) return {SniRouteKind::intercept, name, {}};
-    if (matches_any(table.passthrough_globs, name)) return {SniRouteKind::passthrough, name, "sni_passthrough_allowed"};
+    if (matches_any(table.passthrough_globs, name))
+        return {SniRouteKind::passthrough, name, "sni_passthrough_allowed"};
     return {SniRouteKind::refuse, name, "sni_not_allowed"};
 }
 

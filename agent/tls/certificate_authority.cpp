@@ -358,15 +358,17 @@ bool constraints_permit(NAME_CONSTRAINTS* nc, const std::string& host) {
         return base;
     };
     const auto within = [&](const std::string& base) {
-        return host == base ||
-               (host.size() > base.size() && host.ends_with(base) && host[host.size() - base.size() - 1] == '.');
+        return host == base || (host.size() > base.size() && host.ends_with(base) &&
+                                host[host.size() - base.size() - 1] == '.');
     };
     for (int i = 0; i < sk_GENERAL_SUBTREE_num(nc->excludedSubtrees); ++i) {
-        if (auto base = dns_base(sk_GENERAL_SUBTREE_value(nc->excludedSubtrees, i)); base && within(*base))
+        if (auto base = dns_base(sk_GENERAL_SUBTREE_value(nc->excludedSubtrees, i));
+            base && within(*base))
             return false;
     }
     for (int i = 0; i < sk_GENERAL_SUBTREE_num(nc->permittedSubtrees); ++i) {
-        if (auto base = dns_base(sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, i)); base && within(*base))
+        if (auto base = dns_base(sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, i));
+            base && within(*base))
             return true;
     }
     return false;

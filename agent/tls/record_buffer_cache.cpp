@@ -39,7 +39,8 @@ namespace record_buffer_cache {
 void* allocate(std::size_t bytes, const char*, int) {
     if (bytes == 0) return nullptr;
     if (!in_record_class(bytes)) return std::malloc(bytes);
-    if (!cache_gone && cache.count > 0) return cache.blocks[static_cast<std::size_t>(--cache.count)];
+    if (!cache_gone && cache.count > 0)
+        return cache.blocks[static_cast<std::size_t>(--cache.count)];
     return std::malloc(kRecordBlockBytes);
 }
 

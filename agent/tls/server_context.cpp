@@ -59,7 +59,8 @@ std::shared_ptr<SSL_CTX> make_intercept_server_context(X509* leaf, EVP_PKEY* lea
                                 "ECDHE-ECDSA-CHACHA20-POLY1305") != 1) {
         throw_openssl("cipher list");
     }
-    if (SSL_CTX_set_ciphersuites(raw, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256") != 1)
+    if (SSL_CTX_set_ciphersuites(
+            raw, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256") != 1)
         throw_openssl("TLS 1.3 suites");
     if (SSL_CTX_set1_groups_list(raw, "X25519:P-256:P-384") != 1) throw_openssl("groups");
 
@@ -73,8 +74,8 @@ std::shared_ptr<SSL_CTX> make_intercept_server_context(X509* leaf, EVP_PKEY* lea
     // cost a locked hash insert per handshake, a sweep of the whole store every 255, and up to
     // 20,000 cached sessions of memory. One ticket per handshake instead of OpenSSL's two:
     // each is a session encoding, an encryption and a record (docs/benchmarks.md, handshakes).
-    SSL_CTX_set_session_cache_mode(
-        raw, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL_STORE | SSL_SESS_CACHE_NO_AUTO_CLEAR);
+    SSL_CTX_set_session_cache_mode(raw, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL_STORE |
+                                            SSL_SESS_CACHE_NO_AUTO_CLEAR);
     if (SSL_CTX_set_num_tickets(raw, 1) != 1) throw_openssl("session tickets");
     static constexpr unsigned char kSessionIdContext[] = "sluice";
     if (SSL_CTX_set_session_id_context(raw, kSessionIdContext, sizeof kSessionIdContext - 1) != 1) {

@@ -30,30 +30,33 @@ Attempt classify(SSL* ssl, int rc, int saved_errno, bool& failed) {
     const int code = SSL_get_error(ssl, rc);
     Attempt out;
     switch (code) {
-    case SSL_ERROR_NONE:
-        return out;
-    case SSL_ERROR_WANT_READ:
-        out.want = Want::read;
-        return out;
-    case SSL_ERROR_WANT_WRITE:
-        out.want = Want::write;
-        return out;
-    case SSL_ERROR_ZERO_RETURN:
-        out.error = net::error::eof;  // the peer's close_notify
-        return out;
-    default:
-        break;
+        case SSL_ERROR_NONE:
+            return out;
+        case SSL_ERROR_WANT_READ:
+            out.want = Want::read;
+            return out;
+        case SSL_ERROR_WANT_WRITE:
+            out.want = Want::write;
+            return out;
+        case SSL_ERROR_ZERO_RETURN:
+            out.error = net::error::eof;  // the peer's close_notify
+            return out;
+        default:
+            break;
     }
-    failed = true;  // RFC 8446 §6.2: after a fatal error nothing more is sent, not even close_notify
+    failed =
+        true;  // RFC 8446 §6.2: after a fatal error nothing more is sent, not even close_notify
     const unsigned long queued = ERR_get_error();
     ERR_clear_error();
     if (code == SSL_ERROR_SYSCALL) {
         if (saved_errno != 0) {
             out.error = boost::system::error_code(saved_errno, boost::system::system_category());
         } else if (queued != 0 && ERR_GET_LIB(queued) == ERR_LIB_SYS) {
-            out.error = boost::system::error_code(ERR_GET_REASON(queued), boost::system::system_category());
+            out.error =
+                boost::system::error_code(ERR_GET_REASON(queued), boost::system::system_category());
         } else if (queued != 0) {
-            out.error = boost::system::error_code(static_cast<int>(queued), net::error::get_ssl_category());
+            out.error =
+                boost::system::error_code(static_cast<int>(queued), net::error::get_ssl_category());
         } else {
             out.error = net::ssl::error::stream_truncated;  // EOF where a record was due
         }
@@ -61,7 +64,8 @@ Attempt classify(SSL* ssl, int rc, int saved_errno, bool& failed) {
     }
     // OpenSSL 3 reports a TCP close without close_notify as a protocol error; callers treat it
     // like every other "client went away", so it gets Asio's name for it.
-    if (ERR_GET_LIB(queued) == ERR_LIB_SSL && ERR_GET_REASON(queued) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+    if (ERR_GET_LIB(queued) == ERR_LIB_SSL &&
+        ERR_GET_REASON(queued) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
         out.error = net::ssl::error::stream_truncated;
         return out;
     }
@@ -77,7 +81,8 @@ Attempt classify(SSL* ssl, int rc, int saved_errno, bool& failed) {
 
 SSL* new_ssl(SSL_CTX* ctx) {
     SSL* ssl = ctx == nullptr ? nullptr : SSL_new(ctx);
-    if (ssl == nullptr) throw std::runtime_error("TLS stream: SSL_new failed: " + drain_openssl_errors());
+    if (ssl == nullptr)
+        throw std::runtime_error("TLS stream: SSL_new failed: " + drain_openssl_errors());
     // RELEASE_BUFFERS: an idle connection holds no record buffers (about 34 KiB).
     // ENABLE_PARTIAL_WRITE: SSL_write returns after each record, so write_some reports progress
     // instead of retrying a whole large buffer. ACCEPT_MOVING_WRITE_BUFFER: a retried write may
@@ -109,8 +114,10 @@ bool TlsStream::attach_socket(boost::system::error_code& ec) {
     // and setting it again is an ioctl per connection.
     if (!socket_.native_non_blocking()) socket_.native_non_blocking(true, ec);
     if (ec) return false;
-    if (SSL_set_fd(ssl_.get(), socket_.native_handle()) != 1) {  // BIO_NOCLOSE: the socket owns the fd
-        ec = boost::system::error_code(static_cast<int>(ERR_get_error()), net::error::get_ssl_category());
+    if (SSL_set_fd(ssl_.get(), socket_.native_handle()) !=
+        1) {  // BIO_NOCLOSE: the socket owns the fd
+        ec = boost::system::error_code(static_cast<int>(ERR_get_error()),
+                                       net::error::get_ssl_category());
         ERR_clear_error();
         return false;
     }
@@ -122,8 +129,10 @@ Attempt TlsStream::try_handshake(handshake_type type) {
     if (!attached_) {
         Attempt out;
         if (!attach_socket(out.error)) return out;
-        if (type == net::ssl::stream_base::client) SSL_set_connect_state(ssl_.get());
-        else SSL_set_accept_state(ssl_.get());
+        if (type == net::ssl::stream_base::client)
+            SSL_set_connect_state(ssl_.get());
+        else
+            SSL_set_accept_state(ssl_.get());
     }
     clear_stale_errors();
     errno = 0;
@@ -183,7 +192,8 @@ Attempt TlsStream::write_pieces(const net::const_buffer* pieces, std::size_t cou
             for (std::size_t g = index; g < count && size < gather.size(); ++g) {
                 const std::size_t offset = g == index ? skip : 0;
                 const std::size_t n = std::min(pieces[g].size() - offset, gather.size() - size);
-                std::memcpy(gather.data() + size, static_cast<const char*>(pieces[g].data()) + offset, n);
+                std::memcpy(gather.data() + size,
+                            static_cast<const char*>(pieces[g].data()) + offset, n);
                 size += n;
             }
             data = gather.data();

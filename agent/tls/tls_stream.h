@@ -55,7 +55,7 @@ namespace tls_detail {
 enum class Want { nothing, read, write };
 
 struct Attempt {
-    Want want = Want::nothing;       // read/write: wait for the socket, then try again
+    Want want = Want::nothing;        // read/write: wait for the socket, then try again
     boost::system::error_code error;  // final when want == nothing
     std::size_t bytes = 0;
 };
@@ -103,7 +103,8 @@ public:
     template <class CompletionToken>
     auto async_handshake(handshake_type type, CompletionToken&& token) {
         return start<void(boost::system::error_code)>(
-            [type](TlsStream& s) { return s.try_handshake(type); }, std::forward<CompletionToken>(token));
+            [type](TlsStream& s) { return s.try_handshake(type); },
+            std::forward<CompletionToken>(token));
     }
 
     // void(error_code, std::size_t). Reads what one call to OpenSSL yields, into as many of the
@@ -111,7 +112,8 @@ public:
     template <class MutableBufferSequence, class CompletionToken>
     auto async_read_some(const MutableBufferSequence& buffers, CompletionToken&& token) {
         return start<void(boost::system::error_code, std::size_t)>(
-            [buffers](TlsStream& s) { return s.try_read(buffers); }, std::forward<CompletionToken>(token));
+            [buffers](TlsStream& s) { return s.try_read(buffers); },
+            std::forward<CompletionToken>(token));
     }
 
     // void(error_code, std::size_t). Small gathers (a header and a body piece, a chunk header,
@@ -120,7 +122,8 @@ public:
     template <class ConstBufferSequence, class CompletionToken>
     auto async_write_some(const ConstBufferSequence& buffers, CompletionToken&& token) {
         return start<void(boost::system::error_code, std::size_t)>(
-            [buffers](TlsStream& s) { return s.try_write(buffers); }, std::forward<CompletionToken>(token));
+            [buffers](TlsStream& s) { return s.try_write(buffers); },
+            std::forward<CompletionToken>(token));
     }
 
     // Synchronous and never waiting, so Beast's synchronous HTTP operations run on the stream
@@ -173,8 +176,9 @@ public:
     // that reports bytes that arrived before the wait began.
     template <class CompletionToken>
     auto async_wait_ready(CompletionToken&& token) {
-        return socket_.async_wait(last_want_ == tls_detail::Want::write ? boost::asio::socket_base::wait_write
-                                                                         : boost::asio::socket_base::wait_read,
+        return socket_.async_wait(last_want_ == tls_detail::Want::write
+                                      ? boost::asio::socket_base::wait_write
+                                      : boost::asio::socket_base::wait_read,
                                   std::forward<CompletionToken>(token));
     }
 
@@ -246,7 +250,8 @@ private:
         std::array<boost::asio::const_buffer, tls_detail::kMaxGatherPieces> pieces;
         std::size_t count = 0;
         const auto end = boost::asio::buffer_sequence_end(buffers);
-        for (auto it = boost::asio::buffer_sequence_begin(buffers); it != end && count < pieces.size(); ++it) {
+        for (auto it = boost::asio::buffer_sequence_begin(buffers);
+             it != end && count < pieces.size(); ++it) {
             const boost::asio::const_buffer piece(*it);
             if (piece.size() != 0) pieces[count++] = piece;
         }
@@ -291,8 +296,9 @@ public:
             if (result_.want != tls_detail::Want::nothing) {
                 const bool read = result_.want == tls_detail::Want::read;
                 phase_ = Phase::waiting;
-                stream_.socket_.async_wait(read ? net::socket_base::wait_read : net::socket_base::wait_write,
-                                           std::move(self));
+                stream_.socket_.async_wait(
+                    read ? net::socket_base::wait_read : net::socket_base::wait_write,
+                    std::move(self));
                 return;
             }
         }

@@ -35,7 +35,9 @@ std::string ApiKeyStore::reload() {
         return why;
     };
     const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) return refuse("api key file " + path_ + " is not readable; requests will get 503 until it is");
+    if (fd < 0)
+        return refuse("api key file " + path_ +
+                      " is not readable; requests will get 503 until it is");
     struct stat st {};
     std::string content;
     const bool stat_ok = ::fstat(fd, &st) == 0;
@@ -43,11 +45,14 @@ std::string ApiKeyStore::reload() {
     // no longer in custody, so it is not used at all (checked on the open file, not the path).
     if (stat_ok && (st.st_mode & (S_IRWXG | S_IRWXO)) == 0) {
         char buffer[4096];
-        for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0 && content.size() < kMaxKeyFileBytes;)
+        for (ssize_t n;
+             (n = ::read(fd, buffer, sizeof buffer)) > 0 && content.size() < kMaxKeyFileBytes;)
             content.append(buffer, static_cast<std::size_t>(n));
     }
     ::close(fd);
-    if (!stat_ok) return refuse("api key file " + path_ + " cannot be examined; requests will get 503 until it can");
+    if (!stat_ok)
+        return refuse("api key file " + path_ +
+                      " cannot be examined; requests will get 503 until it can");
     if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
         char mode[8];
         std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
@@ -56,7 +61,8 @@ std::string ApiKeyStore::reload() {
     }
     std::string key = trim(std::move(content));
     if (key.empty() || key.find_first_of(" \t\r\n") != std::string::npos)
-        return refuse("api key file " + path_ + " does not hold one key; requests will get 503 until it does");
+        return refuse("api key file " + path_ +
+                      " does not hold one key; requests will get 503 until it does");
     set_key(std::make_shared<const std::string>(std::move(key)));
     set_problem({});
     return "api key loaded from " + path_;

@@ -25,7 +25,8 @@ UpstreamHost::UpstreamHost(std::string name_, const UpstreamConfig& config_)
       client_context(client_context_for(name, config_.ca_file)) {}
 
 UpstreamHosts::UpstreamHosts(const Config& config) {
-    for (const auto& [host, upstream] : config.upstream) hosts_.push_back(std::make_unique<UpstreamHost>(host, upstream));
+    for (const auto& [host, upstream] : config.upstream)
+        hosts_.push_back(std::make_unique<UpstreamHost>(host, upstream));
 }
 
 UpstreamHost* UpstreamHosts::find(std::string_view host) {
@@ -58,10 +59,12 @@ bool UpstreamHosts::all_keys_loaded() const {
 nlohmann::json UpstreamHosts::status_json() const {
     nlohmann::json report = nlohmann::json::object();
     for (const auto& host : hosts_) {
-        nlohmann::json entry{{"api_key_file", host->api_keys.path()}, {"api_key_loaded", host->api_keys.key() != nullptr}};
+        nlohmann::json entry{{"api_key_file", host->api_keys.path()},
+                             {"api_key_loaded", host->api_keys.key() != nullptr}};
         if (!host->config.ca_file.empty()) entry["ca_file"] = host->config.ca_file;
         if (!host->config.connect.empty()) entry["connect"] = host->config.connect;
-        if (const std::string problem = host->api_keys.problem(); !problem.empty()) entry["api_key_problem"] = problem;
+        if (const std::string problem = host->api_keys.problem(); !problem.empty())
+            entry["api_key_problem"] = problem;
         report[host->name] = std::move(entry);
     }
     return report;

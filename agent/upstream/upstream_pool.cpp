@@ -5,15 +5,15 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
-#include <spdlog/spdlog.h>
 
+#include "agent/common/connection_deadline.h"
 #include "agent/common/limits.h"
 #include "agent/common/socket_mark.h"
-#include "agent/common/connection_deadline.h"
 
 namespace sluice {
 
@@ -43,7 +43,10 @@ bool idle_connection_is_stale(int fd) {
 
 UpstreamPool::UpstreamPool(net::any_io_executor executor, net::ssl::context& client_context,
                            UpstreamTimeouts timeouts)
-    : executor_(std::move(executor)), client_context_(client_context), timeouts_(timeouts), sweep_timer_(executor_) {}
+    : executor_(std::move(executor)),
+      client_context_(client_context),
+      timeouts_(timeouts),
+      sweep_timer_(executor_) {}
 
 net::awaitable<UpstreamLease> UpstreamPool::acquire(const UpstreamEndpoint& endpoint) {
     if (auto it = idle_.find(endpoint); it != idle_.end()) {
@@ -58,7 +61,8 @@ net::awaitable<UpstreamLease> UpstreamPool::acquire(const UpstreamEndpoint& endp
             // poll() (one syscall per request under load): upstreams close idle connections after
             // seconds, and a request whose body we hold is retried once on a fresh connection
             // if a reused one turns out dead.
-            if (now - idle.since >= kStaleCheckAfter && idle_connection_is_stale(socket.native_handle()))
+            if (now - idle.since >= kStaleCheckAfter &&
+                idle_connection_is_stale(socket.native_handle()))
                 continue;
             ++stats_.reuses;
             co_return UpstreamLease{std::move(idle.stream), true, UpstreamFailure::none, {}};
@@ -67,7 +71,8 @@ net::awaitable<UpstreamLease> UpstreamPool::acquire(const UpstreamEndpoint& endp
     co_return co_await connect(endpoint);
 }
 
-void UpstreamPool::release(const UpstreamEndpoint& endpoint, std::unique_ptr<UpstreamStream> stream) {
+void UpstreamPool::release(const UpstreamEndpoint& endpoint,
+                           std::unique_ptr<UpstreamStream> stream) {
     remember_session(endpoint, stream->native_handle());  // TLS 1.3 tickets have arrived by now
     auto& list = idle_[endpoint];
     if (list.size() >= limits::kUpstreamIdlePerEndpoint) list.erase(list.begin());
@@ -140,14 +145,16 @@ net::awaitable<UpstreamLease> UpstreamPool::connect(const UpstreamEndpoint& endp
     register_for_reads_only(tcp_layer, endpoint.address.protocol(), ec);
     if (ec) {
         ++stats_.failures;
-        co_return UpstreamLease{nullptr, false, UpstreamFailure::unreachable, "connect: " + ec.message()};
+        co_return UpstreamLease{nullptr, false, UpstreamFailure::unreachable,
+                                "connect: " + ec.message()};
     }
 
     SSL* ssl = stream->native_handle();
     SSL_set_tlsext_host_name(ssl, endpoint.host.c_str());
     SSL_set1_host(ssl, endpoint.host.c_str());
     SSL_set_verify(ssl, SSL_VERIFY_PEER, nullptr);
-    if (auto it = sessions_.find(endpoint); it != sessions_.end()) SSL_set_session(ssl, it->second.get());
+    if (auto it = sessions_.find(endpoint); it != sessions_.end())
+        SSL_set_session(ssl, it->second.get());
 
     co_await stream->async_handshake(net::ssl::stream_base::client,
                                      net::redirect_error(net::use_awaitable, ec));

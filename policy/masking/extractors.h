@@ -65,7 +65,7 @@ inline constexpr std::size_t kIbanMaxBytes = 42;
 inline constexpr std::size_t kSsnMaxBytes = 11;
 inline constexpr std::size_t kIpv4MaxBytes = 15;
 inline constexpr std::size_t kIpv6MaxBytes = 45;
-inline constexpr std::size_t kTokenMaxBytes = 512;  // OpenAI, GitHub, Slack tokens
+inline constexpr std::size_t kTokenMaxBytes = 512;         // OpenAI, GitHub, Slack tokens
 inline constexpr std::string_view kSecretWord = "secret";  // any case, before an AWS secret key
 // kSecretWord in any case at `pos`.
 inline bool secret_word_at(std::string_view text, std::size_t pos) {

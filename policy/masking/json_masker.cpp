@@ -82,7 +82,8 @@ void JsonEdit::json_text(json& value) {
 }
 
 void JsonEdit::drop_logprobs(json& value) {
-    const bool empty = value.is_null() || ((value.is_array() || value.is_object()) && value.empty());
+    const bool empty =
+        value.is_null() || ((value.is_array() || value.is_object()) && value.empty());
     if (empty) return;
     value = value.is_array() ? json::array() : json(nullptr);
     changed = true;

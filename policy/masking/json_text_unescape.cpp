@@ -11,10 +11,14 @@ std::optional<uint32_t> hex4(std::string_view s) {
     uint32_t v = 0;
     for (char c : s) {
         v <<= 4;
-        if (c >= '0' && c <= '9') v |= static_cast<uint32_t>(c - '0');
-        else if (c >= 'a' && c <= 'f') v |= static_cast<uint32_t>(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') v |= static_cast<uint32_t>(c - 'A' + 10);
-        else return std::nullopt;
+        if (c >= '0' && c <= '9')
+            v |= static_cast<uint32_t>(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= static_cast<uint32_t>(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= static_cast<uint32_t>(c - 'A' + 10);
+        else
+            return std::nullopt;
     }
     return v;
 }
@@ -71,15 +75,16 @@ std::size_t unescape(std::string_view in, bool final, std::string& out) {
         if (*unit >= 0xD800 && *unit <= 0xDBFF) {
             if (rest.size() < 12 && !final) return i;
             std::optional<uint32_t> low;
-            if (rest.size() >= 12 && rest[6] == '\\' && rest[7] == 'u') low = hex4(rest.substr(8, 4));
+            if (rest.size() >= 12 && rest[6] == '\\' && rest[7] == 'u')
+                low = hex4(rest.substr(8, 4));
             if (low && *low >= 0xDC00 && *low <= 0xDFFF) {
                 append_utf8(0x10000 + ((*unit - 0xD800) << 10) + (*low - 0xDC00), out);
                 i += 12;
                 continue;
             }
         }
-        const bool keep = *unit < 0x20 || *unit == '"' || *unit == '\\' ||
-                          (*unit >= 0xD800 && *unit <= 0xDFFF);
+        const bool keep =
+            *unit < 0x20 || *unit == '"' || *unit == '\\' || (*unit >= 0xD800 && *unit <= 0xDFFF);
         if (keep)
             out.append(rest.substr(0, 6));
         else

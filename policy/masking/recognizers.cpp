@@ -7,9 +7,9 @@
 #include <array>
 #include <cstdint>
 
-#include "policy/masking/simd_scanner.h"
 #include "policy/masking/extractors.h"
 #include "policy/masking/prefilter.h"
+#include "policy/masking/simd_scanner.h"
 #include "policy/masking/tail_holdback.h"
 
 namespace sluice::masking {
@@ -165,9 +165,10 @@ void sort_keys(std::vector<uint64_t>& keys) {
             count = merged;
             std::swap(src, dst);
         }
-        if (src != &keys) std::copy(src->begin() + static_cast<std::ptrdiff_t>(from),
-                                    src->begin() + static_cast<std::ptrdiff_t>(to),
-                                    keys.begin() + static_cast<std::ptrdiff_t>(from));
+        if (src != &keys)
+            std::copy(src->begin() + static_cast<std::ptrdiff_t>(from),
+                      src->begin() + static_cast<std::ptrdiff_t>(to),
+                      keys.begin() + static_cast<std::ptrdiff_t>(from));
     }
 }
 

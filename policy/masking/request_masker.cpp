@@ -18,9 +18,7 @@ struct Edit {
     std::string replacement;
 };
 
-bool unreserved(char c) {
-    return is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
+bool unreserved(char c) { return is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~'; }
 
 // A changed text in the encoding of the layer that holds it.
 void append_encoded(std::string& out, const BodyText& node, std::string_view text) {
@@ -48,7 +46,8 @@ void append_encoded(std::string& out, const BodyText& node, std::string_view tex
 }
 
 std::string apply_edits(std::string_view text, std::vector<Edit>& edits) {
-    std::sort(edits.begin(), edits.end(), [](const Edit& a, const Edit& b) { return a.begin < b.begin; });
+    std::sort(edits.begin(), edits.end(),
+              [](const Edit& a, const Edit& b) { return a.begin < b.begin; });
     std::string out;
     out.reserve(text.size() + 64);
     std::size_t copied = 0;
@@ -109,17 +108,20 @@ bool find_part_edits(const std::string& joined, const std::vector<std::size_t>& 
                      FunctionRef<void(std::size_t part, Edit edit)> add) {
     thread_local FoldedText folded;
     const bool is_folded = fold_for_matching(joined, folded);
-    const std::string_view view = is_folded ? std::string_view(folded.text) : std::string_view(joined);
+    const std::string_view view =
+        is_folded ? std::string_view(folded.text) : std::string_view(joined);
     std::vector<std::size_t> view_starts = starts;
     if (is_folded)  // the first view byte at or after each part's start (`from` never decreases)
         for (auto& start : view_starts)
             start = static_cast<std::size_t>(
-                std::lower_bound(folded.from.begin(), folded.from.end(), start) - folded.from.begin());
+                std::lower_bound(folded.from.begin(), folded.from.end(), start) -
+                folded.from.begin());
     thread_local Spans spans;
     if (!find_unit_spans(view, view_starts, direction, masker, spans)) return false;
     for (const auto& span : spans) {
-        const auto [begin, end] = is_folded ? folded.source_range(span.begin, span.end)
-                                            : std::pair<std::size_t, std::size_t>{span.begin, span.end};
+        const auto [begin, end] = is_folded
+                                      ? folded.source_range(span.begin, span.end)
+                                      : std::pair<std::size_t, std::size_t>{span.begin, span.end};
         std::string replacement;
         masker.append_replacement(view.substr(span.begin, span.end - span.begin), span.entity,
                                   direction, replacement);
@@ -127,8 +129,8 @@ bool find_part_edits(const std::string& joined, const std::vector<std::size_t>& 
             const std::size_t piece_begin = starts[k];
             const std::size_t piece_end = k + 1 < starts.size() ? starts[k + 1] : joined.size();
             if (piece_begin >= end || begin >= piece_end || piece_begin == piece_end) continue;
-            add(k, {std::max(begin, piece_begin) - piece_begin, std::min(end, piece_end) - piece_begin,
-                    std::move(replacement)});
+            add(k, {std::max(begin, piece_begin) - piece_begin,
+                    std::min(end, piece_end) - piece_begin, std::move(replacement)});
             replacement.clear();  // the first piece carries the mask, the rest are cut
         }
     }
@@ -143,9 +145,10 @@ bool find_edits(const RequestReading& reading, const ScanUnit& unit, TextMasker&
         starts.push_back(joined.size());
         joined += reading.texts[static_cast<std::size_t>(node)].text;
     }
-    return find_part_edits(joined, starts, Direction::request, masker, [&](std::size_t part, Edit edit) {
-        edits[static_cast<std::size_t>(unit.nodes[part])].push_back(std::move(edit));
-    });
+    return find_part_edits(
+        joined, starts, Direction::request, masker, [&](std::size_t part, Edit edit) {
+            edits[static_cast<std::size_t>(unit.nodes[part])].push_back(std::move(edit));
+        });
 }
 
 }  // namespace

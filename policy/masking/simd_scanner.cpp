@@ -45,8 +45,7 @@ struct Classes {
 
 // Classifies `blocks` whole 64-byte blocks from `p` into slots `slot`, `slot` + 1, ... of
 // `out`; one implementation per instruction set (AVX-512BW, AVX2, SSE2; picked at start-up).
-using ClassifyBlocks = void (*)(const char* p, std::size_t blocks, Classes& out,
-                                std::size_t slot);
+using ClassifyBlocks = void (*)(const char* p, std::size_t blocks, Classes& out, std::size_t slot);
 
 inline uint64_t movemask16(__m128i v) { return static_cast<uint16_t>(_mm_movemask_epi8(v)); }
 
@@ -87,8 +86,8 @@ void classify_sse2(const char* p, std::size_t blocks, Classes& out, std::size_t 
     }
 }
 
-__attribute__((target("avx2"))) void classify_avx2(const char* p, std::size_t blocks,
-                                                   Classes& out, std::size_t slot) {
+__attribute__((target("avx2"))) void classify_avx2(const char* p, std::size_t blocks, Classes& out,
+                                                   std::size_t slot) {
     const __m256i zero = _mm256_set1_epi8('0'), nine = _mm256_set1_epi8(9);
     const __m256i a = _mm256_set1_epi8('A'), z = _mm256_set1_epi8(25);
     const __m256i dot_byte = _mm256_set1_epi8('.'), case_bit = _mm256_set1_epi8(0x20);
@@ -115,8 +114,8 @@ __attribute__((target("avx2"))) void classify_avx2(const char* p, std::size_t bl
         m.sep = bits(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(separators, x), x));
         m.dot = bits(_mm256_cmpeq_epi8(x, dot_byte));
         m.upper = bits(_mm256_cmpeq_epi8(_mm256_min_epu8(u, z), u));
-        m.run = bits(_mm256_or_si256(is_digit,
-                                     _mm256_cmpeq_epi8(_mm256_shuffle_epi8(punctuation, x), x)));
+        m.run = bits(
+            _mm256_or_si256(is_digit, _mm256_cmpeq_epi8(_mm256_shuffle_epi8(punctuation, x), x)));
         m.s = bits(_mm256_cmpeq_epi8(lower, _mm256_set1_epi8('s')));
         m.c = bits(_mm256_cmpeq_epi8(lower, _mm256_set1_epi8('c')));
         m.t = bits(_mm256_cmpeq_epi8(lower, _mm256_set1_epi8('t')));
@@ -124,10 +123,10 @@ __attribute__((target("avx2"))) void classify_avx2(const char* p, std::size_t bl
     };
     for (std::size_t b = 0; b < blocks; ++b, p += 64) {
         const Masks lo = half(p), hi = half(p + 32);
-        out.store(slot + b, {lo.digit | hi.digit << 32, lo.sep | hi.sep << 32,
-                             lo.dot | hi.dot << 32, lo.upper | hi.upper << 32,
-                             lo.run | hi.run << 32, lo.s | hi.s << 32, lo.c | hi.c << 32,
-                             lo.t | hi.t << 32});
+        out.store(slot + b,
+                  {lo.digit | hi.digit << 32, lo.sep | hi.sep << 32, lo.dot | hi.dot << 32,
+                   lo.upper | hi.upper << 32, lo.run | hi.run << 32, lo.s | hi.s << 32,
+                   lo.c | hi.c << 32, lo.t | hi.t << 32});
     }
 }
 
@@ -152,14 +151,13 @@ __attribute__((target("avx512f,avx512bw"))) void classify_avx512(const char* p, 
         const __m512i x = _mm512_loadu_si512(p);
         const uint64_t digit = _mm512_cmple_epu8_mask(_mm512_sub_epi8(x, zero), nine);
         const __m512i lower = _mm512_or_si512(x, case_bit);
-        out.store(slot + b,
-                  {digit, _mm512_cmpeq_epi8_mask(_mm512_shuffle_epi8(separators, x), x),
-                   _mm512_cmpeq_epi8_mask(x, dot_byte),
-                   _mm512_cmple_epu8_mask(_mm512_sub_epi8(x, a), z),
-                   digit | _mm512_cmpeq_epi8_mask(_mm512_shuffle_epi8(punctuation, x), x),
-                   _mm512_cmpeq_epi8_mask(lower, _mm512_set1_epi8('s')),
-                   _mm512_cmpeq_epi8_mask(lower, _mm512_set1_epi8('c')),
-                   _mm512_cmpeq_epi8_mask(lower, _mm512_set1_epi8('t'))});
+        out.store(slot + b, {digit, _mm512_cmpeq_epi8_mask(_mm512_shuffle_epi8(separators, x), x),
+                             _mm512_cmpeq_epi8_mask(x, dot_byte),
+                             _mm512_cmple_epu8_mask(_mm512_sub_epi8(x, a), z),
+                             digit | _mm512_cmpeq_epi8_mask(_mm512_shuffle_epi8(punctuation, x), x),
+                             _mm512_cmpeq_epi8_mask(lower, _mm512_set1_epi8('s')),
+                             _mm512_cmpeq_epi8_mask(lower, _mm512_set1_epi8('c')),
+                             _mm512_cmpeq_epi8_mask(lower, _mm512_set1_epi8('t'))});
     }
 }
 
@@ -253,23 +251,22 @@ struct Candidates {
 // The same filter eight blocks at a time, one block per 64-bit lane (the AVX-512 scan): no
 // branch per block, so blocks of prose cost a few vector operations each.
 template <int kShift>
-__attribute__((target("avx512f"), always_inline)) inline __m512i ahead8(__m512i cur,
-                                                                         __m512i next) {
+__attribute__((target("avx512f"), always_inline)) inline __m512i ahead8(__m512i cur, __m512i next) {
     return _mm512_or_si512(_mm512_srli_epi64(cur, kShift), _mm512_slli_epi64(next, 64 - kShift));
 }
 
 __attribute__((target("avx512f"), always_inline)) inline __m512i load8(const uint64_t* mask,
-                                                                        std::size_t slot) {
+                                                                       std::size_t slot) {
     return _mm512_loadu_si512(mask + slot);
 }
 
-__attribute__((target("avx512f,avx512vpopcntdq"), always_inline)) inline __m512i
-popcount8(__m512i x) {
+__attribute__((target("avx512f,avx512vpopcntdq"), always_inline)) inline __m512i popcount8(
+    __m512i x) {
     return _mm512_popcnt_epi64(x);
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vpopcntdq,popcnt"))) void
-filter_blocks_avx512(const Classes& m, std::size_t count, Candidates& out) {
+__attribute__((target("avx512f,avx512bw,avx512vpopcntdq,popcnt"))) void filter_blocks_avx512(
+    const Classes& m, std::size_t count, Candidates& out) {
     out.blocks = 0;
     auto load = load8;
     auto pop = popcount8;
@@ -280,12 +277,12 @@ filter_blocks_avx512(const Classes& m, std::size_t count, Candidates& out) {
                       next_digit = load(m.digit, i + 1);
         const __m512i dot = load(m.dot, i), prev_dot = load(m.dot, i - 1),
                       next_dot = load(m.dot, i + 1);
-        const __m512i digits24 = _mm512_add_epi64(
-            _mm512_add_epi64(pop(_mm512_srli_epi64(prev_digit, 40)), pop(d)),
-            pop(_mm512_slli_epi64(next_digit, 40)));
-        const __m512i digits15 = _mm512_add_epi64(
-            _mm512_add_epi64(pop(_mm512_srli_epi64(prev_digit, 49)), pop(d)),
-            pop(_mm512_slli_epi64(next_digit, 49)));
+        const __m512i digits24 =
+            _mm512_add_epi64(_mm512_add_epi64(pop(_mm512_srli_epi64(prev_digit, 40)), pop(d)),
+                             pop(_mm512_slli_epi64(next_digit, 40)));
+        const __m512i digits15 =
+            _mm512_add_epi64(_mm512_add_epi64(pop(_mm512_srli_epi64(prev_digit, 49)), pop(d)),
+                             pop(_mm512_slli_epi64(next_digit, 49)));
         const __m512i dots15 =
             _mm512_add_epi64(_mm512_add_epi64(pop(_mm512_srli_epi64(prev_dot, 49)), pop(dot)),
                              pop(_mm512_slli_epi64(next_dot, 49)));
@@ -297,23 +294,23 @@ filter_blocks_avx512(const Classes& m, std::size_t count, Candidates& out) {
                       d3 = ahead8<3>(d, next_digit);
         const __m512i sep = load(m.sep, i), next_sep = load(m.sep, i + 1);
         const __m512i s1 = ahead8<1>(sep, next_sep), s2 = ahead8<2>(sep, next_sep);
-        const __m512i started = _mm512_or_si512(_mm512_slli_epi64(d, 1),
-                                                _mm512_srli_epi64(prev_digit, 63));
+        const __m512i started =
+            _mm512_or_si512(_mm512_slli_epi64(d, 1), _mm512_srli_epi64(prev_digit, 63));
         __m512i run8 = _mm512_andnot_si512(started, _mm512_and_si512(d, d1));
         run8 = _mm512_and_si512(run8, _mm512_and_si512(d2, d3));
-        run8 = _mm512_and_si512(run8, _mm512_and_si512(ahead8<4>(d, next_digit),
-                                                       ahead8<5>(d, next_digit)));
-        run8 = _mm512_and_si512(run8, _mm512_and_si512(ahead8<6>(d, next_digit),
-                                                       ahead8<7>(d, next_digit)));
-        const __m512i structure = _mm512_and_si512(
-            _mm512_and_si512(d, s1), _mm512_or_si512(d2, _mm512_and_si512(s2, d3)));
+        run8 = _mm512_and_si512(
+            run8, _mm512_and_si512(ahead8<4>(d, next_digit), ahead8<5>(d, next_digit)));
+        run8 = _mm512_and_si512(
+            run8, _mm512_and_si512(ahead8<6>(d, next_digit), ahead8<7>(d, next_digit)));
+        const __m512i structure = _mm512_and_si512(_mm512_and_si512(d, s1),
+                                                   _mm512_or_si512(d2, _mm512_and_si512(s2, d3)));
         const __m512i number =
             _mm512_maskz_mov_epi64(may_hold_number, _mm512_or_si512(structure, run8));
 
         const __m512i upper = load(m.upper, i);
-        const __m512i iban = _mm512_and_si512(
-            _mm512_and_si512(upper, ahead8<1>(upper, load(m.upper, i + 1))),
-            _mm512_and_si512(d2, d3));
+        const __m512i iban =
+            _mm512_and_si512(_mm512_and_si512(upper, ahead8<1>(upper, load(m.upper, i + 1))),
+                             _mm512_and_si512(d2, d3));
         const __m512i secret = _mm512_and_si512(
             load(m.s, i), _mm512_and_si512(ahead8<2>(load(m.c, i), load(m.c, i + 1)),
                                            ahead8<5>(load(m.t, i), load(m.t, i + 1))));

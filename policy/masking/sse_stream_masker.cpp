@@ -343,7 +343,8 @@ void SseStreamMasker::on_chat(json& chunk) {
             ch->choice = index;
             ch->kind = kind;
             ch->tool_index = tool;
-            ch->json_text = kind == Channel::Kind::tool_call || kind == Channel::Kind::function_call;
+            ch->json_text =
+                kind == Channel::Kind::tool_call || kind == Channel::Kind::function_call;
             if (!release(*ch, value.get_ref<const std::string&>(), text)) {
                 pending_failure_ = "masking failed";
                 return;
@@ -541,8 +542,8 @@ void SseStreamMasker::on_responses(const SseEvent& event, json& body, std::strin
         if (!ch) return fail("too many channels", out);
         if (ch->ids.empty()) {
             ch->kind = Channel::Kind::responses;
-            ch->json_text = base == "response.function_call_arguments" ||
-                            base == "response.mcp_call_arguments";
+            ch->json_text =
+                base == "response.function_call_arguments" || base == "response.mcp_call_arguments";
             ch->ids["type"] = type;
             for (const char* id : {"item_id", "output_index", "content_index", "summary_index"})
                 if (auto it = body.find(id); it != body.end()) ch->ids[id] = *it;

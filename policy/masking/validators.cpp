@@ -70,7 +70,8 @@ constexpr IbanCountry kIbanCountries[] = {
 // The same as a table indexed by the two capitals (0: no such country).
 constexpr auto kIbanLengthByCode = [] {
     std::array<uint8_t, 26 * 26> lengths{};
-    for (const auto& c : kIbanCountries) lengths[(c.code[0] - 'A') * 26 + (c.code[1] - 'A')] = c.length;
+    for (const auto& c : kIbanCountries)
+        lengths[(c.code[0] - 'A') * 26 + (c.code[1] - 'A')] = c.length;
     return lengths;
 }();
 
@@ -78,7 +79,8 @@ constexpr auto kIbanLengthByCode = [] {
 
 int iban_length(std::string_view country) {
     if (country.size() != 2 || !is_upper(country[0]) || !is_upper(country[1])) return 0;
-    return kIbanLengthByCode[static_cast<std::size_t>((country[0] - 'A') * 26 + (country[1] - 'A'))];
+    return kIbanLengthByCode[static_cast<std::size_t>((country[0] - 'A') * 26 +
+                                                      (country[1] - 'A'))];
 }
 
 bool iban_valid(std::string_view compact) {

@@ -29,10 +29,10 @@
 #include <vector>
 
 #include "agent/common/ip_address.h"
+#include "agent/common/unique_fd.h"
 #include "agent/loader/cgroup.h"
 #include "agent/loader/pinned_state.h"
 #include "agent/loader/redirect_loader.h"
-#include "agent/common/unique_fd.h"
 
 namespace {
 

@@ -15,11 +15,11 @@
 //       One connection, M sequential 1 KiB POST / 1 KiB reply exchanges. The server runs on the
 //       main thread, whose tid is printed to stderr, and the client on another thread. Count the
 //       server's syscalls with: strace -f -o /tmp/ka -ff idle-tls-memory ...; wc -l /tmp/ka.<tid>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -70,7 +70,10 @@ constexpr int kWarmupConnections = 20;
 constexpr auto kIdleTimeout = std::chrono::seconds(600);
 
 enum class Mode { asio, lean };
-const char* name(Mode m) { return m == Mode::asio ? "asio::ssl::stream (beast::ssl_stream<tcp_stream>)" : "TlsStream + ConnectionDeadline"; }
+const char* name(Mode m) {
+    return m == Mode::asio ? "asio::ssl::stream (beast::ssl_stream<tcp_stream>)"
+                           : "TlsStream + ConnectionDeadline";
+}
 
 long rss_kib() {
     long size = 0, resident = 0;
@@ -182,17 +185,20 @@ net::awaitable<void> serve(Stream& stream, ArmFn arm, Counters& counters) {
 net::awaitable<void> serve_asio(tcp::socket socket, net::ssl::context& ctx, Counters& counters) {
     beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), ctx);
     auto& layer = beast::get_lowest_layer(stream);
-    co_await serve(stream, [&](auto d) { layer.expires_after(d); }, counters);
+    co_await serve(
+        stream, [&](auto d) { layer.expires_after(d); }, counters);
 }
 
 net::awaitable<void> serve_lean(tcp::socket socket, SSL_CTX* ctx, Counters& counters) {
     TlsStream stream(std::move(socket), ctx);
     ConnectionDeadline deadline(stream.get_executor());
-    co_await serve(stream, [&](auto d) { deadline.arm(d, stream.next_layer()); }, counters);
+    co_await serve(
+        stream, [&](auto d) { deadline.arm(d, stream.next_layer()); }, counters);
 }
 
-net::awaitable<void> accept_loop(tcp::acceptor& acceptor, Mode mode, const std::shared_ptr<SSL_CTX>& ctx,
-                                 net::ssl::context& asio_ctx, Counters& counters) {
+net::awaitable<void> accept_loop(tcp::acceptor& acceptor, Mode mode,
+                                 const std::shared_ptr<SSL_CTX>& ctx, net::ssl::context& asio_ctx,
+                                 Counters& counters) {
     for (;;) {
         beast::error_code ec;
         tcp::socket socket = co_await acceptor.async_accept(use_ec(ec));
@@ -200,9 +206,11 @@ net::awaitable<void> accept_loop(tcp::acceptor& acceptor, Mode mode, const std::
         socket.set_option(tcp::no_delay(true), ec);
         auto executor = acceptor.get_executor();
         if (mode == Mode::asio)
-            net::co_spawn(executor, serve_asio(std::move(socket), asio_ctx, counters), net::detached);
+            net::co_spawn(executor, serve_asio(std::move(socket), asio_ctx, counters),
+                          net::detached);
         else
-            net::co_spawn(executor, serve_lean(std::move(socket), ctx.get(), counters), net::detached);
+            net::co_spawn(executor, serve_lean(std::move(socket), ctx.get(), counters),
+                          net::detached);
     }
 }
 
@@ -224,13 +232,15 @@ ClientConnection dial(SSL_CTX* ctx, const tcp::endpoint& server) {
     SSL_set_fd(c.ssl, c.fd);
     SSL_set_tlsext_host_name(c.ssl, kHost);
     SSL_set1_host(c.ssl, kHost);
-    if (SSL_connect(c.ssl) != 1) throw std::runtime_error("SSL_connect: " + sluice::drain_openssl_errors());
+    if (SSL_connect(c.ssl) != 1)
+        throw std::runtime_error("SSL_connect: " + sluice::drain_openssl_errors());
     return c;
 }
 
 // One request and its whole reply (Content-Length framed, the server's fixed answer).
 void exchange(ClientConnection& c, const std::string& request) {
-    if (SSL_write(c.ssl, request.data(), static_cast<int>(request.size())) != static_cast<int>(request.size()))
+    if (SSL_write(c.ssl, request.data(), static_cast<int>(request.size())) !=
+        static_cast<int>(request.size()))
         throw std::runtime_error("SSL_write failed");
     std::string got;
     char buf[4096];
@@ -238,7 +248,8 @@ void exchange(ClientConnection& c, const std::string& request) {
         const auto end = got.find("\r\n\r\n");
         if (end != std::string::npos) {
             const auto cl = got.find("Content-Length: ");
-            const std::size_t length = cl == std::string::npos ? 0 : std::strtoul(got.c_str() + cl + 16, nullptr, 10);
+            const std::size_t length =
+                cl == std::string::npos ? 0 : std::strtoul(got.c_str() + cl + 16, nullptr, 10);
             if (got.size() >= end + 4 + length) return;
         }
         const int n = SSL_read(c.ssl, buf, sizeof buf);
@@ -248,9 +259,13 @@ void exchange(ClientConnection& c, const std::string& request) {
 }
 
 std::string request_text() {
-    const std::string body = "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"" + body_of(960) + "\"}]}";
-    return "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Type: application/json\r\n"
-           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    const std::string body =
+        "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"" + body_of(960) +
+        "\"}]}";
+    return "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Type: "
+           "application/json\r\n"
+           "Content-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
 std::shared_ptr<SSL_CTX> client_context(const std::string& ca_file) {
@@ -270,7 +285,8 @@ char read_byte(int fd) {
 }
 
 // Client process: warm-up connections, then N, then one request on each, then wait to quit.
-[[noreturn]] void run_client(const std::string& ca_file, tcp::endpoint server, int n, int to_server, int from_server) {
+[[noreturn]] void run_client(const std::string& ca_file, tcp::endpoint server, int n, int to_server,
+                             int from_server) {
     auto ctx = client_context(ca_file);
     std::vector<ClientConnection> connections;
     connections.reserve(static_cast<std::size_t>(n + kWarmupConnections));
@@ -300,8 +316,10 @@ struct Stage {
 };
 
 void wait_for(const std::atomic<int>& counter, int target) {
-    for (int i = 0; i < 60000 && counter.load() < target; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let the sessions settle into their reads
+    for (int i = 0; i < 60000 && counter.load() < target; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(200));  // let the sessions settle into their reads
 }
 
 // Server process for one mode; prints its line and exits.
@@ -360,10 +378,13 @@ void wait_for(const std::atomic<int>& counter, int target) {
         std::fprintf(stderr, "%s: run failed\n", name(mode));
         _exit(1);
     }
-    std::printf("| %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", name(mode), n, kib.before / 1024.0,
-                kib.handshake / 1024.0, double(kib.handshake - kib.before) / n, kib.request / 1024.0,
-                double(kib.request - kib.before) / n, double(kib.heap_handshake - kib.heap_before) / n,
-                double(kib.heap_request - kib.heap_before) / n, double(kib.ossl_request - kib.ossl_before) / n);
+    std::printf("| %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", name(mode),
+                n, kib.before / 1024.0, kib.handshake / 1024.0,
+                double(kib.handshake - kib.before) / n, kib.request / 1024.0,
+                double(kib.request - kib.before) / n,
+                double(kib.heap_handshake - kib.heap_before) / n,
+                double(kib.heap_request - kib.heap_before) / n,
+                double(kib.ossl_request - kib.ossl_before) / n);
     std::fflush(stdout);
     _exit(0);
 }
@@ -410,11 +431,17 @@ int main(int argc, char** argv) {
     std::string mode = "both";
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
-        if (arg == "--connections" && i + 1 < argc) n = std::atoi(argv[++i]);
-        else if (arg == "--mode" && i + 1 < argc) mode = argv[++i];
-        else if (arg == "--keepalive-requests" && i + 1 < argc) keepalive = std::atoi(argv[++i]);
+        if (arg == "--connections" && i + 1 < argc)
+            n = std::atoi(argv[++i]);
+        else if (arg == "--mode" && i + 1 < argc)
+            mode = argv[++i];
+        else if (arg == "--keepalive-requests" && i + 1 < argc)
+            keepalive = std::atoi(argv[++i]);
         else {
-            std::fprintf(stderr, "usage: %s [--connections N] [--mode asio|lean|both] [--keepalive-requests M]\n", argv[0]);
+            std::fprintf(
+                stderr,
+                "usage: %s [--connections N] [--mode asio|lean|both] [--keepalive-requests M]\n",
+                argv[0]);
             return 2;
         }
     }
@@ -427,7 +454,10 @@ int main(int argc, char** argv) {
 
     if (keepalive > 0) return run_keepalive(mode == "asio" ? Mode::asio : Mode::lean, keepalive);
 
-    std::printf("| stream | connections | RSS before (MiB) | after handshakes (MiB) | KiB / connection | after one request each (MiB) | KiB / connection | heap in use KiB / conn. (handshake) | (after request) | of which OpenSSL (after request) |\n");
+    std::printf(
+        "| stream | connections | RSS before (MiB) | after handshakes (MiB) | KiB / connection | "
+        "after one request each (MiB) | KiB / connection | heap in use KiB / conn. (handshake) | "
+        "(after request) | of which OpenSSL (after request) |\n");
     std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     std::fflush(stdout);
     for (Mode m : {Mode::asio, Mode::lean}) {

@@ -226,7 +226,8 @@ int main(int argc, char** argv) {
         std::printf("| %s | %zu | %.0f |\n", row.name, found, rate);
     }
     std::printf(
-        "\n| JSON request body (64 KiB chat request: validating scan, mask, splice) | MB/s per core (thread "
+        "\n| JSON request body (64 KiB chat request: validating scan, mask, splice) | MB/s per "
+        "core (thread "
         "CPU) |\n|---|---:|\n");
     std::printf("| clean | %.0f |\n", json_mb_per_s(0, rounds));
     std::printf("| PII every ~150 B | %.0f |\n", json_mb_per_s(150, rounds));

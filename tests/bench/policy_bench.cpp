@@ -29,11 +29,16 @@ constexpr int kMatchingRule = 990;  // "late": the caller falls through 990 rule
 // 100 patterns shaped like the secret detectors operators write: a literal prefix, a class run.
 std::string pattern_regex(int i) {
     switch (i % 5) {
-        case 0: return "\\\\bTOK" + std::to_string(i) + "_[A-Za-z0-9]{24,}\\\\b";
-        case 1: return "(?i)project\\\\s+codename" + std::to_string(i);
-        case 2: return "\\\\bkey-" + std::to_string(i) + "-[0-9a-f]{32}\\\\b";
-        case 3: return "-----BEGIN SECRET " + std::to_string(i) + "-----";
-        default: return "(?i)internal[-_ ]?host[-_ ]?" + std::to_string(i) + "\\\\.corp\\\\.example";
+        case 0:
+            return "\\\\bTOK" + std::to_string(i) + "_[A-Za-z0-9]{24,}\\\\b";
+        case 1:
+            return "(?i)project\\\\s+codename" + std::to_string(i);
+        case 2:
+            return "\\\\bkey-" + std::to_string(i) + "-[0-9a-f]{32}\\\\b";
+        case 3:
+            return "-----BEGIN SECRET " + std::to_string(i) + "-----";
+        default:
+            return "(?i)internal[-_ ]?host[-_ ]?" + std::to_string(i) + "\\\\.corp\\\\.example";
     }
 }
 
@@ -43,18 +48,32 @@ std::string rule_yaml(int i) {
     std::string r = "  - name: rule-" + std::to_string(i) + "\n    match:\n";
     const std::string n = std::to_string(i);
     switch (i % 5) {
-        case 0: r += "      units: [\"svc-" + n + "-*.service\", \"job-" + n + "@*.service\"]\n"; break;
-        case 1: r += "      cgroups: [\"/system.slice/app-" + n + "/*\"]\n"; break;
-        case 2: r += "      users: [user" + n + ", svc" + n + "]\n"; break;
-        case 3: r += "      groups: [team" + n + "]\n"; break;
-        default: r += "      exes: [\"/opt/app" + n + "/bin/*\"]\n"; break;
+        case 0:
+            r += "      units: [\"svc-" + n + "-*.service\", \"job-" + n + "@*.service\"]\n";
+            break;
+        case 1:
+            r += "      cgroups: [\"/system.slice/app-" + n + "/*\"]\n";
+            break;
+        case 2:
+            r += "      users: [user" + n + ", svc" + n + "]\n";
+            break;
+        case 3:
+            r += "      groups: [team" + n + "]\n";
+            break;
+        default:
+            r += "      exes: [\"/opt/app" + n + "/bin/*\"]\n";
+            break;
     }
-    r += "    models: {allow: [gpt-4o-mini, \"gpt-4o-mini-*\", gpt-4.1-mini, \"gpt-4.1-*\"], deny: [\"*-preview\"]}\n";
-    r += "    endpoints: {allow: [\"POST /v1/chat/completions\", \"POST /v1/responses\", \"GET /v1/models*\"]}\n";
+    r += "    models: {allow: [gpt-4o-mini, \"gpt-4o-mini-*\", gpt-4.1-mini, \"gpt-4.1-*\"], deny: "
+         "[\"*-preview\"]}\n";
+    r += "    endpoints: {allow: [\"POST /v1/chat/completions\", \"POST /v1/responses\", \"GET "
+         "/v1/models*\"]}\n";
     r += "    max_tokens: {limit: 4096, mode: clamp}\n";
-    r += "    rate_limit: {requests_per_minute: 100000000, tokens_per_minute: 1000000000, per: unit}\n";
+    r += "    rate_limit: {requests_per_minute: 100000000, tokens_per_minute: 1000000000, per: "
+         "unit}\n";
     r += "    budget: {tokens_per_day: 100000000000, per: rule}\n";
-    if (i == kMatchingRule) r += "    block_prompts: {patterns: ['(?i)do\\s+not\\s+send\\s+this']}\n";
+    if (i == kMatchingRule)
+        r += "    block_prompts: {patterns: ['(?i)do\\s+not\\s+send\\s+this']}\n";
     return r;
 }
 
@@ -64,7 +83,8 @@ std::string policy_yaml(bool with_patterns) {
     if (with_patterns) {
         y += "pattern_sets:\n  bench:\n";
         for (int i = 0; i < kPatterns; ++i)
-            y += "    - name: p" + std::to_string(i) + "\n      regex: \"" + pattern_regex(i) + "\"\n";
+            y += "    - name: p" + std::to_string(i) + "\n      regex: \"" + pattern_regex(i) +
+                 "\"\n";
         y += "block_prompts: {sets: [bench]}\n";
     }
     y += "rules:\n";
@@ -76,12 +96,14 @@ std::string policy_yaml(bool with_patterns) {
 std::string chat_body() {
     std::string user =
         "Please review the following Python function for correctness and suggest improvements. ";
-    while (user.size() < 700) user += "It parses log lines, counts status codes and reports the top ten paths. ";
+    while (user.size() < 700)
+        user += "It parses log lines, counts status codes and reports the top ten paths. ";
     nlohmann::json body = {
         {"model", "gpt-4o-mini"},
         {"max_tokens", 512},
         {"messages",
-         {{{"role", "system"}, {"content", "You are a careful senior engineer who answers briefly."}},
+         {{{"role", "system"},
+           {"content", "You are a careful senior engineer who answers briefly."}},
           {{"role", "user"}, {"content", user}}}}};
     return body.dump();
 }
@@ -122,7 +144,8 @@ Stats time_each(int iterations, F&& f) {
 }
 
 void row(const char* what, const Stats& s) {
-    std::printf("| %s | %.2f | %.2f | %.2f |\n", what, s.median_ns / 1000, s.p99_ns / 1000, s.mean_ns / 1000);
+    std::printf("| %s | %.2f | %.2f | %.2f |\n", what, s.median_ns / 1000, s.p99_ns / 1000,
+                s.mean_ns / 1000);
 }
 
 }  // namespace
@@ -132,8 +155,10 @@ int main(int argc, char** argv) {
     std::string yaml_out;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
-        if (arg == "--iterations" && i + 1 < argc) iterations = std::max(100, std::atoi(argv[++i]));
-        else if (arg == "--yaml" && i + 1 < argc) yaml_out = argv[++i];
+        if (arg == "--iterations" && i + 1 < argc)
+            iterations = std::max(100, std::atoi(argv[++i]));
+        else if (arg == "--yaml" && i + 1 < argc)
+            yaml_out = argv[++i];
         else {
             std::fprintf(stderr, "usage: policy-bench [--iterations N] [--yaml FILE]\n");
             return 2;
@@ -144,12 +169,14 @@ int main(int argc, char** argv) {
     if (!yaml_out.empty()) std::ofstream(yaml_out) << yaml;
     const auto load_started = Clock::now();
     const PolicyLoadResult loaded = load_policy(yaml, "bench-policy.yaml");
-    const double load_ms = std::chrono::duration<double, std::milli>(Clock::now() - load_started).count();
+    const double load_ms =
+        std::chrono::duration<double, std::milli>(Clock::now() - load_started).count();
     if (!loaded.ok()) {
         std::fprintf(stderr, "policy-bench: %s\n", loaded.error.c_str());
         return 1;
     }
-    const PolicyLoadResult no_patterns = load_policy(policy_yaml(false), "bench-policy-no-patterns.yaml");
+    const PolicyLoadResult no_patterns =
+        load_policy(policy_yaml(false), "bench-policy-no-patterns.yaml");
     if (!no_patterns.ok()) {
         std::fprintf(stderr, "policy-bench: %s\n", no_patterns.error.c_str());
         return 1;
@@ -172,8 +199,9 @@ int main(int argc, char** argv) {
     PolicyState state;
     const PolicyDecision check = evaluate(*loaded.policy, identity, request, state, now);
     if (!check.allowed() || check.rule != "rule-" + std::to_string(kMatchingRule)) {
-        std::fprintf(stderr, "policy-bench: expected an allow by rule-%d, got %s by %s: %s\n", kMatchingRule,
-                     std::string(to_string(check.action)).c_str(), check.rule.c_str(), check.reason.c_str());
+        std::fprintf(stderr, "policy-bench: expected an allow by rule-%d, got %s by %s: %s\n",
+                     kMatchingRule, std::string(to_string(check.action)).c_str(),
+                     check.rule.c_str(), check.reason.c_str());
         return 1;
     }
     if (check.reservation_id) state.release(check.reservation_id, now);
@@ -182,9 +210,8 @@ int main(int argc, char** argv) {
     // response, off the request's critical path.
     uint64_t reservation = 0;
     auto eval_with = [&](const Policy& policy) {
-        return [&] {
-            reservation = evaluate(policy, identity, request, state, now).reservation_id;
-        };
+        return
+            [&] { reservation = evaluate(policy, identity, request, state, now).reservation_id; };
     };
     auto release = [&] {
         if (reservation) state.release(reservation, now);
@@ -216,13 +243,16 @@ int main(int argc, char** argv) {
 
     size_t text_bytes = 0;
     for (const auto& t : request.texts) text_bytes += t.size();
-    std::printf("Policy: %d rules (principal kinds rotate over units, cgroups, users, groups, exes; each with "
-                "models, endpoints, max_tokens, rate_limit and budget), %d global RE2 block patterns; the "
-                "caller matches rule %d. Request: `POST /v1/chat/completions`, %zu-byte JSON body, %zu prompt "
-                "texts of %zu bytes. Policy load (YAML parse, %d regex compiles): %.1f ms. %d timed "
-                "iterations per row, one thread.\n\n",
-                kRules, kPatterns, kMatchingRule, body_text.size(), request.texts.size(), text_bytes, kPatterns,
-                load_ms, iterations);
+    std::printf(
+        "Policy: %d rules (principal kinds rotate over units, cgroups, users, groups, exes; each "
+        "with "
+        "models, endpoints, max_tokens, rate_limit and budget), %d global RE2 block patterns; the "
+        "caller matches rule %d. Request: `POST /v1/chat/completions`, %zu-byte JSON body, %zu "
+        "prompt "
+        "texts of %zu bytes. Policy load (YAML parse, %d regex compiles): %.1f ms. %d timed "
+        "iterations per row, one thread.\n\n",
+        kRules, kPatterns, kMatchingRule, body_text.size(), request.texts.size(), text_bytes,
+        kPatterns, load_ms, iterations);
     std::printf("| what | median µs | p99 µs | mean µs |\n|---|---:|---:|---:|\n");
     row("`evaluate()`, full policy (goal < 5 µs)", full);
     row("`evaluate()`, same rules without the 100 global patterns", rules_only);

@@ -40,7 +40,8 @@ void await(int fd) {
 
 // Round trips between a thread on `cpu_a` and one on `cpu_b`, each side asleep in read()
 // when woken; a pause between trips (as between open-loop requests) lets the CPUs go idle.
-std::vector<double> round_trips_us(int cpu_a, int cpu_b, int trips, std::chrono::microseconds pause) {
+std::vector<double> round_trips_us(int cpu_a, int cpu_b, int trips,
+                                   std::chrono::microseconds pause) {
     const int ping = eventfd(0, 0), pong = eventfd(0, 0);
     std::thread echo([&] {
         pin_to(cpu_b);
@@ -57,7 +58,9 @@ std::vector<double> round_trips_us(int cpu_a, int cpu_b, int trips, std::chrono:
         const auto start = std::chrono::steady_clock::now();
         signal(ping);
         await(pong);
-        samples.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+        samples.push_back(
+            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+                .count());
     }
     echo.join();
     ::close(ping);
@@ -67,15 +70,18 @@ std::vector<double> round_trips_us(int cpu_a, int cpu_b, int trips, std::chrono:
 }
 
 double percentile(const std::vector<double>& sorted, double p) {
-    return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(p * static_cast<double>(sorted.size())))];
+    return sorted[std::min(sorted.size() - 1,
+                           static_cast<std::size_t>(p * static_cast<double>(sorted.size())))];
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     if (argc != 3 || std::string(argv[1]) == "--help") {
-        std::fprintf(stderr, "usage: wake-latency CPU_A CPU_B\n"
-                             "  prints one JSON line: wake-up round trips within CPU_A and between the two\n");
+        std::fprintf(
+            stderr,
+            "usage: wake-latency CPU_A CPU_B\n"
+            "  prints one JSON line: wake-up round trips within CPU_A and between the two\n");
         return 2;
     }
     const int a = std::atoi(argv[1]), b = std::atoi(argv[2]);
@@ -83,8 +89,10 @@ int main(int argc, char** argv) {
     constexpr std::chrono::microseconds kPause{200};
     const auto same = round_trips_us(a, a, kTrips, kPause);
     const auto cross = round_trips_us(a, b, kTrips, kPause);
-    std::printf("{\"mode\":\"wake\",\"trips\":%d,\"same_cpu\":{\"p50_us\":%.1f,\"p99_us\":%.1f},"
-                "\"cross_cpu\":{\"p50_us\":%.1f,\"p99_us\":%.1f}}\n",
-                kTrips, percentile(same, 0.5), percentile(same, 0.99), percentile(cross, 0.5), percentile(cross, 0.99));
+    std::printf(
+        "{\"mode\":\"wake\",\"trips\":%d,\"same_cpu\":{\"p50_us\":%.1f,\"p99_us\":%.1f},"
+        "\"cross_cpu\":{\"p50_us\":%.1f,\"p99_us\":%.1f}}\n",
+        kTrips, percentile(same, 0.5), percentile(same, 0.99), percentile(cross, 0.5),
+        percentile(cross, 0.99));
     return 0;
 }

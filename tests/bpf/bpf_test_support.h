@@ -20,8 +20,8 @@
 #include <thread>
 #include <vector>
 
-#include "agent/loader/connection_table.h"
 #include "agent/common/unique_fd.h"
+#include "agent/loader/connection_table.h"
 #include "bpf/redirect_abi.h"
 
 namespace sluice::test {

@@ -371,14 +371,11 @@ ApiReply answer_chat(const json& request, std::string_view body, std::string req
         }
         message["refusal"] = nullptr;
         message["annotations"] = json::array();
-        json completion = {{"id", completion_id},
-                           {"object", "chat.completion"},
-                           {"created", kCreatedAt},
-                           {"model", model},
-                           {"choices", json::array()},
-                           {"usage", chat_usage(prompt_tokens, completion_tokens)},
-                           {"service_tier", "default"},
-                           {"system_fingerprint", "fp_fake"}};
+        json completion = {
+            {"id", completion_id},       {"object", "chat.completion"},
+            {"created", kCreatedAt},     {"model", model},
+            {"choices", json::array()},  {"usage", chat_usage(prompt_tokens, completion_tokens)},
+            {"service_tier", "default"}, {"system_fingerprint", "fp_fake"}};
         for (int i = 0; i < choices; ++i)
             completion["choices"].push_back({{"index", i},
                                              {"message", message},
@@ -394,30 +391,30 @@ ApiReply answer_chat(const json& request, std::string_view body, std::string req
     }
     ChatChunkWriter writer(completion_id, model, include_usage);
     for (int i = 0; i < choices; ++i) {
-    if (call_tool) {
-        writer.add_delta(
-            {{"role", "assistant"},
-             {"content", nullptr},
-             {"tool_calls",
-              json::array({{{"index", 0},
-                            {"id", call_id},
-                            {"type", "function"},
-                            {"function", {{"name", tool->name}, {"arguments", ""}}}}})},
-             {"refusal", nullptr}},
-            nullptr, i);
-        for (const auto& piece : split_bytes(arguments)) {
+        if (call_tool) {
             writer.add_delta(
-                {{"tool_calls",
-                  json::array({{{"index", 0}, {"function", {{"arguments", piece}}}}})}},
+                {{"role", "assistant"},
+                 {"content", nullptr},
+                 {"tool_calls",
+                  json::array({{{"index", 0},
+                                {"id", call_id},
+                                {"type", "function"},
+                                {"function", {{"name", tool->name}, {"arguments", ""}}}}})},
+                 {"refusal", nullptr}},
                 nullptr, i);
+            for (const auto& piece : split_bytes(arguments)) {
+                writer.add_delta(
+                    {{"tool_calls",
+                      json::array({{{"index", 0}, {"function", {{"arguments", piece}}}}})}},
+                    nullptr, i);
+            }
+        } else {
+            writer.add_delta({{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}},
+                             nullptr, i);
+            for (const auto& piece : split_into_deltas(text))
+                writer.add_delta({{"content", piece}}, nullptr, i);
         }
-    } else {
-        writer.add_delta({{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}}, nullptr,
-                         i);
-        for (const auto& piece : split_into_deltas(text))
-            writer.add_delta({{"content", piece}}, nullptr, i);
-    }
-    writer.add_delta(json::object(), finish_reason, i);
+        writer.add_delta(json::object(), finish_reason, i);
     }
     if (include_usage) writer.add_usage(chat_usage(prompt_tokens, completion_tokens));
 

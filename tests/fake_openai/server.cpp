@@ -304,7 +304,8 @@ struct FakeOpenAiServer::State {
         : options(opts),
           tls(net::ssl::context::tls_server),
           context{options,
-                  ReplyBehavior{opts.expected_api_key, opts.fail_status, opts.bill_to_cap, opts.answer_suffix},
+                  ReplyBehavior{opts.expected_api_key, opts.fail_status, opts.bill_to_cap,
+                                opts.answer_suffix},
                   nullptr},
           io(static_cast<int>(thread_count())) {}
 

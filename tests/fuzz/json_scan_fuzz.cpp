@@ -28,8 +28,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
         if (auto value = json_int64(literal)) {
             const auto parsed = nlohmann::json::parse(literal);
             fuzz::require(parsed.is_number_integer() &&
-                          (parsed.is_number_unsigned() ? static_cast<int64_t>(parsed.get<uint64_t>())
-                                                       : parsed.get<int64_t>()) == *value);
+                          (parsed.is_number_unsigned()
+                               ? static_cast<int64_t>(parsed.get<uint64_t>())
+                               : parsed.get<int64_t>()) == *value);
         }
     return 0;
 }

@@ -43,7 +43,8 @@ void check_canonical_target(std::string_view target) {
     fuzz::require(!path.empty() && path.front() == '/');
     fuzz::require(path.find('%') == std::string_view::npos);
     fuzz::require(path.find("//") == std::string_view::npos);
-    fuzz::require(path.find("/./") == std::string_view::npos && path.find("/../") == std::string_view::npos);
+    fuzz::require(path.find("/./") == std::string_view::npos &&
+                  path.find("/../") == std::string_view::npos);
     fuzz::require(!path.ends_with("/.") && !path.ends_with("/.."));
     fuzz::require(target.find('#') == std::string_view::npos);
 }
@@ -55,7 +56,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     http::request_parser<http::empty_body> parser;
     if (!parse_head(text, parser)) return 0;
     RequestHeader header = parser.get().base();
-    const bool has_body = parser.chunked() || (parser.content_length() && *parser.content_length() > 0);
+    const bool has_body =
+        parser.chunked() || (parser.content_length() && *parser.content_length() > 0);
     auto admitted = admit_request_head(header, kHost, 443, has_body);
     if (!std::holds_alternative<AdmittedHead>(admitted)) return 0;
 

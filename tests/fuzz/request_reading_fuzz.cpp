@@ -3,13 +3,13 @@
 // strings and member names in the same order, no duplicate names, no byte order mark — so a
 // disagreement is always a refusal, never a forwarded body; and what request masking writes
 // reads strictly again. The first byte picks the endpoint, the rest is the body.
+#include <yaml-cpp/yaml.h>
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
-#include <yaml-cpp/yaml.h>
 
 #include "fuzz_support.h"
 #include "policy/masking/masking_config.h"
@@ -27,7 +27,8 @@ struct Reference {
 
 Reference read_reference(std::string_view body) {
     Reference out;
-    if (body.substr(0, 3) == "\xEF\xBB\xBF") return out;  // nlohmann skips a BOM; RFC 8259 §8.1 forbids it
+    if (body.substr(0, 3) == "\xEF\xBB\xBF")
+        return out;  // nlohmann skips a BOM; RFC 8259 §8.1 forbids it
     // nlohmann ends its input at a NUL byte ("{}\0junk" parses); RFC 8259 has no raw NUL anywhere.
     if (body.find('\0') != std::string_view::npos) return out;
     std::vector<std::set<std::string>> names;
@@ -43,7 +44,8 @@ Reference read_reference(std::string_view body) {
                 duplicate |= !names.empty() && !names.back().insert(name).second;
                 out.strings.push_back(name);
             }
-            if (event == Event::value && value.is_string()) out.strings.push_back(value.get<std::string>());
+            if (event == Event::value && value.is_string())
+                out.strings.push_back(value.get<std::string>());
             return true;
         },
         false);
@@ -55,8 +57,8 @@ Reference read_reference(std::string_view body) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     if (size == 0) return 0;
-    static constexpr const char* kPaths[] = {"/v1/chat/completions", "/v1/responses", "/v1/embeddings",
-                                             "/v1/completions"};
+    static constexpr const char* kPaths[] = {"/v1/chat/completions", "/v1/responses",
+                                             "/v1/embeddings", "/v1/completions"};
     const char* path = kPaths[data[0] % 4];
     const std::string body(reinterpret_cast<const char*>(data + 1), size - 1);
     const RequestReading reading = read_request_body(body, path);
@@ -74,7 +76,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     fuzz::require(top == reference.strings);
     for (const auto& text : prompt_scan_texts(reading)) fuzz::require(fuzz::valid_utf8(text));
 
-    static const auto control = masking::parse_masking(YAML::Load("[{entities: [all], action: redact}]"), "fuzz", {});
+    static const auto control =
+        masking::parse_masking(YAML::Load("[{entities: [all], action: redact}]"), "fuzz", {});
     masking::TokenVault vault;
     masking::MaskStats stats;
     masking::TextMasker masker(*control, "k", vault, stats);

@@ -11,8 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/audit/audit_record.h"
-#include "policy/json_append.h"
 #include "agent/common/time_format.h"
+#include "policy/json_append.h"
 
 namespace sluice {
 namespace {
@@ -29,26 +29,29 @@ std::string appended(std::string_view value) {
 
 TEST(JsonAppend, EscapesLikeNlohmann) {
     for (const std::string& value :
-         {std::string(""), std::string("plain /v1/chat/completions"), std::string("quote \" and \\ back"),
-          std::string("\b\f\n\r\t"), std::string("\x01\x1f\x7f", 3), std::string("nul \0 inside", 12),
+         {std::string(""), std::string("plain /v1/chat/completions"),
+          std::string("quote \" and \\ back"), std::string("\b\f\n\r\t"),
+          std::string("\x01\x1f\x7f", 3), std::string("nul \0 inside", 12),
           std::string("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80")})
         EXPECT_EQ(appended(value), nlohmann_text(value)) << value;
 }
 
 TEST(JsonAppend, ReplacesInvalidUtf8LikeNlohmann) {
     for (const std::string& value :
-         {std::string("\xC3"), std::string("a\xC3(b"), std::string("\xC0\xAF"), std::string("\xED\xA0\x80"),
-          std::string("\xF4\x90\x80\x80"), std::string("\xE2\x82"), std::string("\xF0\x9F\x98"),
-          std::string("\xFF\xFE"), std::string("\x80\x80x"), std::string("\xE0\x80\xAF"),
-          std::string("\xF0\x8F\xBF\xBF")})
-        EXPECT_EQ(appended(value), nlohmann_text(value)) << nlohmann::json(value).dump(-1, ' ', true,
-                                                                                 nlohmann::json::error_handler_t::replace);
+         {std::string("\xC3"), std::string("a\xC3(b"), std::string("\xC0\xAF"),
+          std::string("\xED\xA0\x80"), std::string("\xF4\x90\x80\x80"), std::string("\xE2\x82"),
+          std::string("\xF0\x9F\x98"), std::string("\xFF\xFE"), std::string("\x80\x80x"),
+          std::string("\xE0\x80\xAF"), std::string("\xF0\x8F\xBF\xBF")})
+        EXPECT_EQ(appended(value), nlohmann_text(value))
+            << nlohmann::json(value).dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
 }
 
 TEST(JsonAppend, MatchesNlohmannOnRandomBytes) {
     std::mt19937 random(42);
     // Bytes drawn mostly from the interesting ranges: ASCII, controls, lead and continuation bytes.
-    const std::string alphabet = std::string("a\"\\\n\x01\x7f", 6) + "\xC2\xC3\xDF\xE0\xE2\xED\xEF\xF0\xF4\xF5\xFF\x80\x8F\x90\x9F\xA0\xBF";
+    const std::string alphabet =
+        std::string("a\"\\\n\x01\x7f", 6) +
+        "\xC2\xC3\xDF\xE0\xE2\xED\xEF\xF0\xF4\xF5\xFF\x80\x8F\x90\x9F\xA0\xBF";
     for (int round = 0; round < 20000; ++round) {
         std::string value(random() % 9, ' ');
         for (char& c : value) c = alphabet[random() % alphabet.size()];
@@ -59,8 +62,9 @@ TEST(JsonAppend, MatchesNlohmannOnRandomBytes) {
 // Plain runs are skipped 16 bytes at a time: a byte that needs attention must stop the skip
 // wherever it sits in a block, including the last byte and the first of the next block.
 TEST(JsonAppend, EveryByteNeedingAttentionAtEveryOffsetAroundBlocks) {
-    const std::vector<std::string> specials = {"\"", "\\", "\n", std::string("\x00", 1), "\x1f", "\x7f",
-                                               "\xC3\xA9", "\xE2\x82\xAC", "\xFF", "\x80"};
+    const std::vector<std::string> specials = {"\"",   "\\",   "\n",       std::string("\x00", 1),
+                                               "\x1f", "\x7f", "\xC3\xA9", "\xE2\x82\xAC",
+                                               "\xFF", "\x80"};
     for (std::size_t length = 1; length <= 48; ++length) {
         for (std::size_t at = 0; at < length; ++at) {
             for (const auto& special : specials) {
@@ -88,7 +92,8 @@ TEST(JsonAppend, DoublesReadBackTheSameAndStayFloatingPoint) {
 AuditRecord full_record() {
     AuditRecord record;
     record.id = "0123456789abcdef-7";
-    record.started = std::chrono::system_clock::time_point(std::chrono::microseconds(1'795'000'000'123'456));
+    record.started =
+        std::chrono::system_clock::time_point(std::chrono::microseconds(1'795'000'000'123'456));
     record.identity = R"({"comm":"python3","uid":1000,"user":"alice"})";
     record.sni = "api.openai.com";
     record.original_destination = "127.10.0.1:443";
@@ -117,7 +122,10 @@ AuditRecord full_record() {
 
 // What to_json() produced when the record was built as an nlohmann tree.
 nlohmann::json tree_of(const AuditRecord& r) {
-    nlohmann::json request = {{"method", r.method}, {"path", r.path}, {"model", r.model}, {"stream", r.stream},
+    nlohmann::json request = {{"method", r.method},
+                              {"path", r.path},
+                              {"model", r.model},
+                              {"stream", r.stream},
                               {"bytes", r.request_bytes}};
     if (!r.client_key_fingerprint.empty()) request["client_key"] = r.client_key_fingerprint;
     nlohmann::json decision = {{"action", r.action}, {"rule", r.rule}, {"reason", r.reason}};
@@ -125,19 +133,22 @@ nlohmann::json tree_of(const AuditRecord& r) {
     if (!r.skipped_controls.empty()) decision["skipped_controls"] = r.skipped_controls;
     nlohmann::json identity = nlohmann::json::parse(r.identity);
     if (r.oidc) identity["oidc"] = *r.oidc;
-    nlohmann::json out = {
-        {"ts", "2026-11-18T11:06:40.123456Z"},
-        {"id", r.id},
-        {"kind", r.kind},
-        {"identity", identity},
-        {"connection",
-         {{"sni", r.sni}, {"original_destination", r.original_destination}, {"upstream_reused", r.upstream_connection_reused}}},
-        {"request", request},
-        {"response",
-         {{"status", r.status}, {"upstream_status", r.upstream_status}, {"usage", r.usage ? r.usage->parsed() : nlohmann::json()},
-          {"bytes", r.response_bytes}}},
-        {"decision", decision},
-        {"latency_ms", r.latency_ms}};
+    nlohmann::json out = {{"ts", "2026-11-18T11:06:40.123456Z"},
+                          {"id", r.id},
+                          {"kind", r.kind},
+                          {"identity", identity},
+                          {"connection",
+                           {{"sni", r.sni},
+                            {"original_destination", r.original_destination},
+                            {"upstream_reused", r.upstream_connection_reused}}},
+                          {"request", request},
+                          {"response",
+                           {{"status", r.status},
+                            {"upstream_status", r.upstream_status},
+                            {"usage", r.usage ? r.usage->parsed() : nlohmann::json()},
+                            {"bytes", r.response_bytes}}},
+                          {"decision", decision},
+                          {"latency_ms", r.latency_ms}};
     if (r.upstream_ttfb_ms > 0) out["upstream_ttfb_ms"] = r.upstream_ttfb_ms;
     if (!r.error.empty()) out["error"] = r.error;
     if (r.masking && !r.masking->empty()) out["masking"] = *r.masking;
@@ -159,7 +170,8 @@ TEST(AuditLine, OptionalMembersAreLeftOutWhenEmpty) {
     EXPECT_EQ(line, tree_of(record).dump() + "\n");
     const auto json = nlohmann::json::parse(line);
     EXPECT_TRUE(json["response"]["usage"].is_null());
-    for (const char* key : {"error", "masking", "upstream_ttfb_ms"}) EXPECT_FALSE(json.contains(key)) << key;
+    for (const char* key : {"error", "masking", "upstream_ttfb_ms"})
+        EXPECT_FALSE(json.contains(key)) << key;
     EXPECT_FALSE(json["decision"].contains("code"));
     EXPECT_FALSE(json["request"].contains("client_key"));
 }
@@ -173,7 +185,8 @@ TEST(AuditLine, OidcJoinsTheIdentityObject) {
     EXPECT_EQ(json["identity"]["oidc"]["subject"], "ada");
 
     record.identity = "{}";
-    EXPECT_EQ(nlohmann::json::parse(record.to_line())["identity"], (nlohmann::json{{"oidc", *record.oidc}}));
+    EXPECT_EQ(nlohmann::json::parse(record.to_line())["identity"],
+              (nlohmann::json{{"oidc", *record.oidc}}));
 }
 
 TEST(AuditLine, TimestampsAndIdsKeepTheirFormat) {

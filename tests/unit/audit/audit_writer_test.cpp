@@ -120,10 +120,13 @@ TEST(AuditRecord, HasTheContractFields) {
     record.status = 200;
     record.usage = UsageObject{R"({"total_tokens":9})"};
     const auto json = record.to_json();
-    for (const char* key : {"ts", "id", "identity", "request", "response", "decision"}) EXPECT_TRUE(json.contains(key)) << key;
-    for (const char* key : {"method", "path", "model", "stream"}) EXPECT_TRUE(json["request"].contains(key)) << key;
+    for (const char* key : {"ts", "id", "identity", "request", "response", "decision"})
+        EXPECT_TRUE(json.contains(key)) << key;
+    for (const char* key : {"method", "path", "model", "stream"})
+        EXPECT_TRUE(json["request"].contains(key)) << key;
     EXPECT_EQ(json["response"]["usage"]["total_tokens"], 9);
-    for (const char* key : {"action", "rule", "reason"}) EXPECT_TRUE(json["decision"].contains(key)) << key;
+    for (const char* key : {"action", "rule", "reason"})
+        EXPECT_TRUE(json["decision"].contains(key)) << key;
     EXPECT_NE(new_audit_id(), new_audit_id());
 }
 

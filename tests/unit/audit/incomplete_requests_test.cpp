@@ -10,16 +10,20 @@
 namespace sluice {
 namespace {
 
-std::string line(const std::string& kind, const std::string& id, const std::string& path = "/v1/chat/completions") {
-    return nlohmann::json{{"kind", kind}, {"id", id}, {"decision", {{"action", "allow"}, {"reason", ""}}},
+std::string line(const std::string& kind, const std::string& id,
+                 const std::string& path = "/v1/chat/completions") {
+    return nlohmann::json{{"kind", kind},
+                          {"id", id},
+                          {"decision", {{"action", "allow"}, {"reason", ""}}},
                           {"request", {{"path", path}}}}
                .dump() +
            "\n";
 }
 
 TEST(IncompleteRequests, AForwardedRequestWithoutItsFinalRecordIsOwedOne) {
-    const std::string audit = line("forwarded", "a") + line("request", "a") + line("forwarded", "b", "/v1/responses") +
-                              line("connection", "c") + line("forwarded", "d") + line("request", "d");
+    const std::string audit = line("forwarded", "a") + line("request", "a") +
+                              line("forwarded", "b", "/v1/responses") + line("connection", "c") +
+                              line("forwarded", "d") + line("request", "d");
     const auto owed = incomplete_request_records(audit);
     ASSERT_EQ(owed.size(), 1u);
     EXPECT_EQ(owed[0]["id"], "b");
@@ -30,7 +34,8 @@ TEST(IncompleteRequests, AForwardedRequestWithoutItsFinalRecordIsOwedOne) {
 }
 
 TEST(IncompleteRequests, AnApprovalEventNeverEndsItsRequest) {
-    const std::string audit = line("approval", "a") + line("forwarded", "a") + line("approval", "a");
+    const std::string audit =
+        line("approval", "a") + line("forwarded", "a") + line("approval", "a");
     const auto owed = incomplete_request_records(audit);
     ASSERT_EQ(owed.size(), 1u);
     EXPECT_EQ(owed[0]["id"], "a");
@@ -40,12 +45,14 @@ TEST(IncompleteRequests, OnceRecordedTheyAreNotOwedAgainAndBrokenLinesAreSkipped
     std::string audit = line("forwarded", "b") + "{\"kind\":\"forw" + "\n" + "not json\n";
     auto owed = incomplete_request_records(audit);
     ASSERT_EQ(owed.size(), 1u);
-    audit += owed[0].dump() + "\n" + line("forwarded", "e").substr(0, 10);  // partial last line (a crash mid-write)
+    audit += owed[0].dump() + "\n" +
+             line("forwarded", "e").substr(0, 10);  // partial last line (a crash mid-write)
     EXPECT_TRUE(incomplete_request_records(audit).empty());
 }
 
 TEST(IncompleteRequests, AreWrittenToTheAuditAtStart) {
-    const auto dir = std::filesystem::temp_directory_path() / ("sluice-incomplete-" + std::to_string(::getpid()));
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("sluice-incomplete-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     const std::string path = (dir / "audit.jsonl").string();
     std::ofstream(path) << line("forwarded", "x") << line("forwarded", "y") << line("request", "y");

@@ -16,8 +16,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
-#include "agent/tls/tls_stream.h"
 #include "agent/tls/certificate_authority.h"
+#include "agent/tls/tls_stream.h"
 #include "agent/tls/upstream_tls.h"
 #include "tests/unit/tls/tls_test_support.h"
 
@@ -119,7 +119,8 @@ TEST_F(ConnectionDeadlineTest, ReArmingPushesExpiryOutWithoutRestartingTheTimer)
     deadline.arm(milliseconds(100), server_);
     start_read();
     // Every operation re-arms: 60 of them here, all before the first wake-up.
-    for (int i = 1; i <= 60; ++i) after(milliseconds(i), [&] { deadline.arm(milliseconds(100), server_); });
+    for (int i = 1; i <= 60; ++i)
+        after(milliseconds(i), [&] { deadline.arm(milliseconds(100), server_); });
     run_for(milliseconds(3000));
     ASSERT_TRUE(read_ec_);
     EXPECT_EQ(*read_ec_, net::error::operation_aborted);
@@ -185,7 +186,7 @@ TEST_F(ConnectionDeadlineTest, ExpiryClosesOnlyTheSocketOfTheLastArmAndReArmClea
 TEST_F(ConnectionDeadlineTest, DestroyingItCancelsTheWaitSoTheLoopCanFinish) {
     {
         ConnectionDeadline deadline(io_.get_executor());
-            deadline.arm(std::chrono::seconds(600), server_);
+        deadline.arm(std::chrono::seconds(600), server_);
     }
     const auto started = Clock::now();
     io_.restart();
@@ -215,9 +216,11 @@ TEST(ConnectionDeadlineTls, CutsOffAPendingTlsRead) {
     server.async_handshake(net::ssl::stream_base::server, [&](error_code ec) {
         ASSERT_FALSE(ec) << ec.message();
         deadline.arm(milliseconds(50), server.next_layer());
-        server.async_read_some(net::buffer(buf), [&](error_code ec2, std::size_t) { read_ec = ec2; });
+        server.async_read_some(net::buffer(buf),
+                               [&](error_code ec2, std::size_t) { read_ec = ec2; });
     });
-    client.async_handshake(net::ssl::stream_base::client, [](error_code ec) { ASSERT_FALSE(ec) << ec.message(); });
+    client.async_handshake(net::ssl::stream_base::client,
+                           [](error_code ec) { ASSERT_FALSE(ec) << ec.message(); });
     io.run_for(std::chrono::seconds(5));
     ASSERT_TRUE(read_ec);
     EXPECT_EQ(*read_ec, net::error::operation_aborted) << read_ec->message();

@@ -183,15 +183,18 @@ TEST(Config, InterceptReplacingDefaultDropsDefaultUpstream) {
     // The default key file is OpenAI's: another host gets a key only by naming one.
     EXPECT_TRUE(c.upstream.empty());
     const Config named = parse_config(
-        "intercept:\n  - host: other.example\nupstream:\n  other.example: {api_key_file: /etc/sluice/other.key}\n",
+        "intercept:\n  - host: other.example\nupstream:\n  other.example: {api_key_file: "
+        "/etc/sluice/other.key}\n",
         "x.yaml");
     EXPECT_EQ(named.upstream.at("other.example").api_key_file, "/etc/sluice/other.key");
 }
 
 // Names are compared in one form (lower case, no trailing dot): the config is put in it once.
 TEST(Config, HostNamesAndPassthroughGlobsAreCanonical) {
-    const Config c = parse_config("intercept:\n  - host: API.OpenAI.com.\npassthrough_sni: [\"*.CDN.example.\", allowed.example]\n",
-                                  "x.yaml");
+    const Config c = parse_config(
+        "intercept:\n  - host: API.OpenAI.com.\npassthrough_sni: [\"*.CDN.example.\", "
+        "allowed.example]\n",
+        "x.yaml");
     EXPECT_EQ(c.intercept[0].host, "api.openai.com");
     EXPECT_EQ(c.upstream.count("api.openai.com"), 1u);
     EXPECT_EQ(c.passthrough_sni, (std::vector<std::string>{"*.cdn.example", "allowed.example"}));
@@ -223,7 +226,8 @@ const BadCase kBadCases[] = {
     {"UnknownInAudit", "audit:\n  pth: /x\n",
      "config /etc/x.yaml: unknown key 'audit.pth' (line 2)"},
     {"ZeroCheckpointRecords", "audit:\n  checkpoint_records: 0\n",
-     "config /etc/x.yaml: 'audit.checkpoint_records' must be an integer in [1, 100000000], got \"0\" (line 2)"},
+     "config /etc/x.yaml: 'audit.checkpoint_records' must be an integer in [1, 100000000], got "
+     "\"0\" (line 2)"},
     {"UnknownInLimits", "limits:\n  max_body: 1\n",
      "config /etc/x.yaml: unknown key 'limits.max_body' (line 2)"},
     {"DuplicateKey", "policy: /a\npolicy: /b\n",
@@ -270,9 +274,11 @@ const BadCase kBadCases[] = {
     {"AddressesNotList", "intercept:\n  - addresses: 1.2.3.4\n",
      "config /etc/x.yaml: 'intercept[0].addresses' must be a list of IP addresses, got \"1.2.3.4\" "
      "(line 2)"},
-    {"InterceptEmpty", "intercept: []\n", "config /etc/x.yaml: 'intercept' must name at least one host (line 1)"},
+    {"InterceptEmpty", "intercept: []\n",
+     "config /etc/x.yaml: 'intercept' must name at least one host (line 1)"},
     {"PassthroughSniNotList", "passthrough_sni: a.example\n",
-     "config /etc/x.yaml: 'passthrough_sni' must be a list of host name globs, got \"a.example\" (line 1)"},
+     "config /etc/x.yaml: 'passthrough_sni' must be a list of host name globs, got \"a.example\" "
+     "(line 1)"},
     {"PassthroughSniBadGlob", "passthrough_sni: [\"[a\"]\n",
      "config /etc/x.yaml: 'passthrough_sni[0]': unterminated '[' in glob '[a' (line 1)"},
     {"UpstreamNotIntercepted", "upstream:\n  api.opnai.com: {}\n",
@@ -515,9 +521,10 @@ TEST(Config, PackagedConfigParsesToTheDefaults) {
 }
 
 TEST(Config, ApprovalsTakeDurationsAndApprovers) {
-    const Config c = parse_config("approvals:\n  timeout: 90s\n  retry_window: 2h\n"
-                                  "  approvers: {users: alice, groups: [ops, sec]}\n",
-                                  "t.yaml");
+    const Config c = parse_config(
+        "approvals:\n  timeout: 90s\n  retry_window: 2h\n"
+        "  approvers: {users: alice, groups: [ops, sec]}\n",
+        "t.yaml");
     EXPECT_EQ(c.approvals.timeout_s, 90u);
     EXPECT_EQ(c.approvals.retry_window_s, 7200u);
     EXPECT_EQ(c.approvals.approver_users, std::vector<std::string>{"alice"});

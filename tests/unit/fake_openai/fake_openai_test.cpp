@@ -66,15 +66,17 @@ TEST(FakeOpenAiChat, StreamsWordDeltasThenUsageThenDone) {
 }
 
 TEST(FakeOpenAiChat, AnswersNChoicesAndBillsEach) {
-    const std::string ask = R"("model":"m","n":3,"messages":[{"role":"user","content":"a bb ccc"}])";
+    const std::string ask =
+        R"("model":"m","n":3,"messages":[{"role":"user","content":"a bb ccc"}])";
     const json body = json::parse(post("/v1/chat/completions", "{" + ask + "}").json_body);
     ASSERT_EQ(body["choices"].size(), 3u);
     EXPECT_EQ(body["choices"][2]["index"], 2);
     EXPECT_EQ(body["usage"]["completion_tokens"], 3 * count_tokens(14));
     // Capped: a choice is at most the larger cap; with --bill-to-cap, exactly it.
     const std::string capped = "{" + ask + R"(,"max_tokens":2,"max_completion_tokens":1})";
-    EXPECT_EQ(json::parse(post("/v1/chat/completions", capped).json_body)["usage"]
-                  ["completion_tokens"], 6);
+    EXPECT_EQ(
+        json::parse(post("/v1/chat/completions", capped).json_body)["usage"]["completion_tokens"],
+        6);
     const std::string big = "{" + ask + R"(,"max_tokens":100,"stream":true,
         "stream_options":{"include_usage":true}})";
     ReplyBehavior bill;
@@ -195,8 +197,8 @@ TEST(FakeOpenAiEmbeddings, Base64AndFloatEncodingsAgree) {
 }
 
 TEST(FakeOpenAiRouting, AuthFailureAndUnknownPathsUseOpenAiErrorShape) {
-    const ApiReply unauthorized =
-        answer_request({"GET", "/v1/models", "Bearer wrong", "", std::nullopt}, {"sk-real", 0, false, ""});
+    const ApiReply unauthorized = answer_request(
+        {"GET", "/v1/models", "Bearer wrong", "", std::nullopt}, {"sk-real", 0, false, ""});
     EXPECT_EQ(unauthorized.status, 401u);
     EXPECT_EQ(json::parse(unauthorized.json_body)["error"]["code"], "invalid_api_key");
 

@@ -40,8 +40,10 @@ protected:
 
 TEST_F(AuditText, CommandLineKeepsNoPersonalDataOrSecretInAnySpelling) {
     const std::string cmdline =
-        "curl -d {\"ssn\":\"123-45-6789\",\"to\":\"jane.roe@example.com\",\"card\":\"4111 1111 1111 1111\","
-        "\"k\":\"AKIAIOSFODNN7EXAMPLE\",\"m\":\"ｊａｎｅ@ｅｘａｍｐｌｅ.ｃｏｍ\",\"e\":\"EMP-123456\"} https://api.openai.com/v1/x";
+        "curl -d {\"ssn\":\"123-45-6789\",\"to\":\"jane.roe@example.com\",\"card\":\"4111 1111 "
+        "1111 1111\","
+        "\"k\":\"AKIAIOSFODNN7EXAMPLE\",\"m\":\"ｊａｎｅ@ｅｘａｍｐｌｅ.ｃｏｍ\",\"e\":\"EMP-"
+        "123456\"} https://api.openai.com/v1/x";
     const std::string kept = audit_safe_text(store_->current().get(), cmdline);
     for (const char* value : {"123-45-6789", "jane.roe@example.com", "4111 1111 1111 1111",
                               "AKIAIOSFODNN7EXAMPLE", "ｊａｎｅ", "EMP-123456"})
@@ -52,13 +54,16 @@ TEST_F(AuditText, CommandLineKeepsNoPersonalDataOrSecretInAnySpelling) {
 }
 
 TEST_F(AuditText, ABlockedMarkerWithholdsTheWholeTextAsAHash) {
-    for (const std::string cmdline : {"curl -d SLUICE-MARKER-4242 https://x", "curl -d ＳＬＵＩＣＥ-ＭＡＲＫＥＲ-４２４２",
-                                      "curl -d SLUICE-\u200bMARKER-4242"}) {
+    for (const std::string cmdline :
+         {"curl -d SLUICE-MARKER-4242 https://x", "curl -d ＳＬＵＩＣＥ-ＭＡＲＫＥＲ-４２４２",
+          "curl -d SLUICE-\u200bMARKER-4242"}) {
         const std::string kept = audit_safe_text(store_->current().get(), cmdline);
         EXPECT_EQ(kept.find("MARKER"), std::string::npos) << kept;
         EXPECT_EQ(kept.find("ＭＡＲＫＥＲ"), std::string::npos) << kept;
         EXPECT_EQ(kept.substr(0, 5), "curl ") << kept;
-        EXPECT_NE(kept.find("withheld: matches blocked pattern markers/marker; sha256 "), std::string::npos) << kept;
+        EXPECT_NE(kept.find("withheld: matches blocked pattern markers/marker; sha256 "),
+                  std::string::npos)
+            << kept;
     }
     // Without a policy the recognizers still run.
     EXPECT_EQ(audit_safe_text(nullptr, "mail a@b.com"), "mail [EMAIL]");

@@ -61,7 +61,8 @@ const Template kFields[] = {
     {"/v1/chat/completions", R"({"model":"gpt-4o","messages":[{"role":"user","content":$V}]})"},
     {"/v1/chat/completions",
      R"({"model":"gpt-4o","messages":[{"role":"user","content":[{"type":"text","text":$V}]}]})"},
-    {"/v1/chat/completions", R"({"model":"gpt-4o","messages":[{"role":"system","content":"x"},{"role":"user","name":$V,"content":"hi"}]})"},
+    {"/v1/chat/completions",
+     R"({"model":"gpt-4o","messages":[{"role":"system","content":"x"},{"role":"user","name":$V,"content":"hi"}]})"},
     {"/v1/chat/completions",
      R"({"model":"gpt-4o","messages":[{"role":"assistant","content":null,"refusal":$V}]})"},
     {"/v1/chat/completions",
@@ -86,7 +87,8 @@ const Template kFields[] = {
      R"({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"metadata":{"k":$V}})"},
     {"/v1/chat/completions",
      R"({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"metadata":{$K:"v"}})"},
-    {"/v1/chat/completions", R"({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stop":[$V]})"},
+    {"/v1/chat/completions",
+     R"({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stop":[$V]})"},
     {"/v1/chat/completions",
      R"({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"web_search_options":{"user_location":{"type":"approximate","approximate":{"city":$V}}}})"},
     {"/v1/chat/completions", R"({"model":$V,"messages":[{"role":"user","content":"hi"}]})"},
@@ -231,14 +233,15 @@ protected:
             if (fold_for_matching(said, folded)) {
                 EXPECT_EQ(folded.text.find(value.text), std::string::npos) << what;
             }
-            EXPECT_EQ(result.refusal->code, value.blocked ? "prompt_blocked" : "") << what << ": " << said;
+            EXPECT_EQ(result.refusal->code, value.blocked ? "prompt_blocked" : "")
+                << what << ": " << said;
             return std::nullopt;
         }
         EXPECT_TRUE(result.masking) << what;
         if (!result.masking) return body;
         masking::MaskingSession masking(result.masking, "k");
-        const auto status =
-            masking.mask_request(body, path, result.body_rewritten ? nullptr : result.reading.get());
+        const auto status = masking.mask_request(
+            body, path, result.body_rewritten ? nullptr : result.reading.get());
         EXPECT_NE(status, masking::BodyStatus::failed) << what;
         EXPECT_NE(status, masking::BodyStatus::not_json) << what;
         return body;
@@ -264,16 +267,17 @@ TEST_F(InspectionCorpus, NoMarkerSecretOrEmailReachesUpstreamInAnyFieldOrSpellin
                     const std::string& text = spelling.text;
                     for (std::size_t cut = 1; cut < text.size(); ++cut) {
                         if ((text[cut] & 0xC0) == 0x80) continue;  // inside a character
-                        bodies.push_back(
-                            fill(fill(body, "$A", literal(text.substr(0, cut), spelling.escape_all)),
-                                 "$B", literal(text.substr(cut), spelling.escape_all)));
+                        bodies.push_back(fill(
+                            fill(body, "$A", literal(text.substr(0, cut), spelling.escape_all)),
+                            "$B", literal(text.substr(cut), spelling.escape_all)));
                     }
                 } else {
                     const std::string lit = literal(spelling.text, spelling.escape_all);
                     bodies.push_back(fill(fill(body, "$V", lit), "$K", lit));
                 }
                 for (const std::string& request : bodies) {
-                    const std::string what = std::string(field.path) + " " + spelling.name + ": " + request;
+                    const std::string what =
+                        std::string(field.path) + " " + spelling.name + ": " + request;
                     ASSERT_TRUE(read_request_body(request, field.path).readable()) << what;
                     ++cases;
                     const auto forwarded = send(request, field.path, value, what);
@@ -282,7 +286,8 @@ TEST_F(InspectionCorpus, NoMarkerSecretOrEmailReachesUpstreamInAnyFieldOrSpellin
                         EXPECT_TRUE(value.blocked) << "refused: " << what;
                         continue;
                     }
-                    EXPECT_FALSE(value.blocked) << "marker forwarded: " << what << "\n -> " << *forwarded;
+                    EXPECT_FALSE(value.blocked)
+                        << "marker forwarded: " << what << "\n -> " << *forwarded;
                     EXPECT_FALSE(reaches(*forwarded, field.path, value.text))
                         << what << "\n -> " << *forwarded;
                     EXPECT_TRUE(reaches(*forwarded, field.path, value.mask_label))

@@ -94,8 +94,8 @@ TEST(PolicyStore, AppearingFileIsLoaded) {
 
 TEST(PolicyFile, BudgetTimeZonesComeFromTheSystemDatabase) {
     testing::ScratchDir dir;
-    const std::string path = dir.write("policy.yaml",
-                                       "version: 1\ndefault: allow\ntimezone: Europe/Berlin\n");
+    const std::string path =
+        dir.write("policy.yaml", "version: 1\ndefault: allow\ntimezone: Europe/Berlin\n");
     EXPECT_TRUE(load_policy_file(path).ok()) << load_policy_file(path).error;
     dir.write("policy.yaml", "version: 1\ndefault: allow\ntimezone: Mars/Olympus_Mons\n");
     const auto unknown = load_policy_file(path);

@@ -16,9 +16,11 @@ struct ClampCase {
 TEST(RequestBodyEdit, ClampWritesTheFieldEachEndpointReads) {
     const ClampCase cases[] = {
         {"/v1/chat/completions", R"({"max_tokens":500})", R"({"max_tokens":100})"},
-        {"/v1/chat/completions", R"({"max_completion_tokens":500})", R"({"max_completion_tokens":100})"},
+        {"/v1/chat/completions", R"({"max_completion_tokens":500})",
+         R"({"max_completion_tokens":100})"},
         {"/v1/chat/completions", R"({"max_tokens":50})", ""},
-        {"/v1/chat/completions", R"({"model":"m"})", R"({"model":"m","max_completion_tokens":100})"},
+        {"/v1/chat/completions", R"({"model":"m"})",
+         R"({"model":"m","max_completion_tokens":100})"},
         {"/v1/chat/completions?x=1", R"({"max_tokens":500})", R"({"max_tokens":100})"},
         {"/v1/chat/completions", R"({"max_tokens":"lots"})", R"({"max_tokens":100})"},
         {"/v1/chat/completions", R"({"max_tokens":500,"max_completion_tokens":700})",
@@ -44,7 +46,8 @@ TEST(RequestBodyEdit, MeteredChatStreamAsksForUsageOnce) {
     EXPECT_EQ(body["stream_options"]["include_usage"], true);
     EXPECT_FALSE(request_stream_usage(body, "/v1/chat/completions"));
 
-    json keeps_other_options = json::parse(R"({"stream":true,"stream_options":{"x":1,"include_usage":false}})");
+    json keeps_other_options =
+        json::parse(R"({"stream":true,"stream_options":{"x":1,"include_usage":false}})");
     EXPECT_TRUE(request_stream_usage(keeps_other_options, "/v1/chat/completions"));
     EXPECT_EQ(keeps_other_options["stream_options"]["x"], 1);
 

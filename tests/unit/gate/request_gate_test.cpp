@@ -29,7 +29,8 @@ protected:
         store_->load_initial();
         gate_ = std::make_unique<RequestGate>(*store_, state_);
     }
-    GateResult admit(const PolicyIdentity& who, std::string& body, std::string target = "/v1/chat/completions") {
+    GateResult admit(const PolicyIdentity& who, std::string& body,
+                     std::string target = "/v1/chat/completions") {
         target_ = std::move(target);
         GateRequest request{"POST", target_, &body, true};
         return gate_->admit(who, request);
@@ -92,7 +93,8 @@ TEST_F(RequestGateTest, ClampWritesTheCapIntoTheBody) {
 }
 
 TEST_F(RequestGateTest, MeteredChatStreamsAskForUsage) {
-    std::string body = R"({"model":"gpt-4o-mini","stream":true,"max_completion_tokens":10,"messages":[]})";
+    std::string body =
+        R"({"model":"gpt-4o-mini","stream":true,"max_completion_tokens":10,"messages":[]})";
     GateResult result = admit(unit("ci-build.service"), body);
     ASSERT_FALSE(result.refusal);
     EXPECT_TRUE(result.reservation.held());
@@ -127,7 +129,8 @@ TEST_F(RequestGateTest, BodiesThatDoNotReadStrictlyAreRefusedNamingTheProblem) {
             EXPECT_EQ(result.refusal->status, 400u) << text;
             EXPECT_NE(result.refusal->message.find(problem), std::string::npos)
                 << text << ": " << result.refusal->message;
-            EXPECT_NE(result.decision.reason.find(problem), std::string::npos) << result.decision.reason;
+            EXPECT_NE(result.decision.reason.find(problem), std::string::npos)
+                << result.decision.reason;
         }
     }
 }
@@ -233,8 +236,7 @@ TEST_F(RequestGateTest, ConflictingCapsAreCheckedAtTheLargestAndBothClamped) {
     const auto sent = nlohmann::json::parse(body);
     EXPECT_EQ(sent["max_tokens"], 100);
     EXPECT_EQ(sent["max_completion_tokens"], 10);
-    std::string huge =
-        R"({"model":"gpt-4o-mini","max_tokens":18446744073709551615,"messages":[]})";
+    std::string huge = R"({"model":"gpt-4o-mini","max_tokens":18446744073709551615,"messages":[]})";
     ASSERT_FALSE(admit(unit("ci-build.service"), huge).refusal);
     EXPECT_EQ(nlohmann::json::parse(huge)["max_tokens"], 100);
     std::string upper = R"({"model":"gpt-4o-mini","max_tokens":5000,"messages":[]})";

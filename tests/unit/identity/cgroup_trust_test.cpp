@@ -11,17 +11,17 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "agent/identity/policy_identity.h"
 #include "agent/identity/cgroup_attribution.h"
 #include "agent/identity/cgroup_ownership.h"
 #include "agent/identity/identity.h"
+#include "agent/identity/policy_identity.h"
 #include "policy/policy_engine.h"
 #include "policy/policy_loader.h"
 
@@ -62,7 +62,7 @@ std::string join_path(const std::vector<std::string>& parts) {
 
 // Facts for a tree where the directories at `delegated_depth` and below belong to `owner`.
 std::function<CgroupDirFacts(std::string_view)> owned_below(size_t delegated_depth,
-                                                             uint32_t owner) {
+                                                            uint32_t owner) {
     return [=](std::string_view prefix) {
         const size_t depth =
             prefix.empty() ? 0 : static_cast<size_t>(std::count(prefix.begin(), prefix.end(), '/'));
@@ -96,8 +96,8 @@ TEST(FindTrustBoundary, Table) {
         {"a user manager is delegated even if root owns it",
          "/user.slice/user@1234.service/app.slice/x.service", owned_below(99, 0), true, 2, 1234u,
          "/user.slice/user@1234.service", "/app.slice/x.service"},
-        {"a delegated root makes everything user-made", "/a.slice/b.service",
-         owned_below(0, 1000), true, 0, 1000u, "/", "/a.slice/b.service"},
+        {"a delegated root makes everything user-made", "/a.slice/b.service", owned_below(0, 1000),
+         true, 0, 1000u, "/", "/a.slice/b.service"},
         {"the cgroup root itself", "/", owned_below(99, 0), false, 0, std::nullopt, "/", ""},
     };
     for (const Case& c : cases) {
@@ -201,13 +201,28 @@ TEST(AttributeCgroupPath, LookAlikesBelowTheBoundaryNeverBecomeSystemIdentity) {
 // field only ever holds text from a component above the boundary, and the system part always
 // equals the parse of that part alone.
 TEST(AttributeCgroupPath, GeneratedPathsNeverLeakUserNamesIntoSystemFields) {
-    const std::vector<std::string> vocabulary = {
-        "system.slice", "user.slice", "user-1000.slice", "user@1000.service", "app.slice",
-        "ci-build.service", "ci-x.scope", "session-3.scope", "docker", kId64,
-        "docker-" + kId64 + ".scope", "libpod-" + kId64 + ".scope", "cri-containerd-" + kId64 + ".scope",
-        "crio-conmon-" + kId64 + ".scope", "kubepods", "kubepods.slice",
-        "kubepods-besteffort-pod" + kPodUid + ".slice", "pod" + kPodUid, "burstable", "init.scope",
-        "plain", "x.socket"};
+    const std::vector<std::string> vocabulary = {"system.slice",
+                                                 "user.slice",
+                                                 "user-1000.slice",
+                                                 "user@1000.service",
+                                                 "app.slice",
+                                                 "ci-build.service",
+                                                 "ci-x.scope",
+                                                 "session-3.scope",
+                                                 "docker",
+                                                 kId64,
+                                                 "docker-" + kId64 + ".scope",
+                                                 "libpod-" + kId64 + ".scope",
+                                                 "cri-containerd-" + kId64 + ".scope",
+                                                 "crio-conmon-" + kId64 + ".scope",
+                                                 "kubepods",
+                                                 "kubepods.slice",
+                                                 "kubepods-besteffort-pod" + kPodUid + ".slice",
+                                                 "pod" + kPodUid,
+                                                 "burstable",
+                                                 "init.scope",
+                                                 "plain",
+                                                 "x.socket"};
     std::mt19937 rng(23);
     for (int round = 0; round < 20000; ++round) {
         std::vector<std::string> parts(1 + rng() % 8);
@@ -232,8 +247,7 @@ TEST(AttributeCgroupPath, GeneratedPathsNeverLeakUserNamesIntoSystemFields) {
             if (delegated) expected = i + 1;
         }
         ASSERT_EQ(b.trusted_components, expected) << path << " @" << trusted;
-        ASSERT_EQ(b.delegated, delegated)
-            << path;
+        ASSERT_EQ(b.delegated, delegated) << path;
     }
 }
 
@@ -245,7 +259,8 @@ bool running_as_root() { return ::geteuid() == 0; }
 bool as_nobody(const std::function<bool()>& fn) {
     const pid_t child = ::fork();
     if (child == 0) {
-        if (::setresgid(kNobody, kNobody, kNobody) != 0 || ::setresuid(kNobody, kNobody, kNobody) != 0)
+        if (::setresgid(kNobody, kNobody, kNobody) != 0 ||
+            ::setresuid(kNobody, kNobody, kNobody) != 0)
             ::_exit(2);
         ::_exit(fn() ? 0 : 1);
     }
@@ -428,8 +443,9 @@ rules:
 )",
                               "test.yaml");
     ASSERT_TRUE(policy.ok()) << policy.error;
-    IdentityResolver resolver({mount_, "/proc"},
-                              [](uint32_t, uint32_t) { return UserRecord{"nobody", {}}; });
+    IdentityResolver resolver({mount_, "/proc"}, [](uint32_t, uint32_t) {
+        return UserRecord{"nobody", {}};
+    });
     PolicyRequest request;
     request.method = "POST";
     request.path = "/v1/chat/completions";

@@ -35,7 +35,8 @@ protected:
 
 TEST_F(ConnectionAttributionTest, DestinationIsTheOriginalAddressInItsOwnFamily) {
     RecentIdentities recent;
-    const ConnectionOrigin v4 = attribution_.origin_of(record_of_this_process(kV4Mapped, 443), recent);
+    const ConnectionOrigin v4 =
+        attribution_.origin_of(record_of_this_process(kV4Mapped, 443), recent);
     EXPECT_TRUE(v4.original_destination.address().is_v4());
     EXPECT_EQ(v4.original_destination.address().to_string(), "203.0.113.7");
     EXPECT_EQ(v4.original_destination.port(), 443);
@@ -54,7 +55,8 @@ TEST_F(ConnectionAttributionTest, IdentityComesFromTheProcessAndIsSharedAcrossTh
     const ConnectionOrigin c = attribution_.origin_of(meta, second_thread);
     ASSERT_NE(a.identity, nullptr);
     EXPECT_EQ(a.identity->policy.uid, ::getuid());
-    EXPECT_NE(a.identity->audit_json.find("\"pid\":" + std::to_string(::getpid())), std::string::npos)
+    EXPECT_NE(a.identity->audit_json.find("\"pid\":" + std::to_string(::getpid())),
+              std::string::npos)
         << a.identity->audit_json;
     EXPECT_EQ(a.identity.get(), b.identity.get());  // the thread's memo
     EXPECT_EQ(a.identity.get(), c.identity.get());  // the shared copy, while a connection holds it

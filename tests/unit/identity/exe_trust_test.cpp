@@ -12,8 +12,8 @@
 #include <filesystem>
 #include <string>
 
-#include "agent/identity/policy_identity.h"
 #include "agent/identity/identity.h"
+#include "agent/identity/policy_identity.h"
 #include "policy/policy_engine.h"
 #include "policy/policy_loader.h"
 
@@ -33,7 +33,8 @@ public:
             ::_exit(127);
         }
         // Until the exec happened, /proc/<pid>/exe names this test binary.
-        for (int i = 0; i < 200 && fs::read_symlink("/proc/" + std::to_string(pid_) + "/exe") != exe; ++i)
+        for (int i = 0;
+             i < 200 && fs::read_symlink("/proc/" + std::to_string(pid_) + "/exe") != exe; ++i)
             ::usleep(5000);
     }
     ~RunningCopy() {
@@ -110,7 +111,8 @@ TEST_F(ExeTrust, EveryWayAUserCouldHavePlacedItIsUntrusted) {
              ::chown((root_dir_ + "/home/nobody").c_str(), kNobody, kNobody);
              return p;
          }},
-        {"directory writable by everyone", [&] {
+        {"directory writable by everyone",
+         [&] {
              auto p = install(root_dir_ + "/shared/bin", "ci-runner");
              ::chmod((root_dir_ + "/shared").c_str(), 01777);
              return p;
@@ -157,8 +159,9 @@ rules:
 )",
                               "test.yaml");
     ASSERT_TRUE(policy.ok()) << policy.error;
-    IdentityResolver resolver({"/nonexistent-cgroup-root", "/proc"},
-                              [](uint32_t, uint32_t) { return UserRecord{"nobody", {}}; });
+    IdentityResolver resolver({"/nonexistent-cgroup-root", "/proc"}, [](uint32_t, uint32_t) {
+        return UserRecord{"nobody", {}};
+    });
     PolicyRequest request;
     request.method = "POST";
     request.path = "/v1/chat/completions";

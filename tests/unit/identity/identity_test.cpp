@@ -402,9 +402,11 @@ namespace {
 TEST(RedactCredentials, HidesKeysTypedOnTheCommandLine) {
     EXPECT_EQ(redact_credentials("curl -H Authorization: Bearer sk-dummy-1 https://x"),
               "curl -H Authorization: Bearer [REDACTED] https://x");
-    EXPECT_EQ(redact_credentials("tool --api-key sk-abcdef --model m"), "tool --api-key [REDACTED] --model m");
+    EXPECT_EQ(redact_credentials("tool --api-key sk-abcdef --model m"),
+              "tool --api-key [REDACTED] --model m");
     EXPECT_EQ(redact_credentials("env OPENAI=sk-proj-XYZ123 run"), "env OPENAI=[REDACTED] run");
-    EXPECT_EQ(redact_credentials("python3 agent.py --task summarize"), "python3 agent.py --task summarize");
+    EXPECT_EQ(redact_credentials("python3 agent.py --task summarize"),
+              "python3 agent.py --task summarize");
     // Other secrets the masking recognizers know, wherever they stand on the line.
     EXPECT_EQ(redact_credentials("aws s3 ls --access AKIAIOSFODNN7EXAMPLE"),
               "aws s3 ls --access [AWS_ACCESS_KEY]");
@@ -412,12 +414,14 @@ TEST(RedactCredentials, HidesKeysTypedOnTheCommandLine) {
               "gh --token [GITHUB_TOKEN] pr");
     EXPECT_EQ(redact_credentials("bot xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"),
               "bot [SLACK_TOKEN]");
-    EXPECT_EQ(redact_credentials("mail jane@example.com 10.1.2.3"), "mail jane@example.com 10.1.2.3");
+    EXPECT_EQ(redact_credentials("mail jane@example.com 10.1.2.3"),
+              "mail jane@example.com 10.1.2.3");
 }
 
 TEST(RedactCredentials, AppliesToProcCmdline) {
     static const char kRaw[] = "curl\0-H\0Authorization: Bearer secret-token\0";
-    EXPECT_EQ(format_cmdline(std::string(kRaw, sizeof kRaw - 1)), "curl -H Authorization: Bearer [REDACTED]");
+    EXPECT_EQ(format_cmdline(std::string(kRaw, sizeof kRaw - 1)),
+              "curl -H Authorization: Bearer [REDACTED]");
 }
 
 }  // namespace

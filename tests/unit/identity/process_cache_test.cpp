@@ -20,8 +20,9 @@ namespace fs = std::filesystem;
 
 // The text of /proc/<pid>/stat with `start` in field 22 and `comm` in field 2.
 std::string stat_line(uint32_t pid, const std::string& comm, uint64_t start) {
-    return std::to_string(pid) + " (" + comm + ") S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 " +
-           std::to_string(start) + " 1000000 200 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0\n";
+    return std::to_string(pid) + " (" + comm +
+           ") S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 " + std::to_string(start) +
+           " 1000000 200 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0\n";
 }
 
 TEST(ParseProcStatStartTime, Table) {
@@ -75,7 +76,8 @@ protected:
         std::ofstream(root_ + rel, std::ios::binary) << content;
     }
     // A fake /proc/<pid> for a process started at `start` running `exe` with `argv0`.
-    void make_process(uint32_t pid, uint64_t start, const std::string& exe, const std::string& argv0) {
+    void make_process(uint32_t pid, uint64_t start, const std::string& exe,
+                      const std::string& argv0) {
         const std::string dir = "/" + std::to_string(pid);
         fs::create_directories(root_ + dir);
         write_file(dir + "/stat", stat_line(pid, argv0, start));
@@ -148,7 +150,8 @@ TEST_F(FakeProcTree, GoneProcessIsNulloptAndForgotten) {
 }
 
 TEST_F(FakeProcTree, SizeIsBoundedAndEvictsLeastRecentlyUsed) {
-    for (uint32_t pid = 1; pid <= 3; ++pid) make_process(pid, 100 * pid, "/bin/p" + std::to_string(pid), "p");
+    for (uint32_t pid = 1; pid <= 3; ++pid)
+        make_process(pid, 100 * pid, "/bin/p" + std::to_string(pid), "p");
     ProcessCache cache(root_, 2);
     ASSERT_TRUE(cache.lookup(1));
     ASSERT_TRUE(cache.lookup(2));

@@ -23,7 +23,8 @@ TEST(RecentIdentities, TheSameProcessWithinASecondGetsTheSameIdentity) {
     const auto alice = identity("alice");
     recent.remember(kCurl, alice, t0);
     EXPECT_EQ(recent.find(kCurl, t0 + 999ms), alice);
-    EXPECT_EQ(recent.find(kCurl, t0 + kRecentIdentityTtl), nullptr) << "resolved again after the TTL";
+    EXPECT_EQ(recent.find(kCurl, t0 + kRecentIdentityTtl), nullptr)
+        << "resolved again after the TTL";
 }
 
 // Any difference in what the kernel recorded means another process (or one that changed):

@@ -47,7 +47,8 @@ bool leaks(const json& v, const std::string& value) {
 
 // Answers of each shape with `text` (plain, for fields read as text) and `args` (JSON text)
 // placed in one field each.
-std::vector<std::pair<std::string, json>> answers(const std::string& text, const std::string& args) {
+std::vector<std::pair<std::string, json>> answers(const std::string& text,
+                                                  const std::string& args) {
     const json logprob = {{"token", text},
                           {"logprob", -0.1},
                           {"bytes", json::array({65, 66})},
@@ -67,48 +68,57 @@ std::vector<std::pair<std::string, json>> answers(const std::string& text, const
     return {
         {"/v1/chat/completions", chat({{"role", "assistant"}, {"content", text}})},
         {"/v1/chat/completions",
-         chat({{"role", "assistant"}, {"audio", {{"id", "audio_1"}, {"data", "UklGRg=="},
-                                                 {"transcript", text}}}})},
+         chat({{"role", "assistant"},
+               {"audio", {{"id", "audio_1"}, {"data", "UklGRg=="}, {"transcript", text}}}})},
         {"/v1/chat/completions",
          chat({{"role", "assistant"},
                {"content", "see"},
                {"annotations", json::array({{{"type", "url_citation"},
-                                             {"url_citation", {{"title", text},
-                                                               {"url", "https://x.example/?q=" + text},
-                                                               {"start_index", 0},
-                                                               {"end_index", 3}}}}})}})},
-        {"/v1/chat/completions",
-         chat({{"role", "assistant"}, {"content", "ok"}},
-              {{"content", json::array({logprob})}, {"refusal", nullptr}})},
+                                             {"url_citation",
+                                              {{"title", text},
+                                               {"url", "https://x.example/?q=" + text},
+                                               {"start_index", 0},
+                                               {"end_index", 3}}}}})}})},
+        {"/v1/chat/completions", chat({{"role", "assistant"}, {"content", "ok"}},
+                                      {{"content", json::array({logprob})}, {"refusal", nullptr}})},
         {"/v1/chat/completions",
          chat({{"role", "assistant"},
-               {"tool_calls", json::array({{{"id", "call_1"},
-                                            {"type", "function"},
-                                            {"function", {{"name", "send"}, {"arguments", args}}}}})}})},
+               {"tool_calls",
+                json::array({{{"id", "call_1"},
+                              {"type", "function"},
+                              {"function", {{"name", "send"}, {"arguments", args}}}}})}})},
         {"/v1/chat/completions",
          chat({{"role", "assistant"}, {"function_call", {{"name", "f"}, {"arguments", args}}}})},
         {"/v1/completions",
          {{"choices", json::array({{{"index", 0},
                                     {"text", text},
-                                    {"logprobs", {{"tokens", json::array({text})},
-                                                  {"top_logprobs", json::array({{{text, -1}}})}}}}})}}},
+                                    {"logprobs",
+                                     {{"tokens", json::array({text})},
+                                      {"top_logprobs", json::array({{{text, -1}}})}}}}})}}},
         {"/v1/responses",
          responses({{"type", "message"},
                     {"id", "msg_1"},
                     {"role", "assistant"},
-                    {"content", json::array({{{"type", "output_text"},
-                                              {"text", "ok"},
-                                              {"annotations", json::array({{{"type", "url_citation"},
-                                                                            {"title", text},
-                                                                            {"url", "https://x/" + text}}})},
-                                              {"logprobs", json::array({logprob})}}})}})},
+                    {"content",
+                     json::array({{{"type", "output_text"},
+                                   {"text", "ok"},
+                                   {"annotations", json::array({{{"type", "url_citation"},
+                                                                 {"title", text},
+                                                                 {"url", "https://x/" + text}}})},
+                                   {"logprobs", json::array({logprob})}}})}})},
+        {"/v1/responses", responses({{"type", "function_call"},
+                                     {"id", "fc_1"},
+                                     {"call_id", "c"},
+                                     {"name", "f"},
+                                     {"arguments", args}})},
         {"/v1/responses",
-         responses({{"type", "function_call"}, {"id", "fc_1"}, {"call_id", "c"}, {"name", "f"},
-                    {"arguments", args}})},
-        {"/v1/responses",
-         responses({{"type", "web_search_call"}, {"id", "ws_1"}, {"status", "completed"},
-                    {"action", {{"type", "search"}, {"query", text},
-                                {"sources", json::array({{{"url", "https://x/" + text}}})}}}})},
+         responses({{"type", "web_search_call"},
+                    {"id", "ws_1"},
+                    {"status", "completed"},
+                    {"action",
+                     {{"type", "search"},
+                      {"query", text},
+                      {"sources", json::array({{{"url", "https://x/" + text}}})}}}})},
         {"/v1/responses",
          responses({{"type", "mcp_call"}, {"id", "mcp_1"}, {"arguments", args}, {"output", text}})},
     };
@@ -135,8 +145,14 @@ TEST(AnswerMasking, EveryStringOfANonStreamedAnswerIsMasked) {
 
 TEST(AnswerMasking, ArgumentsWithNothingToMaskKeepTheirSpelling) {
     MaskingSession session(redact_all(), "k");
-    std::string body = json{{"choices", json::array({{{"message",
-        {{"tool_calls", json::array({{{"function", {{"arguments", R"({"v":"caf\u00e9 \"q\""})"}}}}})}}}}})}}.dump();
+    std::string body =
+        json{{"choices",
+              json::array(
+                  {{{"message",
+                     {{"tool_calls",
+                       json::array(
+                           {{{"function", {{"arguments", R"({"v":"caf\u00e9 \"q\""})"}}}}})}}}}})}}
+            .dump();
     const std::string before = body;
     EXPECT_EQ(session.mask_response(body, "/v1/chat/completions"), BodyStatus::unchanged);
     EXPECT_EQ(body, before);
@@ -144,9 +160,12 @@ TEST(AnswerMasking, ArgumentsWithNothingToMaskKeepTheirSpelling) {
 
 TEST(AnswerMasking, UnescapeKeepsWhatMustStayEscaped) {
     EXPECT_EQ(unescape_json_text(R"(a\u0040b \/ \u0022 \\u0040 \n \u000a \ud83d\ude00 \ud800x)"),
-              R"(a@b / \u0022 \\u0040 \n \u000a )" "\xF0\x9F\x98\x80" R"( \ud800x)");
+              R"(a@b / \u0022 \\u0040 \n \u000a )"
+              "\xF0\x9F\x98\x80"
+              R"( \ud800x)");
     // Fed in pieces split at every byte, the result is the same.
-    const std::string text = R"({"to":"\u006a\u0061ne\u002eroe\u0040example.com","e":"\ud83d\ude00\\"})";
+    const std::string text =
+        R"({"to":"\u006a\u0061ne\u002eroe\u0040example.com","e":"\ud83d\ude00\\"})";
     for (std::size_t k = 0; k <= text.size(); ++k) {
         for (std::size_t m = k; m <= text.size(); m += 3) {
             JsonTextUnescaper u;
@@ -178,7 +197,8 @@ std::string chat_field_stream(const std::vector<std::string>& pieces,
 }
 
 // Every payload the client got, joined per delta path, for leak checks across deltas.
-std::string joined_field(const std::string& out, const std::function<const json*(const json&)>& at) {
+std::string joined_field(const std::string& out,
+                         const std::function<const json*(const json&)>& at) {
     std::string joined;
     for (const auto& [event, data] : read_client_view(out).events) {
         if (!data.is_object() || !data.contains("choices")) continue;
@@ -238,11 +258,12 @@ TEST(AnswerMasking, StreamedDeltaAnnotationsAreMasked) {
         session, "/v1/chat/completions",
         chat_field_stream({"x"},
                           [](const std::string&) {
-                              return json{{"annotations",
-                                           json::array({{{"type", "url_citation"},
-                                                         {"url_citation",
-                                                          {{"title", "jane.roe@example.com"},
-                                                           {"url", "https://x/jane.roe@example.com"}}}}})}};
+                              return json{
+                                  {"annotations",
+                                   json::array({{{"type", "url_citation"},
+                                                 {"url_citation",
+                                                  {{"title", "jane.roe@example.com"},
+                                                   {"url", "https://x/jane.roe@example.com"}}}}})}};
                           }),
         0);
     EXPECT_EQ(out.find("jane.roe"), std::string::npos) << out;
@@ -259,16 +280,25 @@ TEST(AnswerMasking, StreamedResponsesArgumentsAnnotationsAndItemsAreMasked) {
                     body["sequence_number"] = seq++;
                     return sse(type, body);
                 };
-                const json call = {{"type", "function_call"}, {"id", "fc_1"}, {"call_id", "c"},
-                                   {"name", "f"}, {"arguments", args}};
+                const json call = {{"type", "function_call"},
+                                   {"id", "fc_1"},
+                                   {"call_id", "c"},
+                                   {"name", "f"},
+                                   {"arguments", args}};
                 const json message = {
-                    {"type", "message"}, {"id", "msg_1"}, {"role", "assistant"},
-                    {"content", json::array({{{"type", "output_text"}, {"text", "ok"},
-                                              {"annotations", json::array({{{"type", "url_citation"},
-                                                                            {"title", value},
-                                                                            {"url", "https://x/" + value}}})}}})}};
-                std::string stream = ev("response.output_item.added",
-                                        {{"output_index", 0}, {"item", {{"type", "function_call"}, {"id", "fc_1"}, {"arguments", ""}}}});
+                    {"type", "message"},
+                    {"id", "msg_1"},
+                    {"role", "assistant"},
+                    {"content", json::array({{{"type", "output_text"},
+                                              {"text", "ok"},
+                                              {"annotations",
+                                               json::array({{{"type", "url_citation"},
+                                                             {"title", value},
+                                                             {"url", "https://x/" + value}}})}}})}};
+                std::string stream =
+                    ev("response.output_item.added",
+                       {{"output_index", 0},
+                        {"item", {{"type", "function_call"}, {"id", "fc_1"}, {"arguments", ""}}}});
                 for (const auto& piece : {args.substr(0, k), args.substr(k)})
                     stream += ev("response.function_call_arguments.delta",
                                  {{"item_id", "fc_1"}, {"output_index", 0}, {"delta", piece}});
@@ -276,10 +306,13 @@ TEST(AnswerMasking, StreamedResponsesArgumentsAnnotationsAndItemsAreMasked) {
                              {{"item_id", "fc_1"}, {"output_index", 0}, {"arguments", args}});
                 stream += ev("response.output_item.done", {{"output_index", 0}, {"item", call}});
                 stream += ev("response.output_text.annotation.added",
-                             {{"output_index", 1}, {"content_index", 0}, {"annotation_index", 0},
+                             {{"output_index", 1},
+                              {"content_index", 0},
+                              {"annotation_index", 0},
                               {"annotation", {{"type", "url_citation"}, {"title", value}}}});
-                stream += ev("response.completed",
-                             {{"response", {{"id", "resp_1"}, {"output", json::array({call, message})}}}});
+                stream += ev(
+                    "response.completed",
+                    {{"response", {{"id", "resp_1"}, {"output", json::array({call, message})}}}});
                 MaskingSession session(redact_all(), "k");
                 bool ok = false;
                 const std::string out = run_stream(session, "/v1/responses", stream, 0, &ok);
@@ -288,8 +321,10 @@ TEST(AnswerMasking, StreamedResponsesArgumentsAnnotationsAndItemsAreMasked) {
                 ASSERT_TRUE(view.valid);
                 std::string deltas;
                 for (const auto& [event, data] : view.events) {
-                    EXPECT_FALSE(leaks(data, value)) << spelled << " split " << k << " " << data.dump();
-                    if (data.is_object() && data.value("type", "") == "response.function_call_arguments.delta")
+                    EXPECT_FALSE(leaks(data, value))
+                        << spelled << " split " << k << " " << data.dump();
+                    if (data.is_object() &&
+                        data.value("type", "") == "response.function_call_arguments.delta")
                         deltas += data["delta"].get<std::string>();
                 }
                 EXPECT_FALSE(leaks(json(deltas), value)) << spelled << " split " << k;

@@ -21,9 +21,10 @@ TEST(JsonMasking, ChatRequestMasksContentPartsAndToolTraffic) {
          json::array(
              {{{"role", "system"}, {"content", "Card 4111 1111 1111 1111."}},
               {{"role", "user"},
-               {"content", json::array({{{"type", "text"}, {"text", "mail jane.roe@example.com, please"}},
-                                        {{"type", "image_url"},
-                                         {"image_url", {{"url", "https://x/a@b.com"}}}}})}},
+               {"content",
+                json::array(
+                    {{{"type", "text"}, {"text", "mail jane.roe@example.com, please"}},
+                     {{"type", "image_url"}, {"image_url", {{"url", "https://x/a@b.com"}}}}})}},
               {{"role", "assistant"},
                {"content", nullptr},
                {"tool_calls",
@@ -182,19 +183,29 @@ TEST(JsonMasking, Utf8AroundValuesSurvives) {
 // bodies of every endpoint's shape, with PII in content and non-content places, masked both
 // ways (an extra escaped member forces the tree).
 json random_request(std::mt19937& rng, ApiShape shape) {
-    static const char* kTexts[] = {"plain words", "mail jane.roe@example.com now",
-                                   "card 4111 1111 1111 1111", "ssn 123-45-6789",
-                                   "caf\u00e9 \"quoted\" \\\\ ip 10.1.2.3", "sk-abcdefghijklmnopqrstuvwxyz12"};
+    static const char* kTexts[] = {"plain words",
+                                   "mail jane.roe@example.com now",
+                                   "card 4111 1111 1111 1111",
+                                   "ssn 123-45-6789",
+                                   "caf\u00e9 \"quoted\" \\\\ ip 10.1.2.3",
+                                   "sk-abcdefghijklmnopqrstuvwxyz12"};
     auto text = [&] { return std::string(kTexts[rng() % std::size(kTexts)]); };
     auto content = [&]() -> json {
         if (rng() % 3 == 0) return text();
         json parts = json::array();
         for (int i = 0, n = 1 + static_cast<int>(rng() % 3); i < n; ++i) {
             switch (rng() % 4) {
-                case 0: parts.push_back(text()); break;
-                case 1: parts.push_back({{"type", "text"}, {"text", text()}}); break;
-                case 2: parts.push_back({{"type", "refusal"}, {"refusal", text()}}); break;
-                default: parts.push_back({{"type", "image_url"}, {"image_url", {{"url", text()}}}});
+                case 0:
+                    parts.push_back(text());
+                    break;
+                case 1:
+                    parts.push_back({{"type", "text"}, {"text", text()}});
+                    break;
+                case 2:
+                    parts.push_back({{"type", "refusal"}, {"refusal", text()}});
+                    break;
+                default:
+                    parts.push_back({{"type", "image_url"}, {"image_url", {{"url", text()}}}});
             }
         }
         return parts;
@@ -207,9 +218,11 @@ json random_request(std::mt19937& rng, ApiShape shape) {
                 json message = {{"role", "user"}, {"name", text()}, {"content", content()}};
                 if (rng() % 2) message["refusal"] = text();
                 if (rng() % 3 == 0)
-                    message["tool_calls"] = json::array(
-                        {{{"id", text()}, {"function", {{"name", text()}, {"arguments", text()}}}}});
-                if (rng() % 4 == 0) message["function_call"] = {{"name", text()}, {"arguments", text()}};
+                    message["tool_calls"] =
+                        json::array({{{"id", text()},
+                                      {"function", {{"name", text()}, {"arguments", text()}}}}});
+                if (rng() % 4 == 0)
+                    message["function_call"] = {{"name", text()}, {"arguments", text()}};
                 messages.push_back(message);
             }
             body["messages"] = messages;
@@ -224,12 +237,20 @@ json random_request(std::mt19937& rng, ApiShape shape) {
             json input = json::array();
             for (int i = 0, n = 1 + static_cast<int>(rng() % 4); i < n; ++i) {
                 switch (rng() % 4) {
-                    case 0: input.push_back(text()); break;
-                    case 1: input.push_back({{"role", "user"}, {"content", content()}}); break;
-                    case 2: input.push_back({{"type", "reasoning"}, {"summary", content()}}); break;
+                    case 0:
+                        input.push_back(text());
+                        break;
+                    case 1:
+                        input.push_back({{"role", "user"}, {"content", content()}});
+                        break;
+                    case 2:
+                        input.push_back({{"type", "reasoning"}, {"summary", content()}});
+                        break;
                     default:
-                        input.push_back({{"type", "function_call"}, {"call_id", text()},
-                                         {"arguments", text()}, {"input", text()},
+                        input.push_back({{"type", "function_call"},
+                                         {"call_id", text()},
+                                         {"arguments", text()},
+                                         {"input", text()},
                                          {"output", content()}});
                 }
             }
@@ -245,14 +266,16 @@ json random_request(std::mt19937& rng, ApiShape shape) {
             } else {
                 json items = json::array();
                 for (int i = 0, n = 1 + static_cast<int>(rng() % 3); i < n; ++i)
-                    items.push_back(rng() % 2 ? json(text()) : json{{"type", "text"}, {"text", text()}});
+                    items.push_back(rng() % 2 ? json(text())
+                                              : json{{"type", "text"}, {"text", text()}});
                 body[key] = items;
             }
             break;
         }
         case ApiShape::other:
             body["id"] = text();
-            body["nested"] = {{"list", json::array({text(), {{"type", text()}, {"deep", text()}}})}};
+            body["nested"] = {
+                {"list", json::array({text(), {{"type", text()}, {"deep", text()}}})}};
             break;
     }
     return body;
@@ -260,8 +283,8 @@ json random_request(std::mt19937& rng, ApiShape shape) {
 
 TEST(JsonMasking, SplicedRequestsMaskWhatTheParsedPathMasks) {
     const std::pair<ApiShape, const char*> endpoints[] = {
-        {ApiShape::chat, "/v1/chat/completions"}, {ApiShape::responses, "/v1/responses"},
-        {ApiShape::embeddings, "/v1/embeddings"},  {ApiShape::moderations, "/v1/moderations"},
+        {ApiShape::chat, "/v1/chat/completions"},   {ApiShape::responses, "/v1/responses"},
+        {ApiShape::embeddings, "/v1/embeddings"},   {ApiShape::moderations, "/v1/moderations"},
         {ApiShape::completions, "/v1/completions"}, {ApiShape::other, "/v1/batches"}};
     std::mt19937 rng(5);
     int masked = 0;

@@ -121,8 +121,8 @@ TEST(SimdScanner, StructuresAcrossRoundBoundaries) {
                 for (auto isa : {ScanIsa::sse2, ScanIsa::avx2, ScanIsa::avx512}) {
                     std::vector<ScanHit> got;
                     if (!simd_scan(text, got, isa)) continue;
-                    ASSERT_EQ(got, expected) << piece << " at " << offset << " isa "
-                                             << static_cast<int>(isa);
+                    ASSERT_EQ(got, expected)
+                        << piece << " at " << offset << " isa " << static_cast<int>(isa);
                 }
             }
         }
@@ -134,7 +134,8 @@ TEST(SimdScanner, SecretAtEveryOffsetAndAtTheEnd) {
     // at the very end of texts of every length around them.
     for (std::size_t offset = 50; offset < 140; ++offset) {
         for (const std::size_t trailing : {0, 1, 5, 9}) {
-            const std::string text = std::string(offset, 'x') + "SeCrEt" + std::string(trailing, 'y');
+            const std::string text =
+                std::string(offset, 'x') + "SeCrEt" + std::string(trailing, 'y');
             std::vector<ScanHit> got;
             simd_scan(text, got);
             EXPECT_EQ(got, (std::vector<ScanHit>{{offset, ScanKind::secret_word}}))

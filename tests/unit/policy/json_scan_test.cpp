@@ -26,17 +26,22 @@ bool nlohmann_parses(std::string_view text) {
 // Strings are skipped 16 bytes at a time: a byte that matters (a quote, a backslash, a control
 // byte, broken UTF-8) must be caught at every offset within and across those blocks.
 TEST(JsonScan, EveryByteOfALongStringCounts) {
-    const std::vector<std::string> breakers = {"\x01", "\x1f", "\xc0\xaf", "\x80", "\xe2\x82", "\xed\xa0\x80",
-                                               "\xf5\x80\x80\x80", "\\q", "\"x", "\\"};
-    const std::vector<std::string> fine = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\\n", "\\u00e9", "\x7f", " "};
+    const std::vector<std::string> breakers = {
+        "\x01", "\x1f", "\xc0\xaf", "\x80", "\xe2\x82", "\xed\xa0\x80", "\xf5\x80\x80\x80",
+        "\\q",  "\"x",  "\\"};
+    const std::vector<std::string> fine = {
+        "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\\n", "\\u00e9", "\x7f", " "};
     for (std::size_t length = 0; length < 48; ++length) {
         for (std::size_t at = 0; at <= length; ++at) {
             for (const auto& piece : breakers) {
-                const std::string text = "[\"" + std::string(at, 'a') + piece + std::string(length - at, 'b') + "\"]";
-                EXPECT_EQ(scans(text), nlohmann_parses(text)) << length << " " << at << " " << json(piece).dump();
+                const std::string text =
+                    "[\"" + std::string(at, 'a') + piece + std::string(length - at, 'b') + "\"]";
+                EXPECT_EQ(scans(text), nlohmann_parses(text))
+                    << length << " " << at << " " << json(piece).dump();
             }
             for (const auto& piece : fine) {
-                const std::string text = "[\"" + std::string(at, 'a') + piece + std::string(length - at, 'b') + "\"]";
+                const std::string text =
+                    "[\"" + std::string(at, 'a') + piece + std::string(length - at, 'b') + "\"]";
                 EXPECT_TRUE(scans(text)) << length << " " << at << " " << json(piece).dump();
                 EXPECT_TRUE(nlohmann_parses(text));
             }

@@ -41,17 +41,17 @@ TEST(OutputBound, EveryParameterThatMultipliesOutputCounts) {
     EXPECT_EQ(bound(R"({"best_of":5})").outputs, 1);  // chat has no best_of
     EXPECT_EQ(bound(R"({"n":3,"modalities":["text","audio"]})").outputs, 6);
     EXPECT_EQ(bound(R"({"audio":{"voice":"alloy","format":"wav"}})").outputs, 2);
-    EXPECT_EQ(bound(R"({"n":18446744073709551615})").outputs,
-              std::numeric_limits<int64_t>::max());
+    EXPECT_EQ(bound(R"({"n":18446744073709551615})").outputs, std::numeric_limits<int64_t>::max());
 }
 
 TEST(OutputBound, UnreadableCapsAndCountsLeaveNoBound) {
     for (const char* body :
-         {R"({"n":"10"})", R"({"n":2.5})", R"({"n":[10]})", R"({"n":true})", R"({"max_tokens":"5000"})",
-          R"({"max_completion_tokens":{"v":1}})", R"({"max_tokens":1.5})",
-          R"({"reasoning_effort":"high","max_tokens":100})"})
+         {R"({"n":"10"})", R"({"n":2.5})", R"({"n":[10]})", R"({"n":true})",
+          R"({"max_tokens":"5000"})", R"({"max_completion_tokens":{"v":1}})",
+          R"({"max_tokens":1.5})", R"({"reasoning_effort":"high","max_tokens":100})"})
         EXPECT_FALSE(bound(body).unbounded.empty()) << body;
-    EXPECT_TRUE(bound(R"({"reasoning_effort":"high","max_completion_tokens":100})").unbounded.empty());
+    EXPECT_TRUE(
+        bound(R"({"reasoning_effort":"high","max_completion_tokens":100})").unbounded.empty());
     EXPECT_TRUE(bound(R"({"reasoning_effort":"high"})").unbounded.empty());
 }
 

@@ -184,7 +184,8 @@ rules:
     auto big = eval(*p, user("intern"), request("hello", 150), s);
     EXPECT_NE(big.reason.find("estimated 150 prompt tokens"), std::string::npos) << big.reason;
     // Controls that refuse outright come first: such a request is never held.
-    EXPECT_EQ(eval(*p, user("intern"), request("production", 10, "gpt-4o"), s).code, "model_not_allowed");
+    EXPECT_EQ(eval(*p, user("intern"), request("production", 10, "gpt-4o"), s).code,
+              "model_not_allowed");
     PolicyRequest approved = request("production", 10);
     approved.approval_granted = true;
     EXPECT_TRUE(eval(*p, user("intern"), approved, s).allowed());
@@ -552,7 +553,8 @@ rules:
     EXPECT_EQ(eval(*p, user("a"), r, s).code, "output_unbounded");
     const auto open = eval(*p, user("b"), r, s);
     ASSERT_TRUE(open.allowed());
-    EXPECT_NE(std::find(open.skipped_controls.begin(), open.skipped_controls.end(), "rate_limit.output_bound"),
+    EXPECT_NE(std::find(open.skipped_controls.begin(), open.skipped_controls.end(),
+                        "rate_limit.output_bound"),
               open.skipped_controls.end());
 }
 

@@ -91,9 +91,10 @@ TEST(PolicyLoader, RefusesBadValues) {
             "default: deny\nrules:\n  - name: a\n    match: {}\n    require_approval: yes please\n")
             .find("rules[0].require_approval: not a boolean"),
         std::string::npos);
-    EXPECT_NE(load_error("default: deny\nrules:\n  - name: a\n    match: {}\n    require_approval: {}\n")
-                  .find("rules[0].require_approval: needs a condition"),
-              std::string::npos);
+    EXPECT_NE(
+        load_error("default: deny\nrules:\n  - name: a\n    match: {}\n    require_approval: {}\n")
+            .find("rules[0].require_approval: needs a condition"),
+        std::string::npos);
     EXPECT_NE(load_error("default: deny\nrules:\n  - name: a\n    match: {}\n    require_approval: "
                          "{min_prompt_tokens: 0}\n")
                   .find("rules[0].require_approval.min_prompt_tokens: must be positive"),
@@ -138,7 +139,8 @@ TEST(PolicyLoader, ValidatesOidcBinding) {
     EXPECT_EQ(defaults.policy->rules[0].oidc_binding->claim, "sub");
     EXPECT_TRUE(defaults.policy->rules[0].oidc_binding->required);
 
-    const std::string rule = "default: deny\nrules:\n  - name: a\n    match: {}\n    oidc_binding:\n";
+    const std::string rule =
+        "default: deny\nrules:\n  - name: a\n    match: {}\n    oidc_binding:\n";
     EXPECT_EQ(load_error(rule + "      subject: sub\n")
                   .rfind("policy.yaml:6: rules[0].oidc_binding.subject: unknown key", 0),
               0u);

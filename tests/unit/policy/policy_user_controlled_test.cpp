@@ -43,8 +43,8 @@ PolicyIdentity nobody_in_own_subtree() {
     id.cgroup = "/user.slice/user-65534.slice/user@65534.service";
     id.unit = "user@65534.service";
     id.slice = "user-65534.slice";
-    id.user_controlled = UserControlledNames{65534, "/app.slice/ci-build.service",
-                                             "ci-build.service", "ci.slice", "abc123", "0f3a5c2e"};
+    id.user_controlled = UserControlledNames{
+        65534, "/app.slice/ci-build.service", "ci-build.service", "ci.slice", "abc123", "0f3a5c2e"};
     return id;
 }
 
@@ -145,18 +145,22 @@ TEST(UserControlledNames, ExplainSaysWhyAUserMadeUnitIsNotTheSystems) {
 TEST(UserControlledNames, UserKeysNeedUsersOrUids) {
     for (const char* key : {"user_units", "user_slices", "user_containers", "user_pods",
                             "user_cgroups", "user_exes"}) {
-        const std::string yaml = std::string("version: 1\ndefault: deny\nrules:\n  - name: x\n    match: {") +
-                                 key + ": [\"a*\"]}\n";
+        const std::string yaml =
+            std::string("version: 1\ndefault: deny\nrules:\n  - name: x\n    match: {") + key +
+            ": [\"a*\"]}\n";
         auto result = load_policy(yaml, "p.yaml");
         EXPECT_FALSE(result.ok()) << key;
         EXPECT_NE(result.error.find(std::string("rules[0].match.") + key), std::string::npos)
             << result.error;
         EXPECT_NE(result.error.find("add users or uids"), std::string::npos) << result.error;
-        const std::string with_group = std::string("version: 1\ndefault: deny\nrules:\n  - name: x\n    match: {groups: [g], ") +
-                                       key + ": [\"a*\"]}\n";
+        const std::string with_group =
+            std::string(
+                "version: 1\ndefault: deny\nrules:\n  - name: x\n    match: {groups: [g], ") +
+            key + ": [\"a*\"]}\n";
         EXPECT_FALSE(load_policy(with_group, "p.yaml").ok()) << key;
-        const std::string with_uid = std::string("version: 1\ndefault: deny\nrules:\n  - name: x\n    match: {uids: [7], ") +
-                                     key + ": [\"a*\"]}\n";
+        const std::string with_uid =
+            std::string("version: 1\ndefault: deny\nrules:\n  - name: x\n    match: {uids: [7], ") +
+            key + ": [\"a*\"]}\n";
         EXPECT_TRUE(load_policy(with_uid, "p.yaml").ok()) << key;
     }
 }

@@ -51,7 +51,8 @@ TEST(RequestReading, RefusesWhatParsersReadDifferentlyAndNamesTheProblem) {
     for (const auto& [body, problem] : cases) {
         const RequestReading reading = read_request_body(body, "/v1/chat/completions");
         EXPECT_FALSE(reading.readable()) << body;
-        EXPECT_NE(reading.problem.find(problem), std::string::npos) << body << ": " << reading.problem;
+        EXPECT_NE(reading.problem.find(problem), std::string::npos)
+            << body << ": " << reading.problem;
         EXPECT_TRUE(reading.texts.empty());
     }
     // A duplicate is named only when the name is a plain identifier (a name may be data).
@@ -62,9 +63,10 @@ TEST(RequestReading, RefusesWhatParsersReadDifferentlyAndNamesTheProblem) {
 }
 
 TEST(RequestReading, AcceptsWhatEveryStrictParserReadsAlike) {
-    for (const char* body : {R"({})", R"( {"a" : [1, -0.5e3, true, null, {"b":"\u00e9\ud83d\ude00"}]} )",
-                             R"({"a":{"k":1},"b":{"k":2}})", R"({"k":{"k":{"k":1}}})",
-                             R"({"a":1.7976931348623157e308})"}) {
+    for (const char* body :
+         {R"({})", R"( {"a" : [1, -0.5e3, true, null, {"b":"\u00e9\ud83d\ude00"}]} )",
+          R"({"a":{"k":1},"b":{"k":2}})", R"({"k":{"k":{"k":1}}})",
+          R"({"a":1.7976931348623157e308})"}) {
         EXPECT_TRUE(read_request_body(body, "/v1/chat/completions").readable()) << body;
         EXPECT_NO_THROW(json::parse(body)) << body;
     }
@@ -102,8 +104,8 @@ TEST(RequestReading, JsonInsideAStringIsReadToo) {
     EXPECT_NE(std::find(texts.begin(), texts.end(), "alice@example.com"), texts.end());
     EXPECT_NE(std::find(texts.begin(), texts.end(), "x"), texts.end());  // two layers down
     // Arguments that are not JSON are a text as they are.
-    const RequestReading plain = read_request_body(
-        R"({"x":"{not json alice@example.com"})", "/v1/chat/completions");
+    const RequestReading plain =
+        read_request_body(R"({"x":"{not json alice@example.com"})", "/v1/chat/completions");
     EXPECT_EQ(leaf_texts(plain).back(), "{not json alice@example.com");
 }
 
@@ -112,12 +114,13 @@ TEST(RequestReading, TextDataUrisAreDecodedWhateverTheirLabelBinaryOnesAreExempt
     append_base64(b64, "mail bob@example.com");
     std::string binary_b64;
     append_base64(binary_b64, std::string("\x89PNG\r\n\x1a\n\0\0bob@example.com", 24));
-    const std::string body = json{{"a", "data:text/plain;base64," + b64},
-                                  {"b", "data:image/png;base64," + b64},  // labelled image, is text
-                                  {"c", "data:image/png;base64," + binary_b64},
-                                  {"d", "data:,mail%20bob%40example.com"},
-                                  {"e", {{"input_audio", {{"data", binary_b64}, {"format", "wav"}}}}}}
-                                 .dump();
+    const std::string body =
+        json{{"a", "data:text/plain;base64," + b64},
+             {"b", "data:image/png;base64," + b64},  // labelled image, is text
+             {"c", "data:image/png;base64," + binary_b64},
+             {"d", "data:,mail%20bob%40example.com"},
+             {"e", {{"input_audio", {{"data", binary_b64}, {"format", "wav"}}}}}}
+            .dump();
     const RequestReading reading = read_request_body(body, "/v1/chat/completions");
     ASSERT_TRUE(reading.readable());
     const auto texts = leaf_texts(reading);
@@ -129,9 +132,10 @@ TEST(RequestReading, TextDataUrisAreDecodedWhateverTheirLabelBinaryOnesAreExempt
 }
 
 TEST(RequestReading, ConversationTextsFormOneRunInOrder) {
-    const std::string body = R"({"messages":[{"role":"user","content":[{"type":"text","text":"alice@"},)"
-                             R"({"type":"text","text":"exam"}]},{"role":"user","content":"ple.com"}],)"
-                             R"("user":"not in the run"})";
+    const std::string body =
+        R"({"messages":[{"role":"user","content":[{"type":"text","text":"alice@"},)"
+        R"({"type":"text","text":"exam"}]},{"role":"user","content":"ple.com"}],)"
+        R"("user":"not in the run"})";
     const RequestReading reading = read_request_body(body, "/v1/chat/completions");
     const auto texts = prompt_scan_texts(reading);
     EXPECT_NE(std::find(texts.begin(), texts.end(), "alice@example.com"), texts.end());
@@ -143,8 +147,8 @@ TEST(RequestReading, ConversationTextsFormOneRunInOrder) {
 }
 
 TEST(RequestReading, ScanTextsIncludeTheFoldedView) {
-    const RequestReading reading = read_request_body(
-        R"({"input":"key sk\u200b-ＡＢＣ１２３ and\u00a0x"})", "/v1/embeddings");
+    const RequestReading reading =
+        read_request_body(R"({"input":"key sk\u200b-ＡＢＣ１２３ and\u00a0x"})", "/v1/embeddings");
     const auto texts = prompt_scan_texts(reading);
     EXPECT_NE(std::find(texts.begin(), texts.end(), "key sk-ABC123 and x"), texts.end());
 }
@@ -166,15 +170,15 @@ TEST(RequestReading, Base64RoundTripsAndDecodesStrictly) {
 
 TEST(TextFold, ReaderEquivalentFormsBecomeOneAndMapBack) {
     const std::pair<std::string, std::string> cases[] = {
-        {"ｓｋ－ｐｒｏｊ", "sk-proj"},                    // fullwidth letters and hyphen
-        {"４１１１\u00a0１１１１", "4111 1111"},         // fullwidth digits, no-break space
+        {"ｓｋ－ｐｒｏｊ", "sk-proj"},                     // fullwidth letters and hyphen
+        {"４１１１\u00a0１１１１", "4111 1111"},           // fullwidth digits, no-break space
         {"a\u200bb\u200cc\u200dd\u2060e\ufeff", "abcde"},  // zero-width and format characters
-        {"x\u00ady", "xy"},                              // soft hyphen
-        {"a\u2003b\u3000c\u202fd", "a b c d"},           // em, ideographic, narrow no-break
-        {"①②", "12"},                                   // circled digits
-        {"𝐚𝐛", "ab"},                                   // mathematical bold
-        {"ﬁle", "file"},                                 // ligature
-        {"bob\uff20example.com", "bob@example.com"},     // fullwidth at sign
+        {"x\u00ady", "xy"},                                // soft hyphen
+        {"a\u2003b\u3000c\u202fd", "a b c d"},             // em, ideographic, narrow no-break
+        {"①②", "12"},                                      // circled digits
+        {"𝐚𝐛", "ab"},                                      // mathematical bold
+        {"ﬁle", "file"},                                   // ligature
+        {"bob\uff20example.com", "bob@example.com"},       // fullwidth at sign
     };
     for (const auto& [source, view] : cases) {
         FoldedText folded;

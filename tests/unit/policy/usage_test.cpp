@@ -65,8 +65,9 @@ TEST(Usage, FoundBehindLaterMentionsOfTheWord) {
 
 // The usage text goes into a JSON-lines audit file as it is: one line, strings untouched.
 TEST(Usage, TextIsTheUpstreamsObjectOnOneLine) {
-    auto usage = usage_from_body("{\n  \"usage\": {\n    \"prompt_tokens\": 3,\r\n\t\"note\": \"a \\\" b\\\\\",\n"
-                                 "    \"total_tokens\" : 7\n  }\n}\n");
+    auto usage = usage_from_body(
+        "{\n  \"usage\": {\n    \"prompt_tokens\": 3,\r\n\t\"note\": \"a \\\" b\\\\\",\n"
+        "    \"total_tokens\" : 7\n  }\n}\n");
     ASSERT_TRUE(usage);
     EXPECT_EQ(usage->json, R"({"prompt_tokens":3,"note":"a \" b\\","total_tokens":7})");
     EXPECT_EQ(usage->parsed()["note"], "a \" b\\");
@@ -77,7 +78,8 @@ TEST(Usage, TextIsTheUpstreamsObjectOnOneLine) {
 // with and without indentation, all come out as the compact form of the same object.
 TEST(Usage, CompactsWhateverTheWhitespaceAndStringsAround16ByteBlocks) {
     std::mt19937 random(7);
-    const std::vector<std::string> pieces = {"a", " ", "\"", "\\", "\n", "\t", "é", "€", "x y", "{", "}", ":", ","};
+    const std::vector<std::string> pieces = {"a", " ",   "\"", "\\", "\n", "\t", "é",
+                                             "€", "x y", "{",  "}",  ":",  ","};
     for (int round = 0; round < 400; ++round) {
         nlohmann::ordered_json usage = {{"prompt_tokens", round}, {"total_tokens", round * 3}};
         auto text = [&] {
@@ -88,7 +90,8 @@ TEST(Usage, CompactsWhateverTheWhitespaceAndStringsAround16ByteBlocks) {
         };
         for (int field = 0; field < 3; ++field) {
             usage["note_" + std::to_string(field)] = text();
-            usage["details_" + std::to_string(field)] = {{"cached_tokens", field}, {"label", text()}};
+            usage["details_" + std::to_string(field)] = {{"cached_tokens", field},
+                                                         {"label", text()}};
         }
         const nlohmann::ordered_json body = {{"id", "chatcmpl-1"}, {"usage", usage}};
         for (int indent : {-1, 1, 2, 4}) {

@@ -10,7 +10,8 @@ namespace ip = boost::asio::ip;
 
 TEST(FormatEndpoint, WritesAddressAndPortAsTheAuditShowsThem) {
     EXPECT_EQ(format_endpoint({ip::make_address("127.10.0.1"), 443}), "127.10.0.1:443");
-    EXPECT_EQ(format_endpoint({ip::make_address("162.159.140.245"), 65535}), "162.159.140.245:65535");
+    EXPECT_EQ(format_endpoint({ip::make_address("162.159.140.245"), 65535}),
+              "162.159.140.245:65535");
     EXPECT_EQ(format_endpoint({ip::make_address("2001:db8::1"), 443}), "[2001:db8::1]:443");
     EXPECT_EQ(format_endpoint({ip::make_address("::1"), 0}), "[::1]:0");
 }

@@ -3,8 +3,8 @@
 
 #include <sstream>
 
-#include <boost/beast/http/write.hpp>
 #include <gtest/gtest.h>
+#include <boost/beast/http/write.hpp>
 
 namespace sluice {
 namespace {

@@ -28,8 +28,9 @@ std::optional<TargetProblem> problem_of(std::string_view target) {
 }
 
 TEST(RequestTarget, OriginFormInCanonicalFormPassesAsIs) {
-    for (const char* target : {"/v1/chat/completions", "/v1/files/file-AbC123/content", "/", "/v1/models?limit=2&order=desc",
-                               "/v1/responses?include[]=x%20y", "/v1/a:b@c"}) {
+    for (const char* target :
+         {"/v1/chat/completions", "/v1/files/file-AbC123/content", "/",
+          "/v1/models?limit=2&order=desc", "/v1/responses?include[]=x%20y", "/v1/a:b@c"}) {
         auto result = canonical(target);
         ASSERT_TRUE(result) << target;
         EXPECT_EQ(result->origin_form, target);
@@ -38,9 +39,10 @@ TEST(RequestTarget, OriginFormInCanonicalFormPassesAsIs) {
 }
 
 TEST(RequestTarget, AbsoluteFormNamingTheInterceptedHostBecomesOriginForm) {
-    for (const char* target : {"https://api.openai.com/v1/embeddings", "HTTPS://API.OPENAI.COM/v1/embeddings",
-                               "https://api.openai.com./v1/embeddings", "https://api.openai.com:443/v1/embeddings",
-                               "http://api.openai.com/v1/embeddings"}) {
+    for (const char* target :
+         {"https://api.openai.com/v1/embeddings", "HTTPS://API.OPENAI.COM/v1/embeddings",
+          "https://api.openai.com./v1/embeddings", "https://api.openai.com:443/v1/embeddings",
+          "http://api.openai.com/v1/embeddings"}) {
         auto result = canonical(target);
         ASSERT_TRUE(result) << target;
         EXPECT_EQ(result->origin_form, "/v1/embeddings") << target;
@@ -50,10 +52,11 @@ TEST(RequestTarget, AbsoluteFormNamingTheInterceptedHostBecomesOriginForm) {
 }
 
 TEST(RequestTarget, AbsoluteFormNamingAnotherAuthorityIsRefused) {
-    for (const char* target : {"https://evil.example/v1/chat/completions", "https://api.openai.com:8443/v1/x",
-                               "https://api.openai.com.evil.example/v1/x", "https://user@api.openai.com/v1/x",
-                               "https://api.openai.com@evil.example/v1/x", "https:///v1/x", "https://:443/v1/x",
-                               "https://api.openai.com:/v1/x", "https://api.openai.co/v1/x"})
+    for (const char* target :
+         {"https://evil.example/v1/chat/completions", "https://api.openai.com:8443/v1/x",
+          "https://api.openai.com.evil.example/v1/x", "https://user@api.openai.com/v1/x",
+          "https://api.openai.com@evil.example/v1/x", "https:///v1/x", "https://:443/v1/x",
+          "https://api.openai.com:/v1/x", "https://api.openai.co/v1/x"})
         EXPECT_EQ(problem_of(target), TargetProblem::other_authority) << target;
 }
 
@@ -89,7 +92,8 @@ TEST(RequestTarget, NonCanonicalPathsAreRefusedWithTheirReason) {
 std::string lenient_upstream_view(std::string path) {
     std::string decoded;
     for (std::size_t i = 0; i < path.size(); ++i) {
-        if (path[i] == '%' && i + 2 < path.size() && std::isxdigit(static_cast<unsigned char>(path[i + 1])) &&
+        if (path[i] == '%' && i + 2 < path.size() &&
+            std::isxdigit(static_cast<unsigned char>(path[i + 1])) &&
             std::isxdigit(static_cast<unsigned char>(path[i + 2]))) {
             decoded.push_back(static_cast<char>(std::stoi(path.substr(i + 1, 2), nullptr, 16)));
             i += 2;
@@ -134,9 +138,15 @@ TEST(RequestTarget, NoSpellingOfAnEndpointReachesUpstreamAsAnotherPath) {
         std::string out;
         for (char c : segment) {
             switch (random() % 12) {
-                case 0: out += "%" + std::string(1, "0123456789ABCDEF"[(c >> 4) & 0xf]) + "0123456789abcdef"[c & 0xf]; break;
-                case 1: out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c)))); break;
-                default: out.push_back(c);
+                case 0:
+                    out += "%" + std::string(1, "0123456789ABCDEF"[(c >> 4) & 0xf]) +
+                           "0123456789abcdef"[c & 0xf];
+                    break;
+                case 1:
+                    out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+                    break;
+                default:
+                    out.push_back(c);
             }
         }
         return out;
@@ -146,23 +156,44 @@ TEST(RequestTarget, NoSpellingOfAnEndpointReachesUpstreamAsAnotherPath) {
         std::string path;
         for (const std::string segment : {"v1", "embeddings"}) {
             switch (random() % 10) {
-                case 0: path += "/./"; break;
-                case 1: path += "/x/../"; break;
-                case 2: path += "//"; break;
-                case 3: path += "/%2e/"; break;
-                case 4: path += "\\"; break;
-                default: path += "/";
+                case 0:
+                    path += "/./";
+                    break;
+                case 1:
+                    path += "/x/../";
+                    break;
+                case 2:
+                    path += "//";
+                    break;
+                case 3:
+                    path += "/%2e/";
+                    break;
+                case 4:
+                    path += "\\";
+                    break;
+                default:
+                    path += "/";
             }
-            if (path.size() > 1 && path.back() == '/' && path.size() >= 2 && path[path.size() - 2] == '/' && random() % 2)
+            if (path.size() > 1 && path.back() == '/' && path.size() >= 2 &&
+                path[path.size() - 2] == '/' && random() % 2)
                 path.pop_back();
             path += mutate_segment(segment);
         }
         switch (random() % 8) {
-            case 0: path += "/"; break;
-            case 1: path += ";v=2"; break;
-            case 2: path += "#frag"; break;
-            case 3: path += "?x=1"; break;
-            default: break;
+            case 0:
+                path += "/";
+                break;
+            case 1:
+                path += ";v=2";
+                break;
+            case 2:
+                path += "#frag";
+                break;
+            case 3:
+                path += "?x=1";
+                break;
+            default:
+                break;
         }
         const std::string target = prefixes[random() % prefixes.size()] + path;
         auto result = canonicalize_target(target, kHost, 443);
@@ -192,7 +223,8 @@ TEST(AuthorityNamesHost, ComparesNameIgnoringCaseAndOneTrailingDotAndChecksThePo
     EXPECT_EQ(canonical_host_name("API.OpenAI.COM."), "api.openai.com");
 }
 
-RequestHeader request(http::verb method, std::string target, std::vector<std::pair<std::string, std::string>> fields = {}) {
+RequestHeader request(http::verb method, std::string target,
+                      std::vector<std::pair<std::string, std::string>> fields = {}) {
     RequestHeader header;
     header.method(method);
     header.target(target);
@@ -201,8 +233,10 @@ RequestHeader request(http::verb method, std::string target, std::vector<std::pa
 }
 
 TEST(RequestAdmission, RewritesTargetAndHostToTheCanonicalOnes) {
-    for (const char* host : {"api.openai.com", "API.OPENAI.COM", "api.openai.com.", "api.openai.com:443"}) {
-        auto header = request(http::verb::post, "https://Api.OpenAI.com/v1/chat/completions", {{"Host", host}});
+    for (const char* host :
+         {"api.openai.com", "API.OPENAI.COM", "api.openai.com.", "api.openai.com:443"}) {
+        auto header = request(http::verb::post, "https://Api.OpenAI.com/v1/chat/completions",
+                              {{"Host", host}});
         auto admitted = admit_request_head(header, kHost, 443, true);
         ASSERT_TRUE(std::holds_alternative<AdmittedHead>(admitted)) << host;
         EXPECT_EQ(header.target(), "/v1/chat/completions");
@@ -210,30 +244,35 @@ TEST(RequestAdmission, RewritesTargetAndHostToTheCanonicalOnes) {
         EXPECT_EQ(header[http::field::host], "api.openai.com");
     }
     auto no_host = request(http::verb::get, "/v1/models");
-    ASSERT_TRUE(std::holds_alternative<AdmittedHead>(admit_request_head(no_host, kHost, 443, false)));
+    ASSERT_TRUE(
+        std::holds_alternative<AdmittedHead>(admit_request_head(no_host, kHost, 443, false)));
     EXPECT_EQ(no_host[http::field::host], "api.openai.com");
 }
 
 TEST(RequestAdmission, AnotherAuthorityInHostIsMisdirected) {
-    for (const char* host : {"evil.example", "api.openai.com:8443", "api.openai.com.evil.example", "", "127.0.0.1"}) {
+    for (const char* host :
+         {"evil.example", "api.openai.com:8443", "api.openai.com.evil.example", "", "127.0.0.1"}) {
         auto header = request(http::verb::post, "/v1/chat/completions", {{"Host", host}});
         auto admitted = admit_request_head(header, kHost, 443, true);
         ASSERT_TRUE(std::holds_alternative<ClientError>(admitted)) << host;
         EXPECT_EQ(std::get<ClientError>(admitted).status, 421u) << host;
     }
-    auto two_hosts = request(http::verb::post, "/v1/chat/completions", {{"Host", "api.openai.com"}, {"Host", "evil.example"}});
+    auto two_hosts = request(http::verb::post, "/v1/chat/completions",
+                             {{"Host", "api.openai.com"}, {"Host", "evil.example"}});
     auto admitted = admit_request_head(two_hosts, kHost, 443, true);
     ASSERT_TRUE(std::holds_alternative<ClientError>(admitted));
     EXPECT_EQ(std::get<ClientError>(admitted).status, 400u);
 }
 
 TEST(RequestAdmission, OnlyStandardMethodsPass) {
-    for (auto method : {http::verb::get, http::verb::post, http::verb::put, http::verb::patch, http::verb::delete_,
-                        http::verb::head, http::verb::options}) {
+    for (auto method : {http::verb::get, http::verb::post, http::verb::put, http::verb::patch,
+                        http::verb::delete_, http::verb::head, http::verb::options}) {
         auto header = request(method, "/v1/models");
-        EXPECT_TRUE(std::holds_alternative<AdmittedHead>(admit_request_head(header, kHost, 443, false)));
+        EXPECT_TRUE(
+            std::holds_alternative<AdmittedHead>(admit_request_head(header, kHost, 443, false)));
     }
-    for (auto method : {http::verb::connect, http::verb::trace, http::verb::propfind, http::verb::purge}) {
+    for (auto method :
+         {http::verb::connect, http::verb::trace, http::verb::propfind, http::verb::purge}) {
         auto header = request(method, "/v1/models");
         auto admitted = admit_request_head(header, kHost, 443, false);
         ASSERT_TRUE(std::holds_alternative<ClientError>(admitted));
@@ -248,13 +287,22 @@ TEST(RequestAdmission, OnlyStandardMethodsPass) {
 // The body is read by what the endpoint takes: whatever the Content-Type claims, it is read
 // whole (as JSON) unless it is a multipart upload to an upload endpoint.
 TEST(RequestAdmission, BodyReadingFollowsTheEndpointNotTheContentType) {
-    const std::vector<std::string> content_types = {
-        "application/json", "Application/JSON", "application/json; charset=utf-8", "text/plain", "",
-        "application/x-www-form-urlencoded", "application/octet-stream", "multipart/form-data; boundary=x",
-        "MULTIPART/FORM-DATA;boundary=x", " multipart/form-data ;boundary=x", "application/jsonx", "json"};
+    const std::vector<std::string> content_types = {"application/json",
+                                                    "Application/JSON",
+                                                    "application/json; charset=utf-8",
+                                                    "text/plain",
+                                                    "",
+                                                    "application/x-www-form-urlencoded",
+                                                    "application/octet-stream",
+                                                    "multipart/form-data; boundary=x",
+                                                    "MULTIPART/FORM-DATA;boundary=x",
+                                                    " multipart/form-data ;boundary=x",
+                                                    "application/jsonx",
+                                                    "json"};
     for (const std::string& type : content_types) {
-        for (const char* path : {"/v1/chat/completions", "/v1/responses", "/v1/embeddings", "/v1/files", "/v1/uploads/up_1/parts",
-                                 "/v1/audio/transcriptions", "/v1/files/extra"}) {
+        for (const char* path :
+             {"/v1/chat/completions", "/v1/responses", "/v1/embeddings", "/v1/files",
+              "/v1/uploads/up_1/parts", "/v1/audio/transcriptions", "/v1/files/extra"}) {
             std::vector<std::pair<std::string, std::string>> fields;
             if (!type.empty()) fields.emplace_back("Content-Type", type);
             auto header = request(http::verb::post, path, fields);
@@ -262,27 +310,37 @@ TEST(RequestAdmission, BodyReadingFollowsTheEndpointNotTheContentType) {
             ASSERT_TRUE(std::holds_alternative<AdmittedHead>(admitted));
             std::string media = type.substr(0, type.find(';'));
             std::erase(media, ' ');
-            for (char& c : media) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            for (char& c : media)
+                c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
             const bool upload = media == "multipart/form-data" && is_upload_endpoint(path);
-            EXPECT_EQ(std::get<AdmittedHead>(admitted).body, upload ? BodyReading::streamed_upload : BodyReading::whole)
+            EXPECT_EQ(std::get<AdmittedHead>(admitted).body,
+                      upload ? BodyReading::streamed_upload : BodyReading::whole)
                 << type << " " << path;
         }
     }
     auto no_body = request(http::verb::get, "/v1/models");
-    EXPECT_EQ(std::get<AdmittedHead>(admit_request_head(no_body, kHost, 443, false)).body, BodyReading::none);
+    EXPECT_EQ(std::get<AdmittedHead>(admit_request_head(no_body, kHost, 443, false)).body,
+              BodyReading::none);
 }
 
 TEST(RequestAdmission, AnEncodedBodyIsMarkedUnreadable) {
-    for (const char* encoding : {"gzip", "GZIP", "br", "deflate", "zstd", "x-anything", "gzip, identity"}) {
-        auto header = request(http::verb::post, "/v1/chat/completions", {{"Content-Encoding", encoding}});
-        EXPECT_TRUE(std::get<AdmittedHead>(admit_request_head(header, kHost, 443, true)).body_encoded) << encoding;
+    for (const char* encoding :
+         {"gzip", "GZIP", "br", "deflate", "zstd", "x-anything", "gzip, identity"}) {
+        auto header =
+            request(http::verb::post, "/v1/chat/completions", {{"Content-Encoding", encoding}});
+        EXPECT_TRUE(
+            std::get<AdmittedHead>(admit_request_head(header, kHost, 443, true)).body_encoded)
+            << encoding;
     }
-    auto identity = request(http::verb::post, "/v1/chat/completions", {{"Content-Encoding", "identity"}});
-    EXPECT_FALSE(std::get<AdmittedHead>(admit_request_head(identity, kHost, 443, true)).body_encoded);
+    auto identity =
+        request(http::verb::post, "/v1/chat/completions", {{"Content-Encoding", "identity"}});
+    EXPECT_FALSE(
+        std::get<AdmittedHead>(admit_request_head(identity, kHost, 443, true)).body_encoded);
 }
 
 TEST(RequestAdmission, FramingAndTargetProblemsAreRefusedBeforeAnythingElse) {
-    auto smuggled = request(http::verb::post, "/v1/chat/completions", {{"Content-Length", "5"}, {"Transfer-Encoding", "chunked"}});
+    auto smuggled = request(http::verb::post, "/v1/chat/completions",
+                            {{"Content-Length", "5"}, {"Transfer-Encoding", "chunked"}});
     EXPECT_EQ(std::get<ClientError>(admit_request_head(smuggled, kHost, 443, true)).status, 400u);
     auto dotted = request(http::verb::post, "/v1/x/../embeddings");
     const auto refusal = std::get<ClientError>(admit_request_head(dotted, kHost, 443, true));
@@ -292,11 +350,13 @@ TEST(RequestAdmission, FramingAndTargetProblemsAreRefusedBeforeAnythingElse) {
 }
 
 TEST(UploadEndpoints, AreTheMultipartOnesOfTheApi) {
-    for (const char* path : {"/v1/files", "/v1/uploads/upload_abc/parts", "/v1/audio/transcriptions", "/v1/audio/translations",
-                             "/v1/images/edits", "/v1/images/variations", "/v1/containers/cntr_1/files"})
+    for (const char* path :
+         {"/v1/files", "/v1/uploads/upload_abc/parts", "/v1/audio/transcriptions",
+          "/v1/audio/translations", "/v1/images/edits", "/v1/images/variations",
+          "/v1/containers/cntr_1/files"})
         EXPECT_TRUE(is_upload_endpoint(path)) << path;
-    for (const char* path : {"/v1/chat/completions", "/v1/uploads//parts", "/v1/uploads/a/b/parts", "/v1/files/file-1",
-                             "/v1/filesx", "/v1/uploads/parts"})
+    for (const char* path : {"/v1/chat/completions", "/v1/uploads//parts", "/v1/uploads/a/b/parts",
+                             "/v1/files/file-1", "/v1/filesx", "/v1/uploads/parts"})
         EXPECT_FALSE(is_upload_endpoint(path)) << path;
 }
 

@@ -19,7 +19,9 @@ RequestHeader header_with(std::initializer_list<std::pair<std::string, std::stri
 }
 
 TEST(RequestRewrite, ReplacesTheClientsKeyWithTheRealOne) {
-    auto header = header_with({{"Authorization", "Bearer sk-dummy"}, {"api-key", "sk-other"}, {"Content-Type", "application/json"}});
+    auto header = header_with({{"Authorization", "Bearer sk-dummy"},
+                               {"api-key", "sk-other"},
+                               {"Content-Type", "application/json"}});
     prepare_upstream_request(header, "sk-real");
     EXPECT_EQ(header[http::field::authorization], "Bearer sk-real");
     EXPECT_EQ(header.count("api-key"), 0u);
@@ -28,17 +30,26 @@ TEST(RequestRewrite, ReplacesTheClientsKeyWithTheRealOne) {
 }
 
 TEST(RequestRewrite, DropsHopByHopFieldsAndThoseConnectionNames) {
-    auto header = header_with({{"Connection", "keep-alive, X-Secret-Hop"}, {"X-Secret-Hop", "1"}, {"Keep-Alive", "timeout=5"},
-                               {"Proxy-Authorization", "Basic abc"}, {"Expect", "100-continue"}, {"Accept-Encoding", "gzip"}});
+    auto header = header_with({{"Connection", "keep-alive, X-Secret-Hop"},
+                               {"X-Secret-Hop", "1"},
+                               {"Keep-Alive", "timeout=5"},
+                               {"Proxy-Authorization", "Basic abc"},
+                               {"Expect", "100-continue"},
+                               {"Accept-Encoding", "gzip"}});
     prepare_upstream_request(header, "k");
-    for (const char* name : {"Connection", "X-Secret-Hop", "Keep-Alive", "Proxy-Authorization", "Expect"})
+    for (const char* name :
+         {"Connection", "X-Secret-Hop", "Keep-Alive", "Proxy-Authorization", "Expect"})
         EXPECT_EQ(header.count(name), 0u) << name;
     EXPECT_EQ(header[http::field::accept_encoding], "identity");
 }
 
 TEST(RequestRewrite, EveryCopyOfAClientCredentialGoesWhateverItsCase) {
-    auto header = header_with({{"authorization", "Bearer a"}, {"API-KEY", "b"}, {"Authorization", "Bearer c"},
-                               {"Api-Key", "d"}, {"accept-encoding", "br"}, {"Accept-Encoding", "gzip"}});
+    auto header = header_with({{"authorization", "Bearer a"},
+                               {"API-KEY", "b"},
+                               {"Authorization", "Bearer c"},
+                               {"Api-Key", "d"},
+                               {"accept-encoding", "br"},
+                               {"Accept-Encoding", "gzip"}});
     prepare_upstream_request(header, "sk-real");
     EXPECT_EQ(header.count("api-key"), 0u);
     EXPECT_EQ(header.count(http::field::authorization), 1u);
@@ -49,16 +60,22 @@ TEST(RequestRewrite, EveryCopyOfAClientCredentialGoesWhateverItsCase) {
 
 std::vector<std::string> fields_of(const RequestHeader& header) {
     std::vector<std::string> fields;
-    for (const auto& field : header) fields.push_back(std::string(field.name_string()) + "=" + std::string(field.value()));
+    for (const auto& field : header)
+        fields.push_back(std::string(field.name_string()) + "=" + std::string(field.value()));
     return fields;
 }
 
 TEST(RequestRewrite, KeepsEveryOtherFieldInItsOrder) {
-    auto header = header_with({{"Content-Type", "application/json"}, {"Connection", "close"}, {"X-Request-Id", "7"},
-                               {"TE", "trailers"}, {"User-Agent", "OpenAI/JS 4.0"}, {"X-Request-Id", "8"}});
+    auto header = header_with({{"Content-Type", "application/json"},
+                               {"Connection", "close"},
+                               {"X-Request-Id", "7"},
+                               {"TE", "trailers"},
+                               {"User-Agent", "OpenAI/JS 4.0"},
+                               {"X-Request-Id", "8"}});
     std::vector<std::string> expected;
     for (const auto& field : fields_of(header))
-        if (!field.starts_with("Connection=") && !field.starts_with("TE=")) expected.push_back(field);
+        if (!field.starts_with("Connection=") && !field.starts_with("TE="))
+            expected.push_back(field);
     expected.insert(expected.end(), {"Accept-Encoding=identity", "Authorization=Bearer k"});
     prepare_upstream_request(header, "k");
     EXPECT_EQ(fields_of(header), expected);
@@ -67,14 +84,19 @@ TEST(RequestRewrite, KeepsEveryOtherFieldInItsOrder) {
 TEST(RequestRewrite, ClientResponseLosesHopByHopFieldsAndThoseConnectionNames) {
     ResponseHeader header;
     header.result(http::status::ok);
-    for (auto [name, value] : {std::pair{"Content-Type", "text/event-stream"}, {"Connection", "X-Upstream-Hop, close"},
-                               {"x-upstream-hop", "1"}, {"Transfer-Encoding", "chunked"}, {"Upgrade", "h2c"},
-                               {"Keep-Alive", "timeout=5"}, {"openai-processing-ms", "12"}})
+    for (auto [name, value] : {std::pair{"Content-Type", "text/event-stream"},
+                               {"Connection", "X-Upstream-Hop, close"},
+                               {"x-upstream-hop", "1"},
+                               {"Transfer-Encoding", "chunked"},
+                               {"Upgrade", "h2c"},
+                               {"Keep-Alive", "timeout=5"},
+                               {"openai-processing-ms", "12"}})
         header.insert(name, value);
     prepare_client_response(header);
     std::vector<std::string> kept;
     for (const auto& field : header) kept.emplace_back(field.name_string());
-    EXPECT_EQ(kept, (std::vector<std::string>{"Content-Type", "Transfer-Encoding", "openai-processing-ms"}));
+    EXPECT_EQ(kept, (std::vector<std::string>{"Content-Type", "Transfer-Encoding",
+                                              "openai-processing-ms"}));
 }
 
 TEST(RequestRewrite, PresentedCredentialFromBearerOrApiKey) {
@@ -85,18 +107,20 @@ TEST(RequestRewrite, PresentedCredentialFromBearerOrApiKey) {
 }
 
 TEST(RequestFraming, RejectsContentLengthWithTransferEncoding) {
-    auto error = validate_request_framing(header_with({{"Content-Length", "5"}, {"Transfer-Encoding", "chunked"}}));
+    auto error = validate_request_framing(
+        header_with({{"Content-Length", "5"}, {"Transfer-Encoding", "chunked"}}));
     ASSERT_TRUE(error);
     EXPECT_EQ(error->status, 400u);
 }
 
 // A coding under chunked (gzip, deflate, an unknown one) hides the body from every control.
 TEST(RequestFraming, RejectsEveryTransferEncodingButExactlyChunked) {
-    for (const char* value : {"gzip", "chunked, gzip", "gzip, chunked", "deflate,chunked", "x-unknown, chunked",
-                              "chunked, chunked", "identity, chunked", ""})
+    for (const char* value : {"gzip", "chunked, gzip", "gzip, chunked", "deflate,chunked",
+                              "x-unknown, chunked", "chunked, chunked", "identity, chunked", ""})
         EXPECT_TRUE(validate_request_framing(header_with({{"Transfer-Encoding", value}}))) << value;
     for (const char* value : {"chunked", "Chunked", "CHUNKED"})
-        EXPECT_FALSE(validate_request_framing(header_with({{"Transfer-Encoding", value}}))) << value;
+        EXPECT_FALSE(validate_request_framing(header_with({{"Transfer-Encoding", value}})))
+            << value;
     EXPECT_FALSE(validate_request_framing(header_with({{"Content-Length", "5"}})));
 }
 

@@ -49,7 +49,8 @@ struct Fixture {
         upstream->api_keys.reload();
     }
     StageEnvironment env() {
-        return StageEnvironment{"api.openai.com", 443, 1 << 20, alice, upstream.get(), false, gate, host_secret,
+        return StageEnvironment{"api.openai.com", 443,   1 << 20, alice,
+                                upstream.get(),   false, gate,    host_secret,
                                 counters};
     }
 };
@@ -80,15 +81,17 @@ TEST(RequestStages, HeadStagesTable) {
     token_person.subject = "alice@corp";
     const std::vector<HeadCase> cases = {
         {"canonical request goes on", [] { return post("/v1/chat/completions"); }, none, 0, ""},
-        {"absolute form naming the host goes on", [] { return post("https://api.openai.com/v1/chat/completions"); },
-         none, 0, ""},
-        {"another authority", [] { return post("https://evil.example/v1/chat/completions"); }, none, 421,
-         "misdirected_request"},
-        {"dot segment", [] { return post("/v1/../v1/embeddings"); }, none, 400, "non_canonical_target"},
-        {"Host names another server", [] { return post("/v1/chat/completions", "evil.example"); }, none, 421,
-         "misdirected_request"},
+        {"absolute form naming the host goes on",
+         [] { return post("https://api.openai.com/v1/chat/completions"); }, none, 0, ""},
+        {"another authority", [] { return post("https://evil.example/v1/chat/completions"); }, none,
+         421, "misdirected_request"},
+        {"dot segment", [] { return post("/v1/../v1/embeddings"); }, none, 400,
+         "non_canonical_target"},
+        {"Host names another server", [] { return post("/v1/chat/completions", "evil.example"); },
+         none, 421, "misdirected_request"},
         {"body over the limit", [] { return post("/v1/chat/completions"); },
-         [](StageEnvironment&, RequestFacts& f) { f.content_length = (1 << 20) + 1; }, 413, "request_too_large"},
+         [](StageEnvironment&, RequestFacts& f) { f.content_length = (1 << 20) + 1; }, 413,
+         "request_too_large"},
         {"invalid OIDC token", [] { return post("/v1/chat/completions"); },
          [](StageEnvironment&, RequestFacts& f) {
              f.oidc.outcome = OidcOutcome::invalid;
@@ -99,11 +102,15 @@ TEST(RequestStages, HeadStagesTable) {
          [](StageEnvironment&, RequestFacts& f) { f.oidc.outcome = OidcOutcome::unavailable; }, 503,
          "oidc_keys_unavailable"},
         {"host without an upstream", [] { return post("/v1/chat/completions"); },
-         [](StageEnvironment& e, RequestFacts&) { e.upstream = nullptr; }, 503, "upstream_not_configured"},
+         [](StageEnvironment& e, RequestFacts&) { e.upstream = nullptr; }, 503,
+         "upstream_not_configured"},
         {"audit failing with failure_mode closed", [] { return post("/v1/chat/completions"); },
-         [](StageEnvironment& e, RequestFacts&) { e.audit_failing_closed = true; }, 503, "audit_unavailable"},
-        {"the first refusal wins: a bad target before a missing upstream", [] { return post("/v1//embeddings"); },
-         [](StageEnvironment& e, RequestFacts&) { e.upstream = nullptr; }, 400, "non_canonical_target"},
+         [](StageEnvironment& e, RequestFacts&) { e.audit_failing_closed = true; }, 503,
+         "audit_unavailable"},
+        {"the first refusal wins: a bad target before a missing upstream",
+         [] { return post("/v1//embeddings"); },
+         [](StageEnvironment& e, RequestFacts&) { e.upstream = nullptr; }, 400,
+         "non_canonical_target"},
     };
     for (const HeadCase& c : cases) {
         Fixture fixture;
@@ -159,13 +166,16 @@ struct BodyCase {
 
 TEST(RequestStages, BodyStagesTable) {
     const std::vector<BodyCase> cases = {
-        {"allowed model, email masked", R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":"a@b.example"}]})",
-         false, 0, "", "a@b.example"},
+        {"allowed model, email masked",
+         R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":"a@b.example"}]})", false,
+         0, "", "a@b.example"},
         {"model the rule does not allow",
-         R"({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]})", false, 403, "model_not_allowed", ""},
+         R"({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]})", false, 403,
+         "model_not_allowed", ""},
         {"duplicate members are refused",
          R"({"model":"gpt-4o-mini","model":"gpt-4o","messages":[]})", false, 400, "", ""},
-        {"a compressed body cannot be masked", R"({"model":"gpt-4o-mini","messages":[]})", true, 0, "", ""},
+        {"a compressed body cannot be masked", R"({"model":"gpt-4o-mini","messages":[]})", true, 0,
+         "", ""},
     };
     for (const BodyCase& c : cases) {
         Fixture fixture;
@@ -188,7 +198,8 @@ TEST(RequestStages, BodyStagesTable) {
         if (c.status == 0) {
             ASSERT_FALSE(result) << c.name << ": " << result->code;
             EXPECT_EQ(record.rule, "mask-mail") << c.name;
-            EXPECT_EQ(facts.body->find(c.forwarded_must_not_contain), std::string::npos) << *facts.body;
+            EXPECT_EQ(facts.body->find(c.forwarded_must_not_contain), std::string::npos)
+                << *facts.body;
             ASSERT_NE(facts.masking, nullptr) << c.name;  // kept for the answer
         } else {
             ASSERT_TRUE(result) << c.name;

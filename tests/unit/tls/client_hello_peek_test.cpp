@@ -89,7 +89,8 @@ SniResult parse(const Bytes& b) { return parse_client_hello(b); }
 TEST(ClientHelloEch, IsReportedWithTheOuterName) {
     const Bytes ech = extension(0xfe0d, Bytes{0, 0, 1, 0, 1, 1, 0x20});
     const std::vector<std::vector<Bytes>> orders = {
-        {sni_extension("public.example"), ech}, {ech, sni_extension("public.example")},
+        {sni_extension("public.example"), ech},
+        {ech, sni_extension("public.example")},
         {alpn_extension({"h2"}), ech, sni_extension("public.example")}};
     for (const auto& extensions : orders) {
         auto r = parse(records(client_hello_message(extensions), 16384));

@@ -22,7 +22,8 @@ constexpr std::size_t kWriteBuffer = 16584;
 
 void drain_this_thread() {
     std::vector<void*> held;
-    while (cache::cached_on_this_thread() > 0) held.push_back(cache::allocate(kReadBuffer, __FILE__, __LINE__));
+    while (cache::cached_on_this_thread() > 0)
+        held.push_back(cache::allocate(kReadBuffer, __FILE__, __LINE__));
     for (void* block : held) std::free(block);
 }
 
@@ -45,8 +46,8 @@ TEST(RecordBufferCache, FreedRecordBufferServesTheNextRecordOnTheThread) {
 
 TEST(RecordBufferCache, OtherSizesAreLeftToMalloc) {
     drain_this_thread();
-    for (std::size_t bytes : {std::size_t{40}, std::size_t{4096}, kRecordBlockMinBytes - 1, kRecordBlockBytes + 64,
-                              std::size_t{64} * 1024}) {
+    for (std::size_t bytes : {std::size_t{40}, std::size_t{4096}, kRecordBlockMinBytes - 1,
+                              kRecordBlockBytes + 64, std::size_t{64} * 1024}) {
         void* block = cache::allocate(bytes, __FILE__, __LINE__);
         ASSERT_NE(block, nullptr) << bytes;
         std::memset(block, 0, bytes);
@@ -58,7 +59,8 @@ TEST(RecordBufferCache, OtherSizesAreLeftToMalloc) {
 TEST(RecordBufferCache, HoldsAtMostItsLimitPerThread) {
     drain_this_thread();
     std::vector<void*> blocks;
-    for (int i = 0; i < kRecordBlocksPerThread + 4; ++i) blocks.push_back(cache::allocate(kReadBuffer, __FILE__, __LINE__));
+    for (int i = 0; i < kRecordBlocksPerThread + 4; ++i)
+        blocks.push_back(cache::allocate(kReadBuffer, __FILE__, __LINE__));
     for (void* block : blocks) cache::release(block, __FILE__, __LINE__);
     EXPECT_EQ(cache::cached_on_this_thread(), kRecordBlocksPerThread);
     drain_this_thread();

@@ -47,7 +47,9 @@ TEST_F(InterceptHandshake, ClientTrustingCaCompletesTls13WithHttp11) {
 TEST_F(InterceptHandshake, Tls13PrefersAes128Gcm) {
     auto server_ctx = ca_.server_context_for("api.openai.com");
     test::MemoryTlsPair pair(client_ctx_.get(), server_ctx.get());
-    SSL_set_ciphersuites(pair.client(), "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256");
+    SSL_set_ciphersuites(
+        pair.client(),
+        "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256");
     configure_client(pair.client(), {"http/1.1"});
     ASSERT_TRUE(pair.handshake()) << drain_openssl_errors();
     EXPECT_STREQ(SSL_get_cipher_name(pair.client()), "TLS_AES_128_GCM_SHA256");
@@ -142,7 +144,8 @@ TEST_F(InterceptHandshake, ResumptionWorksAgainstTheCachedContext) {
         }
         SslSessionPtr owned(session);
         ASSERT_TRUE(owned);
-        test::MemoryTlsPair again(client_ctx_.get(), ca_.server_context_for("api.openai.com").get());
+        test::MemoryTlsPair again(client_ctx_.get(),
+                                  ca_.server_context_for("api.openai.com").get());
         SSL_set_max_proto_version(again.client(), version);
         configure_client(again.client(), {"http/1.1"});
         SSL_set_session(again.client(), owned.get());
@@ -157,7 +160,8 @@ TEST_F(InterceptHandshake, ResumptionWorksAgainstTheCachedContext) {
 TEST_F(InterceptHandshake, OneTicketPerHandshake) {
     static int tickets = 0;
     tickets = 0;
-    SSL_CTX_set_session_cache_mode(client_ctx_.get(), SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_set_session_cache_mode(client_ctx_.get(),
+                                   SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(client_ctx_.get(), [](SSL*, SSL_SESSION*) {
         ++tickets;
         return 0;  // not kept

@@ -64,7 +64,8 @@ protected:
     };
     Pair connect(const std::string& host = kHost, SSL_CTX* client_ctx = nullptr) {
         Pair pair;
-        pair.client = std::make_unique<TlsStream>(io_.get_executor(), client_ctx ? client_ctx : client_ctx_.get());
+        pair.client = std::make_unique<TlsStream>(io_.get_executor(),
+                                                  client_ctx ? client_ctx : client_ctx_.get());
         pair.client->next_layer().connect(acceptor_.local_endpoint());
         pair.client->next_layer().set_option(tcp::no_delay(true));
         tcp::socket accepted = acceptor_.accept();
@@ -76,7 +77,8 @@ protected:
     }
 
     // Runs both coroutines to completion (or fails after a generous deadline).
-    void run(std::function<net::awaitable<void>()> a, std::function<net::awaitable<void>()> b = {}) {
+    void run(std::function<net::awaitable<void>()> a,
+             std::function<net::awaitable<void>()> b = {}) {
         int done = 0;
         const int expected = b ? 2 : 1;
         auto finish = [&](std::exception_ptr e) {
@@ -95,10 +97,12 @@ protected:
         error_code server_ec, client_ec;
         run(
             [&]() -> net::awaitable<void> {
-                co_await pair.server->async_handshake(net::ssl::stream_base::server, use_ec(server_ec));
+                co_await pair.server->async_handshake(net::ssl::stream_base::server,
+                                                      use_ec(server_ec));
             },
             [&]() -> net::awaitable<void> {
-                co_await pair.client->async_handshake(net::ssl::stream_base::client, use_ec(client_ec));
+                co_await pair.client->async_handshake(net::ssl::stream_base::client,
+                                                      use_ec(client_ec));
             });
         return {server_ec, client_ec};
     }
@@ -117,7 +121,8 @@ protected:
         run(
             [&]() -> net::awaitable<void> {
                 error_code ec;
-                co_await net::async_write(*pair.server, net::buffer(std::string_view("ping")), use_ec(ec));
+                co_await net::async_write(*pair.server, net::buffer(std::string_view("ping")),
+                                          use_ec(ec));
             },
             [&]() -> net::awaitable<void> {
                 error_code ec;
@@ -185,13 +190,16 @@ TEST_P(TlsStreamVersions, CarriesBeastRequestAndThreeMebibyteResponse) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Tls, TlsStreamVersions, ::testing::Values(TLS1_2_VERSION, TLS1_3_VERSION),
-                         [](const auto& info) { return info.param == TLS1_2_VERSION ? "Tls12" : "Tls13"; });
+                         [](const auto& info) {
+                             return info.param == TLS1_2_VERSION ? "Tls12" : "Tls13";
+                         });
 
 // The proxy's streaming path: a buffer_body response, chunked, written piece by piece, and read
 // back piece by piece with async_read_some on the parser (as intercepted_session does).
 TEST_F(TlsStreamTest, RelaysChunkedBodyPieceByPiece) {
     Pair pair = connected();
-    std::vector<std::string> pieces = {"data: one\n\n", pattern(20000), "x", pattern(16384), "data: [DONE]\n\n"};
+    std::vector<std::string> pieces = {"data: one\n\n", pattern(20000), "x", pattern(16384),
+                                       "data: [DONE]\n\n"};
     std::string expected;
     for (const auto& p : pieces) expected += p;
     std::string received;
@@ -250,7 +258,8 @@ TEST_F(TlsStreamTest, RelaysChunkedBodyPieceByPiece) {
 // size arrives whole and in order, including reads smaller than what OpenSSL already holds.
 TEST_F(TlsStreamTest, PartialReadsAtManySizesReassembleTheStream) {
     Pair pair = connected();
-    const std::vector<std::size_t> sizes = {1, 2, 3, 5, 7, 13, 100, 1000, 4095, 4096, 16383, 16384, 16385, 65536};
+    const std::vector<std::size_t> sizes = {1,    2,    3,    5,     7,     13,    100,
+                                            1000, 4095, 4096, 16383, 16384, 16385, 65536};
     const std::string sent = pattern(200 * 1000);
     for (std::size_t size : sizes) {
         std::string received;
@@ -265,7 +274,8 @@ TEST_F(TlsStreamTest, PartialReadsAtManySizesReassembleTheStream) {
                 while (received.size() < sent.size()) {
                     error_code ec;
                     const std::size_t want = std::min(size, sent.size() - received.size());
-                    std::size_t n = co_await pair.client->async_read_some(net::buffer(buf.data(), want), use_ec(ec));
+                    std::size_t n = co_await pair.client->async_read_some(
+                        net::buffer(buf.data(), want), use_ec(ec));
                     if (ec) {
                         ADD_FAILURE() << "size " << size << ": " << ec.message();
                         co_return;
@@ -303,7 +313,8 @@ TEST_F(TlsStreamTest, ReadFillsSeveralBuffersFromWhatIsAlreadyDecrypted) {
 // NewSessionTickets included, so tests count only after a first exchange has consumed those.
 struct RecordCounter {
     int application_records = 0;
-    static void callback(int write_p, int, int content_type, const void* buf, size_t len, SSL*, void* arg) {
+    static void callback(int write_p, int, int content_type, const void* buf, size_t len, SSL*,
+                         void* arg) {
         if (write_p != 0 || content_type != SSL3_RT_HEADER || len < 1) return;
         if (static_cast<const unsigned char*>(buf)[0] == SSL3_RT_APPLICATION_DATA)
             ++static_cast<RecordCounter*>(arg)->application_records;
@@ -324,8 +335,8 @@ TEST_F(TlsStreamTest, SmallGatherWriteLeavesAsOneRecord) {
     run(
         [&]() -> net::awaitable<void> {
             error_code ec;
-            std::array<net::const_buffer, 4> pieces{net::buffer(header), net::const_buffer(), net::buffer(body),
-                                                    net::buffer(crlf)};
+            std::array<net::const_buffer, 4> pieces{net::buffer(header), net::const_buffer(),
+                                                    net::buffer(body), net::buffer(crlf)};
             written = co_await pair.server->async_write_some(pieces, use_ec(ec));
             EXPECT_FALSE(ec) << ec.message();
         },
@@ -383,8 +394,7 @@ TEST_F(TlsStreamTest, PeerCloseNotifyReadsAsEof) {
 TEST_F(TlsStreamTest, FullShutdownBothWays) {
     Pair pair = connected();
     error_code server_ec, client_ec;
-    run(
-        [&]() -> net::awaitable<void> { co_await pair.server->async_shutdown(use_ec(server_ec)); },
+    run([&]() -> net::awaitable<void> { co_await pair.server->async_shutdown(use_ec(server_ec)); },
         [&]() -> net::awaitable<void> {
             std::array<char, 64> buf;
             co_await pair.client->async_read_some(net::buffer(buf), use_ec(client_ec));
@@ -426,9 +436,11 @@ TEST_F(TlsStreamTest, UntrustedCertificateFailsHandshakeWithOpensslReason) {
     auto [server_ec, client_ec] = handshake(pair);
     ASSERT_TRUE(client_ec);
     EXPECT_EQ(&client_ec.category(), &net::error::get_ssl_category());
-    EXPECT_NE(client_ec.message().find("certificate verify failed"), std::string::npos) << client_ec.message();
+    EXPECT_NE(client_ec.message().find("certificate verify failed"), std::string::npos)
+        << client_ec.message();
     // The server sends its root along, so OpenSSL finds an untrusted self-signed CA in the chain.
-    EXPECT_EQ(SSL_get_verify_result(pair.client->native_handle()), X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN);
+    EXPECT_EQ(SSL_get_verify_result(pair.client->native_handle()),
+              X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN);
     ASSERT_TRUE(server_ec);  // the client's alert, as the proxy audits it
     EXPECT_NE(server_ec.message().find("alert"), std::string::npos) << server_ec.message();
 }
@@ -473,7 +485,8 @@ TEST_P(TlsStreamVersions, ClientResumesSession) {
         run(
             [&]() -> net::awaitable<void> {
                 error_code ec;
-                co_await net::async_write(*pair.server, net::buffer(std::string_view("pong")), use_ec(ec));
+                co_await net::async_write(*pair.server, net::buffer(std::string_view("pong")),
+                                          use_ec(ec));
                 co_await pair.server->async_shutdown(use_ec(ec));
             },
             [&]() -> net::awaitable<void> {
@@ -544,13 +557,15 @@ TEST_F(TlsStreamTest, ClosingTheSocketAbortsAPendingRead) {
     Pair pair = connected();
     error_code read_ec;
     std::array<char, 16> buf;
-    pair.server->async_read_some(net::buffer(buf), [&](error_code ec, std::size_t) { read_ec = ec; });
+    pair.server->async_read_some(net::buffer(buf),
+                                 [&](error_code ec, std::size_t) { read_ec = ec; });
     net::post(io_, [&] { pair.server->next_layer().close(); });
     io_.restart();
     io_.run_for(std::chrono::seconds(5));
     EXPECT_EQ(read_ec, net::error::operation_aborted) << read_ec.message();
     // And the next operation does not touch the old descriptor.
-    pair.server->async_read_some(net::buffer(buf), [&](error_code ec, std::size_t) { read_ec = ec; });
+    pair.server->async_read_some(net::buffer(buf),
+                                 [&](error_code ec, std::size_t) { read_ec = ec; });
     io_.restart();
     io_.run_for(std::chrono::seconds(5));
     EXPECT_EQ(read_ec, net::error::bad_descriptor) << read_ec.message();
@@ -592,7 +607,8 @@ TEST_F(TlsStreamTest, InlineHttpCarriesRequestAndLargeResponse) {
             http::request_parser<http::string_body> parser;
             co_await inline_io::read_header(*pair.server, buffer, parser, ec);
             EXPECT_FALSE(ec) << ec.message();
-            while (!ec && !parser.is_done()) co_await inline_io::read_some(*pair.server, buffer, parser, ec);
+            while (!ec && !parser.is_done())
+                co_await inline_io::read_some(*pair.server, buffer, parser, ec);
             EXPECT_FALSE(ec) << ec.message();
             got_target = std::string(parser.get().target());
             http::response<http::string_body> response{http::status::ok, 11};
@@ -614,7 +630,8 @@ TEST_F(TlsStreamTest, InlineHttpCarriesRequestAndLargeResponse) {
             http::response_parser<http::string_body> parser;
             parser.body_limit(64 * 1024 * 1024);
             co_await inline_io::read_header(*pair.client, buffer, parser, ec);
-            while (!ec && !parser.is_done()) co_await inline_io::read_some(*pair.client, buffer, parser, ec);
+            while (!ec && !parser.is_done())
+                co_await inline_io::read_some(*pair.client, buffer, parser, ec);
             EXPECT_FALSE(ec) << ec.message();
             got_body = parser.get().body();
         });

@@ -12,10 +12,12 @@ namespace sluice {
 namespace {
 
 struct TempFile {
-    std::string path = std::filesystem::temp_directory_path() / ("sluice-key-" + std::to_string(::getpid()));
+    std::string path =
+        std::filesystem::temp_directory_path() / ("sluice-key-" + std::to_string(::getpid()));
     ~TempFile() { std::filesystem::remove(path); }
-    void write(const std::string& text, std::filesystem::perms mode = std::filesystem::perms::owner_read |
-                                                                        std::filesystem::perms::owner_write) {
+    void write(const std::string& text,
+               std::filesystem::perms mode = std::filesystem::perms::owner_read |
+                                             std::filesystem::perms::owner_write) {
         std::ofstream(path, std::ios::trunc) << text;
         std::filesystem::permissions(path, mode);
     }
@@ -61,7 +63,8 @@ TEST(ApiKeyStore, RefusesAFileGroupOrOthersMayAccess) {
 
 TEST(ApiKeyStore, ARefusedFileIsUsedOnceItsModeIsFixed) {
     TempFile file;
-    file.write("sk-real-123\n", std::filesystem::perms::owner_read | std::filesystem::perms::group_read);
+    file.write("sk-real-123\n",
+               std::filesystem::perms::owner_read | std::filesystem::perms::group_read);
     ApiKeyStore store(file.path);
     EXPECT_FALSE(store.key());
     std::filesystem::permissions(file.path, std::filesystem::perms::owner_read);

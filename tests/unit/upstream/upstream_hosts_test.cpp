@@ -24,7 +24,8 @@ protected:
     std::string key_file(const std::string& name, const std::string& key) {
         const std::string path = tmp_ / name;
         std::ofstream(path) << key << "\n";
-        std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+        std::filesystem::permissions(
+            path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
         return path;
     }
 
@@ -74,7 +75,8 @@ TEST_F(UpstreamHostsTest, AHostWithoutAnUpstreamEntryHasNoKey) {
 }
 
 TEST_F(UpstreamHostsTest, OneHostsMissingKeyIsReportedForThatHostOnly) {
-    UpstreamHosts hosts(two_hosts({"", "", key_file("openai.key", "sk-openai")}, {"", "", tmp_ / "absent.key"}));
+    UpstreamHosts hosts(
+        two_hosts({"", "", key_file("openai.key", "sk-openai")}, {"", "", tmp_ / "absent.key"}));
     hosts.reload();
     EXPECT_FALSE(hosts.all_keys_loaded());
     const nlohmann::json status = hosts.status_json();
