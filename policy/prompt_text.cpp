@@ -6,6 +6,8 @@ namespace {
 
 using nlohmann::json;
 
+constexpr int64_t kBytesPerToken = 3;
+
 std::string_view strip_query(std::string_view path) {
     if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
     while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
@@ -130,12 +132,64 @@ std::vector<std::string> extract_prompt_texts(const nlohmann::json& body, std::s
 }
 
 int64_t estimate_prompt_tokens(const std::vector<std::string>& texts) {
-    constexpr int64_t kBytesPerToken = 3;
     constexpr int64_t kTokensPerText = 4;
     int64_t tokens = 0;
     for (const auto& text : texts)
         tokens += (static_cast<int64_t>(text.size()) + kBytesPerToken - 1) / kBytesPerToken +
                   kTokensPerText;
+    return tokens;
+}
+
+namespace {
+
+constexpr int64_t kImageTokensLow = 85;
+constexpr int64_t kImageTokensHigh = 1536;
+constexpr int64_t kMiniImageMultiplier = 33;
+
+int64_t json_text_tokens(const json& value) {
+    return (static_cast<int64_t>(value.dump().size()) + kBytesPerToken - 1) / kBytesPerToken;
+}
+
+// Image parts anywhere in the conversation: chat `image_url` parts, Responses `input_image`.
+int64_t image_tokens(const json& value, int64_t multiplier) {
+    int64_t tokens = 0;
+    if (value.is_array()) {
+        for (const auto& item : value) tokens += image_tokens(item, multiplier);
+    } else if (value.is_object()) {
+        const auto type = value.find("type");
+        if (type != value.end() && (*type == "image_url" || *type == "input_image")) {
+            const json* detail = &value;
+            if (auto inner = value.find("image_url"); inner != value.end() && inner->is_object())
+                detail = &*inner;
+            const auto d = detail->find("detail");
+            const bool low = d != detail->end() && *d == "low";
+            return (low ? kImageTokensLow : kImageTokensHigh) * multiplier;
+        }
+        for (const auto& [key, item] : value.items()) tokens += image_tokens(item, multiplier);
+    }
+    return tokens;
+}
+
+}  // namespace
+
+int64_t estimate_attachment_tokens(const nlohmann::json& body, std::string_view path) {
+    if (!body.is_object()) return 0;
+    const auto endpoint = strip_query(path);
+    const bool chat = endpoint == "/v1/chat/completions";
+    if (!chat && endpoint != "/v1/responses") return 0;
+    int64_t tokens = 0;
+    for (const char* key : {"tools", "functions"})
+        if (auto it = body.find(key); it != body.end()) tokens += json_text_tokens(*it);
+    if (auto it = body.find("response_format"); chat && it != body.end())
+        tokens += json_text_tokens(*it);
+    if (auto it = body.find("text"); !chat && it != body.end() && it->is_object())
+        if (auto format = it->find("format"); format != it->end())
+            tokens += json_text_tokens(*format);
+    const auto model = body.find("model");
+    const bool mini = model != body.end() && model->is_string() &&
+                      model->get_ref<const std::string&>().starts_with("gpt-4o-mini");
+    if (auto it = body.find(chat ? "messages" : "input"); it != body.end())
+        tokens += image_tokens(*it, mini ? kMiniImageMultiplier : 1);
     return tokens;
 }
 

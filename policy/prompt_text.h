@@ -21,4 +21,11 @@ std::vector<std::string> extract_prompt_texts(const nlohmann::json& body, std::s
 // per-text overhead for message framing. Settlement corrects it to the real usage.
 int64_t estimate_prompt_tokens(const std::vector<std::string>& texts);
 
+// What else of a chat or Responses body the provider turns into prompt tokens, estimated high:
+// tool and function definitions and a structured-output schema (rendered into the prompt: their
+// JSON at one token per 3 bytes), and images (per image by `detail`: 85 tokens for "low", 1,536
+// for "high"/"auto" — the most a 4o/4.1/5-family image costs at full size — and 33 times both
+// for gpt-4o-mini, which counts image tokens at that multiple). Audio input is not estimated.
+int64_t estimate_attachment_tokens(const nlohmann::json& body, std::string_view path);
+
 }  // namespace sluice

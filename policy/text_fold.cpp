@@ -1,5 +1,7 @@
 #include "policy/text_fold.h"
 
+#include <algorithm>
+
 #include <unicode/normalizer2.h>
 #include <unicode/uchar.h>
 #include <unicode/unistr.h>
@@ -92,6 +94,18 @@ bool fold_for_matching(std::string_view source, FoldedText& out) {
     out.from = std::move(from);
     out.to = std::move(to);
     return true;
+}
+
+std::size_t MatchView::to_view(std::size_t text_pos) const {
+    if (!folded_) return text_pos;
+    return static_cast<std::size_t>(
+        std::lower_bound(folded_->from.begin(), folded_->from.end(), text_pos) -
+        folded_->from.begin());
+}
+
+std::size_t MatchView::to_text(std::size_t view_pos) const {
+    if (!folded_) return view_pos;
+    return view_pos < folded_->from.size() ? folded_->from[view_pos] : text_.size();
 }
 
 }  // namespace sluice

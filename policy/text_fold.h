@@ -37,4 +37,28 @@ struct FoldedText {
 // plain ASCII always is, so the common case costs one pass over the bytes.
 bool fold_for_matching(std::string_view source, FoldedText& out);
 
+// A text and the view its recognizers run on: positions found in the view map back to the
+// text's bytes. `storage` holds the folded view, if any, and must outlive this.
+class MatchView {
+public:
+    MatchView(std::string_view text, FoldedText& storage)
+        : text_(text), folded_(fold_for_matching(text, storage) ? &storage : nullptr) {}
+
+    std::string_view text() const { return text_; }
+    std::string_view view() const { return folded_ ? std::string_view(folded_->text) : text_; }
+
+    // The first view byte that comes from text at or after `text_pos`.
+    std::size_t to_view(std::size_t text_pos) const;
+    // The text byte where view byte `view_pos`'s character starts (the view's end: the text's).
+    std::size_t to_text(std::size_t view_pos) const;
+    // The text bytes behind view[begin, end).
+    std::pair<std::size_t, std::size_t> text_range(std::size_t begin, std::size_t end) const {
+        return folded_ ? folded_->source_range(begin, end) : std::pair{begin, end};
+    }
+
+private:
+    std::string_view text_;
+    const FoldedText* folded_;
+};
+
 }  // namespace sluice

@@ -39,7 +39,8 @@ PolicyRequest describe(const GateRequest& request, const nlohmann::json* body,
     out.output_cap_writable = bound.cap_writable;
     out.output_unbounded = std::move(bound.unbounded);
     out.texts = extract_prompt_texts(*body, request.target);
-    out.estimated_prompt_tokens = estimate_prompt_tokens(out.texts);
+    out.estimated_prompt_tokens =
+        estimate_prompt_tokens(out.texts) + estimate_attachment_tokens(*body, request.target);
     if (reading) out.scan_texts = prompt_scan_texts(*reading);
     return out;
 }

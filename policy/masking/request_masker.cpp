@@ -107,21 +107,14 @@ bool find_part_edits(const std::string& joined, const std::vector<std::size_t>& 
                      Direction direction, TextMasker& masker,
                      FunctionRef<void(std::size_t part, Edit edit)> add) {
     thread_local FoldedText folded;
-    const bool is_folded = fold_for_matching(joined, folded);
-    const std::string_view view =
-        is_folded ? std::string_view(folded.text) : std::string_view(joined);
-    std::vector<std::size_t> view_starts = starts;
-    if (is_folded)  // the first view byte at or after each part's start (`from` never decreases)
-        for (auto& start : view_starts)
-            start = static_cast<std::size_t>(
-                std::lower_bound(folded.from.begin(), folded.from.end(), start) -
-                folded.from.begin());
+    const MatchView text(joined, folded);
+    const std::string_view view = text.view();
+    std::vector<std::size_t> view_starts;
+    for (const std::size_t start : starts) view_starts.push_back(text.to_view(start));
     thread_local Spans spans;
     if (!find_unit_spans(view, view_starts, direction, masker, spans)) return false;
     for (const auto& span : spans) {
-        const auto [begin, end] = is_folded
-                                      ? folded.source_range(span.begin, span.end)
-                                      : std::pair<std::size_t, std::size_t>{span.begin, span.end};
+        const auto [begin, end] = text.text_range(span.begin, span.end);
         std::string replacement;
         masker.append_replacement(view.substr(span.begin, span.end - span.begin), span.entity,
                                   direction, replacement);

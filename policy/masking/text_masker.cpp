@@ -57,30 +57,34 @@ void TextMasker::append_replacement(std::string_view value, EntityId entity, Dir
     out.append("[").append(label).append("]");
 }
 
-void TextMasker::apply(std::string_view text, std::size_t begin, std::size_t end,
+void TextMasker::apply(const MatchView& text, std::size_t begin, std::size_t end,
                        const Spans& spans, Direction direction, std::string& out) {
+    const std::string_view source = text.text(), view = text.view();
     std::size_t pos = begin;
     for (const auto& span : spans) {
-        if (span.begin < pos || span.end > end) continue;
-        out.append(text.substr(pos, span.begin - pos));
-        append_replacement(text.substr(span.begin, span.end - span.begin), span.entity, direction,
+        const auto [span_begin, span_end] = text.text_range(span.begin, span.end);
+        if (span_begin < pos || span_end > end) continue;
+        out.append(source.substr(pos, span_begin - pos));
+        append_replacement(view.substr(span.begin, span.end - span.begin), span.entity, direction,
                            out);
-        pos = span.end;
+        pos = span_end;
     }
-    out.append(text.substr(pos, end - pos));
+    out.append(source.substr(pos, end - pos));
 }
 
 bool TextMasker::mask(std::string& text, Direction direction, bool* changed) {
     thread_local Spans spans;
+    thread_local FoldedText folded;
     spans.clear();
-    if (!find(text, direction, spans)) return false;
+    const MatchView view(text, folded);
+    if (!find(view.view(), direction, spans)) return false;
     if (spans.empty()) return true;
     // The output goes into a per-thread buffer that then takes over `text`'s old storage: a
     // fresh buffer per body costs a page fault per 4 KiB, more than the masking itself.
     thread_local std::string out;
     out.clear();
     out.reserve(text.size() + 64);
-    apply(text, 0, text.size(), spans, direction, out);
+    apply(view, 0, text.size(), spans, direction, out);
     text.swap(out);
     if (out.capacity() > kKeptBufferBytes) std::string().swap(out);
     if (changed) *changed = true;

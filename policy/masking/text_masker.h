@@ -11,6 +11,7 @@
 #include "policy/masking/candidate.h"
 #include "policy/masking/masking_control.h"
 #include "policy/masking/token_vault.h"
+#include "policy/text_fold.h"
 
 namespace sluice::masking {
 
@@ -29,8 +30,9 @@ public:
                MaskStats& stats)
         : control_(control), hash_key_(hash_key), vault_(vault), stats_(stats) {}
 
-    // Masks `text` in place; sets *changed when a span was replaced. False if a scan engine
-    // failed; `text` is then unchanged and must not be passed on.
+    // Masks `text` in place, matching on its folded view (text_fold.h: fullwidth digits and
+    // zero-width characters do not hide a value); sets *changed when a span was replaced. False
+    // if a scan engine failed; `text` is then unchanged and must not be passed on.
     [[nodiscard]] bool mask(std::string& text, Direction direction, bool* changed = nullptr);
 
     // Finds spans of the direction's entities (see RecognizerSet::find).
@@ -39,9 +41,11 @@ public:
         return control_.recognizers().find(text, control_.enabled(direction), spans, from);
     }
 
-    // Appends text[begin, end) to `out` with each span in it (spans sorted, inside the range)
-    // replaced by its masked form.
-    void apply(std::string_view text, std::size_t begin, std::size_t end, const Spans& spans,
+    // Appends text[begin, end) to `out` with each span in it replaced by its masked form. Spans
+    // are sorted view positions; the text bytes behind each are replaced (spans not inside the
+    // range are skipped), and the masked form is made from the view's characters, so a value
+    // hashes and tokenizes alike however it was spelled.
+    void apply(const MatchView& text, std::size_t begin, std::size_t end, const Spans& spans,
                Direction direction, std::string& out);
 
     // Appends the masked form of one value.

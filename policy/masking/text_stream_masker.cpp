@@ -1,5 +1,7 @@
 #include "policy/masking/text_stream_masker.h"
 
+#include <algorithm>
+
 namespace sluice::masking {
 
 std::size_t utf8_boundary(std::string_view text, std::size_t pos, std::size_t floor) {
@@ -20,19 +22,23 @@ bool TextStreamMasker::release(bool at_end, std::string& out) {
     if (pending_.empty() && (!at_end || restore_pending_.empty())) return true;
     work_.assign(context_).append(pending_);
     const std::size_t from = context_.size();
+    const MatchView text(work_, folded_);
+    const std::string_view view = text.view();
+    const std::size_t view_from = text.to_view(from);
     spans_.clear();
-    if (!masker_.find(work_, direction_, spans_, from)) return false;
+    if (!masker_.find(view, direction_, spans_, view_from)) return false;
     std::size_t hold = work_.size();
     if (!at_end) {
         const auto& control = masker_.control();
-        hold = control.recognizers().hold_from(work_, control.enabled(direction_), from);
+        std::size_t view_hold =
+            control.recognizers().hold_from(view, control.enabled(direction_), view_from);
         // A span reaching into the held tail waits with it, whole.
         for (const auto& span : spans_)
-            if (span.begin < hold && span.end > hold) hold = span.begin;
-        hold = utf8_boundary(work_, hold, from);
+            if (span.begin < view_hold && span.end > view_hold) view_hold = span.begin;
+        hold = utf8_boundary(work_, std::max(text.to_text(view_hold), from), from);
     }
     std::string masked;
-    masker_.apply(work_, from, hold, spans_, direction_, masked);
+    masker_.apply(text, from, hold, spans_, direction_, masked);
     restore(masked, at_end, out);
 
     const std::size_t keep_from =

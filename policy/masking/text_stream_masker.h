@@ -6,7 +6,8 @@
 // is kept (RecognizerSet::hold_from), plus, when tokens are restored, an unfinished placeholder
 // "<EMAIL_". Everything before it is masked and released; at the end of the channel the tail
 // is masked and released too. A window of already released raw text is kept as left context
-// so a value is recognized the same way whatever the split (never re-emitted).
+// so a value is recognized the same way whatever the split (never re-emitted). Values are
+// matched on the folded view (text_fold.h), as in bodies.
 #pragma once
 
 #include <cstddef>
@@ -47,6 +48,7 @@ private:
     std::string pending_;          // raw text not yet released
     std::string restore_pending_;  // masked text waiting for a placeholder to complete
     std::string work_;
+    FoldedText folded_;  // work_'s view, when it differs
     Spans spans_;
 };
 

@@ -258,5 +258,30 @@ TEST_F(RequestGateTest, ReservationCountsEveryOutput) {
     EXPECT_EQ(refused.refusal->status, 400u);
 }
 
+// Issue 24: images and tool definitions are charged as prompt tokens; the reservation holds
+// them, so a burst of image-heavy requests cannot overshoot the budget on a text-only estimate.
+TEST_F(RequestGateTest, ReservationCountsImagesAndToolDefinitions) {
+    auto reserved_for = [&](const std::string& extra_parts, const std::string& tools) {
+        std::string body = R"({"model":"gpt-4o-mini","max_tokens":10,)" + tools +
+                           R"("messages":[{"role":"user","content":[{"type":"text","text":"hi"})" +
+                           extra_parts + "]}]}";
+        GateResult result = admit(unit("ci-build.service"), body);
+        EXPECT_FALSE(result.refusal) << result.decision.reason;
+        const int64_t reserved = state_.budget_accounts()[0].account.reserved.tokens;
+        result.reservation.finish(500, std::nullopt);  // released: the next one starts at zero
+        return reserved;
+    };
+    const int64_t text_only = reserved_for("", "");
+    const std::string image = R"(,{"type":"image_url","image_url":{"url":"https://x/a.png"}})";
+    EXPECT_EQ(reserved_for(image, "") - text_only, 33 * 1536);
+    const std::string low =
+        R"(,{"type":"image_url","image_url":{"url":"https://x/b.png","detail":"low"}})";
+    EXPECT_EQ(reserved_for(low + low, "") - text_only, 2 * 33 * 85);
+    const std::string tools =
+        R"("tools":[{"type":"function","function":{"name":"f","description":")" +
+        std::string(3000, 'x') + R"("}}],)";
+    EXPECT_GT(reserved_for("", tools) - text_only, 1000);
+}
+
 }  // namespace
 }  // namespace sluice

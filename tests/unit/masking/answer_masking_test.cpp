@@ -9,6 +9,7 @@
 
 #include "masking_test_support.h"
 #include "policy/masking/json_text_unescape.h"
+#include "policy/text_fold.h"
 
 namespace sluice::masking {
 namespace {
@@ -328,6 +329,63 @@ TEST(AnswerMasking, StreamedResponsesArgumentsAnnotationsAndItemsAreMasked) {
                         deltas += data["delta"].get<std::string>();
                 }
                 EXPECT_FALSE(leaks(json(deltas), value)) << spelled << " split " << k;
+            }
+        }
+    }
+}
+
+// Spellings a reader takes for `value` that differ in bytes: fullwidth digits and '@', a
+// zero-width space or a soft hyphen between characters, no-break spaces for spaces.
+std::vector<std::string> look_alike_spellings(const std::string& value) {
+    std::string fullwidth, zero_width, soft_hyphen, no_break;
+    for (unsigned char c : value) {
+        if (c >= '0' && c <= '9')
+            fullwidth += "\xEF\xBC" + std::string(1, static_cast<char>(0x90 + (c - '0')));
+        else if (c == '@')
+            fullwidth += "\xEF\xBC\xA0";
+        else
+            fullwidth += static_cast<char>(c);
+        if (!zero_width.empty()) zero_width += "\xE2\x80\x8B";
+        zero_width += static_cast<char>(c);
+        if (!soft_hyphen.empty()) soft_hyphen += "\xC2\xAD";
+        soft_hyphen += static_cast<char>(c);
+        no_break += c == ' ' ? std::string("\xC2\xA0") : std::string(1, static_cast<char>(c));
+    }
+    return {fullwidth, zero_width, soft_hyphen, no_break};
+}
+
+// What a reader sees in `text`: its folded view (text_fold.h).
+std::string as_read(const std::string& text) {
+    FoldedText folded;
+    return fold_for_matching(text, folded) ? folded.text : text;
+}
+
+TEST(AnswerMasking, LookAlikeSpellingsAreMaskedInAnswersStreamedAndNot) {
+    for (const auto& value : kValues) {
+        for (const auto& spelled : look_alike_spellings(value)) {
+            const std::string text = "write to " + spelled + " today";
+            for (const auto& [path, answer] : answers(text, R"({"to":")" + spelled + R"("})")) {
+                MaskingSession session(redact_all(), "k");
+                std::string body = answer.dump();
+                ASSERT_EQ(session.mask_response(body, path), BodyStatus::masked) << body;
+                EXPECT_EQ(as_read(body).find(value), std::string::npos) << path << " " << body;
+            }
+            for (std::size_t k = 0; k <= text.size(); ++k) {
+                if (k < text.size() && (static_cast<unsigned char>(text[k]) & 0xC0) == 0x80)
+                    continue;  // deltas are JSON strings: split between characters only
+                MaskingSession session(redact_all(), "k");
+                bool ok = false;
+                const std::string out =
+                    run_stream(session, "/v1/chat/completions",
+                               chat_stream({text.substr(0, k), text.substr(k)}), 0, &ok);
+                ASSERT_TRUE(ok) << spelled << " split " << k;
+                const auto view = read_client_view(out);
+                EXPECT_EQ(as_read(view.chat_content).find(value), std::string::npos)
+                    << spelled << " split " << k << ": " << view.chat_content;
+                EXPECT_NE(view.chat_content.find("write to ["), std::string::npos)
+                    << view.chat_content;
+                EXPECT_NE(view.chat_content.find("] today"), std::string::npos)
+                    << view.chat_content;
             }
         }
     }

@@ -70,6 +70,47 @@ TEST(PromptText, EstimateIsConservative) {
     EXPECT_EQ(estimate_prompt_tokens({"abcdefg"}), 3 + 4);
 }
 
+// Issue 24: tool schemas and images are prompt tokens the provider charges; a reservation that
+// ignored them let a burst of image or tool-heavy requests overshoot a budget.
+TEST(PromptText, AttachmentsAreEstimatedForChatAndResponses) {
+    const json tools =
+        json::array({{{"type", "function"},
+                      {"function",
+                       {{"name", "lookup"},
+                        {"description", std::string(300, 'd')},
+                        {"parameters", {{"type", "object"}, {"properties", json::object()}}}}}}});
+    const int64_t tool_tokens = static_cast<int64_t>((tools.dump().size() + 2) / 3);
+    auto chat_image = [](const char* detail) {
+        return json{{"type", "image_url"},
+                    {"image_url", {{"url", "https://x/i.png"}, {"detail", detail}}}};
+    };
+    const json chat = {
+        {"model", "gpt-4o"},
+        {"tools", tools},
+        {"messages",
+         json::array({{{"role", "user"},
+                       {"content", json::array({chat_image("low"), chat_image("auto")})}}})}};
+    EXPECT_EQ(estimate_attachment_tokens(chat, "/v1/chat/completions"), tool_tokens + 85 + 1536);
+    json mini = chat;
+    mini["model"] = "gpt-4o-mini-2024-07-18";
+    EXPECT_EQ(estimate_attachment_tokens(mini, "/v1/chat/completions"),
+              tool_tokens + 33 * (85 + 1536));
+
+    const json format = {{"type", "json_schema"}, {"name", "x"}, {"schema", {{"type", "object"}}}};
+    const json responses = {
+        {"model", "gpt-4.1"},
+        {"text", {{"format", format}}},
+        {"input",
+         json::array({{{"role", "user"},
+                       {"content", json::array({{{"type", "input_image"},
+                                                 {"image_url", "data:image/png;base64,AA=="}},
+                                                {{"type", "input_text"}, {"text", "hi"}}})}}})}};
+    EXPECT_EQ(estimate_attachment_tokens(responses, "/v1/responses"),
+              static_cast<int64_t>((format.dump().size() + 2) / 3) + 1536);
+    EXPECT_EQ(estimate_attachment_tokens(chat, "/v1/embeddings"), 0);
+    EXPECT_EQ(estimate_attachment_tokens(json::array(), "/v1/chat/completions"), 0);
+}
+
 TEST(PromptPatterns, ReportsFirstDeclaredPatternFound) {
     std::string error;
     auto set = PromptPatternSet::compile(
