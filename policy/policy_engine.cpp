@@ -6,6 +6,7 @@
 #include "policy/glob.h"
 #include "policy/output_bound.h"
 #include "policy/rule_index.h"
+#include "policy/tool_calls/tool_call_control.h"
 
 namespace sluice {
 
@@ -288,6 +289,11 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
         if (auto d = check_oidc_binding(*rule->oidc_binding, identity, name, out))
             return finish(*d);
     }
+    if (rule->tool_calls)
+        trace(out, [&] {
+            return "  tool_calls: " + std::to_string(rule->tool_calls->entries.size()) +
+                   " entries decide each tool call the answer proposes";
+        });
 
     if (rule->deny)
         return finish(

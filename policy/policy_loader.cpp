@@ -1,5 +1,6 @@
 #include "policy/policy_loader.h"
 
+#include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
@@ -11,6 +12,7 @@
 #include "policy/glob.h"
 #include "policy/masking/masking_config.h"
 #include "policy/rule_index.h"
+#include "policy/tool_calls/tool_call_control.h"
 
 namespace sluice {
 
@@ -56,6 +58,8 @@ private:
     PromptBlockControl block_prompts(const YAML::Node& node, const std::string& path) const;
     ApprovalControl require_approval(const YAML::Node& node, const std::string& path) const;
     OidcBindingControl oidc_binding(const YAML::Node& node, const std::string& path) const;
+    std::shared_ptr<const ToolCallControl> tool_calls(const YAML::Node& node,
+                                                      const std::string& path) const;
     PolicyRule rule(const YAML::Node& node, size_t index) const;
 
     std::string source_;
@@ -338,11 +342,73 @@ OidcBindingControl Loader::oidc_binding(const YAML::Node& node, const std::strin
     return control;
 }
 
+std::shared_ptr<const ToolCallControl> Loader::tool_calls(const YAML::Node& node,
+                                                          const std::string& path) const {
+    if (!node.IsSequence() || node.size() == 0)
+        fail(node, path, "needs a non-empty list of entries");
+    auto control = std::make_shared<ToolCallControl>();
+    auto argument_path = [&](const YAML::Node& at, const std::string& at_path) {
+        ArgumentCondition condition;
+        condition.path = scalar(at, at_path);
+        auto members = parse_argument_path(condition.path);
+        if (!members)
+            fail(at, at_path, "'" + condition.path + "' is not a path like $.command or $.a.b");
+        condition.members = std::move(*members);
+        return condition;
+    };
+    for (std::size_t i = 0; i < node.size(); ++i) {
+        const YAML::Node entry_node = node[i];
+        const std::string p = path + "[" + std::to_string(i) + "]";
+        check_keys(entry_node, p, {"tools", "arguments", "where", "action", "redact"});
+        ToolCallEntry entry;
+        if (auto n = entry_node["tools"]) entry.tools = glob_list(n, p + ".tools");
+        if (auto n = entry_node["arguments"]) {
+            check_keys(n, p + ".arguments", {"sets", "patterns"});
+            entry.arguments = prompt_patterns(n, p + ".arguments");
+        }
+        if (auto n = entry_node["where"]) {
+            require_map(n, p + ".where");
+            for (const auto& item : n) {
+                ArgumentCondition condition = argument_path(item.first, p + ".where");
+                const std::string at = p + ".where." + condition.path;
+                const std::string regex = scalar(item.second, at);
+                if (auto error = regex_error(regex))
+                    fail(item.second, at, "bad regex '" + regex + "': " + *error);
+                condition.pattern = std::make_shared<const re2::RE2>(regex);
+                entry.where.push_back(std::move(condition));
+            }
+        }
+        const std::string action =
+            entry_node["action"] ? scalar(entry_node["action"], p + ".action") : "";
+        if (action == "allow")
+            entry.action = ToolCallAction::allow;
+        else if (action == "deny")
+            entry.action = ToolCallAction::deny;
+        else if (action == "redact")
+            entry.action = ToolCallAction::redact;
+        else
+            fail(entry_node, p + ".action", "must be allow, deny or redact");
+        if (auto n = entry_node["redact"]) {
+            if (entry.action != ToolCallAction::redact)
+                fail(n, p + ".redact", "only with action: redact");
+            if (!n.IsSequence() || n.size() == 0) fail(n, p + ".redact", "needs a list of paths");
+            for (std::size_t k = 0; k < n.size(); ++k)
+                entry.redact.push_back(
+                    argument_path(n[k], p + ".redact[" + std::to_string(k) + "]"));
+        } else if (entry.action == ToolCallAction::redact) {
+            fail(entry_node, p + ".redact", "action redact needs the paths to redact");
+        }
+        control->entries.push_back(std::move(entry));
+    }
+    return control;
+}
+
 PolicyRule Loader::rule(const YAML::Node& node, size_t index) const {
     const std::string path = "rules[" + std::to_string(index) + "]";
     check_keys(node, path,
                {"name", "description", "match", "action", "require_approval", "models", "endpoints",
-                "max_tokens", "rate_limit", "budget", "block_prompts", "masking", "oidc_binding"});
+                "max_tokens", "rate_limit", "budget", "block_prompts", "masking", "oidc_binding",
+                "tool_calls"});
     PolicyRule rule;
     rule.index = index;
     rule.line = node.Mark().line + 1;
@@ -445,6 +511,7 @@ PolicyRule Loader::rule(const YAML::Node& node, size_t index) const {
     if (auto n = node["block_prompts"])
         rule.block_prompts = block_prompts(n, path + ".block_prompts");
     if (auto n = node["oidc_binding"]) rule.oidc_binding = oidc_binding(n, path + ".oidc_binding");
+    if (auto n = node["tool_calls"]) rule.tool_calls = tool_calls(n, path + ".tool_calls");
     if (auto n = node["masking"]) {
         try {
             rule.masking = masking::parse_masking(n, path + ".masking", masking_patterns_);

@@ -20,7 +20,8 @@ namespace sluice {
 namespace masking {
 class MaskingControl;  // policy/masking/masking_control.h
 }  // namespace masking
-class RuleIndex;  // policy/rule_index.h
+struct ToolCallControl;  // policy/tool_calls/tool_call_control.h
+class RuleIndex;         // policy/rule_index.h
 
 using PolicyTimePoint = std::chrono::system_clock::time_point;
 
@@ -248,6 +249,8 @@ struct PolicyRule {
     std::optional<OidcBindingControl> oidc_binding;
     // PII/secret masking of requests and answers; null when the rule masks nothing.
     std::shared_ptr<const masking::MaskingControl> masking;
+    // What happens to the tool calls the model's answers propose; null: all reach the agent.
+    std::shared_ptr<const ToolCallControl> tool_calls;
 };
 
 // Price per token in pico-dollars (USD × 1e12): exact integers for any price listed per

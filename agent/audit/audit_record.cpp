@@ -98,6 +98,7 @@ void AuditRecord::append_line(std::string& out) const {
     out.reserve(out.size() + 640 + identity.size() + path.size() + error.size());
     out.push_back('{');
     if (approval) append_json(out, "approval", *approval);
+    if (tool_calls) append_json(out, "tool_calls", *tool_calls);
     begin_member_object(out, "connection");
     append_text(out, "original_destination", original_destination);
     append_text(out, "sni", sni);

@@ -53,6 +53,8 @@ struct AuditRecord {
     // The approval hold of this request (docs/approvals.md): id, event, requester, approver,
     // decision, reason, scope, wait. Kind "approval" records carry one event each.
     std::optional<nlohmann::json> approval;
+    // Each tool call the answer proposed: name, a masked argument excerpt, decision, reason.
+    std::optional<nlohmann::json> tool_calls;
     double latency_ms = 0;
     double upstream_ttfb_ms = 0;
 

@@ -168,8 +168,10 @@ GateResult RequestGate::admit(const PolicyIdentity& identity, const GateRequest&
         return result;
     }
     result.reservation = PolicyReservation(state_, result.decision.reservation_id);
-    if (const auto index = result.decision.rule_index; index && *index < policy->rules.size())
+    if (const auto index = result.decision.rule_index; index && *index < policy->rules.size()) {
         result.masking = policy->rules[*index].masking;
+        result.tool_calls = policy->rules[*index].tool_calls;
+    }
     if (reading && !unreadable) result.reading = reading;
     if (body) {
         bool changed = false;
@@ -183,6 +185,10 @@ GateResult RequestGate::admit(const PolicyIdentity& identity, const GateRequest&
         }
     }
     return result;
+}
+
+std::string RequestGate::audit_safe(std::string_view text) const {
+    return audit_safe_text(policies_.current().get(), text);
 }
 
 }  // namespace sluice

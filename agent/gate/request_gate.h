@@ -39,6 +39,8 @@ struct GateResult {
     bool body_rewritten = false;
     // The deciding rule's masking control; null when it masks nothing.
     std::shared_ptr<const masking::MaskingControl> masking;
+    // The deciding rule's tool_calls control; null when the answer's tool calls all pass.
+    std::shared_ptr<const ToolCallControl> tool_calls;
     // The one reading of the body the decision was made on (request_reading.h), with its texts
     // when a control scans them; masking reuses it unless the body was rewritten since. Null
     // when the body was not read (no policy, not JSON, encoded, over the scan limit).
@@ -50,6 +52,8 @@ public:
     RequestGate(PolicyStore& policies, PolicyState& state) : policies_(policies), state_(state) {}
 
     GateResult admit(const PolicyIdentity& identity, const GateRequest& request);
+    // `text` as the audit may keep it under the current policy (audit_text.h).
+    std::string audit_safe(std::string_view text) const;
 
 private:
     PolicyStore& policies_;

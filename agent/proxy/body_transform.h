@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "policy/masking/sse_stream_masker.h"
+#include "policy/tool_calls/tool_call_stream.h"
 
 namespace sluice {
 
@@ -46,6 +47,25 @@ public:
 
 private:
     std::unique_ptr<masking::SseStreamMasker> masker_;
+    std::string out_;
+};
+
+// Decides the tool calls of a streamed answer (tool_call_stream.h) and hands what it releases
+// to `next` (the stream masker, or nothing): tool calls are judged on what the model wrote,
+// masking applies to what the agent gets.
+class ToolCallFiltering final : public BodyTransform {
+public:
+    ToolCallFiltering(const ToolCallControl& control, std::string rule, std::string_view path,
+                      BodyTransform* next)
+        : filter_(control, std::move(rule), path), next_(next) {}
+    bool feed(std::string_view piece, bool last, std::string_view& out) override;
+    bool changes_length() const override { return true; }
+    std::string failure() const override;
+    const std::vector<ToolCallRecord>& calls() const { return filter_.calls(); }
+
+private:
+    ToolCallStreamFilter filter_;
+    BodyTransform* next_;
     std::string out_;
 };
 

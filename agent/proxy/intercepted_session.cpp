@@ -25,6 +25,7 @@
 #include "agent/common/openai_error.h"
 #include "agent/common/unpooled_allocator.h"
 #include "agent/gate/request_gate.h"
+#include "agent/gate/tool_call_audit.h"
 #include "agent/oidc/oidc_authenticator.h"
 #include "agent/proxy/body_transform.h"
 #include "agent/proxy/connection_record.h"
@@ -41,6 +42,7 @@
 #include "policy/masking/masking_session.h"
 #include "policy/policy_engine.h"
 #include "policy/sse_parser.h"
+#include "policy/tool_calls/tool_call_answer.h"
 #include "policy/usage.h"
 
 namespace sluice {
@@ -345,6 +347,8 @@ private:
             if (!co_await admit_body(facts, env, started)) co_return false;
         }
         masking_ = std::move(facts.masking);
+        tool_calls_ = facts.gate.tool_calls;
+        tool_rule_ = facts.gate.decision.rule;
         std::optional<std::string>& body = facts.body;
         GateResult& gate = facts.gate;
         const std::string& real_key = *facts.real_key;
@@ -599,12 +603,8 @@ private:
             co_await refuse(record, error, started);
             co_return ExchangeOutcome::close_client;
         }
-        PassThrough pass_through;
-        std::optional<StreamMasking> masking;
-        if (masks) masking.emplace(masking_->make_stream_masker(path));
-        BodyTransform& transform = masking ? static_cast<BodyTransform&>(*masking) : pass_through;
-        co_await relay_response_body(response_parser, upstream, upstream_buffer, nullptr, transform,
-                                     true, record, started, false);
+        co_await relay_through_answer_filters(response_parser, upstream, upstream_buffer, nullptr,
+                                              path, masks, record, started, false);
         held_stream_open_ = false;
         co_return ExchangeOutcome::close_client;  // the held stream's body has ended: so does the
                                                   // connection
@@ -708,16 +708,16 @@ private:
         client_response.keep_alive(client_keep_alive);
         client_response.body().data = nullptr;
         client_response.body().more = !response_parser.is_done();
-        if (masking_ && masking_->masks_responses() && !response_parser.is_done()) {
+        const bool masks = masking_ && masking_->masks_responses();
+        const bool judges_tool_calls = tool_calls_ && client_response.result_int() / 100 == 2;
+        if ((masks || judges_tool_calls) && !response_parser.is_done()) {
             if (!response_is_maskable(client_response))
                 co_return co_await withhold_unmaskable_answer(record, started);
             const std::string path(upstream_request.target());
-            if (streaming) {
-                StreamMasking transform(masking_->make_stream_masker(path));
-                co_return co_await relay_response_body(response_parser, upstream, upstream_buffer,
-                                                       &client_response, transform, streaming,
-                                                       record, started, upstream_keep_alive);
-            }
+            if (streaming)
+                co_return co_await relay_through_answer_filters(
+                    response_parser, upstream, upstream_buffer, &client_response, path, masks,
+                    record, started, upstream_keep_alive);
             co_return co_await relay_masked_body(response_parser, upstream, upstream_buffer,
                                                  client_response, path, record, started,
                                                  upstream_keep_alive);
@@ -734,6 +734,31 @@ private:
         co_return co_await relay_response_body(response_parser, upstream, upstream_buffer,
                                                &client_response, transform, streaming, record,
                                                started, upstream_keep_alive);
+    }
+
+    // A streamed answer through the rule's answer filters: its tool-call control (on a 2xx
+    // answer), then its masking.
+    net::awaitable<ExchangeOutcome> relay_through_answer_filters(
+        http::response_parser<http::buffer_body>& response_parser, UpstreamStream& upstream,
+        beast::flat_buffer& upstream_buffer, http::response<http::buffer_body>* client_response,
+        const std::string& path, bool masks, AuditRecord& record, Clock::time_point started,
+        bool upstream_keep_alive) {
+        PassThrough pass_through;
+        std::optional<StreamMasking> masking;
+        if (masks) masking.emplace(masking_->make_stream_masker(path));
+        std::optional<ToolCallFiltering> tool_calls;
+        if (tool_calls_ && response_parser.get().result_int() / 100 == 2) {
+            tool_calls.emplace(*tool_calls_, tool_rule_, path, masking ? &*masking : nullptr);
+            tool_calls_seen_ = &tool_calls->calls();
+        }
+        BodyTransform& transform = tool_calls ? static_cast<BodyTransform&>(*tool_calls)
+                                   : masking  ? static_cast<BodyTransform&>(*masking)
+                                              : pass_through;
+        const ExchangeOutcome outcome = co_await relay_response_body(
+            response_parser, upstream, upstream_buffer, client_response, transform, true, record,
+            started, upstream_keep_alive);
+        tool_calls_seen_ = nullptr;
+        co_return outcome;
     }
 
     // An answer relayed piece by piece as it arrives (streams, large or unknown-length bodies),
@@ -831,8 +856,11 @@ private:
         body.resize(filled);
         record.response_bytes = filled;
         record.usage = usage_from_body(body);
-        co_return co_await send_whole_response(client_response, body, record, started,
-                                               upstream_keep_alive && upstream_buffer.size() == 0);
+        const ExchangeOutcome outcome =
+            co_await send_whole_response(client_response, body, record, started,
+                                         upstream_keep_alive && upstream_buffer.size() == 0);
+        tool_calls_seen_ = nullptr;
+        co_return outcome;
     }
 
     // Answers with a body read whole (small, or masked): one write, header and body together.
@@ -894,8 +922,20 @@ private:
         }
         record.response_bytes = body.size();
         record.usage = usage_from_body(body);
-        if (masking_->mask_response(body, path) == masking::BodyStatus::failed)
+        std::vector<ToolCallRecord> tool_calls;
+        if (tool_calls_ && client_response.result_int() / 100 == 2) {
+            nlohmann::json answer = nlohmann::json::parse(body, nullptr, false);
+            ToolCallOutcome outcome =
+                apply_tool_call_policy(answer, path, *tool_calls_, tool_rule_);
+            if (outcome.changed)
+                body = answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+            tool_calls = std::move(outcome.calls);
+            tool_calls_seen_ = &tool_calls;
+        }
+        if (masking_ && masking_->mask_response(body, path) == masking::BodyStatus::failed) {
+            tool_calls_seen_ = nullptr;
             co_return co_await withhold_unmaskable_answer(record, started);
+        }
         client_response.chunked(false);
         client_response.content_length(body.size());
         co_return co_await send_whole_response(client_response, body, record, started,
@@ -1002,6 +1042,8 @@ private:
     void finish(AuditRecord& record, Clock::time_point started) {
         record.latency_ms = ms_since(started);
         if (masking_) record.masking = masking_->summary();
+        if (tool_calls_seen_ && !tool_calls_seen_->empty())
+            record.tool_calls = tool_call_audit(*tool_calls_seen_, context_.gate);
         context_.audit.write_record(record);
     }
 
@@ -1129,7 +1171,11 @@ private:
     UpstreamEndpoint upstream_;
     ProxyWorker::HostUpstream* host_upstream_ = nullptr;  // null: the config gives sni_ no upstream
     std::unique_ptr<masking::MaskingSession>
-        masking_;           // the current request's, when its rule masks
+        masking_;  // the current request's, when its rule masks
+    std::shared_ptr<const ToolCallControl> tool_calls_;  // the current request's rule's, if any
+    std::string tool_rule_;                              // that rule's name
+    // The tool calls the answer being relayed proposed, for its audit record (null: none).
+    const std::vector<ToolCallRecord>* tool_calls_seen_ = nullptr;
     bool refused_ = false;  // an error answer was sent: the connection ends with a lingering close
     bool held_stream_open_ =
         false;  // a held stream's 200 head went out: its body continues as chunks
