@@ -386,8 +386,10 @@ std::shared_ptr<const ToolCallControl> Loader::tool_calls(const YAML::Node& node
             entry.action = ToolCallAction::deny;
         else if (action == "redact")
             entry.action = ToolCallAction::redact;
+        else if (action == "require_approval")
+            entry.action = ToolCallAction::require_approval;
         else
-            fail(entry_node, p + ".action", "must be allow, deny or redact");
+            fail(entry_node, p + ".action", "must be allow, deny, redact or require_approval");
         if (auto n = entry_node["redact"]) {
             if (entry.action != ToolCallAction::redact)
                 fail(n, p + ".redact", "only with action: redact");

@@ -56,8 +56,8 @@ private:
 class ToolCallFiltering final : public BodyTransform {
 public:
     ToolCallFiltering(const ToolCallControl& control, std::string rule, std::string_view path,
-                      BodyTransform* next)
-        : filter_(control, std::move(rule), path), next_(next) {}
+                      ApprovalResolver approver, BodyTransform* next)
+        : filter_(control, std::move(rule), path, std::move(approver)), next_(next) {}
     bool feed(std::string_view piece, bool last, std::string_view& out) override;
     bool changes_length() const override { return true; }
     std::string failure() const override;

@@ -35,6 +35,7 @@
 #include "agent/proxy/request_admission.h"
 #include "agent/proxy/request_rewrite.h"
 #include "agent/proxy/request_stages.h"
+#include "agent/proxy/tool_call_approval.h"
 #include "agent/tls/tls_stream.h"
 #include "agent/upstream/api_key_store.h"
 #include "agent/upstream/upstream_pool.h"
@@ -349,6 +350,8 @@ private:
         masking_ = std::move(facts.masking);
         tool_calls_ = facts.gate.tool_calls;
         tool_rule_ = facts.gate.decision.rule;
+        tool_approver_ = tool_calls_ ? tool_call_approver(context_.approvals, held_request(facts))
+                                     : ApprovalResolver{};
         std::optional<std::string>& body = facts.body;
         GateResult& gate = facts.gate;
         const std::string& real_key = *facts.real_key;
@@ -748,7 +751,8 @@ private:
         if (masks) masking.emplace(masking_->make_stream_masker(path));
         std::optional<ToolCallFiltering> tool_calls;
         if (tool_calls_ && response_parser.get().result_int() / 100 == 2) {
-            tool_calls.emplace(*tool_calls_, tool_rule_, path, masking ? &*masking : nullptr);
+            tool_calls.emplace(*tool_calls_, tool_rule_, path, tool_approver_,
+                               masking ? &*masking : nullptr);
             tool_calls_seen_ = &tool_calls->calls();
         }
         BodyTransform& transform = tool_calls ? static_cast<BodyTransform&>(*tool_calls)
@@ -926,7 +930,7 @@ private:
         if (tool_calls_ && client_response.result_int() / 100 == 2) {
             nlohmann::json answer = nlohmann::json::parse(body, nullptr, false);
             ToolCallOutcome outcome =
-                apply_tool_call_policy(answer, path, *tool_calls_, tool_rule_);
+                apply_tool_call_policy(answer, path, *tool_calls_, tool_rule_, tool_approver_);
             if (outcome.changed)
                 body = answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
             tool_calls = std::move(outcome.calls);
@@ -1174,6 +1178,7 @@ private:
         masking_;  // the current request's, when its rule masks
     std::shared_ptr<const ToolCallControl> tool_calls_;  // the current request's rule's, if any
     std::string tool_rule_;                              // that rule's name
+    ApprovalResolver tool_approver_;                     // settles its require_approval calls
     // The tool calls the answer being relayed proposed, for its audit record (null: none).
     const std::vector<ToolCallRecord>* tool_calls_seen_ = nullptr;
     bool refused_ = false;  // an error answer was sent: the connection ends with a lingering close

@@ -34,15 +34,16 @@ std::optional<std::pair<json*, const char*>> chat_call_arguments(json& call, std
 }
 
 // A call's record, and with action redact the arguments to send instead.
-std::pair<ToolCallRecord, std::string> decide(const ToolCallControl& control, ToolCall call) {
-    ToolCallDecision decision = decide_tool_call(control, call);
+std::pair<ToolCallRecord, std::string> decide(const ToolCallControl& control, ToolCall call,
+                                              const ApprovalResolver& resolver) {
+    ToolCallDecision decision = decide_tool_call(control, call, resolver);
     return {ToolCallRecord{std::move(call.name), std::move(call.arguments), decision.action,
                            std::move(decision.reason)},
             std::move(decision.arguments)};
 }
 
 void edit_chat_choice(json& choice, const ToolCallControl& control, std::string_view rule,
-                      ToolCallOutcome& outcome) {
+                      const ApprovalResolver& resolver, ToolCallOutcome& outcome) {
     auto message = choice.find("message");
     if (message == choice.end() || !message->is_object()) return;
     std::vector<ToolCallRecord> refused;
@@ -53,7 +54,8 @@ void edit_chat_choice(json& choice, const ToolCallControl& control, std::string_
         json& arguments = (*where->first)[where->second];
         auto [record, redacted] =
             decide(control,
-                   {name, arguments.is_string() ? arguments.get<std::string>() : arguments.dump()});
+                   {name, arguments.is_string() ? arguments.get<std::string>() : arguments.dump()},
+                   resolver);
         bool keep = true;
         if (record.action == ToolCallAction::redact) {
             arguments = std::move(redacted);
@@ -86,12 +88,12 @@ void edit_chat_choice(json& choice, const ToolCallControl& control, std::string_
 }
 
 void edit_responses_output(json& output, const ToolCallControl& control, std::string_view rule,
-                           ToolCallOutcome& outcome) {
+                           const ApprovalResolver& resolver, ToolCallOutcome& outcome) {
     if (!output.is_array()) return;
     for (auto& item : output) {
         auto found = item_tool_call(item);
         if (!found) continue;
-        auto [record, redacted] = decide(control, std::move(found->call));
+        auto [record, redacted] = decide(control, std::move(found->call), resolver);
         if (record.action == ToolCallAction::redact && found->arguments_key) {
             item[found->arguments_key] = std::move(redacted);
             outcome.changed = true;
@@ -154,17 +156,18 @@ json explanation_item(std::string_view id, const std::string& text) {
 }
 
 ToolCallOutcome apply_tool_call_policy(json& body, std::string_view path,
-                                       const ToolCallControl& control, std::string_view rule) {
+                                       const ToolCallControl& control, std::string_view rule,
+                                       const ApprovalResolver& resolver) {
     ToolCallOutcome outcome;
     if (!body.is_object()) return outcome;
     const std::string_view endpoint = endpoint_of(path);
     if (endpoint == "/v1/chat/completions") {
         if (auto choices = body.find("choices"); choices != body.end() && choices->is_array())
             for (auto& choice : *choices)
-                if (choice.is_object()) edit_chat_choice(choice, control, rule, outcome);
+                if (choice.is_object()) edit_chat_choice(choice, control, rule, resolver, outcome);
     } else if (endpoint == "/v1/responses") {
         if (auto output = body.find("output"); output != body.end())
-            edit_responses_output(*output, control, rule, outcome);
+            edit_responses_output(*output, control, rule, resolver, outcome);
     }
     return outcome;
 }

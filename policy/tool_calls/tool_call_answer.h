@@ -8,7 +8,10 @@
 // - Responses: the call item is replaced, at the same place in `output`, by an assistant
 //   message item with the explanation: the Agents SDK runs no tool and ends the turn with it.
 //
-// A redacted call keeps its place with the named argument values replaced by "[REDACTED]".
+// A redacted call keeps its place with the named argument values replaced by "[REDACTED]". A
+// call that needs approval is refused like a denied one unless `resolver` finds it approved; the
+// explanation then names the approval id (the answer is not held: the agent's next proposal of
+// the identical call, after approval, goes through).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -51,6 +54,7 @@ struct ToolCallOutcome {
 // Decides every call in a non-streamed answer `body` (already parsed) to `path`, rewriting it
 // in place.
 ToolCallOutcome apply_tool_call_policy(nlohmann::json& body, std::string_view path,
-                                       const ToolCallControl& control, std::string_view rule);
+                                       const ToolCallControl& control, std::string_view rule,
+                                       const ApprovalResolver& resolver = {});
 
 }  // namespace sluice

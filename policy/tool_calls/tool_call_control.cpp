@@ -72,6 +72,8 @@ std::string_view to_string(ToolCallAction action) {
             return "deny";
         case ToolCallAction::redact:
             return "redact";
+        case ToolCallAction::require_approval:
+            return "require_approval";
     }
     return "deny";
 }
@@ -134,6 +136,15 @@ ToolCallDecision decide_tool_call(const ToolCallControl& control, const ToolCall
         return decision;
     }
     return {};
+}
+
+ToolCallDecision decide_tool_call(const ToolCallControl& control, const ToolCall& call,
+                                  const ApprovalResolver& resolver) {
+    ToolCallDecision decision = decide_tool_call(control, call);
+    if (decision.action != ToolCallAction::require_approval) return decision;
+    decision.reason += ", needs a person's approval";
+    decision.action = resolver ? resolver(call, decision.reason) : ToolCallAction::deny;
+    return decision;
 }
 
 }  // namespace sluice

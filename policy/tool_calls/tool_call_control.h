@@ -6,7 +6,7 @@
 //     - tools: [run_shell, "mcp:github/*"]      # globs over the call's tool name (below)
 //       arguments: {patterns: ['rm\s+-rf']}      # RE2, over the arguments (any string in them)
 //       where: {"$.command": '^sudo\b'}          # RE2 over the value at a path of the arguments
-//       action: deny                             # allow | deny | redact
+//       action: deny                 # allow | deny | redact | require_approval
 //       redact: ["$.password"]                   # with action redact: paths whose value is hidden
 //
 // Tool names: a function or custom tool's own name; a Responses MCP call as
@@ -14,6 +14,7 @@
 // (local_shell, shell, computer, apply_patch).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,7 +29,7 @@ class RE2;
 
 namespace sluice {
 
-enum class ToolCallAction { allow, deny, redact };
+enum class ToolCallAction { allow, deny, redact, require_approval };
 std::string_view to_string(ToolCallAction action);
 
 // `$.a.b` (members from the arguments object down): the value there, read as text (a string
@@ -67,6 +68,14 @@ struct ToolCallDecision {
 // Arguments that are not a JSON object cannot be checked against `where` or redacted: an entry
 // that needs them then matches (fails closed) and says so in the reason.
 ToolCallDecision decide_tool_call(const ToolCallControl& control, const ToolCall& call);
+
+// Settles a require_approval decision: allow when an approver granted this call, otherwise
+// deny with `reason` extended by how to get it approved. Without one, such calls are refused.
+using ApprovalResolver = std::function<ToolCallAction(const ToolCall& call, std::string& reason)>;
+
+// decide_tool_call, with a require_approval outcome settled by `resolver`.
+ToolCallDecision decide_tool_call(const ToolCallControl& control, const ToolCall& call,
+                                  const ApprovalResolver& resolver);
 
 // Parses "$.a.b" into members; nullopt when it is not that form.
 std::optional<std::vector<std::string>> parse_argument_path(std::string_view path);

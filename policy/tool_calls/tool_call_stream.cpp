@@ -49,9 +49,10 @@ constexpr int64_t kLegacyFunctionCall = -1;  // chat's `function_call`, held bes
 }  // namespace
 
 ToolCallStreamFilter::ToolCallStreamFilter(const ToolCallControl& control, std::string rule,
-                                           std::string_view path)
+                                           std::string_view path, ApprovalResolver resolver)
     : control_(control),
       rule_(std::move(rule)),
+      resolver_(std::move(resolver)),
       responses_(endpoint_of(path) == "/v1/responses"),
       parser_(kMaxHeldBytes) {}
 
@@ -139,7 +140,8 @@ void ToolCallStreamFilter::release_chat(const json* finish_chunk, std::string& o
     json legacy;
     bool changed = false;
     for (auto& [index, call] : chat_calls_) {
-        ToolCallDecision decision = decide_tool_call(control_, {call.name, call.arguments});
+        ToolCallDecision decision =
+            decide_tool_call(control_, {call.name, call.arguments}, resolver_);
         if (decision.action == ToolCallAction::redact) {
             call.arguments.swap(decision.arguments);
             changed = true;
@@ -247,7 +249,7 @@ void ToolCallStreamFilter::on_responses(const SseEvent& event, std::string& out)
 void ToolCallStreamFilter::release_responses_item(const json& item, std::string& out) {
     auto found = item_tool_call(item);
     ToolCallDecision decision =
-        found ? decide_tool_call(control_, found->call) : ToolCallDecision{};
+        found ? decide_tool_call(control_, found->call, resolver_) : ToolCallDecision{};
     ToolCallRecord record{found ? found->call.name : "", found ? found->call.arguments : "",
                           decision.action, decision.reason};
     const int64_t index = held_output_;

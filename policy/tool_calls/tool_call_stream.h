@@ -31,7 +31,8 @@ public:
     static constexpr std::size_t kMaxHeldBytes = 16 * 1024 * 1024;
 
     // `control` must outlive the filter.
-    ToolCallStreamFilter(const ToolCallControl& control, std::string rule, std::string_view path);
+    ToolCallStreamFilter(const ToolCallControl& control, std::string rule, std::string_view path,
+                         ApprovalResolver resolver = {});
 
     // Appends what the client may get of `bytes` to `out`. False once failed (`out` then ends
     // with the error event).
@@ -62,6 +63,7 @@ private:
 
     const ToolCallControl& control_;
     std::string rule_;
+    ApprovalResolver resolver_;
     bool responses_ = false;
     SseParser parser_;
     bool failed_ = false;

@@ -26,8 +26,13 @@ rules:
       - tools: [run_shell]
         where: {"$.command": '^sudo\b'}
         action: deny
+      - tools: [run_shell]
+        where: {"$.command": '^deploy '}
+        action: require_approval
 YAML
-e2e_write_config "policy: $POLICY"
+e2e_write_config "policy: $POLICY
+approvals:
+  timeout: 5s"
 check "policy check accepts tool_calls" "$E2E_BIN_DIR/sluicectl" policy check "$POLICY"
 start_upstream || exit 1
 start_sluiced || exit 1
@@ -69,6 +74,23 @@ expect_eq "the audit lists refused calls with rule entry and excerpt" \
 expect_eq "and allowed ones" \
     "$(audit_query 'sorted({c["decision"] for r in records for c in r.get("tool_calls", [])})')" \
     "['allow', 'deny']"
+
+# A call that needs approval: refused with an approval id; once approved, the identical call
+# runs the next time the model proposes it, once.
+out="$(agent "deploy production" plain)"
+expect_contains "a call needing approval does not run" "$out" '"ran":0'
+id="$(python3 -c 'import json,re,sys; print(re.search(r"approval id (\S+)", json.loads(sys.argv[1])["finalOutput"]).group(1))' "$out")"
+expect_contains "the agent is told how to get it approved" "$out" "sluicectl approvals approve $id"
+out="$(agent "deploy production" plain)"
+expect_contains "not before it is approved" "$out" '"ran":0'
+check "root approves the call" "$E2E_BIN_DIR/sluicectl" --config "$E2E_CONFIG" approvals approve "$id" --reason "release 7"
+out="$(agent "deploy production" stream)"
+expect_contains "after approval the identical call runs" "$out" '"ran":1'
+expect_eq "with the arguments approved" "$(cat "$RAN")" "deploy production"
+out="$(agent "deploy production" plain)"
+expect_contains "once" "$out" '"ran":0'
+out="$(agent "deploy staging" plain)"
+expect_contains "another call is not covered by that approval" "$out" '"ran":0'
 
 # What a tool returns is prompt text in the agent's next request: masked, or refused.
 out="$(agent "cat secret.txt" plain)"

@@ -74,7 +74,8 @@ TEST(ToolCalls, BadEntriesAreRefusedWithOneLine) {
         EXPECT_EQ(result.error.find('\n'), std::string::npos);
         return result.error;
     };
-    EXPECT_NE(error("{tools: [x], action: maybe}").find("must be allow, deny or redact"),
+    EXPECT_NE(error("{tools: [x], action: maybe}")
+                  .find("must be allow, deny, redact or require_approval"),
               std::string::npos);
     EXPECT_NE(error("{where: {command: x}, action: deny}").find("is not a path"),
               std::string::npos);
