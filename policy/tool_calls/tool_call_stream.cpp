@@ -1,5 +1,7 @@
 #include "policy/tool_calls/tool_call_stream.h"
 
+#include <optional>
+
 namespace sluice {
 
 namespace {
@@ -42,6 +44,22 @@ std::string_view endpoint_of(std::string_view path) {
     if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
     while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
     return path;
+}
+
+// The value of an event's "sequence_number" member, read without parsing the event: inside a
+// string the quotes would be escaped, and no nested object of these events has that member.
+std::optional<int64_t> sequence_number_of(std::string_view data) {
+    constexpr std::string_view kKey = "\"sequence_number\":";
+    const auto at = data.find(kKey);
+    if (at == std::string_view::npos) return std::nullopt;
+    std::size_t i = at + kKey.size();
+    while (i < data.size() && data[i] == ' ') ++i;
+    int64_t value = 0;
+    const std::size_t start = i;
+    for (; i < data.size() && data[i] >= '0' && data[i] <= '9' && i - start < 18; ++i)
+        value = value * 10 + (data[i] - '0');
+    if (i == start) return std::nullopt;
+    return value;
 }
 
 constexpr int64_t kLegacyFunctionCall = -1;  // chat's `function_call`, held beside tool calls
@@ -87,6 +105,10 @@ void ToolCallStreamFilter::on_chat(const SseEvent& event, std::string& out) {
         emit_raw(event, out);
         return;
     }
+    // Most events are text: without a call's member name they cannot start or carry one.
+    if (held_.empty() && event.data.find("\"tool_calls\"") == std::string::npos &&
+        event.data.find("\"function_call\"") == std::string::npos)
+        return emit_raw(event, out);
     json chunk = json::parse(event.data, nullptr, false);
     const json* choices = member(chunk, "choices");
     if (chunk.is_discarded() || !choices || !choices->is_array()) {
@@ -208,6 +230,13 @@ void ToolCallStreamFilter::release_chat(const json* finish_chunk, std::string& o
 }
 
 void ToolCallStreamFilter::on_responses(const SseEvent& event, std::string& out) {
+    // Before anything was replaced, only an added call item needs reading: the rest pass as
+    // they are, keeping count of their sequence numbers.
+    if (held_.empty() && replacements_.empty() &&
+        event.data.find("\"response.output_item.added\"") == std::string::npos) {
+        if (auto number = sequence_number_of(event.data)) next_sequence_ = *number + 1;
+        return emit_raw(event, out);
+    }
     json data = json::parse(event.data, nullptr, false);
     if (data.is_discarded() || !data.is_object()) {
         if (!held_.empty()) return fail("an event of a held tool call is not JSON", out);
