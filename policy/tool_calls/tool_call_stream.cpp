@@ -99,9 +99,14 @@ void ToolCallStreamFilter::on_event(const SseEvent& event, std::string& out) {
         on_chat(event, out);
 }
 
+void ToolCallStreamFilter::hold(const SseEvent& event, json data) {
+    held_bytes_ += event.data.size();
+    held_.push_back({event.event, std::move(data)});
+}
+
 void ToolCallStreamFilter::on_chat(const SseEvent& event, std::string& out) {
     if (event.data == "[DONE]") {
-        if (!held_.empty()) release_chat(nullptr, out);
+        if (!held_.empty()) release_chat(out);
         emit_raw(event, out);
         return;
     }
@@ -115,125 +120,142 @@ void ToolCallStreamFilter::on_chat(const SseEvent& event, std::string& out) {
         if (!held_.empty()) return fail("a chunk of a held tool call is not a chat chunk", out);
         return emit_raw(event, out);
     }
-    const bool has_calls = std::any_of(choices->begin(), choices->end(), carries_calls);
-    if (!has_calls) {
-        if (held_.empty()) return emit_raw(event, out);
-        for (const auto& choice : *choices) {
-            if (int_or(choice, "index", 0) != held_choice_) continue;
-            if (finishes(choice)) return release_chat(&chunk, out);
-            if (const json* delta = member(choice, "delta"))
-                held_content_ += string_or(*delta, "content");
-            held_bytes_ += event.data.size();
-            held_.push_back({event.event, std::move(chunk)});
-            return;
+    if (held_.empty() && std::none_of(choices->begin(), choices->end(), carries_calls))
+        return emit_raw(event, out);
+    for (const auto& choice : *choices) {
+        const int64_t index = int_or(choice, "index", 0);
+        const json* delta = member(choice, "delta");
+        if (carries_calls(choice)) {
+            if (finished_choices_.count(index))
+                return fail("a tool call delta after its choice finished", out);
+            HeldChoice& held = chat_choices_[index];
+            held.had_role |= member(*delta, "role") != nullptr;
+            auto add = [&](const json& call, int64_t call_index) {
+                HeldChatCall& c = held.calls[call_index];
+                if (auto id = string_or(call, "id"); !id.empty()) c.id = id;
+                if (auto type = string_or(call, "type"); !type.empty()) c.type = type;
+                const json* fields = member(call, "function");
+                if (!fields) fields = member(call, "custom");
+                if (!fields) fields = &call;  // legacy function_call
+                c.name += string_or(*fields, "name");
+                c.arguments += string_or(*fields, "arguments") + string_or(*fields, "input");
+            };
+            if (const json* calls = member(*delta, "tool_calls"); calls && calls->is_array())
+                for (const auto& call : *calls) add(call, int_or(call, "index", 0));
+            if (const json* call = member(*delta, "function_call")) add(*call, kLegacyFunctionCall);
         }
-        return emit_raw(event, out);  // another choice's chunk, or the usage chunk
+        auto held = chat_choices_.find(index);
+        if (held == chat_choices_.end()) continue;
+        if (delta) held->second.content += string_or(*delta, "content");
+        if (finishes(choice)) {
+            held->second.finished = true;
+            held->second.finish_reason = choice["finish_reason"];
+        }
     }
-    if (choices->size() != 1) return fail("tool calls for several choices in one chunk", out);
-    const json& choice = choices->front();
-    const int64_t index = int_or(choice, "index", 0);
-    if (!held_.empty() && index != held_choice_) release_chat(nullptr, out);
-    held_choice_ = index;
-    const json& delta = *member(choice, "delta");
-    auto add = [&](const json& call, int64_t call_index) {
-        HeldChatCall& held = chat_calls_[call_index];
-        if (auto id = string_or(call, "id"); !id.empty()) held.id = id;
-        if (auto type = string_or(call, "type"); !type.empty()) held.type = type;
-        const json* fields = member(call, "function");
-        if (!fields) fields = member(call, "custom");
-        if (!fields) fields = &call;  // legacy function_call
-        held.name += string_or(*fields, "name");
-        held.arguments += string_or(*fields, "arguments") + string_or(*fields, "input");
-    };
-    if (const json* calls = member(delta, "tool_calls"); calls && calls->is_array())
-        for (const auto& call : *calls) add(call, int_or(call, "index", 0));
-    if (const json* call = member(delta, "function_call")) add(*call, kLegacyFunctionCall);
-    held_content_ += string_or(delta, "content");
-    held_bytes_ += event.data.size();
-    const bool finished = finishes(choice);
-    held_.push_back({event.event, std::move(chunk)});
+    hold(event, std::move(chunk));
     if (held_bytes_ > kMaxHeldBytes) return fail("a tool call is larger than the hold limit", out);
-    if (finished) release_chat(nullptr, out);
+    if (std::all_of(chat_choices_.begin(), chat_choices_.end(),
+                    [](const auto& entry) { return entry.second.finished; }))
+        release_chat(out);
 }
 
-void ToolCallStreamFilter::release_chat(const json* finish_chunk, std::string& out) {
-    std::vector<ToolCallRecord> refused;
-    json kept = json::array();
-    json legacy;
+void ToolCallStreamFilter::release_chat(std::string& out) {
+    struct Outcome {
+        json kept = json::array();
+        json legacy;
+        std::vector<ToolCallRecord> refused;
+    };
+    std::map<int64_t, Outcome> outcomes;
     bool changed = false;
-    for (auto& [index, call] : chat_calls_) {
-        ToolCallDecision decision =
-            decide_tool_call(control_, {call.name, call.arguments}, resolver_);
-        if (decision.action == ToolCallAction::redact) {
-            call.arguments.swap(decision.arguments);
-            changed = true;
+    for (auto& [choice_index, choice] : chat_choices_) {
+        Outcome& outcome = outcomes[choice_index];
+        for (auto& [index, call] : choice.calls) {
+            ToolCallDecision decision =
+                decide_tool_call(control_, {call.name, call.arguments}, resolver_);
+            if (decision.action == ToolCallAction::redact) {
+                call.arguments.swap(decision.arguments);
+                changed = true;
+            }
+            ToolCallRecord record{call.name, call.arguments, decision.action, decision.reason};
+            if (decision.action == ToolCallAction::deny) {
+                outcome.refused.push_back(record);
+                changed = true;
+            } else if (index == kLegacyFunctionCall) {
+                outcome.legacy = {{"name", call.name}, {"arguments", call.arguments}};
+            } else {
+                const bool custom = call.type == "custom";
+                json fields = {{"name", call.name},
+                               {custom ? "input" : "arguments", call.arguments}};
+                outcome.kept.push_back({{"index", outcome.kept.size()},
+                                        {"id", call.id},
+                                        {"type", call.type.empty() ? "function" : call.type},
+                                        {custom ? "custom" : "function", std::move(fields)}});
+            }
+            calls_.push_back(std::move(record));
         }
-        ToolCallRecord record{
-            call.name,
-            decision.action == ToolCallAction::redact ? decision.arguments : call.arguments,
-            decision.action, decision.reason};
-        if (decision.action == ToolCallAction::deny) {
-            refused.push_back(record);
-            changed = true;
-        } else if (index == kLegacyFunctionCall) {
-            legacy = {{"name", call.name}, {"arguments", call.arguments}};
-        } else {
-            const bool custom = call.type == "custom";
-            json fields = {{"name", call.name}, {custom ? "input" : "arguments", call.arguments}};
-            kept.push_back({{"index", kept.size()},
-                            {"id", call.id},
-                            {"type", call.type.empty() ? "function" : call.type},
-                            {custom ? "custom" : "function", std::move(fields)}});
-        }
-        calls_.push_back(std::move(record));
     }
     if (!changed) {
         for (auto& held : held_) emit(held.event, std::move(held.data), out);
-        if (finish_chunk) emit("", *finish_chunk, out);
     } else {
-        json base = held_.front().data;
-        const json* first_delta = member(base["choices"][0], "delta");
-        const bool had_role = first_delta && member(*first_delta, "role");
-        const bool any_kept = !kept.empty() || !legacy.is_null();
-        auto chunk_with = [&](json delta, json finish_reason) {
-            json chunk = base;
-            chunk["choices"] = json::array({{{"index", held_choice_},
-                                             {"delta", std::move(delta)},
-                                             {"logprobs", nullptr},
-                                             {"finish_reason", std::move(finish_reason)}}});
-            return chunk;
-        };
-        if (any_kept) {
-            json delta = json::object();
-            if (had_role) delta["role"] = "assistant";
-            if (!kept.empty()) delta["tool_calls"] = std::move(kept);
-            if (!legacy.is_null()) delta["function_call"] = std::move(legacy);
-            emit("", chunk_with(std::move(delta), nullptr), out);
+        // The held chunks without the held choices' deltas and finish (other choices' text
+        // stays where it was), then per held choice its kept calls, its text with the
+        // explanation, and its finish.
+        const json base = held_.front().data;
+        for (auto& held : held_) {
+            json& choices = held.data["choices"];
+            json rest = json::array();
+            for (auto& choice : choices)
+                if (!chat_choices_.count(int_or(choice, "index", 0))) rest.push_back(choice);
+            const bool usage = held.data.contains("usage") && !held.data["usage"].is_null();
+            if (rest.empty() && !usage) continue;
+            choices = std::move(rest);
+            emit(held.event, std::move(held.data), out);
         }
-        if (!refused.empty()) {
-            json delta = {{"content", (held_content_.empty() ? "" : held_content_ + "\n\n") +
-                                          refusal_explanation(refused, rule_)}};
-            if (had_role && !any_kept) delta["role"] = "assistant";
-            emit("", chunk_with(std::move(delta), nullptr), out);
+        for (auto& [choice_index, outcome] : outcomes) {
+            const HeldChoice& choice = chat_choices_[choice_index];
+            auto chunk_with = [&](json delta, json finish_reason) {
+                json chunk = base;
+                chunk.erase("usage");
+                chunk["choices"] = json::array({{{"index", choice_index},
+                                                 {"delta", std::move(delta)},
+                                                 {"logprobs", nullptr},
+                                                 {"finish_reason", std::move(finish_reason)}}});
+                return chunk;
+            };
+            const bool any_kept = !outcome.kept.empty() || !outcome.legacy.is_null();
+            json opening = json::object();
+            if (choice.had_role) opening["role"] = "assistant";
+            if (any_kept) {
+                json delta = opening;
+                if (!outcome.kept.empty()) delta["tool_calls"] = std::move(outcome.kept);
+                if (!outcome.legacy.is_null()) delta["function_call"] = std::move(outcome.legacy);
+                emit("", chunk_with(std::move(delta), nullptr), out);
+            }
+            std::string text = choice.content;
+            if (!outcome.refused.empty())
+                text += (text.empty() ? "" : "\n\n") + refusal_explanation(outcome.refused, rule_);
+            if (!text.empty()) {
+                json delta = any_kept ? json::object() : opening;
+                delta["content"] = std::move(text);
+                emit("", chunk_with(std::move(delta), nullptr), out);
+            }
+            json finish =
+                choice.finish_reason.is_null() ? json("tool_calls") : choice.finish_reason;
+            emit("", chunk_with(json::object(), any_kept ? finish : json("stop")), out);
         }
-        json finish = finish_chunk ? *finish_chunk : chunk_with(json::object(), "tool_calls");
-        for (auto& choice : finish["choices"])
-            if (int_or(choice, "index", 0) == held_choice_ && !any_kept)
-                choice["finish_reason"] = "stop";
-        emit("", std::move(finish), out);
     }
+    for (const auto& entry : chat_choices_) finished_choices_[entry.first] = true;
     held_.clear();
     held_bytes_ = 0;
-    chat_calls_.clear();
-    held_content_.clear();
-    held_choice_ = -1;
+    chat_choices_.clear();
 }
 
 void ToolCallStreamFilter::on_responses(const SseEvent& event, std::string& out) {
     // Before anything was replaced, only an added call item needs reading: the rest pass as
     // they are, keeping count of their sequence numbers.
     if (held_.empty() && replacements_.empty() &&
-        event.data.find("\"response.output_item.added\"") == std::string::npos) {
+        event.data.find("\"response.output_item.added\"") == std::string::npos &&
+        event.data.find("_call\"") == std::string::npos) {
         if (auto number = sequence_number_of(event.data)) next_sequence_ = *number + 1;
         return emit_raw(event, out);
     }
@@ -244,95 +266,141 @@ void ToolCallStreamFilter::on_responses(const SseEvent& event, std::string& out)
     }
     const std::string type = string_or(data, "type");
     const int64_t output_index = int_or(data, "output_index", -1);
-    if (!held_.empty()) {
-        held_bytes_ += event.data.size();
+    const bool call_added = type == "response.output_item.added" && data.contains("item") &&
+                            item_tool_call(data["item"]);
+    if (!held_.empty() || call_added) {
+        if (call_added) pending_items_[output_index] = true;
+        if (type == "response.output_item.done" &&
+            (pending_items_.erase(output_index) ||
+             (data.contains("item") && item_tool_call(data["item"]))))
+            done_items_[output_index] = data.contains("item") ? data["item"] : json();
+        hold(event, std::move(data));
         if (held_bytes_ > kMaxHeldBytes)
             return fail("a tool call is larger than the hold limit", out);
-        const bool done = type == "response.output_item.done" && output_index == held_output_;
-        json item = done ? data["item"] : json();
-        held_.push_back({event.event, std::move(data)});
-        if (done) release_responses_item(item, out);
-        return;
-    }
-    if (type == "response.output_item.added" && data.contains("item") &&
-        item_tool_call(data["item"])) {
-        held_output_ = output_index;
-        held_bytes_ = event.data.size();
-        held_.push_back({event.event, std::move(data)});
+        if (pending_items_.empty()) release_responses(out);
         return;
     }
     if (json* response = data.contains("response") ? &data["response"] : nullptr;
-        response && !replacements_.empty() && response->is_object() &&
-        response->contains("output") && (*response)["output"].is_array()) {
-        json& output = (*response)["output"];
-        for (auto& [index, item] : replacements_)
-            if (index >= 0 && static_cast<std::size_t>(index) < output.size())
-                output[static_cast<std::size_t>(index)] = item;
+        response && response->is_object() && response->contains("output") &&
+        (*response)["output"].is_array()) {
+        settle_output((*response)["output"]);
         return emit(event.event, std::move(data), out);
+    }
+    if (type == "response.output_item.done" && data.contains("item")) {
+        // A call item done without having been added as one: decided now, like any other.
+        if (json instead = decide_item(output_index, data["item"]); !instead.is_null()) {
+            replacements_[output_index] = instead;
+            return emit_replacement(output_index, instead, out);
+        }
     }
     if (renumber_) return emit(event.event, std::move(data), out);
     next_sequence_ = int_or(data, "sequence_number", next_sequence_ - 1) + 1;
     emit_raw(event, out);
 }
 
-void ToolCallStreamFilter::release_responses_item(const json& item, std::string& out) {
+void ToolCallStreamFilter::release_responses(std::string& out) {
+    std::map<int64_t, json> replaced;  // output index → the item the agent gets instead
+    for (const auto& [index, item] : done_items_)
+        if (json instead = decide_item(index, item); !instead.is_null())
+            replaced[index] = std::move(instead);
+    for (auto& held : held_) {
+        const int64_t index = int_or(held.data, "output_index", -1);
+        auto it = replaced.find(index);
+        if (it == replaced.end()) {
+            emit(held.event, std::move(held.data), out);
+        } else if (string_or(held.data, "type") == "response.output_item.done") {
+            emit_replacement(index, it->second, out);
+            replacements_[index] = it->second;
+        }  // the replaced item's other events are dropped
+    }
+    held_.clear();
+    held_bytes_ = 0;
+    done_items_.clear();
+}
+
+json ToolCallStreamFilter::decide_item(int64_t index, const json& item) {
     auto found = item_tool_call(item);
-    ToolCallDecision decision =
-        found ? decide_tool_call(control_, found->call, resolver_) : ToolCallDecision{};
-    ToolCallRecord record{found ? found->call.name : "", found ? found->call.arguments : "",
-                          decision.action, decision.reason};
-    const int64_t index = held_output_;
-    auto item_event = [&](const char* type, json value) {
-        emit(type, {{"type", type}, {"output_index", index}, {"item", std::move(value)}}, out);
-    };
+    if (!found) {
+        // Added as a call, done as something else: nothing the agent could run is let by
+        // unread.
+        if (string_or(item, "type") == "message" || !item.is_object()) return nullptr;
+        return explanation_item("msg_sluice_" + string_or(item, "id"),
+                                "sluice withheld an output item it could not read");
+    }
+    ToolCallDecision decision = decide_tool_call(control_, found->call, resolver_);
+    ToolCallRecord record{found->call.name, found->call.arguments, decision.action,
+                          decision.reason};
+    json instead;
     if (decision.action == ToolCallAction::allow) {
-        for (auto& held : held_) emit(held.event, std::move(held.data), out);
+        allowed_arguments_[index] = found->call.arguments;
     } else if (decision.action == ToolCallAction::redact && found->arguments_key) {
-        json redacted = item;
-        redacted[found->arguments_key] = decision.arguments;
+        instead = item;
+        instead[found->arguments_key] = decision.arguments;
         record.arguments = decision.arguments;
-        json added = redacted;
-        added["status"] = "in_progress";
-        item_event("response.output_item.added", std::move(added));
-        item_event("response.output_item.done", redacted);
-        replacements_[index] = std::move(redacted);
-        renumber_ = true;
     } else {
         if (decision.action == ToolCallAction::redact) {
             record.action = ToolCallAction::deny;  // a built-in's action cannot be redacted
             record.reason += ", arguments cannot be redacted";
         }
-        const std::string text = refusal_explanation({record}, rule_);
-        const std::string id = "msg_sluice_" + string_or(item, "id");
-        json message = explanation_item(id, text);
-        json opening = message;
-        opening["status"] = "in_progress";
-        opening["content"] = json::array();
-        item_event("response.output_item.added", std::move(opening));
-        auto part_event = [&](const char* type, const char* key, json value) {
-            json data = {{"type", type},
-                         {"item_id", id},
-                         {"output_index", index},
-                         {"content_index", 0},
-                         {key, std::move(value)}};
-            if (std::string_view(type).starts_with("response.output_text."))
-                data["logprobs"] = json::array();
-            emit(type, std::move(data), out);
-        };
-        const json empty_part = {
-            {"type", "output_text"}, {"text", ""}, {"annotations", json::array()}};
-        part_event("response.content_part.added", "part", empty_part);
-        part_event("response.output_text.delta", "delta", text);
-        part_event("response.output_text.done", "text", text);
-        part_event("response.content_part.done", "part", message["content"][0]);
-        item_event("response.output_item.done", message);
-        replacements_[index] = std::move(message);
-        renumber_ = true;
+        instead = explanation_item("msg_sluice_" + string_or(item, "id"),
+                                   refusal_explanation({record}, rule_));
     }
     calls_.push_back(std::move(record));
-    held_.clear();
-    held_bytes_ = 0;
-    held_output_ = -1;
+    return instead;
+}
+
+void ToolCallStreamFilter::settle_output(json& output) {
+    for (std::size_t i = 0; i < output.size(); ++i) {
+        const auto index = static_cast<int64_t>(i);
+        if (auto it = replacements_.find(index); it != replacements_.end()) {
+            output[i] = it->second;
+            continue;
+        }
+        auto found = item_tool_call(output[i]);
+        if (!found) continue;
+        if (auto it = allowed_arguments_.find(index);
+            it != allowed_arguments_.end() && it->second == found->call.arguments)
+            continue;
+        if (json instead = decide_item(index, output[i]); !instead.is_null()) {
+            replacements_[index] = instead;
+            output[i] = std::move(instead);
+        }
+    }
+}
+
+void ToolCallStreamFilter::emit_replacement(int64_t index, const json& item, std::string& out) {
+    renumber_ = true;
+    auto item_event = [&](const char* type, json value) {
+        emit(type, {{"type", type}, {"output_index", index}, {"item", std::move(value)}}, out);
+    };
+    json opening = item;
+    opening["status"] = "in_progress";
+    if (string_or(item, "type") != "message") {  // a redacted call: added, then done
+        item_event("response.output_item.added", std::move(opening));
+        item_event("response.output_item.done", item);
+        return;
+    }
+    opening["content"] = json::array();
+    item_event("response.output_item.added", std::move(opening));
+    const std::string id = string_or(item, "id");
+    const json& part = item["content"][0];
+    auto part_event = [&](const char* type, const char* key, json value) {
+        json data = {{"type", type},
+                     {"item_id", id},
+                     {"output_index", index},
+                     {"content_index", 0},
+                     {key, std::move(value)}};
+        if (std::string_view(type).starts_with("response.output_text."))
+            data["logprobs"] = json::array();
+        emit(type, std::move(data), out);
+    };
+    json empty_part = part;
+    empty_part["text"] = "";
+    part_event("response.content_part.added", "part", std::move(empty_part));
+    part_event("response.output_text.delta", "delta", part["text"]);
+    part_event("response.output_text.done", "text", part["text"]);
+    part_event("response.content_part.done", "part", part);
+    item_event("response.output_item.done", item);
 }
 
 void ToolCallStreamFilter::emit(std::string_view event, json data, std::string& out) {

@@ -3,6 +3,8 @@
 // pieces split anywhere.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "policy/policy_loader.h"
 #include "policy/sse_parser.h"
 #include "policy/tool_calls/tool_call_answer.h"
@@ -284,6 +286,90 @@ TEST(ToolCalls, StreamedArgumentsSplitAnywhereAreDecidedWhole) {
     std::vector<std::string> bytes;
     for (char c : denied) bytes.emplace_back(1, c);
     EXPECT_EQ(run("/v1/chat/completions", chat_stream("run_shell", bytes), 0).calls_args, "");
+}
+
+// Choices of an n > 1 answer interleave, and Responses call items may overlap: a call is never
+// decided on part of its arguments, nor passed undecided because another call was held.
+TEST(ToolCalls, InterleavedChoicesAndOverlappingItemsAreEachDecidedWhole) {
+    auto chunk = [](int choice, json delta, json finish) {
+        return "data: " +
+               json{{"id", "c"},
+                    {"object", "chat.completion.chunk"},
+                    {"choices",
+                     json::array(
+                         {{{"index", choice}, {"delta", delta}, {"finish_reason", finish}}})}}
+                   .dump() +
+               "\n\n";
+    };
+    auto call_delta = [](const std::string& args, bool first) {
+        json call = {{"index", 0}, {"function", {{"arguments", args}}}};
+        if (first) {
+            call["id"] = "call_x";
+            call["type"] = "function";
+            call["function"]["name"] = "run_shell";
+        }
+        return json{{"tool_calls", json::array({call})}};
+    };
+    std::string stream = chunk(0, call_delta(R"({"command":"rm -)", true), nullptr) +
+                         chunk(1, call_delta(R"({"command":"ls"})", true), nullptr) +
+                         chunk(1, json::object(), "tool_calls") +
+                         chunk(0, call_delta(R"(rf /"})", false), nullptr) +
+                         chunk(0, json::object(), "tool_calls") + "data: [DONE]\n\n";
+    for (std::size_t cut = 0; cut <= stream.size(); cut += 17) {
+        ToolCallStreamFilter filter(*control(), "agents", "/v1/chat/completions");
+        std::string out;
+        ASSERT_TRUE(filter.feed(stream.substr(0, cut), out));
+        ASSERT_TRUE(filter.feed(stream.substr(cut), out));
+        ASSERT_TRUE(filter.finish(out));
+        std::map<int, std::string> args;
+        std::map<int, std::string> finish;
+        SseParser parser;
+        parser.feed(out, [&](const SseEvent& e) {
+            if (e.data == "[DONE]") return;
+            const json chunk = json::parse(e.data);
+            for (const auto& choice : chunk["choices"]) {
+                const int index = choice["index"];
+                if (choice["delta"].contains("tool_calls"))
+                    for (const auto& call : choice["delta"]["tool_calls"])
+                        args[index] += call["function"].value("arguments", "");
+                if (!choice["finish_reason"].is_null()) finish[index] = choice["finish_reason"];
+            }
+        });
+        EXPECT_EQ(args[0], "") << cut;
+        EXPECT_EQ(finish[0], "stop");
+        EXPECT_EQ(args[1], R"({"command":"ls"})");
+        EXPECT_EQ(finish[1], "tool_calls");
+        ASSERT_EQ(filter.calls().size(), 2u);
+    }
+
+    // Responses: item 1 is added while item 0 is held; both are decided.
+    int seq = 0;
+    auto ev = [&](const std::string& type, json body) {
+        body["type"] = type;
+        body["sequence_number"] = seq++;
+        return "event: " + type + "\ndata: " + body.dump() + "\n\n";
+    };
+    auto item = [](const std::string& id, const std::string& args) {
+        return json{{"type", "function_call"}, {"id", id},          {"call_id", id},
+                    {"name", "run_shell"},     {"arguments", args}, {"status", "completed"}};
+    };
+    const std::string denied = R"({"command":"rm -rf /"})", allowed = R"({"command":"ls"})";
+    std::string events =
+        ev("response.output_item.added", {{"output_index", 0}, {"item", item("a", "")}}) +
+        ev("response.output_item.added", {{"output_index", 1}, {"item", item("b", "")}}) +
+        ev("response.function_call_arguments.delta", {{"output_index", 1}, {"delta", denied}}) +
+        ev("response.function_call_arguments.delta", {{"output_index", 0}, {"delta", allowed}}) +
+        ev("response.output_item.done", {{"output_index", 0}, {"item", item("a", allowed)}}) +
+        ev("response.output_item.done", {{"output_index", 1}, {"item", item("b", denied)}}) +
+        ev("response.completed",
+           {{"response", {{"output", json::array({item("a", allowed), item("b", denied)})}}}});
+    ToolCallStreamFilter filter(*control(), "agents", "/v1/responses");
+    std::string out;
+    ASSERT_TRUE(filter.feed(events, out));
+    ASSERT_TRUE(filter.finish(out));
+    EXPECT_EQ(out.find("rm -rf"), std::string::npos);
+    EXPECT_NE(out.find(R"(\"command\":\"ls\")"), std::string::npos);
+    ASSERT_EQ(filter.calls().size(), 2u);
 }
 
 TEST(ToolCalls, AStreamCutInsideACallOrUnreadableFailsClosed) {
