@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 22, end to end with unmodified clients: the `@openai/agents` SDK (Responses API, plain
 # and streamed) running a shell tool, and the `openai` SDK's Chat Completions (plain and
-# streamed). An allowed call runs; a call refused by argument pattern or by a condition on an
+# streamed). An allowed call runs; a call refused by tool name, argument pattern or a condition on an
 # argument never runs and the run ends with the explanation; the audit lists each proposed
 # call with its decision; what the tool returns goes through block_prompts and masking on the
 # way back to the model.
@@ -29,6 +29,8 @@ rules:
       - tools: [run_shell]
         where: {"$.command": '^deploy '}
         action: require_approval
+      - tools: ["wipe_*"]
+        action: deny
 YAML
 e2e_write_config "policy: $POLICY
 approvals:
@@ -55,6 +57,13 @@ for mode in plain stream; do
         expect_contains "agents ($mode): '$prompt' ends with the explanation" "$out" \
             "sluice blocked the tool call run_shell (policy rule agents"
     done
+done
+
+for mode in plain stream; do
+    : >"$RAN"
+    out="$(run_client env TOOL_NAME=wipe_disk node "$E2E_NODE_DIR/clients/agent_shell.mjs" "ls" "$RAN" "$mode")"
+    expect_contains "agents ($mode): a tool refused by name never runs" "$out" '"ran":0'
+    expect_contains "agents ($mode): and the run says which" "$out" "blocked the tool call wipe_disk"
 done
 
 for mode in plain stream; do

@@ -1,5 +1,6 @@
 // Unmodified `@openai/agents` usage: an agent with a shell tool whose body records each command
-// it ran (in the file named by argv[3]). argv[2]: the prompt; argv[4] "stream": a streamed run.
+// it ran (in the file named by argv[3]). argv[2]: the prompt; argv[4] "stream": a streamed run;
+// TOOL_NAME names the tool (run_shell by default).
 import { Agent, run, tool, setTracingDisabled } from "@openai/agents";
 import { appendFileSync } from "node:fs";
 import { z } from "zod";
@@ -8,7 +9,7 @@ setTracingDisabled(true);  // tracing would export to the internet; this machine
 const [prompt, ranFile, mode] = process.argv.slice(2);
 let ran = 0;
 const runShell = tool({
-  name: "run_shell",
+  name: process.env.TOOL_NAME ?? "run_shell",
   description: "Run a shell command on this host",
   parameters: z.object({ command: z.string() }),
   execute: async ({ command }) => {
