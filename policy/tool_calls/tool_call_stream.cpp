@@ -211,7 +211,9 @@ void ToolCallStreamFilter::release_chat(std::string& out) {
             choices = std::move(rest);
             emit(held.event, std::move(held.data), out);
         }
-        for (auto& [choice_index, outcome] : outcomes) {
+        for (auto& entry : outcomes) {
+            const int64_t choice_index = entry.first;  // a plain name: lambdas below capture it
+            Outcome& outcome = entry.second;
             const HeldChoice& choice = chat_choices_[choice_index];
             auto chunk_with = [&](json delta, json finish_reason) {
                 json chunk = base;
