@@ -53,6 +53,9 @@ struct AuditRecord {
     // The approval hold of this request (docs/approvals.md): id, event, requester, approver,
     // decision, reason, scope, wait. Kind "approval" records carry one event each.
     std::optional<nlohmann::json> approval;
+    // The request's recording (docs/recording.md): {"mode","session","sha256"}, the hash of the
+    // recording's JSON text, which is also its file's name; or {"error"} when it was not stored.
+    std::optional<nlohmann::json> recording;
     double latency_ms = 0;
     double upstream_ttfb_ms = 0;
 

@@ -167,8 +167,10 @@ GateResult RequestGate::admit(const PolicyIdentity& identity, const GateRequest&
         return result;
     }
     result.reservation = PolicyReservation(state_, result.decision.reservation_id);
-    if (const auto index = result.decision.rule_index; index && *index < policy->rules.size())
+    if (const auto index = result.decision.rule_index; index && *index < policy->rules.size()) {
         result.masking = policy->rules[*index].masking;
+        result.record = policy->rules[*index].record;
+    }
     if (reading && !unreadable) result.reading = reading;
     if (body) {
         bool changed = false;

@@ -39,6 +39,8 @@ struct GateResult {
     bool body_rewritten = false;
     // The deciding rule's masking control; null when it masks nothing.
     std::shared_ptr<const masking::MaskingControl> masking;
+    // What the deciding rule records of this request (none when refused or no rule allowed it).
+    RecordMode record = RecordMode::none;
     // The one reading of the body the decision was made on (request_reading.h), with its texts
     // when a control scans them; masking reuses it unless the body was rewritten since. Null
     // when the body was not read (no policy, not JSON, encoded, over the scan limit).
