@@ -33,7 +33,9 @@ constexpr char kPlain = 0;
 constexpr char kSealed = 1;
 constexpr std::size_t kNonceBytes = 12;
 constexpr std::size_t kTagBytes = 16;
-constexpr int kZstdLevel = 3;
+// Level 1: recordings are JSON and compress well even so; higher levels cost the recorder
+// thread more CPU than they save on disk.
+constexpr int kZstdLevel = 1;
 // A recording larger than this after decompression is refused rather than allocated.
 constexpr std::size_t kMaxRecordingBytes = 512u * 1024 * 1024;
 
@@ -205,10 +207,11 @@ std::string RecordingStore::store(std::string_view json, uint64_t* file_bytes) c
     const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         throw std::runtime_error("cannot create " + temporary + ": " + std::strerror(errno));
+    // Not synced: the rename alone means a killed sluiced leaves a whole file or none, and a
+    // sync per recording cost more than the recording (docs/benchmarks.md) while the audit line
+    // naming it is not synced either.
     try {
         write_all(fd, bytes, temporary);
-        if (::fdatasync(fd) != 0)
-            throw std::runtime_error("cannot sync " + temporary + ": " + std::strerror(errno));
     } catch (...) {
         ::close(fd);
         ::unlink(temporary.c_str());

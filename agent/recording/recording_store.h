@@ -1,8 +1,8 @@
 // Recordings on disk (docs/recording.md): one file per recorded request in
 // state_dir/recordings, named by the SHA-256 of its JSON text (the hash the audit line carries),
 // zstd-compressed and, with a key file, sealed with AES-256-GCM. A file is written under a
-// temporary name, synced and renamed, so a crash never leaves a half-written recording under a
-// name the audit could claim. Directory 0700, files 0600: only sluiced's user and root read them.
+// temporary name and renamed, so a crash never leaves a half-written recording under a name the
+// audit could claim. Directory 0700, files 0600: only sluiced's user and root read them.
 #pragma once
 
 #include <chrono>
