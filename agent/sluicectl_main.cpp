@@ -16,6 +16,9 @@
 #include "agent/daemon/status_report.h"
 #include "agent/gate/policy_commands.h"
 #include "agent/loader/redirect_loader.h"
+#include "agent/recording/recording_store.h"
+#include "agent/recording/recording_verify.h"
+#include "agent/recording/session_commands.h"
 
 namespace {
 
@@ -58,9 +61,27 @@ Commands:
            path and its rotated files, and the public key in state_dir); names the first bad
            record. Exit 0 intact, 1 tampered (edited, deleted, reordered, missing file,
            forged checkpoint), 3 intact but with an unsealed tail (records after the last
-           checkpoint: sluiced running, killed, or the tail cut). Crashes are reported
+           checkpoint: sluiced running, killed, or the tail cut). Crashes are reported.
+           Each recording a line names is checked against its hash too (exit 1 if one does
+           not match; recordings retention removed are counted as missing)
   audit pubkey
            print the public key (PEM) that verifies this host's audit checkpoints
+  sessions list [--user U] [--since T] [--model M]
+           recorded sessions (a rule's `record: metadata | full`, docs/recording.md): one per
+           client connection or per run a client marks with an x-sluice-session header;
+           --since takes 2h, 1d or an RFC 3339 time
+  sessions show ID
+           a readable transcript: who, each request and answer, tool calls and their outputs,
+           tokens, decisions, event timing (ID: a session, a unique prefix, or a request id)
+  sessions replay ID [--speed N]
+           print the answers again with their original timing (N times faster)
+  sessions export ID --format jsonl|har
+           the session's recordings as JSON Lines, or as HAR 1.2 for browser dev tools
+  sessions resend ID --to URL [--cacert FILE]
+           send the recorded (masked) requests to URL, which must be given: never to the real
+           upstream by default (OPENAI_API_KEY, if set, is sent as the key); compares each
+           answer with the recorded one, exit 1 if any differs.
+           Recordings are readable by root (and sluiced's user) only
   unload   detach every program this config's sluiced attached and remove its pins
            (connections to the targets then go out directly again)
   doctor [--json]
@@ -175,7 +196,7 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (command == "policy" || command == "doctor" || command == "approvals" ||
-            command == "audit") {
+            command == "audit" || command == "sessions") {
             command_args.push_back(arg);
         } else if (arg == "--config" && i + 1 < argc) {
             config_path = argv[++i];
@@ -222,14 +243,31 @@ int main(int argc, char** argv) {
         if (command == "policy") return run_policy_command(config, command_args);
         if (command == "doctor") return run_doctor(config, command_args);
         if (command == "approvals") return run_approvals_command(config, command_args);
+        if (command == "sessions")
+            return sluice::run_sessions_command(config.state_dir + "/recordings",
+                                                config.recording.key_file, command_args);
         if (command == "audit") {
             const std::string verb = command_args.empty() ? "" : command_args.front();
             const std::vector<std::string> rest(
                 command_args.begin() + (command_args.empty() ? 0 : 1), command_args.end());
-            if (verb == "verify")
+            if (verb == "verify") {
+                const auto check_recordings = [&](const std::vector<sluice::AuditFileText>& files) {
+                    std::string key;
+                    if (!config.recording.key_file.empty())
+                        key = sluice::load_recording_key(config.recording.key_file);
+                    const sluice::RecordingStore store(config.state_dir + "/recordings", key,
+                                                       false);
+                    int exit = 0;
+                    std::fputs(
+                        sluice::describe(sluice::check_recordings(files, store), exit).c_str(),
+                        stdout);
+                    return exit;
+                };
                 return sluice::run_audit_verify(
                     rest, config.audit.path,
-                    config.state_dir + "/" + std::string(sluice::kAuditPublicKeyFile));
+                    config.state_dir + "/" + std::string(sluice::kAuditPublicKeyFile),
+                    check_recordings);
+            }
             if (verb == "pubkey" && rest.empty()) return sluice::run_audit_pubkey(config.state_dir);
             std::fprintf(stderr,
                          "sluicectl audit: expected `verify [FILE...] [--pubkey FILE]` or `pubkey` "

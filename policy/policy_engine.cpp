@@ -26,6 +26,18 @@ std::string_view to_string(PolicyAction action) {
     return "deny";
 }
 
+std::string_view to_string(RecordMode mode) {
+    switch (mode) {
+        case RecordMode::none:
+            return "none";
+        case RecordMode::metadata:
+            return "metadata";
+        case RecordMode::full:
+            return "full";
+    }
+    return "none";
+}
+
 const ModelPrice* Policy::price_for(std::string_view model) const {
     for (const auto& price : prices)
         if (glob_match(price.model, model)) return &price;
@@ -693,6 +705,10 @@ std::string explain(const Policy& policy, const PolicyIdentity& identity,
     if (d.clamp_max_tokens)
         out += "max tokens clamped to: " + std::to_string(*d.clamp_max_tokens) + "\n";
     for (const auto& s : d.skipped_controls) out += "skipped (fail_mode open): " + s + "\n";
+    RecordMode record = RecordMode::none;
+    if (d.allowed() && d.rule_index && *d.rule_index < policy.rules.size())
+        record = policy.rules[*d.rule_index].record;
+    out += "record: " + std::string(to_string(record)) + "\n";
     return out + "steps:\n" + steps;
 }
 

@@ -66,6 +66,10 @@ std::vector<std::string> lint_policy(const Policy& policy) {
                  "could have placed do); for a user's own binaries use user_exes with users or "
                  "uids");
         }
+        if (rule.record == RecordMode::full && !rule.masking)
+            warn(
+                "record: full keeps request and answer bodies, and the rule masks nothing: "
+                "prompts are recorded as sent (add masking, or record: metadata)");
     }
     return out;
 }

@@ -15,7 +15,8 @@ namespace sluice {
 //    as app-*.scope and app.slice): such names are the user's, and system keys never match
 //    them;
 //  - an exes glob that reaches places users can write (a leading wildcard, /tmp, /home, ...):
-//    a user's copy of a binary there is not root's alone and never matches exes.
+//    a user's copy of a binary there is not root's alone and never matches exes;
+//  - `record: full` on a rule that masks nothing: its prompts are recorded as sent.
 std::vector<std::string> lint_policy(const Policy& policy);
 
 // Directories every user may write on a typical host (world-writable or users' own).

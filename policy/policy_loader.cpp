@@ -410,7 +410,7 @@ PolicyRule Loader::rule(const YAML::Node& node, size_t index) const {
     check_keys(node, path,
                {"name", "description", "match", "action", "require_approval", "models", "endpoints",
                 "max_tokens", "rate_limit", "budget", "block_prompts", "masking", "oidc_binding",
-                "tool_calls"});
+                "tool_calls", "record"});
     PolicyRule rule;
     rule.index = index;
     rule.line = node.Mark().line + 1;
@@ -514,6 +514,15 @@ PolicyRule Loader::rule(const YAML::Node& node, size_t index) const {
         rule.block_prompts = block_prompts(n, path + ".block_prompts");
     if (auto n = node["oidc_binding"]) rule.oidc_binding = oidc_binding(n, path + ".oidc_binding");
     if (auto n = node["tool_calls"]) rule.tool_calls = tool_calls(n, path + ".tool_calls");
+    if (auto n = node["record"]) {
+        const auto mode = scalar(n, path + ".record");
+        if (mode == "metadata")
+            rule.record = RecordMode::metadata;
+        else if (mode == "full")
+            rule.record = RecordMode::full;
+        else if (mode != "none")
+            fail(n, path + ".record", "must be none, metadata or full, not '" + mode + "'");
+    }
     if (auto n = node["masking"]) {
         try {
             rule.masking = masking::parse_masking(n, path + ".masking", masking_patterns_);

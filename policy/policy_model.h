@@ -233,6 +233,12 @@ struct ApprovalControl {
     bool conditional() const { return prompts || min_prompt_tokens; }
 };
 
+// A rule's `record`: what sluice keeps of the requests it allows (docs/recording.md). none: the
+// audit line only; metadata: a recording without bodies (timing, identity, decision, usage);
+// full: with the request and answer bodies as the upstream saw them (after masking).
+enum class RecordMode { none, metadata, full };
+std::string_view to_string(RecordMode mode);
+
 struct PolicyRule {
     std::string name;
     size_t index = 0;  // position in `rules`
@@ -251,6 +257,7 @@ struct PolicyRule {
     std::shared_ptr<const masking::MaskingControl> masking;
     // What happens to the tool calls the model's answers propose; null: all reach the agent.
     std::shared_ptr<const ToolCallControl> tool_calls;
+    RecordMode record = RecordMode::none;
 };
 
 // Price per token in pico-dollars (USD × 1e12): exact integers for any price listed per

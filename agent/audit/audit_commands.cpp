@@ -68,7 +68,7 @@ std::optional<std::string> read_text(const std::string& path) {
 }  // namespace
 
 int run_audit_verify(const std::vector<std::string>& args, const std::string& audit_path,
-                     const std::string& default_pubkey) {
+                     const std::string& default_pubkey, const AuditAlsoCheck& also) {
     std::vector<std::string> paths;
     std::string pubkey_path;
     for (std::size_t i = 0; i < args.size(); ++i) {
@@ -115,6 +115,7 @@ int run_audit_verify(const std::vector<std::string>& args, const std::string& au
         return 2;
     }
     const auto started = std::chrono::steady_clock::now();
+    const std::vector<AuditFileText> checked_files = files;
     const AuditVerifyReport report = verify_audit(std::move(files), key ? &*key : nullptr);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -122,6 +123,7 @@ int run_audit_verify(const std::vector<std::string>& args, const std::string& au
     std::fprintf(stderr, "verified %.1f MB in %.3f s (%.0f MB/s)\n",
                  static_cast<double>(report.bytes) / 1e6, seconds,
                  seconds > 0 ? static_cast<double>(report.bytes) / 1e6 / seconds : 0.0);
+    if (also && also(checked_files) == 1) return 1;
     return report.exit_code();
 }
 

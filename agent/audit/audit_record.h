@@ -55,6 +55,9 @@ struct AuditRecord {
     std::optional<nlohmann::json> approval;
     // Each tool call the answer proposed: name, a masked argument excerpt, decision, reason.
     std::optional<nlohmann::json> tool_calls;
+    // The request's recording (docs/recording.md): {"mode","session","sha256"}, the hash of the
+    // recording's JSON text, which is also its file's name; or {"error"} when it was not stored.
+    std::optional<nlohmann::json> recording;
     double latency_ms = 0;
     double upstream_ttfb_ms = 0;
 

@@ -201,49 +201,51 @@ public:
         bool upstream_given = false;
         std::map<std::string, UpstreamConfig> upstream;
         std::map<std::string, YAML::Node> upstream_nodes;
-        for_each_key(
-            root, "",
-            {"listen", "cgroup", "state_dir", "intercept", "upstream", "audit", "policy", "admin",
-             "pin_dir", "failure_mode", "limits", "oidc", "passthrough_sni", "approvals"},
-            [&](const std::string& key, const YAML::Node& value) {
-                // `key:` with nothing after it means "use the default".
-                if (value.IsNull()) return;
-                if (key == "listen") {
-                    config.listen = host_port_value(value, key);
-                    if (!is_ip_literal(config.listen.host)) {
-                        fail("'listen' host must be an IP address, got " +
-                                 quote_value(config.listen.host),
-                             value);
-                    }
-                } else if (key == "cgroup") {
-                    config.cgroup = string_value(value, key, true);
-                } else if (key == "state_dir") {
-                    config.state_dir = string_value(value, key, false);
-                } else if (key == "intercept") {
-                    config.intercept = parse_intercept(value);
-                } else if (key == "upstream") {
-                    upstream_given = true;
-                    parse_upstream(value, upstream, upstream_nodes);
-                } else if (key == "audit") {
-                    config.audit = parse_audit(value);
-                } else if (key == "policy") {
-                    config.policy = string_value(value, key, true);
-                } else if (key == "admin") {
-                    config.admin = string_value(value, key, false);
-                } else if (key == "pin_dir") {
-                    config.pin_dir = string_value(value, key, false);
-                } else if (key == "failure_mode") {
-                    config.failure_mode = parse_failure_mode(value);
-                } else if (key == "limits") {
-                    config.limits = parse_limits(value);
-                } else if (key == "oidc") {
-                    config.oidc = parse_oidc(value);
-                } else if (key == "passthrough_sni") {
-                    config.passthrough_sni = parse_sni_globs(value, key);
-                } else if (key == "approvals") {
-                    config.approvals = parse_approvals(value);
-                }
-            });
+        for_each_key(root, "",
+                     {"listen", "cgroup", "state_dir", "intercept", "upstream", "audit", "policy",
+                      "admin", "pin_dir", "failure_mode", "limits", "oidc", "passthrough_sni",
+                      "approvals", "recording"},
+                     [&](const std::string& key, const YAML::Node& value) {
+                         // `key:` with nothing after it means "use the default".
+                         if (value.IsNull()) return;
+                         if (key == "listen") {
+                             config.listen = host_port_value(value, key);
+                             if (!is_ip_literal(config.listen.host)) {
+                                 fail("'listen' host must be an IP address, got " +
+                                          quote_value(config.listen.host),
+                                      value);
+                             }
+                         } else if (key == "cgroup") {
+                             config.cgroup = string_value(value, key, true);
+                         } else if (key == "state_dir") {
+                             config.state_dir = string_value(value, key, false);
+                         } else if (key == "intercept") {
+                             config.intercept = parse_intercept(value);
+                         } else if (key == "upstream") {
+                             upstream_given = true;
+                             parse_upstream(value, upstream, upstream_nodes);
+                         } else if (key == "audit") {
+                             config.audit = parse_audit(value);
+                         } else if (key == "policy") {
+                             config.policy = string_value(value, key, true);
+                         } else if (key == "admin") {
+                             config.admin = string_value(value, key, false);
+                         } else if (key == "pin_dir") {
+                             config.pin_dir = string_value(value, key, false);
+                         } else if (key == "failure_mode") {
+                             config.failure_mode = parse_failure_mode(value);
+                         } else if (key == "limits") {
+                             config.limits = parse_limits(value);
+                         } else if (key == "oidc") {
+                             config.oidc = parse_oidc(value);
+                         } else if (key == "passthrough_sni") {
+                             config.passthrough_sni = parse_sni_globs(value, key);
+                         } else if (key == "approvals") {
+                             config.approvals = parse_approvals(value);
+                         } else if (key == "recording") {
+                             config.recording = parse_recording(value);
+                         }
+                     });
 
         // Every intercepted host gets an upstream entry; one given for a host that is not
         // intercepted is almost certainly a typo of one that is, so it is refused.
@@ -460,6 +462,25 @@ private:
         const auto duration = parse_duration(string_value(node, name, false));
         if (!duration) fail("'" + name + "' must be a duration such as 90s, 5m or 1h", node);
         return static_cast<uint32_t>(duration->count());
+    }
+
+    RecordingConfig parse_recording(const YAML::Node& node) const {
+        require_map(node, "recording");
+        RecordingConfig recording;
+        for_each_key(node, "recording.", {"max_age_s", "max_total_bytes", "key_file"},
+                     [&](const std::string& key, const YAML::Node& v) {
+                         if (v.IsNull()) return;
+                         const std::string name = "recording." + key;
+                         if (key == "max_age_s")
+                             recording.max_age_s =
+                                 static_cast<uint32_t>(unsigned_value(v, name, 0, 3660 * 86400));
+                         else if (key == "max_total_bytes")
+                             recording.max_total_bytes =
+                                 unsigned_value(v, name, 0, uint64_t{1} << 50);
+                         else if (key == "key_file")
+                             recording.key_file = string_value(v, name, true);
+                     });
+        return recording;
     }
 
     ApprovalsConfig parse_approvals(const YAML::Node& node) const {

@@ -49,6 +49,13 @@ struct AuditConfig {
     uint32_t checkpoint_interval_s = 60;           // ...or T seconds, whichever comes first
 };
 
+// Recordings of requests a policy rule records (docs/recording.md), in state_dir/recordings.
+struct RecordingConfig {
+    uint32_t max_age_s = 30 * 86400;                   // recordings older are removed; 0 = kept
+    uint64_t max_total_bytes = 1024ull * 1024 * 1024;  // the oldest are removed past it; 0 = no cap
+    std::string key_file;  // AES-256-GCM key (0600) to encrypt recordings at rest; "" = none
+};
+
 enum class FailureMode { closed, open };
 
 struct LimitsConfig {
@@ -102,6 +109,7 @@ struct Config {
     // Per intercepted host; a host with no entry has no key, and its requests get a 503.
     std::map<std::string, UpstreamConfig> upstream{{kDefaultUpstreamHost, UpstreamConfig{}}};
     AuditConfig audit;
+    RecordingConfig recording;
     std::string policy = "/etc/sluice/policy.yaml";
     std::string admin = "/run/sluice/admin.sock";
     std::string pin_dir = "/sys/fs/bpf/sluice";

@@ -32,6 +32,7 @@
 #include "agent/loader/redirect_loader.h"
 #include "agent/oidc/oidc_authenticator.h"
 #include "agent/proxy/proxy_server.h"
+#include "agent/recording/session_recorder.h"
 #include "agent/resolver/target_resolver.h"
 #include "agent/tls/certificate_authority.h"
 #include "agent/upstream/upstream_hosts.h"
@@ -139,6 +140,14 @@ int run_daemon(const Config& config) {
             "audit: {} request(s) were forwarded before sluiced last stopped and never completed; "
             "each is recorded with reason sluiced_stopped",
             incomplete);
+    SessionRecorderOptions recording_options;
+    recording_options.dir = config.state_dir + "/recordings";
+    if (!config.recording.key_file.empty())
+        recording_options.key = load_recording_key(config.recording.key_file);
+    recording_options.retention = {std::chrono::seconds(config.recording.max_age_s),
+                                   config.recording.max_total_bytes};
+    // Declared after the audit writer, so it stops (storing what is queued) before the audit does.
+    SessionRecorder recorder(std::move(recording_options), audit);
     PolicyStore policies(config.policy);
     spdlog::info("{}", policies.load_initial());
     PolicyState policy_state;
@@ -205,6 +214,7 @@ int run_daemon(const Config& config) {
         return resolver.host_for_address(key);
     };
     proxy_context.approvals = &approvals;
+    proxy_context.recorder = &recorder;
     const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
     ProxyServer proxy(proxy_context, threads);
     proxy.start();
@@ -218,6 +228,7 @@ int run_daemon(const Config& config) {
         report["policy"] = policy_status_json(policies, policy_state);
         report["oidc"] = oidc_status_json(oidc.status());
         report["upstreams"] = upstreams.status_json();
+        report["recording"] = recorder.status_json();
         return report;
     });
     // SIGHUP and `sluicectl reload` do the same: keys, policy (a bad one keeps the old), audit
@@ -300,6 +311,7 @@ int run_daemon(const Config& config) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     proxy.stop();
     save_policy_state();
+    recorder.flush();  // its audit lines go out before the audit's shutdown checkpoint
     audit.flush();
     return 0;
 }

@@ -171,6 +171,7 @@ GateResult RequestGate::admit(const PolicyIdentity& identity, const GateRequest&
     if (const auto index = result.decision.rule_index; index && *index < policy->rules.size()) {
         result.masking = policy->rules[*index].masking;
         result.tool_calls = policy->rules[*index].tool_calls;
+        result.record = policy->rules[*index].record;
     }
     if (reading && !unreadable) result.reading = reading;
     if (body) {

@@ -41,6 +41,8 @@ struct GateResult {
     std::shared_ptr<const masking::MaskingControl> masking;
     // The deciding rule's tool_calls control; null when the answer's tool calls all pass.
     std::shared_ptr<const ToolCallControl> tool_calls;
+    // What the deciding rule records of this request (none when refused or no rule allowed it).
+    RecordMode record = RecordMode::none;
     // The one reading of the body the decision was made on (request_reading.h), with its texts
     // when a control scans them; masking reuses it unless the body was rewritten since. Null
     // when the body was not read (no policy, not JSON, encoded, over the scan limit).

@@ -33,9 +33,11 @@
 #include "agent/proxy/inline_io.h"
 #include "agent/proxy/proxy_worker.h"
 #include "agent/proxy/request_admission.h"
+#include "agent/proxy/request_recording.h"
 #include "agent/proxy/request_rewrite.h"
 #include "agent/proxy/request_stages.h"
 #include "agent/proxy/tool_call_approval.h"
+#include "agent/recording/session_recorder.h"
 #include "agent/tls/tls_stream.h"
 #include "agent/upstream/api_key_store.h"
 #include "agent/upstream/upstream_pool.h"
@@ -280,6 +282,7 @@ private:
         if (!ec) co_await inline_io::read_header(client_, client_buffer_, parser, ec);
         const auto started = Clock::now();
         AuditRecord record = new_record();
+        recording_.reset();
         if (ec) {
             const bool partial = client_buffer_.size() != 0;
             if (deadline_.timed_out()) {
@@ -321,7 +324,8 @@ private:
             context_.gate,
             context_.host_secret,
             context_.counters,
-            context_.approvals};
+            context_.approvals,
+            context_.recorder != nullptr};
         if (StageResult refusal = run_stages(head_stages(), facts, env)) {
             co_await refuse(record, *refusal, started);
             co_return false;
@@ -352,6 +356,7 @@ private:
         tool_rule_ = facts.gate.decision.rule;
         tool_approver_ = tool_calls_ ? tool_call_approver(context_.approvals, held_request(facts))
                                      : ApprovalResolver{};
+        if (facts.record_mode != RecordMode::none) start_recording(facts, started);
         std::optional<std::string>& body = facts.body;
         GateResult& gate = facts.gate;
         const std::string& real_key = *facts.real_key;
@@ -694,6 +699,7 @@ private:
         record.upstream_ttfb_ms = ms_since(started);
         co_await await_forwarded_record_written();
         ResponseHeader& upstream_header = response_parser.get().base();
+        if (recording_) recording_->on_answer_head(upstream_header);
         record.upstream_status = upstream_header.result_int();
         record.status = record.upstream_status;
         const bool upstream_keep_alive = response_parser.keep_alive();
@@ -774,9 +780,10 @@ private:
     net::awaitable<ExchangeOutcome> relay_response_body(
         http::response_parser<http::buffer_body>& response_parser, UpstreamStream& upstream,
         beast::flat_buffer& upstream_buffer, http::response<http::buffer_body>* client_response,
-        BodyTransform& transform, bool streaming, AuditRecord& record, Clock::time_point started,
-        bool upstream_keep_alive) {
+        BodyTransform& relay_transform, bool streaming, AuditRecord& record,
+        Clock::time_point started, bool upstream_keep_alive) {
         beast::error_code ec;
+        BodyTransform& transform = recording_ ? recording_->tap(relay_transform) : relay_transform;
         // No separate header write: the first write below carries the header with the first
         // piece of the body, one TLS record and one sendmsg fewer per response.
         std::optional<http::response_serializer<http::buffer_body>> response_writer;
@@ -858,6 +865,7 @@ private:
             filled = body.size() - response_parser.get().body().size;
         }
         body.resize(filled);
+        if (recording_) recording_->on_answer(body);
         record.response_bytes = filled;
         record.usage = usage_from_body(body);
         const ExchangeOutcome outcome =
@@ -924,6 +932,7 @@ private:
             if (ec) co_return co_await refuse_failed_response_body(record, started, ec);
             body.append(chunk.data(), n);
         }
+        if (recording_) recording_->on_answer(body);  // as the upstream sent it: still masked
         record.response_bytes = body.size();
         record.usage = usage_from_body(body);
         std::vector<ToolCallRecord> tool_calls;
@@ -1048,7 +1057,20 @@ private:
         if (masking_) record.masking = masking_->summary();
         if (tool_calls_seen_ && !tool_calls_seen_->empty())
             record.tool_calls = tool_call_audit(*tool_calls_seen_, context_.gate);
-        context_.audit.write_record(record);
+        if (!recording_) {
+            context_.audit.write_record(record);
+            return;
+        }
+        // The recorder writes the audit line once the recording is stored (session_recorder.h).
+        context_.recorder->submit(record, recording_->take());
+        recording_.reset();
+    }
+
+    // Requests on this connection share its id: one session unless the client marks a run.
+    void start_recording(const RequestFacts& facts, Clock::time_point started) {
+        if (connection_id_.empty()) connection_id_ = new_audit_id();
+        recording_.emplace(facts.record_mode, connection_id_, facts.header, started);
+        recording_->on_forwarded(facts.body);
     }
 
     // Answers with an OpenAI-shaped error, records it, and leaves the connection to be closed.
@@ -1186,6 +1208,8 @@ private:
         false;  // a held stream's 200 head went out: its body continues as chunks
     uint64_t forwarded_ticket_ =
         0;  // the current request's "forwarded" record (AuditWriter::when_written)
+    std::optional<RequestRecording> recording_;  // the current request's, when its rule records
+    std::string connection_id_;                  // made when a request is first recorded
 };
 
 void InterceptedSessionDeleter::operator()(InterceptedSession* session) const noexcept {

@@ -26,6 +26,7 @@ class AuditWriter;
 class RequestGate;
 class OidcAuthenticator;
 class ApprovalRegistry;
+class SessionRecorder;
 
 // Finds (and consumes) the kernel's record for an accepted connection, by the client's address;
 // `recent` is the calling proxy thread's memo of identities
@@ -65,6 +66,7 @@ struct ProxyContext {
     SniRoutingTable sni_routes;             // from config: intercepted hosts, passthrough_sni
     AddressHostLookup host_for_address;     // unset: a ClientHello without SNI is refused
     ApprovalRegistry* approvals = nullptr;  // null: require_approval refuses instead of holding
+    SessionRecorder* recorder = nullptr;    // null: nothing is recorded (docs/recording.md)
 };
 
 }  // namespace sluice

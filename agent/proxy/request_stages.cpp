@@ -26,7 +26,8 @@ nlohmann::json oidc_audit_json(const OidcIdentity& oidc) {
 }
 
 constexpr std::array<Stage, 4> kHeadStages{canonical_head, credential, upstream_key, audit_health};
-constexpr std::array<Stage, 3> kBodyStages{policy, approval_hold, request_masking};
+constexpr std::array<Stage, 4> kBodyStages{policy, approval_hold, request_masking,
+                                           recording_choice};
 
 }  // namespace
 
@@ -202,6 +203,14 @@ StageResult request_masking(RequestFacts& facts, const StageEnvironment& env) {
     facts.record.action = "error";
     return ClientError{503, "sluice_unavailable", "masking_failed",
                        "the request could not be checked for sensitive data, so it was not sent"};
+}
+
+// A request is recorded only once the policy allowed it and masking has run: a refused request
+// keeps its audit line alone, so no body masking never saw is ever written down.
+StageResult recording_choice(RequestFacts& facts, const StageEnvironment& env) {
+    facts.record_mode =
+        env.recording && facts.gate.decision.allowed() ? facts.gate.record : RecordMode::none;
+    return std::nullopt;
 }
 
 }  // namespace sluice

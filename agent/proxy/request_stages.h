@@ -45,6 +45,7 @@ struct StageEnvironment {
     ProxyCounters& counters;
     // Null: requests a rule requires approval for are refused (403 approval_required), not held.
     ApprovalRegistry* approvals = nullptr;
+    bool recording = false;  // a recorder runs: rules' `record` applies
 };
 
 // What is known about the request, filled in as the stages run.
@@ -70,7 +71,8 @@ struct RequestFacts {
     // waiting and, once approved, runs the body stages again with approval_granted).
     std::optional<HeldRequest> hold;
     bool approval_granted = false;
-    std::string approval_id;  // the approval that let it through
+    std::string approval_id;                    // the approval that let it through
+    RecordMode record_mode = RecordMode::none;  // recording_choice
 };
 
 using StageResult = std::optional<ClientError>;
@@ -87,6 +89,8 @@ std::span<const Stage> head_stages();
 //   approval_hold    a rule that requires approval: a standing grant lets it on, otherwise it
 //                    is held (facts.hold) and the run pauses until a person decides
 //   request_masking  values the upstream must not see, per the deciding rule
+//   recording_choice what is kept of the request beyond its audit line (the rule's `record`);
+//                    last, so only what masking let through is ever recorded
 std::span<const Stage> body_stages();
 
 StageResult canonical_head(RequestFacts& facts, const StageEnvironment& env);
@@ -96,6 +100,7 @@ StageResult audit_health(RequestFacts& facts, const StageEnvironment& env);
 StageResult policy(RequestFacts& facts, const StageEnvironment& env);
 StageResult approval_hold(RequestFacts& facts, const StageEnvironment& env);
 StageResult request_masking(RequestFacts& facts, const StageEnvironment& env);
+StageResult recording_choice(RequestFacts& facts, const StageEnvironment& env);
 
 // Runs `stages` in order; the first refusal ends the run, and a hold (facts.hold) pauses it.
 StageResult run_stages(std::span<const Stage> stages, RequestFacts& facts,

@@ -649,6 +649,13 @@ TEST(PolicyEngine, ExplainNamesMatchedRuleAndWhyEarlierOnesDidNot) {
     EXPECT_NE(denied.find("decision: deny (403 model_not_allowed)"), std::string::npos) << denied;
 }
 
+TEST(PolicyEngine, ExplainSaysWhatTheDecidingRuleRecords) {
+    auto p = must_load(
+        "default: deny\nrules:\n  - {name: rec, match: {users: [alice]}, record: full}\n");
+    EXPECT_NE(explain(*p, user("alice"), chat("gpt-4o")).find("record: full\n"), std::string::npos);
+    EXPECT_NE(explain(*p, user("bob"), chat("gpt-4o")).find("record: none\n"), std::string::npos);
+}
+
 TEST(PolicyEngine, ExplainDoesNotChargeState) {
     auto p = must_load(kRate);
     std::string text;

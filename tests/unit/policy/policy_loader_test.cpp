@@ -209,5 +209,19 @@ TEST(PolicyLoader, LoadsThePackagedExample) {
     EXPECT_TRUE(result.policy->block_prompts.has_value());
 }
 
+TEST(PolicyLoader, ReadsRecordModeDefaultingToNone) {
+    auto result = load_policy(
+        "default: deny\nrules:\n  - {name: a, match: {users: [a]}, record: full}\n"
+        "  - {name: b, match: {users: [b]}, record: metadata}\n  - {name: c, match: {}}\n",
+        "p.yaml");
+    ASSERT_TRUE(result.ok()) << result.error;
+    EXPECT_EQ(result.policy->rules[0].record, RecordMode::full);
+    EXPECT_EQ(result.policy->rules[1].record, RecordMode::metadata);
+    EXPECT_EQ(result.policy->rules[2].record, RecordMode::none);
+    EXPECT_NE(load_error("default: deny\nrules:\n  - {name: a, match: {}, record: bodies}\n")
+                  .find("rules[0].record: must be none, metadata or full, not 'bodies'"),
+              std::string::npos);
+}
+
 }  // namespace
 }  // namespace sluice

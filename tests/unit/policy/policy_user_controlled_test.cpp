@@ -196,5 +196,19 @@ rules:
     EXPECT_NE(warnings[0].find("use user_cgroups"), std::string::npos);
 }
 
+TEST(PolicyLint, FlagsFullRecordingOfARuleThatMasksNothing) {
+    auto policy = must_load(R"(
+version: 1
+default: deny
+rules:
+  - {name: raw, match: {users: [a]}, record: full}
+  - {name: masked, match: {users: [b]}, record: full, masking: [{entities: [email]}]}
+  - {name: meta, match: {users: [c]}, record: metadata}
+)");
+    const std::vector<std::string> warnings = lint_policy(*policy);
+    ASSERT_EQ(warnings.size(), 1u);
+    EXPECT_NE(warnings[0].find("rule 'raw': record: full"), std::string::npos) << warnings[0];
+}
+
 }  // namespace
 }  // namespace sluice

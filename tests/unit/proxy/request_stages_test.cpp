@@ -24,6 +24,7 @@ rules:
   - name: mask-mail
     match: {users: [alice]}
     models: {allow: [gpt-4o-mini]}
+    record: full
     masking:
       - entities: [email]
         action: redact
@@ -208,6 +209,41 @@ TEST(RequestStages, BodyStagesTable) {
                 EXPECT_EQ(result->code, c.code) << c.name;
             }
             EXPECT_EQ(fixture.counters.policy_refusals.load(), 1u) << c.name;
+        }
+    }
+}
+
+TEST(RequestStages, RecordingChoiceTable) {
+    struct Case {
+        std::string name;
+        std::string body;
+        bool recorder;
+        RecordMode expected;
+    };
+    const std::vector<Case> cases = {
+        {"allowed by a rule that records, recorder on",
+         R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":"a@b.example"}]})", true,
+         RecordMode::full},
+        {"no recorder: nothing recorded", R"({"model":"gpt-4o-mini","messages":[]})", false,
+         RecordMode::none},
+        {"refused: the audit line alone", R"({"model":"gpt-4o","messages":[]})", true,
+         RecordMode::none},
+    };
+    for (const Case& c : cases) {
+        Fixture fixture;
+        StageEnvironment env = fixture.env();
+        env.recording = c.recorder;
+        RequestHeader header = post("/v1/chat/completions");
+        AuditRecord record;
+        RequestFacts facts(header, record);
+        facts.body_pending = true;
+        ASSERT_FALSE(run_stages(head_stages(), facts, env)) << c.name;
+        facts.body = c.body;
+        (void)run_stages(body_stages(), facts, env);
+        EXPECT_EQ(facts.record_mode, c.expected) << c.name;
+        // What is recorded is the body after masking: the address never reaches the recorder.
+        if (facts.record_mode == RecordMode::full) {
+            EXPECT_EQ(facts.body->find("a@b.example"), std::string::npos) << *facts.body;
         }
     }
 }

@@ -1,0 +1,43 @@
+// What the proxy captures of one recorded request and hands to the recorder (session_recorder.h):
+// plain data, filled on the connection's thread with copies only (no parsing, hashing or
+// formatting there); the recorder's thread turns it into a recording.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/policy_model.h"
+
+namespace sluice {
+
+// The header a client sets to group its requests into one run (an agent run): requests with
+// the same value form one session, whatever connections they used. The OpenAI SDKs send no
+// such marker of their own (docs/recording.md).
+inline constexpr std::string_view kRunHeader = "x-sluice-session";
+
+// The answer's bytes up to `end` had arrived `offset_ms` after the request started.
+struct AnswerPiece {
+    uint64_t end = 0;
+    double offset_ms = 0;
+};
+
+struct RequestCapture {
+    RecordMode mode = RecordMode::none;
+    std::string connection;  // the client connection's id: requests on it form a session
+    std::string run;         // the client's run marker (x-sluice-session), "" when none
+    std::string user_agent;
+    std::string request_content_type;
+    std::string request_body;       // full: as it went upstream, after masking
+    bool request_streamed = false;  // an upload that streamed through: its size only
+    std::string response_content_type;
+    // full: the answer as the upstream sent it. Values the request masked are still masked
+    // there: placeholders are restored only in what the client gets, never here.
+    std::string response_body;
+    bool truncated = false;  // a body passed kRecordingMaxBodyBytes and was cut
+    std::vector<AnswerPiece> pieces;
+    std::string identity;  // the audit identity object (JSON text); the recorder fills it
+};
+
+}  // namespace sluice

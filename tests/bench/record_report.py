@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Writes the "Session recording" section of docs/benchmarks.md from `scripts/bench record`'s
+http-load results: proxy CPU per request and latency, record: none vs full, and bytes stored."""
+import json
+import statistics
+import sys
+
+runs, recorder = {}, {}
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("mode") == "recorder":
+        recorder[r["label"]] = r
+    elif r.get("workload") != "warmup":
+        runs.setdefault((r["workload"], r["label"]), []).append(r)
+
+
+def med(rs, f):
+    return statistics.median(f(r) for r in rs)
+
+
+print(f"Two sluiceds alternating, {sys.argv[2]} rounds of {sys.argv[3]} s per row (medians); "
+      "their policy's one rule")
+print("differs only in `record`. Proxy CPU is sluiced's whole process (proxy threads, audit "
+      "writer and recorder).")
+print("Measured by `scripts/bench record`.")
+print()
+print("| workload | record | req/s | µs proxy CPU / request | p50 latency µs | p99 latency µs |")
+print("|---|---|---|---|---|---|")
+workloads = []
+for (w, _) in runs:
+    if w not in workloads:
+        workloads.append(w)
+added = {}
+for w in workloads:
+    cpu = {}
+    for label in ("none", "full"):
+        rs = runs.get((w, label), [])
+        if not rs:
+            continue
+        cpu[label] = med(rs, lambda r: 1e6 * r["proxy_cpu_s"] / max(r["completed"], 1))
+        print(f"| {w} | {label} | {med(rs, lambda r: r['rps']):.0f} | {cpu[label]:.1f} | "
+              f"{med(rs, lambda r: r['latency']['p50_us']):.0f} | "
+              f"{med(rs, lambda r: r['latency']['p99_us']):.0f} |")
+    if "none" in cpu and "full" in cpu:
+        added[w] = 100 * (cpu["full"] / cpu["none"] - 1)
+print()
+for w, pct in added.items():
+    print(f"- {w}: `record: full` adds {pct:+.1f}% proxy CPU per request (goal: at most +10%)")
+full = recorder.get("full", {})
+if full.get("stored"):
+    print(f"- stored: {full['stored']} recordings, {full['stored_bytes'] / full['stored']:.0f} "
+          "bytes per request on disk after zstd (request and answer bodies, event timing); "
+          f"{full.get('dropped', 0)} dropped (queue full), {full.get('failed', 0)} failed")
