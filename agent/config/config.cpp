@@ -201,49 +201,51 @@ public:
         bool upstream_given = false;
         std::map<std::string, UpstreamConfig> upstream;
         std::map<std::string, YAML::Node> upstream_nodes;
-        for_each_key(
-            root, "",
-            {"listen", "cgroup", "state_dir", "intercept", "upstream", "audit", "policy", "admin",
-             "pin_dir", "failure_mode", "limits", "oidc", "passthrough_sni", "approvals"},
-            [&](const std::string& key, const YAML::Node& value) {
-                // `key:` with nothing after it means "use the default".
-                if (value.IsNull()) return;
-                if (key == "listen") {
-                    config.listen = host_port_value(value, key);
-                    if (!is_ip_literal(config.listen.host)) {
-                        fail("'listen' host must be an IP address, got " +
-                                 quote_value(config.listen.host),
-                             value);
-                    }
-                } else if (key == "cgroup") {
-                    config.cgroup = string_value(value, key, true);
-                } else if (key == "state_dir") {
-                    config.state_dir = string_value(value, key, false);
-                } else if (key == "intercept") {
-                    config.intercept = parse_intercept(value);
-                } else if (key == "upstream") {
-                    upstream_given = true;
-                    parse_upstream(value, upstream, upstream_nodes);
-                } else if (key == "audit") {
-                    config.audit = parse_audit(value);
-                } else if (key == "policy") {
-                    config.policy = string_value(value, key, true);
-                } else if (key == "admin") {
-                    config.admin = string_value(value, key, false);
-                } else if (key == "pin_dir") {
-                    config.pin_dir = string_value(value, key, false);
-                } else if (key == "failure_mode") {
-                    config.failure_mode = parse_failure_mode(value);
-                } else if (key == "limits") {
-                    config.limits = parse_limits(value);
-                } else if (key == "oidc") {
-                    config.oidc = parse_oidc(value);
-                } else if (key == "passthrough_sni") {
-                    config.passthrough_sni = parse_sni_globs(value, key);
-                } else if (key == "approvals") {
-                    config.approvals = parse_approvals(value);
-                }
-            });
+        for_each_key(root, "",
+                     {"listen", "cgroup", "state_dir", "intercept", "upstream", "audit", "policy",
+                      "admin", "pin_dir", "failure_mode", "limits", "oidc", "passthrough_sni",
+                      "approvals", "state_store"},
+                     [&](const std::string& key, const YAML::Node& value) {
+                         // `key:` with nothing after it means "use the default".
+                         if (value.IsNull()) return;
+                         if (key == "listen") {
+                             config.listen = host_port_value(value, key);
+                             if (!is_ip_literal(config.listen.host)) {
+                                 fail("'listen' host must be an IP address, got " +
+                                          quote_value(config.listen.host),
+                                      value);
+                             }
+                         } else if (key == "cgroup") {
+                             config.cgroup = string_value(value, key, true);
+                         } else if (key == "state_dir") {
+                             config.state_dir = string_value(value, key, false);
+                         } else if (key == "intercept") {
+                             config.intercept = parse_intercept(value);
+                         } else if (key == "upstream") {
+                             upstream_given = true;
+                             parse_upstream(value, upstream, upstream_nodes);
+                         } else if (key == "audit") {
+                             config.audit = parse_audit(value);
+                         } else if (key == "policy") {
+                             config.policy = string_value(value, key, true);
+                         } else if (key == "admin") {
+                             config.admin = string_value(value, key, false);
+                         } else if (key == "pin_dir") {
+                             config.pin_dir = string_value(value, key, false);
+                         } else if (key == "failure_mode") {
+                             config.failure_mode = parse_failure_mode(value);
+                         } else if (key == "limits") {
+                             config.limits = parse_limits(value);
+                         } else if (key == "oidc") {
+                             config.oidc = parse_oidc(value);
+                         } else if (key == "passthrough_sni") {
+                             config.passthrough_sni = parse_sni_globs(value, key);
+                         } else if (key == "approvals") {
+                             config.approvals = parse_approvals(value);
+                         } else if (key == "state_store") {
+                             config.state_store = parse_state_store(value);
+                         }
+                     });
 
         // Every intercepted host gets an upstream entry; one given for a host that is not
         // intercepted is almost certainly a typo of one that is, so it is refused.
@@ -498,6 +500,89 @@ private:
                          }
                      });
         return approvals;
+    }
+
+    StateStoreConfig parse_state_store(const YAML::Node& node) const {
+        require_map(node, "state_store");
+        StateStoreConfig store;
+        YAML::Node url_node;
+        for_each_key(
+            node, "state_store.", {"redis", "tls", "auth", "prefix", "timeout_ms"},
+            [&](const std::string& key, const YAML::Node& v) {
+                const std::string name = "state_store." + key;
+                if (v.IsNull()) return;
+                if (key == "redis") {
+                    store.redis = string_value(v, name, true);
+                    url_node = v;
+                } else if (key == "prefix") {
+                    store.prefix = string_value(v, name, true);
+                } else if (key == "timeout_ms") {
+                    store.timeout_ms = static_cast<uint32_t>(unsigned_value(v, name, 1, 60'000));
+                } else if (key == "tls") {
+                    require_map(v, name);
+                    for_each_key(v, name + ".", {"enabled", "ca_file", "server_name"},
+                                 [&](const std::string& sub, const YAML::Node& value) {
+                                     if (value.IsNull()) return;
+                                     const std::string subname = name + "." + sub;
+                                     if (sub == "enabled")
+                                         store.tls = bool_value(value, subname);
+                                     else if (sub == "ca_file")
+                                         store.tls_ca_file = string_value(value, subname, true);
+                                     else
+                                         store.tls_server_name = string_value(value, subname, true);
+                                 });
+                } else if (key == "auth") {
+                    require_map(v, name);
+                    for_each_key(v, name + ".", {"user", "password_file"},
+                                 [&](const std::string& sub, const YAML::Node& value) {
+                                     if (value.IsNull()) return;
+                                     const std::string subname = name + "." + sub;
+                                     (sub == "user" ? store.auth_user : store.auth_password_file) =
+                                         string_value(value, subname, true);
+                                 });
+                }
+            });
+        if (store.redis.empty()) return store;
+        // redis://host:port[/db] or rediss://… for TLS; credentials never go in the URL (it is
+        // logged), so a userinfo part is refused.
+        std::string_view rest = store.redis;
+        if (rest.starts_with("rediss://")) {
+            store.tls = true;
+            rest.remove_prefix(9);
+        } else if (rest.starts_with("redis://")) {
+            rest.remove_prefix(8);
+        } else {
+            fail("'state_store.redis' must be redis://host:port[/db] or rediss://…, got " +
+                     quote_value(store.redis),
+                 url_node);
+        }
+        if (rest.find('@') != std::string_view::npos)
+            fail("'state_store.redis' must not carry credentials; use state_store.auth", url_node);
+        std::string_view authority = rest.substr(0, rest.find('/'));
+        if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
+            const std::string_view db = rest.substr(slash + 1);
+            uint32_t value = 0;
+            auto [end, ec] = std::from_chars(db.data(), db.data() + db.size(), value);
+            if (!db.empty() && (ec != std::errc{} || end != db.data() + db.size() || value > 15))
+                fail("'state_store.redis' database must be 0..15, got " + quote_value(db),
+                     url_node);
+            store.database = value;
+        }
+        try {
+            store.endpoint = parse_host_port(std::string(authority), "state_store.redis");
+        } catch (const ConfigError& e) {
+            fail(e.what(), url_node);
+        }
+        if (store.tls_server_name.empty()) store.tls_server_name = store.endpoint.host;
+        return store;
+    }
+
+    bool bool_value(const YAML::Node& node, const std::string& key) const {
+        if (node.IsScalar()) {
+            if (node.Scalar() == "true") return true;
+            if (node.Scalar() == "false") return false;
+        }
+        fail("'" + key + "' must be true or false, got " + describe_node(node), node);
     }
 
     std::vector<OidcIssuerConfig> parse_oidc(const YAML::Node& node) const {

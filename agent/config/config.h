@@ -93,6 +93,23 @@ struct ApprovalsConfig {
         approver_groups;  // with approvers, the admin socket is 0666 (peer credentials decide)
 };
 
+// state_store: where policy rate limits and budgets are accounted (docs/state-store.md).
+// No redis URL: this host's memory (saved to state_dir), the default.
+struct StateStoreConfig {
+    std::string redis;            // "redis://host:port[/db]" or "rediss://…" (TLS); "" = local
+    bool tls = false;             // from the scheme: rediss:// or tls.enabled
+    HostPort endpoint;            // parsed from `redis`
+    uint32_t database = 0;        // the URL's /db
+    std::string tls_ca_file;      // extra CA bundle to verify the server (system store otherwise)
+    std::string tls_server_name;  // name checked in its certificate; default: the URL's host
+    std::string auth_user;        // ACL user; "" = the default user
+    std::string auth_password_file;  // the password, alone in a file others cannot read
+    std::string prefix = "sluice:";
+    uint32_t timeout_ms = 5;  // longest a request waits for Redis before its fail_mode applies
+
+    bool shared() const { return !redis.empty(); }
+};
+
 struct Config {
     std::string source_path;  // the file this was read from ("" = embedded defaults)
     HostPort listen{"127.0.0.1", 15443};
@@ -113,6 +130,7 @@ struct Config {
     // default: fail closed (docs/bypass-coverage.md, "Foreign SNI").
     std::vector<std::string> passthrough_sni;
     ApprovalsConfig approvals;
+    StateStoreConfig state_store;
 };
 
 // The configuration used when no file is given: every key at its documented default

@@ -33,6 +33,7 @@
 #include "agent/oidc/oidc_authenticator.h"
 #include "agent/proxy/proxy_server.h"
 #include "agent/resolver/target_resolver.h"
+#include "agent/state_store/redis_accounting.h"
 #include "agent/tls/certificate_authority.h"
 #include "agent/upstream/upstream_hosts.h"
 
@@ -144,7 +145,20 @@ int run_daemon(const Config& config) {
     PolicyState policy_state;
     PolicyStateFile policy_state_file(config.state_dir);
     spdlog::info("{}", policy_state_file.restore(policy_state));
-    RequestGate gate(policies, policy_state);
+    // Shared rate limits and budgets (state_store.redis); this host's PolicyState stays the
+    // store when none is configured, and the fallback for fail_mode open controls when Redis
+    // cannot be reached.
+    std::unique_ptr<RedisAccounting> shared_state;
+    if (config.state_store.shared()) {
+        shared_state = std::make_unique<RedisAccounting>(config.state_store, policy_state);
+        shared_state->start();
+        spdlog::info("state_store: rate limits and budgets shared in {} (prefix {}, wait {} ms)",
+                     config.state_store.redis, config.state_store.prefix,
+                     config.state_store.timeout_ms);
+    }
+    PolicyAccounting& accounting =
+        shared_state ? static_cast<PolicyAccounting&>(*shared_state) : policy_state;
+    RequestGate gate(policies, accounting);
     OidcAuthenticator oidc(config.oidc);
     const std::string host_secret = load_or_create_host_secret(config.state_dir + "/host-secret");
     if (oidc.enabled())
@@ -216,6 +230,8 @@ int run_daemon(const Config& config) {
             status_report(config, loader->status(), resolver.snapshot(), proxy_context.counters,
                           audit.stats(), upstreams.all_keys_loaded());
         report["policy"] = policy_status_json(policies, policy_state);
+        report["state_store"] =
+            shared_state ? shared_state->status_json() : nlohmann::json{{"kind", "local"}};
         report["oidc"] = oidc_status_json(oidc.status());
         report["upstreams"] = upstreams.status_json();
         return report;
