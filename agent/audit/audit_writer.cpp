@@ -284,6 +284,7 @@ uint64_t AuditWriter::write_record(const AuditRecord& record) {
     thread_local std::string line;
     line.clear();
     record.append_line(line);
+    if (options_.observer) options_.observer(record);
     return enqueue(line);
 }
 
@@ -369,7 +370,9 @@ bool AuditWriter::healthy() const {
 
 AuditStats AuditWriter::stats() const {
     std::lock_guard lock(mutex_);
-    return stats_;
+    AuditStats stats = stats_;
+    stats.queued = enqueued_ - settled_;
+    return stats;
 }
 
 void AuditWriter::reopen() {

@@ -76,6 +76,13 @@ std::string line_suffix(const YAML::Node& node) {
     return " (line " + std::to_string(mark.line + 1) + ")";
 }
 
+bool is_loopback_literal(const std::string& text) {
+    in_addr v4{};
+    if (inet_pton(AF_INET, text.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+    in6_addr v6{};
+    return inet_pton(AF_INET6, text.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
 bool is_ip_literal(const std::string& text) {
     unsigned char buf[16];
     return inet_pton(AF_INET, text.c_str(), buf) == 1 ||
@@ -204,7 +211,7 @@ public:
         for_each_key(root, "",
                      {"listen", "cgroup", "state_dir", "intercept", "upstream", "audit", "policy",
                       "admin", "pin_dir", "failure_mode", "limits", "oidc", "passthrough_sni",
-                      "approvals", "state_store"},
+                      "approvals", "state_store", "metrics"},
                      [&](const std::string& key, const YAML::Node& value) {
                          // `key:` with nothing after it means "use the default".
                          if (value.IsNull()) return;
@@ -244,6 +251,8 @@ public:
                              config.approvals = parse_approvals(value);
                          } else if (key == "state_store") {
                              config.state_store = parse_state_store(value);
+                         } else if (key == "metrics") {
+                             config.metrics = parse_metrics(value);
                          }
                      });
 
@@ -575,6 +584,34 @@ private:
         }
         if (store.tls_server_name.empty()) store.tls_server_name = store.endpoint.host;
         return store;
+    }
+
+    MetricsConfig parse_metrics(const YAML::Node& node) const {
+        require_map(node, "metrics");
+        MetricsConfig metrics;
+        YAML::Node listen_node;
+        for_each_key(node, "metrics.", {"listen", "allow_remote"},
+                     [&](const std::string& key, const YAML::Node& v) {
+                         if (v.IsNull()) return;
+                         if (key == "listen") {
+                             metrics.listen = string_value(v, "metrics.listen", true);
+                             listen_node = v;
+                         } else {
+                             metrics.allow_remote = bool_value(v, "metrics.allow_remote");
+                         }
+                     });
+        if (!metrics.enabled()) return metrics;
+        metrics.address = host_port_value(listen_node, "metrics.listen");
+        if (!is_ip_literal(metrics.address.host))
+            fail("'metrics.listen' host must be an IP address, got " +
+                     quote_value(metrics.address.host),
+                 listen_node);
+        if (!is_loopback_literal(metrics.address.host) && !metrics.allow_remote)
+            fail("'metrics.listen' " + quote_value(metrics.listen) +
+                     " is not a loopback address; set metrics.allow_remote: true to serve it "
+                     "beyond this host",
+                 listen_node);
+        return metrics;
     }
 
     bool bool_value(const YAML::Node& node, const std::string& key) const {

@@ -110,6 +110,15 @@ struct StateStoreConfig {
     bool shared() const { return !redis.empty(); }
 };
 
+// metrics: the Prometheus endpoint (docs/metrics.md). No listen address (the default): off.
+struct MetricsConfig {
+    std::string listen;         // "host:port"; "" = no endpoint
+    HostPort address;           // parsed from listen
+    bool allow_remote = false;  // a non-loopback address must be asked for explicitly
+
+    bool enabled() const { return !listen.empty(); }
+};
+
 struct Config {
     std::string source_path;  // the file this was read from ("" = embedded defaults)
     HostPort listen{"127.0.0.1", 15443};
@@ -131,6 +140,7 @@ struct Config {
     std::vector<std::string> passthrough_sni;
     ApprovalsConfig approvals;
     StateStoreConfig state_store;
+    MetricsConfig metrics;
 };
 
 // The configuration used when no file is given: every key at its documented default

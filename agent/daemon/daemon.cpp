@@ -19,6 +19,7 @@
 #include "agent/approvals/approval_registry.h"
 #include "agent/audit/audit_writer.h"
 #include "agent/audit/incomplete_requests.h"
+#include "agent/daemon/metrics_report.h"
 #include "agent/daemon/service_manager.h"
 #include "agent/daemon/status_report.h"
 #include "agent/gate/audit_text.h"
@@ -30,6 +31,7 @@
 #include "agent/identity/connection_attribution.h"
 #include "agent/identity/identity.h"
 #include "agent/loader/redirect_loader.h"
+#include "agent/metrics/metrics_server.h"
 #include "agent/oidc/oidc_authenticator.h"
 #include "agent/proxy/proxy_server.h"
 #include "agent/resolver/target_resolver.h"
@@ -134,6 +136,11 @@ int run_daemon(const Config& config) {
         std::make_shared<const AuditSigner>(AuditSigner::load_or_create(config.state_dir));
     spdlog::info("audit: checkpoints signed with key {} ({}/{})", audit_options.signer->key_id(),
                  config.state_dir, kAuditPublicKeyFile);
+    RequestMetrics request_metrics;
+    if (config.metrics.enabled())
+        audit_options.observer = [&](const AuditRecord& record) {
+            request_metrics.observe(record);
+        };
     AuditWriter audit(std::move(audit_options));
     if (const std::size_t incomplete = record_incomplete_requests(config.audit.path, audit))
         spdlog::warn(
@@ -224,6 +231,17 @@ int run_daemon(const Config& config) {
     proxy.start();
     resolver.start();
 
+    std::unique_ptr<MetricsServer> metrics;
+    if (config.metrics.enabled()) {
+        metrics = std::make_unique<MetricsServer>(config.metrics.address, [&] {
+            return render_metrics(MetricsSources{request_metrics, proxy_context.counters, audit,
+                                                 approvals, policy_state, shared_state.get()});
+        });
+        metrics->start();
+        spdlog::info("metrics: Prometheus text on http://{}:{}/metrics",
+                     config.metrics.address.host, metrics->port());
+    }
+
     AdminServer admin(config.admin);
     admin.on("status", [&](const nlohmann::json&) {
         nlohmann::json report =
@@ -308,6 +326,7 @@ int run_daemon(const Config& config) {
         }
     }
     service_manager.notify_stopping();
+    if (metrics) metrics->stop();
     admin.stop();
     resolver.stop();
     // Held requests are answered (503, nothing was sent) before the workers stop.

@@ -588,3 +588,26 @@ TEST(Config, StateStoreRefusesBadUrlsWithOneLineNamingTheKey) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST(Config, MetricsAreOffByDefaultAndLoopbackUnlessAskedOtherwise) {
+    EXPECT_FALSE(parse_config("", "t.yaml").metrics.enabled());
+    const Config c = parse_config("metrics: {listen: \"127.0.0.1:9464\"}", "t.yaml");
+    EXPECT_TRUE(c.metrics.enabled());
+    EXPECT_EQ(c.metrics.address.port, 9464);
+    EXPECT_TRUE(parse_config("metrics: {listen: \"[::1]:9464\"}", "t.yaml").metrics.enabled());
+    try {
+        parse_config("metrics: {listen: \"0.0.0.0:9464\"}", "t.yaml");
+        ADD_FAILURE() << "a non-loopback address was accepted";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("allow_remote"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(parse_config("metrics: {listen: \"0.0.0.0:9464\", allow_remote: true}", "t.yaml")
+                    .metrics.allow_remote);
+    EXPECT_THROW(parse_config("metrics: {listen: \"localhost:9464\"}", "t.yaml"), ConfigError);
+}
+
+}  // namespace
+}  // namespace sluice
