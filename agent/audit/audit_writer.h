@@ -56,6 +56,11 @@ struct AuditWriterOptions {
     // Sees every record passed to write_record, on the caller's thread (metrics); must not
     // block.
     std::function<void(const AuditRecord&)> observer;
+    // Gets the sealed bytes of each successful write (whole lines, checkpoints included), on
+    // the writer thread, after they are in the file (audit shipping); must not block long.
+    std::function<void(std::string_view)> on_written;
+    // Besides the file, what healthy() also needs (audit shipping's spool within its bound).
+    std::function<bool()> also_healthy;
 };
 
 // `<path>.<N>`: the rotated files of `path`, oldest (smallest N) first.

@@ -403,7 +403,7 @@ private:
         AuditConfig audit;
         for_each_key(node, "audit.",
                      {"path", "rotate_bytes", "rotate_interval_s", "keep_files",
-                      "checkpoint_records", "checkpoint_interval_s"},
+                      "checkpoint_records", "checkpoint_interval_s", "ship"},
                      [&](const std::string& key, const YAML::Node& v) {
                          if (v.IsNull()) return;
                          const std::string name = "audit." + key;
@@ -423,9 +423,50 @@ private:
                          } else if (key == "checkpoint_interval_s") {
                              audit.checkpoint_interval_s =
                                  static_cast<uint32_t>(unsigned_value(v, name, 1, 86400));
+                         } else if (key == "ship") {
+                             audit.ship = parse_audit_ship(v);
                          }
                      });
         return audit;
+    }
+
+    AuditShipConfig parse_audit_ship(const YAML::Node& node) const {
+        require_map(node, "audit.ship");
+        AuditShipConfig ship;
+        for_each_key(
+            node, "audit.ship.", {"syslog", "otlp", "tls", "spool_max_bytes", "batch_records"},
+            [&](const std::string& key, const YAML::Node& v) {
+                const std::string name = "audit.ship." + key;
+                if (v.IsNull()) return;
+                if (key == "syslog") {
+                    ship.syslog = string_value(v, name, true);
+                    if (!ship.syslog.empty() && !ship.syslog.starts_with("tcp://") &&
+                        !ship.syslog.starts_with("tls://"))
+                        fail("'" + name + "' must be tcp://host:port or tls://host:port, got " +
+                                 quote_value(ship.syslog),
+                             v);
+                } else if (key == "otlp") {
+                    ship.otlp = string_value(v, name, true);
+                    if (!ship.otlp.empty() && !ship.otlp.starts_with("http://") &&
+                        !ship.otlp.starts_with("https://"))
+                        fail("'" + name + "' must be an http:// or https:// URL, got " +
+                                 quote_value(ship.otlp),
+                             v);
+                } else if (key == "spool_max_bytes") {
+                    ship.spool_max_bytes = unsigned_value(v, name, 4096, uint64_t{1} << 50);
+                } else if (key == "batch_records") {
+                    ship.batch_records = static_cast<uint32_t>(unsigned_value(v, name, 1, 100000));
+                } else if (key == "tls") {
+                    require_map(v, name);
+                    for_each_key(v, name + ".", {"ca_file", "server_name"},
+                                 [&](const std::string& sub, const YAML::Node& value) {
+                                     if (value.IsNull()) return;
+                                     (sub == "ca_file" ? ship.tls_ca_file : ship.tls_server_name) =
+                                         string_value(value, name + "." + sub, true);
+                                 });
+                }
+            });
+        return ship;
     }
 
     FailureMode parse_failure_mode(const YAML::Node& node) const {

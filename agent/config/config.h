@@ -39,6 +39,18 @@ struct UpstreamConfig {
         "/etc/sluice/openai.key";  // the default only for kDefaultUpstreamHost
 };
 
+// audit.ship: copies of the audit for collectors (docs/audit-shipping.md). Off without a URL.
+struct AuditShipConfig {
+    std::string syslog;       // tcp://host:port or tls://host:port: RFC 5424, octet-counted
+    std::string otlp;         // http(s)://host:port[/path]: OTLP/HTTP logs, JSON (path /v1/logs)
+    std::string tls_ca_file;  // extra CA bundle for tls:// and https:// collectors
+    std::string tls_server_name;  // name checked in their certificates; default: the URL's host
+    uint64_t spool_max_bytes = 1ull << 30;  // per collector; then failure_mode decides
+    uint32_t batch_records = 500;
+
+    bool enabled() const { return !syslog.empty() || !otlp.empty(); }
+};
+
 // The audit file, its rotation and its tamper evidence (docs/audit.md).
 struct AuditConfig {
     std::string path = "/var/log/sluice/audit.jsonl";
@@ -47,6 +59,7 @@ struct AuditConfig {
     uint32_t keep_files = 30;                      // rotated files kept; 0 = all
     uint32_t checkpoint_records = 1000;            // a signed checkpoint every N records...
     uint32_t checkpoint_interval_s = 60;           // ...or T seconds, whichever comes first
+    AuditShipConfig ship;
 };
 
 enum class FailureMode { closed, open };

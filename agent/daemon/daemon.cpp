@@ -19,6 +19,8 @@
 #include "agent/approvals/approval_registry.h"
 #include "agent/audit/audit_writer.h"
 #include "agent/audit/incomplete_requests.h"
+#include "agent/audit_shipping/audit_shipper.h"
+#include "agent/common/time_format.h"
 #include "agent/daemon/metrics_report.h"
 #include "agent/daemon/service_manager.h"
 #include "agent/daemon/status_report.h"
@@ -42,6 +44,44 @@
 namespace sluice {
 
 namespace {
+
+// audit.ship: one lane per collector named in the config; null when none is.
+std::unique_ptr<AuditShipper> make_audit_shipper(const Config& config) {
+    const AuditShipConfig& ship = config.audit.ship;
+    if (!ship.enabled()) return nullptr;
+    const CollectorTls tls{ship.tls_ca_file, ship.tls_server_name};
+    std::vector<ShipDestination> destinations;
+    for (const auto& [name, url] :
+         {std::pair{"syslog", ship.syslog}, std::pair{"otlp", ship.otlp}}) {
+        if (url.empty()) continue;
+        const auto parsed = parse_collector_url(url);
+        if (!parsed)
+            throw std::runtime_error("audit.ship." + std::string(name) + ": bad URL " + url);
+        destinations.push_back({name, url,
+                                std::string(name) == "syslog" ? make_syslog_sender(*parsed, tls)
+                                                              : make_otlp_sender(*parsed, tls)});
+        spdlog::info("audit: shipping to {} {}", name, url);
+    }
+    AuditShipperOptions options;
+    options.spool_dir = config.state_dir + "/audit-spool";
+    options.spool_max_bytes = ship.spool_max_bytes;
+    options.batch_records = ship.batch_records;
+    options.fail_closed = config.failure_mode == FailureMode::closed;
+    return std::make_unique<AuditShipper>(std::move(options), std::move(destinations));
+}
+
+// failure_mode open: what the spools dropped past their bound is itself on the record.
+void audit_shipping_drops(AuditShipper& shipper, AuditWriter& audit) {
+    for (const auto& [destination, count] : shipper.take_dropped()) {
+        spdlog::error("audit shipping {}: spool full, dropped the oldest {} line(s)", destination,
+                      count);
+        audit.write({{"ts", format_utc_now()},
+                     {"kind", "audit_ship_dropped"},
+                     {"destination", destination},
+                     {"records", count},
+                     {"reason", "spool past its bound with failure_mode open: oldest dropped"}});
+    }
+}
 
 std::vector<std::string> intercepted_hosts(const Config& config) {
     std::vector<std::string> hosts;
@@ -136,12 +176,18 @@ int run_daemon(const Config& config) {
         std::make_shared<const AuditSigner>(AuditSigner::load_or_create(config.state_dir));
     spdlog::info("audit: checkpoints signed with key {} ({}/{})", audit_options.signer->key_id(),
                  config.state_dir, kAuditPublicKeyFile);
+    std::unique_ptr<AuditShipper> shipper = make_audit_shipper(config);
+    if (shipper) {
+        audit_options.on_written = [&](std::string_view lines) { shipper->ship(lines); };
+        audit_options.also_healthy = [&] { return shipper->healthy(); };
+    }
     RequestMetrics request_metrics;
     if (config.metrics.enabled())
         audit_options.observer = [&](const AuditRecord& record) {
             request_metrics.observe(record);
         };
     AuditWriter audit(std::move(audit_options));
+    if (shipper) shipper->start();
     if (const std::size_t incomplete = record_incomplete_requests(config.audit.path, audit))
         spdlog::warn(
             "audit: {} request(s) were forwarded before sluiced last stopped and never completed; "
@@ -235,7 +281,8 @@ int run_daemon(const Config& config) {
     if (config.metrics.enabled()) {
         metrics = std::make_unique<MetricsServer>(config.metrics.address, [&] {
             return render_metrics(MetricsSources{request_metrics, proxy_context.counters, audit,
-                                                 approvals, policy_state, shared_state.get()});
+                                                 approvals, policy_state, shared_state.get(),
+                                                 shipper.get()});
         });
         metrics->start();
         spdlog::info("metrics: Prometheus text on http://{}:{}/metrics",
@@ -248,6 +295,7 @@ int run_daemon(const Config& config) {
             status_report(config, loader->status(), resolver.snapshot(), proxy_context.counters,
                           audit.stats(), upstreams.all_keys_loaded());
         report["policy"] = policy_status_json(policies, policy_state);
+        if (shipper) report["audit_shipping"] = shipper->status_json();
         report["state_store"] =
             shared_state ? shared_state->status_json() : nlohmann::json{{"kind", "local"}};
         report["oidc"] = oidc_status_json(oidc.status());
@@ -307,6 +355,7 @@ int run_daemon(const Config& config) {
         timespec tick{1, 0};
         const int signal = sigtimedwait(&signals, nullptr, &tick);
         if (tick_count % kPolicyStateSaveEveryTicks == 0) save_policy_state();
+        if (shipper) audit_shipping_drops(*shipper, audit);
         // Pinged every tick while every proxy loop turns; one wedged loop (or a stopped process)
         // lets WatchdogSec= run out and systemd restarts sluiced. The tick (1 s) must stay under
         // half of WatchdogSec=.

@@ -71,6 +71,24 @@ std::string render_metrics(const MetricsSources& s) {
     for (const auto& [rule, v] : by_rule)
         out.sample("sluice_budget_used_usd", {{"rule", rule}}, v.second);
 
+    if (s.shipper) {
+        const nlohmann::json st = s.shipper->status_json();
+        out.family("sluice_audit_shipping_spooled_bytes", "gauge",
+                   "Audit bytes waiting in a collector's spool.");
+        for (const auto& [name, lane] : st.items())
+            out.sample("sluice_audit_shipping_spooled_bytes", {{"collector", name}},
+                       lane["spooled_bytes"].get<double>());
+        out.family("sluice_audit_shipping_delivered_total", "counter",
+                   "Audit lines a collector took.");
+        for (const auto& [name, lane] : st.items())
+            out.sample("sluice_audit_shipping_delivered_total", {{"collector", name}},
+                       lane["delivered"].get<double>());
+        out.family("sluice_audit_shipping_dropped_total", "counter",
+                   "Audit lines dropped from a full spool (failure_mode open).");
+        for (const auto& [name, lane] : st.items())
+            out.sample("sluice_audit_shipping_dropped_total", {{"collector", name}},
+                       lane["dropped"].get<double>());
+    }
     if (s.shared_accounts) {
         const nlohmann::json st = s.shared_accounts->status_json();
         out.family("sluice_state_store_up", "gauge",

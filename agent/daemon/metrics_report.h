@@ -7,6 +7,7 @@
 
 #include "agent/approvals/approval_registry.h"
 #include "agent/audit/audit_writer.h"
+#include "agent/audit_shipping/audit_shipper.h"
 #include "agent/metrics/request_metrics.h"
 #include "agent/proxy/proxy_context.h"
 #include "agent/state_store/redis_accounting.h"
@@ -21,6 +22,7 @@ struct MetricsSources {
     const ApprovalRegistry& approvals;
     const PolicyState& local_accounts;
     const RedisAccounting* shared_accounts = nullptr;  // null: state_store is local
+    AuditShipper* shipper = nullptr;                   // null: audit.ship is off
 };
 
 std::string render_metrics(const MetricsSources& sources);

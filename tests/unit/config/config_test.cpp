@@ -611,3 +611,39 @@ TEST(Config, MetricsAreOffByDefaultAndLoopbackUnlessAskedOtherwise) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST(Config, AuditShippingIsOffByDefaultAndTakesSyslogAndOtlpUrls) {
+    EXPECT_FALSE(parse_config("", "t.yaml").audit.ship.enabled());
+    const Config c = parse_config(R"(
+audit:
+  ship:
+    syslog: tls://logs.internal:6514
+    otlp: https://otel.internal:4318
+    tls: {ca_file: /etc/sluice/collector-ca.pem}
+    spool_max_bytes: 1048576
+    batch_records: 100
+)",
+                                  "t.yaml");
+    EXPECT_TRUE(c.audit.ship.enabled());
+    EXPECT_EQ(c.audit.ship.syslog, "tls://logs.internal:6514");
+    EXPECT_EQ(c.audit.ship.otlp, "https://otel.internal:4318");
+    EXPECT_EQ(c.audit.ship.tls_ca_file, "/etc/sluice/collector-ca.pem");
+    EXPECT_EQ(c.audit.ship.spool_max_bytes, 1048576u);
+    EXPECT_EQ(c.audit.ship.batch_records, 100u);
+    for (const char* bad :
+         {"audit: {ship: {syslog: \"udp://h:514\"}}", "audit: {ship: {otlp: \"grpc://h:4317\"}}",
+          "audit: {ship: {spool_max_bytes: 10}}", "audit: {ship: {kafka: x}}"}) {
+        try {
+            parse_config(bad, "t.yaml");
+            ADD_FAILURE() << bad << " accepted";
+        } catch (const ConfigError& e) {
+            EXPECT_NE(std::string(e.what()).find("audit.ship"), std::string::npos) << e.what();
+        }
+    }
+}
+
+}  // namespace
+}  // namespace sluice
