@@ -11,6 +11,8 @@
 #include <sstream>
 #include <thread>
 
+#include "agent/audit_shipping/collector_format.h"
+
 #include "agent/audit/audit_writer.h"
 
 namespace sluice {
@@ -148,6 +150,97 @@ TEST(AuditShipper, PastTheBoundClosedStopsServingOpenDropsTheOldestAndCountsThem
         shipper.stop();
         std::filesystem::remove_all(dir);
     }
+}
+
+}  // namespace
+}  // namespace sluice
+
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+namespace sluice {
+namespace {
+
+double cpu_seconds() {
+    rusage usage{};
+    ::getrusage(RUSAGE_SELF, &usage);
+    return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+           static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+// Not a test: audit shipping's throughput and CPU per record over syslog/TCP to a loopback
+// sink that discards (run with --gtest_also_run_disabled_tests --gtest_filter='*Throughput*';
+// docs/benchmarks.md).
+TEST(AuditShipper, DISABLED_SyslogThroughput) {
+    const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    socklen_t len = sizeof addr;
+    ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::listen(listener, 1);
+    std::atomic<uint64_t> received{0};
+    std::thread sink([&] {
+        const int fd = ::accept(listener, nullptr, nullptr);
+        char buffer[65536];
+        for (;;) {
+            const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+            if (n <= 0) break;
+            received += static_cast<uint64_t>(n);
+        }
+        ::close(fd);
+    });
+    const std::string dir = dir_for("throughput");
+    AuditShipperOptions options;
+    options.spool_dir = dir + "/spool";
+    std::vector<ShipDestination> destinations;
+    destinations.push_back(
+        {"syslog", "tcp://",
+         make_syslog_sender(
+             *parse_collector_url("tcp://127.0.0.1:" + std::to_string(ntohs(addr.sin_port))), {})});
+    auto shipper = std::make_unique<AuditShipper>(options, std::move(destinations));
+    shipper->start();
+    AuditRecord record;
+    record.method = "POST";
+    record.path = "/v1/chat/completions";
+    record.model = "gpt-4o-mini";
+    record.status = 200;
+    constexpr int kRecords = 100'000;
+    auto run = [&](bool ship) {
+        AuditWriterOptions writer_options;
+        writer_options.path = dir + (ship ? "/shipped.jsonl" : "/local.jsonl");
+        if (ship) writer_options.on_written = [&](std::string_view lines) { shipper->ship(lines); };
+        const double cpu_before = cpu_seconds();
+        const auto started = std::chrono::steady_clock::now();
+        {
+            AuditWriter writer(writer_options);
+            for (int i = 0; i < kRecords; ++i) {
+                record.id = std::to_string(i);
+                writer.write_record(record);
+            }
+            writer.flush();
+        }
+        if (ship) {
+            EXPECT_TRUE(eventually([&] { return shipper->pending_bytes() == 0; }));
+        }
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        return std::pair{seconds, cpu_seconds() - cpu_before};
+    };
+    const auto [local_s, local_cpu] = run(false);
+    const auto [ship_s, ship_cpu] = run(true);
+    std::printf(
+        "audit %d records: local file %.2f s (%.2f CPU s); shipped too %.2f s (%.2f CPU s): "
+        "%.0f records/s end to end, shipping adds %.1f us CPU per record\n",
+        kRecords, local_s, local_cpu, ship_s, ship_cpu, kRecords / ship_s,
+        (ship_cpu - local_cpu) / kRecords * 1e6);
+    shipper.reset();  // closes the connection, so the sink ends
+    ::shutdown(listener, SHUT_RDWR);
+    ::close(listener);
+    sink.join();
+    std::filesystem::remove_all(dir);
 }
 
 }  // namespace
