@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -53,14 +54,42 @@ public:
         stop();
         std::filesystem::remove_all(dir_);
     }
+    // Extra arguments (TLS, a password) for the next start.
+    void set_extra(std::vector<std::string> extra) { extra_ = std::move(extra); }
+    const std::filesystem::path& dir() const { return dir_; }
+
     void start() {
+        const std::string port = std::to_string(port_);
+        const std::string log = (dir_ / "redis.log").string();
+        std::vector<std::string> args{kRedisServer,
+                                      "--bind",
+                                      "127.0.0.1",
+                                      "--dir",
+                                      dir_.string(),
+                                      "--save",
+                                      "",
+                                      "--appendonly",
+                                      "yes",
+                                      "--appendfsync",
+                                      "always",
+                                      "--daemonize",
+                                      "no",
+                                      "--loglevel",
+                                      "warning",
+                                      "--logfile",
+                                      log};
+        if (extra_.empty()) {
+            args.insert(args.end(), {"--port", port});
+        } else {
+            args.insert(args.end(), {"--port", "0", "--tls-port", port});
+            args.insert(args.end(), extra_.begin(), extra_.end());
+        }
         pid_ = ::fork();
         if (pid_ == 0) {
-            const std::string port = std::to_string(port_);
-            ::execl(kRedisServer, kRedisServer, "--bind", "127.0.0.1", "--port", port.c_str(),
-                    "--dir", dir_.c_str(), "--save", "", "--appendonly", "yes", "--appendfsync",
-                    "always", "--daemonize", "no", "--loglevel", "warning", "--logfile",
-                    (dir_ / "redis.log").c_str(), static_cast<char*>(nullptr));
+            std::vector<char*> argv;
+            for (auto& a : args) argv.push_back(a.data());
+            argv.push_back(nullptr);
+            ::execv(kRedisServer, argv.data());
             ::_exit(127);
         }
         for (int i = 0; i < 200; ++i) {
@@ -92,6 +121,7 @@ private:
     }
     uint16_t port_;
     std::filesystem::path dir_;
+    std::vector<std::string> extra_;
     pid_t pid_ = -1;
 };
 
@@ -394,6 +424,58 @@ rules:
     EXPECT_NE(allowed.skipped_controls[0].find("budget (redis"), std::string::npos)
         << allowed.skipped_controls[0];
     host.release(allowed.reservation_id, now);
+}
+
+TEST(SharedStateTls, ConnectsOverTlsWithAuthAndRefusesAWrongPasswordOrName) {
+    if (::access(kRedisServer, X_OK) != 0) GTEST_SKIP() << "redis-server not installed";
+    RedisServer redis;
+    const std::string cert = (redis.dir() / "redis.crt").string();
+    const std::string key = (redis.dir() / "redis.key").string();
+    const std::string make_cert =
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + key +
+        " -out " + cert +
+        " -subj /CN=redis.test -addext subjectAltName=DNS:redis.test -days 1 2>/dev/null";
+    ASSERT_EQ(std::system(make_cert.c_str()), 0);
+    redis.set_extra({"--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", cert,
+                     "--tls-auth-clients", "no", "--requirepass", "s3cret-pw"});
+    redis.start();
+    auto password_file = [&](const std::string& password) {
+        const auto path = redis.dir() / ("pw-" + password);
+        std::ofstream(path) << password << "\n";
+        std::filesystem::permissions(
+            path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+        return path.string();
+    };
+    auto config = [&](const std::string& password, const std::string& name) {
+        StateStoreConfig c = store_config(redis.port());
+        c.redis = "rediss://127.0.0.1:" + std::to_string(redis.port());
+        c.tls = true;
+        c.tls_ca_file = cert;
+        c.tls_server_name = name;
+        c.auth_password_file = password_file(password);
+        return c;
+    };
+    PolicyState local;
+    RedisAccounting good(config("s3cret-pw", "redis.test"), local);
+    good.start();
+    ASSERT_TRUE(wait_until([&] { return good.connected(); })) << good.status_json().dump();
+    EXPECT_EQ(good.admit(budget(100, 10), std::chrono::system_clock::now()).outcome,
+              AdmissionResult::Outcome::admitted);
+
+    RedisAccounting wrong_password(config("not-it", "redis.test"), local);
+    wrong_password.start();
+    std::this_thread::sleep_for(500ms);
+    EXPECT_FALSE(wrong_password.connected());
+    const std::string why = wrong_password.status_json()["last_error"];
+    EXPECT_NE(why.find("AUTH/SELECT refused"), std::string::npos) << why;
+    EXPECT_EQ(why.find("not-it"), std::string::npos) << "the password must never be shown";
+
+    RedisAccounting wrong_name(config("s3cret-pw", "other.test"), local);
+    wrong_name.start();
+    std::this_thread::sleep_for(500ms);
+    EXPECT_FALSE(wrong_name.connected());
+    EXPECT_NE(wrong_name.status_json()["last_error"].get<std::string>().find("TLS"),
+              std::string::npos);
 }
 
 TEST(RedisPassword, AFileOthersMayReadIsRefused) {
