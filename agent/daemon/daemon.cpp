@@ -137,7 +137,8 @@ Approver approver_of(const AdminPeer& peer) {
     return approver;
 }
 
-void log_policy_outcome(const PolicyReloadOutcome& outcome) {
+void log_policy_outcome(const PolicyReloadOutcome& outcome, PolicyReloadCounts& counts) {
+    ++(outcome.ok ? counts.applied : counts.refused);
     if (outcome.ok)
         spdlog::info("{}", outcome.message);
     else
@@ -278,11 +279,12 @@ int run_daemon(const Config& config) {
     resolver.start();
 
     std::unique_ptr<MetricsServer> metrics;
+    PolicyReloadCounts policy_reloads;
     if (config.metrics.enabled()) {
         metrics = std::make_unique<MetricsServer>(config.metrics.address, [&] {
             return render_metrics(MetricsSources{request_metrics, proxy_context.counters, audit,
                                                  approvals, policy_state, shared_state.get(),
-                                                 shipper.get()});
+                                                 shipper.get(), &policy_reloads});
         });
         metrics->start();
         spdlog::info("metrics: Prometheus text on http://{}:{}/metrics",
@@ -308,7 +310,7 @@ int run_daemon(const Config& config) {
         const std::string key_outcome = upstreams.reload();
         spdlog::info("api keys: {}", key_outcome);
         const PolicyReloadOutcome policy_outcome = policies.reload();
-        log_policy_outcome(policy_outcome);
+        log_policy_outcome(policy_outcome, policy_reloads);
         audit.reopen();
         return nlohmann::json{{"ok", policy_outcome.ok},
                               {"api_key", key_outcome},
@@ -371,7 +373,8 @@ int run_daemon(const Config& config) {
             break;
         } else {
             if (upstreams.reload_if_changed()) spdlog::info("an api key file changed: reloaded");
-            if (auto outcome = policies.reload_if_changed()) log_policy_outcome(*outcome);
+            if (auto outcome = policies.reload_if_changed())
+                log_policy_outcome(*outcome, policy_reloads);
         }
     }
     service_manager.notify_stopping();

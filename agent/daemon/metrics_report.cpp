@@ -39,6 +39,15 @@ std::string render_metrics(const MetricsSources& s) {
     out.family("sluice_policy_refusals_total", "counter", "Requests the policy refused.");
     out.sample("sluice_policy_refusals_total", {}, number(c.policy_refusals));
 
+    if (s.policy_reloads) {
+        out.family("sluice_policy_reloads_total", "counter",
+                   "Policy reloads, by outcome (refused: the old policy stayed in force).");
+        out.sample("sluice_policy_reloads_total", {{"outcome", "applied"}},
+                   number(s.policy_reloads->applied));
+        out.sample("sluice_policy_reloads_total", {{"outcome", "refused"}},
+                   number(s.policy_reloads->refused));
+    }
+
     const AuditStats audit = s.audit.stats();
     out.family("sluice_audit_queue_depth", "gauge",
                "Audit records handed to the writer and not yet in the file.");

@@ -3,6 +3,8 @@
 // approvals, budgets per rule, the shared state store). docs/metrics.md lists them.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 
 #include "agent/approvals/approval_registry.h"
@@ -15,6 +17,12 @@
 
 namespace sluice {
 
+// Policy reloads (SIGHUP, `sluicectl reload`, a changed file) since start.
+struct PolicyReloadCounts {
+    std::atomic<uint64_t> applied{0};
+    std::atomic<uint64_t> refused{0};  // the old policy stayed in force
+};
+
 struct MetricsSources {
     const RequestMetrics& requests;
     const ProxyCounters& counters;
@@ -23,6 +31,7 @@ struct MetricsSources {
     const PolicyState& local_accounts;
     const RedisAccounting* shared_accounts = nullptr;  // null: state_store is local
     AuditShipper* shipper = nullptr;                   // null: audit.ship is off
+    const PolicyReloadCounts* policy_reloads = nullptr;
 };
 
 std::string render_metrics(const MetricsSources& sources);

@@ -54,6 +54,15 @@ expect_eq "policy refusals are counted" "$(metric "$after" 'sluice_policy_refusa
 expect_eq "nothing is held for approval" "$(metric "$after" 'sluice_approvals_held')" "0"
 check "the audit queue depth is exposed" grep -q '^sluice_audit_queue_depth ' <<<"$after"
 expect_not_contains "no user name becomes a label" "$after" "$E2E_USER"
+# Policy reloads: a policy that does not load is refused (the old one stays), one that does applies.
+cp "$POLICY" "$POLICY.good"
+echo "rules: [ {name: broken" >"$POLICY"
+"$E2E_BIN_DIR/sluicectl" --config "$E2E_CONFIG" reload >/dev/null 2>&1
+cp "$POLICY.good" "$POLICY"
+"$E2E_BIN_DIR/sluicectl" --config "$E2E_CONFIG" reload >/dev/null 2>&1
+reloads="$(scrape)"
+expect_eq "a refused policy reload is counted" "$(metric "$reloads" 'sluice_policy_reloads_total{outcome="refused"}')" "1"
+check "an applied one too" test "$(metric "$reloads" 'sluice_policy_reloads_total{outcome="applied"}')" -ge 1
 if command -v promtool >/dev/null; then
     problems="$(scrape | promtool check metrics 2>&1)"
     check "promtool check metrics accepts the exposition ($problems)" test -z "$problems"
