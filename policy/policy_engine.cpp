@@ -210,7 +210,7 @@ std::optional<std::string> approval_reason(const ApprovalControl& c, const Polic
 }
 
 PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
-                      const PolicyRequest& request, PolicyState* state, PolicyTimePoint now,
+                      const PolicyRequest& request, PolicyAccounting* state, PolicyTimePoint now,
                       std::string* out) {
     std::vector<std::string> skipped;
     auto finish = [&](PolicyDecision d) {
@@ -458,16 +458,17 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
         } else {
             // Closed: identities without the key share one bucket rather than going unlimited.
             std::string k = key.value_or(name + "|unknown");
+            const bool fail_open = c.fail_mode == FailMode::open;
             int64_t tokens =
                 saturating_add(request.estimated_prompt_tokens,
                                output_known ? saturating_multiply(output_estimate, outputs) : 0);
             admission.buckets.reserve(2);
             if (c.requests_per_minute)
-                admission.buckets.push_back(
-                    {"rpm|" + k, "requests_per_minute", c.requests_per_minute, 1, false});
+                admission.buckets.push_back({"rpm|" + k, "requests_per_minute",
+                                             c.requests_per_minute, 1, false, fail_open});
             if (c.tokens_per_minute)
-                admission.buckets.push_back(
-                    {"tpm|" + k, "tokens_per_minute", c.tokens_per_minute, tokens, true});
+                admission.buckets.push_back({"tpm|" + k, "tokens_per_minute", c.tokens_per_minute,
+                                             tokens, true, fail_open});
         }
     }
     if (rule->budget) {
@@ -506,6 +507,7 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
                 charge.today = local_day(instant, *offset);
                 charge.seconds_to_midnight = (*midnight - instant).count();
                 charge.limit = {c.tokens_per_day, cost_ok ? c.cost_per_day_pico : 0};
+                charge.fail_open = c.fail_mode == FailMode::open;
                 const int64_t output = saturating_multiply(
                     output_known ? output_estimate : c.assumed_output_tokens, outputs);
                 charge.amount.tokens = saturating_add(request.estimated_prompt_tokens, output);
@@ -544,6 +546,12 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
                 });
         } else {
             auto admitted = state->admit(admission, now);
+            if (admitted.outcome == AdmissionResult::Outcome::unavailable) {
+                auto d = make_deny(PolicyAction::deny, name, "policy_unavailable", admitted.reason);
+                d.http_status = 503;
+                return finish(d);
+            }
+            if (!admitted.degraded.empty()) skipped.push_back(admitted.degraded);
             if (admitted.outcome != AdmissionResult::Outcome::admitted) {
                 bool rate = admitted.outcome == AdmissionResult::Outcome::rate_limited;
                 auto d =
@@ -690,7 +698,8 @@ bool principal_matches(const PrincipalMatch& m, const PolicyIdentity& id, std::s
 }
 
 PolicyDecision evaluate(const Policy& policy, const PolicyIdentity& identity,
-                        const PolicyRequest& request, PolicyState& state, PolicyTimePoint now) {
+                        const PolicyRequest& request, PolicyAccounting& state,
+                        PolicyTimePoint now) {
     return decide(policy, identity, request, &state, now, nullptr);
 }
 

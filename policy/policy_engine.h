@@ -25,6 +25,7 @@
 
 #include <string>
 
+#include "policy/policy_accounting.h"
 #include "policy/policy_model.h"
 #include "policy/policy_state.h"
 
@@ -32,8 +33,10 @@ namespace sluice {
 
 // The decision for one request. When it allows and `reservation_id` is non-zero, the caller
 // must later call exactly one of state.settle(id, usage, now) or state.release(id, now).
+// Shared state that cannot be reached with a control's fail_mode closed refuses with 503
+// policy_unavailable; open controls are kept on this host and named in skipped_controls.
 PolicyDecision evaluate(const Policy& policy, const PolicyIdentity& identity,
-                        const PolicyRequest& request, PolicyState& state, PolicyTimePoint now);
+                        const PolicyRequest& request, PolicyAccounting& state, PolicyTimePoint now);
 
 // The decision as text for `sluicectl policy explain`: the outcome, each rule tried in order
 // and why it did or did not match, and each control of the matching rule. Stateless: rate

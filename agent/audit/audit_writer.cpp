@@ -203,6 +203,7 @@ bool AuditWriter::write_out(std::string& error) {
         rest.remove_prefix(static_cast<std::size_t>(n));
     }
     file_bytes_ += out_.size();
+    if (options_.on_written) options_.on_written(out_);
     if (checkpoints_in_out_ > 0) last_checkpoint_ = std::chrono::steady_clock::now();
     {
         std::lock_guard lock(mutex_);
@@ -284,6 +285,7 @@ uint64_t AuditWriter::write_record(const AuditRecord& record) {
     thread_local std::string line;
     line.clear();
     record.append_line(line);
+    if (options_.observer) options_.observer(record);
     return enqueue(line);
 }
 
@@ -363,13 +365,18 @@ void AuditWriter::recycle(std::deque<std::string>& written) {
 }
 
 bool AuditWriter::healthy() const {
-    std::lock_guard lock(mutex_);
-    return stats_.healthy;
+    {
+        std::lock_guard lock(mutex_);
+        if (!stats_.healthy) return false;
+    }
+    return !options_.also_healthy || options_.also_healthy();
 }
 
 AuditStats AuditWriter::stats() const {
     std::lock_guard lock(mutex_);
-    return stats_;
+    AuditStats stats = stats_;
+    stats.queued = enqueued_ - settled_;
+    return stats;
 }
 
 void AuditWriter::reopen() {

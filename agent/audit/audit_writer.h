@@ -53,6 +53,14 @@ struct AuditWriterOptions {
     std::function<std::chrono::system_clock::time_point()> clock = [] {
         return std::chrono::system_clock::now();
     };
+    // Sees every record passed to write_record, on the caller's thread (metrics); must not
+    // block.
+    std::function<void(const AuditRecord&)> observer;
+    // Gets the sealed bytes of each successful write (whole lines, checkpoints included), on
+    // the writer thread, after they are in the file (audit shipping); must not block long.
+    std::function<void(std::string_view)> on_written;
+    // Besides the file, what healthy() also needs (audit shipping's spool within its bound).
+    std::function<bool()> also_healthy;
 };
 
 // `<path>.<N>`: the rotated files of `path`, oldest (smallest N) first.
@@ -68,6 +76,7 @@ struct AuditStats {
     uint64_t checkpoints = 0;
     uint64_t rotations = 0;
     bool recovered_unclean_stop = false;  // this start sealed a chain the last run left open
+    uint64_t queued = 0;  // records handed to the writer and not yet written or given up
 };
 
 class AuditWriter {

@@ -76,6 +76,13 @@ std::string line_suffix(const YAML::Node& node) {
     return " (line " + std::to_string(mark.line + 1) + ")";
 }
 
+bool is_loopback_literal(const std::string& text) {
+    in_addr v4{};
+    if (inet_pton(AF_INET, text.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+    in6_addr v6{};
+    return inet_pton(AF_INET6, text.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
 bool is_ip_literal(const std::string& text) {
     unsigned char buf[16];
     return inet_pton(AF_INET, text.c_str(), buf) == 1 ||
@@ -204,7 +211,7 @@ public:
         for_each_key(root, "",
                      {"listen", "cgroup", "state_dir", "intercept", "upstream", "audit", "policy",
                       "admin", "pin_dir", "failure_mode", "limits", "oidc", "passthrough_sni",
-                      "approvals", "recording"},
+                      "approvals", "recording", "state_store", "metrics"},
                      [&](const std::string& key, const YAML::Node& value) {
                          // `key:` with nothing after it means "use the default".
                          if (value.IsNull()) return;
@@ -244,6 +251,10 @@ public:
                              config.approvals = parse_approvals(value);
                          } else if (key == "recording") {
                              config.recording = parse_recording(value);
+                         } else if (key == "state_store") {
+                             config.state_store = parse_state_store(value);
+                         } else if (key == "metrics") {
+                             config.metrics = parse_metrics(value);
                          }
                      });
 
@@ -394,7 +405,7 @@ private:
         AuditConfig audit;
         for_each_key(node, "audit.",
                      {"path", "rotate_bytes", "rotate_interval_s", "keep_files",
-                      "checkpoint_records", "checkpoint_interval_s"},
+                      "checkpoint_records", "checkpoint_interval_s", "ship"},
                      [&](const std::string& key, const YAML::Node& v) {
                          if (v.IsNull()) return;
                          const std::string name = "audit." + key;
@@ -414,9 +425,50 @@ private:
                          } else if (key == "checkpoint_interval_s") {
                              audit.checkpoint_interval_s =
                                  static_cast<uint32_t>(unsigned_value(v, name, 1, 86400));
+                         } else if (key == "ship") {
+                             audit.ship = parse_audit_ship(v);
                          }
                      });
         return audit;
+    }
+
+    AuditShipConfig parse_audit_ship(const YAML::Node& node) const {
+        require_map(node, "audit.ship");
+        AuditShipConfig ship;
+        for_each_key(
+            node, "audit.ship.", {"syslog", "otlp", "tls", "spool_max_bytes", "batch_records"},
+            [&](const std::string& key, const YAML::Node& v) {
+                const std::string name = "audit.ship." + key;
+                if (v.IsNull()) return;
+                if (key == "syslog") {
+                    ship.syslog = string_value(v, name, true);
+                    if (!ship.syslog.empty() && !ship.syslog.starts_with("tcp://") &&
+                        !ship.syslog.starts_with("tls://"))
+                        fail("'" + name + "' must be tcp://host:port or tls://host:port, got " +
+                                 quote_value(ship.syslog),
+                             v);
+                } else if (key == "otlp") {
+                    ship.otlp = string_value(v, name, true);
+                    if (!ship.otlp.empty() && !ship.otlp.starts_with("http://") &&
+                        !ship.otlp.starts_with("https://"))
+                        fail("'" + name + "' must be an http:// or https:// URL, got " +
+                                 quote_value(ship.otlp),
+                             v);
+                } else if (key == "spool_max_bytes") {
+                    ship.spool_max_bytes = unsigned_value(v, name, 4096, uint64_t{1} << 50);
+                } else if (key == "batch_records") {
+                    ship.batch_records = static_cast<uint32_t>(unsigned_value(v, name, 1, 100000));
+                } else if (key == "tls") {
+                    require_map(v, name);
+                    for_each_key(v, name + ".", {"ca_file", "server_name"},
+                                 [&](const std::string& sub, const YAML::Node& value) {
+                                     if (value.IsNull()) return;
+                                     (sub == "ca_file" ? ship.tls_ca_file : ship.tls_server_name) =
+                                         string_value(value, name + "." + sub, true);
+                                 });
+                }
+            });
+        return ship;
     }
 
     FailureMode parse_failure_mode(const YAML::Node& node) const {
@@ -519,6 +571,117 @@ private:
                          }
                      });
         return approvals;
+    }
+
+    StateStoreConfig parse_state_store(const YAML::Node& node) const {
+        require_map(node, "state_store");
+        StateStoreConfig store;
+        YAML::Node url_node;
+        for_each_key(
+            node, "state_store.", {"redis", "tls", "auth", "prefix", "timeout_ms"},
+            [&](const std::string& key, const YAML::Node& v) {
+                const std::string name = "state_store." + key;
+                if (v.IsNull()) return;
+                if (key == "redis") {
+                    store.redis = string_value(v, name, true);
+                    url_node = v;
+                } else if (key == "prefix") {
+                    store.prefix = string_value(v, name, true);
+                } else if (key == "timeout_ms") {
+                    store.timeout_ms = static_cast<uint32_t>(unsigned_value(v, name, 1, 60'000));
+                } else if (key == "tls") {
+                    require_map(v, name);
+                    for_each_key(v, name + ".", {"enabled", "ca_file", "server_name"},
+                                 [&](const std::string& sub, const YAML::Node& value) {
+                                     if (value.IsNull()) return;
+                                     const std::string subname = name + "." + sub;
+                                     if (sub == "enabled")
+                                         store.tls = bool_value(value, subname);
+                                     else if (sub == "ca_file")
+                                         store.tls_ca_file = string_value(value, subname, true);
+                                     else
+                                         store.tls_server_name = string_value(value, subname, true);
+                                 });
+                } else if (key == "auth") {
+                    require_map(v, name);
+                    for_each_key(v, name + ".", {"user", "password_file"},
+                                 [&](const std::string& sub, const YAML::Node& value) {
+                                     if (value.IsNull()) return;
+                                     const std::string subname = name + "." + sub;
+                                     (sub == "user" ? store.auth_user : store.auth_password_file) =
+                                         string_value(value, subname, true);
+                                 });
+                }
+            });
+        if (store.redis.empty()) return store;
+        // redis://host:port[/db] or rediss://… for TLS; credentials never go in the URL (it is
+        // logged), so a userinfo part is refused.
+        std::string_view rest = store.redis;
+        if (rest.starts_with("rediss://")) {
+            store.tls = true;
+            rest.remove_prefix(9);
+        } else if (rest.starts_with("redis://")) {
+            rest.remove_prefix(8);
+        } else {
+            fail("'state_store.redis' must be redis://host:port[/db] or rediss://…, got " +
+                     quote_value(store.redis),
+                 url_node);
+        }
+        if (rest.find('@') != std::string_view::npos)
+            fail("'state_store.redis' must not carry credentials; use state_store.auth", url_node);
+        std::string_view authority = rest.substr(0, rest.find('/'));
+        if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
+            const std::string_view db = rest.substr(slash + 1);
+            uint32_t value = 0;
+            auto [end, ec] = std::from_chars(db.data(), db.data() + db.size(), value);
+            if (!db.empty() && (ec != std::errc{} || end != db.data() + db.size() || value > 15))
+                fail("'state_store.redis' database must be 0..15, got " + quote_value(db),
+                     url_node);
+            store.database = value;
+        }
+        try {
+            store.endpoint = parse_host_port(std::string(authority), "state_store.redis");
+        } catch (const ConfigError& e) {
+            fail(e.what(), url_node);
+        }
+        if (store.tls_server_name.empty()) store.tls_server_name = store.endpoint.host;
+        return store;
+    }
+
+    MetricsConfig parse_metrics(const YAML::Node& node) const {
+        require_map(node, "metrics");
+        MetricsConfig metrics;
+        YAML::Node listen_node;
+        for_each_key(node, "metrics.", {"listen", "allow_remote"},
+                     [&](const std::string& key, const YAML::Node& v) {
+                         if (v.IsNull()) return;
+                         if (key == "listen") {
+                             metrics.listen = string_value(v, "metrics.listen", true);
+                             listen_node = v;
+                         } else {
+                             metrics.allow_remote = bool_value(v, "metrics.allow_remote");
+                         }
+                     });
+        if (!metrics.enabled()) return metrics;
+        metrics.address = host_port_value(listen_node, "metrics.listen");
+        if (!is_ip_literal(metrics.address.host))
+            fail("'metrics.listen' host must be an IP address, got " +
+                     quote_value(metrics.address.host),
+                 listen_node);
+        if (!is_loopback_literal(metrics.address.host) && !metrics.allow_remote)
+            fail("'metrics.listen' " + quote_value(metrics.listen) +
+                     " is not a loopback address; set metrics.allow_remote: true to serve it "
+                     "beyond this host",
+                 listen_node);
+        return metrics;
+    }
+
+    bool bool_value(const YAML::Node& node, const std::string& key) const {
+        if (node.IsScalar()) {
+            if (node.Scalar() == "true") return true;
+            if (node.Scalar() == "false") return false;
+        }
+        fail("'" + key + "' must be true or false, got " + describe_node(node), node);
     }
 
     std::vector<OidcIssuerConfig> parse_oidc(const YAML::Node& node) const {

@@ -39,6 +39,18 @@ struct UpstreamConfig {
         "/etc/sluice/openai.key";  // the default only for kDefaultUpstreamHost
 };
 
+// audit.ship: copies of the audit for collectors (docs/audit-shipping.md). Off without a URL.
+struct AuditShipConfig {
+    std::string syslog;       // tcp://host:port or tls://host:port: RFC 5424, octet-counted
+    std::string otlp;         // http(s)://host:port[/path]: OTLP/HTTP logs, JSON (path /v1/logs)
+    std::string tls_ca_file;  // extra CA bundle for tls:// and https:// collectors
+    std::string tls_server_name;  // name checked in their certificates; default: the URL's host
+    uint64_t spool_max_bytes = 1ull << 30;  // per collector; then failure_mode decides
+    uint32_t batch_records = 500;
+
+    bool enabled() const { return !syslog.empty() || !otlp.empty(); }
+};
+
 // The audit file, its rotation and its tamper evidence (docs/audit.md).
 struct AuditConfig {
     std::string path = "/var/log/sluice/audit.jsonl";
@@ -47,6 +59,7 @@ struct AuditConfig {
     uint32_t keep_files = 30;                      // rotated files kept; 0 = all
     uint32_t checkpoint_records = 1000;            // a signed checkpoint every N records...
     uint32_t checkpoint_interval_s = 60;           // ...or T seconds, whichever comes first
+    AuditShipConfig ship;
 };
 
 // Recordings of requests a policy rule records (docs/recording.md), in state_dir/recordings.
@@ -100,6 +113,32 @@ struct ApprovalsConfig {
         approver_groups;  // with approvers, the admin socket is 0666 (peer credentials decide)
 };
 
+// state_store: where policy rate limits and budgets are accounted (docs/state-store.md).
+// No redis URL: this host's memory (saved to state_dir), the default.
+struct StateStoreConfig {
+    std::string redis;            // "redis://host:port[/db]" or "rediss://…" (TLS); "" = local
+    bool tls = false;             // from the scheme: rediss:// or tls.enabled
+    HostPort endpoint;            // parsed from `redis`
+    uint32_t database = 0;        // the URL's /db
+    std::string tls_ca_file;      // extra CA bundle to verify the server (system store otherwise)
+    std::string tls_server_name;  // name checked in its certificate; default: the URL's host
+    std::string auth_user;        // ACL user; "" = the default user
+    std::string auth_password_file;  // the password, alone in a file others cannot read
+    std::string prefix = "sluice:";
+    uint32_t timeout_ms = 5;  // longest a request waits for Redis before its fail_mode applies
+
+    bool shared() const { return !redis.empty(); }
+};
+
+// metrics: the Prometheus endpoint (docs/metrics.md). No listen address (the default): off.
+struct MetricsConfig {
+    std::string listen;         // "host:port"; "" = no endpoint
+    HostPort address;           // parsed from listen
+    bool allow_remote = false;  // a non-loopback address must be asked for explicitly
+
+    bool enabled() const { return !listen.empty(); }
+};
+
 struct Config {
     std::string source_path;  // the file this was read from ("" = embedded defaults)
     HostPort listen{"127.0.0.1", 15443};
@@ -121,6 +160,8 @@ struct Config {
     // default: fail closed (docs/bypass-coverage.md, "Foreign SNI").
     std::vector<std::string> passthrough_sni;
     ApprovalsConfig approvals;
+    StateStoreConfig state_store;
+    MetricsConfig metrics;
 };
 
 // The configuration used when no file is given: every key at its documented default

@@ -19,6 +19,9 @@
 #include "agent/approvals/approval_registry.h"
 #include "agent/audit/audit_writer.h"
 #include "agent/audit/incomplete_requests.h"
+#include "agent/audit_shipping/audit_shipper.h"
+#include "agent/common/time_format.h"
+#include "agent/daemon/metrics_report.h"
 #include "agent/daemon/service_manager.h"
 #include "agent/daemon/status_report.h"
 #include "agent/gate/audit_text.h"
@@ -30,16 +33,56 @@
 #include "agent/identity/connection_attribution.h"
 #include "agent/identity/identity.h"
 #include "agent/loader/redirect_loader.h"
+#include "agent/metrics/metrics_server.h"
 #include "agent/oidc/oidc_authenticator.h"
 #include "agent/proxy/proxy_server.h"
 #include "agent/recording/session_recorder.h"
 #include "agent/resolver/target_resolver.h"
+#include "agent/state_store/redis_accounting.h"
 #include "agent/tls/certificate_authority.h"
 #include "agent/upstream/upstream_hosts.h"
 
 namespace sluice {
 
 namespace {
+
+// audit.ship: one lane per collector named in the config; null when none is.
+std::unique_ptr<AuditShipper> make_audit_shipper(const Config& config) {
+    const AuditShipConfig& ship = config.audit.ship;
+    if (!ship.enabled()) return nullptr;
+    const CollectorTls tls{ship.tls_ca_file, ship.tls_server_name};
+    std::vector<ShipDestination> destinations;
+    for (const auto& [name, url] :
+         {std::pair{"syslog", ship.syslog}, std::pair{"otlp", ship.otlp}}) {
+        if (url.empty()) continue;
+        const auto parsed = parse_collector_url(url);
+        if (!parsed)
+            throw std::runtime_error("audit.ship." + std::string(name) + ": bad URL " + url);
+        destinations.push_back({name, url,
+                                std::string(name) == "syslog" ? make_syslog_sender(*parsed, tls)
+                                                              : make_otlp_sender(*parsed, tls)});
+        spdlog::info("audit: shipping to {} {}", name, url);
+    }
+    AuditShipperOptions options;
+    options.spool_dir = config.state_dir + "/audit-spool";
+    options.spool_max_bytes = ship.spool_max_bytes;
+    options.batch_records = ship.batch_records;
+    options.fail_closed = config.failure_mode == FailureMode::closed;
+    return std::make_unique<AuditShipper>(std::move(options), std::move(destinations));
+}
+
+// failure_mode open: what the spools dropped past their bound is itself on the record.
+void audit_shipping_drops(AuditShipper& shipper, AuditWriter& audit) {
+    for (const auto& [destination, count] : shipper.take_dropped()) {
+        spdlog::error("audit shipping {}: spool full, dropped the oldest {} line(s)", destination,
+                      count);
+        audit.write({{"ts", format_utc_now()},
+                     {"kind", "audit_ship_dropped"},
+                     {"destination", destination},
+                     {"records", count},
+                     {"reason", "spool past its bound with failure_mode open: oldest dropped"}});
+    }
+}
 
 std::vector<std::string> intercepted_hosts(const Config& config) {
     std::vector<std::string> hosts;
@@ -95,7 +138,8 @@ Approver approver_of(const AdminPeer& peer) {
     return approver;
 }
 
-void log_policy_outcome(const PolicyReloadOutcome& outcome) {
+void log_policy_outcome(const PolicyReloadOutcome& outcome, PolicyReloadCounts& counts) {
+    ++(outcome.ok ? counts.applied : counts.refused);
     if (outcome.ok)
         spdlog::info("{}", outcome.message);
     else
@@ -134,7 +178,18 @@ int run_daemon(const Config& config) {
         std::make_shared<const AuditSigner>(AuditSigner::load_or_create(config.state_dir));
     spdlog::info("audit: checkpoints signed with key {} ({}/{})", audit_options.signer->key_id(),
                  config.state_dir, kAuditPublicKeyFile);
+    std::unique_ptr<AuditShipper> shipper = make_audit_shipper(config);
+    if (shipper) {
+        audit_options.on_written = [&](std::string_view lines) { shipper->ship(lines); };
+        audit_options.also_healthy = [&] { return shipper->healthy(); };
+    }
+    RequestMetrics request_metrics;
+    if (config.metrics.enabled())
+        audit_options.observer = [&](const AuditRecord& record) {
+            request_metrics.observe(record);
+        };
     AuditWriter audit(std::move(audit_options));
+    if (shipper) shipper->start();
     if (const std::size_t incomplete = record_incomplete_requests(config.audit.path, audit))
         spdlog::warn(
             "audit: {} request(s) were forwarded before sluiced last stopped and never completed; "
@@ -153,7 +208,20 @@ int run_daemon(const Config& config) {
     PolicyState policy_state;
     PolicyStateFile policy_state_file(config.state_dir);
     spdlog::info("{}", policy_state_file.restore(policy_state));
-    RequestGate gate(policies, policy_state);
+    // Shared rate limits and budgets (state_store.redis); this host's PolicyState stays the
+    // store when none is configured, and the fallback for fail_mode open controls when Redis
+    // cannot be reached.
+    std::unique_ptr<RedisAccounting> shared_state;
+    if (config.state_store.shared()) {
+        shared_state = std::make_unique<RedisAccounting>(config.state_store, policy_state);
+        shared_state->start();
+        spdlog::info("state_store: rate limits and budgets shared in {} (prefix {}, wait {} ms)",
+                     config.state_store.redis, config.state_store.prefix,
+                     config.state_store.timeout_ms);
+    }
+    PolicyAccounting& accounting =
+        shared_state ? static_cast<PolicyAccounting&>(*shared_state) : policy_state;
+    RequestGate gate(policies, accounting);
     OidcAuthenticator oidc(config.oidc);
     const std::string host_secret = load_or_create_host_secret(config.state_dir + "/host-secret");
     if (oidc.enabled())
@@ -220,12 +288,28 @@ int run_daemon(const Config& config) {
     proxy.start();
     resolver.start();
 
+    std::unique_ptr<MetricsServer> metrics;
+    PolicyReloadCounts policy_reloads;
+    if (config.metrics.enabled()) {
+        metrics = std::make_unique<MetricsServer>(config.metrics.address, [&] {
+            return render_metrics(MetricsSources{request_metrics, proxy_context.counters, audit,
+                                                 approvals, policy_state, shared_state.get(),
+                                                 shipper.get(), &policy_reloads});
+        });
+        metrics->start();
+        spdlog::info("metrics: Prometheus text on http://{}:{}/metrics",
+                     config.metrics.address.host, metrics->port());
+    }
+
     AdminServer admin(config.admin);
     admin.on("status", [&](const nlohmann::json&) {
         nlohmann::json report =
             status_report(config, loader->status(), resolver.snapshot(), proxy_context.counters,
                           audit.stats(), upstreams.all_keys_loaded());
         report["policy"] = policy_status_json(policies, policy_state);
+        if (shipper) report["audit_shipping"] = shipper->status_json();
+        report["state_store"] =
+            shared_state ? shared_state->status_json() : nlohmann::json{{"kind", "local"}};
         report["oidc"] = oidc_status_json(oidc.status());
         report["upstreams"] = upstreams.status_json();
         report["recording"] = recorder.status_json();
@@ -237,7 +321,7 @@ int run_daemon(const Config& config) {
         const std::string key_outcome = upstreams.reload();
         spdlog::info("api keys: {}", key_outcome);
         const PolicyReloadOutcome policy_outcome = policies.reload();
-        log_policy_outcome(policy_outcome);
+        log_policy_outcome(policy_outcome, policy_reloads);
         audit.reopen();
         return nlohmann::json{{"ok", policy_outcome.ok},
                               {"api_key", key_outcome},
@@ -284,6 +368,7 @@ int run_daemon(const Config& config) {
         timespec tick{1, 0};
         const int signal = sigtimedwait(&signals, nullptr, &tick);
         if (tick_count % kPolicyStateSaveEveryTicks == 0) save_policy_state();
+        if (shipper) audit_shipping_drops(*shipper, audit);
         // Pinged every tick while every proxy loop turns; one wedged loop (or a stopped process)
         // lets WatchdogSec= run out and systemd restarts sluiced. The tick (1 s) must stay under
         // half of WatchdogSec=.
@@ -299,10 +384,12 @@ int run_daemon(const Config& config) {
             break;
         } else {
             if (upstreams.reload_if_changed()) spdlog::info("an api key file changed: reloaded");
-            if (auto outcome = policies.reload_if_changed()) log_policy_outcome(*outcome);
+            if (auto outcome = policies.reload_if_changed())
+                log_policy_outcome(*outcome, policy_reloads);
         }
     }
     service_manager.notify_stopping();
+    if (metrics) metrics->stop();
     admin.stop();
     resolver.stop();
     // Held requests are answered (503, nothing was sent) before the workers stop.

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "policy/policy_state.h"
+#include "policy/policy_accounting.h"
 #include "policy/usage.h"
 
 namespace sluice {
@@ -14,7 +14,7 @@ namespace sluice {
 class PolicyReservation {
 public:
     PolicyReservation() = default;
-    PolicyReservation(PolicyState& state, uint64_t id) : state_(&state), id_(id) {}
+    PolicyReservation(PolicyAccounting& state, uint64_t id) : state_(&state), id_(id) {}
     PolicyReservation(PolicyReservation&& other) noexcept { *this = std::move(other); }
     PolicyReservation& operator=(PolicyReservation&& other) noexcept;
     PolicyReservation(const PolicyReservation&) = delete;
@@ -31,7 +31,7 @@ public:
     void finish(unsigned upstream_status, const std::optional<UsageObject>& usage);
 
 private:
-    PolicyState* state_ = nullptr;
+    PolicyAccounting* state_ = nullptr;
     uint64_t id_ = 0;
 };
 

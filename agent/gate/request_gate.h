@@ -10,8 +10,9 @@
 #include "agent/common/openai_error.h"
 #include "agent/gate/policy_reservation.h"
 #include "agent/gate/policy_store.h"
+#include "policy/policy_accounting.h"
 #include "policy/policy_model.h"
-#include "policy/policy_state.h"
+#include "policy/policy_state.h"  // the default accounting; callers construct the gate with it
 #include "policy/request_reading.h"
 #include "policy/request_summary.h"
 
@@ -51,7 +52,8 @@ struct GateResult {
 
 class RequestGate {
 public:
-    RequestGate(PolicyStore& policies, PolicyState& state) : policies_(policies), state_(state) {}
+    RequestGate(PolicyStore& policies, PolicyAccounting& state)
+        : policies_(policies), state_(state) {}
 
     GateResult admit(const PolicyIdentity& identity, const GateRequest& request);
     // `text` as the audit may keep it under the current policy (audit_text.h).
@@ -59,7 +61,7 @@ public:
 
 private:
     PolicyStore& policies_;
-    PolicyState& state_;
+    PolicyAccounting& state_;
 };
 
 // The decision as an OpenAI-shaped error (403 deny/approval, 429 + Retry-After rate/budget).

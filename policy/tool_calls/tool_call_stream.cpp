@@ -288,11 +288,15 @@ void ToolCallStreamFilter::on_responses(const SseEvent& event, std::string& out)
         settle_output((*response)["output"]);
         return emit(event.event, std::move(data), out);
     }
-    if (type == "response.output_item.done" && data.contains("item")) {
-        // A call item done without having been added as one: decided now, like any other.
+    if (data.contains("item") && item_tool_call(data["item"])) {
+        // A call item in any other event (done without having been added as one, or an event
+        // of a type this filter does not know): decided now, like any other.
         if (json instead = decide_item(output_index, data["item"]); !instead.is_null()) {
             replacements_[output_index] = instead;
-            return emit_replacement(output_index, instead, out);
+            if (type == "response.output_item.done")
+                return emit_replacement(output_index, instead, out);
+            data["item"] = std::move(instead);
+            return emit(event.event, std::move(data), out);
         }
     }
     if (renumber_) return emit(event.event, std::move(data), out);

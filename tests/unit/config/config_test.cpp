@@ -535,3 +535,115 @@ TEST(Config, ApprovalsTakeDurationsAndApprovers) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST(Config, StateStoreIsLocalByDefault) {
+    const Config c = parse_config("", "t.yaml");
+    EXPECT_FALSE(c.state_store.shared());
+    EXPECT_EQ(c.state_store.prefix, "sluice:");
+    EXPECT_EQ(c.state_store.timeout_ms, 5u);
+}
+
+TEST(Config, StateStoreRedisUrlTlsAndAuth) {
+    const Config c = parse_config(R"(
+state_store:
+  redis: rediss://redis.internal:6380/2
+  tls: {ca_file: /etc/sluice/redis-ca.pem}
+  auth: {user: sluice, password_file: /etc/sluice/redis.password}
+  prefix: "fleet-a:"
+  timeout_ms: 8
+)",
+                                  "t.yaml");
+    const auto& s = c.state_store;
+    EXPECT_TRUE(s.shared());
+    EXPECT_TRUE(s.tls);
+    EXPECT_EQ(s.endpoint.host, "redis.internal");
+    EXPECT_EQ(s.endpoint.port, 6380);
+    EXPECT_EQ(s.database, 2u);
+    EXPECT_EQ(s.tls_server_name, "redis.internal");
+    EXPECT_EQ(s.tls_ca_file, "/etc/sluice/redis-ca.pem");
+    EXPECT_EQ(s.auth_user, "sluice");
+    EXPECT_EQ(s.auth_password_file, "/etc/sluice/redis.password");
+    EXPECT_EQ(s.prefix, "fleet-a:");
+    EXPECT_EQ(s.timeout_ms, 8u);
+}
+
+TEST(Config, StateStoreRefusesBadUrlsWithOneLineNamingTheKey) {
+    for (const char* bad :
+         {"http://x:1", "redis://user:pw@x:1", "redis://x", "redis://x:1/99", "redis://x:1/a"}) {
+        try {
+            parse_config(std::string("state_store: {redis: \"") + bad + "\"}", "t.yaml");
+            ADD_FAILURE() << bad << " accepted";
+        } catch (const ConfigError& e) {
+            EXPECT_NE(std::string(e.what()).find("state_store.redis"), std::string::npos)
+                << e.what();
+        }
+    }
+    EXPECT_THROW(parse_config("state_store: {timeout_ms: 0}", "t.yaml"), ConfigError);
+    EXPECT_THROW(parse_config("state_store: {redis: \"redis://x:1\", shards: 3}", "t.yaml"),
+                 ConfigError);
+}
+
+}  // namespace
+}  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST(Config, MetricsAreOffByDefaultAndLoopbackUnlessAskedOtherwise) {
+    EXPECT_FALSE(parse_config("", "t.yaml").metrics.enabled());
+    const Config c = parse_config("metrics: {listen: \"127.0.0.1:9464\"}", "t.yaml");
+    EXPECT_TRUE(c.metrics.enabled());
+    EXPECT_EQ(c.metrics.address.port, 9464);
+    EXPECT_TRUE(parse_config("metrics: {listen: \"[::1]:9464\"}", "t.yaml").metrics.enabled());
+    try {
+        parse_config("metrics: {listen: \"0.0.0.0:9464\"}", "t.yaml");
+        ADD_FAILURE() << "a non-loopback address was accepted";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("allow_remote"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(parse_config("metrics: {listen: \"0.0.0.0:9464\", allow_remote: true}", "t.yaml")
+                    .metrics.allow_remote);
+    EXPECT_THROW(parse_config("metrics: {listen: \"localhost:9464\"}", "t.yaml"), ConfigError);
+}
+
+}  // namespace
+}  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST(Config, AuditShippingIsOffByDefaultAndTakesSyslogAndOtlpUrls) {
+    EXPECT_FALSE(parse_config("", "t.yaml").audit.ship.enabled());
+    const Config c = parse_config(R"(
+audit:
+  ship:
+    syslog: tls://logs.internal:6514
+    otlp: https://otel.internal:4318
+    tls: {ca_file: /etc/sluice/collector-ca.pem}
+    spool_max_bytes: 1048576
+    batch_records: 100
+)",
+                                  "t.yaml");
+    EXPECT_TRUE(c.audit.ship.enabled());
+    EXPECT_EQ(c.audit.ship.syslog, "tls://logs.internal:6514");
+    EXPECT_EQ(c.audit.ship.otlp, "https://otel.internal:4318");
+    EXPECT_EQ(c.audit.ship.tls_ca_file, "/etc/sluice/collector-ca.pem");
+    EXPECT_EQ(c.audit.ship.spool_max_bytes, 1048576u);
+    EXPECT_EQ(c.audit.ship.batch_records, 100u);
+    for (const char* bad :
+         {"audit: {ship: {syslog: \"udp://h:514\"}}", "audit: {ship: {otlp: \"grpc://h:4317\"}}",
+          "audit: {ship: {spool_max_bytes: 10}}", "audit: {ship: {kafka: x}}"}) {
+        try {
+            parse_config(bad, "t.yaml");
+            ADD_FAILURE() << bad << " accepted";
+        } catch (const ConfigError& e) {
+            EXPECT_NE(std::string(e.what()).find("audit.ship"), std::string::npos) << e.what();
+        }
+    }
+}
+
+}  // namespace
+}  // namespace sluice

@@ -1,0 +1,103 @@
+#include "agent/metrics/metrics_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <stdexcept>
+
+namespace sluice {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr std::chrono::seconds kScrapeDeadline{5};
+constexpr std::uint32_t kMaxHeadBytes = 8 * 1024;
+
+net::awaitable<void> serve_one(beast::tcp_stream stream, std::function<std::string()> render) {
+    beast::error_code ec;
+    beast::flat_buffer buffer;
+    http::request_parser<http::empty_body> parser;
+    parser.header_limit(kMaxHeadBytes);
+    stream.expires_after(kScrapeDeadline);
+    co_await http::async_read(stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return;
+    const auto& request = parser.get();
+    http::response<http::string_body> response;
+    response.version(request.version());
+    response.keep_alive(false);
+    const std::string_view target = request.target();
+    if (target != "/metrics" && !target.starts_with("/metrics?")) {
+        response.result(http::status::not_found);
+        response.body() = "not found; metrics are at /metrics\n";
+    } else if (request.method() != http::verb::get && request.method() != http::verb::head) {
+        response.result(http::status::method_not_allowed);
+        response.set(http::field::allow, "GET, HEAD");
+    } else {
+        response.result(http::status::ok);
+        response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+        response.body() = render();
+    }
+    response.prepare_payload();
+    if (request.method() == http::verb::head) response.body().clear();
+    co_await http::async_write(stream, response, net::redirect_error(net::use_awaitable, ec));
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+}  // namespace
+
+MetricsServer::MetricsServer(HostPort listen, std::function<std::string()> render)
+    : listen_(std::move(listen)), render_(std::move(render)) {}
+
+MetricsServer::~MetricsServer() { stop(); }
+
+void MetricsServer::start() {
+    beast::error_code ec;
+    const auto address = net::ip::make_address(listen_.host, ec);
+    if (ec) throw std::runtime_error("metrics.listen: " + listen_.host + " is not an IP address");
+    const tcp::endpoint endpoint(address, listen_.port);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    if (ec)
+        throw std::runtime_error("metrics.listen " + listen_.host + ":" +
+                                 std::to_string(listen_.port) + ": " + ec.message());
+    port_ = acceptor_.local_endpoint().port();
+    net::co_spawn(
+        io_,
+        [this]() -> net::awaitable<void> {
+            for (;;) {
+                beast::error_code accept_ec;
+                tcp::socket socket = co_await acceptor_.async_accept(
+                    net::redirect_error(net::use_awaitable, accept_ec));
+                if (accept_ec == net::error::operation_aborted) co_return;
+                if (accept_ec) continue;
+                net::co_spawn(io_, serve_one(beast::tcp_stream(std::move(socket)), render_),
+                              net::detached);
+            }
+        },
+        net::detached);
+    thread_ = std::thread([this] { io_.run(); });
+}
+
+void MetricsServer::stop() {
+    if (!thread_.joinable()) return;
+    net::post(io_, [this] {
+        beast::error_code ignored;
+        acceptor_.close(ignored);
+        io_.stop();
+    });
+    thread_.join();
+}
+
+}  // namespace sluice

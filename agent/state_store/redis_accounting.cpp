@@ -1,0 +1,285 @@
+#include "agent/state_store/redis_accounting.h"
+
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace sluice {
+
+namespace {
+
+std::string random_instance_id() {
+    unsigned char bytes[8];
+    if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char b : bytes) {
+        out.push_back(kHex[b >> 4]);
+        out.push_back(kHex[b & 15]);
+    }
+    return out;
+}
+
+RedisEndpoint endpoint_of(const StateStoreConfig& config) {
+    RedisEndpoint e;
+    e.host = config.endpoint.host;
+    e.port = config.endpoint.port;
+    e.database = config.database;
+    e.tls = config.tls;
+    e.tls_ca_file = config.tls_ca_file;
+    e.tls_server_name = config.tls_server_name;
+    e.user = config.auth_user;
+    e.password = read_redis_password(config.auth_password_file);
+    return e;
+}
+
+bool all_fail_open(const Admission& admission) {
+    return std::all_of(admission.buckets.begin(), admission.buckets.end(),
+                       [](const auto& b) { return b.fail_open; }) &&
+           std::all_of(admission.accounts.begin(), admission.accounts.end(),
+                       [](const auto& a) { return a.fail_open; });
+}
+
+// One request waiting for its admit reply, or given up on.
+struct AdmitWait {
+    std::mutex mutex;
+    std::condition_variable done_cv;
+    bool done = false;
+    bool abandoned = false;
+    bool ok = false;
+    RedisReply reply;
+};
+
+}  // namespace
+
+std::string read_redis_password(const std::string& path) {
+    if (path.empty()) return "";
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+        throw std::runtime_error("state_store.auth.password_file " + path + ": cannot be read");
+    if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+        throw std::runtime_error("state_store.auth.password_file " + path +
+                                 ": others may read it; chmod 600 it");
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in)
+        throw std::runtime_error("state_store.auth.password_file " + path + ": cannot be read");
+    std::string password = text.str();
+    while (!password.empty() && (password.back() == '\n' || password.back() == '\r'))
+        password.pop_back();
+    if (password.empty())
+        throw std::runtime_error("state_store.auth.password_file " + path + ": is empty");
+    return password;
+}
+
+RedisAccounting::RedisAccounting(const StateStoreConfig& config, PolicyState& local)
+    : connection_(endpoint_of(config), std::max(std::chrono::milliseconds(1000),
+                                                std::chrono::milliseconds(20 * config.timeout_ms))),
+      local_(local),
+      prefix_(config.prefix),
+      timeout_(config.timeout_ms),
+      endpoint_text_(config.redis),
+      instance_(random_instance_id()) {
+    connection_.on_connected([this] { replay_waiting(); });
+}
+
+RedisAccounting::~RedisAccounting() { stop(); }
+
+void RedisAccounting::run_script(std::vector<std::string> command, RedisConnection::Callback done) {
+    std::vector<std::string> retry = command;
+    connection_.send(std::move(command), [this, retry = std::move(retry), done = std::move(done)](
+                                             bool ok, const RedisReply& reply) mutable {
+        if (ok && reply.is_error() && reply.text.starts_with("NOSCRIPT")) {
+            connection_.send(as_eval(std::move(retry)), std::move(done));
+            return;
+        }
+        done(ok, reply);
+    });
+}
+
+AdmissionResult RedisAccounting::admit(const Admission& admission, TimePoint now) {
+    if (!connection_.connected())
+        return admit_locally(admission, now, "redis " + endpoint_text_ + " unreachable");
+
+    uint64_t id = 0;
+    {
+        std::lock_guard lock(mutex_);
+        id = next_id_++;
+    }
+    const std::string reservation_id = instance_ + ":" + std::to_string(id);
+    SharedReservation reservation = shared_reservation(prefix_, admission, reservation_id);
+    auto wait = std::make_shared<AdmitWait>();
+    run_script(admit_command(prefix_, admission, reservation_id, kReservationTtlMs),
+               [this, wait, reservation](bool ok, const RedisReply& reply) {
+                   std::unique_lock lock(wait->mutex);
+                   if (wait->abandoned) {
+                       lock.unlock();
+                       // Too late for its request, which was answered by its fail_mode: what
+                       // Redis took for it is given back at once.
+                       if (ok && reply.type == RedisReply::Type::array && !reply.elements.empty() &&
+                           reply.elements[0].type == RedisReply::Type::integer &&
+                           reply.elements[0].integer == 0)
+                           send_eventually(settle_command(reservation, std::nullopt, true));
+                       return;
+                   }
+                   wait->ok = ok;
+                   wait->reply = reply;
+                   wait->done = true;
+                   wait->done_cv.notify_one();
+               });
+    {
+        std::unique_lock lock(wait->mutex);
+        if (!wait->done_cv.wait_for(lock, timeout_, [&] { return wait->done; })) {
+            wait->abandoned = true;
+            lock.unlock();
+            return admit_locally(admission, now,
+                                 "redis " + endpoint_text_ + " did not answer within " +
+                                     std::to_string(timeout_.count()) + " ms");
+        }
+    }
+    if (!wait->ok) return admit_locally(admission, now, "redis " + endpoint_text_ + " unreachable");
+    AdmissionResult result = read_admit_reply(wait->reply, admission);
+    if (result.outcome == AdmissionResult::Outcome::unavailable)
+        return admit_locally(admission, now, result.reason);
+    shared_admissions_.fetch_add(1, std::memory_order_relaxed);
+    if (result.outcome != AdmissionResult::Outcome::admitted) return result;
+    if (reservation.accounts.empty() && reservation.token_buckets.empty()) return result;
+    std::lock_guard lock(mutex_);
+    Held held;
+    held.reservation = std::move(reservation);
+    held_.emplace(id, std::move(held));
+    result.reservation_id = id;
+    return result;
+}
+
+AdmissionResult RedisAccounting::admit_locally(const Admission& admission, TimePoint now,
+                                               const std::string& why) {
+    if (!all_fail_open(admission)) {
+        refused_unavailable_.fetch_add(1, std::memory_order_relaxed);
+        AdmissionResult refused;
+        refused.outcome = AdmissionResult::Outcome::unavailable;
+        refused.reason = "shared rate limits and budgets cannot be checked: " + why;
+        return refused;
+    }
+    local_admissions_.fetch_add(1, std::memory_order_relaxed);
+    AdmissionResult result = local_.admit(admission, now);
+    std::string controls;
+    if (!admission.buckets.empty()) controls = "rate_limit";
+    if (!admission.accounts.empty()) controls += controls.empty() ? "budget" : "+budget";
+    result.degraded = controls + " (" + why + "; accounted on this host)";
+    if (result.outcome != AdmissionResult::Outcome::admitted || result.reservation_id == 0)
+        return result;
+    Held held;
+    held.shared = false;
+    held.local_id = result.reservation_id;
+    held.price_pico = admission.price_pico;
+    for (const auto& a : admission.accounts)
+        held.local_accounts.push_back({a.key, a.today, a.amount});
+    std::lock_guard lock(mutex_);
+    const uint64_t id = next_id_++;
+    held_.emplace(id, std::move(held));
+    result.reservation_id = id;
+    return result;
+}
+
+void RedisAccounting::finish(uint64_t reservation_id, const std::optional<TokenUsage>& usage,
+                             bool released, TimePoint now) {
+    Held held;
+    {
+        std::lock_guard lock(mutex_);
+        auto node = held_.extract(reservation_id);
+        if (node.empty()) return;
+        held = std::move(node.mapped());
+    }
+    if (held.shared) {
+        send_eventually(settle_command(held.reservation, usage, released));
+        return;
+    }
+    if (released) {
+        local_.release(held.local_id, now);
+        return;
+    }
+    local_.settle(held.local_id, usage, now);
+    // What this host let through on its own is added to the shared account when Redis is back.
+    for (const auto& a : held.local_accounts) {
+        const BudgetAmount charge = charge_for(a.amount, held.price_pico, usage, false);
+        send_eventually(add_usage_command(prefix_, a.key, a.day, charge));
+    }
+}
+
+void RedisAccounting::settle(uint64_t reservation_id, const std::optional<TokenUsage>& usage,
+                             TimePoint now) {
+    finish(reservation_id, usage, false, now);
+}
+
+void RedisAccounting::release(uint64_t reservation_id, TimePoint now) {
+    finish(reservation_id, std::nullopt, true, now);
+}
+
+void RedisAccounting::send_eventually(std::vector<std::string> command) {
+    auto park = [this](std::vector<std::string> parked) {
+        std::lock_guard lock(mutex_);
+        if (waiting_.size() >= kMaxWaiting) {
+            waiting_.pop_front();
+            if (waiting_dropped_.fetch_add(1, std::memory_order_relaxed) == 0)
+                spdlog::error(
+                    "state_store: more than {} settlements wait for redis; dropping the oldest",
+                    kMaxWaiting);
+        }
+        waiting_.push_back(std::move(parked));
+    };
+    if (!connection_.connected()) {
+        park(std::move(command));
+        return;
+    }
+    std::vector<std::string> copy = command;
+    run_script(std::move(command),
+               [this, park, copy = std::move(copy)](bool ok, const RedisReply& reply) mutable {
+                   if (!ok) {
+                       park(std::move(copy));
+                       return;
+                   }
+                   if (reply.is_error())
+                       spdlog::error("state_store: redis refused a settlement: {}", reply.text);
+               });
+}
+
+void RedisAccounting::replay_waiting() {
+    std::deque<std::vector<std::string>> waiting;
+    {
+        std::lock_guard lock(mutex_);
+        waiting.swap(waiting_);
+    }
+    if (waiting.empty()) return;
+    spdlog::info("state_store: redis is back; sending {} settlement(s) made while it was away",
+                 waiting.size());
+    reconciled_.fetch_add(waiting.size(), std::memory_order_relaxed);
+    for (auto& command : waiting) send_eventually(std::move(command));
+}
+
+nlohmann::json RedisAccounting::status_json() const {
+    std::size_t waiting = 0;
+    {
+        std::lock_guard lock(mutex_);
+        waiting = waiting_.size();
+    }
+    return {{"kind", "redis"},
+            {"redis", endpoint_text_},
+            {"connected", connection_.connected()},
+            {"last_error", connection_.last_error()},
+            {"shared_admissions", shared_admissions_.load()},
+            {"local_admissions", local_admissions_.load()},
+            {"refused_unavailable", refused_unavailable_.load()},
+            {"waiting_for_redis", waiting},
+            {"replayed", reconciled_.load()},
+            {"waiting_dropped", waiting_dropped_.load()}};
+}
+
+}  // namespace sluice

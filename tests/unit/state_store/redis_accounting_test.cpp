@@ -1,0 +1,530 @@
+// Shared rate limits and budgets against a real redis-server this test starts on loopback
+// (skipped where Debian's redis-server is not installed). Two RedisAccounting objects, each
+// with its own local PolicyState, stand for two hosts.
+#include "agent/state_store/redis_accounting.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <thread>
+
+#include "agent/state_store/redis_scripts.h"
+#include "policy/policy_engine.h"
+#include "policy/policy_loader.h"
+
+namespace sluice {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr const char* kRedisServer = "/usr/bin/redis-server";
+
+uint16_t free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
+
+// A redis-server of the test's own: its own port, directory and append-only file (so a
+// restart keeps what was written, as a production server with persistence would).
+class RedisServer {
+public:
+    RedisServer() : port_(free_port()) {
+        dir_ = std::filesystem::temp_directory_path() /
+               ("sluice-redis-test-" + std::to_string(::getpid()) + "-" + std::to_string(port_));
+        std::filesystem::create_directories(dir_);
+    }
+    ~RedisServer() {
+        stop();
+        std::filesystem::remove_all(dir_);
+    }
+    // Extra arguments (TLS, a password) for the next start.
+    void set_extra(std::vector<std::string> extra) { extra_ = std::move(extra); }
+    const std::filesystem::path& dir() const { return dir_; }
+
+    void start() {
+        const std::string port = std::to_string(port_);
+        const std::string log = (dir_ / "redis.log").string();
+        std::vector<std::string> args{kRedisServer,
+                                      "--bind",
+                                      "127.0.0.1",
+                                      "--dir",
+                                      dir_.string(),
+                                      "--save",
+                                      "",
+                                      "--appendonly",
+                                      "yes",
+                                      "--appendfsync",
+                                      "always",
+                                      "--daemonize",
+                                      "no",
+                                      "--loglevel",
+                                      "warning",
+                                      "--logfile",
+                                      log};
+        if (extra_.empty()) {
+            args.insert(args.end(), {"--port", port});
+        } else {
+            args.insert(args.end(), {"--port", "0", "--tls-port", port});
+            args.insert(args.end(), extra_.begin(), extra_.end());
+        }
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            std::vector<char*> argv;
+            for (auto& a : args) argv.push_back(a.data());
+            argv.push_back(nullptr);
+            ::execv(kRedisServer, argv.data());
+            ::_exit(127);
+        }
+        for (int i = 0; i < 200; ++i) {
+            if (accepts()) return;
+            std::this_thread::sleep_for(10ms);
+        }
+        FAIL() << "redis-server did not start on port " << port_;
+    }
+    void stop() {
+        if (pid_ <= 0) return;
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+        pid_ = -1;
+    }
+    void pause() { ::kill(pid_, SIGSTOP); }
+    void resume() { ::kill(pid_, SIGCONT); }
+    uint16_t port() const { return port_; }
+
+private:
+    bool accepts() const {
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(port_);
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+        ::close(fd);
+        return ok;
+    }
+    uint16_t port_;
+    std::filesystem::path dir_;
+    std::vector<std::string> extra_;
+    pid_t pid_ = -1;
+};
+
+StateStoreConfig store_config(uint16_t port, uint32_t timeout_ms = 50) {
+    StateStoreConfig c;
+    c.redis = "redis://127.0.0.1:" + std::to_string(port);
+    c.endpoint = {"127.0.0.1", port};
+    c.prefix = "test:";
+    c.timeout_ms = timeout_ms;
+    return c;
+}
+
+Admission budget(int64_t limit, int64_t amount, bool fail_open = false, int64_t today = 19800) {
+    Admission a;
+    Admission::AccountCharge charge;
+    charge.key = "budget|team";
+    charge.today = today;
+    charge.seconds_to_midnight = 3600;
+    charge.limit = {limit, 0};
+    charge.amount = {amount, 0};
+    charge.fail_open = fail_open;
+    a.accounts.push_back(charge);
+    return a;
+}
+
+Admission requests_per_minute(int64_t rate, bool fail_open = false) {
+    Admission a;
+    a.buckets.push_back({"rpm|team", "requests_per_minute", rate, 1, false, fail_open});
+    return a;
+}
+
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds limit = 5s) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (condition()) return true;
+        std::this_thread::sleep_for(10ms);
+    }
+    return condition();
+}
+
+// Reads one hash field through a connection of the test's own.
+int64_t hash_field(uint16_t port, const std::string& key, const std::string& field) {
+    RedisEndpoint endpoint;
+    endpoint.host = "127.0.0.1";
+    endpoint.port = port;
+    RedisConnection c(endpoint);
+    c.start();
+    EXPECT_TRUE(wait_until([&] { return c.connected(); }));
+    std::promise<RedisReply> reply;
+    c.send({"HGET", key, field}, [&](bool, const RedisReply& r) { reply.set_value(r); });
+    RedisReply r = reply.get_future().get();
+    c.stop();
+    return r.type == RedisReply::Type::string ? std::stoll(r.text) : 0;
+}
+
+class SharedState : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (::access(kRedisServer, X_OK) != 0) GTEST_SKIP() << "redis-server not installed";
+        redis_.start();
+    }
+    RedisServer redis_;
+};
+
+TEST(RedisScripts, AdmitCommandNamesPrefixedKeysAndCarriesEveryCharge) {
+    Admission a = budget(1000, 40);
+    a.buckets.push_back({"rpm|r|user=alice", "requests_per_minute", 10, 1, false, false});
+    const auto argv = admit_command("fleet:", a, "host:7", 60000);
+    ASSERT_GE(argv.size(), 7u);
+    EXPECT_EQ(argv[0], "EVALSHA");
+    EXPECT_EQ(argv[1], admit_script().sha1);
+    EXPECT_EQ(argv[2], "4");  // one bucket, three keys per account
+    EXPECT_EQ(argv[3], "fleet:rpm|r|user=alice");
+    EXPECT_EQ(argv[4], "fleet:budget|team");
+    EXPECT_EQ(argv[5], "fleet:budget|team|res");
+    EXPECT_EQ(argv[6], "fleet:budget|team|exp");
+    EXPECT_EQ(argv.size(), 3u + 4 + 4 + 2 + 5);
+    EXPECT_EQ(argv.back(), "0");  // cost amount
+    EXPECT_EQ(as_eval(argv)[0], "EVAL");
+    EXPECT_NE(as_eval(argv)[1].find("ZRANGEBYSCORE"), std::string::npos);
+}
+
+RedisReply integer_reply(int64_t value) {
+    RedisReply r;
+    r.type = RedisReply::Type::integer;
+    r.integer = value;
+    return r;
+}
+
+RedisReply array_reply(std::vector<RedisReply> elements) {
+    RedisReply r;
+    r.type = RedisReply::Type::array;
+    r.elements = std::move(elements);
+    return r;
+}
+
+TEST(RedisScripts, AReplyThatIsNotTheScriptsIsUnavailableNeverAdmitted) {
+    const Admission a = budget(10, 1);
+    RedisReply error;
+    error.type = RedisReply::Type::error;
+    error.text = "ERR something";
+    EXPECT_EQ(read_admit_reply(error, a).outcome, AdmissionResult::Outcome::unavailable);
+    EXPECT_EQ(read_admit_reply(array_reply({integer_reply(7)}), a).outcome,
+              AdmissionResult::Outcome::unavailable);
+    const RedisReply out_of_range =
+        array_reply({integer_reply(2), integer_reply(5), integer_reply(1), integer_reply(0)});
+    EXPECT_EQ(read_admit_reply(out_of_range, a).outcome, AdmissionResult::Outcome::unavailable);
+}
+
+TEST(RedisScripts, ChargeIsUsageWhenKnownTheEstimateWhenNotNothingWhenReleased) {
+    const BudgetAmount reserved{100, 5000};
+    const std::optional<std::pair<int64_t, int64_t>> price{{10, 30}};
+    EXPECT_EQ(charge_for(reserved, price, TokenUsage{3, 4}, false).tokens, 7);
+    EXPECT_EQ(charge_for(reserved, price, TokenUsage{3, 4}, false).cost_pico, 3 * 10 + 4 * 30);
+    EXPECT_EQ(charge_for(reserved, price, std::nullopt, false).tokens, 100);
+    EXPECT_EQ(charge_for(reserved, price, TokenUsage{3, 4}, true).tokens, 0);
+}
+
+TEST_F(SharedState, TwoHostsBurstingAtOnceNeverOvershootTheSharedBudget) {
+    PolicyState local_a, local_b;
+    RedisAccounting a(store_config(redis_.port()), local_a);
+    RedisAccounting b(store_config(redis_.port()), local_b);
+    a.start();
+    b.start();
+    ASSERT_TRUE(wait_until([&] { return a.connected() && b.connected(); }));
+
+    constexpr int kThreadsPerHost = 4, kTries = 25;
+    std::atomic<int64_t> admitted{0}, settled_tokens{0};
+    auto burst = [&](RedisAccounting& host) {
+        for (int i = 0; i < kTries; ++i) {
+            auto r = host.admit(budget(1000, 30), std::chrono::system_clock::now());
+            ASSERT_NE(r.outcome, AdmissionResult::Outcome::unavailable) << r.reason;
+            if (r.outcome != AdmissionResult::Outcome::admitted) continue;
+            admitted += 1;
+            settled_tokens += 25;
+            host.settle(r.reservation_id, TokenUsage{10, 15}, std::chrono::system_clock::now());
+        }
+    };
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreadsPerHost; ++t) {
+        threads.emplace_back(burst, std::ref(a));
+        threads.emplace_back(burst, std::ref(b));
+    }
+    for (auto& t : threads) t.join();
+    // 1000 tokens, 30 held per request: used + held never passes 1000.
+    EXPECT_GT(admitted.load(), 0);
+    EXPECT_TRUE(wait_until([&] {
+        return hash_field(redis_.port(), "test:budget|team", "used_t") == settled_tokens.load() &&
+               hash_field(redis_.port(), "test:budget|team", "res_t") == 0;
+    })) << "Redis holds "
+        << hash_field(redis_.port(), "test:budget|team", "used_t");
+    EXPECT_LE(settled_tokens.load(), 1000);
+    EXPECT_LE(admitted.load() * 25, 1000);
+    // The last request that could fit was taken: less than one request's estimate is left.
+    EXPECT_GT(settled_tokens.load() + 30, 1000 - 30);
+}
+
+TEST_F(SharedState, ARateLimitIsOneBucketAcrossHosts) {
+    PolicyState local_a, local_b;
+    RedisAccounting a(store_config(redis_.port()), local_a);
+    RedisAccounting b(store_config(redis_.port()), local_b);
+    a.start();
+    b.start();
+    ASSERT_TRUE(wait_until([&] { return a.connected() && b.connected(); }));
+    int admitted = 0;
+    int64_t retry_after = 0;
+    for (int i = 0; i < 10; ++i) {
+        auto r = (i % 2 ? a : b).admit(requests_per_minute(6), std::chrono::system_clock::now());
+        if (r.outcome == AdmissionResult::Outcome::admitted) ++admitted;
+        if (r.outcome == AdmissionResult::Outcome::rate_limited) retry_after = r.retry_after_s;
+    }
+    EXPECT_EQ(admitted, 6);
+    EXPECT_GE(retry_after, 1);
+    EXPECT_LE(retry_after, 10);
+}
+
+TEST_F(SharedState, ANewBudgetDayStartsAfreshWhileHeldReservationsStayHeld) {
+    PolicyState local;
+    RedisAccounting host(store_config(redis_.port()), local);
+    host.start();
+    ASSERT_TRUE(wait_until([&] { return host.connected(); }));
+    const auto now = std::chrono::system_clock::now();
+    auto first = host.admit(budget(100, 60, false, 19800), now);
+    ASSERT_EQ(first.outcome, AdmissionResult::Outcome::admitted);
+    host.settle(first.reservation_id, TokenUsage{30, 30}, now);
+    auto held = host.admit(budget(100, 30, false, 19800), now);
+    ASSERT_EQ(held.outcome, AdmissionResult::Outcome::admitted);
+    EXPECT_EQ(host.admit(budget(100, 30, false, 19800), now).outcome,
+              AdmissionResult::Outcome::budget_exceeded);
+    // Next local day: the 60 used are forgotten, the 30 still in flight are not.
+    EXPECT_EQ(host.admit(budget(100, 71, false, 19801), now).outcome,
+              AdmissionResult::Outcome::budget_exceeded);
+    auto next_day = host.admit(budget(100, 70, false, 19801), now);
+    EXPECT_EQ(next_day.outcome, AdmissionResult::Outcome::admitted);
+}
+
+TEST_F(SharedState, RedisDownFailClosedRefusesFailOpenCountsLocallyAndReconcilesWhenBack) {
+    PolicyState local;
+    RedisAccounting host(store_config(redis_.port()), local);
+    host.start();
+    ASSERT_TRUE(wait_until([&] { return host.connected(); }));
+    const auto now = std::chrono::system_clock::now();
+    auto before = host.admit(budget(1000, 100, true), now);
+    ASSERT_EQ(before.outcome, AdmissionResult::Outcome::admitted);
+    host.settle(before.reservation_id, TokenUsage{20, 20}, now);
+    ASSERT_TRUE(
+        wait_until([&] { return hash_field(redis_.port(), "test:budget|team", "used_t") == 40; }));
+
+    redis_.stop();
+    ASSERT_TRUE(wait_until([&] { return !host.connected(); }));
+    auto closed = host.admit(budget(1000, 100, false), now);
+    EXPECT_EQ(closed.outcome, AdmissionResult::Outcome::unavailable);
+    EXPECT_NE(closed.reason.find("unreachable"), std::string::npos) << closed.reason;
+
+    auto open = host.admit(budget(1000, 100, true), now);
+    ASSERT_EQ(open.outcome, AdmissionResult::Outcome::admitted);
+    EXPECT_NE(open.degraded.find("accounted on this host"), std::string::npos);
+    host.settle(open.reservation_id, TokenUsage{50, 50}, now);
+    EXPECT_EQ(host.status_json()["waiting_for_redis"], 1);
+
+    redis_.start();
+    ASSERT_TRUE(wait_until([&] { return host.connected(); }));
+    // What was used while Redis was away is now in the shared account, on top of what it had.
+    EXPECT_TRUE(
+        wait_until([&] { return hash_field(redis_.port(), "test:budget|team", "used_t") == 140; }));
+    EXPECT_EQ(host.status_json()["waiting_for_redis"], 0);
+}
+
+TEST_F(SharedState, ASettlementMadeWhileRedisIsDownIsSentWhenItIsBack) {
+    PolicyState local;
+    RedisAccounting host(store_config(redis_.port()), local);
+    host.start();
+    ASSERT_TRUE(wait_until([&] { return host.connected(); }));
+    const auto now = std::chrono::system_clock::now();
+    auto r = host.admit(budget(1000, 100), now);
+    ASSERT_EQ(r.outcome, AdmissionResult::Outcome::admitted);
+    redis_.stop();
+    ASSERT_TRUE(wait_until([&] { return !host.connected(); }));
+    host.settle(r.reservation_id, TokenUsage{5, 7}, now);
+    redis_.start();
+    EXPECT_TRUE(wait_until([&] {
+        return hash_field(redis_.port(), "test:budget|team", "used_t") == 12 &&
+               hash_field(redis_.port(), "test:budget|team", "res_t") == 0;
+    }));
+}
+
+TEST_F(SharedState, ASlowRedisCostsARequestAtMostTheConfiguredWait) {
+    PolicyState local;
+    RedisAccounting host(store_config(redis_.port(), 20), local);
+    host.start();
+    ASSERT_TRUE(wait_until([&] { return host.connected(); }));
+    redis_.pause();
+    const auto started = std::chrono::steady_clock::now();
+    auto r = host.admit(budget(1000, 10), std::chrono::system_clock::now());
+    const auto waited = std::chrono::steady_clock::now() - started;
+    redis_.resume();
+    EXPECT_EQ(r.outcome, AdmissionResult::Outcome::unavailable);
+    EXPECT_NE(r.reason.find("did not answer within 20 ms"), std::string::npos) << r.reason;
+    EXPECT_LT(waited, 200ms);
+    // The late answer's reservation is given back, so nothing stays held for the refused request.
+    EXPECT_TRUE(
+        wait_until([&] { return hash_field(redis_.port(), "test:budget|team", "res_t") == 0; }));
+}
+
+TEST_F(SharedState, TheEngineRefusesWith503PolicyUnavailableOrMarksTheAuditWhenOpen) {
+    auto loaded = load_policy(R"(
+default: deny
+rules:
+  - name: closed
+    match: {users: [alice]}
+    budget: {tokens_per_day: 1000, per: user}
+  - name: open
+    match: {users: [bob]}
+    budget: {tokens_per_day: 1000, per: user, fail_mode: open}
+)",
+                              "p.yaml", {});
+    ASSERT_TRUE(loaded.ok()) << loaded.error;
+    PolicyState local;
+    RedisAccounting host(store_config(redis_.port()), local);
+    host.start();
+    ASSERT_TRUE(wait_until([&] { return host.connected(); }));
+    redis_.stop();
+    ASSERT_TRUE(wait_until([&] { return !host.connected(); }));
+    PolicyRequest request;
+    request.method = "POST";
+    request.path = "/v1/chat/completions";
+    request.model = "gpt-4o-mini";
+    request.max_output_tokens = 10;
+    request.estimated_prompt_tokens = 5;
+    PolicyIdentity alice, bob;
+    alice.user = "alice";
+    bob.user = "bob";
+    const auto now = std::chrono::system_clock::now();
+    auto refused = evaluate(*loaded.policy, alice, request, host, now);
+    EXPECT_EQ(refused.http_status, 503);
+    EXPECT_EQ(refused.code, "policy_unavailable");
+    auto allowed = evaluate(*loaded.policy, bob, request, host, now);
+    EXPECT_TRUE(allowed.allowed());
+    ASSERT_EQ(allowed.skipped_controls.size(), 1u);
+    EXPECT_NE(allowed.skipped_controls[0].find("budget (redis"), std::string::npos)
+        << allowed.skipped_controls[0];
+    host.release(allowed.reservation_id, now);
+}
+
+TEST(SharedStateTls, ConnectsOverTlsWithAuthAndRefusesAWrongPasswordOrName) {
+    if (::access(kRedisServer, X_OK) != 0) GTEST_SKIP() << "redis-server not installed";
+    RedisServer redis;
+    const std::string cert = (redis.dir() / "redis.crt").string();
+    const std::string key = (redis.dir() / "redis.key").string();
+    const std::string make_cert =
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + key +
+        " -out " + cert +
+        " -subj /CN=redis.test -addext subjectAltName=DNS:redis.test -days 1 2>/dev/null";
+    ASSERT_EQ(std::system(make_cert.c_str()), 0);
+    redis.set_extra({"--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", cert,
+                     "--tls-auth-clients", "no", "--requirepass", "s3cret-pw"});
+    redis.start();
+    auto password_file = [&](const std::string& password) {
+        const auto path = redis.dir() / ("pw-" + password);
+        std::ofstream(path) << password << "\n";
+        std::filesystem::permissions(
+            path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+        return path.string();
+    };
+    auto config = [&](const std::string& password, const std::string& name) {
+        StateStoreConfig c = store_config(redis.port());
+        c.redis = "rediss://127.0.0.1:" + std::to_string(redis.port());
+        c.tls = true;
+        c.tls_ca_file = cert;
+        c.tls_server_name = name;
+        c.auth_password_file = password_file(password);
+        return c;
+    };
+    PolicyState local;
+    RedisAccounting good(config("s3cret-pw", "redis.test"), local);
+    good.start();
+    ASSERT_TRUE(wait_until([&] { return good.connected(); })) << good.status_json().dump();
+    EXPECT_EQ(good.admit(budget(100, 10), std::chrono::system_clock::now()).outcome,
+              AdmissionResult::Outcome::admitted);
+
+    RedisAccounting wrong_password(config("not-it", "redis.test"), local);
+    wrong_password.start();
+    std::this_thread::sleep_for(500ms);
+    EXPECT_FALSE(wrong_password.connected());
+    const std::string why = wrong_password.status_json()["last_error"];
+    EXPECT_NE(why.find("AUTH/SELECT refused"), std::string::npos) << why;
+    EXPECT_EQ(why.find("not-it"), std::string::npos) << "the password must never be shown";
+
+    RedisAccounting wrong_name(config("s3cret-pw", "other.test"), local);
+    wrong_name.start();
+    std::this_thread::sleep_for(500ms);
+    EXPECT_FALSE(wrong_name.connected());
+    EXPECT_NE(wrong_name.status_json()["last_error"].get<std::string>().find("TLS"),
+              std::string::npos);
+}
+
+TEST(RedisPassword, AFileOthersMayReadIsRefused) {
+    const auto path =
+        std::filesystem::temp_directory_path() / ("sluice-redis-pw-" + std::to_string(::getpid()));
+    std::ofstream(path) << "secret\n";
+    std::filesystem::permissions(path, std::filesystem::perms::owner_read |
+                                           std::filesystem::perms::owner_write |
+                                           std::filesystem::perms::others_read);
+    EXPECT_THROW(read_redis_password(path), std::runtime_error);
+    std::filesystem::permissions(
+        path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    EXPECT_EQ(read_redis_password(path), "secret");
+    std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace sluice
+
+namespace sluice {
+namespace {
+
+// Not a test: what Redis accounting adds to a request against this host's store (run with
+// --gtest_also_run_disabled_tests --gtest_filter='*AdmitLatency*'; docs/benchmarks.md).
+TEST_F(SharedState, DISABLED_AdmitLatency) {
+    PolicyState local;
+    RedisAccounting host(store_config(redis_.port(), 50), local);
+    host.start();
+    ASSERT_TRUE(wait_until([&] { return host.connected(); }));
+    auto measure = [](PolicyAccounting& accounting) {
+        std::vector<double> us;
+        for (int i = 0; i < 5000; ++i) {
+            const auto now = std::chrono::system_clock::now();
+            const auto started = std::chrono::steady_clock::now();
+            auto r = accounting.admit(budget(1'000'000'000, 10), now);
+            us.push_back(std::chrono::duration<double, std::micro>(
+                             std::chrono::steady_clock::now() - started)
+                             .count());
+            accounting.settle(r.reservation_id, TokenUsage{5, 5}, now);
+        }
+        std::sort(us.begin(), us.end());
+        return std::pair{us[us.size() / 2], us[us.size() * 99 / 100]};
+    };
+    PolicyState alone;
+    const auto [local_p50, local_p99] = measure(alone);
+    const auto [redis_p50, redis_p99] = measure(host);
+    std::printf("admit: local p50 %.1f us p99 %.1f us; redis p50 %.1f us p99 %.1f us\n", local_p50,
+                local_p99, redis_p50, redis_p99);
+}
+
+}  // namespace
+}  // namespace sluice
