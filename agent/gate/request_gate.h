@@ -50,6 +50,8 @@ public:
     RequestGate(PolicyStore& policies, PolicyState& state) : policies_(policies), state_(state) {}
 
     GateResult admit(const PolicyIdentity& identity, const GateRequest& request);
+    // The policy in force (what a held request's excerpt is masked by).
+    std::shared_ptr<const Policy> policy() const { return policies_.current(); }
 
 private:
     PolicyStore& policies_;
