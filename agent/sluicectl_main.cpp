@@ -55,7 +55,8 @@ Commands:
            one (who, what, why, how long it has waited), approve it (once, or with --for 15m
            the same identity and rule pass for that long) or deny it (the client gets 403
            approval_denied with the reason). Root or approvals.approvers may decide; nobody
-           decides a request of their own
+           decides a request of their own. A rule's require_approval.min_approvers needs that
+           many distinct approvers: approve then answers "partially_approved" and "1 of 2"
   audit verify [FILE...] [--pubkey FILE]
            walk the audit's hash chain and signed checkpoints (default: the config's audit
            path and its rotated files, and the public key in state_dir); names the first bad

@@ -398,8 +398,13 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
         if (request.approval_granted) {
             trace(out, [] { return "  require_approval: approved"; });
         } else if (auto why = approval_reason(*rule->require_approval, request)) {
-            return finish(make_deny(PolicyAction::approval_required, name, "approval_required",
-                                    "rule " + name + " requires human approval" + *why));
+            const int approvers = rule->require_approval->min_approvers;
+            PolicyDecision held = make_deny(
+                PolicyAction::approval_required, name, "approval_required",
+                "rule " + name + " requires human approval" + *why +
+                    (approvers > 1 ? " by " + std::to_string(approvers) + " approvers" : ""));
+            held.min_approvers = approvers;
+            return finish(std::move(held));
         } else {
             trace(out, [] { return "  require_approval: no condition met"; });
         }

@@ -18,6 +18,9 @@ namespace sluice {
 
 namespace {
 
+// More distinct approvers than a team has would hold every request until it times out.
+constexpr int64_t kMaxMinApprovers = 10;
+
 struct LoadError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
@@ -305,16 +308,25 @@ PromptBlockControl Loader::block_prompts(const YAML::Node& node, const std::stri
     return control;
 }
 
-// `require_approval: true`, or a map of conditions any one of which holds the request.
+// `require_approval: true`, or a map of conditions any one of which holds the request, and
+// how many approvers must approve (`min_approvers` alone: every request, by that many).
 ApprovalControl Loader::require_approval(const YAML::Node& node, const std::string& path) const {
     ApprovalControl control;
     if (!node.IsMap()) return control;
-    check_keys(node, path, {"sets", "patterns", "min_prompt_tokens"});
+    check_keys(node, path, {"sets", "patterns", "min_prompt_tokens", "min_approvers"});
     if (node["sets"] || node["patterns"]) control.prompts = prompt_patterns(node, path);
     if (auto n = node["min_prompt_tokens"])
         control.min_prompt_tokens = positive_int(n, path + ".min_prompt_tokens");
-    if (!control.conditional())
-        fail(node, path, "needs a condition (sets, patterns, min_prompt_tokens), or use 'true'");
+    if (auto n = node["min_approvers"]) {
+        const int64_t count = positive_int(n, path + ".min_approvers");
+        if (count > kMaxMinApprovers)
+            fail(n, path + ".min_approvers", "must be at most " + std::to_string(kMaxMinApprovers));
+        control.min_approvers = static_cast<int>(count);
+    }
+    if (!control.conditional() && !node["min_approvers"])
+        fail(node, path,
+             "needs a condition (sets, patterns, min_prompt_tokens) or min_approvers, or use "
+             "'true'");
     return control;
 }
 

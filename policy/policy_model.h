@@ -108,6 +108,8 @@ struct PolicyDecision {
     // Position in Policy::rules of the rule that allowed the request (nullopt: default or
     // refused), so the agent can apply that rule's masking without looking it up by name.
     std::optional<size_t> rule_index;
+    // approval_required: how many distinct approvers must approve (the rule's min_approvers).
+    int min_approvers = 1;
     // Controls that could not run and were waved through because their fail_mode is open:
     // audit them so the record never claims a check that did not happen.
     std::vector<std::string> skipped_controls;
@@ -226,10 +228,12 @@ struct OidcBindingControl {
 
 // A rule's `require_approval`: the request is held until a person approves it
 // (docs/approvals.md). With no condition every request the rule matches is held; with
-// conditions, a request meeting any of them.
+// conditions, a request meeting any of them. `min_approvers` distinct approvers must approve
+// before a held request is released (any one may deny it).
 struct ApprovalControl {
     std::shared_ptr<const PromptPatternSet> prompts;  // null: no prompt condition
     std::optional<int64_t> min_prompt_tokens;         // estimated prompt tokens at least this
+    int min_approvers = 1;
     bool conditional() const { return prompts || min_prompt_tokens; }
 };
 

@@ -32,7 +32,10 @@ sockaddr_un socket_address(const std::string& path) {
 }
 
 // Reads one line (or to EOF) with a deadline; false on timeout, error or oversize.
-bool read_line(int fd, std::string& line, int timeout_ms) {
+// An answer may be far larger than a request: `approvals list` with a thousand holds is ~0.5 MiB.
+constexpr std::size_t kAdminResponseMaxBytes = 64 * 1024 * 1024;
+
+bool read_line(int fd, std::string& line, int timeout_ms, std::size_t max_bytes) {
     char buffer[4096];
     while (line.find('\n') == std::string::npos) {
         pollfd p{fd, POLLIN, 0};
@@ -41,7 +44,7 @@ bool read_line(int fd, std::string& line, int timeout_ms) {
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return !line.empty();
         line.append(buffer, static_cast<size_t>(n));
-        if (line.size() > limits::kAdminRequestMaxBytes) return false;
+        if (line.size() > max_bytes) return false;
     }
     line.erase(line.find('\n'));
     return true;
@@ -157,7 +160,7 @@ void AdminServer::handle_client(int fd) {
     const bool trusted =
         peer_allowed(peer.uid, ::geteuid(), peer_in_group(fd, peer.gid, ::getegid()), ::getegid());
     std::string line;
-    if (!read_line(fd, line, 2000)) return;
+    if (!read_line(fd, line, 2000, limits::kAdminRequestMaxBytes)) return;
     nlohmann::json response;
     auto request = nlohmann::json::parse(line, nullptr, false);
     const std::string command =
@@ -209,7 +212,7 @@ nlohmann::json admin_call(const std::string& path, const nlohmann::json& request
     }
     write_all(fd, request.dump() + "\n");
     std::string line;
-    const bool ok = read_line(fd, line, 10'000);
+    const bool ok = read_line(fd, line, 10'000, kAdminResponseMaxBytes);
     ::close(fd);
     if (!ok) throw std::runtime_error("sluiced at " + path + " did not answer");
     auto response = nlohmann::json::parse(line, nullptr, false);

@@ -43,11 +43,15 @@ nlohmann::json run_approval_command(ApprovalRegistry& approvals, const nlohmann:
         id, approver, verb == "approve", text_member(request, "reason"), scope_for);
     if (!outcome.ok) return {{"error", outcome.error}};
     decided(id, outcome);
-    return {{"ok", true},
-            {"id", id},
-            {"decision", std::string(to_string(outcome.decision.state))},
-            {"scope", outcome.decision.scope},
-            {"request_id", outcome.request.request_id}};
+    nlohmann::json answer{{"ok", true},
+                          {"id", id},
+                          {"decision", outcome.event},
+                          {"request_id", outcome.request.request_id}};
+    if (outcome.event != "partially_approved") answer["scope"] = outcome.decision.scope;
+    if (outcome.request.min_approvers > 1)
+        answer["approvals"] = std::to_string(outcome.decision.approvers.size()) + " of " +
+                              std::to_string(outcome.request.min_approvers);
+    return answer;
 }
 
 }  // namespace sluice

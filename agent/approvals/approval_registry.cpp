@@ -54,6 +54,30 @@ std::string approval_identity_key(std::optional<uint32_t> uid, const std::string
     return key;
 }
 
+std::string Approver::key() const {
+    if (signed_in_with_oidc()) return "oidc:" + oidc_issuer + "#" + oidc_subject;
+    return "uid:" + std::to_string(uid);
+}
+
+namespace {
+
+// The requester never decides its own request, whatever groups it is in: not by kernel uid on
+// the admin socket, not by OIDC subject on the web, and not on the web under the kernel user
+// name it made the request as (the IdP's user name for the same person).
+std::string self_approval(const ApprovalRequester& requester, const Approver& approver) {
+    if (approver.signed_in_with_oidc()) {
+        if (!requester.oidc_subject.empty() && requester.oidc_subject == approver.oidc_subject &&
+            requester.oidc_issuer == approver.oidc_issuer)
+            return "OIDC subject " + approver.oidc_subject;
+        if (!requester.user.empty() && requester.user == approver.name)
+            return "user " + approver.name;
+        return "";
+    }
+    return requester.uid == approver.uid ? approver.name : "";
+}
+
+}  // namespace
+
 ApprovalRegistry::ApprovalRegistry(ApprovalSettings settings, ClockFn now)
     : settings_(std::move(settings)), now_(std::move(now)) {}
 
@@ -79,6 +103,14 @@ std::optional<std::string> ApprovalRegistry::take_grant(const std::string& ident
 }
 
 ApprovalRegistry::HoldOutcome ApprovalRegistry::hold(HeldRequest request, WakeFn wake) {
+    std::optional<HeldRequest> observed;
+    if (hold_observer_) observed = request;
+    HoldOutcome outcome = hold_locked(std::move(request), std::move(wake));
+    if (observed && !outcome.id.empty()) hold_observer_(outcome.id, *observed);
+    return outcome;
+}
+
+ApprovalRegistry::HoldOutcome ApprovalRegistry::hold_locked(HeldRequest request, WakeFn wake) {
     const std::lock_guard lock(mutex_);
     const auto now = now_();
     forget_expired(now);
@@ -97,8 +129,13 @@ ApprovalRegistry::HoldOutcome ApprovalRegistry::hold(HeldRequest request, WakeFn
                         std::to_string(held_by_identity) + ")"};
     std::string id = new_approval_id();
     while (entries_.contains(id)) id = new_approval_id();
-    entries_.emplace(id, Entry{std::move(request), ApprovalDecision{}, now,
-                               Clock::time_point::max(), std::move(wake)});
+    entries_.emplace(id, Entry{std::move(request),
+                               ApprovalDecision{},
+                               now,
+                               Clock::time_point::max(),
+                               std::move(wake),
+                               {},
+                               std::chrono::seconds::max()});
     return {id, ""};
 }
 
@@ -147,6 +184,13 @@ void ApprovalRegistry::shut_down() {
 }
 
 bool ApprovalRegistry::may_approve(const Approver& approver) const {
+    if (approver.signed_in_with_oidc())
+        return std::any_of(approver.oidc_groups.begin(), approver.oidc_groups.end(),
+                           [&](const std::string& g) {
+                               return std::find(settings_.approver_oidc_groups.begin(),
+                                                settings_.approver_oidc_groups.end(),
+                                                g) != settings_.approver_oidc_groups.end();
+                           });
     if (approver.uid == 0) return true;
     if (std::find(settings_.approver_uids.begin(), settings_.approver_uids.end(), approver.uid) !=
         settings_.approver_uids.end())
@@ -163,8 +207,10 @@ ApprovalRegistry::DecideOutcome ApprovalRegistry::decide(const std::string& id,
                                                          std::chrono::seconds scope_for) {
     DecideOutcome outcome;
     if (!may_approve(approver)) {
-        outcome.error =
-            approver.name + " is not an approver (root or approvals.approvers in the config)";
+        outcome.error = approver.name + (approver.signed_in_with_oidc()
+                                             ? " is not in an approver group (approvals.web)"
+                                             : " is not an approver (root or approvals.approvers "
+                                               "in the config)");
         return outcome;
     }
     const std::lock_guard lock(mutex_);
@@ -176,9 +222,8 @@ ApprovalRegistry::DecideOutcome ApprovalRegistry::decide(const std::string& id,
         return outcome;
     }
     Entry& entry = it->second;
-    // The requester never decides its own request, whatever groups it is in.
-    if (entry.request.requester.uid == approver.uid) {
-        outcome.error = "self-approval refused: " + approver.name + " made request " + id;
+    if (const std::string self = self_approval(entry.request.requester, approver); !self.empty()) {
+        outcome.error = "self-approval refused: " + self + " made request " + id;
         return outcome;
     }
     const bool timed_out = entry.decision.state == ApprovalState::timed_out;
@@ -187,14 +232,38 @@ ApprovalRegistry::DecideOutcome ApprovalRegistry::decide(const std::string& id,
             "request " + id + " is already " + std::string(to_string(entry.decision.state));
         return outcome;
     }
+    const std::string approver_key = approver.key();
+    if (approve && std::find(entry.approver_keys.begin(), entry.approver_keys.end(),
+                             approver_key) != entry.approver_keys.end()) {
+        outcome.error = approver.name + " already approved request " + id + "; it needs " +
+                        std::to_string(entry.request.min_approvers) + " distinct approvers";
+        return outcome;
+    }
     ApprovalDecision& decision = entry.decision;
-    decision.state = approve ? ApprovalState::approved : ApprovalState::denied;
     decision.approver = approver.name;
     decision.approver_uid = approver.uid;
+    decision.approver_via = approver.via;
+    decision.approver_oidc_subject = approver.oidc_subject;
     decision.reason = std::move(reason);
+    decision.min_approvers = entry.request.min_approvers;
+    if (!timed_out) decision.waited = since(entry.held_at, now);
+    if (approve) {
+        entry.approver_keys.push_back(approver_key);
+        decision.approvers.push_back(approver.name);
+        entry.scope_for = std::min(entry.scope_for, scope_for);
+        if (static_cast<int>(entry.approver_keys.size()) < entry.request.min_approvers) {
+            // Counted; still held (or still timed out) until enough distinct approvers agree.
+            outcome.ok = true;
+            outcome.event = "partially_approved";
+            outcome.decision = decision;
+            outcome.request = entry.request;
+            return outcome;
+        }
+        scope_for = entry.scope_for;
+    }
+    decision.state = approve ? ApprovalState::approved : ApprovalState::denied;
     decision.scope = approve && scope_for.count() > 0 ? "for" : "once";
     decision.scope_for = approve ? scope_for : std::chrono::seconds{0};
-    if (!timed_out) decision.waited = since(entry.held_at, now);
     if (approve && scope_for.count() > 0)
         scope_grants_[{entry.request.requester.key, entry.request.rule}] =
             ScopeGrant{id, now + scope_for};
@@ -209,6 +278,7 @@ ApprovalRegistry::DecideOutcome ApprovalRegistry::decide(const std::string& id,
         entry.wake = nullptr;
     }
     outcome.ok = true;
+    outcome.event = std::string(to_string(decision.state));
     outcome.decision = decision;
     outcome.request = entry.request;
     return outcome;
@@ -227,7 +297,10 @@ nlohmann::json ApprovalRegistry::entry_json(const std::string& id, const Entry& 
                        {"path", r.path},
                        {"model", r.model},
                        {"stream", r.stream},
-                       {"body_sha256", r.body_hash}};
+                       {"body_sha256", r.body_hash},
+                       {"excerpt", r.excerpt},
+                       {"min_approvers", r.min_approvers},
+                       {"approvals", entry.decision.approvers}};
     if (!r.requester.oidc_subject.empty())
         out["requester"]["oidc_subject"] = r.requester.oidc_subject;
     if (!r.requester.describe.is_null()) out["requester"]["identity"] = r.requester.describe;
@@ -269,9 +342,17 @@ nlohmann::json approval_event_json(const std::string& id, std::string_view event
     if (!request.requester.oidc_subject.empty())
         out["requester"]["oidc_subject"] = request.requester.oidc_subject;
     if (!decision.approver.empty()) {
-        out["approver"] = {
-            {"uid", decision.approver_uid}, {"user", decision.approver}, {"via", "admin_socket"}};
-        out["decision"] = std::string(to_string(decision.state));
+        out["approver"] = {{"user", decision.approver}, {"via", decision.approver_via}};
+        if (decision.approver_oidc_subject.empty())
+            out["approver"]["uid"] = decision.approver_uid;
+        else
+            out["approver"]["oidc_subject"] = decision.approver_oidc_subject;
+        if (decision.min_approvers > 1) {
+            out["approvers"] = decision.approvers;
+            out["min_approvers"] = decision.min_approvers;
+        }
+        out["decision"] = event == "partially_approved" ? std::string("approved")
+                                                        : std::string(to_string(decision.state));
         out["reason"] = decision.reason;
         out["scope"] = decision.scope;
         if (decision.scope_for.count() > 0) out["scope_for_s"] = decision.scope_for.count();

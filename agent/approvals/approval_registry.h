@@ -8,7 +8,8 @@
 // passing → expire() → timed_out. A timed-out entry is kept for `retry_window`: approving it
 // then lets the identical request (same identity, same body hash) through once, so an agent's
 // retry succeeds. Scopes: `once` (this request) or `for` a duration (the same identity and rule
-// pass without a hold until it ends).
+// pass without a hold until it ends). A rule's `min_approvers`: the hold is released only when
+// that many distinct approvers approved it (any one may deny); the requester never counts.
 #pragma once
 
 #include <sys/types.h>
@@ -33,18 +34,21 @@ struct ApprovalSettings {
     std::size_t max_held_per_identity = 20;
     std::vector<uid_t> approver_uids;  // besides root
     std::vector<gid_t> approver_gids;
+    std::vector<std::string> approver_oidc_groups;  // web approvers: a group claim naming one
 };
 
 // Who asked: the kernel identity (and OIDC subject) of the held request.
 struct ApprovalRequester {
     uid_t uid = static_cast<uid_t>(-1);  // -1: unknown (never equal to an approver)
     std::string user;
+    std::string oidc_issuer;
     std::string oidc_subject;  // "" when no token was presented
     std::string key;           // the identity grants are keyed by (approval_identity_key)
     nlohmann::json describe;   // for list/show: exe, unit, container...
 };
 
-// What is held: enough to show an approver and to match a retry, never the prompt itself.
+// What is held: enough to show an approver and to match a retry, never the prompt itself (a
+// masked excerpt of it at most).
 struct HeldRequest {
     std::string request_id;  // the audit record's id
     ApprovalRequester requester;
@@ -55,21 +59,39 @@ struct HeldRequest {
     std::string model;
     bool stream = false;
     std::string body_hash;  // SHA-256 hex of the body as received
+    int min_approvers = 1;  // the rule's: distinct approvals needed to release it
+    std::string excerpt;    // the start of the prompt, masked (agent/gate/prompt_excerpt.h)
 };
 
 enum class ApprovalState { held, approved, denied, timed_out, withdrawn, shut_down };
 std::string_view to_string(ApprovalState state);
 
+// Who decides: a kernel user on the admin socket (uid and groups from SO_PEERCRED), or a person
+// signed in to the web page with OIDC (issuer, subject and groups from a verified ID token).
 struct Approver {
     uid_t uid = 0;
-    std::vector<gid_t> gids;
-    std::string name;  // user name, or "uid N"
+    std::vector<gid_t> gids{};
+    std::string name{};                // user name, or "uid N"; the OIDC name or subject on the web
+    std::string via = "admin_socket";  // "admin_socket" | "web_oidc"
+    std::string oidc_issuer{};         // web_oidc: set, and uid is not used
+    std::string oidc_subject{};
+    std::vector<std::string> oidc_groups{};
+
+    bool signed_in_with_oidc() const { return !oidc_subject.empty(); }
+    // Distinct approvers are counted by this: the kernel uid, or the OIDC issuer and subject.
+    std::string key() const;
 };
 
 struct ApprovalDecision {
     ApprovalState state = ApprovalState::held;
-    std::string approver;  // name; "" until decided
+    std::string approver;  // name; "" until decided (with min_approvers: the last to approve)
     uid_t approver_uid = 0;
+    std::string approver_via;           // Approver::via
+    std::string approver_oidc_subject;  // web_oidc
+    // Everyone who approved so far, in order (names); the hold is released when this reaches
+    // min_approvers.
+    std::vector<std::string> approvers;
+    int min_approvers = 1;
     std::string reason;
     std::string scope;  // "once" | "for"
     std::chrono::seconds scope_for{0};
@@ -86,6 +108,11 @@ public:
         ApprovalSettings settings, ClockFn now = [] { return Clock::now(); });
 
     const ApprovalSettings& settings() const { return settings_; }
+
+    // Told of every new hold (the chat webhook), on the holding thread after the registry's
+    // lock is released: it must only hand the notice on, never wait. Set before requests flow.
+    using HoldObserver = std::function<void(const std::string& id, const HeldRequest& request)>;
+    void set_hold_observer(HoldObserver observer) { hold_observer_ = std::move(observer); }
 
     // A standing grant for this request: a `for` grant of the identity and rule, or a late
     // approval of the same identity and body (consumed: it lets one retry through). Returns
@@ -116,8 +143,13 @@ public:
         std::string error;          // why refused (not found, not an approver, self-approval)
         ApprovalDecision decision;  // ok: what was recorded
         HeldRequest request;        // ok: what it was about
+        // ok: the audit event: "approved" | "denied", or "partially_approved" (an approval
+        // counted, fewer than min_approvers so far: still held).
+        std::string event;
     };
-    // `approve` false: deny. `scope_for` > 0: the identity and rule pass for that long too.
+    // `approve` false: deny. `scope_for` > 0: the identity and rule pass for that long too
+    // (with several approvers, the shortest scope any of them gave). An approval that leaves
+    // the hold short of min_approvers is ok with the state still held.
     DecideOutcome decide(const std::string& id, const Approver& approver, bool approve,
                          std::string reason, std::chrono::seconds scope_for);
 
@@ -135,6 +167,8 @@ private:
         Clock::time_point held_at;
         Clock::time_point forget_at = Clock::time_point::max();
         WakeFn wake;
+        std::vector<std::string> approver_keys;  // Approver::key() of each approval so far
+        std::chrono::seconds scope_for = std::chrono::seconds::max();  // the shortest given
     };
     struct ScopeGrant {
         std::string approval_id;
@@ -145,12 +179,14 @@ private:
         Clock::time_point until;
     };
 
+    HoldOutcome hold_locked(HeldRequest request, WakeFn wake);
     void forget_expired(Clock::time_point now);
     nlohmann::json entry_json(const std::string& id, const Entry& entry,
                               Clock::time_point now) const;
 
     const ApprovalSettings settings_;
     const ClockFn now_;
+    HoldObserver hold_observer_;
     mutable std::mutex mutex_;
     std::map<std::string, Entry> entries_;                                    // guarded by mutex_
     std::map<std::pair<std::string, std::string>, ScopeGrant> scope_grants_;  // (identity, rule)

@@ -535,12 +535,96 @@ private:
         return recording;
     }
 
+    std::string https_url_value(const YAML::Node& node, const std::string& key) const {
+        std::string url = string_value(node, key, false);
+        if (url.rfind("https://", 0) != 0) fail("'" + key + "' must be an https:// URL", node);
+        return url;
+    }
+
+    ApprovalNotifyConfig parse_approval_notify(const YAML::Node& node,
+                                               const std::string& where) const {
+        require_map(node, where);
+        ApprovalNotifyConfig notify;
+        for_each_key(
+            node, where + ".", {"webhook", "ca_file", "attempts", "initial_backoff", "timeout"},
+            [&](const std::string& key, const YAML::Node& v) {
+                const std::string name = where + "." + key;
+                if (v.IsNull()) return;
+                if (key == "webhook")
+                    notify.webhook = https_url_value(v, name);
+                else if (key == "ca_file")
+                    notify.ca_file = string_value(v, name, true);
+                else if (key == "attempts")
+                    notify.attempts = static_cast<uint32_t>(unsigned_value(v, name, 1, 20));
+                else if (key == "initial_backoff")
+                    notify.initial_backoff_s = duration_value(v, name);
+                else if (key == "timeout")
+                    notify.timeout_s = duration_value(v, name);
+            });
+        return notify;
+    }
+
+    ApprovalWebConfig parse_approval_web(const YAML::Node& node, const std::string& where) const {
+        require_map(node, where);
+        ApprovalWebConfig web;
+        for_each_key(
+            node, where + ".", {"listen", "url", "cert_file", "key_file", "oidc", "session"},
+            [&](const std::string& key, const YAML::Node& v) {
+                const std::string name = where + "." + key;
+                if (v.IsNull()) return;
+                if (key == "listen")
+                    web.listen = host_port_value(v, name);
+                else if (key == "url")
+                    web.url = https_url_value(v, name);
+                else if (key == "cert_file")
+                    web.cert_file = string_value(v, name, true);
+                else if (key == "key_file")
+                    web.key_file = string_value(v, name, true);
+                else if (key == "session")
+                    web.session_s = duration_value(v, name);
+                else if (key == "oidc") {
+                    require_map(v, name);
+                    for_each_key(v, name + ".",
+                                 {"issuer", "client_id", "client_secret_file", "ca_file",
+                                  "groups_claim", "approver_groups"},
+                                 [&](const std::string& sub, const YAML::Node& x) {
+                                     const std::string n = name + "." + sub;
+                                     if (x.IsNull()) return;
+                                     if (sub == "issuer")
+                                         web.oidc_issuer = https_url_value(x, n);
+                                     else if (sub == "client_id")
+                                         web.oidc_client_id = string_value(x, n, false);
+                                     else if (sub == "client_secret_file")
+                                         web.oidc_client_secret_file = string_value(x, n, true);
+                                     else if (sub == "ca_file")
+                                         web.oidc_ca_file = string_value(x, n, true);
+                                     else if (sub == "groups_claim")
+                                         web.oidc_groups_claim = string_value(x, n, false);
+                                     else if (sub == "approver_groups")
+                                         web.approver_groups = string_or_list(x, n);
+                                 });
+                }
+            });
+        if (!web.listen) return web;
+        // Not sluice's CA: it is name-constrained to the intercepted hosts
+        // (certificate_authority.h).
+        if (web.cert_file.empty() || web.key_file.empty())
+            fail("'" + where + "' needs cert_file and key_file (a certificate for the page's host)",
+                 node);
+        if (web.oidc_issuer.empty() || web.oidc_client_id.empty() || web.approver_groups.empty())
+            fail("'" + where +
+                     "' needs oidc.issuer, oidc.client_id and oidc.approver_groups (who may "
+                     "sign in to decide)",
+                 node);
+        return web;
+    }
+
     ApprovalsConfig parse_approvals(const YAML::Node& node) const {
         require_map(node, "approvals");
         ApprovalsConfig approvals;
         for_each_key(node, "approvals.",
                      {"timeout", "keepalive_interval", "retry_window", "max_held",
-                      "max_held_per_identity", "approvers"},
+                      "max_held_per_identity", "approvers", "notify", "web"},
                      [&](const std::string& key, const YAML::Node& v) {
                          const std::string name = "approvals." + key;
                          if (v.IsNull()) return;
@@ -556,6 +640,10 @@ private:
                          else if (key == "max_held_per_identity")
                              approvals.max_held_per_identity =
                                  static_cast<uint32_t>(unsigned_value(v, name, 1, 1'000'000));
+                         else if (key == "notify")
+                             approvals.notify = parse_approval_notify(v, name);
+                         else if (key == "web")
+                             approvals.web = parse_approval_web(v, name);
                          else if (key == "approvers") {
                              require_map(v, name);
                              for_each_key(

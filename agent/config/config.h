@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -100,6 +101,34 @@ struct OidcIssuerConfig {
     OidcClaimNames claims;
 };
 
+// approvals.notify: a Slack-compatible JSON POST for every newly held request.
+struct ApprovalNotifyConfig {
+    std::string webhook;  // https:// URL; "" = no notices. A secret (Slack's carry a token):
+                          // never logged or audited, only its host
+    std::string ca_file;  // extra CA bundle for the receiver
+    uint32_t attempts = 5;
+    uint32_t initial_backoff_s = 1;  // doubled after each failed attempt, at most 60 s
+    uint32_t timeout_s = 10;         // per attempt
+};
+
+// approvals.web: the approvers' web page (docs/approvals.md, "Web page"), login with OIDC
+// (authorization code + PKCE).
+struct ApprovalWebConfig {
+    std::optional<HostPort> listen;  // unset = no web page
+    std::string url;  // the origin people open (https://host[:port]/); "" = https://<listen>/
+    // The page's certificate (chain) and key (0600). Required: sluice's own CA is
+    // name-constrained to the intercepted hosts, so it cannot vouch for this page.
+    std::string cert_file;
+    std::string key_file;
+    std::string oidc_issuer;  // discovery at <issuer>/.well-known/openid-configuration
+    std::string oidc_client_id;
+    std::string oidc_client_secret_file;  // "" = a public client (PKCE alone); else 0600
+    std::string oidc_ca_file;             // extra CA bundle for the issuer
+    std::string oidc_groups_claim = "groups";
+    std::vector<std::string> approver_groups;  // an ID token's groups naming one may decide
+    uint32_t session_s = 8 * 3600;
+};
+
 // approvals: how long a request is held for a person's decision and who may decide
 // (docs/approvals.md). Durations in seconds here; the file takes "5m", "90s", "1h".
 struct ApprovalsConfig {
@@ -111,6 +140,8 @@ struct ApprovalsConfig {
     std::vector<std::string> approver_users;  // besides root
     std::vector<std::string>
         approver_groups;  // with approvers, the admin socket is 0666 (peer credentials decide)
+    ApprovalNotifyConfig notify;
+    ApprovalWebConfig web;
 };
 
 // state_store: where policy rate limits and budgets are accounted (docs/state-store.md).

@@ -17,6 +17,7 @@
 #include "agent/admin/admin_server.h"
 #include "agent/approvals/approval_commands.h"
 #include "agent/approvals/approval_registry.h"
+#include "agent/approvals_web/approvals_web_server.h"
 #include "agent/audit/audit_writer.h"
 #include "agent/audit/incomplete_requests.h"
 #include "agent/audit_shipping/audit_shipper.h"
@@ -34,6 +35,7 @@
 #include "agent/identity/identity.h"
 #include "agent/loader/redirect_loader.h"
 #include "agent/metrics/metrics_server.h"
+#include "agent/notify/webhook_notifier.h"
 #include "agent/oidc/oidc_authenticator.h"
 #include "agent/proxy/proxy_server.h"
 #include "agent/recording/session_recorder.h"
@@ -115,6 +117,7 @@ ApprovalSettings approval_settings(const ApprovalsConfig& config) {
     settings.retry_window = std::chrono::seconds(config.retry_window_s);
     settings.max_held = config.max_held;
     settings.max_held_per_identity = config.max_held_per_identity;
+    settings.approver_oidc_groups = config.web.approver_groups;
     for (const auto& name : config.approver_users) {
         const passwd* user = ::getpwnam(name.c_str());
         if (!user)
@@ -136,6 +139,49 @@ Approver approver_of(const AdminPeer& peer) {
     const passwd* user = ::getpwuid(peer.uid);
     approver.name = user ? user->pw_name : "uid " + std::to_string(peer.uid);
     return approver;
+}
+
+// The page's base URL, for links: as configured, or the address it listens on.
+std::string approval_page_url(const ApprovalWebConfig& web) {
+    if (!web.listen) return "";
+    if (!web.url.empty()) return web.url;
+    const bool v6 = web.listen->host.find(':') != std::string::npos;
+    return "https://" + (v6 ? "[" + web.listen->host + "]" : web.listen->host) + ":" +
+           std::to_string(web.listen->port) + "/";
+}
+
+// Each notice's outcome is an audit event of its hold; the URL itself never is (a secret).
+std::unique_ptr<WebhookNotifier> start_notifier(const Config& config, AuditWriter& audit) {
+    const ApprovalNotifyConfig& notify = config.approvals.notify;
+    if (notify.webhook.empty()) return nullptr;
+    WebhookOptions options;
+    options.url = notify.webhook;
+    options.ca_file = notify.ca_file;
+    options.attempts = static_cast<int>(notify.attempts);
+    options.initial_backoff = std::chrono::seconds(notify.initial_backoff_s);
+    options.timeout = std::chrono::seconds(notify.timeout_s);
+    options.page_url = approval_page_url(config.approvals.web);
+    auto notifier = std::make_unique<WebhookNotifier>(
+        std::move(options), [&audit](const NoticeOutcome& outcome) {
+            AuditRecord event;
+            event.kind = "approval";
+            event.id = outcome.request_id;
+            event.started = std::chrono::system_clock::now();
+            event.action = outcome.delivered ? "notified" : "notify_failed";
+            event.approval = {{"id", outcome.approval_id},
+                              {"event", event.action},
+                              {"attempts", outcome.attempts}};
+            if (!outcome.error.empty()) (*event.approval)["error"] = outcome.error;
+            audit.write_record(event);
+            if (outcome.delivered)
+                spdlog::info("approval {}: notice delivered (attempt {})", outcome.approval_id,
+                             outcome.attempts);
+            else
+                spdlog::error("approval {}: notice not delivered after {} attempt(s): {}",
+                              outcome.approval_id, outcome.attempts, outcome.error);
+        });
+    spdlog::info("approvals: notices of held requests go to {}", notifier->origin());
+    return notifier;
 }
 
 void log_policy_outcome(const PolicyReloadOutcome& outcome, PolicyReloadCounts& counts) {
@@ -233,6 +279,11 @@ int run_daemon(const Config& config) {
     };
 
     ApprovalRegistry approvals(approval_settings(config.approvals));
+    std::unique_ptr<WebhookNotifier> notifier = start_notifier(config, audit);
+    if (notifier)
+        approvals.set_hold_observer([&](const std::string& id, const HeldRequest& request) {
+            notifier->notify(id, request);
+        });
 
     const std::string cgroup_root = find_cgroup2_root();
     IdentityResolver identities(IdentitySources{cgroup_root, "/proc"});
@@ -341,17 +392,25 @@ int run_daemon(const Config& config) {
         event.model = outcome.request.model;
         event.stream = outcome.request.stream;
         event.rule = outcome.request.rule;
-        event.action = std::string(to_string(outcome.decision.state));
+        event.action = outcome.event;
         event.reason = outcome.decision.reason;
-        event.approval = approval_event_json(id, to_string(outcome.decision.state), outcome.request,
-                                             outcome.decision);
+        event.approval = approval_event_json(id, outcome.event, outcome.request, outcome.decision);
         audit.write_record(event);
-        spdlog::info("approval {}: {} by {}", id, to_string(outcome.decision.state),
-                     outcome.decision.approver);
+        spdlog::info("approval {}: {} by {} ({})", id, outcome.event, outcome.decision.approver,
+                     outcome.decision.approver_via);
     };
     admin.on_open("approvals", [&](const nlohmann::json& request, const AdminPeer& peer) {
         return run_approval_command(approvals, request, approver_of(peer), audit_decision);
     });
+    std::unique_ptr<ApprovalsWebServer> approvals_web;
+    if (config.approvals.web.listen) {
+        approvals_web = std::make_unique<ApprovalsWebServer>(
+            config.approvals.web, approval_page_url(config.approvals.web), approvals,
+            audit_decision);
+        approvals_web->start();
+        spdlog::info("approvals: web page on {}:{} ({})", config.approvals.web.listen->host,
+                     config.approvals.web.listen->port, approval_page_url(config.approvals.web));
+    }
     // Approvers who are neither root nor operators must reach the socket; it then answers them
     // the approvals commands alone (peer credentials decide, not the file mode).
     if (!config.approvals.approver_groups.empty() || !config.approvals.approver_users.empty())
@@ -391,6 +450,7 @@ int run_daemon(const Config& config) {
     service_manager.notify_stopping();
     if (metrics) metrics->stop();
     admin.stop();
+    if (approvals_web) approvals_web->stop();
     resolver.stop();
     // Held requests are answered (503, nothing was sent) before the workers stop.
     approvals.shut_down();

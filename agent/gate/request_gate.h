@@ -58,6 +58,8 @@ public:
     GateResult admit(const PolicyIdentity& identity, const GateRequest& request);
     // `text` as the audit may keep it under the current policy (audit_text.h).
     std::string audit_safe(std::string_view text) const;
+    // The policy in force (what a held request's excerpt is masked by).
+    std::shared_ptr<const Policy> policy() const { return policies_.current(); }
 
 private:
     PolicyStore& policies_;

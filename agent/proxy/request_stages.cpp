@@ -5,6 +5,7 @@
 #include <boost/beast/http/error.hpp>
 
 #include "agent/common/sha256_hex.h"
+#include "agent/gate/prompt_excerpt.h"
 #include "agent/proxy/proxy_context.h"
 
 namespace sluice {
@@ -130,14 +131,17 @@ StageResult policy(RequestFacts& facts, const StageEnvironment& env) {
 
 std::string body_sha256(std::string_view body) { return sha256_hex(body); }
 
-HeldRequest held_request(const RequestFacts& facts) {
+HeldRequest held_request(const RequestFacts& facts, const StageEnvironment& env) {
     const PolicyIdentity& identity = *facts.identity;
     HeldRequest held;
     held.request_id = facts.record.id;
     ApprovalRequester& requester = held.requester;
     if (identity.uid) requester.uid = static_cast<uid_t>(*identity.uid);
     requester.user = identity.user;
-    if (identity.oidc) requester.oidc_subject = identity.oidc->subject;
+    if (identity.oidc) {
+        requester.oidc_issuer = identity.oidc->issuer;
+        requester.oidc_subject = identity.oidc->subject;
+    }
     requester.key = approval_identity_key(identity.uid, identity.oidc ? identity.oidc->issuer : "",
                                           requester.oidc_subject);
     requester.describe =
@@ -145,12 +149,16 @@ HeldRequest held_request(const RequestFacts& facts) {
     if (!identity.container_id.empty()) requester.describe["container"] = identity.container_id;
     held.rule = facts.gate.decision.rule;
     held.reason = facts.gate.decision.reason;
+    held.min_approvers = facts.gate.decision.min_approvers;
     held.method = std::string(facts.header.method_string());
     held.path = std::string(facts.header.target());
     held.model = facts.gate.summary.model;
     held.stream = facts.gate.summary.stream;
     // A body that streams through (an upload) has no hash: no retry is "identical" to it.
-    if (facts.body) held.body_hash = body_sha256(*facts.body);
+    if (facts.body) {
+        held.body_hash = body_sha256(*facts.body);
+        held.excerpt = masked_prompt_excerpt(env.gate.policy().get(), *facts.body, held.path);
+    }
     return held;
 }
 
@@ -164,7 +172,7 @@ StageResult approval_hold(RequestFacts& facts, const StageEnvironment& env) {
         ++env.counters.policy_refusals;
         return facts.gate.refusal;
     }
-    HeldRequest held = held_request(facts);
+    HeldRequest held = held_request(facts, env);
     if (auto granted = env.approvals->take_grant(held.requester.key, held.rule, held.body_hash)) {
         facts.approval_granted = true;
         facts.approval_id = *granted;

@@ -106,8 +106,9 @@ StageResult recording_choice(RequestFacts& facts, const StageEnvironment& env);
 StageResult run_stages(std::span<const Stage> stages, RequestFacts& facts,
                        const StageEnvironment& env);
 
-// What approval_hold holds: the request as an approver sees it, keyed for grants and retries.
-HeldRequest held_request(const RequestFacts& facts);
+// What approval_hold holds: the request as an approver sees it (a masked excerpt of the prompt,
+// never the prompt), keyed for grants and retries.
+HeldRequest held_request(const RequestFacts& facts, const StageEnvironment& env);
 // SHA-256 of `body`, hex: a retry is the identical request when its body hash matches.
 std::string body_sha256(std::string_view body);
 

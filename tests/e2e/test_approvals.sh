@@ -4,13 +4,17 @@
 # SSE comments), a denial reaches the SDK as 403 approval_denied with the reason, a timeout
 # gives 403 approval_timeout and a later approval lets the identical retry through once, the
 # requester may not approve its own request, an approver group member (not root) may decide,
-# and a restart while held gives the client a clean 503 with nothing sent upstream.
+# a rule's min_approvers releases a hold only after that many distinct approvers (never the
+# requester), and a restart while held gives the client a clean 503 with nothing sent upstream.
 source "$(dirname "$0")/lib/e2e.sh"
 e2e_setup
 SLUICECTL="$E2E_BIN_DIR/sluicectl"
 APPROVER=sluice-e2e-approver
 APPROVERS=sluice-e2e-approvers
 e2e_add_user "$APPROVER" "$APPROVERS"
+# Needs two approvers; is an approver itself (and may still not approve its own request).
+TWO_PERSON=sluice-e2e-2p
+e2e_add_user "$TWO_PERSON" "$APPROVERS"
 POLICY="$E2E_DIR/policy.yaml"
 cat >"$POLICY" <<YAML
 version: 1
@@ -19,6 +23,9 @@ rules:
   - name: production-changes
     match: {users: [$E2E_USER, $APPROVER]}
     require_approval: {patterns: ["(?i)production"]}
+  - name: two-person
+    match: {users: [$TWO_PERSON]}
+    require_approval: {min_approvers: 2}
 YAML
 e2e_write_config "policy: $POLICY
 approvals:
@@ -59,7 +66,7 @@ expect_contains "a prompt no condition matches is not held" "$out" '"ok":true'
 
 # --- a held plain request completes after approval -----------------------------------------------
 before="$(upstream_count)"
-run_client $(node_client chat_or_error.mjs) "deploy to production please" >"$E2E_DIR/plain.out" &
+run_client $(node_client chat_or_error.mjs) "deploy to production please, then mail jane.doe@example.com" >"$E2E_DIR/plain.out" &
 client=$!
 id="$(wait_for_hold "$E2E_USER")"
 check "the plain request is listed as held" test -n "$id"
@@ -68,7 +75,8 @@ expect_eq "nothing went upstream while held" "$(upstream_count)" "$before"
 shown="$(ctl approvals show "$id")"
 expect_contains "show names the rule" "$shown" '"rule": "production-changes"'
 expect_contains "show names why" "$shown" 'prompt matches pattern'
-expect_not_contains "show never shows the prompt" "$shown" "deploy to production"
+expect_contains "show has a masked excerpt of the prompt" "$shown" '"excerpt": "deploy to production please, then mail'
+expect_not_contains "with personal data masked" "$shown" "jane.doe@example.com"
 out="$(ctl approvals approve "$id" --reason "change ticket 42")"
 expect_contains "approve answers" "$out" '"decision": "approved"'
 wait "$client"
@@ -174,6 +182,48 @@ ctl approvals approve "$id" --for 10m >/dev/null
 wait "$client"
 out="$(SDK_MAX_RETRIES=0 run_client $(node_client chat_or_error.mjs) "production report two")"
 expect_contains "with --for another request of the same rule passes without a hold" "$out" '"ok":true'
+
+# --- min_approvers: two distinct approvers, never the requester -------------------------------------
+as_two_person() { setpriv --reuid "$TWO_PERSON" --regid "$(id -g "$TWO_PERSON")" --init-groups -- "$SLUICECTL" --config "$E2E_CONFIG" "$@"; }
+out="$(ctl policy explain --user "$TWO_PERSON" --prompt "anything")"
+expect_contains "explain names the approvers a rule needs" "$out" "by 2 approvers"
+before="$(upstream_count)"
+E2E_CLIENT_USER="$TWO_PERSON" run_client $(node_client chat_or_error.mjs) "a two-person change" >"$E2E_DIR/2p.out" &
+client=$!
+id="$(wait_for_hold "$TWO_PERSON")"
+check "a min_approvers rule holds the request" test -n "$id"
+out="$(as_two_person approvals approve "$id" 2>&1)"
+expect_contains "the requester, an approver, may not approve its own request" "$out" "self-approval refused"
+out="$(ctl approvals approve "$id" --reason "first of two")"
+expect_contains "one approval of two is counted" "$out" '"decision": "partially_approved"'
+expect_contains "and says how many" "$out" '"approvals": "1 of 2"'
+sleep 0.5
+check "the client still waits after one approval" kill -0 "$client"
+expect_eq "nothing went upstream after one approval" "$(upstream_count)" "$before"
+out="$(ctl approvals approve "$id" 2>&1)"
+expect_contains "the same approver twice counts once" "$out" "already approved"
+out="$(ctl approvals show "$id")"
+expect_contains "show lists who approved so far" "$out" '"approvals": [
+    "root"'
+out="$(as_approver approvals approve "$id")"
+expect_contains "a second, distinct approver releases it" "$out" '"decision": "approved"'
+wait "$client"
+expect_contains "the two-person request completes" "$(cat "$E2E_DIR/2p.out")" '"ok":true'
+expect_eq "it went upstream once" "$(upstream_count)" "$((before + 1))"
+sleep 0.5
+expect_eq "the first approval is audited as partial" \
+    "$(audit_query "[(r['approval']['approver']['user'], r['approval']['decision']) for r in records if r.get('kind') == 'approval' and r['approval']['id'] == '$id' and r['approval']['event'] == 'partially_approved']")" \
+    "[('root', 'approved')]"
+expect_eq "the release is audited with both approvers" \
+    "$(audit_query "[r['approval']['approvers'] for r in records if r.get('kind') == 'approval' and r['approval']['id'] == '$id' and r['approval']['event'] == 'approved']")" \
+    "[['root', '$APPROVER']]"
+E2E_CLIENT_USER="$TWO_PERSON" SDK_MAX_RETRIES=0 run_client $(node_client chat_or_error.mjs) "another two-person change" >"$E2E_DIR/2p-deny.out" &
+client=$!
+id="$(wait_for_hold "$TWO_PERSON")"
+ctl approvals approve "$id" >/dev/null
+as_approver approvals deny "$id" --reason "second approver says no" >/dev/null
+wait "$client"
+expect_contains "with min_approvers one denial denies" "$(cat "$E2E_DIR/2p-deny.out")" "second approver says no"
 
 # --- restart while held: a clean error, nothing upstream ----------------------------------------------
 # (a fresh sluiced: the --for grant above lives in memory only)

@@ -4,6 +4,8 @@
 #   DIR/upstream-ca.crt                          the same CA, named for sluice's upstream.ca_file
 #   DIR/api.openai.com.crt, DIR/api.openai.com.key   leaf for the fake upstream (chain: leaf + CA)
 #   DIR/other.example.crt, DIR/other.example.key     leaf for passthrough (not intercepted) tests
+#   make_test_leaf DIR NAME SAN: DIR/NAME.crt (leaf + CA) and DIR/NAME.key (0600) for a test
+#   server of the test's own, e.g. make_test_leaf DIR web "IP:127.18.0.2"
 # Usable both as a script and sourced (then call make_test_ca DIR).
 
 make_test_ca() {
@@ -41,6 +43,26 @@ make_test_ca() {
         done
         rm -f ca.srl
         chmod 644 ca.crt upstream-ca.crt api.openai.com.crt other.example.crt
+    )
+}
+
+make_test_leaf() {
+    local dir="${1:?usage: make_test_leaf DIR NAME SAN}" name="${2:?}" san="${3:?}"
+    (
+        set -euo pipefail
+        umask 077
+        cd "$dir"
+        openssl ecparam -name prime256v1 -genkey -noout -out "$name.key.tmp" 2>/dev/null
+        openssl pkcs8 -topk8 -nocrypt -in "$name.key.tmp" -out "$name.key"
+        rm -f "$name.key.tmp"
+        openssl req -new -key "$name.key" -subj "/CN=$name" -out "$name.csr" 2>/dev/null
+        printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
+            "extendedKeyUsage=serverAuth" "subjectAltName=$san" >"$name.ext"
+        openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -sha256 \
+            -days 30 -extfile "$name.ext" -out "$name.leaf.crt" 2>/dev/null
+        cat "$name.leaf.crt" ca.crt >"$name.crt"
+        rm -f "$name.csr" "$name.ext" "$name.leaf.crt" ca.srl
+        chmod 644 "$name.crt"
     )
 }
 

@@ -1,4 +1,5 @@
 #include "agent/admin/admin_server.h"
+#include "agent/common/limits.h"
 
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -30,6 +31,15 @@ TEST_F(AdminServerTest, AnswersKnownCommandsAndNamesUnknownOnes) {
     server.start();
     EXPECT_EQ(admin_call(path_, {{"command", "status"}})["ok"], true);
     EXPECT_EQ(admin_call(path_, {{"command", "nope"}})["error"], "unknown command 'nope'");
+}
+
+// `approvals list` with a thousand holds answers ~0.5 MiB: the request limit is not the answer's.
+TEST_F(AdminServerTest, AnswersLargerThanARequestMayBeAreRead) {
+    AdminServer server(path_);
+    const std::string big(limits::kAdminRequestMaxBytes * 4, 'x');
+    server.on("list", [&](const nlohmann::json&) { return nlohmann::json{{"items", big}}; });
+    server.start();
+    EXPECT_EQ(admin_call(path_, {{"command", "list"}})["items"], big);
 }
 
 TEST_F(AdminServerTest, SocketIsOwnerAndGroupOnly) {

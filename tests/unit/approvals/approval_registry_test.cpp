@@ -16,6 +16,17 @@ constexpr uid_t kAlice = 1001;
 constexpr uid_t kBob = 1002;
 constexpr gid_t kApprovers = 4000;
 
+Approver web_user(std::string name, std::string subject, std::vector<std::string> groups) {
+    Approver approver;
+    approver.name = std::move(name);
+    approver.via = "web_oidc";
+    approver.oidc_issuer = "https://idp.test";
+    approver.oidc_subject = std::move(subject);
+    approver.oidc_groups = std::move(groups);
+    approver.uid = 0;  // never read for a web approver: not root
+    return approver;
+}
+
 HeldRequest request_by(uid_t uid, std::string rule = "prod", std::string body_hash = "hash-1") {
     HeldRequest held;
     held.request_id = "req-" + std::to_string(uid);
@@ -42,6 +53,7 @@ protected:
         s.max_held = 3;
         s.max_held_per_identity = 2;
         s.approver_gids = {kApprovers};
+        s.approver_oidc_groups = {"approvers"};
         return s;
     }
     std::string hold(HeldRequest held, int* woken = nullptr) {
@@ -207,6 +219,105 @@ TEST_F(ApprovalRegistryTest, CommandsRefuseNonApproversAndBadScopes) {
         registry_, {{"verb", "approve"}, {"id", id}, {"for", "5m"}}, kRoot, count);
     EXPECT_EQ(answer.value("scope", ""), "for") << answer.dump();
     EXPECT_EQ(decided, 1);
+}
+
+HeldRequest needing(int approvers, HeldRequest held) {
+    held.min_approvers = approvers;
+    return held;
+}
+
+TEST_F(ApprovalRegistryTest, MinApproversReleasesOnlyWhenThatManyDistinctApproversApproved) {
+    int woken = 0;
+    const std::string id = hold(needing(2, request_by(kAlice)), &woken);
+    auto first = registry_.decide(id, kRoot, true, "ok by me", 0s);
+    ASSERT_TRUE(first.ok) << first.error;
+    EXPECT_EQ(first.event, "partially_approved");
+    EXPECT_FALSE(registry_.decision(id)) << "still held after one of two";
+    EXPECT_EQ(woken, 0);
+    auto again = registry_.decide(id, kRoot, true, "", 0s);
+    EXPECT_FALSE(again.ok) << "the same approver twice is one approver";
+    EXPECT_NE(again.error.find("already approved"), std::string::npos) << again.error;
+    EXPECT_EQ((*registry_.show(id))["approvals"], nlohmann::json::array({"root"}));
+    auto second = registry_.decide(id, kBobInGroup, true, "", 0s);
+    ASSERT_TRUE(second.ok) << second.error;
+    EXPECT_EQ(second.event, "approved");
+    EXPECT_EQ(woken, 1);
+    EXPECT_EQ(registry_.decision(id)->state, ApprovalState::approved);
+    EXPECT_EQ(registry_.decision(id)->approvers, (std::vector<std::string>{"root", "bob"}));
+}
+
+TEST_F(ApprovalRegistryTest, WithMinApproversAnyOneDenialDenies) {
+    int woken = 0;
+    const std::string id = hold(needing(3, request_by(kAlice)), &woken);
+    ASSERT_TRUE(registry_.decide(id, kRoot, true, "", 0s).ok);
+    auto denial = registry_.decide(id, kBobInGroup, false, "no", 0s);
+    ASSERT_TRUE(denial.ok);
+    EXPECT_EQ(denial.event, "denied");
+    EXPECT_EQ(woken, 1);
+    EXPECT_EQ(registry_.decision(id)->state, ApprovalState::denied);
+}
+
+TEST_F(ApprovalRegistryTest, TheRequesterNeverCountsTowardsMinApprovers) {
+    const std::string id = hold(needing(2, request_by(kAlice)));
+    EXPECT_FALSE(registry_.decide(id, kAliceInGroup, true, "", 0s).ok);
+    ASSERT_TRUE(registry_.decide(id, kRoot, true, "", 0s).ok);
+    EXPECT_FALSE(registry_.decision(id)) << "alice's attempt did not count";
+}
+
+TEST_F(ApprovalRegistryTest, WebApproversAreCheckedByGroupAndNeverApproveTheirOwnRequest) {
+    const Approver dana = web_user("dana", "sub-dana", {"approvers"});
+    const Approver erin = web_user("erin", "sub-erin", {"staff"});
+    EXPECT_TRUE(registry_.may_approve(dana));
+    EXPECT_FALSE(registry_.may_approve(erin)) << "not in an approver group";
+    EXPECT_FALSE(registry_.may_approve(web_user("root", "sub-r", {}))) << "a name is not root";
+
+    // The request was made with dana's own token: her web sign-in may not approve it.
+    HeldRequest with_token = request_by(kBob);
+    with_token.requester.oidc_issuer = "https://idp.test";
+    with_token.requester.oidc_subject = "sub-dana";
+    const std::string id = hold(with_token);
+    const auto self = registry_.decide(id, dana, true, "", 0s);
+    EXPECT_FALSE(self.ok);
+    EXPECT_NE(self.error.find("self-approval refused: OIDC subject sub-dana"), std::string::npos)
+        << self.error;
+    // The same subject at another issuer is someone else.
+    Approver other_idp = dana;
+    other_idp.oidc_issuer = "https://other.test";
+    EXPECT_TRUE(registry_.decide(id, other_idp, true, "", 0s).ok);
+
+    // Nor under the kernel user name the request was made as.
+    const std::string bobs = hold(request_by(kBob));
+    EXPECT_FALSE(
+        registry_.decide(bobs, web_user("bob", "sub-bob", {"approvers"}), true, "", 0s).ok);
+}
+
+TEST_F(ApprovalRegistryTest, AKernelApproverAndAWebApproverAreTwoApprovers) {
+    const std::string id = hold(needing(2, request_by(kAlice)));
+    ASSERT_TRUE(registry_.decide(id, web_user("dana", "sub-dana", {"approvers"}), true, "", 0s).ok);
+    const auto released = registry_.decide(id, kRoot, true, "", 0s);
+    ASSERT_TRUE(released.ok);
+    EXPECT_EQ(released.event, "approved");
+    const auto event = approval_event_json(id, released.event, released.request, released.decision);
+    EXPECT_EQ(event["approvers"], nlohmann::json::array({"dana", "root"}));
+    EXPECT_EQ(event["approver"]["via"], "admin_socket");
+}
+
+TEST_F(ApprovalRegistryTest, ALateApprovalNeedsMinApproversBeforeTheRetryPasses) {
+    const std::string id = hold(needing(2, request_by(kAlice)));
+    registry_.expire(id);
+    const std::string key = approval_identity_key(kAlice, "", "");
+    ASSERT_TRUE(registry_.decide(id, kRoot, true, "", 0s).ok);
+    EXPECT_FALSE(registry_.take_grant(key, "prod", "hash-1")) << "one of two";
+    ASSERT_TRUE(registry_.decide(id, kBobInGroup, true, "", 0s).ok);
+    EXPECT_EQ(registry_.take_grant(key, "prod", "hash-1"), id);
+}
+
+TEST_F(ApprovalRegistryTest, WithSeveralApproversTheShortestScopeHolds) {
+    const std::string id = hold(needing(2, request_by(kAlice)));
+    ASSERT_TRUE(registry_.decide(id, kRoot, true, "", 1h).ok);
+    ASSERT_TRUE(registry_.decide(id, kBobInGroup, true, "", 0s).ok);
+    EXPECT_EQ(registry_.decision(id)->scope, "once") << "bob granted this request only";
+    EXPECT_FALSE(registry_.take_grant(approval_identity_key(kAlice, "", ""), "prod", "other"));
 }
 
 TEST(Duration, ReadsWhatPeopleWrite) {

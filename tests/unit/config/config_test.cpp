@@ -533,6 +533,41 @@ TEST(Config, ApprovalsTakeDurationsAndApprovers) {
     EXPECT_THROW(parse_config("approvals: {webhook: x}\n", "t.yaml"), ConfigError);
 }
 
+TEST(Config, ApprovalsNotifyTakesAnHttpsWebhookAndItsRetries) {
+    const Config c = parse_config(
+        "approvals:\n  notify:\n    webhook: https://hooks.test/services/T/B/secret\n"
+        "    attempts: 3\n    initial_backoff: 2s\n",
+        "t.yaml");
+    EXPECT_EQ(c.approvals.notify.webhook, "https://hooks.test/services/T/B/secret");
+    EXPECT_EQ(c.approvals.notify.attempts, 3u);
+    EXPECT_EQ(c.approvals.notify.initial_backoff_s, 2u);
+    EXPECT_TRUE(default_config().approvals.notify.webhook.empty()) << "off by default";
+    for (const char* bad : {"approvals: {notify: {webhook: http://hooks.test/x}}\n",
+                            "approvals: {notify: {webhook: https://h/x, attempts: 0}}\n",
+                            "approvals: {notify: {url: https://h/x}}\n"})
+        EXPECT_THROW(parse_config(bad, "t.yaml"), ConfigError) << bad;
+}
+
+TEST(Config, ApprovalsWebNeedsACertificateAnIssuerAndApproverGroups) {
+    const std::string good =
+        "approvals:\n  web:\n    listen: 127.0.0.1:8443\n    cert_file: /c.crt\n"
+        "    key_file: /c.key\n    oidc:\n      issuer: https://idp.test\n"
+        "      client_id: sluice\n      approver_groups: [leads]\n";
+    const Config c = parse_config(good, "t.yaml");
+    ASSERT_TRUE(c.approvals.web.listen);
+    EXPECT_EQ(c.approvals.web.listen->port, 8443);
+    EXPECT_EQ(c.approvals.web.oidc_issuer, "https://idp.test");
+    EXPECT_EQ(c.approvals.web.approver_groups, std::vector<std::string>{"leads"});
+    EXPECT_EQ(c.approvals.web.session_s, 8u * 3600);
+    EXPECT_FALSE(default_config().approvals.web.listen) << "off by default";
+    for (const char* drop : {"    cert_file: /c.crt\n", "      issuer: https://idp.test\n",
+                             "      approver_groups: [leads]\n"}) {
+        std::string bad = good;
+        bad.erase(bad.find(drop), std::string(drop).size());
+        EXPECT_THROW(parse_config(bad, "t.yaml"), ConfigError) << drop;
+    }
+}
+
 }  // namespace
 }  // namespace sluice
 

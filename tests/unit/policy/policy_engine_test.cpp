@@ -191,6 +191,26 @@ rules:
     EXPECT_TRUE(eval(*p, user("intern"), approved, s).allowed());
 }
 
+TEST(PolicyEngine, MinApproversTravelsWithTheHoldAndAloneHoldsEveryRequest) {
+    auto p = must_load(R"(
+default: allow
+rules:
+  - {name: two-person, match: {users: [intern]}, require_approval: {min_approvers: 2}}
+  - {name: one-person, match: {users: [bob]}, require_approval: {patterns: ['drop']}}
+)");
+    PolicyState s;
+    auto held = eval(*p, user("intern"), chat("m"), s);
+    EXPECT_EQ(held.code, "approval_required");
+    EXPECT_EQ(held.min_approvers, 2);
+    EXPECT_NE(held.reason.find("by 2 approvers"), std::string::npos) << held.reason;
+    PolicyRequest drop = chat("m");
+    drop.texts = {"drop it"};
+    auto single = eval(*p, user("bob"), drop, s);
+    EXPECT_EQ(single.code, "approval_required");
+    EXPECT_EQ(single.min_approvers, 1);
+    EXPECT_EQ(single.reason.find("approvers"), std::string::npos) << single.reason;
+}
+
 TEST(PolicyEngine, EndpointsAllowAndDenyWithMethod) {
     auto p = must_load(R"(
 default: deny

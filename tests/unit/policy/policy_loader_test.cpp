@@ -99,6 +99,13 @@ TEST(PolicyLoader, RefusesBadValues) {
                          "{min_prompt_tokens: 0}\n")
                   .find("rules[0].require_approval.min_prompt_tokens: must be positive"),
               std::string::npos);
+    for (const char* count : {"0", "-1", "11", "two"})
+        EXPECT_NE(load_error(std::string("default: deny\nrules:\n  - name: a\n    match: {}\n    "
+                                         "require_approval: {min_approvers: ") +
+                             count + "}\n")
+                      .find("rules[0].require_approval.min_approvers"),
+                  std::string::npos)
+            << count;
     EXPECT_NE(load_error("default: deny\nrules:\n  - name: a\n    match: {}\n    require_approval: "
                          "{patterns: ['(']}\n")
                   .find("bad regex"),

@@ -32,6 +32,9 @@ rules:
   - name: risky-prompts
     match: {users: [bob]}
     require_approval: {patterns: ['(?i)production'], min_prompt_tokens: 2000}
+  - name: two-person
+    match: {users: [dana]}
+    require_approval: {min_approvers: 2}
 )";
 
 std::string chat_body(const std::string& prompt, const std::string& model = "gpt-4o-mini") {
@@ -80,6 +83,7 @@ protected:
         bool masked = false;  // request masking ran
         bool reserved = false;
         std::string body_hash;
+        int min_approvers = 0;
     };
 
     Run run(const PolicyIdentity& who, std::string body, bool with_registry) {
@@ -98,7 +102,10 @@ protected:
         Run out;
         out.refusal = run_stages(body_stages(), facts, env);
         out.held = facts.hold.has_value();
-        if (facts.hold) out.body_hash = facts.hold->body_hash;
+        if (facts.hold) {
+            out.body_hash = facts.hold->body_hash;
+            out.min_approvers = facts.hold->min_approvers;
+        }
         out.granted = facts.approval_granted;
         out.masked = facts.masking != nullptr;
         out.reserved = facts.gate.reservation.held();
@@ -146,6 +153,11 @@ TEST_F(ApprovalHoldStage, HoldsWhatTheRuleSaysAndNothingElse) {
             EXPECT_EQ(r.body_hash.size(), 64u) << c.what;
         }
     }
+}
+
+TEST_F(ApprovalHoldStage, TheHoldCarriesTheRulesMinApprovers) {
+    EXPECT_EQ(run(user("dana", 1000), chat_body("hi"), true).min_approvers, 2);
+    EXPECT_EQ(run(user("alice", 1000), chat_body("hi"), true).min_approvers, 1);
 }
 
 TEST_F(ApprovalHoldStage, ReleasedWithTheApprovalTheBudgetIsReservedAndTheBodyMasked) {

@@ -1,0 +1,75 @@
+// The approvers' web page (docs/approvals.md, "Web page"): HTTPS on its own address and thread,
+// never on the proxy's. Sign-in with OIDC (oidc_login.h); only an ID token whose groups name an
+// approver group gets a session. Pages: the held requests, one request's detail, and its
+// approve/deny form. Sessions are an HttpOnly, Secure, SameSite=Strict cookie; every POST must
+// carry the session's CSRF token (and, when the browser sends one, our own Origin). Decisions go
+// through ApprovalRegistry::decide as the CLI's do, so the same rules hold: approver groups,
+// never one's own request (by OIDC subject), min_approvers, scopes.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/http.hpp>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "agent/approvals/approval_commands.h"
+#include "agent/approvals/approval_registry.h"
+#include "agent/approvals_web/oidc_login.h"
+#include "agent/approvals_web/web_sessions.h"
+#include "agent/config/config.h"
+
+namespace sluice {
+
+class ApprovalsWebServer {
+public:
+    using Request = boost::beast::http::request<boost::beast::http::string_body>;
+    using Response = boost::beast::http::response<boost::beast::http::string_body>;
+
+    // Binds now (throws std::runtime_error, one line, if it cannot, or if the certificate, its
+    // key or the OIDC client secret cannot be used). `base_url`: the page's own https:// URL.
+    ApprovalsWebServer(const ApprovalWebConfig& config, std::string base_url,
+                       ApprovalRegistry& approvals, ApprovalDecided decided);
+    ~ApprovalsWebServer();
+    ApprovalsWebServer(const ApprovalsWebServer&) = delete;
+    ApprovalsWebServer& operator=(const ApprovalsWebServer&) = delete;
+
+    void start();
+    void stop();
+
+    static constexpr std::size_t kMaxConnections = 256;
+
+private:
+    boost::asio::awaitable<void> accept_loop();
+    boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+    boost::asio::awaitable<Response> handle(const Request& request);
+    boost::asio::awaitable<Response> callback(const Request& request,
+                                              const std::map<std::string, std::string>& query);
+    Response login(const Request& request, const std::map<std::string, std::string>& query);
+    Response decide(const Request& request, const WebSession& session, const std::string& id);
+    std::optional<WebSession> session_of(const Request& request);
+    // POSTs: the CSRF token of the form, and our Origin when the browser names one.
+    bool post_is_ours(const Request& request, const WebSession& session,
+                      const std::map<std::string, std::string>& form) const;
+
+    const ApprovalWebConfig config_;
+    const std::string base_url_;  // with a trailing slash
+    const std::string origin_;    // scheme://host[:port]
+    ApprovalRegistry& approvals_;
+    const ApprovalDecided decided_;
+    WebSessions sessions_;
+    std::unique_ptr<OidcLogin> oidc_;
+    boost::asio::io_context io_{1};
+    boost::asio::ssl::context tls_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    std::size_t connections_ = 0;  // on io_'s thread only
+    std::thread thread_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The approvers' web page end to end (docs/approvals.md, "Web page"), in Debian's Chromium
+# driven headless by puppeteer-core: an approver signs in through a test OIDC provider (code +
+# PKCE, real RS256 ID tokens), sees the held request with its masked excerpt, and approves it;
+# the waiting `openai` client gets its answer. A POST without (or with a wrong) CSRF token is
+# refused, a signed-in user outside the approver groups gets no session, and an approver may
+# not approve a request made with their own token (OIDC subject). Screenshots of the list and
+# the detail view are saved (E2E_SCREENSHOTS_DIR=docs keeps them for docs/approvals.md).
+source "$(dirname "$0")/lib/e2e.sh"
+e2e_setup
+command -v chromium >/dev/null || { echo "test_approvals_web needs chromium (scripts/deps)"; exit 1; }
+SLUICECTL="$E2E_BIN_DIR/sluicectl"
+NET="${E2E_UPSTREAM_IP%.*}"
+WEB="$NET.2:$(e2e_free_port)"
+IDP="$NET.4:$(e2e_free_port)"
+make_test_leaf "$E2E_DIR/pki" web "IP:${WEB%:*}"
+make_test_leaf "$E2E_DIR/pki" idp "IP:${IDP%:*}"
+spki() { openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64; }
+SPKI_PINS="$(spki "$E2E_DIR/pki/web.crt"),$(spki "$E2E_DIR/pki/idp.crt")"
+POLICY="$E2E_DIR/policy.yaml"
+cat >"$POLICY" <<YAML
+version: 1
+default: allow
+rules:
+  - name: production-changes
+    match: {users: [$E2E_USER]}
+    require_approval: {patterns: ["(?i)production"]}
+YAML
+e2e_write_config "policy: $POLICY
+oidc:
+  - issuer: https://$IDP
+    audience: sluice-api
+    ca_file: $E2E_DIR/pki/ca.crt
+approvals:
+  timeout: 90s
+  web:
+    listen: $WEB
+    cert_file: $E2E_DIR/pki/web.crt
+    key_file: $E2E_DIR/pki/web.key
+    oidc:
+      issuer: https://$IDP
+      client_id: sluice-approvals
+      ca_file: $E2E_DIR/pki/ca.crt
+      approver_groups: [approvers]"
+IDP_LOG="$E2E_DIR/idp.jsonl"
+node "$E2E_LIB_DIR/fake_idp.mjs" --listen "$IDP" --cert "$E2E_DIR/pki/idp.crt" --key "$E2E_DIR/pki/idp.key" \
+    --client-id sluice-approvals --log "$IDP_LOG" --user dana:sub-dana:approvers,staff \
+    --user erin:sub-erin:staff >"$E2E_DIR/idp.out" 2>&1 &
+IDP_PID=$!
+trap 'kill $IDP_PID 2>/dev/null; e2e_cleanup' EXIT
+for i in $(seq 50); do grep -q listening "$E2E_DIR/idp.out" && break; sleep 0.1; done
+start_upstream
+start_sluiced || { fail "sluiced starts"; e2e_finish; }
+ctl() { "$SLUICECTL" --config "$E2E_CONFIG" "$@"; }
+upstream_count() { upstream_query 'len(records)'; }
+wait_for_hold() {
+    local i id
+    for i in $(seq 150); do
+        id="$(ctl approvals list 2>/dev/null | python3 -c '
+import json, sys
+held = [a for a in json.load(sys.stdin)["approvals"] if a["state"] == "held"]
+print(held[0]["id"] if held else "")')"
+        [[ -n "$id" ]] && { echo "$id"; return 0; }
+        sleep 0.1
+    done
+    return 1
+}
+# browser ACTION USER ID: what the approver's browser saw, as JSON.
+browser() {
+    local profile
+    profile="$(mktemp -d "$E2E_DIR/profile.XXXXXX")"
+    HOME="$E2E_DIR" SPKI_PINS="$SPKI_PINS" PROFILE_DIR="$profile" CA_FILE="$E2E_DIR/pki/ca.crt" \
+        SCREENSHOTS="${SCREENSHOTS:-}" timeout 120 node "$E2E_NODE_DIR/clients/approvals_browser.mjs" \
+        "$1" "https://$WEB/" "$2" "${3:-}" 2>>"$E2E_DIR/browser.err"
+}
+field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1]).get(sys.argv[2]); print(json.dumps(v) if not isinstance(v, str) else v)' "$1" "$2"; }
+
+# --- sign in, see the held request, approve it: the waiting client completes ----------------------
+before="$(upstream_count)"
+run_client node "$E2E_NODE_DIR/clients/chat_or_error.mjs" "deploy to production, then mail jane.doe@example.com" >"$E2E_DIR/held.out" &
+client=$!
+id="$(wait_for_hold)"
+check "the request is held" test -n "$id"
+out="$(SCREENSHOTS="$E2E_DIR/approvals" browser approve dana "$id")"
+expect_eq "no browser error" "$(field "$out" error)" "null"
+expect_eq "after sign-in the approver lands on the list" "$(field "$out" landed)" "/approvals"
+expect_eq "the list shows the held request" "$(field "$out" list_has_id)" "true"
+detail="$(field "$out" detail)"
+expect_contains "the detail view names the rule" "$detail" "production-changes"
+expect_contains "and the requester" "$detail" "$E2E_USER (uid $E2E_UID)"
+expect_contains "and shows the masked excerpt" "$detail" "deploy to production"
+expect_not_contains "never the unmasked personal data" "$detail" "jane.doe@example.com"
+expect_eq "a POST without the CSRF token is refused" "$(field "$out" csrf_missing_status)" "403"
+expect_eq "a POST with a wrong CSRF token is refused" "$(field "$out" csrf_wrong_status)" "403"
+expect_contains "the session cookie is HttpOnly, Secure, SameSite=Strict" "$(field "$out" cookies)" \
+    '{"name": "sluice_session", "httpOnly": true, "secure": true, "sameSite": "Strict"}'
+expect_eq "page scripts cannot read it" "$(field "$out" script_sees_cookie)" "false"
+expect_contains "the approval is confirmed" "$(field "$out" notice)" "Approved"
+wait "$client"
+expect_contains "the held openai client gets its answer" "$(cat "$E2E_DIR/held.out")" '"ok":true'
+expect_eq "it went upstream once" "$(upstream_count)" "$((before + 1))"
+sleep 0.5
+expect_eq "the refused POSTs decided nothing: one decision, by dana on the web" \
+    "$(audit_query "[(r['approval']['approver']['user'], r['approval']['approver']['via'], r['approval']['approver']['oidc_subject'], r['approval']['reason']) for r in records if r.get('kind') == 'approval' and r['approval']['id'] == '$id' and r['approval']['event'] in ('approved', 'denied', 'partially_approved')]")" \
+    "[('dana', 'web_oidc', 'sub-dana', 'looks fine (web)')]"
+expect_eq "the sign-in used the code flow with PKCE" \
+    "$(jsonl_query "$IDP_LOG" "[(r['grant_type'], r['has_verifier'], r['outcome']) for r in records][0]")" \
+    "('authorization_code', True, 'ok')"
+for view in list detail; do
+    check "a screenshot of the $view view is saved" test -s "$E2E_DIR/approvals-$view.png"
+    [[ -n "${E2E_SCREENSHOTS_DIR:-}" ]] && cp "$E2E_DIR/approvals-$view.png" "$E2E_SCREENSHOTS_DIR/"
+done
+
+# --- a signed-in user outside the approver groups gets no session -------------------------------
+out="$(browser signin erin)"
+expect_contains "a non-approver is refused" "$(field "$out" text)" "erin is not in an approver group"
+expect_not_contains "and gets no session" "$(field "$out" cookies)" '"sluice_session"'
+
+# --- an approver may not approve a request made with their own token --------------------------------
+token="$(curl -s --cacert "$E2E_DIR/pki/ca.crt" "https://$IDP/mint?user=dana&aud=sluice-api")"
+run_client env OPENAI_API_KEY="$token" node "$E2E_NODE_DIR/clients/chat_or_error.mjs" "dana's production change" >"$E2E_DIR/self.out" &
+client=$!
+id="$(wait_for_hold)"
+check "dana's own request is held" test -n "$id"
+out="$(browser approve dana "$id")"
+expect_contains "self-approval by OIDC subject is refused" "$(field "$out" notice)" "self-approval refused: OIDC subject sub-dana"
+check "the request is still held" bash -c "'$SLUICECTL' --config '$E2E_CONFIG' approvals show '$id' | grep -q '\"state\": \"held\"'"
+ctl approvals approve "$id" >/dev/null
+wait "$client"
+expect_contains "another approver may approve it" "$(cat "$E2E_DIR/self.out")" '"ok":true'
+e2e_finish
