@@ -201,49 +201,51 @@ public:
         bool upstream_given = false;
         std::map<std::string, UpstreamConfig> upstream;
         std::map<std::string, YAML::Node> upstream_nodes;
-        for_each_key(
-            root, "",
-            {"listen", "cgroup", "state_dir", "intercept", "upstream", "audit", "policy", "admin",
-             "pin_dir", "failure_mode", "limits", "oidc", "passthrough_sni", "approvals"},
-            [&](const std::string& key, const YAML::Node& value) {
-                // `key:` with nothing after it means "use the default".
-                if (value.IsNull()) return;
-                if (key == "listen") {
-                    config.listen = host_port_value(value, key);
-                    if (!is_ip_literal(config.listen.host)) {
-                        fail("'listen' host must be an IP address, got " +
-                                 quote_value(config.listen.host),
-                             value);
-                    }
-                } else if (key == "cgroup") {
-                    config.cgroup = string_value(value, key, true);
-                } else if (key == "state_dir") {
-                    config.state_dir = string_value(value, key, false);
-                } else if (key == "intercept") {
-                    config.intercept = parse_intercept(value);
-                } else if (key == "upstream") {
-                    upstream_given = true;
-                    parse_upstream(value, upstream, upstream_nodes);
-                } else if (key == "audit") {
-                    config.audit = parse_audit(value);
-                } else if (key == "policy") {
-                    config.policy = string_value(value, key, true);
-                } else if (key == "admin") {
-                    config.admin = string_value(value, key, false);
-                } else if (key == "pin_dir") {
-                    config.pin_dir = string_value(value, key, false);
-                } else if (key == "failure_mode") {
-                    config.failure_mode = parse_failure_mode(value);
-                } else if (key == "limits") {
-                    config.limits = parse_limits(value);
-                } else if (key == "oidc") {
-                    config.oidc = parse_oidc(value);
-                } else if (key == "passthrough_sni") {
-                    config.passthrough_sni = parse_sni_globs(value, key);
-                } else if (key == "approvals") {
-                    config.approvals = parse_approvals(value);
-                }
-            });
+        for_each_key(root, "",
+                     {"listen", "cgroup", "state_dir", "intercept", "upstream", "audit", "policy",
+                      "admin", "pin_dir", "failure_mode", "limits", "oidc", "passthrough_sni",
+                      "approvals", "namespaces"},
+                     [&](const std::string& key, const YAML::Node& value) {
+                         // `key:` with nothing after it means "use the default".
+                         if (value.IsNull()) return;
+                         if (key == "listen") {
+                             config.listen = host_port_value(value, key);
+                             if (!is_ip_literal(config.listen.host)) {
+                                 fail("'listen' host must be an IP address, got " +
+                                          quote_value(config.listen.host),
+                                      value);
+                             }
+                         } else if (key == "cgroup") {
+                             config.cgroup = string_value(value, key, true);
+                         } else if (key == "state_dir") {
+                             config.state_dir = string_value(value, key, false);
+                         } else if (key == "intercept") {
+                             config.intercept = parse_intercept(value);
+                         } else if (key == "upstream") {
+                             upstream_given = true;
+                             parse_upstream(value, upstream, upstream_nodes);
+                         } else if (key == "audit") {
+                             config.audit = parse_audit(value);
+                         } else if (key == "policy") {
+                             config.policy = string_value(value, key, true);
+                         } else if (key == "admin") {
+                             config.admin = string_value(value, key, false);
+                         } else if (key == "pin_dir") {
+                             config.pin_dir = string_value(value, key, false);
+                         } else if (key == "failure_mode") {
+                             config.failure_mode = parse_failure_mode(value);
+                         } else if (key == "limits") {
+                             config.limits = parse_limits(value);
+                         } else if (key == "oidc") {
+                             config.oidc = parse_oidc(value);
+                         } else if (key == "passthrough_sni") {
+                             config.passthrough_sni = parse_sni_globs(value, key);
+                         } else if (key == "approvals") {
+                             config.approvals = parse_approvals(value);
+                         } else if (key == "namespaces") {
+                             config.namespaces = parse_namespaces(value);
+                         }
+                     });
 
         // Every intercepted host gets an upstream entry; one given for a host that is not
         // intercepted is almost certainly a typo of one that is, so it is refused.
@@ -415,6 +417,23 @@ private:
                          }
                      });
         return audit;
+    }
+
+    NamespacesConfig parse_namespaces(const YAML::Node& node) const {
+        require_map(node, "namespaces");
+        NamespacesConfig namespaces;
+        for_each_key(node, "namespaces.", {"serve"},
+                     [&](const std::string& key, const YAML::Node& v) {
+                         if (v.IsNull()) return;
+                         if (key == "serve") namespaces.serve = bool_value(v, "namespaces." + key);
+                     });
+        return namespaces;
+    }
+
+    bool bool_value(const YAML::Node& node, const std::string& key) const {
+        if (node.IsScalar() && (node.Scalar() == "true" || node.Scalar() == "false"))
+            return node.Scalar() == "true";
+        fail("'" + key + "' must be true or false, got " + describe_node(node), node);
     }
 
     FailureMode parse_failure_mode(const YAML::Node& node) const {

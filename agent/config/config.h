@@ -93,6 +93,13 @@ struct ApprovalsConfig {
         approver_groups;  // with approvers, the admin socket is 0666 (peer credentials decide)
 };
 
+// namespaces: processes in other network namespaces (containers) are served by a listener of
+// sluiced's in each namespace (docs/architecture.md, "Containers"). Off: their target
+// connections are refused (fail closed), as before.
+struct NamespacesConfig {
+    bool serve = true;
+};
+
 struct Config {
     std::string source_path;  // the file this was read from ("" = embedded defaults)
     HostPort listen{"127.0.0.1", 15443};
@@ -113,6 +120,7 @@ struct Config {
     // default: fail closed (docs/bypass-coverage.md, "Foreign SNI").
     std::vector<std::string> passthrough_sni;
     ApprovalsConfig approvals;
+    NamespacesConfig namespaces;
 };
 
 // The configuration used when no file is given: every key at its documented default
