@@ -39,7 +39,8 @@ Commands:
            globs only user-made names could meet, or that reach places users can write, and
            for a policy file every user may read
   policy explain [--policy FILE] [--user U | --uid N] [--group G]... [--unit X] [--slice S]
-                 [--cgroup P] [--container ID] [--pod UID] [--exe PATH | --user-exe PATH]
+                 [--cgroup P] [--container ID] [--container-runtime R] [--container-name N]
+                 [--container-image I] [--pod UID] [--exe PATH | --user-exe PATH]
                  [--user-unit X] [--user-slice S] [--user-cgroup P] [--user-container ID]
                  [--user-pod UID] [--oidc-subject S] [--model M]
                  [--method VERB] [--path P] [--max-tokens N] [--stream] [--prompt TEXT]

@@ -2,12 +2,17 @@
 /* sluice: socket-level redirect of connections to the intercepted hosts into the local proxy.
  *
  * Data flow (see docs/architecture.md):
- *   connect4/6    TCP to a (addr, port) in `targets` -> rewrite to the proxy listener and keep
- *                 the original destination + who asked in socket storage (`orig_dst_sk`).
+ *   connect4/6    TCP to a (addr, port) in `targets` -> rewrite to sluiced's listener in the
+ *                 socket's network namespace (`netns_listeners`) and keep the original
+ *                 destination + who asked in socket storage (`orig_dst_sk`). A namespace sluiced
+ *                 does not serve yet is announced (`netns_events`) and the connect is held.
  *                 UDP to a target address on 443 (QUIC) -> refuse, so clients fall back to TCP.
+ *   cgroup_skb/egress  a held connect's SYN is dropped (TCP retries it, soon: TIMEOUT_INIT
+ *                 below) until sluiced's listener in that namespace is up.
  *   sockops       TCP_CONNECT_CB (source port known, SYN not yet sent): publish the record under
- *                 the client's (addr, port) in `conn_by_tuple` for the proxy; STATE_CB at
+ *                 the client's (netns, addr, port) in `conn_by_tuple` for the proxy; STATE_CB at
  *                 TCP_CLOSE removes it again so entries never outlive their socket.
+ *                 TIMEOUT_INIT: a held connect's first SYN retry comes after 20 ms, not 1 s.
  *   getpeername4/6  report the original destination instead of the proxy.
  *   sendmsg4/6    unconnected UDP to a target address on 443 -> refuse.
  *
@@ -19,6 +24,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
+#include "netns_maps.h"
 #include "redirect_abi.h"
 
 #define AF_INET 2
@@ -26,6 +32,13 @@
 #define SOCK_STREAM 1
 #define SOCK_DGRAM 2
 #define QUIC_PORT 443
+/* A held connect's first SYN retry (then TCP doubles it: with the default 6 retries the hold
+ * lasts about 2.5 s before the connect fails with ETIMEDOUT). */
+#define HOLD_SYN_RTO_MS 20
+/* Connects from one unserved namespace are announced at most this often. */
+#define ANNOUNCE_INTERVAL_NS (50ull * 1000 * 1000)
+
+extern unsigned int CONFIG_HZ __kconfig __weak;
 
 /* Verdicts of cgroup sock_addr programs: 0 fails the syscall with EPERM. */
 #define VERDICT_ALLOW 1
@@ -41,7 +54,8 @@ struct sk_record {
     __u8 proxy_addr[16];          /* the address connect() was rewritten to (v4-mapped for v4) */
     __u16 proxy_port;             /* network order */
     __u8 tuple_recorded;
-    __u8 pad[5];
+    __u8 held; /* redirected before its namespace had a listener: SYNs wait (sluice_hold_syn) */
+    __u8 pad[4];
 };
 
 /* Every map is pinned by name under <pin_dir>/maps so a restarted sluiced re-adopts them: the
@@ -90,10 +104,18 @@ struct {
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
     __uint(max_entries, 65536);
-    __type(key, struct sluice_conn_key);
+    __type(key, struct sluice_netns_conn_key);
     __type(value, struct sluice_conn_meta);
     __uint(pinning, LIBBPF_PIN_BY_NAME);
 } conn_by_tuple SEC(".maps");
+
+/* When each unserved namespace was last announced from a connect (rate limit). */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 1024);
+    __type(key, __u64);
+    __type(value, __u64);
+} netns_announced SEC(".maps");
 
 static __always_inline void count(__u32 stat) {
     __u64 *value = bpf_map_lookup_elem(&stats, &stat);
@@ -166,19 +188,27 @@ static __always_inline bool is_exempt(struct bpf_sock_addr *ctx, const struct sl
     return false;
 }
 
+/* Where a target connect goes: sluiced's listener in the socket's network namespace. */
+struct proxy_route {
+    __u8 addr[16]; /* v4-mapped for a v4 route */
+    __u16 port;    /* network order */
+    bool held;     /* the namespace has no listener yet: hold the SYN (sluice_hold_syn) */
+    bool refuse;   /* the namespace is served, but not for this family (IPv6 off there) */
+};
+
 /* fail_open only: is anything listening on the proxy address in this socket's netns? */
 static __always_inline bool proxy_listening(struct bpf_sock_addr *ctx,
-                                            const struct sluice_config *cfg, bool v4) {
+                                            const struct proxy_route *route, bool v4) {
     struct bpf_sock_tuple tuple = {};
     struct bpf_sock *listener;
 
     if (v4) {
-        tuple.ipv4.daddr = load_u32(&cfg->proxy_addr4[12]);
-        tuple.ipv4.dport = cfg->proxy_port;
+        tuple.ipv4.daddr = load_u32(&route->addr[12]);
+        tuple.ipv4.dport = route->port;
         listener = bpf_sk_lookup_tcp(ctx, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
     } else {
-        __builtin_memcpy(tuple.ipv6.daddr, cfg->proxy_addr6, 16);
-        tuple.ipv6.dport = cfg->proxy_port;
+        __builtin_memcpy(tuple.ipv6.daddr, route->addr, 16);
+        tuple.ipv6.dport = route->port;
         listener = bpf_sk_lookup_tcp(ctx, &tuple, sizeof(tuple.ipv6), BPF_F_CURRENT_NETNS, 0);
     }
     if (!listener) return false;
@@ -202,7 +232,7 @@ static __always_inline int udp_verdict(struct bpf_sock_addr *ctx, const struct s
 
 /* Keeps the original destination and the caller's identity with the socket. */
 static __always_inline bool remember(struct bpf_sock_addr *ctx, const struct sluice_target_key *dst,
-                                     const __u8 proxy[16], __u16 proxy_port) {
+                                     const struct proxy_route *route, __u64 netns_cookie) {
     struct sk_record *rec =
         bpf_sk_storage_get(&orig_dst_sk, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
     if (!rec) return false;
@@ -220,49 +250,86 @@ static __always_inline bool remember(struct bpf_sock_addr *ctx, const struct slu
     rec->meta.gid = uid_gid >> 32;
     rec->meta.pad = 0;
     rec->meta.cgroup_id = bpf_get_current_cgroup_id();
-    rec->meta.netns_cookie = bpf_get_netns_cookie(ctx);
+    rec->meta.netns_cookie = netns_cookie;
     rec->meta.sock_cookie = bpf_get_socket_cookie(ctx);
     rec->meta.ts_ns = bpf_ktime_get_ns();
     bpf_get_current_comm(rec->meta.comm, sizeof(rec->meta.comm));
-    __builtin_memcpy(rec->proxy_addr, proxy, 16);
-    rec->proxy_port = proxy_port;
+    __builtin_memcpy(rec->proxy_addr, route->addr, 16);
+    rec->proxy_port = route->port;
     rec->tuple_recorded = 0;
+    rec->held = route->held;
     return true;
 }
 
-/* Shared decision for TCP connects once the destination is known to be a target. Returns false
- * when the connection must go where it was going. */
-static __always_inline bool should_redirect(struct bpf_sock_addr *ctx,
-                                            const struct sluice_config *cfg, bool v4_proxy) {
-    if (is_exempt(ctx, cfg)) {
-        count(SLUICE_STAT_EXEMPT);
-        return false;
+/* A connect from a namespace sluiced does not serve yet: tell it (at most every 50 ms per
+ * namespace, the connect path must stay cheap) so it opens a listener there. */
+static __always_inline void announce_connect(__u64 cookie) {
+    __u64 now = bpf_ktime_get_ns();
+    __u64 *last = bpf_map_lookup_elem(&netns_announced, &cookie);
+    if (last && now - *last < ANNOUNCE_INTERVAL_NS) return;
+    bpf_map_update_elem(&netns_announced, &cookie, &now, BPF_ANY);
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    announce_netns(cookie, (__u32)pid_tgid, pid_tgid >> 32, 0, SLUICE_NETNS_CONNECT);
+}
+
+/* sluiced's listener in this socket's namespace: the namespace's entry when it has one; else
+ * the configured address, held (and announced) when sluiced serves namespaces - it will listen
+ * there, on that port when it is free - or, when it does not, refused for want of a listener
+ * (fail closed, never direct). */
+static __always_inline void route_to_proxy(const struct sluice_config *cfg, __u64 cookie, bool v4,
+                                           struct proxy_route *route) {
+    const struct sluice_netns_listener *listener = bpf_map_lookup_elem(&netns_listeners, &cookie);
+    if (listener) {
+        if (!(listener->flags & (v4 ? SLUICE_NETNS_V4 : SLUICE_NETNS_V6))) {
+            route->refuse = true;
+            return;
+        }
+        __builtin_memcpy(route->addr, v4 ? listener->addr4 : listener->addr6, 16);
+        route->port = v4 ? listener->port4 : listener->port6;
+        return;
     }
-    /* Fail closed (default) skips this check on purpose: with sluiced gone the rewritten
-     * connection hits a closed port and gets ECONNREFUSED instead of going out direct. */
-    if (cfg->fail_open && !proxy_listening(ctx, cfg, v4_proxy)) {
-        count(SLUICE_STAT_FAIL_OPEN);
-        return false;
+    __builtin_memcpy(route->addr, v4 ? cfg->proxy_addr4 : cfg->proxy_addr6, 16);
+    route->port = cfg->proxy_port;
+    if (cfg->serve_netns && !cfg->fail_open) {
+        route->held = true;
+        count(SLUICE_STAT_NETNS_HELD);
+        announce_connect(cookie);
     }
-    return true;
 }
 
 /* The tail both connect programs share once they have the destination: UDP gets the QUIC
- * verdict, a stream socket to a target is recorded and redirected (the caller rewrites the
- * address, which connect4 and connect6 hold in different fields). */
+ * verdict, a stream socket to a target is recorded and redirected to `route` (the caller
+ * rewrites the address, which connect4 and connect6 hold in different fields). The namespace
+ * is looked up only for targets, so other connects pay nothing for it. */
 enum connect_outcome { CONNECT_ALLOW, CONNECT_REFUSE, CONNECT_REDIRECT };
 
 static __always_inline enum connect_outcome decide_connect(struct bpf_sock_addr *ctx,
                                                            const struct sluice_config *cfg,
                                                            const struct sluice_target_key *key,
-                                                           const __u8 proxy[16], bool v4_proxy) {
+                                                           bool v4_proxy,
+                                                           struct proxy_route *route) {
     if (ctx->type == SOCK_DGRAM)
         return udp_verdict(ctx, cfg, key) == VERDICT_REFUSE ? CONNECT_REFUSE : CONNECT_ALLOW;
     /* By type, not protocol: MPTCP stream sockets are IPPROTO_MPTCP. */
     if (ctx->type != SOCK_STREAM) return CONNECT_ALLOW;
     if (!bpf_map_lookup_elem(&targets, key)) return CONNECT_ALLOW;
-    if (!should_redirect(ctx, cfg, v4_proxy)) return CONNECT_ALLOW;
-    if (!remember(ctx, key, proxy, cfg->proxy_port)) {
+    if (is_exempt(ctx, cfg)) {
+        count(SLUICE_STAT_EXEMPT);
+        return CONNECT_ALLOW;
+    }
+    const __u64 cookie = bpf_get_netns_cookie(ctx);
+    route_to_proxy(cfg, cookie, v4_proxy, route);
+    /* Fail closed (default) skips this check on purpose: with sluiced gone the rewritten
+     * connection hits a closed port and gets ECONNREFUSED instead of going out direct. */
+    if (cfg->fail_open && (route->refuse || !proxy_listening(ctx, route, v4_proxy))) {
+        count(SLUICE_STAT_FAIL_OPEN);
+        return CONNECT_ALLOW;
+    }
+    if (route->refuse) {
+        count(SLUICE_STAT_NETNS_REFUSED);
+        return CONNECT_REFUSE;
+    }
+    if (!remember(ctx, key, route, cookie)) {
         /* No record means no identity for the proxy. Fail open lets it go direct; fail closed
          * still redirects and the proxy treats the connection as unattributed. */
         count(SLUICE_STAT_STORAGE_FAIL);
@@ -282,10 +349,11 @@ int sluice_connect4(struct bpf_sock_addr *ctx) {
     set_v4_mapped(key.addr, ctx->user_ip4);
     key.port = (__u16)ctx->user_port;
 
-    enum connect_outcome outcome = decide_connect(ctx, cfg, &key, cfg->proxy_addr4, true);
+    struct proxy_route route = {};
+    enum connect_outcome outcome = decide_connect(ctx, cfg, &key, true, &route);
     if (outcome == CONNECT_REDIRECT) {
-        ctx->user_ip4 = load_u32(&cfg->proxy_addr4[12]);
-        ctx->user_port = cfg->proxy_port;
+        ctx->user_ip4 = load_u32(&route.addr[12]);
+        ctx->user_port = route.port;
     }
     return outcome == CONNECT_REFUSE ? VERDICT_REFUSE : VERDICT_ALLOW;
 }
@@ -304,11 +372,11 @@ int sluice_connect6(struct bpf_sock_addr *ctx) {
      * it to tcp_v4_connect without connect4), and must stay v4-mapped: rewrite it to the v4
      * proxy, mapped. */
     bool v4_mapped = is_v4_mapped(key.addr);
-    const __u8 *proxy = v4_mapped ? cfg->proxy_addr4 : cfg->proxy_addr6;
-    enum connect_outcome outcome = decide_connect(ctx, cfg, &key, proxy, v4_mapped);
+    struct proxy_route route = {};
+    enum connect_outcome outcome = decide_connect(ctx, cfg, &key, v4_mapped, &route);
     if (outcome == CONNECT_REDIRECT) {
-        store_user_ip6(ctx, proxy);
-        ctx->user_port = cfg->proxy_port;
+        store_user_ip6(ctx, route.addr);
+        ctx->user_port = route.port;
     }
     return outcome == CONNECT_REFUSE ? VERDICT_REFUSE : VERDICT_ALLOW;
 }
@@ -377,7 +445,10 @@ static __always_inline void publish_tuple(struct bpf_sock_ops *skops) {
     rec->tuple.client_port_host = (__u16)skops->local_port; /* host order already */
     rec->tuple.pad = 0;
 
-    if (bpf_map_update_elem(&conn_by_tuple, &rec->tuple, &rec->meta, BPF_ANY) != 0) return;
+    struct sluice_netns_conn_key key = {};
+    key.netns_cookie = rec->meta.netns_cookie;
+    key.tuple = rec->tuple;
+    if (bpf_map_update_elem(&conn_by_tuple, &key, &rec->meta, BPF_ANY) != 0) return;
     rec->tuple_recorded = 1;
     count(SLUICE_STAT_TUPLE_RECORDED);
     /* Ask for state changes on this socket only, to drop the entry at TCP_CLOSE. */
@@ -392,16 +463,34 @@ static __always_inline void retire_tuple(struct bpf_sock_ops *skops) {
     struct sk_record *rec = bpf_sk_storage_get(&orig_dst_sk, sk, 0, 0);
     if (!rec || !rec->tuple_recorded) return;
     rec->tuple_recorded = 0;
-    struct sluice_conn_meta *meta = bpf_map_lookup_elem(&conn_by_tuple, &rec->tuple);
+    struct sluice_netns_conn_key key = {};
+    key.netns_cookie = rec->meta.netns_cookie;
+    key.tuple = rec->tuple;
+    struct sluice_conn_meta *meta = bpf_map_lookup_elem(&conn_by_tuple, &key);
     if (meta && meta->sock_cookie == rec->meta.sock_cookie) {
-        bpf_map_delete_elem(&conn_by_tuple, &rec->tuple);
+        bpf_map_delete_elem(&conn_by_tuple, &key);
         count(SLUICE_STAT_TUPLE_CLOSED);
     }
+}
+
+/* A held connect retries its SYN after HOLD_SYN_RTO_MS instead of the default second, so it
+ * gets through soon after sluiced's listener in its namespace is up. */
+static __always_inline void hold_timeout(struct bpf_sock_ops *skops) {
+    struct bpf_sock *sk = skops->sk;
+    if (!sk) return;
+    struct sk_record *rec = bpf_sk_storage_get(&orig_dst_sk, sk, 0, 0);
+    if (!rec || !rec->held) return;
+    const unsigned int hz = CONFIG_HZ ? CONFIG_HZ : 250;
+    const unsigned int jiffies = hz * HOLD_SYN_RTO_MS / 1000;
+    skops->reply = jiffies ? jiffies : 1;
 }
 
 SEC("sockops")
 int sluice_sockops(struct bpf_sock_ops *skops) {
     switch (skops->op) {
+        case BPF_SOCK_OPS_TIMEOUT_INIT:
+            hold_timeout(skops);
+            break;
         case BPF_SOCK_OPS_TCP_CONNECT_CB:
             publish_tuple(skops);
             break;
@@ -412,4 +501,43 @@ int sluice_sockops(struct bpf_sock_ops *skops) {
             break;
     }
     return 1;
+}
+
+/* Whether `rec`'s redirect (address and port written at connect) is the listener `listener`
+ * has in its namespace now. */
+static __always_inline bool route_is_listener(const struct sk_record *rec,
+                                              const struct sluice_netns_listener *listener) {
+    if (is_v4_mapped(rec->proxy_addr))
+        return (listener->flags & SLUICE_NETNS_V4) && rec->proxy_port == listener->port4 &&
+               load_u32(&rec->proxy_addr[12]) == load_u32(&listener->addr4[12]);
+    return (listener->flags & SLUICE_NETNS_V6) && rec->proxy_port == listener->port6 &&
+           load_u32(&rec->proxy_addr[0]) == load_u32(&listener->addr6[0]) &&
+           load_u32(&rec->proxy_addr[4]) == load_u32(&listener->addr6[4]) &&
+           load_u32(&rec->proxy_addr[8]) == load_u32(&listener->addr6[8]) &&
+           load_u32(&rec->proxy_addr[12]) == load_u32(&listener->addr6[12]);
+}
+
+/* The hold: a connect redirected before its namespace had a listener sends no SYN until the
+ * listener is there (TCP retries it; TIMEOUT_INIT above makes the retries come soon), so the
+ * first connection of a new container waits a few milliseconds instead of being refused. A SYN
+ * is only let through to the listener sluiced registered: if another process took the port in
+ * that namespace first, sluiced listens elsewhere and the held connect times out (closed). Every
+ * packet of every socket passes here; all but SYN_SENT sockets leave at the second check. */
+SEC("cgroup_skb/egress")
+int sluice_hold_syn(struct __sk_buff *skb) {
+    struct bpf_sock *sk = skb->sk;
+    if (!sk) return 1;
+    sk = bpf_sk_fullsock(sk);
+    if (!sk || sk->state != BPF_TCP_SYN_SENT) return 1;
+    struct sk_record *rec = bpf_sk_storage_get(&orig_dst_sk, sk, 0, 0);
+    if (!rec || !rec->held) return 1;
+    const struct sluice_netns_listener *listener =
+        bpf_map_lookup_elem(&netns_listeners, &rec->meta.netns_cookie);
+    if (listener && route_is_listener(rec, listener)) {
+        rec->held = 0;
+        count(SLUICE_STAT_HOLD_RELEASED);
+        return 1;
+    }
+    count(SLUICE_STAT_SYN_HELD);
+    return 0;
 }

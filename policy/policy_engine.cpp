@@ -637,6 +637,9 @@ bool principal_matches(const PrincipalMatch& m, const PolicyIdentity& id, std::s
     if (!check_globs(m.cgroups, id.cgroup, "cgroup") || !check_globs(m.units, id.unit, "unit") ||
         !check_globs(m.slices, id.slice, "slice") ||
         !check_globs(m.containers, id.container_id, "container") ||
+        !check_globs(m.container_runtimes, id.container_runtime, "container runtime") ||
+        !check_globs(m.container_names, id.container_name, "container name") ||
+        !check_globs(m.container_images, id.container_image, "container image") ||
         !check_globs(m.pods, id.pod_uid, "pod") ||
         !check_globs(m.exes, id.exe, "exe",
                      id.exe_trusted || id.exe.empty()

@@ -191,8 +191,9 @@ std::string Loader::zone(const YAML::Node& node, const std::string& path) const 
 
 PrincipalMatch Loader::match(const YAML::Node& node, const std::string& path) const {
     check_keys(node, path,
-               {"users", "uids", "groups", "cgroups", "units", "slices", "containers", "pods",
-                "exes", "user_cgroups", "user_units", "user_slices", "user_containers", "user_pods",
+               {"users", "uids", "groups", "cgroups", "units", "slices", "containers",
+                "container_runtimes", "container_names", "container_images", "pods", "exes",
+                "user_cgroups", "user_units", "user_slices", "user_containers", "user_pods",
                 "user_exes", "oidc"});
     PrincipalMatch m;
     if (auto n = node["users"]) m.users = string_list(n, path + ".users");

@@ -58,6 +58,11 @@ struct PolicyIdentity {
     std::string slice;                // systemd slice, e.g. "system.slice"
     std::string container_id;
     std::string pod_uid;
+    // From the container runtime's own records (root's runtimes only): "podman", "docker",
+    // "containerd", "cri-o"; the container's name and image as the runtime shows them.
+    std::string container_runtime;
+    std::string container_name;
+    std::string container_image;
     std::string exe;
     // The exe and every directory above it are writable only by root; `exes` matches only
     // then (anyone may copy a binary to /tmp/ci-runner).
@@ -131,8 +136,11 @@ struct PrincipalMatch {
     std::vector<std::string> units;
     std::vector<std::string> slices;
     std::vector<std::string> containers;  // on the container id
-    std::vector<std::string> pods;        // on the pod UID
-    std::vector<std::string> exes;        // only executables root alone could have placed
+    std::vector<std::string> container_runtimes;
+    std::vector<std::string> container_names;   // as the runtime's records name it
+    std::vector<std::string> container_images;  // as the runtime's records name it
+    std::vector<std::string> pods;              // on the pod UID
+    std::vector<std::string> exes;              // only executables root alone could have placed
     // Globs on what a user made or placed, met only when the caller owns it; the loader
     // requires users or uids beside them.
     std::vector<std::string> user_cgroups;  // path below the delegation point
@@ -159,6 +167,9 @@ inline constexpr PrincipalGlobKey kPrincipalGlobKeys[] = {
     {"units", &PrincipalMatch::units, false},
     {"slices", &PrincipalMatch::slices, false},
     {"containers", &PrincipalMatch::containers, false},
+    {"container_runtimes", &PrincipalMatch::container_runtimes, false},
+    {"container_names", &PrincipalMatch::container_names, false},
+    {"container_images", &PrincipalMatch::container_images, false},
     {"pods", &PrincipalMatch::pods, false},
     {"exes", &PrincipalMatch::exes, false},
     {"user_cgroups", &PrincipalMatch::user_cgroups, true},

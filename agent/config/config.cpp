@@ -211,7 +211,7 @@ public:
         for_each_key(root, "",
                      {"listen", "cgroup", "state_dir", "intercept", "upstream", "audit", "policy",
                       "admin", "pin_dir", "failure_mode", "limits", "oidc", "passthrough_sni",
-                      "approvals", "recording", "state_store", "metrics"},
+                      "approvals", "recording", "state_store", "metrics", "namespaces"},
                      [&](const std::string& key, const YAML::Node& value) {
                          // `key:` with nothing after it means "use the default".
                          if (value.IsNull()) return;
@@ -255,6 +255,8 @@ public:
                              config.state_store = parse_state_store(value);
                          } else if (key == "metrics") {
                              config.metrics = parse_metrics(value);
+                         } else if (key == "namespaces") {
+                             config.namespaces = parse_namespaces(value);
                          }
                      });
 
@@ -469,6 +471,17 @@ private:
                 }
             });
         return ship;
+    }
+
+    NamespacesConfig parse_namespaces(const YAML::Node& node) const {
+        require_map(node, "namespaces");
+        NamespacesConfig namespaces;
+        for_each_key(node, "namespaces.", {"serve"},
+                     [&](const std::string& key, const YAML::Node& v) {
+                         if (v.IsNull()) return;
+                         if (key == "serve") namespaces.serve = bool_value(v, "namespaces." + key);
+                     });
+        return namespaces;
     }
 
     FailureMode parse_failure_mode(const YAML::Node& node) const {

@@ -170,6 +170,13 @@ struct MetricsConfig {
     bool enabled() const { return !listen.empty(); }
 };
 
+// namespaces: processes in other network namespaces (containers) are served by a listener of
+// sluiced's in each namespace (docs/architecture.md, "Containers"). Off: their target
+// connections are refused (fail closed), as before.
+struct NamespacesConfig {
+    bool serve = true;
+};
+
 struct Config {
     std::string source_path;  // the file this was read from ("" = embedded defaults)
     HostPort listen{"127.0.0.1", 15443};
@@ -193,6 +200,7 @@ struct Config {
     ApprovalsConfig approvals;
     StateStoreConfig state_store;
     MetricsConfig metrics;
+    NamespacesConfig namespaces;
 };
 
 // The configuration used when no file is given: every key at its documented default

@@ -33,8 +33,10 @@
 #include "agent/gate/request_gate.h"
 #include "agent/identity/connection_attribution.h"
 #include "agent/identity/identity.h"
+#include "agent/loader/netns_watch.h"
 #include "agent/loader/redirect_loader.h"
 #include "agent/metrics/metrics_server.h"
+#include "agent/netns/namespace_server.h"
 #include "agent/notify/webhook_notifier.h"
 #include "agent/oidc/oidc_authenticator.h"
 #include "agent/proxy/proxy_server.h"
@@ -299,25 +301,30 @@ int run_daemon(const Config& config) {
     loader_options.proxy_port = config.listen.port;
     loader_options.fail_open = config.failure_mode == FailureMode::open;
     loader_options.exempt_tgid = static_cast<uint32_t>(::getpid());
+    loader_options.serve_netns = config.namespaces.serve;
     std::unique_ptr<RedirectLoader> loader = RedirectLoader::load(loader_options);
 
-    ProxyContext proxy_context{config,
-                               [&](const boost::asio::ip::tcp::endpoint& client,
-                                   RecentIdentities& recent) -> std::optional<ConnectionOrigin> {
-                                   auto meta = loader->take_connection(
-                                       client.data(), static_cast<socklen_t>(client.size()));
-                                   if (!meta) return std::nullopt;
-                                   return attribution.origin_of(*meta, recent);
-                               },
-                               [&](const std::string& sni) { return ca.server_context_for(sni); },
-                               upstreams,
-                               audit,
-                               gate,
-                               oidc,
-                               host_secret,
-                               {},
-                               SniRoutingTable{intercepted_hosts(config), config.passthrough_sni},
-                               {}};
+    ProxyContext proxy_context{
+        config,
+        [&](const boost::asio::ip::tcp::endpoint& client, uint64_t netns_cookie,
+            RecentIdentities& recent) -> std::optional<ConnectionOrigin> {
+            auto meta = loader->take_connection(netns_cookie, client.data(),
+                                                static_cast<socklen_t>(client.size()));
+            if (!meta) return std::nullopt;
+            return attribution.origin_of(*meta, recent);
+        },
+        [&](const std::string& sni) { return ca.server_context_for(sni); },
+        upstreams,
+        audit,
+        gate,
+        oidc,
+        host_secret,
+        {},
+        SniRoutingTable{intercepted_hosts(config), config.passthrough_sni},
+        {},
+        nullptr,
+        nullptr,
+        {}};
     TargetResolver resolver(config.intercept, [&](const std::vector<ResolvedTarget>& targets) {
         try {
             loader->replace_targets(to_target_entries(targets));
@@ -336,7 +343,51 @@ int run_daemon(const Config& config) {
     proxy_context.recorder = &recorder;
     const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
     ProxyServer proxy(proxy_context, threads);
+    // Containers: a listener in every other network namespace (agent/netns). Without it (no
+    // CAP_SYS_ADMIN, a kernel without fentry) their target connections are refused, not held.
+    std::unique_ptr<NetnsWatch> netns_watch;
+    std::unique_ptr<NamespaceServer> namespaces;
+    if (config.namespaces.serve) {
+        try {
+            netns_watch = std::make_unique<NetnsWatch>(config.pin_dir);
+            NamespaceServerOptions options;
+            options.port = config.listen.port;
+            namespaces = std::make_unique<NamespaceServer>(
+                options, loader->netns_table(), loader->host_netns_cookie(),
+                loader->netns_events_fd(), *netns_watch,
+                [&proxy](NamespaceListeners listeners) {
+                    proxy.adopt_namespace(listeners.netns_cookie, std::move(listeners.fds));
+                },
+                [&proxy](uint64_t cookie) { proxy.drop_namespace(cookie); });
+            proxy_context.namespace_reaches = [server = namespaces.get()](
+                                                  uint64_t cookie,
+                                                  const boost::asio::ip::tcp::endpoint& to) {
+                return server->reaches(cookie, to);
+            };
+        } catch (const std::exception& e) {
+            spdlog::error(
+                "namespaces: {}; processes in other network namespaces (containers) "
+                "will be refused",
+                e.what());
+            namespaces.reset();
+            netns_watch.reset();
+            loader->set_serve_netns(false);
+        }
+    }
     proxy.start();
+    if (namespaces) {
+        try {
+            namespaces->start();
+            spdlog::info("namespaces: serving {} network namespace(s) besides the host's",
+                         namespaces->stats().served);
+        } catch (const std::exception& e) {
+            spdlog::error(
+                "namespaces: {}; processes in other network namespaces (containers) "
+                "will be refused",
+                e.what());
+            loader->set_serve_netns(false);
+        }
+    }
     resolver.start();
 
     std::unique_ptr<MetricsServer> metrics;
@@ -364,6 +415,8 @@ int run_daemon(const Config& config) {
         report["oidc"] = oidc_status_json(oidc.status());
         report["upstreams"] = upstreams.status_json();
         report["recording"] = recorder.status_json();
+        report["namespaces"] =
+            namespaces ? namespaces->status_json() : nlohmann::json{{"serving", false}};
         return report;
     });
     // SIGHUP and `sluicectl reload` do the same: keys, policy (a bad one keeps the old), audit
@@ -456,6 +509,7 @@ int run_daemon(const Config& config) {
     approvals.shut_down();
     for (int i = 0; i < 40 && approvals.open_holds() > 0; ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (namespaces) namespaces->stop();
     proxy.stop();
     save_policy_state();
     recorder.flush();  // its audit lines go out before the audit's shutdown checkpoint

@@ -27,7 +27,8 @@ nlohmann::json loader_status_json(const LoaderStatus& status) {
             {"programs", programs},
             {"kernel_targets", targets},
             {"counters", status.counters},
-            {"tracked_connections", status.tracked_connections}};
+            {"tracked_connections", status.tracked_connections},
+            {"served_namespaces", status.served_namespaces}};
 }
 
 nlohmann::json oidc_status_json(const std::vector<OidcIssuerStatus>& issuers) {

@@ -80,6 +80,12 @@ ExplainQuery parse_explain_args(const std::vector<std::string>& args) {
             query.identity.cgroup = value;
         else if (flag == "--container")
             query.identity.container_id = value;
+        else if (flag == "--container-runtime")
+            query.identity.container_runtime = value;
+        else if (flag == "--container-name")
+            query.identity.container_name = value;
+        else if (flag == "--container-image")
+            query.identity.container_image = value;
         else if (flag == "--pod")
             query.identity.pod_uid = value;
         else if (flag == "--exe")

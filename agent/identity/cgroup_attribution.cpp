@@ -61,10 +61,27 @@ struct ScopePattern {
 
 // Longer prefixes first: "crio-conmon-" must win over "crio-". conmon scopes hold the
 // runtime's monitor process for that container; they are attributed to the container.
+// The same names appear as systemd scopes (libpod-<id>.scope, with the systemd cgroup driver)
+// and as plain directories (libpod-<id> under libpod_parent or a --cgroup-parent, with the
+// cgroupfs driver; crio-<id> under kubepods/.../pod<uid>).
 constexpr ScopePattern kContainerScopes[] = {
     {"cri-containerd-", "containerd"}, {"crio-conmon-", "cri-o"}, {"crio-", "cri-o"},
     {"libpod-conmon-", "podman"},      {"libpod-", "podman"},     {"docker-", "docker"},
+    {"nerdctl-", "containerd"},
 };
+
+// `stem` (a path component, ".scope" removed) names a container: its runtime and id.
+bool container_scope(std::string_view stem, CgroupAttribution& out) {
+    for (const auto& pattern : kContainerScopes) {
+        if (starts_with(stem, pattern.prefix) &&
+            is_container_id(stem.substr(pattern.prefix.size()))) {
+            out.container_runtime = std::string(pattern.runtime);
+            out.container_id = std::string(stem.substr(pattern.prefix.size()));
+            return true;
+        }
+    }
+    return false;
+}
 
 }  // namespace
 
@@ -98,20 +115,12 @@ SplitCgroupAttribution attribute_cgroup_path(std::string_view path, size_t trust
         if (ends_with(part, ".service") || ends_with(part, ".scope") ||
             ends_with(part, ".socket")) {
             out.unit = std::string(part);
-            if (ends_with(part, ".scope")) {
-                const std::string_view stem = part.substr(0, part.size() - 6);
-                for (const auto& pattern : kContainerScopes) {
-                    if (starts_with(stem, pattern.prefix) &&
-                        is_container_id(stem.substr(pattern.prefix.size()))) {
-                        out.container_runtime = std::string(pattern.runtime);
-                        out.container_id = std::string(stem.substr(pattern.prefix.size()));
-                        break;
-                    }
-                }
-            }
+            if (ends_with(part, ".scope")) container_scope(part.substr(0, part.size() - 6), out);
             continue;
         }
-        // cgroupfs driver layouts: /docker/<id>, /kubepods/<qos>/pod<uid>/<id>.
+        // cgroupfs driver layouts: /libpod_parent/libpod-<id>, .../crio-<id>, /docker/<id>,
+        // /kubepods/<qos>/pod<uid>/<id>.
+        if (container_scope(part, out)) continue;
         if (i > 0 && parts[i - 1] == "docker" && is_container_id(part)) {
             out.container_runtime = "docker";
             out.container_id = std::string(part);

@@ -56,6 +56,15 @@ void add_container_fields(nlohmann::json& j, const std::string& runtime, const s
     if (!pod_uid.empty()) j["pod_uid"] = sanitize_utf8(pod_uid);
 }
 
+void add_if_set(nlohmann::json& j, const char* key, const std::string& value) {
+    if (!value.empty()) j[key] = sanitize_utf8(value);
+}
+
+ContainerRecordSources with_system_uid(ContainerRecordSources sources, uint32_t system_uid) {
+    sources.system_uid = system_uid;
+    return sources;
+}
+
 }  // namespace
 
 nlohmann::json Identity::to_json() const {
@@ -77,6 +86,11 @@ nlohmann::json Identity::to_json() const {
         {"exe_trusted", exe_trusted},
     };
     add_container_fields(j, container_runtime, container_id, pod_uid);
+    add_if_set(j, "container_name", container_name);
+    add_if_set(j, "container_image", container_image);
+    add_if_set(j, "pod_name", pod_name);
+    add_if_set(j, "pod_namespace", pod_namespace);
+    if (namespace_uid) j["namespace_uid"] = *namespace_uid;
     if (user_controlled) {
         const CgroupAttribution& labels = user_controlled->labels;
         nlohmann::json u = {
@@ -99,12 +113,14 @@ nlohmann::json Identity::to_json() const {
 IdentityResolver::IdentityResolver(IdentitySources sources)
     : sources_(std::move(sources)),
       processes_(sources_.proc_root),
-      cgroups_(sources_.cgroup_root) {}
+      cgroups_(sources_.cgroup_root),
+      containers_(with_system_uid(sources_.containers, sources_.system_uid)) {}
 
 IdentityResolver::IdentityResolver(IdentitySources sources, UserDirectory::Lookup user_lookup)
     : sources_(std::move(sources)),
       processes_(sources_.proc_root),
       cgroups_(sources_.cgroup_root),
+      containers_(with_system_uid(sources_.containers, sources_.system_uid)),
       users_(std::chrono::seconds(300), std::move(user_lookup)) {}
 
 Identity IdentityResolver::resolve(uint32_t tgid, uint32_t uid, uint32_t gid,
@@ -128,6 +144,7 @@ Identity IdentityResolver::resolve(uint32_t tgid, uint32_t uid, uint32_t gid,
         id.exe = proc->exe;
         id.exe_trusted = proc->exe_trusted;
         id.cmdline = proc->cmdline;
+        if (!proc->uid_map.empty()) id.namespace_uid = uid_inside(proc->uid_map, uid);
     }
     // The kernel's comm is the connecting thread's name at connect time, which is what the
     // operator saw; /proc's is only the fallback when the record had none.
@@ -141,6 +158,17 @@ Identity IdentityResolver::resolve(uint32_t tgid, uint32_t uid, uint32_t gid,
         id.container_runtime = std::move(system.container_runtime);
         id.container_id = std::move(system.container_id);
         id.pod_uid = std::move(system.pod_uid);
+        // Names only for a container of the system's part: a rootless runtime's records are
+        // its user's to write.
+        if (!id.container_id.empty()) {
+            if (std::optional<ContainerRecord> record =
+                    containers_.find(id.container_runtime, id.container_id)) {
+                id.container_name = std::move(record->name);
+                id.container_image = std::move(record->image);
+                id.pod_name = std::move(record->pod_name);
+                id.pod_namespace = std::move(record->pod_namespace);
+            }
+        }
         if (facts->boundary.delegated && !facts->boundary.user_path.empty()) {
             id.user_controlled = UserControlledCgroup{
                 facts->boundary.owner_uid, id.cgroup, std::move(facts->boundary.user_path),

@@ -14,6 +14,7 @@
 #include "agent/identity/cgroup_attribution.h"
 #include "agent/identity/cgroup_path_cache.h"
 #include "agent/identity/cgroup_trust.h"
+#include "agent/identity/container_records.h"
 #include "agent/identity/lru_map.h"
 #include "agent/identity/process_cache.h"
 #include "agent/identity/user_directory.h"
@@ -49,15 +50,25 @@ struct Identity {
     std::string container_runtime;
     std::string container_id;
     std::string pod_uid;
+    // From the runtime's own records of that container (container_records.h), when the
+    // system wrote them: its name and image, and the Kubernetes pod it is in.
+    std::string container_name;
+    std::string container_image;
+    std::string pod_name;
+    std::string pod_namespace;
+    // The uid inside the process's own user namespace (rootless containers), when it has one:
+    // `uid` stays the host's.
+    std::optional<uint32_t> namespace_uid;
     std::vector<std::string> groups;
     std::optional<UserControlledCgroup> user_controlled;  // set when the path is delegated
 
     // The audit record's "identity" object: always uid, user, pid, exe, comm, cgroup, unit;
-    // then gid, groups, cmdline, cgroup_id, slice, exe_trusted; container fields only when
-    // set; "user_controlled" {uid, delegated_at, cgroup, unit, slice, container_runtime,
-    // container_id, pod_uid, rootless} when the cgroup is in a delegated subtree. Strings
-    // that are not valid UTF-8 (paths and argv are bytes) have bad bytes replaced by U+FFFD so
-    // the record always serialises.
+    // then gid, groups, cmdline, cgroup_id, slice, exe_trusted; container fields
+    // (container_runtime, container_id, container_name, container_image, pod_uid, pod_name,
+    // pod_namespace, namespace_uid) only when set; "user_controlled" {uid, delegated_at, cgroup,
+    // unit, slice, container_runtime, container_id, pod_uid, rootless} when the cgroup is in a
+    // delegated subtree. Strings that are not valid UTF-8 (paths and argv are bytes) have bad bytes
+    // replaced by U+FFFD so the record always serialises.
     nlohmann::json to_json() const;
 };
 
@@ -68,6 +79,8 @@ struct IdentitySources {
     // Who owns the system part of the cgroup tree: root on a host. Unprivileged tests set
     // their own uid so the trees they make count as the system's.
     uint32_t system_uid = 0;
+    // Where container runtimes keep their records (its system_uid is system_uid above).
+    ContainerRecordSources containers{};
 };
 
 class IdentityResolver {
@@ -102,6 +115,7 @@ private:
     const IdentitySources sources_;
     ProcessCache processes_;
     CgroupPathCache cgroups_;
+    ContainerRecords containers_;
     UserDirectory users_;
     std::mutex cgroup_facts_mu_;  // guards cgroup_facts_
     LruMap<uint64_t, CgroupFacts> cgroup_facts_{kMaxCgroupFacts};

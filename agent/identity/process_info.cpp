@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 #include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
@@ -139,7 +140,34 @@ std::optional<ProcessInfo> read_process(uint32_t tgid, std::string_view proc_roo
     while (!info.comm.empty() && info.comm.back() == '\n') info.comm.pop_back();
     info.cmdline = format_cmdline(read_small_file(dir + "/cmdline", kMaxCmdlineBytes));
     info.cgroup_path = parse_proc_cgroup(read_small_file(dir + "/cgroup", 64 * 1024));
+    info.uid_map = parse_uid_map(read_small_file(dir + "/uid_map", 4096));
     return info;
+}
+
+std::vector<UidMapRange> parse_uid_map(std::string_view text) {
+    std::vector<UidMapRange> ranges;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t eol = text.find('\n', pos);
+        if (eol == std::string_view::npos) eol = text.size();
+        const std::string line(text.substr(pos, eol - pos));
+        pos = eol + 1;
+        unsigned long inside = 0, outside = 0, count = 0;
+        if (std::sscanf(line.c_str(), "%lu %lu %lu", &inside, &outside, &count) != 3) continue;
+        ranges.push_back(UidMapRange{static_cast<uint32_t>(inside), static_cast<uint32_t>(outside),
+                                     static_cast<uint32_t>(count)});
+    }
+    if (ranges.size() == 1 && ranges[0].inside == 0 && ranges[0].outside == 0 &&
+        ranges[0].count == 4294967295u)
+        ranges.clear();
+    return ranges;
+}
+
+std::optional<uint32_t> uid_inside(const std::vector<UidMapRange>& map, uint32_t host_uid) {
+    for (const UidMapRange& range : map)
+        if (host_uid >= range.outside && host_uid - range.outside < range.count)
+            return range.inside + (host_uid - range.outside);
+    return std::nullopt;
 }
 
 }  // namespace sluice

@@ -7,8 +7,17 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sluice {
+
+// One line of /proc/<pid>/uid_map: `count` ids from `inside` in the process's user namespace
+// are `outside` and on in its parent's (the initial namespace's, for one level).
+struct UidMapRange {
+    uint32_t inside = 0;
+    uint32_t outside = 0;
+    uint32_t count = 0;
+};
 
 struct ProcessInfo {
     std::string exe;      // readlink of /proc/<tgid>/exe; "" if unreadable (kernel thread, EACCES)
@@ -16,7 +25,16 @@ struct ProcessInfo {
     std::string cmdline;  // argv joined by spaces, cut at kMaxCmdlineBytes
     std::string cgroup_path;   // the cgroup2 ("0::") line of /proc/<tgid>/cgroup, "" if none
     bool exe_trusted = false;  // exe_trust.h: only root could have put that file there
+    // /proc/<tgid>/uid_map when the process is in a user namespace of its own (rootless
+    // containers); empty in the initial one, whose map is the identity.
+    std::vector<UidMapRange> uid_map;
 };
+
+// The uid `host_uid` is inside the user namespace `map` describes; nullopt when it is not
+// mapped there (it shows as the overflow uid inside).
+std::optional<uint32_t> uid_inside(const std::vector<UidMapRange>& map, uint32_t host_uid);
+// The ranges of a uid_map text; empty for the initial namespace's "0 0 4294967295".
+std::vector<UidMapRange> parse_uid_map(std::string_view text);
 
 // argv can be megabytes (long generated command lines); audit records only need the start.
 constexpr size_t kMaxCmdlineBytes = 4096;

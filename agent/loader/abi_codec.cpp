@@ -28,6 +28,16 @@ std::optional<sluice_conn_key> conn_key_from_peer(const sockaddr* peer, socklen_
     return std::nullopt;
 }
 
+std::optional<sluice_netns_conn_key> netns_conn_key(uint64_t netns_cookie, const sockaddr* peer,
+                                                    socklen_t len) {
+    const std::optional<sluice_conn_key> tuple = conn_key_from_peer(peer, len);
+    if (!tuple) return std::nullopt;
+    sluice_netns_conn_key key{};
+    key.netns_cookie = netns_cookie;
+    key.tuple = *tuple;
+    return key;
+}
+
 sluice_target_key target_key(const Address16& addr, uint16_t port_host) {
     sluice_target_key key{};
     std::memcpy(key.addr, addr.data(), 16);
@@ -55,6 +65,14 @@ const char* stat_name(uint32_t stat) {
             return "tuple_closed";
         case SLUICE_STAT_GETPEERNAME_RESTORED:
             return "getpeername_restored";
+        case SLUICE_STAT_NETNS_HELD:
+            return "netns_held";
+        case SLUICE_STAT_SYN_HELD:
+            return "syn_held";
+        case SLUICE_STAT_HOLD_RELEASED:
+            return "hold_released";
+        case SLUICE_STAT_NETNS_REFUSED:
+            return "netns_refused";
         default:
             return "unknown";
     }

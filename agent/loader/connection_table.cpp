@@ -28,9 +28,10 @@ ConnectionTable ConnectionTable::from_fd(int map_fd) {
     return ConnectionTable(UniqueFd(fd));
 }
 
-std::optional<sluice_conn_meta> ConnectionTable::take(const sockaddr* client_peer,
+std::optional<sluice_conn_meta> ConnectionTable::take(uint64_t netns_cookie,
+                                                      const sockaddr* client_peer,
                                                       socklen_t len) const {
-    const auto key = conn_key_from_peer(client_peer, len);
+    const auto key = netns_conn_key(netns_cookie, client_peer, len);
     if (!key) return std::nullopt;
     sluice_conn_meta meta{};
     if (bpf_map_lookup_and_delete_elem(fd_.get(), &*key, &meta) == 0) return meta;
@@ -43,7 +44,7 @@ std::optional<sluice_conn_meta> ConnectionTable::take(const sockaddr* client_pee
 
 size_t ConnectionTable::size() const {
     size_t count = 0;
-    sluice_conn_key key{}, next{};
+    sluice_netns_conn_key key{}, next{};
     const void* prev = nullptr;
     while (bpf_map_get_next_key(fd_.get(), prev, &next) == 0) {
         ++count;

@@ -20,9 +20,12 @@ public:
     // Borrows nothing: duplicates `map_fd`.
     static ConnectionTable from_fd(int map_fd);
 
-    // Looks the connection up and deletes its entry (each record is handed out once). nullopt if
-    // there is none, e.g. the connection did not come through the redirect.
-    [[nodiscard]] std::optional<sluice_conn_meta> take(const sockaddr* client_peer,
+    // Looks the connection whose client end is `client_peer`, in the network namespace
+    // `netns_cookie` (the accepting listener's), up and deletes its entry (each record is
+    // handed out once). nullopt if there is none, e.g. the connection did not come through the
+    // redirect.
+    [[nodiscard]] std::optional<sluice_conn_meta> take(uint64_t netns_cookie,
+                                                       const sockaddr* client_peer,
                                                        socklen_t len) const;
     // Number of live entries (walks the map; for status and tests, not the data path).
     [[nodiscard]] size_t size() const;

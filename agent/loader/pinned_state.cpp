@@ -16,6 +16,7 @@
 #include "agent/loader/bpffs.h"
 #include "agent/loader/cgroup.h"
 #include "agent/loader/connection_table.h"
+#include "agent/loader/netns_table.h"
 #include "agent/loader/redirect_loader.h"
 
 namespace sluice {
@@ -130,6 +131,8 @@ LoaderStatus read_pinned_state(const std::string& pin_dir) {
     if (UniqueFd conns = open_pin(maps_dir + "/conn_by_tuple")) {
         status.tracked_connections = ConnectionTable::from_fd(conns.get()).size();
     }
+    if (UniqueFd routes = open_pin(maps_dir + "/netns_listeners"))
+        status.served_namespaces = NetnsTable::from_fd(routes.get()).size();
     return status;
 }
 

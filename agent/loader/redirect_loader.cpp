@@ -11,6 +11,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "agent/common/netns_cookie.h"
 #include "agent/common/unique_fd.h"
 #include "agent/loader/abi_codec.h"
 #include "agent/loader/bpffs.h"
@@ -42,6 +43,7 @@ sluice_config config_from(const LoaderOptions& options) {
     config.enabled = 1;
     config.exempt_tgid = options.exempt_tgid;
     config.exempt_cgroup_id = options.exempt_cgroup_id;
+    config.serve_netns = options.serve_netns ? 1 : 0;
     return config;
 }
 
@@ -81,9 +83,35 @@ std::unique_ptr<RedirectLoader> RedirectLoader::load(const LoaderOptions& option
     // new exemptions (sluiced's new pid) apply before anything else changes.
     loader->write_config(config);
     loader->connections_ = ConnectionTable::from_fd(connections_map_fd(*loader->skel_));
+    loader->host_netns_cookie_ = current_netns_cookie();
+    loader->reset_namespace_routes();
     loader->attach_all();
     return loader;
 }
+
+NamespaceRoute RedirectLoader::host_route() const {
+    NamespaceRoute route;
+    route.addr4 = *parse_ip_address(options_.proxy_host);
+    route.addr6 = *parse_ip_address(options_.proxy_host6);
+    route.port4 = route.port6 = options_.proxy_port;
+    route.v4 = route.v6 = true;
+    return route;
+}
+
+// Before the programs are swapped in: the host's route is the proxy address (as the config
+// says), and no other namespace has one until sluiced listens there again.
+void RedirectLoader::reset_namespace_routes() {
+    const NetnsTable table = netns_table();
+    table.put(host_netns_cookie_, host_route());
+    for (const auto& [cookie, route] : table.entries())
+        if (cookie != host_netns_cookie_) table.erase(cookie);
+}
+
+NetnsTable RedirectLoader::netns_table() const {
+    return NetnsTable::from_fd(netns_listeners_map_fd(*skel_));
+}
+
+int RedirectLoader::netns_events_fd() const { return netns_events_map_fd(*skel_); }
 
 void RedirectLoader::attach_all() {
     UniqueFd cgroup_fd(::open(cgroup_path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -160,6 +188,12 @@ void RedirectLoader::set_enabled(bool enabled) {
     write_config(config);
 }
 
+void RedirectLoader::set_serve_netns(bool serve) {
+    sluice_config config = read_config();
+    config.serve_netns = serve ? 1 : 0;
+    write_config(config);
+}
+
 void RedirectLoader::replace_targets(const std::vector<TargetEntry>& targets) {
     const int fd = targets_map_fd(*skel_);
     std::set<KeyBytes> wanted;
@@ -187,9 +221,10 @@ void RedirectLoader::replace_targets(const std::vector<TargetEntry>& targets) {
     }
 }
 
-std::optional<sluice_conn_meta> RedirectLoader::take_connection(const sockaddr* client_peer,
+std::optional<sluice_conn_meta> RedirectLoader::take_connection(uint64_t netns_cookie,
+                                                                const sockaddr* client_peer,
                                                                 socklen_t len) const {
-    return connections_->take(client_peer, len);
+    return connections_->take(netns_cookie, client_peer, len);
 }
 
 LoaderStatus RedirectLoader::status() const { return read_status(options_.pin_dir); }

@@ -16,6 +16,7 @@
 
 #include "agent/loader/cgroup.h"
 #include "agent/loader/connection_table.h"
+#include "agent/loader/netns_table.h"
 #include "agent/loader/redirect_skeleton.h"
 #include "bpf/redirect_abi.h"
 
@@ -32,6 +33,9 @@ struct LoaderOptions {
     bool fail_open = false;
     uint32_t exempt_tgid = 0;  // sluiced's pid (initial pid namespace); 0 = none
     uint64_t exempt_cgroup_id = 0;
+    // sluiced serves other network namespaces (a listener in each, agent/netns): a connect
+    // from a namespace it does not serve yet is held and announced rather than refused.
+    bool serve_netns = false;
 };
 
 struct TargetEntry {
@@ -54,6 +58,7 @@ struct LoaderStatus {
     std::vector<TargetEntry> targets;
     std::map<std::string, uint64_t> counters;
     size_t tracked_connections = 0;
+    size_t served_namespaces = 0;  // entries of netns_listeners, the loader's own included
 };
 
 class RedirectLoader {
@@ -61,7 +66,10 @@ public:
     // Opens the skeleton, loads it against the maps pinned under pin_dir (creating and pinning
     // them on first start), writes the config, then for every program either swaps it into the
     // pinned link (bpf_link_update: no instant without a program) or attaches at the cgroup and
-    // pins the link. Mounts bpffs at /sys/fs/bpf if needed. Throws std::runtime_error.
+    // pins the link. Mounts bpffs at /sys/fs/bpf if needed. The calling thread's network
+    // namespace is the host's: its entry in netns_listeners is the proxy address; entries a
+    // previous run left for other namespaces are dropped (their listeners died with it).
+    // Throws std::runtime_error.
     static std::unique_ptr<RedirectLoader> load(const LoaderOptions& options);
     ~RedirectLoader();  // does NOT detach
     RedirectLoader(const RedirectLoader&) = delete;
@@ -75,11 +83,23 @@ public:
     // false: every program passes everything through (already redirected sockets keep their
     // getpeername translation).
     void set_enabled(bool enabled);
+    // Whether a connect from a namespace without a listener is held (sluiced serves
+    // namespaces) or refused.
+    void set_serve_netns(bool serve);
 
     // For the proxy after accept(): the record of the connection whose client end is
     // `client_peer` (getpeername of the accepted socket), deleted as it is returned.
-    [[nodiscard]] std::optional<sluice_conn_meta> take_connection(const sockaddr* client_peer,
+    // `netns_cookie`: the namespace of the listener that accepted the connection.
+    [[nodiscard]] std::optional<sluice_conn_meta> take_connection(uint64_t netns_cookie,
+                                                                  const sockaddr* client_peer,
                                                                   socklen_t len) const;
+    // The namespace the loader ran in, and the route written for it.
+    [[nodiscard]] uint64_t host_netns_cookie() const { return host_netns_cookie_; }
+    [[nodiscard]] NamespaceRoute host_route() const;
+    // Where each namespace's redirects go (a copy of the map's descriptor).
+    [[nodiscard]] NetnsTable netns_table() const;
+    // The ring buffer the programs announce namespaces on (borrowed descriptor).
+    [[nodiscard]] int netns_events_fd() const;
     [[nodiscard]] LoaderStatus status() const;
     [[nodiscard]] const std::string& pin_dir() const { return options_.pin_dir; }
     [[nodiscard]] const std::string& cgroup_path() const { return cgroup_path_; }
@@ -100,12 +120,14 @@ private:
     void write_config(const sluice_config& config);
     [[nodiscard]] sluice_config read_config() const;
     void attach_all();
+    void reset_namespace_routes();
 
     LoaderOptions options_;
     std::string cgroup_path_;
     RedirectSkeleton skel_;
     std::vector<LinkPtr> links_;
     std::optional<ConnectionTable> connections_;
+    uint64_t host_netns_cookie_ = 0;
 };
 
 }  // namespace sluice

@@ -93,7 +93,7 @@ AuditRecord route_record(const ConnectionOrigin& origin, const SniRoute& route, 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 net::awaitable<void> route_client_connection(ProxyWorker& worker, tcp::socket& client,
-                                             const tcp::endpoint& peer,
+                                             const tcp::endpoint& peer, uint64_t netns_cookie,
                                              InterceptedSessionPtr& session) {
     ProxyContext& context = worker.context();
     ++context.counters.connections;
@@ -101,13 +101,26 @@ net::awaitable<void> route_client_connection(ProxyWorker& worker, tcp::socket& c
     client.set_option(tcp::no_delay(true), ec);
 
     std::optional<ConnectionOrigin> origin =
-        context.lookup_connection(peer, worker.recent_identities());
+        context.lookup_connection(peer, netns_cookie, worker.recent_identities());
     if (!origin) {
         // Not redirected by our programs (someone dialled the proxy port directly): there is
         // no original destination to serve, so refuse rather than guess.
         ++context.counters.unattributed;
         spdlog::debug("proxy: connection from {} has no redirect record; closing",
                       format_endpoint(peer));
+        co_return;
+    }
+    // sluiced's listener in a namespace must not be its way out: a namespace with no route to
+    // the destination (a container without network) is refused as it would have been.
+    if (context.namespace_reaches &&
+        !context.namespace_reaches(netns_cookie, origin->original_destination)) {
+        ++context.counters.namespace_unreachable;
+        AuditRecord record = connection_record(*origin, "connection");
+        record.action = "refused";
+        record.reason = "netns_unreachable";
+        record.error = "the client's network namespace has no route to " +
+                       format_endpoint(origin->original_destination);
+        context.audit.write_record(record);
         co_return;
     }
 
@@ -172,10 +185,10 @@ net::awaitable<void> route_client_connection(ProxyWorker& worker, tcp::socket& c
 // Routing and the TLS handshake; for an intercepted connection it ends when the connection
 // first waits for a request (the session owns itself from then on, intercepted_session.h).
 net::awaitable<void> serve_client_connection(ProxyWorker& worker, tcp::socket client,
-                                             tcp::endpoint peer) {
+                                             tcp::endpoint peer, uint64_t netns_cookie) {
     SessionCount count(worker);
     InterceptedSessionPtr session;
-    co_await route_client_connection(worker, client, peer, session);
+    co_await route_client_connection(worker, client, peer, netns_cookie, session);
     if (session) co_await serve_intercepted(std::move(session));
 }
 

@@ -10,9 +10,11 @@ namespace sluice {
 
 class ProxyWorker;
 
-// `peer`: the client's address, as accept() reported it.
+// `peer`: the client's address, as accept() reported it; `netns_cookie`: the network namespace
+// of the listener that accepted it (the host's, or a container's).
 boost::asio::awaitable<void> serve_client_connection(ProxyWorker& worker,
                                                      boost::asio::ip::tcp::socket client,
-                                                     boost::asio::ip::tcp::endpoint peer);
+                                                     boost::asio::ip::tcp::endpoint peer,
+                                                     uint64_t netns_cookie);
 
 }  // namespace sluice

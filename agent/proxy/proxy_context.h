@@ -28,11 +28,15 @@ class OidcAuthenticator;
 class ApprovalRegistry;
 class SessionRecorder;
 
-// Finds (and consumes) the kernel's record for an accepted connection, by the client's address;
-// `recent` is the calling proxy thread's memo of identities
-// (agent/identity/connection_attribution.h).
+// Finds (and consumes) the kernel's record for an accepted connection, by the client's address
+// in the network namespace of the listener that accepted it; `recent` is the calling proxy
+// thread's memo of identities (agent/identity/connection_attribution.h).
 using ConnectionLookup = std::function<std::optional<ConnectionOrigin>(
-    const boost::asio::ip::tcp::endpoint& client, RecentIdentities& recent)>;
+    const boost::asio::ip::tcp::endpoint& client, uint64_t netns_cookie, RecentIdentities& recent)>;
+// Whether a connection from the network namespace `netns_cookie` could have reached
+// `destination` without sluiced (agent/netns/namespace_server.h, reaches()).
+using NamespaceReach =
+    std::function<bool(uint64_t netns_cookie, const boost::asio::ip::tcp::endpoint& destination)>;
 // The intercepted host an address was resolved for, if any (a ClientHello without SNI).
 using AddressHostLookup =
     std::function<std::optional<std::string>(const boost::asio::ip::address& address)>;
@@ -50,6 +54,7 @@ struct ProxyCounters {
     std::atomic<uint64_t> policy_refusals{0};
     std::atomic<uint64_t> upstream_errors{0};
     std::atomic<uint64_t> tls_handshake_failures{0};
+    std::atomic<uint64_t> namespace_unreachable{0};  // refused: no route there in its namespace
     nlohmann::json to_json() const;
 };
 
@@ -67,6 +72,7 @@ struct ProxyContext {
     AddressHostLookup host_for_address;     // unset: a ClientHello without SNI is refused
     ApprovalRegistry* approvals = nullptr;  // null: require_approval refuses instead of holding
     SessionRecorder* recorder = nullptr;    // null: nothing is recorded (docs/recording.md)
+    NamespaceReach namespace_reaches;       // unset: every namespace reaches every target
 };
 
 }  // namespace sluice

@@ -12,7 +12,8 @@ nlohmann::json ProxyCounters::to_json() const {
             {"client_errors", client_errors.load()},
             {"policy_refusals", policy_refusals.load()},
             {"upstream_errors", upstream_errors.load()},
-            {"tls_handshake_failures", tls_handshake_failures.load()}};
+            {"tls_handshake_failures", tls_handshake_failures.load()},
+            {"namespace_unreachable", namespace_unreachable.load()}};
 }
 
 }  // namespace sluice

@@ -54,6 +54,29 @@ void ProxyServer::start() {
     for (auto& worker : workers_) worker->start();
 }
 
+void ProxyServer::adopt_namespace(uint64_t netns_cookie, std::vector<UniqueFd> listeners) {
+    if (workers_.empty()) return;
+    size_t worker = 0;
+    {
+        std::lock_guard lock(namespaces_mu_);
+        worker = next_worker_++ % workers_.size();
+        namespace_worker_[netns_cookie] = worker;
+    }
+    workers_[worker]->adopt_namespace(netns_cookie, std::move(listeners));
+}
+
+void ProxyServer::drop_namespace(uint64_t netns_cookie) {
+    size_t worker = 0;
+    {
+        std::lock_guard lock(namespaces_mu_);
+        const auto it = namespace_worker_.find(netns_cookie);
+        if (it == namespace_worker_.end()) return;
+        worker = it->second;
+        namespace_worker_.erase(it);
+    }
+    if (worker < workers_.size()) workers_[worker]->drop_namespace(netns_cookie);
+}
+
 uint64_t ProxyServer::active_sessions() const {
     uint64_t total = 0;
     for (const auto& worker : workers_) total += worker->active_sessions();

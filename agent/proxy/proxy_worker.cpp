@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "agent/common/netns_cookie.h"
 #include "agent/proxy/client_connection.h"
 
 namespace sluice {
@@ -53,7 +54,11 @@ tcp::acceptor bind_listener(net::io_context& io, const tcp::endpoint& endpoint) 
     return acceptor;
 }
 
-net::awaitable<void> accept_loop(ProxyWorker& worker, tcp::acceptor& acceptor) {
+// The acceptor is shared with the loop: a namespace's listeners are dropped while their loops
+// still wait in accept, and the loop ends (operation_aborted) after the drop forgot them.
+net::awaitable<void> accept_loop(ProxyWorker& worker, std::shared_ptr<tcp::acceptor> listener,
+                                 uint64_t netns_cookie) {
+    tcp::acceptor& acceptor = *listener;
     for (;;) {
         boost::system::error_code ec;
         tcp::endpoint peer;  // from accept() itself: no getpeername() per connection
@@ -67,7 +72,8 @@ net::awaitable<void> accept_loop(ProxyWorker& worker, tcp::acceptor& acceptor) {
             co_await pause.async_wait(net::redirect_error(net::use_awaitable, ec));
             continue;
         }
-        net::co_spawn(worker.io(), serve_client_connection(worker, std::move(socket), peer),
+        net::co_spawn(worker.io(),
+                      serve_client_connection(worker, std::move(socket), peer, netns_cookie),
                       report_session_error);
     }
 }
@@ -76,7 +82,9 @@ net::awaitable<void> accept_loop(ProxyWorker& worker, tcp::acceptor& acceptor) {
 
 ProxyWorker::ProxyWorker(ProxyContext& context, const std::vector<tcp::endpoint>& listen)
     : context_(context) {
-    for (const auto& endpoint : listen) acceptors_.push_back(bind_listener(io_, endpoint));
+    for (const auto& endpoint : listen)
+        acceptors_.push_back(std::make_shared<tcp::acceptor>(bind_listener(io_, endpoint)));
+    host_netns_cookie_ = current_netns_cookie();
     const auto& limits = context_.config.limits;
     const UpstreamTimeouts timeouts{std::chrono::milliseconds(limits.upstream_connect_timeout_ms),
                                     std::chrono::milliseconds(limits.upstream_read_timeout_ms)};
@@ -104,16 +112,50 @@ void ProxyWorker::post_heartbeat(uint64_t beat) {
 
 void ProxyWorker::start() {
     for (auto& acceptor : acceptors_)
-        net::co_spawn(io_, accept_loop(*this, acceptor), net::detached);
+        net::co_spawn(io_, accept_loop(*this, acceptor, host_netns_cookie_), net::detached);
     thread_ = std::thread([this] { io_.run(); });
 }
 
 void ProxyWorker::stop_accepting() {
     net::post(io_, [this] {
-        for (auto& acceptor : acceptors_) {
-            boost::system::error_code ignored;
-            acceptor.close(ignored);
+        boost::system::error_code ignored;
+        for (auto& acceptor : acceptors_) acceptor->close(ignored);
+        for (auto& [cookie, acceptors] : namespace_acceptors_)
+            for (auto& acceptor : acceptors) acceptor->close(ignored);
+        namespace_acceptors_.clear();
+    });
+}
+
+void ProxyWorker::adopt_namespace(uint64_t netns_cookie, std::vector<UniqueFd> listeners) {
+    auto fds = std::make_shared<std::vector<UniqueFd>>(std::move(listeners));
+    net::post(io_, [this, netns_cookie, fds] {
+        auto& acceptors = namespace_acceptors_[netns_cookie];
+        for (UniqueFd& fd : *fds) {
+            sockaddr_storage local{};
+            socklen_t len = sizeof(local);
+            if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &len) != 0) continue;
+            const tcp protocol = local.ss_family == AF_INET6 ? tcp::v6() : tcp::v4();
+            boost::system::error_code ec;
+            auto acceptor = std::make_shared<tcp::acceptor>(io_);
+            acceptor->assign(protocol, fd.get(), ec);
+            if (ec) {
+                spdlog::warn("proxy: cannot serve a namespace's listener: {}", ec.message());
+                continue;
+            }
+            (void)fd.release();  // the acceptor owns it now
+            net::co_spawn(io_, accept_loop(*this, acceptor, netns_cookie), net::detached);
+            acceptors.push_back(std::move(acceptor));
         }
+    });
+}
+
+void ProxyWorker::drop_namespace(uint64_t netns_cookie) {
+    net::post(io_, [this, netns_cookie] {
+        const auto it = namespace_acceptors_.find(netns_cookie);
+        if (it == namespace_acceptors_.end()) return;
+        boost::system::error_code ignored;
+        for (auto& acceptor : it->second) acceptor->close(ignored);
+        namespace_acceptors_.erase(it);
     });
 }
 

@@ -15,6 +15,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 
+#include "agent/common/unique_fd.h"
 #include "agent/proxy/proxy_context.h"
 #include "agent/upstream/upstream_hosts.h"
 #include "agent/upstream/upstream_pool.h"
@@ -29,6 +30,12 @@ public:
     void start();
     void stop_accepting();
     void join();
+    // Accepts on listening sockets opened in another network namespace (`netns_cookie`), until
+    // drop_namespace(); thread-safe (posted to this worker's loop).
+    void adopt_namespace(uint64_t netns_cookie, std::vector<UniqueFd> listeners);
+    void drop_namespace(uint64_t netns_cookie);
+    // The namespace of this worker's own listeners (the host's).
+    uint64_t host_netns_cookie() const { return host_netns_cookie_; }
 
     ProxyContext& context() { return context_; }
     boost::asio::io_context& io() { return io_; }
@@ -61,7 +68,11 @@ private:
 
     ProxyContext& context_;
     boost::asio::io_context io_{1};
-    std::vector<boost::asio::ip::tcp::acceptor> acceptors_;
+    std::vector<std::shared_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
+    uint64_t host_netns_cookie_ = 0;
+    // Listeners in other namespaces, by namespace; touched on this worker's thread only.
+    std::map<uint64_t, std::vector<std::shared_ptr<boost::asio::ip::tcp::acceptor>>>
+        namespace_acceptors_;
     std::map<std::string, HostUpstream> upstreams_;
     RecentIdentities recent_identities_;
     std::map<std::string, ServerContext> server_contexts_;

@@ -16,7 +16,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
+#include "agent/common/netns_cookie.h"
 #include "agent/loader/cgroup.h"
 
 namespace sluice::test {
@@ -143,6 +145,39 @@ void TagListener::set_table(std::optional<ConnectionTable> table) {
     table_ = std::move(table);
 }
 
+void TagListener::adopt(uint64_t netns_cookie, std::vector<UniqueFd> listeners) {
+    {
+        std::lock_guard lock(mu_);
+        for (UniqueFd& fd : listeners) {
+            adopted_[fd.get()] = netns_cookie;
+            listen_fds_.push_back(std::move(fd));
+        }
+    }
+    uint64_t one = 1;
+    (void)!::write(wake_fd_.get(), &one, sizeof(one));
+}
+
+void TagListener::drop_adopted(uint64_t netns_cookie) {
+    {
+        std::lock_guard lock(mu_);
+        std::erase_if(listen_fds_, [&](const UniqueFd& fd) {
+            const auto it = adopted_.find(fd.get());
+            if (it == adopted_.end() || it->second != netns_cookie) return false;
+            adopted_.erase(it);
+            return true;
+        });
+    }
+    uint64_t one = 1;
+    (void)!::write(wake_fd_.get(), &one, sizeof(one));
+}
+
+size_t TagListener::adopted_namespaces() const {
+    std::lock_guard lock(mu_);
+    std::set<uint64_t> cookies;
+    for (const auto& [fd, cookie] : adopted_) cookies.insert(cookie);
+    return cookies.size();
+}
+
 void TagListener::stop_listening() {
     std::lock_guard lock(mu_);
     for (auto& fd : listen_fds_) ::shutdown(fd.get(), SHUT_RDWR);  // closed by the thread
@@ -180,7 +215,9 @@ void TagListener::on_accept(int listen_fd) {
         {
             std::lock_guard lock(mu_);
             std::optional<sluice_conn_meta> record;
-            if (table_ && take_) record = table_->take(peer.get(), peer.len);
+            if (table_ && take_)
+                record =
+                    table_->take(socket_netns_cookie(listen_fd).value_or(0), peer.get(), peer.len);
             if (take_) records_[port_of(peer)] = record;
         }
         cv_.notify_all();
@@ -202,6 +239,11 @@ void TagListener::run() {
         const size_t first_conn = fds.size();
         for (auto& fd : open_conns_) fds.push_back({fd.get(), POLLIN, 0});
         if (::poll(fds.data(), fds.size(), 200) < 0 && errno != EINTR) return;
+        if (fds[0].revents & POLLIN) {
+            uint64_t count = 0;
+            (void)!::read(wake_fd_.get(), &count, sizeof(count));
+            continue;  // the set of listeners changed
+        }
         for (size_t i = 1; i < first_conn; ++i) {
             if (fds[i].revents & (POLLERR | POLLHUP)) {
                 std::lock_guard lock(mu_);

@@ -73,6 +73,11 @@ public:
     void set_take(bool take) { take_ = take; }
     // Closes the listening sockets (new connects are refused); accepted ones are kept.
     void stop_listening();
+    // Also accepts on listening sockets made elsewhere (another network namespace), until
+    // drop_adopted(cookie) closes them. Records are taken in the namespace of the listener.
+    void adopt(uint64_t netns_cookie, std::vector<UniqueFd> listeners);
+    void drop_adopted(uint64_t netns_cookie);
+    size_t adopted_namespaces() const;
     uint64_t accepted() const { return accepted_; }
     // The record take() returned for the connection from `client_port` (nullopt: taken but no
     // record). Waits up to timeout_ms for the connection to be accepted; throws on timeout.
@@ -87,12 +92,13 @@ private:
     uint16_t port_ = 0;
     char tag_;
     std::vector<UniqueFd> listen_fds_;
+    std::map<int, uint64_t> adopted_;  // listening fd -> its namespace (in listen_fds_ too)
     std::vector<UniqueFd> open_conns_;
     UniqueFd wake_fd_;
     std::atomic<bool> stop_{false};
     std::atomic<bool> take_{true};
     std::atomic<uint64_t> accepted_{0};
-    std::mutex mu_;
+    mutable std::mutex mu_;
     std::condition_variable cv_;
     std::optional<ConnectionTable> table_;
     std::map<uint16_t, std::optional<sluice_conn_meta>> records_;

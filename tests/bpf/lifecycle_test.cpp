@@ -16,6 +16,9 @@ namespace {
 
 class LifecycleTest : public RedirectFixture {};
 
+// connect4/6, sendmsg4/6, getpeername4/6, sockops and the SYN hold (cgroup_skb/egress).
+constexpr size_t kPrograms = 8;
+
 struct LoopReport {
     uint32_t attempts, proxied, direct, refused, other;
     int last_other_errno;
@@ -68,8 +71,8 @@ TEST_F(LifecycleTest, RestartFromPinsNeverLetsATargetConnectionGoDirect) {
     EXPECT_GT(report->proxied, 10u);
     EXPECT_EQ(report->other, 0u) << "errno " << report->last_other_errno;
     EXPECT_EQ(direct_->accepted(), 0u);
-    EXPECT_EQ(loader_->status().programs.size(), 7u) << "links were swapped, not duplicated";
-    EXPECT_GT(prog_ids.size(), 7u) << "each restart loads new programs into the same links";
+    EXPECT_EQ(loader_->status().programs.size(), kPrograms) << "links were swapped, not duplicated";
+    EXPECT_GT(prog_ids.size(), kPrograms) << "each restart loads new programs into the same links";
     EXPECT_EQ(loader_->status().targets.size(), 3u) << "targets survive restarts";
 }
 
@@ -125,7 +128,7 @@ std::string run_command(const std::string& command) {
 
 TEST_F(LifecycleTest, UnloadDetachesEverythingAndRemovesPins) {
     const LoaderStatus status = loader_->status();
-    ASSERT_EQ(status.programs.size(), 7u);
+    ASSERT_EQ(status.programs.size(), kPrograms);
     EXPECT_EQ(status.cgroup_path, cgroup_->path());
     EXPECT_NE(run_command("bpftool cgroup show " + cgroup_->path()), "");
 
@@ -136,7 +139,7 @@ TEST_F(LifecycleTest, UnloadDetachesEverythingAndRemovesPins) {
     for (bpf_attach_type type :
          {BPF_CGROUP_INET4_CONNECT, BPF_CGROUP_INET6_CONNECT, BPF_CGROUP_UDP4_SENDMSG,
           BPF_CGROUP_UDP6_SENDMSG, BPF_CGROUP_INET4_GETPEERNAME, BPF_CGROUP_INET6_GETPEERNAME,
-          BPF_CGROUP_SOCK_OPS}) {
+          BPF_CGROUP_SOCK_OPS, BPF_CGROUP_INET_EGRESS}) {
         EXPECT_EQ(attached_count(cgroup_fd.get(), type), 0u) << "attach type " << type;
     }
     EXPECT_EQ(run_command("bpftool cgroup show " + cgroup_->path()), "");
@@ -150,7 +153,7 @@ TEST_F(LifecycleTest, UnloadDetachesEverythingAndRemovesPins) {
 
 TEST_F(LifecycleTest, StatusReportsWhatIsPinned) {
     const LoaderStatus status = RedirectLoader::read_status(pin_dir());
-    EXPECT_EQ(status.programs.size(), 7u);
+    EXPECT_EQ(status.programs.size(), kPrograms);
     for (const auto& program : status.programs) {
         EXPECT_NE(program.prog_id, 0u) << program.name;
         EXPECT_NE(program.link_id, 0u) << program.name;

@@ -33,10 +33,13 @@ protected:
         }
     };
 
+    // Names the test's cgroup and pin dir.
+    virtual std::string name_prefix() const { return "sluice-test"; }
+
     void SetUp() override {
         static int sequence = 0;
         const std::string name =
-            "sluice-test-" + std::to_string(::getpid()) + "-" + std::to_string(sequence++);
+            name_prefix() + "-" + std::to_string(::getpid()) + "-" + std::to_string(sequence++);
         cgroup_root_ = find_cgroup2_root();
         cgroup_.emplace(cgroup_root_ + "/" + name);
         pins_.emplace();
@@ -57,7 +60,7 @@ protected:
         cgroup_.reset();
     }
 
-    LoaderOptions options() const {
+    virtual LoaderOptions options() const {
         LoaderOptions options;
         options.cgroup_path = cgroup_->path();
         options.pin_dir = pin_dir();

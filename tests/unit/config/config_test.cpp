@@ -518,6 +518,16 @@ TEST(Config, PackagedConfigParsesToTheDefaults) {
     EXPECT_EQ(shipped.approvals.max_held, d.approvals.max_held);
     EXPECT_EQ(shipped.approvals.max_held_per_identity, d.approvals.max_held_per_identity);
     EXPECT_EQ(shipped.approvals.approver_groups, d.approvals.approver_groups);
+    EXPECT_EQ(shipped.namespaces.serve, d.namespaces.serve);
+}
+
+TEST(Config, NamespacesAreServedUnlessSwitchedOff) {
+    EXPECT_TRUE(default_config().namespaces.serve);
+    EXPECT_FALSE(parse_config("namespaces: {serve: false}\n", "t.yaml").namespaces.serve);
+    EXPECT_TRUE(parse_config("namespaces:\n", "t.yaml").namespaces.serve);
+    EXPECT_THROW(parse_config("namespaces: {serve: maybe}\n", "t.yaml"), ConfigError);
+    EXPECT_THROW(parse_config("namespaces: {loopback: up}\n", "t.yaml"), ConfigError);
+    EXPECT_THROW(parse_config("namespaces: [serve]\n", "t.yaml"), ConfigError);
 }
 
 TEST(Config, ApprovalsTakeDurationsAndApprovers) {

@@ -145,6 +145,51 @@ rules:
     EXPECT_EQ(rule_for(PolicyIdentity{}), "default");  // empty identity never matches a glob
 }
 
+// Containers by what their runtime's records say: runtime, name, image (globs), besides the id.
+TEST(PolicyEngine, ContainersByRuntimeNameAndImage) {
+    auto p = must_load(R"(
+default: deny
+rules:
+  - {name: ci-images, match: {container_images: ["registry.corp/ci/*"]}}
+  - {name: named-agents, match: {container_runtimes: [podman], container_names: ["agent-*"]}}
+  - {name: docker-any, match: {container_runtimes: [docker]}}
+)");
+    PolicyState s;
+    auto rule_for = [&](const PolicyIdentity& id) { return eval(*p, id, chat("m"), s).rule; };
+    PolicyIdentity ci;
+    ci.container_runtime = "containerd";
+    ci.container_id = "0123456789abcdef";
+    ci.container_image = "registry.corp/ci/builder:7";
+    EXPECT_EQ(rule_for(ci), "ci-images");
+    PolicyIdentity agent;
+    agent.container_runtime = "podman";
+    agent.container_id = "0123456789abcdef";
+    agent.container_name = "agent-7";
+    EXPECT_EQ(rule_for(agent), "named-agents");
+    agent.container_runtime = "cri-o";
+    EXPECT_EQ(rule_for(agent), "default") << "the runtime must match too";
+    PolicyIdentity docker;
+    docker.container_runtime = "docker";
+    EXPECT_EQ(rule_for(docker), "docker-any");
+    EXPECT_EQ(rule_for(PolicyIdentity{}), "default") << "not a container: no name, no image";
+    std::string why;
+    PrincipalMatch names;
+    names.container_names = {"agent-*"};
+    EXPECT_FALSE(principal_matches(names, PolicyIdentity{}, &why));
+    EXPECT_NE(why.find("container name"), std::string::npos) << why;
+}
+
+// A rootless container's names are its user's: they never fill the system's container keys
+// (agent/identity/policy_identity.cpp), so only user_containers can match such a container.
+TEST(PolicyLoader, ContainerKeysAreSystemKeys) {
+    EXPECT_TRUE(load_policy("default: deny\nrules:\n  - {name: a, match: {container_names: [x]}}\n",
+                            "t.yaml")
+                    .ok());
+    EXPECT_FALSE(load_policy("default: deny\nrules:\n  - {name: a, match: {container_name: [x]}}\n",
+                             "t.yaml")
+                     .ok());
+}
+
 TEST(PolicyEngine, ExplicitDenyRuleAndApproval) {
     auto p = must_load(R"(
 default: allow
