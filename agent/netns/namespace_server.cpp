@@ -204,10 +204,11 @@ void NamespaceServer::on_event(const sluice_netns_event& event) {
         return;
     }
     if (is_served(event.netns_cookie)) return;
-    serve_task(event.tgid, event.tid, event.inum, event.ts_ns);
+    serve_task(event.tgid, event.tid, event.inum, event.ts_ns, event.reason);
 }
 
-void NamespaceServer::serve_task(uint32_t tgid, uint32_t tid, uint32_t inum, uint64_t since_ns) {
+void NamespaceServer::serve_task(uint32_t tgid, uint32_t tid, uint32_t inum, uint64_t since_ns,
+                                 uint32_t reason) {
     const std::string path =
         tgid != 0 ? "/proc/" + std::to_string(tgid) + "/task/" + std::to_string(tid) + "/ns/net"
                   : "/proc/" + std::to_string(tid) + "/ns/net";
@@ -246,6 +247,20 @@ void NamespaceServer::serve_task(uint32_t tgid, uint32_t tid, uint32_t inum, uin
         std::lock_guard lock(mu_);
         served_.emplace(opened->cookie, std::move(served));
         ++stats_.served_total;
+        switch (reason) {
+            case SLUICE_NETNS_CLONED:
+                ++stats_.served_on_clone;
+                break;
+            case SLUICE_NETNS_SWITCHED:
+                ++stats_.served_on_exec;
+                break;
+            case SLUICE_NETNS_CONNECT:
+                ++stats_.served_on_connect;
+                break;
+            default:
+                ++stats_.served_on_rescan;
+                break;
+        }
         if (since_ns != 0 && ready_ns > since_ns) {
             latencies_us_.push_back(static_cast<double>(ready_ns - since_ns) / 1000.0);
             if (latencies_us_.size() > kLatencyWindow) latencies_us_.pop_front();
@@ -317,7 +332,7 @@ void NamespaceServer::rescan() {
             if (!live.contains(cookie)) gone.push_back(cookie);
     }
     for (uint64_t cookie : gone) release(cookie);
-    for (const auto& [cookie, task] : unserved) serve_task(task.tgid, task.tid, task.inum, 0);
+    for (const auto& [cookie, task] : unserved) serve_task(task.tgid, task.tid, task.inum, 0, 0);
 }
 
 void NamespaceServer::release(uint64_t cookie) {
@@ -397,6 +412,11 @@ nlohmann::json NamespaceServer::status_json() const {
             {"failed_total", s.failed_total},
             {"events", s.events},
             {"rescans", s.rescans},
+            {"served_on",
+             {{"clone", s.served_on_clone},
+              {"exec", s.served_on_exec},
+              {"connect", s.served_on_connect},
+              {"rescan", s.served_on_rescan}}},
             {"ready_latency", latency}};
 }
 
