@@ -22,6 +22,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/common/netns_cookie.h"
+#include "agent/common/socket_mark.h"
 
 #ifndef IPV6_FREEBIND
 #define IPV6_FREEBIND 78
@@ -86,15 +87,18 @@ std::pair<UniqueFd, uint16_t> listen_on_loopback(int family, uint16_t port) {
 }
 
 // A UDP socket for route lookups in the calling thread's namespace: dual-stack when the kernel
-// has IPv6, IPv4 only when it has not.
+// has IPv6, IPv4 only when it has not. Marked like sluiced's upstream sockets: its connect() to
+// a target on 443 is sluiced's own (the QUIC refusal does not apply), whoever else exempts it.
 UniqueFd open_probe() {
     UniqueFd fd(::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     if (fd) {
         const int off = 0;
         ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
-        return fd;
+    } else {
+        fd.reset(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     }
-    return UniqueFd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (fd) mark_as_sluice_socket(fd.get());
+    return fd;
 }
 
 double percentile(std::vector<double> values, double p) {
