@@ -307,6 +307,33 @@ TEST_F(NamespaceTest, ServedNamespaceWithoutTheFamilyIsRefused) {
     EXPECT_GE(counter("netns_refused"), 1u);
 }
 
+// Something in the namespace took sluiced's port there before sluiced came: sluiced listens on
+// another port and routes there; the connect held meanwhile (rewritten to the taken port) is
+// never let through to the squatter: it times out.
+TEST_F(NamespaceTest, APortTakenFirstGetsNothing) {
+    serve();
+    const uint16_t port = proxy_->port();
+    const auto result = run_in_cgroup<NamespaceReport>(cgroup_->path(), [port] {
+        NamespaceReport out{};
+        if (::unshare(CLONE_NEWNET) != 0 || !set_loopback_up()) out.setup_error = -1;
+        out.cookie = current_netns_cookie();
+        const SockAddr addr = make_addr("127.0.0.1", port);
+        UniqueFd squatter(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+        if (::bind(squatter.get(), addr.get(), addr.len) != 0 || ::listen(squatter.get(), 8) != 0)
+            out.setup_error = errno;
+        out.v4 = client_connect({.ip = kTarget4});
+        UniqueFd accepted(::accept(squatter.get(), nullptr, nullptr));
+        out.in_netns_accepts = accepted ? 1 : 0;
+        out.v6 = client_connect({.ip = kTarget4});  // after sluiced listens: served
+        return out;
+    });
+    ASSERT_EQ(result.setup_error, 0);
+    EXPECT_EQ(result.v4.error, ETIMEDOUT) << describe(result.v4);
+    EXPECT_EQ(result.in_netns_accepts, 0) << "the squatter got a held connection";
+    EXPECT_EQ(result.v6.landed, kTagProxy)
+        << "served by sluiced's listener on another port: " << describe(result.v6);
+}
+
 // With namespaces served but nobody serving (sluiced gone): a held connect times out, never
 // reaching anything else; the in-namespace listener on the target address never accepts.
 TEST_F(NamespaceTest, HeldConnectFailsClosedWhenNobodyServes) {
