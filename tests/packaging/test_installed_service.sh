@@ -169,8 +169,8 @@ expect_contains "the journal has 'ready' at info" "$(in_container journalctl -u 
 expect_not_contains "... and not at warning" "$(in_container journalctl -u sluiced.service -p warning --no-pager)" "ready: proxy on"
 expect_eq "runs as user sluice" "$(in_container ps -o user= -C sluiced | head -1)" "sluice"
 caps=$(in_container sh -c 'grep CapEff /proc/$(pidof sluiced)/status')
-expect_eq "only the documented capabilities (BPF NET_ADMIN PERFMON SYS_PTRACE DAC_READ_SEARCH)" \
-    "$(echo "$caps" | awk '{print $2}')" "000000c000081004"
+expect_eq "only the documented capabilities (BPF NET_ADMIN PERFMON SYS_PTRACE DAC_READ_SEARCH SYS_ADMIN)" \
+    "$(echo "$caps" | awk '{print $2}')" "000000c000281004"
 expect_contains "the sluice user and group exist" "$(in_container getent passwd sluice)" "/var/lib/sluice"
 expect_eq "state dir 0700 sluice" "$(in_container stat -c '%a %U' /var/lib/sluice)" "700 sluice"
 expect_eq "CA key 0600" "$(in_container stat -c '%a %U' /var/lib/sluice/ca.key)" "600 sluice"
