@@ -473,9 +473,23 @@ static __always_inline void retire_tuple(struct bpf_sock_ops *skops) {
     }
 }
 
+/* Whether a socket is connected to `port` (network order) by its ctx field remote_port: the
+ * kernel hands the 16-bit port shifted into the upper half on little-endian hosts. */
+static __always_inline bool remote_port_is(__u32 remote_port, __u16 port) {
+    return remote_port == port || remote_port == ((__u32)port << 16);
+}
+
+/* A held connect was rewritten to the configured proxy port: every other socket leaves after
+ * two loads, without a helper call. */
+static __always_inline bool may_be_held(__u32 remote_port) {
+    const struct sluice_config *cfg = current_config();
+    return cfg && cfg->serve_netns && remote_port_is(remote_port, cfg->proxy_port);
+}
+
 /* A held connect retries its SYN after HOLD_SYN_RTO_MS instead of the default second, so it
  * gets through soon after sluiced's listener in its namespace is up. */
 static __always_inline void hold_timeout(struct bpf_sock_ops *skops) {
+    if (!may_be_held(skops->remote_port)) return;
     struct bpf_sock *sk = skops->sk;
     if (!sk) return;
     struct sk_record *rec = bpf_sk_storage_get(&orig_dst_sk, sk, 0, 0);
@@ -522,9 +536,11 @@ static __always_inline bool route_is_listener(const struct sk_record *rec,
  * first connection of a new container waits a few milliseconds instead of being refused. A SYN
  * is only let through to the listener sluiced registered: if another process took the port in
  * that namespace first, sluiced listens elsewhere and the held connect times out (closed). Every
- * packet of every socket passes here; all but SYN_SENT sockets leave at the second check. */
+ * packet of every socket passes here; all but those to the configured proxy port leave at the
+ * first check, all but SYN_SENT sockets at the second. */
 SEC("cgroup_skb/egress")
 int sluice_hold_syn(struct __sk_buff *skb) {
+    if (!may_be_held(skb->remote_port)) return 1;
     struct bpf_sock *sk = skb->sk;
     if (!sk) return 1;
     sk = bpf_sk_fullsock(sk);

@@ -100,7 +100,7 @@ struct sluice_netns_listener {
 /* What `netns_events` (a ring buffer) tells sluiced about a namespace without an entry. */
 enum sluice_netns_reason {
     SLUICE_NETNS_CLONED = 1,   /* clone(CLONE_NEWNET): a task was born in a new namespace */
-    SLUICE_NETNS_SWITCHED = 2, /* unshare/setns moved a task into a namespace */
+    SLUICE_NETNS_SWITCHED = 2, /* a program was exec'd in a namespace (after unshare, setns) */
     SLUICE_NETNS_CONNECT = 3,  /* a target connect from a namespace with no listener (held) */
     SLUICE_NETNS_RELEASED = 4, /* the last task set of a served namespace let go of it */
 };

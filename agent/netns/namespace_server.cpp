@@ -22,6 +22,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/common/netns_cookie.h"
+#include "agent/common/socket_mark.h"
 
 #ifndef IPV6_FREEBIND
 #define IPV6_FREEBIND 78
@@ -86,15 +87,18 @@ std::pair<UniqueFd, uint16_t> listen_on_loopback(int family, uint16_t port) {
 }
 
 // A UDP socket for route lookups in the calling thread's namespace: dual-stack when the kernel
-// has IPv6, IPv4 only when it has not.
+// has IPv6, IPv4 only when it has not. Marked like sluiced's upstream sockets: its connect() to
+// a target on 443 is sluiced's own (the QUIC refusal does not apply), whoever else exempts it.
 UniqueFd open_probe() {
     UniqueFd fd(::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     if (fd) {
         const int off = 0;
         ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
-        return fd;
+    } else {
+        fd.reset(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     }
-    return UniqueFd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (fd) mark_as_sluice_socket(fd.get());
+    return fd;
 }
 
 double percentile(std::vector<double> values, double p) {
@@ -204,10 +208,11 @@ void NamespaceServer::on_event(const sluice_netns_event& event) {
         return;
     }
     if (is_served(event.netns_cookie)) return;
-    serve_task(event.tgid, event.tid, event.inum, event.ts_ns);
+    serve_task(event.tgid, event.tid, event.inum, event.ts_ns, event.reason);
 }
 
-void NamespaceServer::serve_task(uint32_t tgid, uint32_t tid, uint32_t inum, uint64_t since_ns) {
+void NamespaceServer::serve_task(uint32_t tgid, uint32_t tid, uint32_t inum, uint64_t since_ns,
+                                 uint32_t reason) {
     const std::string path =
         tgid != 0 ? "/proc/" + std::to_string(tgid) + "/task/" + std::to_string(tid) + "/ns/net"
                   : "/proc/" + std::to_string(tid) + "/ns/net";
@@ -246,6 +251,20 @@ void NamespaceServer::serve_task(uint32_t tgid, uint32_t tid, uint32_t inum, uin
         std::lock_guard lock(mu_);
         served_.emplace(opened->cookie, std::move(served));
         ++stats_.served_total;
+        switch (reason) {
+            case SLUICE_NETNS_CLONED:
+                ++stats_.served_on_clone;
+                break;
+            case SLUICE_NETNS_SWITCHED:
+                ++stats_.served_on_exec;
+                break;
+            case SLUICE_NETNS_CONNECT:
+                ++stats_.served_on_connect;
+                break;
+            default:
+                ++stats_.served_on_rescan;
+                break;
+        }
         if (since_ns != 0 && ready_ns > since_ns) {
             latencies_us_.push_back(static_cast<double>(ready_ns - since_ns) / 1000.0);
             if (latencies_us_.size() > kLatencyWindow) latencies_us_.pop_front();
@@ -317,7 +336,7 @@ void NamespaceServer::rescan() {
             if (!live.contains(cookie)) gone.push_back(cookie);
     }
     for (uint64_t cookie : gone) release(cookie);
-    for (const auto& [cookie, task] : unserved) serve_task(task.tgid, task.tid, task.inum, 0);
+    for (const auto& [cookie, task] : unserved) serve_task(task.tgid, task.tid, task.inum, 0, 0);
 }
 
 void NamespaceServer::release(uint64_t cookie) {
@@ -397,6 +416,11 @@ nlohmann::json NamespaceServer::status_json() const {
             {"failed_total", s.failed_total},
             {"events", s.events},
             {"rescans", s.rescans},
+            {"served_on",
+             {{"clone", s.served_on_clone},
+              {"exec", s.served_on_exec},
+              {"connect", s.served_on_connect},
+              {"rescan", s.served_on_rescan}}},
             {"ready_latency", latency}};
 }
 

@@ -65,6 +65,12 @@ struct NamespaceServerStats {
     uint64_t failed_total = 0;  // namespaces that could not be entered or listened in
     uint64_t events = 0;        // from the kernel, all reasons
     uint64_t rescans = 0;       // passes of the task iterator
+    // What told sluiced first about each namespace it served: a task cloned into it, a program
+    // exec'd in it, a target connect from it (then held), or a pass of the task iterator.
+    uint64_t served_on_clone = 0;
+    uint64_t served_on_exec = 0;
+    uint64_t served_on_connect = 0;
+    uint64_t served_on_rescan = 0;
     // From the kernel's first word of a namespace (its creation, or the first task or connect
     // seen in it) to its route being written, over the last 1024 namespaces served.
     std::vector<double> ready_latency_us;
@@ -110,7 +116,8 @@ private:
 
     void run();
     void on_event(const sluice_netns_event& event);
-    void serve_task(uint32_t tgid, uint32_t tid, uint32_t inum, uint64_t since_ns);
+    // `reason`: enum sluice_netns_reason, 0 for a rescan.
+    void serve_task(uint32_t tgid, uint32_t tid, uint32_t inum, uint64_t since_ns, uint32_t reason);
     // Enters the namespace `ns_fd`, opens the listeners there and comes back. nullopt if the
     // namespace could not be entered.
     std::optional<Opened> open_in(int ns_fd);

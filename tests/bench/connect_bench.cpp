@@ -3,17 +3,25 @@
 // cgroups (programs attached to one of them) between rounds, so both modes see the same machine
 // state. Prints a markdown table. Needs root (cgroups, BPF).
 //
-//   connect-bench [--connects N] [--rounds R] [--detach sluice_sockops,...]
+//   connect-bench [--connects N] [--rounds R] [--detach sluice_sockops,...] [--namespaces N]
 //
 // Rows: "miss" = a non-target loopback listener (what every other connect() on the host pays);
 // "redirect" = a target connect rewritten to the proxy vs. connecting to the proxy directly.
+// The programs run as sluiced runs them, serving other network namespaces (the SYN hold on).
+// Then, with --namespaces N (default 200): the time from a namespace's creation to its
+// listener being ready (agent/netns), and what a served namespace costs in memory.
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,6 +31,8 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -31,8 +41,10 @@
 #include "agent/common/ip_address.h"
 #include "agent/common/unique_fd.h"
 #include "agent/loader/cgroup.h"
+#include "agent/loader/netns_watch.h"
 #include "agent/loader/pinned_state.h"
 #include "agent/loader/redirect_loader.h"
+#include "agent/netns/namespace_server.h"
 
 namespace {
 
@@ -161,12 +173,127 @@ std::string fmt_ns(double ns) {
     return buf;
 }
 
+// A child in a network namespace of its own (clone with CLONE_NEWNET: the kernel announces the
+// namespace as the task is born), waiting for a byte on `hold` or its end.
+pid_t spawn_in_new_namespace(const int (&hold)[2]) {
+    const long pid = ::syscall(SYS_clone, CLONE_NEWNET | SIGCHLD, nullptr, nullptr, nullptr, 0);
+    if (pid < 0) throw std::runtime_error(std::string("clone: ") + std::strerror(errno));
+    if (pid == 0) {
+        ::close(hold[1]);
+        char byte;
+        (void)!::read(hold[0], &byte, 1);
+        ::_exit(0);
+    }
+    return static_cast<pid_t>(pid);
+}
+
+long meminfo_kb(const std::string& field) {
+    std::ifstream in("/proc/meminfo");
+    std::string name;
+    long value = 0;
+    std::string unit;
+    while (in >> name >> value) {
+        std::getline(in, unit);
+        if (name == field + ":") return value;
+    }
+    return 0;
+}
+
+long self_rss_kb() {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    return 0;
+}
+
+// Namespaces: creation -> listener ready, and the memory of a served namespace (the listeners,
+// the probe socket and sluiced's bookkeeping; the namespace's own memory is there either way).
+void measure_namespaces(sluice::RedirectLoader& loader, const std::string& pin_dir, uint16_t port,
+                        int count) {
+    std::mutex mu;
+    std::map<uint64_t, std::vector<sluice::UniqueFd>> adopted;
+    sluice::NetnsWatch watch(pin_dir);
+    sluice::NamespaceServerOptions options;
+    options.port = port;
+    sluice::NamespaceServer server(
+        options, loader.netns_table(), loader.host_netns_cookie(), loader.netns_events_fd(), watch,
+        [&](sluice::NamespaceListeners listeners) {
+            std::lock_guard lock(mu);
+            adopted[listeners.netns_cookie] = std::move(listeners.fds);
+        },
+        [&](uint64_t cookie) {
+            std::lock_guard lock(mu);
+            adopted.erase(cookie);
+        });
+    auto wait_served = [&](size_t n) {
+        for (int i = 0; i < 2000 && server.stats().served < n; ++i) ::usleep(5000);
+        return server.stats().served;
+    };
+
+    // Memory: `count` namespaces made first, then served all at once at start.
+    int hold[2];
+    if (::pipe2(hold, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    std::vector<pid_t> children;
+    for (int i = 0; i < count; ++i) children.push_back(spawn_in_new_namespace(hold));
+    ::usleep(300'000);
+    const long slab0 = meminfo_kb("Slab"), rss0 = self_rss_kb();
+    server.start();
+    const size_t served = wait_served(static_cast<size_t>(count));
+    ::usleep(300'000);
+    const long slab1 = meminfo_kb("Slab"), rss1 = self_rss_kb();
+    ::close(hold[1]);
+    for (pid_t child : children) ::waitpid(child, nullptr, 0);
+    ::close(hold[0]);
+    for (int i = 0; i < 400 && server.stats().served > 0; ++i) ::usleep(5000);
+
+    // Creation to ready: one namespace at a time, as containers start.
+    const size_t before = server.stats().ready_latency_us.size();
+    for (int i = 0; i < count; ++i) {
+        int one[2];
+        if (::pipe2(one, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+        const pid_t child = spawn_in_new_namespace(one);
+        wait_served(1);
+        ::close(one[1]);
+        ::waitpid(child, nullptr, 0);
+        ::close(one[0]);
+        for (int j = 0; j < 400 && server.stats().served > 0; ++j) ::usleep(1000);
+    }
+    std::vector<double> latencies = server.stats().ready_latency_us;
+    latencies.erase(latencies.begin(),
+                    latencies.begin() + static_cast<long>(std::min(before, latencies.size())));
+    std::sort(latencies.begin(), latencies.end());
+    const auto& stats = server.stats();
+    server.stop();
+
+    std::cout << "\nNetwork namespaces (agent/netns), " << count << " of them:\n\n"
+              << "| measure | value |\n|---|---:|\n";
+    if (!latencies.empty()) {
+        std::cout << "| creation (clone with CLONE_NEWNET) to listener ready, median us | "
+                  << fmt_ns(latencies[latencies.size() / 2]) << " |\n"
+                  << "| creation to listener ready, p99 us | "
+                  << fmt_ns(latencies[std::min(latencies.size() - 1, latencies.size() * 99 / 100)])
+                  << " |\n"
+                  << "| creation to listener ready, max us | " << fmt_ns(latencies.back())
+                  << " |\n";
+    }
+    std::cout << "| namespaces timed | " << latencies.size() << " |\n"
+              << "| served at once (existing at start) | " << served << " |\n"
+              << "| kernel memory (Slab) per served namespace, KiB | "
+              << fmt_ns(double(slab1 - slab0) / double(std::max<size_t>(served, 1))) << " |\n"
+              << "| sluiced memory (RSS) per served namespace, KiB | "
+              << fmt_ns(double(rss1 - rss0) / double(std::max<size_t>(served, 1))) << " |\n"
+              << "| descriptors per served namespace | 3 (IPv4 and IPv6 listeners, route probe) |\n"
+              << "| failed | " << stats.failed_total << " |\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     int connects = 100'000;
     int rounds = 20;
     std::string detach;  // comma-separated program names to detach after loading
+    int namespaces = 200;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string flag = argv[i];
         if (flag == "--connects")
@@ -175,6 +302,8 @@ int main(int argc, char** argv) {
             rounds = std::stoi(argv[i + 1]);
         else if (flag == "--detach")
             detach = argv[i + 1];
+        else if (flag == "--namespaces")
+            namespaces = std::stoi(argv[i + 1]);
     }
     const int per_round = std::max(1, connects / rounds);
 
@@ -192,6 +321,7 @@ int main(int argc, char** argv) {
         options.cgroup_path = on;
         options.pin_dir = pin_dir;
         options.proxy_port = sinks.port(1);
+        options.serve_netns = true;
         auto loader = sluice::RedirectLoader::load(options);
         sluice::TargetEntry target;
         target.addr = *sluice::parse_ip_address(kTargetIp);
@@ -236,18 +366,21 @@ int main(int argc, char** argv) {
 
         // Program run time from the kernel's own accounting, in a separate pass because
         // bpf_stats itself adds a little to every run.
-        uint32_t connect4_id = 0, sockops_id = 0;
+        uint32_t connect4_id = 0, sockops_id = 0, hold_id = 0;
         for (const auto& program : loader->status().programs) {
             if (program.name == "sluice_connect4") connect4_id = program.prog_id;
             if (program.name == "sluice_sockops") sockops_id = program.prog_id;
+            if (program.name == "sluice_hold_syn") hold_id = program.prog_id;
         }
         UniqueFd stats(bpf_enable_stats(BPF_STATS_RUN_TIME));
         join_cgroup(on);
         std::vector<std::string> prog_lines;
         for (auto& row : rows) {
-            const ProgRunTime c0 = prog_run_time(connect4_id), s0 = prog_run_time(sockops_id);
+            const ProgRunTime c0 = prog_run_time(connect4_id), s0 = prog_run_time(sockops_id),
+                              h0 = prog_run_time(hold_id);
             time_connects(row.attached_dst, 20'000, scratch);
-            const ProgRunTime c1 = prog_run_time(connect4_id), s1 = prog_run_time(sockops_id);
+            const ProgRunTime c1 = prog_run_time(connect4_id), s1 = prog_run_time(sockops_id),
+                              h1 = prog_run_time(hold_id);
             auto per_call = [](const ProgRunTime& a, const ProgRunTime& b) {
                 return b.run_cnt > a.run_cnt
                            ? double(b.run_time_ns - a.run_time_ns) / double(b.run_cnt - a.run_cnt)
@@ -257,7 +390,9 @@ int main(int argc, char** argv) {
                 return double(b.run_time_ns - a.run_time_ns) / 20'000.0;
             };
             prog_lines.push_back(std::string("| ") + row.path + " | " + fmt_ns(per_call(c0, c1)) +
-                                 " | " + fmt_ns(per_connect(s0, s1)) + " |");
+                                 " | " + fmt_ns(per_connect(s0, s1)) + " | " +
+                                 fmt_ns(per_connect(h0, h1)) + " | " +
+                                 fmt_ns(double(h1.run_cnt - h0.run_cnt) / 20'000.0) + " |");
         }
         join_cgroup(root);
 
@@ -287,11 +422,14 @@ int main(int argc, char** argv) {
             }
         }
         std::cout << "\nIn-kernel program run time (bpf_stats, 20000 connects per path):\n\n"
-                  << "| path | connect4 ns per run | sockops ns per connect (all callbacks) |\n"
-                  << "|---|---:|---:|\n";
+                  << "| path | connect4 ns per run | sockops ns per connect (all callbacks) | "
+                     "SYN hold (cgroup_skb/egress) ns per connect | packets it saw per connect "
+                     "|\n"
+                  << "|---|---:|---:|---:|---:|\n";
         for (const auto& line : prog_lines) std::cout << line << "\n";
         std::cout << "\nThe redirect row's attached column connects to the target and lands on "
                      "the proxy; its detached column connects to the proxy directly.\n";
+        if (namespaces > 0) measure_namespaces(*loader, pin_dir, sinks.port(1), namespaces);
     } catch (const std::exception& e) {
         std::cerr << "connect-bench: " << e.what() << "\n";
         exit_code = 1;

@@ -3,6 +3,7 @@
 // the namespace's last task; fail closed wherever no listener is. Real kernel, a child cgroup.
 #include <net/if.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 
@@ -52,7 +53,9 @@ protected:
         RedirectFixture::TearDown();
     }
 
-    size_t routes() const { return loader_->netns_table().size(); }
+    // Whether the redirect has a route for that namespace (sluiced serves it). Other namespaces
+    // on the host are served too, so tests look for their own.
+    bool routed(uint64_t cookie) const { return loader_->netns_table().entries().contains(cookie); }
 
     // Waits until `done` holds (true) or `timeout_ms` passes (false).
     template <class F>
@@ -165,41 +168,38 @@ TEST_F(NamespaceTest, NamespacesThatExistAndThatAreEnteredAreServed) {
     const pid_t holder = ::fork();
     if (holder == 0) {
         if (::unshare(CLONE_NEWNET) != 0) ::_exit(1);
-        (void)!::write(ready[1], "r", 1);
+        const uint64_t cookie = current_netns_cookie();
+        (void)!::write(ready[1], &cookie, sizeof cookie);
         char c;
         (void)!::read(go[0], &c, 1);
         ::_exit(0);
     }
-    char c;
-    ASSERT_EQ(::read(ready[0], &c, 1), 1);
-    const std::string path = "/proc/" + std::to_string(holder) + "/ns/net";
+    uint64_t cookie = 0;
+    ASSERT_EQ(::read(ready[0], &cookie, sizeof cookie), static_cast<ssize_t>(sizeof cookie));
     serve();
-    EXPECT_EQ(server_->stats().served, 1u) << "the namespace of a task that was already there";
-    EXPECT_EQ(routes(), 2u) << "the host's and that namespace's";
+    EXPECT_TRUE(routed(cookie)) << "the namespace of a task that was already there";
     (void)!::write(go[1], "g", 1);
     ::waitpid(holder, nullptr, 0);
-    EXPECT_TRUE(eventually([&] { return server_->stats().served == 0; }))
-        << "released with its last task";
-    EXPECT_EQ(routes(), 1u);
-    EXPECT_TRUE(eventually([&] { return proxy_->adopted_namespaces() == 0; }));
+    EXPECT_TRUE(eventually([&] { return !routed(cookie); })) << "released with its last task";
 
     // exec in a new namespace: sluiced hears of it before the program runs.
     const uint64_t held_before = counter("netns_held");
     const pid_t child = ::fork();
     if (child == 0) {
         if (::unshare(CLONE_NEWNET) != 0 || !set_loopback_up()) ::_exit(1);
+        const uint64_t mine = current_netns_cookie();
+        (void)!::write(ready[1], &mine, sizeof mine);
         ::execl("/bin/sh", "sh", "-c", "sleep 0.3", nullptr);
         ::_exit(2);
     }
-    EXPECT_TRUE(eventually([&] { return server_->stats().served == 1; }, 2000));
+    ASSERT_EQ(::read(ready[0], &cookie, sizeof cookie), static_cast<ssize_t>(sizeof cookie));
+    EXPECT_TRUE(eventually([&] { return routed(cookie); }, 2000));
     int status = 0;
     ::waitpid(child, &status, 0);
     EXPECT_EQ(status, 0);
+    EXPECT_TRUE(eventually([&] { return !routed(cookie); }));
     EXPECT_EQ(counter("netns_held"), held_before) << "nothing connected";
-    ::close(ready[0]);
-    ::close(ready[1]);
-    ::close(go[0]);
-    ::close(go[1]);
+    for (int fd : {ready[0], ready[1], go[0], go[1]}) ::close(fd);
 }
 
 // sluiced changes nothing in a namespace: a loopback that is down stays down (the listener is
@@ -242,6 +242,39 @@ TEST_F(NamespaceTest, IPv6DisabledNamespaceIsServedOverIPv4) {
     EXPECT_EQ(direct_->accepted(), 0u);
 }
 
+// sluiced is no namespace's way out: it serves a connection only to where the namespace has a
+// route (here: its loopback, nothing else), checked with a probe socket inside it.
+TEST_F(NamespaceTest, ReachesOnlyWhatTheNamespaceRoutes) {
+    serve();
+    int ready[2], go[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    ASSERT_EQ(::pipe(go), 0);
+    const pid_t child = ::fork();
+    if (child == 0) {
+        if (::unshare(CLONE_NEWNET) != 0 || !set_loopback_up()) ::_exit(1);
+        const uint64_t cookie = current_netns_cookie();
+        (void)!::write(ready[1], &cookie, sizeof cookie);
+        ::execl("/bin/sh", "sh", "-c", "read x", nullptr);  // exec: sluiced hears of it
+        ::_exit(2);
+    }
+    ::close(go[0]);
+    uint64_t cookie = 0;
+    ASSERT_EQ(::read(ready[0], &cookie, sizeof cookie), static_cast<ssize_t>(sizeof cookie));
+    ASSERT_TRUE(eventually([&] { return routed(cookie); }));
+    using boost::asio::ip::make_address;
+    using boost::asio::ip::tcp;
+    EXPECT_FALSE(server_->reaches(cookie, tcp::endpoint(make_address(kTarget4), 443)));
+    EXPECT_FALSE(server_->reaches(cookie, tcp::endpoint(make_address(kTarget6), 443)));
+    EXPECT_TRUE(server_->reaches(cookie, tcp::endpoint(make_address("127.0.0.5"), 443)));
+    EXPECT_TRUE(
+        server_->reaches(loader_->host_netns_cookie(), tcp::endpoint(make_address(kTarget4), 443)));
+    EXPECT_FALSE(server_->reaches(cookie + 1000000, tcp::endpoint(make_address("127.0.0.5"), 443)))
+        << "a namespace sluiced does not serve";
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    for (int fd : {ready[0], ready[1], go[1]}) ::close(fd);
+}
+
 // A namespace whose route names no listener of the family: refused at connect (EPERM).
 TEST_F(NamespaceTest, ServedNamespaceWithoutTheFamilyIsRefused) {
     const auto result = run_in_cgroup<NamespaceReport>(
@@ -272,6 +305,33 @@ TEST_F(NamespaceTest, ServedNamespaceWithoutTheFamilyIsRefused) {
     ASSERT_EQ(result.setup_error, 0);
     EXPECT_EQ(result.v6.error, EPERM) << describe(result.v6);
     EXPECT_GE(counter("netns_refused"), 1u);
+}
+
+// Something in the namespace took sluiced's port there before sluiced came: sluiced listens on
+// another port and routes there; the connect held meanwhile (rewritten to the taken port) is
+// never let through to the squatter: it times out.
+TEST_F(NamespaceTest, APortTakenFirstGetsNothing) {
+    serve();
+    const uint16_t port = proxy_->port();
+    const auto result = run_in_cgroup<NamespaceReport>(cgroup_->path(), [port] {
+        NamespaceReport out{};
+        if (::unshare(CLONE_NEWNET) != 0 || !set_loopback_up()) out.setup_error = -1;
+        out.cookie = current_netns_cookie();
+        const SockAddr addr = make_addr("127.0.0.1", port);
+        UniqueFd squatter(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+        if (::bind(squatter.get(), addr.get(), addr.len) != 0 || ::listen(squatter.get(), 8) != 0)
+            out.setup_error = errno;
+        out.v4 = client_connect({.ip = kTarget4});
+        UniqueFd accepted(::accept(squatter.get(), nullptr, nullptr));
+        out.in_netns_accepts = accepted ? 1 : 0;
+        out.v6 = client_connect({.ip = kTarget4});  // after sluiced listens: served
+        return out;
+    });
+    ASSERT_EQ(result.setup_error, 0);
+    EXPECT_EQ(result.v4.error, ETIMEDOUT) << describe(result.v4);
+    EXPECT_EQ(result.in_netns_accepts, 0) << "the squatter got a held connection";
+    EXPECT_EQ(result.v6.landed, kTagProxy)
+        << "served by sluiced's listener on another port: " << describe(result.v6);
 }
 
 // With namespaces served but nobody serving (sluiced gone): a held connect times out, never

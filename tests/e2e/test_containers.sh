@@ -184,6 +184,9 @@ print("race: connects held before their namespace had a listener: %d, SYNs held:
 n = a.get("namespaces", {})
 print("race: namespaces served %s, ready latency p50 %.0f us max %.0f us over %d"
       % (n.get("served_total"), n["ready_latency"]["p50_us"], n["ready_latency"]["max_us"], n["ready_latency"]["count"]))
+on = lambda s, k: s.get("namespaces", {}).get("served_on", {}).get(k, 0)
+print("race: what told sluiced first about each namespace served: " +
+      ", ".join("%s %d" % (k, on(a, k) - on(b, k)) for k in ("clone", "exec", "connect", "rescan")))
 EOF
 podman ps -aq --filter "name=^$NAME-race-" | xargs -r podman rm -f -t 0 >/dev/null 2>&1
 
