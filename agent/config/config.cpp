@@ -476,10 +476,13 @@ private:
     NamespacesConfig parse_namespaces(const YAML::Node& node) const {
         require_map(node, "namespaces");
         NamespacesConfig namespaces;
-        for_each_key(node, "namespaces.", {"serve"},
+        for_each_key(node, "namespaces.", {"serve", "max_per_user"},
                      [&](const std::string& key, const YAML::Node& v) {
                          if (v.IsNull()) return;
                          if (key == "serve") namespaces.serve = bool_value(v, "namespaces." + key);
+                         if (key == "max_per_user")
+                             namespaces.max_per_user = static_cast<size_t>(
+                                 unsigned_value(v, "namespaces." + key, 0, 1u << 20));
                      });
         return namespaces;
     }

@@ -3,6 +3,7 @@
 // Contracts).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -175,6 +176,9 @@ struct MetricsConfig {
 // connections are refused (fail closed), as before.
 struct NamespacesConfig {
     bool serve = true;
+    // Namespaces served at once for one user other than root; beyond it that user's new
+    // namespaces are refused. 0: no limit (agent/netns/namespace_server.h).
+    size_t max_per_user = 128;
 };
 
 struct Config {

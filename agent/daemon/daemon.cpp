@@ -352,6 +352,7 @@ int run_daemon(const Config& config) {
             netns_watch = std::make_unique<NetnsWatch>(config.pin_dir);
             NamespaceServerOptions options;
             options.port = config.listen.port;
+            options.max_per_user = config.namespaces.max_per_user;
             namespaces = std::make_unique<NamespaceServer>(
                 options, loader->netns_table(), loader->host_netns_cookie(),
                 loader->netns_events_fd(), *netns_watch,

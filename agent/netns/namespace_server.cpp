@@ -23,6 +23,7 @@
 
 #include "agent/common/netns_cookie.h"
 #include "agent/common/socket_mark.h"
+#include "agent/netns/namespace_owner.h"
 
 #ifndef IPV6_FREEBIND
 #define IPV6_FREEBIND 78
@@ -228,6 +229,12 @@ void NamespaceServer::serve_task(uint32_t tgid, uint32_t tid, uint32_t inum, uin
         for (const auto& [cookie, entry] : served_)
             if (entry.inode == st.st_ino) return;
     }
+    // A namespace whose owner the kernel does not name counts against one shared "unknown" user.
+    const uid_t owner = namespace_owner_uid(ns.get()).value_or(static_cast<uid_t>(-1));
+    if (owner != 0 && over_limit(owner)) {
+        refuse(ns.get(), st.st_ino, owner);
+        return;
+    }
     std::optional<Opened> opened = open_in(ns.get());
     if (!opened) {
         std::lock_guard lock(mu_);
@@ -244,7 +251,10 @@ void NamespaceServer::serve_task(uint32_t tgid, uint32_t tid, uint32_t inum, uin
         return;
     }
     const uint64_t ready_ns = monotonic_ns();
-    Served served{static_cast<uint64_t>(st.st_ino), opened->route,
+    Served served{static_cast<uint64_t>(st.st_ino),
+                  owner,
+                  false,
+                  opened->route,
                   std::make_shared<UniqueFd>(std::move(opened->probe)),
                   std::make_shared<std::mutex>()};
     {
@@ -314,6 +324,47 @@ std::optional<NamespaceServer::Opened> NamespaceServer::open_in(int ns_fd) {
     return opened;
 }
 
+bool NamespaceServer::over_limit(uid_t owner) const {
+    if (options_.max_per_user == 0) return false;
+    std::lock_guard lock(mu_);
+    size_t count = 0;
+    for (const auto& [cookie, entry] : served_)
+        if (entry.owner == owner && !entry.refused) ++count;
+    return count >= options_.max_per_user;
+}
+
+void NamespaceServer::refuse(int ns_fd, uint64_t inode, uid_t owner) {
+    if (::setns(ns_fd, CLONE_NEWNET) != 0) return;
+    UniqueFd probe(::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!probe) probe.reset(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    const std::optional<uint64_t> cookie = probe ? socket_netns_cookie(probe.get()) : std::nullopt;
+    if (::setns(host_ns_.get(), CLONE_NEWNET) != 0) {
+        spdlog::critical("netns: cannot return to the host's network namespace: {}", errno_text());
+        std::abort();
+    }
+    if (!cookie || is_served(*cookie)) return;
+    NamespaceRoute refusing;  // neither family: the redirect refuses every connect (EPERM)
+    try {
+        table_.put(*cookie, refusing);
+    } catch (const std::exception& e) {
+        spdlog::error("netns: {}", e.what());
+        return;
+    }
+    bool first_for_owner = false;
+    {
+        std::lock_guard lock(mu_);
+        served_.emplace(*cookie, Served{inode, owner, true, refusing, nullptr, nullptr});
+        ++stats_.refused_over_limit;
+        first_for_owner = refused_owners_.insert(owner).second;
+    }
+    const auto level = first_for_owner ? spdlog::level::warn : spdlog::level::debug;
+    spdlog::log(
+        level,
+        "netns: user {} already has {} network namespaces served (namespaces.max_per_user): "
+        "connections from namespace {} (inode {}) are refused",
+        owner, options_.max_per_user, *cookie, inode);
+}
+
 void NamespaceServer::rescan() {
     std::vector<sluice_task_netns> tasks;
     try {
@@ -343,7 +394,11 @@ void NamespaceServer::release(uint64_t cookie) {
     table_.erase(cookie);
     {
         std::lock_guard lock(mu_);
-        if (served_.erase(cookie) == 0) return;
+        const auto it = served_.find(cookie);
+        if (it == served_.end()) return;
+        const bool refused = it->second.refused;
+        served_.erase(it);
+        if (refused) return;  // no listeners to close
         ++stats_.released_total;
     }
     spdlog::debug("netns: network namespace {} has no task left: listeners closed", cookie);
@@ -399,7 +454,8 @@ bool NamespaceServer::reaches(uint64_t netns_cookie,
 NamespaceServerStats NamespaceServer::stats() const {
     std::lock_guard lock(mu_);
     NamespaceServerStats out = stats_;
-    out.served = served_.size();
+    out.served = static_cast<size_t>(std::count_if(
+        served_.begin(), served_.end(), [](const auto& entry) { return !entry.second.refused; }));
     out.ready_latency_us.assign(latencies_us_.begin(), latencies_us_.end());
     return out;
 }
@@ -414,6 +470,8 @@ nlohmann::json NamespaceServer::status_json() const {
             {"served_total", s.served_total},
             {"released_total", s.released_total},
             {"failed_total", s.failed_total},
+            {"refused_over_limit", s.refused_over_limit},
+            {"max_per_user", options_.max_per_user},
             {"events", s.events},
             {"rescans", s.rescans},
             {"served_on",

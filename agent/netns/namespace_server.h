@@ -27,8 +27,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
+
+#include <sys/types.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <nlohmann/json.hpp>
@@ -47,6 +50,11 @@ struct NamespaceServerOptions {
     // Every namespace with a task is served, and every served one without is released, at
     // least this often (events can be lost when the ring buffer is full).
     std::chrono::milliseconds rescan_interval{10'000};
+    // Namespaces served at once for one user other than root (namespace_owner.h); beyond it a
+    // user's new namespaces are refused (connects there fail with EPERM), so no user can make
+    // sluiced hold descriptors and memory without bound or crowd out others' containers. 0: no
+    // limit. Namespaces of the host's user namespace (root's, system runtimes') are not limited.
+    size_t max_per_user = 128;
 };
 
 // The listening sockets opened in one namespace (IPv4 first), handed to the proxy.
@@ -62,9 +70,10 @@ struct NamespaceServerStats {
     size_t served = 0;  // namespaces with listeners now (the host's not counted)
     uint64_t served_total = 0;
     uint64_t released_total = 0;
-    uint64_t failed_total = 0;  // namespaces that could not be entered or listened in
-    uint64_t events = 0;        // from the kernel, all reasons
-    uint64_t rescans = 0;       // passes of the task iterator
+    uint64_t failed_total = 0;        // namespaces that could not be entered or listened in
+    uint64_t refused_over_limit = 0;  // namespaces refused: their user had max_per_user served
+    uint64_t events = 0;              // from the kernel, all reasons
+    uint64_t rescans = 0;             // passes of the task iterator
     // What told sluiced first about each namespace it served: a task cloned into it, a program
     // exec'd in it, a target connect from it (then held), or a pass of the task iterator.
     uint64_t served_on_clone = 0;
@@ -103,6 +112,8 @@ public:
 private:
     struct Served {
         uint64_t inode = 0;
+        uid_t owner = 0;
+        bool refused = false;  // over its owner's limit: a route that refuses, no listeners
         NamespaceRoute route;
         std::shared_ptr<UniqueFd> probe;  // a UDP socket in the namespace, for reaches()
         std::shared_ptr<std::mutex> probe_mu;
@@ -121,6 +132,10 @@ private:
     // Enters the namespace `ns_fd`, opens the listeners there and comes back. nullopt if the
     // namespace could not be entered.
     std::optional<Opened> open_in(int ns_fd);
+    // Whether `owner` already has max_per_user namespaces served.
+    bool over_limit(uid_t owner) const;
+    // Writes a route that refuses every connect from the namespace `ns_fd` (no listener opened).
+    void refuse(int ns_fd, uint64_t inode, uid_t owner);
     void rescan();
     void release(uint64_t cookie);
     bool is_served(uint64_t cookie) const;
@@ -141,6 +156,7 @@ private:
     std::map<uint64_t, Served> served_;
     NamespaceServerStats stats_;
     std::deque<double> latencies_us_;
+    std::set<uid_t> refused_owners_;  // users told about once (warning) when over their limit
     std::chrono::steady_clock::time_point release_check_at_ =
         std::chrono::steady_clock::time_point::max();
 };

@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include <chrono>
@@ -33,10 +34,11 @@ protected:
 
     // Starts serving namespaces the way sluiced does, with the stub proxy taking the
     // listeners.
-    void serve() {
+    void serve(size_t max_per_user = NamespaceServerOptions{}.max_per_user) {
         watch_ = std::make_unique<NetnsWatch>(pin_dir());
         NamespaceServerOptions options;
         options.port = proxy_->port();
+        options.max_per_user = max_per_user;
         server_ = std::make_unique<NamespaceServer>(
             options, loader_->netns_table(), loader_->host_netns_cookie(),
             loader_->netns_events_fd(), *watch_,
@@ -332,6 +334,136 @@ TEST_F(NamespaceTest, APortTakenFirstGetsNothing) {
     EXPECT_EQ(result.in_netns_accepts, 0) << "the squatter got a held connection";
     EXPECT_EQ(result.v6.landed, kTagProxy)
         << "served by sluiced's listener on another port: " << describe(result.v6);
+}
+
+// How a test process makes a network namespace.
+enum class Maker {
+    root,         // unshare(CLONE_NEWNET) with the host's privileges (a system runtime)
+    user,         // an unprivileged user's own user namespace, then a network namespace
+    user_nested,  // the same one user namespace deeper: still that user's
+    other_user,   // a second unprivileged user
+};
+
+struct MadeNamespace {
+    int setup_error;
+    uint64_t cookie;
+    ClientReport first, second;
+};
+
+bool write_file(const std::string& path, const std::string& text) {
+    std::ofstream out(path);
+    out << text;
+    return static_cast<bool>(out.flush());
+}
+
+// Enters a user namespace of its own as the calling (unprivileged) user: root inside, mapped
+// to that one uid outside.
+bool enter_own_user_namespace() {
+    const uid_t uid = ::geteuid();
+    const gid_t gid = ::getegid();
+    return ::unshare(CLONE_NEWUSER) == 0 && write_file("/proc/self/setgroups", "deny") &&
+           write_file("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1") &&
+           write_file("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1");
+}
+
+// In a child: makes a network namespace as `maker` says, connects to the target twice (the
+// first connect is what tells sluiced of the namespace: unshare is not announced), reports on
+// `report_fd`, then stays (the namespace with it) until `hold_fd` is closed.
+[[noreturn]] void make_namespace_and_connect(Maker maker, int report_fd, int hold_fd) {
+    MadeNamespace out{};
+    const uid_t uid = maker == Maker::other_user ? 65533 : 65534;
+    bool ok = true;
+    if (maker != Maker::root) {
+        // Dumpable again after the uid change, or /proc/self stays root's (no uid_map write).
+        ok = ::setresgid(uid, uid, uid) == 0 && ::setresuid(uid, uid, uid) == 0 &&
+             ::prctl(PR_SET_DUMPABLE, 1) == 0 && enter_own_user_namespace() &&
+             (maker != Maker::user_nested || enter_own_user_namespace());
+    }
+    if (!ok || ::unshare(CLONE_NEWNET) != 0 || !set_loopback_up())
+        out.setup_error = errno ? errno : -1;
+    out.cookie = current_netns_cookie();
+    if (out.setup_error == 0) {
+        out.first = client_connect({.ip = kTarget4});
+        out.second = client_connect({.ip = kTarget4});
+    }
+    (void)!::write(report_fd, &out, sizeof out);
+    char c;
+    (void)!::read(hold_fd, &c, 1);
+    ::_exit(0);
+}
+
+struct LimitReport {
+    int setup_error;
+    MadeNamespace made[6];
+};
+
+// No user can make sluiced serve (and hold descriptors and memory for) more than
+// `max_per_user` namespaces at once: their next ones are refused at connect, whether made
+// directly or through nested user namespaces; root's and other users' are served as before;
+// once the user's namespaces are gone, new ones are served again.
+TEST_F(NamespaceTest, AUsersNamespacesBeyondTheLimitAreRefusedOthersServed) {
+    serve(/*max_per_user=*/2);
+    const std::vector<Maker> makers = {Maker::user,        Maker::user_nested, Maker::user,
+                                       Maker::user_nested, Maker::root,        Maker::other_user};
+    const auto result = run_in_cgroup<LimitReport>(cgroup_->path(), [&makers] {
+        LimitReport out{};
+        int report[2], hold[2];
+        if (::pipe(report) != 0 || ::pipe(hold) != 0) {
+            out.setup_error = errno;
+            return out;
+        }
+        std::vector<pid_t> children;
+        for (size_t i = 0; i < makers.size(); ++i) {
+            const pid_t child = ::fork();
+            if (child == 0) {
+                ::close(hold[1]);
+                make_namespace_and_connect(makers[i], report[1], hold[0]);
+            }
+            children.push_back(child);
+            if (::read(report[0], &out.made[i], sizeof out.made[i]) !=
+                static_cast<ssize_t>(sizeof out.made[i]))
+                out.setup_error = -2;
+        }
+        ::close(hold[1]);  // all exit, their namespaces with them
+        for (pid_t child : children) ::waitpid(child, nullptr, 0);
+        return out;
+    });
+    ASSERT_EQ(result.setup_error, 0);
+    for (size_t i = 0; i < makers.size(); ++i) ASSERT_EQ(result.made[i].setup_error, 0) << i;
+    for (size_t i : {0, 1, 4, 5}) {
+        EXPECT_EQ(result.made[i].first.landed, kTagProxy)
+            << i << ": " << describe(result.made[i].first);
+        EXPECT_EQ(result.made[i].second.landed, kTagProxy)
+            << i << ": " << describe(result.made[i].second);
+    }
+    for (size_t i : {2, 3}) {
+        // The first connect was held while sluiced looked: it times out, never goes anywhere.
+        EXPECT_EQ(result.made[i].first.error, ETIMEDOUT)
+            << i << ", over the user's limit: " << describe(result.made[i].first);
+        EXPECT_EQ(result.made[i].second.error, EPERM)
+            << i << ", over the user's limit: " << describe(result.made[i].second);
+    }
+    EXPECT_EQ(direct_->accepted(), 0u);
+    EXPECT_EQ(server_->stats().refused_over_limit, 2u);
+    for (const MadeNamespace& made : result.made)
+        EXPECT_TRUE(eventually([&] { return !routed(made.cookie); })) << "released when gone";
+
+    // The user's namespaces are gone: their next one is served again.
+    const auto again = run_in_cgroup<MadeNamespace>(cgroup_->path(), [] {
+        int report[2], hold[2];
+        MadeNamespace out{};
+        if (::pipe(report) != 0 || ::pipe(hold) != 0) return out;
+        const pid_t child = ::fork();
+        if (child == 0) {
+            ::close(hold[1]);
+            make_namespace_and_connect(Maker::user, report[1], hold[0]);
+        }
+        (void)!::read(report[0], &out, sizeof out);
+        ::close(hold[1]);
+        ::waitpid(child, nullptr, 0);
+        return out;
+    });
+    EXPECT_EQ(again.first.landed, kTagProxy) << describe(again.first);
 }
 
 // With namespaces served but nobody serving (sluiced gone): a held connect times out, never

@@ -519,6 +519,7 @@ TEST(Config, PackagedConfigParsesToTheDefaults) {
     EXPECT_EQ(shipped.approvals.max_held_per_identity, d.approvals.max_held_per_identity);
     EXPECT_EQ(shipped.approvals.approver_groups, d.approvals.approver_groups);
     EXPECT_EQ(shipped.namespaces.serve, d.namespaces.serve);
+    EXPECT_EQ(shipped.namespaces.max_per_user, d.namespaces.max_per_user);
 }
 
 TEST(Config, NamespacesAreServedUnlessSwitchedOff) {
@@ -528,6 +529,23 @@ TEST(Config, NamespacesAreServedUnlessSwitchedOff) {
     EXPECT_THROW(parse_config("namespaces: {serve: maybe}\n", "t.yaml"), ConfigError);
     EXPECT_THROW(parse_config("namespaces: {loopback: up}\n", "t.yaml"), ConfigError);
     EXPECT_THROW(parse_config("namespaces: [serve]\n", "t.yaml"), ConfigError);
+}
+
+TEST(Config, NamespacesPerUserAreLimitedByDefault) {
+    EXPECT_EQ(default_config().namespaces.max_per_user, 128u);
+    EXPECT_EQ(parse_config("namespaces: {max_per_user: 0}\n", "t.yaml").namespaces.max_per_user,
+              0u);
+    EXPECT_EQ(parse_config("namespaces: {max_per_user: 8}\n", "t.yaml").namespaces.max_per_user,
+              8u);
+    for (const char* bad : {"-1", "many", "2000000", "1.5"}) {
+        try {
+            parse_config(std::string("namespaces: {max_per_user: ") + bad + "}\n", "t.yaml");
+            ADD_FAILURE() << "accepted max_per_user " << bad;
+        } catch (const ConfigError& e) {
+            EXPECT_NE(std::string(e.what()).find("namespaces.max_per_user"), std::string::npos)
+                << e.what();
+        }
+    }
 }
 
 TEST(Config, ApprovalsTakeDurationsAndApprovers) {
