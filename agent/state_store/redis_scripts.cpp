@@ -144,6 +144,27 @@ end
 return 0
 )lua";
 
+// KEYS: the bucket. ARGV: per_minute, units (1/60000 token) a host took on its own while Redis
+// was away and that have not refilled since. The level may go below zero (the fleet took more
+// than the limit meanwhile: later requests wait until it has refilled), never below one
+// minute's worth, which would have refilled anyway.
+constexpr std::string_view kTakeFromBucket = R"lua(
+local rate, units = tonumber(ARGV[1]), tonumber(ARGV[2])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local cap = rate * 60000
+local h = redis.call('HMGET', KEYS[1], 'l', 't')
+local level, last = tonumber(h[1]), tonumber(h[2])
+if level == nil or last == nil then level, last = cap, now end
+if now > last then level = level + (now - last) * rate end
+if level > cap then level = cap end
+level = level - units
+if level < -cap then level = -cap end
+redis.call('HSET', KEYS[1], 'l', string.format('%.0f', level), 't', math.max(now, last))
+redis.call('PEXPIRE', KEYS[1], 600000)
+return 1
+)lua";
+
 std::string sha1_hex(std::string_view text) {
     unsigned char digest[SHA_DIGEST_LENGTH];
     SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
@@ -158,7 +179,8 @@ std::string sha1_hex(std::string_view text) {
 }
 
 const RedisScript* script_by_sha(std::string_view sha) {
-    for (const RedisScript* s : {&admit_script(), &settle_script(), &add_usage_script()})
+    for (const RedisScript* s :
+         {&admit_script(), &settle_script(), &add_usage_script(), &take_from_bucket_script()})
         if (s->sha1 == sha) return s;
     return nullptr;
 }
@@ -182,6 +204,22 @@ const RedisScript& settle_script() {
 const RedisScript& add_usage_script() {
     static const RedisScript script{"add_usage", kAddUsage, sha1_hex(kAddUsage)};
     return script;
+}
+
+const RedisScript& take_from_bucket_script() {
+    static const RedisScript script{"take_from_bucket", kTakeFromBucket, sha1_hex(kTakeFromBucket)};
+    return script;
+}
+
+std::optional<std::vector<std::string>> take_from_bucket_command(const std::string& key,
+                                                                 int64_t per_minute, int64_t amount,
+                                                                 int64_t age_ms) {
+    if (per_minute <= 0 || amount <= 0) return std::nullopt;
+    // Units refill at per_minute per ms (60000 units a token): what is left of `amount` now.
+    const double left = double(amount) * 60000.0 - double(age_ms) * double(per_minute);
+    if (left <= 0) return std::nullopt;
+    return std::vector<std::string>{
+        "EVALSHA", take_from_bucket_script().sha1, "1", key, str(per_minute), str(int64_t(left))};
 }
 
 std::vector<std::string> admit_command(const std::string& prefix, const Admission& admission,

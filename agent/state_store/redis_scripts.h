@@ -35,6 +35,7 @@ struct RedisScript {
 const RedisScript& admit_script();
 const RedisScript& settle_script();
 const RedisScript& add_usage_script();
+const RedisScript& take_from_bucket_script();
 
 // What a host remembers of a reservation held in Redis, to settle or release it.
 struct SharedReservation {
@@ -76,6 +77,13 @@ std::vector<std::string> settle_command(const SharedReservation& reservation,
 // shared account, on `day` (dropped if the shared account has moved past that day).
 std::vector<std::string> add_usage_command(const std::string& prefix, const std::string& key,
                                            int64_t day, const BudgetAmount& amount);
+
+// EVALSHA take_from_bucket …: what a host took from the bucket `key` (prefixed) on its own
+// while Redis was away, `age_ms` ago, less what has refilled since; nullopt when all of it has
+// (the rate window has passed: nothing is owed).
+std::optional<std::vector<std::string>> take_from_bucket_command(const std::string& key,
+                                                                 int64_t per_minute, int64_t amount,
+                                                                 int64_t age_ms);
 
 // The same command as EVAL with the script's source, for a server that lost its script cache.
 std::vector<std::string> as_eval(std::vector<std::string> evalsha_command);
