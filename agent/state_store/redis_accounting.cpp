@@ -8,6 +8,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <condition_variable>
 #include <fstream>
+#include <limits>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 
@@ -38,6 +40,12 @@ RedisEndpoint endpoint_of(const StateStoreConfig& config) {
     e.user = config.auth_user;
     e.password = read_redis_password(config.auth_password_file);
     return e;
+}
+
+// Tokens in the scripts' bucket units (1/60000 token), saturating.
+int64_t bucket_units(int64_t tokens) {
+    constexpr int64_t kMaxTokens = std::numeric_limits<int64_t>::max() / 60000;
+    return std::clamp<int64_t>(tokens, 0, kMaxTokens) * 60000;
 }
 
 // A server that stops answering without closing the link is dropped after this.
@@ -265,7 +273,8 @@ AdmissionResult RedisAccounting::admit_locally(const Admission& admission, TimeP
     // Requests buckets are owed now; tokens buckets once the request's usage is known.
     const auto taken_at = std::chrono::steady_clock::now();
     for (const auto& b : admission.buckets)
-        if (!b.settle_with_usage) owe_bucket({prefix_ + b.key, b.per_minute, b.amount, taken_at});
+        if (!b.settle_with_usage)
+            owe_bucket({prefix_ + b.key, b.per_minute, {bucket_units(b.amount), taken_at}});
     if (result.reservation_id == 0) return result;
     Held held;
     held.shared = false;
@@ -302,8 +311,9 @@ void RedisAccounting::finish(uint64_t reservation_id, const std::optional<TokenU
     }
     local_.settle(held.local_id, usage, now);
     for (const auto& b : held.local_token_buckets)
-        owe_bucket(
-            {prefix_ + b.key, b.per_minute, usage ? usage->total() : b.amount, held.taken_at});
+        owe_bucket({prefix_ + b.key,
+                    b.per_minute,
+                    {bucket_units(usage ? usage->total() : b.amount), held.taken_at}});
     // What this host let through on its own is added to the shared account when Redis is back.
     for (const auto& a : held.local_accounts) {
         const BudgetAmount charge = charge_for(a.amount, held.price_pico, usage, false);
@@ -349,10 +359,10 @@ void RedisAccounting::send_eventually(std::vector<std::string> command) {
 }
 
 void RedisAccounting::owe_bucket(BucketDebt debt) {
-    if (debt.amount <= 0) return;
+    if (debt.use.units <= 0) return;
     if (connection_->connected()) {
         // Redis came back while the request ran: the debt goes now.
-        send_debt(std::move(debt));
+        send_debts({std::move(debt)});
         return;
     }
     std::lock_guard lock(mutex_);
@@ -363,27 +373,33 @@ void RedisAccounting::owe_bucket(BucketDebt debt) {
     bucket_debts_.push_back(std::move(debt));
 }
 
-void RedisAccounting::send_debt(BucketDebt debt) {
-    const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now() - debt.taken_at);
-    auto command = take_from_bucket_command(debt.key, debt.per_minute, debt.amount, age.count());
+void RedisAccounting::send_debts(std::vector<BucketDebt> debts) {
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<BucketUse> uses;
+    for (const auto& d : debts) uses.push_back(d.use);
+    const std::size_t count = debts.size();
+    // The newest use's rate: the policy may have been reloaded meanwhile.
+    BucketDebt owed{debts.back().key, debts.back().per_minute, {0, now}};
+    owed.use.units = outstanding_bucket_units(std::move(uses), owed.per_minute, now);
+    auto command = take_from_bucket_command(owed.key, owed.per_minute, owed.use.units);
     if (!command) {
-        rate_refilled_.fetch_add(1, std::memory_order_relaxed);
+        rate_refilled_.fetch_add(count, std::memory_order_relaxed);
         return;
     }
     run_script(*connection_, std::move(*command),
-               [this, debt = std::move(debt)](bool ok, const RedisReply& reply) mutable {
+               [this, owed = std::move(owed), count](bool ok, const RedisReply& reply) mutable {
                    if (!ok) {
-                       // Lost again: kept, and what refills meanwhile is subtracted next time.
+                       // Lost again: kept as one use, and what refills meanwhile is subtracted
+                       // next time.
                        std::lock_guard lock(mutex_);
-                       bucket_debts_.push_back(std::move(debt));
+                       bucket_debts_.push_back(std::move(owed));
                        return;
                    }
                    if (reply.is_error())
                        spdlog::error("state_store: redis refused a rate-limit reconciliation: {}",
                                      reply.text);
                    else
-                       rate_reconciled_.fetch_add(1, std::memory_order_relaxed);
+                       rate_reconciled_.fetch_add(count, std::memory_order_relaxed);
                });
 }
 
@@ -402,7 +418,10 @@ void RedisAccounting::replay_waiting() {
         waiting.size(), debts.size());
     reconciled_.fetch_add(waiting.size(), std::memory_order_relaxed);
     for (auto& command : waiting) send_eventually(std::move(command));
-    for (auto& debt : debts) send_debt(std::move(debt));
+    // A bucket refills once however many uses took from it: its uses are owed together.
+    std::map<std::string, std::vector<BucketDebt>> by_bucket;
+    for (auto& debt : debts) by_bucket[debt.key].push_back(std::move(debt));
+    for (auto& [key, uses] : by_bucket) send_debts(std::move(uses));
 }
 
 nlohmann::json RedisAccounting::status_json() const {

@@ -89,8 +89,7 @@ private:
     struct BucketDebt {
         std::string key;  // prefixed
         int64_t per_minute = 0;
-        int64_t amount = 0;
-        std::chrono::steady_clock::time_point taken_at;
+        BucketUse use;
     };
 
     AdmissionResult admit_locally(const Admission& admission, TimePoint now,
@@ -104,7 +103,8 @@ private:
     // The loop connection of the calling thread, if it is a loop given to serve_on.
     RedisConnection* lane_here() const;
     void owe_bucket(BucketDebt debt);
-    void send_debt(BucketDebt debt);
+    // Sends what one bucket's uses still owe (all of `debts` name the same bucket).
+    void send_debts(std::vector<BucketDebt> debts);
     void finish(uint64_t reservation_id, const std::optional<TokenUsage>& usage, bool released,
                 TimePoint now);
     // Runs a script command; a server that lost its script cache gets it as EVAL.

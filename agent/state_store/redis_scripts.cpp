@@ -211,15 +211,32 @@ const RedisScript& take_from_bucket_script() {
     return script;
 }
 
+int64_t outstanding_bucket_units(std::vector<BucketUse> uses, int64_t per_minute,
+                                 std::chrono::steady_clock::time_point now) {
+    if (uses.empty() || per_minute <= 0) return 0;
+    std::sort(uses.begin(), uses.end(),
+              [](const BucketUse& a, const BucketUse& b) { return a.taken_at < b.taken_at; });
+    // A bucket refills per_minute units each ms (60000 units a token).
+    auto refilled = [per_minute](auto from, auto to) {
+        return double(per_minute) *
+               double(std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count());
+    };
+    double owed = 0;
+    auto last = uses.front().taken_at;
+    for (const BucketUse& use : uses) {
+        owed = std::max(0.0, owed - refilled(last, use.taken_at)) + double(use.units);
+        last = use.taken_at;
+    }
+    owed = std::max(0.0, owed - refilled(last, now));
+    return int64_t(owed);
+}
+
 std::optional<std::vector<std::string>> take_from_bucket_command(const std::string& key,
-                                                                 int64_t per_minute, int64_t amount,
-                                                                 int64_t age_ms) {
-    if (per_minute <= 0 || amount <= 0) return std::nullopt;
-    // Units refill at per_minute per ms (60000 units a token): what is left of `amount` now.
-    const double left = double(amount) * 60000.0 - double(age_ms) * double(per_minute);
-    if (left <= 0) return std::nullopt;
+                                                                 int64_t per_minute,
+                                                                 int64_t units) {
+    if (per_minute <= 0 || units <= 0) return std::nullopt;
     return std::vector<std::string>{
-        "EVALSHA", take_from_bucket_script().sha1, "1", key, str(per_minute), str(int64_t(left))};
+        "EVALSHA", take_from_bucket_script().sha1, "1", key, str(per_minute), str(units)};
 }
 
 std::vector<std::string> admit_command(const std::string& prefix, const Admission& admission,

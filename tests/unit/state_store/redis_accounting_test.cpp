@@ -620,16 +620,26 @@ TEST_F(SharedState, TokensUsedWhileRedisWasDownAreTakenFromTheSharedTokenBucketA
 }
 
 TEST(RedisScripts, ARateWindowThatHasPassedOwesNothingOneInsideItOwesWhatHasNotRefilled) {
+    using std::chrono::steady_clock;
+    const steady_clock::time_point t0{};
+    constexpr int64_t kToken = 60000;  // units per token
     // 60 per minute: one token refills every second.
-    EXPECT_FALSE(take_from_bucket_command("k", 60, 2, 2000));
-    EXPECT_FALSE(take_from_bucket_command("k", 60, 2, 60'000));
-    const auto half = take_from_bucket_command("k", 60, 2, 1000);
-    ASSERT_TRUE(half);
-    EXPECT_EQ(half->back(), "60000");  // one token left to owe, in 1/60000 units
-    const auto all = take_from_bucket_command("k", 60, 2, 0);
-    ASSERT_TRUE(all);
-    EXPECT_EQ(all->back(), "120000");
-    EXPECT_EQ((*all)[3], "k");
+    EXPECT_EQ(outstanding_bucket_units({{2 * kToken, t0}}, 60, t0 + 2s), 0);
+    EXPECT_EQ(outstanding_bucket_units({{2 * kToken, t0}}, 60, t0 + 60s), 0);
+    EXPECT_EQ(outstanding_bucket_units({{2 * kToken, t0}}, 60, t0 + 1s), kToken);
+    EXPECT_EQ(outstanding_bucket_units({{2 * kToken, t0}}, 60, t0), 2 * kToken);
+    // The bucket refills once for all its uses: four taken at once, 1 s later three are owed,
+    // not none (as four separate one-token debts would each have refilled).
+    EXPECT_EQ(outstanding_bucket_units({{kToken, t0}, {kToken, t0}, {kToken, t0}, {kToken, t0}}, 60,
+                                       t0 + 1s),
+              3 * kToken);
+    // Uses spread out: what refilled between them is not owed twice, in any order given.
+    EXPECT_EQ(outstanding_bucket_units({{kToken, t0 + 3s}, {kToken, t0}}, 60, t0 + 3s), kToken);
+    EXPECT_FALSE(take_from_bucket_command("k", 60, 0));
+    const auto command = take_from_bucket_command("k", 60, kToken);
+    ASSERT_TRUE(command);
+    EXPECT_EQ((*command)[3], "k");
+    EXPECT_EQ(command->back(), "60000");
 }
 
 TEST(SharedStateTls, ConnectsOverTlsWithAuthAndRefusesAWrongPasswordOrName) {
