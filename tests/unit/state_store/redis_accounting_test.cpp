@@ -643,6 +643,66 @@ TEST(RedisScripts, ARateWindowThatHasPassedOwesNothingOneInsideItOwesWhatHasNotR
     EXPECT_EQ(command->back(), "60000");
 }
 
+TEST_F(SharedState, BudgetDaysFollowEachRulesTimeZoneAndRollOverAtItsMidnight) {
+    auto loaded = load_policy(R"(
+default: deny
+rules:
+  - name: east
+    match: {users: [alice]}
+    budget: {tokens_per_day: 100, per: user, timezone: "+10:00"}
+  - name: west
+    match: {users: [bob]}
+    budget: {tokens_per_day: 100, per: user, timezone: "-10:00"}
+)",
+                              "p.yaml", {});
+    ASSERT_TRUE(loaded.ok()) << loaded.error;
+    PolicyState local;
+    RedisAccounting host(store_config(redis_.port()), local);
+    host.start();
+    ASSERT_TRUE(wait_until([&] { return host.connected(); }));
+    PolicyRequest request;
+    request.method = "POST";
+    request.path = "/v1/chat/completions";
+    request.model = "gpt-4o-mini";
+    request.max_output_tokens = 10;
+    request.estimated_prompt_tokens = 40;
+    PolicyIdentity alice, bob;
+    alice.user = "alice";
+    bob.user = "bob";
+    // 2026-12-07 20:00 UTC: 06:00 on Dec 8 at +10:00, 10:00 on Dec 7 at -10:00.
+    const std::chrono::sys_seconds evening{std::chrono::seconds(1796673600)};
+    const int64_t dec7 = 1796673600 / 86400;
+    auto spend_the_day = [&](const PolicyIdentity& who, std::chrono::sys_seconds at) {
+        int admitted = 0;
+        for (int i = 0; i < 3; ++i) {
+            auto d = evaluate(*loaded.policy, who, request, host, at);
+            if (!d.allowed()) {
+                EXPECT_EQ(d.code, "budget_exceeded") << d.reason;
+                continue;
+            }
+            ++admitted;
+            host.settle(d.reservation_id, TokenUsage{25, 25}, at);
+        }
+        return admitted;
+    };
+    EXPECT_EQ(spend_the_day(alice, evening), 2);
+    EXPECT_EQ(spend_the_day(bob, evening), 2);
+    EXPECT_TRUE(wait_until([&] {
+        return hash_field(redis_.port(), "test:budget|east|user=alice", "day") == dec7 + 1 &&
+               hash_field(redis_.port(), "test:budget|west|user=bob", "day") == dec7 &&
+               hash_field(redis_.port(), "test:budget|west|user=bob", "used_t") == 100;
+    }));
+    // 09:59 UTC on Dec 8 is still Dec 7 at -10:00: bob's day is spent. At 10:00 it is a new day.
+    EXPECT_EQ(spend_the_day(bob, evening + std::chrono::seconds(13 * 3600 + 59 * 60)), 0);
+    EXPECT_EQ(spend_the_day(bob, evening + std::chrono::seconds(14 * 3600)), 2);
+    EXPECT_TRUE(wait_until([&] {
+        return hash_field(redis_.port(), "test:budget|west|user=bob", "day") == dec7 + 1 &&
+               hash_field(redis_.port(), "test:budget|west|user=bob", "used_t") == 100;
+    }));
+    // alice's Dec 8 (+10:00) is not over until 14:00 UTC on Dec 8.
+    EXPECT_EQ(spend_the_day(alice, evening + std::chrono::seconds(17 * 3600)), 0);
+}
+
 TEST(SharedStateTls, ConnectsOverTlsWithAuthAndRefusesAWrongPasswordOrName) {
     if (::access(kRedisServer, X_OK) != 0) GTEST_SKIP() << "redis-server not installed";
     RedisServer redis;
