@@ -196,4 +196,16 @@ BIG='{"model":"gpt-4o-mini","n":3,"max_tokens":100,"messages":[{"role":"user","c
 out="$(burst_on b "$E2E_USER" 1 "$BIG")"
 expect_contains "fail_mode closed decides on the shared account again once Redis is back (spent: 429)" \
     "$out" '"status": 429, "usage": null, "code": "budget_exceeded"'
+
+# --- each proxy worker's own Redis connection ends with the worker ------------------------------
+stopped_cleanly() {  # SIGTERM: host B exits 0 within 10 s
+    kill -TERM "$B_PID"
+    local i
+    for i in $(seq 200); do kill -0 "$B_PID" 2>/dev/null || break; sleep 0.05; done
+    wait "$B_PID"
+    local rc=$?
+    B_PID=
+    return "$rc"
+}
+check "host B stops cleanly on SIGTERM (exit 0) with its workers' Redis connections open" stopped_cleanly
 e2e_finish
