@@ -69,6 +69,7 @@ struct AdmitWait {
     bool abandoned = false;
     bool ok = false;
     RedisReply reply;
+    Admission admission;  // set when abandoned: what a late answer gives back
 };
 
 }  // namespace
@@ -155,7 +156,7 @@ AdmissionResult RedisAccounting::admit(const Admission& admission, TimePoint now
                    std::unique_lock lock(wait->mutex);
                    if (wait->abandoned) {
                        lock.unlock();
-                       give_back_late(ok, reply, reservation);
+                       give_back_late(ok, reply, wait->admission, reservation);
                        return;
                    }
                    wait->ok = ok;
@@ -166,6 +167,7 @@ AdmissionResult RedisAccounting::admit(const Admission& admission, TimePoint now
     {
         std::unique_lock lock(wait->mutex);
         if (!wait->done_cv.wait_for(lock, timeout_, [&] { return wait->done; })) {
+            wait->admission = admission;
             wait->abandoned = true;
             lock.unlock();
             return admit_locally(admission, now,
@@ -219,7 +221,7 @@ void RedisAccounting::admit_later(const Admission& admission, TimePoint now, Adm
         [this, wait, id, now, reservation = std::move(reservation)](
             bool ok, const RedisReply& reply) mutable {
             if (wait->answered) {
-                give_back_late(ok, reply, reservation);
+                give_back_late(ok, reply, wait->admission, reservation);
                 return;
             }
             wait->answered = true;
@@ -228,11 +230,11 @@ void RedisAccounting::admit_later(const Admission& admission, TimePoint now, Adm
         });
 }
 
-void RedisAccounting::give_back_late(bool ok, const RedisReply& reply,
+void RedisAccounting::give_back_late(bool ok, const RedisReply& reply, const Admission& admission,
                                      const SharedReservation& reservation) {
     if (ok && reply.type == RedisReply::Type::array && !reply.elements.empty() &&
         reply.elements[0].type == RedisReply::Type::integer && reply.elements[0].integer == 0)
-        send_eventually(settle_command(reservation, std::nullopt, true));
+        send_eventually(give_back_command(prefix_, admission, reservation));
 }
 
 AdmissionResult RedisAccounting::take_reply(bool ok, const RedisReply& reply,

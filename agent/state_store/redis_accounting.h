@@ -99,7 +99,8 @@ private:
                                SharedReservation reservation, uint64_t id, TimePoint now);
     // The admit script's reply for a request already answered by its fail_mode: what Redis
     // took for it is given back at once.
-    void give_back_late(bool ok, const RedisReply& reply, const SharedReservation& reservation);
+    void give_back_late(bool ok, const RedisReply& reply, const Admission& admission,
+                        const SharedReservation& reservation);
     // The loop connection of the calling thread, if it is a loop given to serve_on.
     RedisConnection* lane_here() const;
     void owe_bucket(BucketDebt debt);

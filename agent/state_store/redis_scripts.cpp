@@ -280,6 +280,14 @@ SharedReservation shared_reservation(const std::string& prefix, const Admission&
     return out;
 }
 
+std::vector<std::string> give_back_command(const std::string& prefix, const Admission& admission,
+                                           SharedReservation reservation) {
+    for (const auto& b : admission.buckets)
+        if (!b.settle_with_usage)
+            reservation.token_buckets.push_back({prefix + b.key, b.per_minute, b.amount});
+    return settle_command(reservation, std::nullopt, true);
+}
+
 AdmissionResult read_admit_reply(const RedisReply& reply, const Admission& admission) {
     AdmissionResult result;
     auto unavailable = [&](std::string why) {

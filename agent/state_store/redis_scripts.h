@@ -74,6 +74,11 @@ BudgetAmount charge_for(const BudgetAmount& reserved,
 std::vector<std::string> settle_command(const SharedReservation& reservation,
                                         const std::optional<TokenUsage>& usage, bool released);
 
+// EVALSHA settle … for a reservation whose request was already answered by its fail_mode
+// (Redis answered too late): gives back everything admit took, the requests buckets too.
+std::vector<std::string> give_back_command(const std::string& prefix, const Admission& admission,
+                                           SharedReservation reservation);
+
 // EVALSHA add_usage …: adds usage accounted on this host while Redis was unreachable to the
 // shared account, on `day` (dropped if the shared account has moved past that day).
 std::vector<std::string> add_usage_command(const std::string& prefix, const std::string& key,

@@ -553,6 +553,15 @@ TEST_F(SharedState, ASlowRedisAnswersAWorkerByItsFailModeAndTheLoopKeepsServing)
         return hash_field(redis_.port(), "test:budget|team", "res_t") == 0 &&
                hash_field(redis_.port(), "test:budget|team", "used_t") == 0;
     }));
+    // A requests bucket too: what the late answer took for a refused request is given back.
+    redis_.pause();
+    EXPECT_EQ(worker.admit_later(host, requests_per_minute(6)).result.outcome,
+              AdmissionResult::Outcome::unavailable);
+    redis_.resume();
+    EXPECT_TRUE(wait_until([&] {
+        return hash_field(redis_.port(), "test:rpm|team", "l") >= 6 * 60000 - 60000 / 10;
+    })) << "level "
+        << hash_field(redis_.port(), "test:rpm|team", "l");
     // Fail open, the same wait ends in local accounting, marked.
     redis_.pause();
     const WorkerLoop::Answer open = worker.admit_later(host, budget(1000, 10, true));
