@@ -209,13 +209,13 @@ std::optional<std::string> approval_reason(const ApprovalControl& c, const Polic
     return std::nullopt;
 }
 
-PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
-                      const PolicyRequest& request, PolicyAccounting* state, PolicyTimePoint now,
-                      std::string* out) {
+// The decision up to accounting; `out` set: explain (the trace, nothing to take).
+PendingDecision decide(const Policy& policy, const PolicyIdentity& identity,
+                       const PolicyRequest& request, PolicyTimePoint now, std::string* out) {
     std::vector<std::string> skipped;
-    auto finish = [&](PolicyDecision d) {
+    auto finish = [&](PolicyDecision d) -> PendingDecision {
         d.skipped_controls = skipped;
-        return d;
+        return {std::move(d), std::nullopt};
     };
 
     // Prompt patterns: shared by the global block and the rule's.
@@ -536,42 +536,52 @@ PolicyDecision decide(const Policy& policy, const PolicyIdentity& identity,
     allow.http_status = 200;
     allow.clamp_max_tokens = clamp;
     allow.reason = "allowed by rule " + name;
-    if (!admission.buckets.empty() || !admission.accounts.empty()) {
-        if (!state) {
-            for (const auto& b : admission.buckets)
-                trace(out, [&] {
-                    return "  rate_limit: " + std::string(b.what) + " " +
-                           std::to_string(b.per_minute) + " per " + b.key + " (would take " +
-                           std::to_string(b.amount) + "; not charged by explain)";
-                });
-            for (const auto& a : admission.accounts)
-                trace(out, [&] {
-                    return "  budget: " + a.key + " would reserve " +
-                           std::to_string(a.amount.tokens) + " tokens (not charged by explain)";
-                });
-        } else {
-            auto admitted = state->admit(admission, now);
-            if (admitted.outcome == AdmissionResult::Outcome::unavailable) {
-                auto d = make_deny(PolicyAction::deny, name, "policy_unavailable", admitted.reason);
-                d.http_status = 503;
-                return finish(d);
-            }
-            if (!admitted.degraded.empty()) skipped.push_back(admitted.degraded);
-            if (admitted.outcome != AdmissionResult::Outcome::admitted) {
-                bool rate = admitted.outcome == AdmissionResult::Outcome::rate_limited;
-                auto d =
-                    make_deny(rate ? PolicyAction::rate_limited : PolicyAction::budget_exceeded,
-                              name, rate ? "rate_limited" : "budget_exceeded", admitted.reason);
-                d.retry_after_s = admitted.retry_after_s;
-                return finish(d);
-            }
-            allow.reservation_id = admitted.reservation_id;
-        }
+    if (admission.buckets.empty() && admission.accounts.empty()) return finish(allow);
+    if (out) {
+        for (const auto& b : admission.buckets)
+            trace(out, [&] {
+                return "  rate_limit: " + std::string(b.what) + " " + std::to_string(b.per_minute) +
+                       " per " + b.key + " (would take " + std::to_string(b.amount) +
+                       "; not charged by explain)";
+            });
+        for (const auto& a : admission.accounts)
+            trace(out, [&] {
+                return "  budget: " + a.key + " would reserve " + std::to_string(a.amount.tokens) +
+                       " tokens (not charged by explain)";
+            });
+        return finish(allow);
     }
-    return finish(allow);
+    PendingDecision pending = finish(allow);
+    pending.admission = std::move(admission);
+    return pending;
 }
 
 }  // namespace
+
+PendingDecision decide_until_accounting(const Policy& policy, const PolicyIdentity& identity,
+                                        const PolicyRequest& request, PolicyTimePoint now) {
+    return decide(policy, identity, request, now, nullptr);
+}
+
+PolicyDecision apply_admission(PolicyDecision allow, const AdmissionResult& admitted) {
+    if (admitted.outcome == AdmissionResult::Outcome::unavailable) {
+        auto d = make_deny(PolicyAction::deny, allow.rule, "policy_unavailable", admitted.reason);
+        d.http_status = 503;
+        d.skipped_controls = std::move(allow.skipped_controls);
+        return d;
+    }
+    if (!admitted.degraded.empty()) allow.skipped_controls.push_back(admitted.degraded);
+    if (admitted.outcome != AdmissionResult::Outcome::admitted) {
+        const bool rate = admitted.outcome == AdmissionResult::Outcome::rate_limited;
+        auto d = make_deny(rate ? PolicyAction::rate_limited : PolicyAction::budget_exceeded,
+                           allow.rule, rate ? "rate_limited" : "budget_exceeded", admitted.reason);
+        d.retry_after_s = admitted.retry_after_s;
+        d.skipped_controls = std::move(allow.skipped_controls);
+        return d;
+    }
+    allow.reservation_id = admitted.reservation_id;
+    return allow;
+}
 
 std::optional<std::string> principal_key(const PolicyRule& rule, PrincipalKey per,
                                          const PolicyIdentity& identity) {
@@ -708,14 +718,16 @@ bool principal_matches(const PrincipalMatch& m, const PolicyIdentity& id, std::s
 PolicyDecision evaluate(const Policy& policy, const PolicyIdentity& identity,
                         const PolicyRequest& request, PolicyAccounting& state,
                         PolicyTimePoint now) {
-    return decide(policy, identity, request, &state, now, nullptr);
+    PendingDecision pending = decide(policy, identity, request, now, nullptr);
+    if (!pending.admission) return std::move(pending.decision);
+    return apply_admission(std::move(pending.decision), state.admit(*pending.admission, now));
 }
 
 std::string explain(const Policy& policy, const PolicyIdentity& identity,
                     const PolicyRequest& request) {
     std::string steps;
     auto d =
-        decide(policy, identity, request, nullptr, std::chrono::system_clock::time_point{}, &steps);
+        decide(policy, identity, request, std::chrono::system_clock::time_point{}, &steps).decision;
     std::string out = "decision: " + std::string(to_string(d.action));
     if (!d.allowed()) out += " (" + std::to_string(d.http_status) + " " + d.code + ")";
     out += "\nrule: " + d.rule + "\nreason: " + d.reason + "\n";

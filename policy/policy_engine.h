@@ -23,6 +23,7 @@
 //     skipped_controls when non-empty.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "policy/policy_accounting.h"
@@ -37,6 +38,17 @@ namespace sluice {
 // policy_unavailable; open controls are kept on this host and named in skipped_controls.
 PolicyDecision evaluate(const Policy& policy, const PolicyIdentity& identity,
                         const PolicyRequest& request, PolicyAccounting& state, PolicyTimePoint now);
+
+// evaluate() in two steps, for an accounting that answers later (a shared store): the decision
+// up to rate limits and budgets, with what it would take from them, then the decision once
+// the accounting has answered. Without an admission the decision is already final.
+struct PendingDecision {
+    PolicyDecision decision;             // final, or the allow that waits for its admission
+    std::optional<Admission> admission;  // set: take it, then apply_admission
+};
+PendingDecision decide_until_accounting(const Policy& policy, const PolicyIdentity& identity,
+                                        const PolicyRequest& request, PolicyTimePoint now);
+PolicyDecision apply_admission(PolicyDecision allow, const AdmissionResult& admitted);
 
 // The decision as text for `sluicectl policy explain`: the outcome, each rule tried in order
 // and why it did or did not match, and each control of the matching rule. Stateless: rate

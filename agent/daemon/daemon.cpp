@@ -343,6 +343,8 @@ int run_daemon(const Config& config) {
     proxy_context.recorder = &recorder;
     const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
     ProxyServer proxy(proxy_context, threads);
+    // Each proxy worker reaches Redis over a connection on its own loop: no thread hand-off.
+    if (shared_state) shared_state->serve_on(proxy.worker_loops());
     // Containers: a listener in every other network namespace (agent/netns). Without it (no
     // CAP_SYS_ADMIN, a kernel without fentry) their target connections are refused, not held.
     std::unique_ptr<NetnsWatch> netns_watch;

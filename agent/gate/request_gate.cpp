@@ -101,6 +101,14 @@ ClientError refusal_for(const PolicyDecision& decision) {
     return error;
 }
 
+struct PendingAccounting {
+    Admission admission;
+    PolicyTimePoint now;
+    std::shared_ptr<const Policy> policy;
+    std::optional<nlohmann::json> body;
+    std::shared_ptr<RequestReading> reading;  // null when unread or unreadable
+};
+
 GateResult RequestGate::admit(const PolicyIdentity& identity, const GateRequest& request) {
     GateResult result;
     const bool readable = request.body && request.body_is_json && !request.body_encoded &&
@@ -126,19 +134,21 @@ GateResult RequestGate::admit(const PolicyIdentity& identity, const GateRequest&
     }
     if (body) result.summary = summarize_request(*body);
     const bool unreadable = reading && !reading->readable();
+    const auto now = std::chrono::system_clock::now();
+    PendingDecision pending;
     try {
         const PolicyRequest described = describe(request, body ? &*body : nullptr, result.summary,
                                                  reading && !unreadable ? reading.get() : nullptr);
-        result.decision =
-            evaluate(*policy, identity, described, state_, std::chrono::system_clock::now());
+        pending = decide_until_accounting(*policy, identity, described, now);
     } catch (const std::exception& e) {
         // Fail closed: a policy that cannot be evaluated refuses the request.
-        result.decision = PolicyDecision{};
-        result.decision.rule = "";
-        result.decision.code = "policy_unavailable";
-        result.decision.http_status = 503;
-        result.decision.reason = std::string("policy could not be evaluated: ") + e.what();
+        pending = {};
+        pending.decision.rule = "";
+        pending.decision.code = "policy_unavailable";
+        pending.decision.http_status = 503;
+        pending.decision.reason = std::string("policy could not be evaluated: ") + e.what();
     }
+    result.decision = std::move(pending.decision);
     // The audit keeps the model's name only as the policy would let it leave.
     if (!result.summary.model.empty())
         result.summary.model = audit_safe_text(policy.get(), result.summary.model);
@@ -155,7 +165,37 @@ GateResult RequestGate::admit(const PolicyIdentity& identity, const GateRequest&
             result.decision.reason += ": " + reading->problem;
         else if (result.decision.allowed())
             result.decision.skipped_controls.push_back("body (" + reading->problem + ")");
+        reading.reset();
     }
+    // Rate limits and budgets are taken last, once nothing else can refuse the request.
+    if (result.decision.allowed() && pending.admission) {
+        if (state_.answers_later()) {
+            result.pending = std::make_shared<PendingAccounting>(PendingAccounting{
+                std::move(*pending.admission), now, policy, std::move(body), std::move(reading)});
+            return result;
+        }
+        result.decision =
+            apply_admission(std::move(result.decision), state_.admit(*pending.admission, now));
+    }
+    conclude(result, request, *policy, body, std::move(reading));
+    return result;
+}
+
+void RequestGate::admit_later(const GateResult& result, PolicyAccounting::AdmitCallback done) {
+    state_.admit_later(result.pending->admission, result.pending->now, std::move(done));
+}
+
+void RequestGate::complete(GateResult& result, const GateRequest& request,
+                           const AdmissionResult& admitted) {
+    const std::shared_ptr<PendingAccounting> pending = std::move(result.pending);
+    result.pending.reset();
+    result.decision = apply_admission(std::move(result.decision), admitted);
+    conclude(result, request, *pending->policy, pending->body, std::move(pending->reading));
+}
+
+void RequestGate::conclude(GateResult& result, const GateRequest& request, const Policy& policy,
+                           std::optional<nlohmann::json>& body,
+                           std::shared_ptr<RequestReading> reading) {
     if (!result.decision.allowed()) {
         result.refusal = refusal_for(result.decision);
         if (result.decision.code == "invalid_request_body")
@@ -165,15 +205,15 @@ GateResult RequestGate::admit(const PolicyIdentity& identity, const GateRequest&
             result.refusal->message +=
                 " (it is sent with a Content-Encoding; send it uncompressed)";
         }
-        return result;
+        return;
     }
     result.reservation = PolicyReservation(state_, result.decision.reservation_id);
-    if (const auto index = result.decision.rule_index; index && *index < policy->rules.size()) {
-        result.masking = policy->rules[*index].masking;
-        result.tool_calls = policy->rules[*index].tool_calls;
-        result.record = policy->rules[*index].record;
+    if (const auto index = result.decision.rule_index; index && *index < policy.rules.size()) {
+        result.masking = policy.rules[*index].masking;
+        result.tool_calls = policy.rules[*index].tool_calls;
+        result.record = policy.rules[*index].record;
     }
-    if (reading && !unreadable) result.reading = reading;
+    result.reading = std::move(reading);
     if (body) {
         bool changed = false;
         if (result.decision.clamp_max_tokens)
@@ -185,7 +225,6 @@ GateResult RequestGate::admit(const PolicyIdentity& identity, const GateRequest&
             result.body_rewritten = true;
         }
     }
-    return result;
 }
 
 std::string RequestGate::audit_safe(std::string_view text) const {

@@ -32,6 +32,9 @@ struct GateRequest {
     bool approval_granted = false;
 };
 
+// A decision waiting for a shared store's answer (request_gate.cpp).
+struct PendingAccounting;
+
 struct GateResult {
     RequestSummary summary;  // model, stream, max tokens of a JSON body (json_ok false otherwise)
     PolicyDecision decision;
@@ -48,6 +51,11 @@ struct GateResult {
     // when a control scans them; masking reuses it unless the body was rewritten since. Null
     // when the body was not read (no policy, not JSON, encoded, over the scan limit).
     std::shared_ptr<const RequestReading> reading;
+    // Set while the accounting (a shared store) has yet to answer: the caller waits for
+    // RequestGate::admit_later on its event loop and hands the answer to RequestGate::complete.
+    std::shared_ptr<PendingAccounting> pending;
+
+    bool awaiting_accounting() const { return pending != nullptr; }
 };
 
 class RequestGate {
@@ -55,13 +63,25 @@ public:
     RequestGate(PolicyStore& policies, PolicyAccounting& state)
         : policies_(policies), state_(state) {}
 
+    // The decision. With an accounting that answers later (answers_later()) a request that
+    // takes from rate limits or budgets comes back awaiting_accounting(): nothing else is
+    // decided or applied to the body until complete().
     GateResult admit(const PolicyIdentity& identity, const GateRequest& request);
+    // Asks the accounting for `result`'s admission; `done` runs on the calling thread's loop.
+    void admit_later(const GateResult& result, PolicyAccounting::AdmitCallback done);
+    // Finishes `result` with the accounting's answer; `request` is the one given to admit.
+    void complete(GateResult& result, const GateRequest& request, const AdmissionResult& admitted);
     // `text` as the audit may keep it under the current policy (audit_text.h).
     std::string audit_safe(std::string_view text) const;
     // The policy in force (what a held request's excerpt is masked by).
     std::shared_ptr<const Policy> policy() const { return policies_.current(); }
 
 private:
+    // What follows the decision: the refusal, or the reservation, the rule's controls and the
+    // body edits.
+    void conclude(GateResult& result, const GateRequest& request, const Policy& policy,
+                  std::optional<nlohmann::json>& body, std::shared_ptr<RequestReading> reading);
+
     PolicyStore& policies_;
     PolicyAccounting& state_;
 };

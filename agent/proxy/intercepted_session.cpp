@@ -6,12 +6,15 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 
 #include <spdlog/spdlog.h>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -425,17 +428,46 @@ private:
     // at release, never while held). False: refused, the answer is sent.
     net::awaitable<bool> admit_body(RequestFacts& facts, const StageEnvironment& env,
                                     Clock::time_point started) {
-        StageResult refusal = run_stages(body_stages(), facts, env);
+        StageResult refusal = co_await run_body_stages(facts, env);
         if (!refusal && facts.hold) {
             refusal = co_await wait_for_approval(facts, started);
             if (!refusal && client_.next_layer().is_open())
-                refusal = run_stages(body_stages(), facts, env);
+                refusal = co_await run_body_stages(facts, env);
             else if (!refusal)
                 co_return false;  // the client left while held: nothing to answer
         }
         if (!refusal) co_return true;
         co_await refuse(facts.record, *refusal, started);
         co_return false;
+    }
+
+    // The body stages, pausing where the policy waits for a shared store (Redis): the round
+    // trip runs on this worker's own event loop, so other connections go on meanwhile.
+    net::awaitable<StageResult> run_body_stages(RequestFacts& facts, const StageEnvironment& env) {
+        std::span<const Stage> stages = body_stages();
+        for (;;) {
+            StageResult refusal = run_stages(stages, facts, env);
+            if (refusal || !facts.gate.awaiting_accounting()) co_return refusal;
+            const std::size_t resume_at = facts.resume_at;
+            const AdmissionResult admitted = co_await shared_admission(facts.gate);
+            if (StageResult refused = accounting_answered(facts, env, admitted)) co_return refused;
+            stages = stages.subspan(resume_at);
+        }
+    }
+
+    net::awaitable<AdmissionResult> shared_admission(const GateResult& pending) {
+        auto executor = co_await net::this_coro::executor;
+        co_return co_await net::async_initiate<decltype(net::use_awaitable), void(AdmissionResult)>(
+            [this, &pending, executor](auto handler) {
+                auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+                // Posted, so a store that answers at once does not resume us inside the call.
+                context_.gate.admit_later(pending, [shared, executor](AdmissionResult admitted) {
+                    net::post(executor, [shared, admitted = std::move(admitted)]() mutable {
+                        (*shared)(std::move(admitted));
+                    });
+                });
+            },
+            net::use_awaitable);
     }
 
     // A held request waits here for a person's decision (docs/approvals.md). The connection

@@ -92,6 +92,12 @@ bool ProxyServer::workers_responsive() {
     return responsive;
 }
 
+std::vector<boost::asio::io_context*> ProxyServer::worker_loops() {
+    std::vector<boost::asio::io_context*> loops;
+    for (auto& worker : workers_) loops.push_back(&worker->io());
+    return loops;
+}
+
 void ProxyServer::stop() {
     if (workers_.empty()) return;
     for (auto& worker : workers_) worker->stop_accepting();

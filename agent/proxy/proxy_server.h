@@ -7,6 +7,8 @@
 #include <mutex>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
+
 #include "agent/common/unique_fd.h"
 #include "agent/proxy/proxy_context.h"
 
@@ -31,6 +33,9 @@ public:
     // Watchdog: whether every worker's event loop took the beat posted by the previous call
     // (so each turned since then); posts the next beat. The first call is always true.
     bool workers_responsive();
+    // Each worker's event loop, for services that keep a connection per worker (the shared
+    // state store). They are destroyed with the server.
+    std::vector<boost::asio::io_context*> worker_loops();
 
 private:
     ProxyContext& context_;

@@ -49,9 +49,14 @@ std::span<const Stage> body_stages() { return kBodyStages; }
 
 StageResult run_stages(std::span<const Stage> stages, RequestFacts& facts,
                        const StageEnvironment& env) {
-    for (const Stage stage : stages) {
-        if (StageResult refusal = stage(facts, env)) return refusal;
+    facts.resume_at = stages.size();
+    for (std::size_t i = 0; i < stages.size(); ++i) {
+        if (StageResult refusal = stages[i](facts, env)) return refusal;
         if (facts.hold) break;
+        if (facts.gate.awaiting_accounting()) {
+            facts.resume_at = i + 1;
+            break;
+        }
     }
     return std::nullopt;
 }
@@ -105,7 +110,9 @@ StageResult audit_health(RequestFacts&, const StageEnvironment& env) {
                        "sluice cannot write its audit trail, so it is refusing new requests"};
 }
 
-StageResult policy(RequestFacts& facts, const StageEnvironment& env) {
+namespace {
+
+GateRequest gate_request(RequestFacts& facts) {
     GateRequest request;
     request.method = facts.header.method_string();
     request.target = facts.header.target();
@@ -113,7 +120,11 @@ StageResult policy(RequestFacts& facts, const StageEnvironment& env) {
     request.body_is_json = facts.body && facts.head.body == BodyReading::whole;
     request.body_encoded = facts.head.body_encoded;
     request.approval_granted = facts.approval_granted;
-    facts.gate = env.gate.admit(*facts.identity, request);
+    return request;
+}
+
+// The decision as the audit records it and, when it refuses, the refusal.
+StageResult record_decision(RequestFacts& facts, const StageEnvironment& env) {
     AuditRecord& record = facts.record;
     record.model = facts.gate.summary.model;
     record.stream = facts.gate.summary.stream;
@@ -127,6 +138,20 @@ StageResult policy(RequestFacts& facts, const StageEnvironment& env) {
         return std::nullopt;
     ++env.counters.policy_refusals;
     return facts.gate.refusal;
+}
+
+}  // namespace
+
+StageResult policy(RequestFacts& facts, const StageEnvironment& env) {
+    facts.gate = env.gate.admit(*facts.identity, gate_request(facts));
+    if (facts.gate.awaiting_accounting()) return std::nullopt;  // the run pauses for the store
+    return record_decision(facts, env);
+}
+
+StageResult accounting_answered(RequestFacts& facts, const StageEnvironment& env,
+                                const AdmissionResult& admitted) {
+    env.gate.complete(facts.gate, gate_request(facts), admitted);
+    return record_decision(facts, env);
 }
 
 std::string body_sha256(std::string_view body) { return sha256_hex(body); }

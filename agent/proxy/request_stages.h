@@ -73,6 +73,9 @@ struct RequestFacts {
     bool approval_granted = false;
     std::string approval_id;                    // the approval that let it through
     RecordMode record_mode = RecordMode::none;  // recording_choice
+    // Where run_stages stopped for a shared store's answer (facts.gate.awaiting_accounting()):
+    // the session waits for it, hands it to accounting_answered, and goes on from here.
+    std::size_t resume_at = 0;
 };
 
 using StageResult = std::optional<ClientError>;
@@ -85,7 +88,8 @@ using Stage = StageResult (*)(RequestFacts&, const StageEnvironment&);
 //   audit_health    with failure_mode closed, nothing goes out unaudited
 std::span<const Stage> head_stages();
 // Once the body is whole (at once when it has none or streams through):
-//   policy           the decision (and the max-tokens clamp, budget reservation)
+//   policy           the decision (and the max-tokens clamp, budget reservation); with a
+//                    shared store the run pauses until it answers (accounting_answered)
 //   approval_hold    a rule that requires approval: a standing grant lets it on, otherwise it
 //                    is held (facts.hold) and the run pauses until a person decides
 //   request_masking  values the upstream must not see, per the deciding rule
@@ -102,7 +106,13 @@ StageResult approval_hold(RequestFacts& facts, const StageEnvironment& env);
 StageResult request_masking(RequestFacts& facts, const StageEnvironment& env);
 StageResult recording_choice(RequestFacts& facts, const StageEnvironment& env);
 
-// Runs `stages` in order; the first refusal ends the run, and a hold (facts.hold) pauses it.
+// The rest of the policy stage once a shared store (Redis) has answered for rate limits and
+// budgets; the session waits for that answer on its own event loop, never in a stage.
+StageResult accounting_answered(RequestFacts& facts, const StageEnvironment& env,
+                                const AdmissionResult& admitted);
+
+// Runs `stages` in order; the first refusal ends the run, and a hold (facts.hold) pauses it, as
+// does a decision awaiting a shared store (facts.resume_at says where to go on).
 StageResult run_stages(std::span<const Stage> stages, RequestFacts& facts,
                        const StageEnvironment& env);
 

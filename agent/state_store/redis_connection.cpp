@@ -6,6 +6,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -161,10 +162,29 @@ struct RedisConnection::Session {
     bool open = true;
 };
 
-RedisConnection::RedisConnection(RedisEndpoint endpoint, std::chrono::milliseconds stall_timeout)
-    : endpoint_(std::move(endpoint)), stall_timeout_(stall_timeout) {}
+RedisConnection::RedisConnection(net::io_context* loop, RedisEndpoint endpoint,
+                                 std::chrono::milliseconds stall_timeout)
+    : own_io_(loop ? nullptr : std::make_unique<net::io_context>(1)),
+      io_(loop ? *loop : *own_io_),
+      endpoint_(std::move(endpoint)),
+      stall_timeout_(stall_timeout) {}
 
-RedisConnection::~RedisConnection() { stop(); }
+std::shared_ptr<RedisConnection> RedisConnection::on_own_thread(
+    RedisEndpoint endpoint, std::chrono::milliseconds stall_timeout) {
+    return std::shared_ptr<RedisConnection>(
+        new RedisConnection(nullptr, std::move(endpoint), stall_timeout));
+}
+
+std::shared_ptr<RedisConnection> RedisConnection::on_loop(net::io_context& loop,
+                                                          RedisEndpoint endpoint,
+                                                          std::chrono::milliseconds stall_timeout) {
+    return std::shared_ptr<RedisConnection>(
+        new RedisConnection(&loop, std::move(endpoint), stall_timeout));
+}
+
+RedisConnection::~RedisConnection() {
+    if (own_io_) stop();
+}
 
 std::string RedisConnection::last_error() const {
     std::lock_guard lock(error_mutex_);
@@ -185,8 +205,19 @@ void RedisConnection::start() {
     } else {
         tls_context_ = std::make_shared<net::ssl::context>(net::ssl::context::tls_client);
     }
-    net::co_spawn(io_, run(), net::detached);
-    thread_ = std::thread([this] { io_.run(); });
+    // On a caller's loop the coroutine holds the connection, so it outlives whoever started it
+    // until it ends (or the loop is destroyed with it).
+    if (own_io_) {
+        net::co_spawn(io_, run(), net::detached);
+        thread_ = std::thread([this] { io_.run(); });
+        return;
+    }
+    net::co_spawn(
+        io_,
+        [](std::shared_ptr<RedisConnection> self) -> net::awaitable<void> {
+            co_await self->run();
+        }(shared_from_this()),
+        net::detached);
 }
 
 net::awaitable<std::string> RedisConnection::establish(Session& s) {
@@ -267,7 +298,16 @@ net::awaitable<void> RedisConnection::run() {
             backoff = kFirstBackoff;
             reported.clear();
             spdlog::info("state_store: connected to redis {}:{}", endpoint_.host, endpoint_.port);
-            net::co_spawn(io_, watch_stalls(s), net::detached);
+            if (own_io_)
+                net::co_spawn(io_, watch_stalls(s), net::detached);
+            else
+                net::co_spawn(
+                    io_,
+                    [](std::shared_ptr<RedisConnection> self,
+                       std::shared_ptr<Session> session) -> net::awaitable<void> {
+                        co_await self->watch_stalls(std::move(session));
+                    }(shared_from_this(), s),
+                    net::detached);
             if (on_connected_) on_connected_();
             while (!stopping_.load()) {
                 auto reply = co_await s->next_reply(why);
@@ -305,6 +345,12 @@ net::awaitable<void> RedisConnection::run() {
 }
 
 void RedisConnection::stop() {
+    if (!own_io_) {
+        stopping_.store(true);
+        if (session_) session_->close();
+        connected_.store(false);
+        return;
+    }
     if (!thread_.joinable()) return;
     stopping_.store(true);
     net::post(io_, [this] {
@@ -316,7 +362,8 @@ void RedisConnection::stop() {
 }
 
 void RedisConnection::send(std::vector<std::string> argv, Callback done) {
-    net::post(io_, [this, argv = std::move(argv), done = std::move(done)]() mutable {
+    // dispatch: on the loop's own thread (a proxy worker) the command goes out now, no hand-off.
+    net::dispatch(io_, [this, argv = std::move(argv), done = std::move(done)]() mutable {
         std::shared_ptr<Session> s = session_;
         if (!s || !s->open || s->pending.size() >= kMaxPending) {
             done(false, RedisReply{});

@@ -144,6 +144,27 @@ end
 return 0
 )lua";
 
+// KEYS: the bucket. ARGV: per_minute, units (1/60000 token) a host took on its own while Redis
+// was away and that have not refilled since. The level may go below zero (the fleet took more
+// than the limit meanwhile: later requests wait until it has refilled), never below one
+// minute's worth, which would have refilled anyway.
+constexpr std::string_view kTakeFromBucket = R"lua(
+local rate, units = tonumber(ARGV[1]), tonumber(ARGV[2])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local cap = rate * 60000
+local h = redis.call('HMGET', KEYS[1], 'l', 't')
+local level, last = tonumber(h[1]), tonumber(h[2])
+if level == nil or last == nil then level, last = cap, now end
+if now > last then level = level + (now - last) * rate end
+if level > cap then level = cap end
+level = level - units
+if level < -cap then level = -cap end
+redis.call('HSET', KEYS[1], 'l', string.format('%.0f', level), 't', math.max(now, last))
+redis.call('PEXPIRE', KEYS[1], 600000)
+return 1
+)lua";
+
 std::string sha1_hex(std::string_view text) {
     unsigned char digest[SHA_DIGEST_LENGTH];
     SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
@@ -158,7 +179,8 @@ std::string sha1_hex(std::string_view text) {
 }
 
 const RedisScript* script_by_sha(std::string_view sha) {
-    for (const RedisScript* s : {&admit_script(), &settle_script(), &add_usage_script()})
+    for (const RedisScript* s :
+         {&admit_script(), &settle_script(), &add_usage_script(), &take_from_bucket_script()})
         if (s->sha1 == sha) return s;
     return nullptr;
 }
@@ -182,6 +204,39 @@ const RedisScript& settle_script() {
 const RedisScript& add_usage_script() {
     static const RedisScript script{"add_usage", kAddUsage, sha1_hex(kAddUsage)};
     return script;
+}
+
+const RedisScript& take_from_bucket_script() {
+    static const RedisScript script{"take_from_bucket", kTakeFromBucket, sha1_hex(kTakeFromBucket)};
+    return script;
+}
+
+int64_t outstanding_bucket_units(std::vector<BucketUse> uses, int64_t per_minute,
+                                 std::chrono::steady_clock::time_point now) {
+    if (uses.empty() || per_minute <= 0) return 0;
+    std::sort(uses.begin(), uses.end(),
+              [](const BucketUse& a, const BucketUse& b) { return a.taken_at < b.taken_at; });
+    // A bucket refills per_minute units each ms (60000 units a token).
+    auto refilled = [per_minute](auto from, auto to) {
+        return double(per_minute) *
+               double(std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count());
+    };
+    double owed = 0;
+    auto last = uses.front().taken_at;
+    for (const BucketUse& use : uses) {
+        owed = std::max(0.0, owed - refilled(last, use.taken_at)) + double(use.units);
+        last = use.taken_at;
+    }
+    owed = std::max(0.0, owed - refilled(last, now));
+    return int64_t(owed);
+}
+
+std::optional<std::vector<std::string>> take_from_bucket_command(const std::string& key,
+                                                                 int64_t per_minute,
+                                                                 int64_t units) {
+    if (per_minute <= 0 || units <= 0) return std::nullopt;
+    return std::vector<std::string>{
+        "EVALSHA", take_from_bucket_script().sha1, "1", key, str(per_minute), str(units)};
 }
 
 std::vector<std::string> admit_command(const std::string& prefix, const Admission& admission,
@@ -223,6 +278,14 @@ SharedReservation shared_reservation(const std::string& prefix, const Admission&
         if (b.settle_with_usage)
             out.token_buckets.push_back({prefix + b.key, b.per_minute, b.amount});
     return out;
+}
+
+std::vector<std::string> give_back_command(const std::string& prefix, const Admission& admission,
+                                           SharedReservation reservation) {
+    for (const auto& b : admission.buckets)
+        if (!b.settle_with_usage)
+            reservation.token_buckets.push_back({prefix + b.key, b.per_minute, b.amount});
+    return settle_command(reservation, std::nullopt, true);
 }
 
 AdmissionResult read_admit_reply(const RedisReply& reply, const Admission& admission) {

@@ -14,6 +14,7 @@
 // Lua numbers are doubles, so amounts are exact up to 2^53 (tokens, and $9,007 in cost_pico).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -35,6 +36,7 @@ struct RedisScript {
 const RedisScript& admit_script();
 const RedisScript& settle_script();
 const RedisScript& add_usage_script();
+const RedisScript& take_from_bucket_script();
 
 // What a host remembers of a reservation held in Redis, to settle or release it.
 struct SharedReservation {
@@ -72,10 +74,31 @@ BudgetAmount charge_for(const BudgetAmount& reserved,
 std::vector<std::string> settle_command(const SharedReservation& reservation,
                                         const std::optional<TokenUsage>& usage, bool released);
 
+// EVALSHA settle … for a reservation whose request was already answered by its fail_mode
+// (Redis answered too late): gives back everything admit took, the requests buckets too.
+std::vector<std::string> give_back_command(const std::string& prefix, const Admission& admission,
+                                           SharedReservation reservation);
+
 // EVALSHA add_usage …: adds usage accounted on this host while Redis was unreachable to the
 // shared account, on `day` (dropped if the shared account has moved past that day).
 std::vector<std::string> add_usage_command(const std::string& prefix, const std::string& key,
                                            int64_t day, const BudgetAmount& amount);
+
+// What a host took from one rate-limit bucket on its own while Redis was away, and when
+// (amounts in 1/60000 token units, as the scripts keep levels).
+struct BucketUse {
+    int64_t units = 0;
+    std::chrono::steady_clock::time_point taken_at;
+};
+// What of `uses` a bucket refilling at `per_minute` still owes at `now`: the uses in time order,
+// the bucket refilling between them at its one rate (however many took from it), never below
+// nothing. 0 when every use's window has passed.
+int64_t outstanding_bucket_units(std::vector<BucketUse> uses, int64_t per_minute,
+                                 std::chrono::steady_clock::time_point now);
+// EVALSHA take_from_bucket …: takes `units` from the bucket `key` (prefixed); nullopt when
+// nothing is owed.
+std::optional<std::vector<std::string>> take_from_bucket_command(const std::string& key,
+                                                                 int64_t per_minute, int64_t units);
 
 // The same command as EVAL with the script's source, for a server that lost its script cache.
 std::vector<std::string> as_eval(std::vector<std::string> evalsha_command);

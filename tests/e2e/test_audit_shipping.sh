@@ -4,7 +4,8 @@
 # receiver on loopback. Every line arrives once, in order, byte for byte, so what rsyslog wrote
 # verifies with `sluicectl audit verify`. Collectors down for a while: nothing is lost, the
 # spool delivers when they are back. A spool past its bound with failure_mode open drops the
-# oldest and the audit says so.
+# oldest and the audit says so; with failure_mode closed requests are refused (503
+# audit_unavailable) until the collector has taken the spool, then served again.
 source "$(dirname "$0")/lib/e2e.sh"
 e2e_setup
 SLUICECTL="$E2E_BIN_DIR/sluicectl"
@@ -181,4 +182,30 @@ expect_eq "past the spool's bound (failure_mode open) the oldest are dropped and
     "$(audit_query 'sum(1 for r in records if r.get("kind") == "audit_ship_dropped" and r.get("destination") == "syslog" and r.get("records", 0) > 0) > 0')" "True"
 expect_eq "and requests are still served" \
     "$(audit_query 'sum(1 for r in records if r.get("response", {}).get("status") == 200)')" "17"
+
+# --- a spool past its bound with failure_mode closed: refused until the collector is back -----
+stop_sluiced
+sed -i '/^failure_mode: open$/d' "$E2E_CONFIG"
+rm -rf "$E2E_DIR/state/audit-spool"
+start_sluiced || exit 1
+served_before="$(audit_query 'sum(1 for r in records if r.get("response", {}).get("status") == 200)')"
+out="$(run_client /usr/bin/python3 "$E2E_SOURCE_DIR/tests/e2e/clients/burst.py" 12 "$ONE")"
+echo "collector down, failure_mode closed: $(grep -oE '"(status|code)": [^,}]*' <<<"$out" | sort | uniq -c | tr "\n" " ")"
+expect_contains "past the spool's bound (failure_mode closed) requests are refused: 503 audit_unavailable" \
+    "$out" '"status": 503, "usage": null, "code": "audit_unavailable"'
+refused_upstream_before="$(upstream_query 'len(records)')"
+start_rsyslog || exit 1
+served_again() {
+    local i
+    for i in $(seq 100); do
+        run_client /usr/bin/python3 "$E2E_SOURCE_DIR/tests/e2e/clients/burst.py" 1 "$ONE" | grep -q '"status": 200' && return 0
+        sleep 0.1
+    done
+    return 1
+}
+check "once the collector has taken the spool, requests are served again" served_again
+check "and the collector got the lines of the refused period too" \
+    grep -q '"code":"audit_unavailable"' "$COLLECTOR_DIR/tcp.jsonl"
+expect_eq "nothing refused went upstream" \
+    "$(( $(upstream_query 'len(records)') - refused_upstream_before ))" "1"
 e2e_finish

@@ -4,12 +4,16 @@
 # starts on loopback. A burst from both at once never overshoots it, and what upstream reported
 # is what Redis holds. Redis killed: a budget with fail_mode closed refuses with 503
 # policy_unavailable, one with fail_mode open serves and the audit says the budget was kept on
-# this host. Redis back: what was used meanwhile is added to the shared account.
+# this host. Redis back: what was used meanwhile is added to the shared account, and what a
+# fail-open rate limit let through on one host is taken from the shared bucket, so the other
+# host gets only what is left of the minute.
 source "$(dirname "$0")/lib/e2e.sh"
 e2e_setup
 SLUICECTL="$E2E_BIN_DIR/sluicectl"
 E2E_OPEN_USER=sluice-e2e-open
 e2e_add_user "$E2E_OPEN_USER"
+E2E_PACED_USER=sluice-e2e-paced
+e2e_add_user "$E2E_PACED_USER"
 
 # --- Redis: a server of the test's own, persisted to its own directory (a restart keeps the
 # shared accounts, as a production server with persistence does) ------------------------------
@@ -66,6 +70,9 @@ rules:
   - name: lenient
     match: {users: [$E2E_OPEN_USER]}
     budget: {tokens_per_day: 100000, per: user, fail_mode: open}
+  - name: paced
+    match: {users: [$E2E_PACED_USER]}
+    rate_limit: {requests_per_minute: 6, per: user, fail_mode: open}
 YAML
 STATE_STORE="state_store: {redis: \"redis://$REDIS_IP:$REDIS_PORT\", prefix: \"e2e:\", timeout_ms: 50}"
 e2e_write_config "policy: $POLICY
@@ -105,6 +112,14 @@ runpy.run_path(sys.argv[0], run_name="__main__")' "$start" "$E2E_SOURCE_DIR/test
 }
 reported() { printf '%s\n' "$1" | /usr/bin/python3 -c 'import json,sys; print(sum((json.loads(l)["usage"] or {}).get("total_tokens", 0) for l in sys.stdin if l.strip()))'; }
 admitted() { printf '%s\n' "$1" | grep -c '"status": 200'; }
+wait_status_field() {  # wait_status_field CONFIG FIELD VALUE: state_store status reaches VALUE
+    local i
+    for i in $(seq 200); do
+        [[ "$("$SLUICECTL" --config "$1" status | python3 -c 'import json,sys; print(json.load(sys.stdin)["state_store"][sys.argv[1]])' "$2")" == "$3" ]] && return 0
+        sleep 0.05
+    done
+    return 1
+}
 wait_redis_used() {  # wait_redis_used RULE USER VALUE: settlements are sent after the answer
     local i
     for i in $(seq 300); do [[ "$(redis_used "$1" "$2")" == "$3" ]] && return 0; sleep 0.05; done
@@ -143,6 +158,11 @@ out="$(burst_on a "$E2E_USER" 2 "$ONE")"
 expect_contains "fail_mode closed: 503 policy_unavailable while Redis is down" "$out" '"status": 503, "usage": null, "code": "policy_unavailable"'
 expect_eq "and nothing of it reached upstream" \
     "$(upstream_query 'sum(1 for r in records if (body(r).get("messages") or [{}])[0].get("content") == "while redis is down")')" "0"
+# A fail-open rate limit: host A serves 4 of the minute's 6 from its own bucket meanwhile.
+out_paced="$(burst_on a "$E2E_PACED_USER" 4 "$ONE")"
+paced_at=$(date +%s)
+expect_eq "fail_mode open rate limit: host A serves from its own bucket while Redis is down" \
+    "$(admitted "$out_paced")" "4"
 out_open_a="$(burst_on a "$E2E_OPEN_USER" 3 "$ONE")"
 out_open_b="$(burst_on b "$E2E_OPEN_USER" 2 "$ONE")"
 expect_eq "fail_mode open: served on both hosts while Redis is down" \
@@ -161,8 +181,31 @@ start_redis || exit 1
 expected=$((${before_open:-0} + local_sum))
 check "Redis now holds what both hosts used while it was away ($expected tokens)" \
     wait_redis_used lenient "$E2E_OPEN_USER" "$expected"
+check "host A's rate-limit use of the outage is sent to Redis" \
+    wait_status_field "$E2E_CONFIG" rate_limit_reconciled 4
+# The shared bucket had 6 for the minute and host A took 4 while Redis was away: host B gets
+# what is left (plus what refilled since, one every 10 s), not a fresh 6.
+out_paced_b="$(burst_on b "$E2E_PACED_USER" 6 "$ONE")"
+left=$((2 + ($(date +%s) - paced_at) / 10))
+echo "host B (paced): $(admitted "$out_paced_b") of 6 admitted, at most $left expected"
+check "host B gets only what host A left of the shared rate limit ($(admitted "$out_paced_b") <= $left)" \
+    test "$(admitted "$out_paced_b")" -le "$left"
+check "and at least what was left (2)" test "$(admitted "$out_paced_b")" -ge 2
+expect_contains "the rest are refused by the shared rate limit" "$out_paced_b" '"code": "rate_limited"'
 BIG='{"model":"gpt-4o-mini","n":3,"max_tokens":100,"messages":[{"role":"user","content":"after redis is back"}]}'
 out="$(burst_on b "$E2E_USER" 1 "$BIG")"
 expect_contains "fail_mode closed decides on the shared account again once Redis is back (spent: 429)" \
     "$out" '"status": 429, "usage": null, "code": "budget_exceeded"'
+
+# --- each proxy worker's own Redis connection ends with the worker ------------------------------
+stopped_cleanly() {  # SIGTERM: host B exits 0 within 10 s
+    kill -TERM "$B_PID"
+    local i
+    for i in $(seq 200); do kill -0 "$B_PID" 2>/dev/null || break; sleep 0.05; done
+    wait "$B_PID"
+    local rc=$?
+    B_PID=
+    return "$rc"
+}
+check "host B stops cleanly on SIGTERM (exit 0) with its workers' Redis connections open" stopped_cleanly
 e2e_finish

@@ -2,9 +2,12 @@
 // seam (CollectorSender) by one the test can take down and bring back.
 #include "agent/audit_shipping/audit_shipper.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -173,10 +176,13 @@ double cpu_seconds() {
 // sink that discards (run with --gtest_also_run_disabled_tests --gtest_filter='*Throughput*';
 // docs/benchmarks.md).
 TEST(AuditShipper, DISABLED_SyslogThroughput) {
+    // The sink's loopback address: SLUICE_TEST_COLLECTOR_IP (scripts/bench shared), 127.0.0.1.
+    const char* env_ip = std::getenv("SLUICE_TEST_COLLECTOR_IP");
+    const std::string sink_ip = env_ip && *env_ip ? env_ip : "127.0.0.1";
     const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::inet_pton(AF_INET, sink_ip.c_str(), &addr.sin_addr);
     ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
     socklen_t len = sizeof addr;
     ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
@@ -199,7 +205,8 @@ TEST(AuditShipper, DISABLED_SyslogThroughput) {
     destinations.push_back(
         {"syslog", "tcp://",
          make_syslog_sender(
-             *parse_collector_url("tcp://127.0.0.1:" + std::to_string(ntohs(addr.sin_port))), {})});
+             *parse_collector_url("tcp://" + sink_ip + ":" + std::to_string(ntohs(addr.sin_port))),
+             {})});
     auto shipper = std::make_unique<AuditShipper>(options, std::move(destinations));
     shipper->start();
     AuditRecord record;

@@ -283,5 +283,71 @@ TEST_F(RequestGateTest, ReservationCountsImagesAndToolDefinitions) {
     EXPECT_GT(reserved_for("", tools) - text_only, 1000);
 }
 
+TEST_F(RequestGateTest, WithAStoreThatAnswersLaterNothingIsAppliedUntilItHasAnswered) {
+    testing::AnswersLater later(state_);
+    RequestGate gate(*store_, later);
+    std::string body = R"({"model":"gpt-4o-mini","stream":true,"max_tokens":5000,"messages":[]})";
+    const std::string original = body;
+    GateRequest request{"POST", "/v1/chat/completions", &body, true};
+    GateResult result = gate.admit(unit("ci-build.service"), request);
+    ASSERT_TRUE(result.awaiting_accounting());
+    EXPECT_FALSE(result.refusal);
+    EXPECT_FALSE(result.reservation.held());
+    EXPECT_EQ(body, original) << "the body is edited only once the store has admitted it";
+    std::optional<AdmissionResult> admitted;
+    gate.admit_later(result, [&](AdmissionResult r) { admitted = std::move(r); });
+    EXPECT_EQ(later.asked(), 1u);
+    later.answer_all();
+    ASSERT_TRUE(admitted);
+    gate.complete(result, request, *admitted);
+    EXPECT_FALSE(result.awaiting_accounting());
+    ASSERT_FALSE(result.refusal) << result.decision.reason;
+    EXPECT_TRUE(result.reservation.held());
+    EXPECT_EQ(nlohmann::json::parse(body)["max_tokens"], 100);
+    EXPECT_EQ(nlohmann::json::parse(body)["stream_options"]["include_usage"], true);
+    result.reservation.finish(200, UsageObject{R"({"prompt_tokens":7,"completion_tokens":3})"});
+    EXPECT_EQ(state_.budget_accounts()[0].account.used.tokens, 10);
+}
+
+TEST_F(RequestGateTest, AStoreThatAnswersLaterRefusesAsTheLocalOneWouldOrWith503) {
+    testing::AnswersLater later(state_);
+    RequestGate gate(*store_, later);
+    std::string body = R"({"model":"gpt-4o"})";
+    GateRequest request{"POST", "/v1/chat/completions", &body, true};
+    auto decide = [&](const AdmissionResult* forced) {
+        GateResult result = gate.admit(user("carol"), request);
+        EXPECT_TRUE(result.awaiting_accounting());
+        std::optional<AdmissionResult> admitted;
+        gate.admit_later(result, [&](AdmissionResult r) { admitted = std::move(r); });
+        later.answer_all();
+        gate.complete(result, request, forced ? *forced : *admitted);
+        return result;
+    };
+    EXPECT_FALSE(decide(nullptr).refusal);
+    GateResult limited = decide(nullptr);
+    ASSERT_TRUE(limited.refusal);
+    EXPECT_EQ(limited.refusal->status, 429u);
+    EXPECT_EQ(limited.refusal->code, "rate_limited");
+    AdmissionResult unavailable;
+    unavailable.outcome = AdmissionResult::Outcome::unavailable;
+    unavailable.reason = "shared rate limits and budgets cannot be checked: redis down";
+    GateResult refused = decide(&unavailable);
+    ASSERT_TRUE(refused.refusal);
+    EXPECT_EQ(refused.refusal->status, 503u);
+    EXPECT_EQ(refused.refusal->code, "policy_unavailable");
+    EXPECT_NE(refused.refusal->message.find("redis down"), std::string::npos);
+}
+
+TEST_F(RequestGateTest, ARequestRefusedBeforeAccountingNeverAsksTheStore) {
+    testing::AnswersLater later(state_);
+    RequestGate gate(*store_, later);
+    std::string body = R"({"model":"gpt-4o","messages":[]})";
+    GateRequest request{"POST", "/v1/chat/completions", &body, true};
+    GateResult result = gate.admit(unit("ci-build.service"), request);
+    EXPECT_FALSE(result.awaiting_accounting());
+    ASSERT_TRUE(result.refusal);
+    EXPECT_EQ(result.refusal->code, "model_not_allowed");
+}
+
 }  // namespace
 }  // namespace sluice

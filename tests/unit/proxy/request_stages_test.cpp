@@ -213,6 +213,112 @@ TEST(RequestStages, BodyStagesTable) {
     }
 }
 
+TEST(RequestStages, WithAStoreThatAnswersLaterTheRunPausesAfterPolicyAndGoesOnFromThere) {
+    testing::ScratchDir dir;
+    PolicyStore policies{dir.write("policy.yaml", R"(version: 1
+default: deny
+rules:
+  - name: budgeted
+    match: {users: [alice]}
+    budget: {tokens_per_day: 1000000, per: user, fail_mode: open}
+    masking:
+      - entities: [email]
+        action: redact
+)")};
+    policies.load_initial();
+    PolicyState state;
+    testing::AnswersLater later(state);
+    Fixture fixture;
+    RequestGate gate{policies, later};
+    StageEnvironment env{"api.openai.com",       443,   1 << 20, fixture.alice,
+                         fixture.upstream.get(), false, gate,    fixture.host_secret,
+                         fixture.counters};
+    RequestHeader header = post("/v1/chat/completions");
+    AuditRecord record;
+    RequestFacts facts(header, record);
+    facts.body_pending = true;
+    ASSERT_FALSE(run_stages(head_stages(), facts, env));
+    facts.body = R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":"a@b.example"}]})";
+    ASSERT_FALSE(run_stages(body_stages(), facts, env));
+    ASSERT_TRUE(facts.gate.awaiting_accounting());
+    EXPECT_EQ(facts.resume_at, 1u);
+    EXPECT_EQ(facts.masking, nullptr) << "nothing after policy has run";
+    EXPECT_NE(facts.body->find("a@b.example"), std::string::npos);
+
+    // The store falls back to this host (fail_mode open): the audit names it.
+    AdmissionResult admitted;
+    gate.admit_later(facts.gate, [&](AdmissionResult r) { admitted = std::move(r); });
+    later.answer_all();
+    ASSERT_EQ(admitted.outcome, AdmissionResult::Outcome::admitted);
+    admitted.degraded = "budget (redis redis://r unreachable; accounted on this host)";
+    ASSERT_FALSE(accounting_answered(facts, env, admitted));
+    EXPECT_EQ(record.rule, "budgeted");
+    EXPECT_EQ(record.action, "allow");
+    ASSERT_EQ(record.skipped_controls.size(), 1u);
+    EXPECT_NE(record.skipped_controls[0].find("accounted on this host"), std::string::npos);
+    ASSERT_FALSE(run_stages(body_stages().subspan(facts.resume_at), facts, env));
+    ASSERT_NE(facts.masking, nullptr);
+    EXPECT_EQ(facts.body->find("a@b.example"), std::string::npos) << *facts.body;
+    EXPECT_TRUE(facts.gate.reservation.held());
+}
+
+TEST(RequestStages, ARuleWithoutRateLimitsOrBudgetsNeverWaitsForTheSharedStore) {
+    Fixture fixture;
+    testing::AnswersLater later(fixture.state);
+    RequestGate gate{fixture.policies, later};
+    const StageEnvironment env = fixture.env();
+    const StageEnvironment shared{
+        env.host, env.port, env.max_body_bytes, env.kernel_identity, env.upstream,
+        false,    gate,     env.host_secret,    env.counters};
+    RequestHeader header = post("/v1/chat/completions");
+    AuditRecord record;
+    RequestFacts facts(header, record);
+    facts.body_pending = true;
+    ASSERT_FALSE(run_stages(head_stages(), facts, shared));
+    facts.body = R"({"model":"gpt-4o-mini","messages":[]})";
+    ASSERT_FALSE(run_stages(body_stages(), facts, shared));
+    EXPECT_FALSE(facts.gate.awaiting_accounting());
+    EXPECT_EQ(later.asked(), 0u);
+    EXPECT_EQ(record.rule, "mask-mail");
+}
+
+TEST(RequestStages, ASharedStoreThatCannotAnswerRefusesWith503PolicyUnavailable) {
+    testing::ScratchDir dir;
+    PolicyStore policies{dir.write("policy.yaml", R"(version: 1
+default: deny
+rules:
+  - name: budgeted
+    match: {users: [alice]}
+    budget: {tokens_per_day: 1000, per: user}
+)")};
+    policies.load_initial();
+    PolicyState state;
+    testing::AnswersLater later(state);
+    Fixture fixture;
+    RequestGate gate{policies, later};
+    StageEnvironment env{"api.openai.com",       443,   1 << 20, fixture.alice,
+                         fixture.upstream.get(), false, gate,    fixture.host_secret,
+                         fixture.counters};
+    RequestHeader header = post("/v1/chat/completions");
+    AuditRecord record;
+    RequestFacts facts(header, record);
+    facts.body_pending = true;
+    ASSERT_FALSE(run_stages(head_stages(), facts, env));
+    facts.body = R"({"model":"gpt-4o-mini","messages":[]})";
+    ASSERT_FALSE(run_stages(body_stages(), facts, env));
+    ASSERT_TRUE(facts.gate.awaiting_accounting());
+    AdmissionResult unavailable;
+    unavailable.outcome = AdmissionResult::Outcome::unavailable;
+    unavailable.reason = "shared rate limits and budgets cannot be checked: redis r unreachable";
+    const StageResult refused = accounting_answered(facts, env, unavailable);
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 503u);
+    EXPECT_EQ(refused->code, "policy_unavailable");
+    EXPECT_EQ(record.code, "policy_unavailable");
+    EXPECT_EQ(fixture.counters.policy_refusals.load(), 1u);
+    EXPECT_FALSE(facts.gate.reservation.held());
+}
+
 TEST(RequestStages, RecordingChoiceTable) {
     struct Case {
         std::string name;
