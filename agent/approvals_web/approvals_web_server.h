@@ -1,6 +1,7 @@
 // The approvers' web page (docs/approvals.md, "Web page"): HTTPS on its own address and thread,
-// never on the proxy's. Sign-in with OIDC (oidc_login.h); only an ID token whose groups name an
-// approver group gets a session. Pages: the held requests, one request's detail, and its
+// never on the proxy's. Sign-in with OIDC (oidc_login.h) or SAML 2.0 (saml_login.h), or either;
+// only an approver whose groups (ID token claim, SAML attribute) name an approver group gets a
+// session. Pages: the held requests, one request's detail, and its
 // approve/deny form. Sessions are an HttpOnly, Secure, SameSite=Strict cookie; every POST must
 // carry the session's CSRF token (and, when the browser sends one, our own Origin). Decisions go
 // through ApprovalRegistry::decide as the CLI's do, so the same rules hold: approver groups,
@@ -22,6 +23,7 @@
 #include "agent/approvals/approval_commands.h"
 #include "agent/approvals/approval_registry.h"
 #include "agent/approvals_web/oidc_login.h"
+#include "agent/approvals_web/saml_login.h"
 #include "agent/approvals_web/web_sessions.h"
 #include "agent/config/config.h"
 
@@ -52,6 +54,12 @@ private:
     boost::asio::awaitable<Response> callback(const Request& request,
                                               const std::map<std::string, std::string>& query);
     Response login(const Request& request, const std::map<std::string, std::string>& query);
+    Response saml_login(const std::map<std::string, std::string>& query);
+    Response saml_acs(const Request& request);
+    // A verified approver: a session if they may decide, else "not an approver"; either way
+    // the login's own cookie (`clear_login_cookie`, a Set-Cookie value) is cleared.
+    Response signed_in(Approver approver, const std::string& return_to, const std::string& how,
+                       const std::string& clear_login_cookie);
     Response decide(const Request& request, const WebSession& session, const std::string& id);
     std::optional<WebSession> session_of(const Request& request);
     // POSTs: the CSRF token of the form, and our Origin when the browser names one.
@@ -64,7 +72,8 @@ private:
     ApprovalRegistry& approvals_;
     const ApprovalDecided decided_;
     WebSessions sessions_;
-    std::unique_ptr<OidcLogin> oidc_;
+    std::unique_ptr<OidcLogin> oidc_;  // null without approvals.web.oidc
+    std::unique_ptr<SamlLogin> saml_;  // null without approvals.web.saml
     boost::asio::io_context io_{1};
     boost::asio::ssl::context tls_;
     boost::asio::ip::tcp::acceptor acceptor_;

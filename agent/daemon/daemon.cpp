@@ -120,6 +120,7 @@ ApprovalSettings approval_settings(const ApprovalsConfig& config) {
     settings.max_held = config.max_held;
     settings.max_held_per_identity = config.max_held_per_identity;
     settings.approver_oidc_groups = config.web.approver_groups;
+    settings.approver_saml_groups = config.web.saml.approver_groups;
     for (const auto& name : config.approver_users) {
         const passwd* user = ::getpwnam(name.c_str());
         if (!user)
