@@ -5,7 +5,6 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -83,8 +82,7 @@ ApprovalsWebServer::ApprovalsWebServer(const ApprovalWebConfig& config, std::str
       approvals_(approvals),
       decided_(std::move(decided)),
       sessions_(std::chrono::seconds(config.session_s)),
-      tls_(net::ssl::context::tls_server),
-      acceptor_(io_) {
+      tls_(net::ssl::context::tls_server) {
     if (origin_.empty())
         throw std::runtime_error("approvals.web.url: must be https://host[:port]/ (no path)");
     tls_.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
@@ -99,45 +97,22 @@ ApprovalsWebServer::ApprovalsWebServer(const ApprovalWebConfig& config, std::str
     }
     if (config.oidc_enabled()) oidc_ = std::make_unique<OidcLogin>(config, base_url_ + "callback");
     if (config.saml.enabled()) saml_ = std::make_unique<SamlLogin>(config.saml, base_url_);
-    const tcp::endpoint endpoint(net::ip::make_address(config.listen->host), config.listen->port);
-    beast::error_code ec;
-    acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
-    if (ec)
-        throw std::runtime_error("approvals.web.listen: cannot listen on " + config.listen->host +
-                                 ":" + std::to_string(config.listen->port) + ": " + ec.message());
+    server_.listen(config.listen->host, config.listen->port, "approvals.web.listen");
 }
 
 ApprovalsWebServer::~ApprovalsWebServer() { stop(); }
 
 void ApprovalsWebServer::start() {
-    net::co_spawn(io_, accept_loop(), net::detached);
-    thread_ = std::thread([this] { io_.run(); });
+    server_.start([this](tcp::socket socket) { accept(std::move(socket)); });
 }
 
-void ApprovalsWebServer::stop() {
-    if (!thread_.joinable()) return;
-    net::post(io_, [this] {
-        beast::error_code ignored;
-        acceptor_.close(ignored);
-    });
-    io_.stop();
-    thread_.join();
-}
+void ApprovalsWebServer::stop() { server_.stop(); }
 
-net::awaitable<void> ApprovalsWebServer::accept_loop() {
-    for (;;) {
-        beast::error_code ec;
-        tcp::socket socket = co_await acceptor_.async_accept(use_ec(ec));
-        if (ec == net::error::operation_aborted) co_return;
-        if (ec) continue;
-        if (connections_ >= kMaxConnections) continue;  // closed by going out of scope
-        ++connections_;
-        net::co_spawn(io_, serve(std::move(socket)),
-                      [this](std::exception_ptr) { --connections_; });
-    }
+void ApprovalsWebServer::accept(tcp::socket socket) {
+    if (connections_ >= kMaxConnections) return;  // closed by going out of scope
+    ++connections_;
+    net::co_spawn(server_.io(), serve(std::move(socket)),
+                  [this](std::exception_ptr) { --connections_; });
 }
 
 net::awaitable<void> ApprovalsWebServer::serve(tcp::socket socket) {

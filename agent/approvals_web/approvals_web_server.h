@@ -9,8 +9,6 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/http.hpp>
@@ -18,13 +16,13 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "agent/approvals/approval_commands.h"
 #include "agent/approvals/approval_registry.h"
 #include "agent/approvals_web/oidc_login.h"
 #include "agent/approvals_web/saml_login.h"
 #include "agent/approvals_web/web_sessions.h"
+#include "agent/common/server_thread.h"
 #include "agent/config/config.h"
 
 namespace sluice {
@@ -48,7 +46,7 @@ public:
     static constexpr std::size_t kMaxConnections = 256;
 
 private:
-    boost::asio::awaitable<void> accept_loop();
+    void accept(boost::asio::ip::tcp::socket socket);
     boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
     boost::asio::awaitable<Response> handle(const Request& request);
     boost::asio::awaitable<Response> callback(const Request& request,
@@ -74,11 +72,9 @@ private:
     WebSessions sessions_;
     std::unique_ptr<OidcLogin> oidc_;  // null without approvals.web.oidc
     std::unique_ptr<SamlLogin> saml_;  // null without approvals.web.saml
-    boost::asio::io_context io_{1};
     boost::asio::ssl::context tls_;
-    boost::asio::ip::tcp::acceptor acceptor_;
-    std::size_t connections_ = 0;  // on io_'s thread only
-    std::thread thread_;
+    std::size_t connections_ = 0;  // on server_'s thread only
+    ServerThread server_;
 };
 
 }  // namespace sluice
