@@ -75,12 +75,14 @@ std::string notice_text(const std::string& key) {
 }  // namespace
 
 ApprovalsWebServer::ApprovalsWebServer(const ApprovalWebConfig& config, std::string base_url,
-                                       ApprovalRegistry& approvals, ApprovalDecided decided)
+                                       ApprovalRegistry& approvals, ApprovalDecided decided,
+                                       WebSignInObserver signed_in)
     : config_(config),
       base_url_(base_url.back() == '/' ? base_url : base_url + "/"),
       origin_(origin_of(base_url_)),
       approvals_(approvals),
       decided_(std::move(decided)),
+      sign_in_observer_(std::move(signed_in)),
       sessions_(std::chrono::seconds(config.session_s)),
       tls_(net::ssl::context::tls_server) {
     if (origin_.empty())
@@ -308,6 +310,9 @@ ApprovalsWebServer::Response ApprovalsWebServer::login(
     return out;
 }
 
+// The same false -Wmismatched-new-delete as handle() above.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 net::awaitable<ApprovalsWebServer::Response> ApprovalsWebServer::callback(
     const Request& request, const std::map<std::string, std::string>& query) {
     auto refuse = [](http::status status, std::string_view why) {
@@ -327,6 +332,9 @@ net::awaitable<ApprovalsWebServer::Response> ApprovalsWebServer::callback(
         co_await oidc_->finish(code->second, pending->verifier, pending->nonce);
     if (!result.approver) {
         spdlog::warn("approvals web: sign-in failed: {}", result.error);
+        // Named first: GCC 12 mishandles braced temporaries in coroutines.
+        WebSignIn refused{false, "web_oidc", "", "", config_.oidc_issuer, result.error};
+        observe_sign_in(std::move(refused));
         co_return refuse(http::status::forbidden,
                          "The identity provider's answer was not accepted.");
     }
@@ -334,14 +342,24 @@ net::awaitable<ApprovalsWebServer::Response> ApprovalsWebServer::callback(
     co_return signed_in(std::move(*result.approver), pending->return_to, how,
                         cookie(kLoginCookie, "", "Lax", "/callback", 0));
 }
+#pragma GCC diagnostic pop
 
 ApprovalsWebServer::Response ApprovalsWebServer::signed_in(Approver approver,
                                                            const std::string& return_to,
                                                            const std::string& how,
                                                            const std::string& clear_login_cookie) {
+    const bool saml = approver.signed_in_with_saml();
+    WebSignIn seen{false,
+                   approver.via,
+                   approver.name,
+                   saml ? approver.saml_name_id : approver.oidc_subject,
+                   saml ? approver.saml_idp : approver.oidc_issuer,
+                   ""};
     if (!approvals_.may_approve(approver)) {
         spdlog::warn("approvals web: {} ({}) signed in but is in no approver group", approver.name,
                      how);
+        seen.reason = "not in an approver group";
+        observe_sign_in(std::move(seen));
         Response out =
             html(http::status::forbidden,
                  render_message_page("Not an approver",
@@ -350,12 +368,18 @@ ApprovalsWebServer::Response ApprovalsWebServer::signed_in(Approver approver,
         return out;
     }
     spdlog::info("approvals web: {} ({}) signed in", approver.name, how);
+    seen.accepted = true;
+    observe_sign_in(std::move(seen));
     const std::string id = sessions_.create_session(std::move(approver));
     Response out = html(http::status::ok, render_continue_page(return_to));
     out.insert(http::field::set_cookie,
                cookie(kSessionCookie, id, "Strict", "/", static_cast<long>(config_.session_s)));
     out.insert(http::field::set_cookie, clear_login_cookie);
     return out;
+}
+
+void ApprovalsWebServer::observe_sign_in(WebSignIn sign_in) const {
+    if (sign_in_observer_) sign_in_observer_(sign_in);
 }
 
 ApprovalsWebServer::Response ApprovalsWebServer::saml_login(
@@ -388,8 +412,10 @@ ApprovalsWebServer::Response ApprovalsWebServer::saml_acs(const Request& request
         return out;
     };
     const auto form = parse_form(request.body());
-    if (!form || !form->contains("SAMLResponse"))
+    if (!form || !form->contains("SAMLResponse")) {
+        observe_sign_in({false, "web_saml", "", "", saml_->idp_entity_id(), "malformed answer"});
         return refuse(http::status::bad_request, "The identity provider's answer is malformed.");
+    }
     // A login this browser started, and only once: no cookie or a spent one is unsolicited.
     const std::string state = cookie_value(request[http::field::cookie], kSamlLoginCookie);
     std::optional<PendingLogin> pending =
@@ -398,11 +424,14 @@ ApprovalsWebServer::Response ApprovalsWebServer::saml_acs(const Request& request
         spdlog::warn(
             "approvals web: SAML sign-in refused: a response to no sign-in started "
             "in this browser (unsolicited, replayed or expired)");
+        observe_sign_in({false, "web_saml", "", "", saml_->idp_entity_id(),
+                         "no sign-in started in this browser (unsolicited, replayed or expired)"});
         return refuse(http::status::bad_request, "This sign-in was not started here.");
     }
     SamlLoginResult result = saml_->finish(form->at("SAMLResponse"), pending->saml_request_id);
     if (!result.approver) {
         spdlog::warn("approvals web: SAML sign-in refused: {}", result.error);
+        observe_sign_in({false, "web_saml", "", "", saml_->idp_entity_id(), result.error});
         return refuse(http::status::forbidden, "The identity provider's answer was not accepted.");
     }
     const std::string how =

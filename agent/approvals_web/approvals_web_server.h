@@ -12,6 +12,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/http.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -27,6 +28,17 @@
 
 namespace sluice {
 
+// A sign-in to the page, accepted or refused, for the audit (docs/approvals.md, "Audit").
+struct WebSignIn {
+    bool accepted = false;
+    std::string via;      // "web_oidc" | "web_saml"
+    std::string user;     // the approver's name, "" when the IdP's answer was not accepted
+    std::string subject;  // OIDC subject or SAML NameID, when known
+    std::string idp;      // OIDC issuer or SAML IdP entity id
+    std::string reason;   // why refused (one line, never a token or an assertion)
+};
+using WebSignInObserver = std::function<void(const WebSignIn&)>;
+
 class ApprovalsWebServer {
 public:
     using Request = boost::beast::http::request<boost::beast::http::string_body>;
@@ -35,7 +47,8 @@ public:
     // Binds now (throws std::runtime_error, one line, if it cannot, or if the certificate, its
     // key or the OIDC client secret cannot be used). `base_url`: the page's own https:// URL.
     ApprovalsWebServer(const ApprovalWebConfig& config, std::string base_url,
-                       ApprovalRegistry& approvals, ApprovalDecided decided);
+                       ApprovalRegistry& approvals, ApprovalDecided decided,
+                       WebSignInObserver signed_in = nullptr);
     ~ApprovalsWebServer();
     ApprovalsWebServer(const ApprovalsWebServer&) = delete;
     ApprovalsWebServer& operator=(const ApprovalsWebServer&) = delete;
@@ -58,6 +71,7 @@ private:
     // the login's own cookie (`clear_login_cookie`, a Set-Cookie value) is cleared.
     Response signed_in(Approver approver, const std::string& return_to, const std::string& how,
                        const std::string& clear_login_cookie);
+    void observe_sign_in(WebSignIn sign_in) const;
     Response decide(const Request& request, const WebSession& session, const std::string& id);
     std::optional<WebSession> session_of(const Request& request);
     // POSTs: the CSRF token of the form, and our Origin when the browser names one.
@@ -69,6 +83,7 @@ private:
     const std::string origin_;    // scheme://host[:port]
     ApprovalRegistry& approvals_;
     const ApprovalDecided decided_;
+    const WebSignInObserver sign_in_observer_;
     WebSessions sessions_;
     std::unique_ptr<OidcLogin> oidc_;  // null without approvals.web.oidc
     std::unique_ptr<SamlLogin> saml_;  // null without approvals.web.saml

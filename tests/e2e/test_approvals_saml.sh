@@ -9,11 +9,11 @@
 # user in no approver group) is POSTed to the ACS of a sign-in really started: each is refused
 # and none gets a session.
 source "$(dirname "$0")/lib/e2e.sh"
+source "$(dirname "$0")/lib/approvals.sh"
 e2e_setup
 command -v chromium >/dev/null || { echo "test_approvals_saml needs chromium (scripts/deps)"; exit 1; }
 PY=/usr/bin/python3  # Debian's, with python3-lasso
 "$PY" -c "import lasso" 2>/dev/null || { echo "test_approvals_saml needs python3-lasso (scripts/deps)"; exit 1; }
-SLUICECTL="$E2E_BIN_DIR/sluicectl"
 NET="${E2E_UPSTREAM_IP%.*}"
 WEB="$NET.2:$(e2e_free_port)"
 IDP="$NET.5:$(e2e_free_port)"
@@ -27,6 +27,7 @@ for who in idp sp; do  # self-signed signing keys, as SAML metadata carries them
 done
 "$PY" "$E2E_LIB_DIR/saml_idp.py" metadata --url "$IDP_URL" --cert "$SAML/idp.crt" >"$SAML/idp-metadata.xml"
 spki() { openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64; }
+SPKI_PINS="$(spki "$E2E_DIR/pki/web.crt")"  # the browser trusts the page (the IdP is plain HTTP)
 POLICY="$E2E_DIR/policy.yaml"
 cat >"$POLICY" <<YAML
 version: 1
@@ -66,28 +67,7 @@ IDP_PID=$!
 trap 'kill $IDP_PID 2>/dev/null; e2e_cleanup' EXIT
 for i in $(seq 50); do grep -q listening "$E2E_DIR/idp.out" && break; sleep 0.1; done
 
-ctl() { "$SLUICECTL" --config "$E2E_CONFIG" "$@"; }
 upstream_count() { upstream_query 'len(records)'; }
-wait_for_hold() {
-    local i id
-    for i in $(seq 150); do
-        id="$(ctl approvals list 2>/dev/null | python3 -c '
-import json, sys
-held = [a for a in json.load(sys.stdin)["approvals"] if a["state"] == "held"]
-print(held[0]["id"] if held else "")')"
-        [[ -n "$id" ]] && { echo "$id"; return 0; }
-        sleep 0.1
-    done
-    return 1
-}
-browser() {
-    local profile
-    profile="$(mktemp -d "$E2E_DIR/profile.XXXXXX")"
-    HOME="$E2E_DIR" SPKI_PINS="$(spki "$E2E_DIR/pki/web.crt")" PROFILE_DIR="$profile" CA_FILE="$E2E_DIR/pki/ca.crt" \
-        timeout 120 node "$E2E_NODE_DIR/clients/approvals_browser.mjs" \
-        "$1" "https://$WEB/" "$2" "${3:-}" 2>>"$E2E_DIR/browser.err"
-}
-field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1]).get(sys.argv[2]); print(json.dumps(v) if not isinstance(v, str) else v)' "$1" "$2"; }
 
 # --- sign in through the SAML IdP, see the held request, approve it: the client completes -----------
 before="$(upstream_count)"
@@ -95,17 +75,17 @@ run_client node "$E2E_NODE_DIR/clients/chat_or_error.mjs" "deploy to production,
 client=$!
 id="$(wait_for_hold)"
 check "the request is held" test -n "$id"
-out="$(browser approve dana "$id")"
-expect_eq "no browser error" "$(field "$out" error)" "null"
-expect_eq "the IdP's sign-in page was shown" "$(field "$out" idp_title)" "Test SAML IdP"
-expect_eq "after the SAML sign-in the approver lands on the list" "$(field "$out" landed)" "/approvals"
-expect_eq "the list shows the held request" "$(field "$out" list_has_id)" "true"
-expect_contains "the detail view names the rule" "$(field "$out" detail)" "production-changes"
-expect_not_contains "never the unmasked personal data" "$(field "$out" detail)" "jane.doe@example.com"
-expect_eq "a POST without the CSRF token is refused" "$(field "$out" csrf_missing_status)" "403"
-expect_contains "the session cookie is HttpOnly, Secure, SameSite=Strict" "$(field "$out" cookies)" \
+out="$(approvals_browser approve dana "$id")"
+expect_eq "no browser error" "$(json_field "$out" error)" "null"
+expect_eq "the IdP's sign-in page was shown" "$(json_field "$out" idp_title)" "Test SAML IdP"
+expect_eq "after the SAML sign-in the approver lands on the list" "$(json_field "$out" landed)" "/approvals"
+expect_eq "the list shows the held request" "$(json_field "$out" list_has_id)" "true"
+expect_contains "the detail view names the rule" "$(json_field "$out" detail)" "production-changes"
+expect_not_contains "never the unmasked personal data" "$(json_field "$out" detail)" "jane.doe@example.com"
+expect_eq "a POST without the CSRF token is refused" "$(json_field "$out" csrf_missing_status)" "403"
+expect_contains "the session cookie is HttpOnly, Secure, SameSite=Strict" "$(json_field "$out" cookies)" \
     '{"name": "sluice_session", "httpOnly": true, "secure": true, "sameSite": "Strict"}'
-expect_contains "the approval is confirmed" "$(field "$out" notice)" "Approved"
+expect_contains "the approval is confirmed" "$(json_field "$out" notice)" "Approved"
 wait "$client"
 expect_contains "the held openai client gets its answer" "$(cat "$E2E_DIR/held.out")" '"ok":true'
 expect_eq "it went upstream once" "$(upstream_count)" "$((before + 1))"
@@ -118,9 +98,9 @@ expect_eq "the audit names the approver as signed in with SAML: NameID and IdP" 
     "[('dana', 'web_saml', 'dana', '$IDP_URL/metadata')]"
 
 # --- a signed-in user outside the approver groups gets no session -------------------------------
-out="$(browser signin erin)"
-expect_contains "a SAML user in no approver group is refused" "$(field "$out" text)" "erin is not in an approver group"
-expect_not_contains "and gets no session" "$(field "$out" cookies)" '"sluice_session"'
+out="$(approvals_browser signin erin)"
+expect_contains "a SAML user in no approver group is refused" "$(json_field "$out" text)" "erin is not in an approver group"
+expect_not_contains "and gets no session" "$(json_field "$out" cookies)" '"sluice_session"'
 
 # --- every spoiled answer to a sign-in really started here is refused, with no session -----------
 variants="$("$PY" "$E2E_NODE_DIR/clients/saml_variants.py" "https://$WEB/" "$E2E_DIR/pki/ca.crt" "$IDP_URL" \
@@ -138,5 +118,13 @@ expect_contains "a tampered answer fails lasso's signature check" "$log" "SAML s
 expect_contains "another audience is named" "$log" "another audience"
 expect_contains "an expired one is named" "$log" "expired"
 expect_contains "a replay is named" "$log" "unsolicited, replayed or expired"
+expect_eq "each refused sign-in is audited (the outsider in the browser, and ten answers)" \
+    "$(audit_query "len([r for r in records if r.get('kind') == 'approval_sign_in' and r['approval']['event'] == 'refused' and r['approval']['via'] == 'web_saml' and r['decision']['action'] == 'deny'])")" "11"
+expect_eq "a tampered answer is audited with lasso's reason and the IdP" \
+    "$(audit_query "[(r['approval']['reason'], r['approval']['idp']) for r in records if r.get('kind') == 'approval_sign_in' and 'verify signature' in r['approval']['reason']][0]")" \
+    "('Response: Failed to verify signature.', '$IDP_URL/metadata')"
+expect_eq "and each accepted one, naming the NameID" \
+    "$(audit_query "sorted({(r['approval']['user'], r['approval']['subject']) for r in records if r.get('kind') == 'approval_sign_in' and r['approval']['event'] == 'signed_in'})")" \
+    "[('dana', 'dana')]"
 check "sluiced still serves after all that" curl -sf --cacert "$E2E_DIR/pki/ca.crt" -o /dev/null "https://$WEB/saml/metadata"
 e2e_finish
