@@ -56,6 +56,7 @@ std::string approval_identity_key(std::optional<uint32_t> uid, const std::string
 
 std::string Approver::key() const {
     if (signed_in_with_oidc()) return "oidc:" + oidc_issuer + "#" + oidc_subject;
+    if (signed_in_with_saml()) return "saml:" + saml_idp + "#" + saml_name_id;
     return "uid:" + std::to_string(uid);
 }
 
@@ -63,10 +64,11 @@ namespace {
 
 // The requester never decides its own request, whatever groups it is in: not by kernel uid on
 // the admin socket, not by OIDC subject on the web, and not on the web under the kernel user
-// name it made the request as (the IdP's user name for the same person).
+// name it made the request as (the IdP's user name, or SAML NameID, for the same person).
 std::string self_approval(const ApprovalRequester& requester, const Approver& approver) {
-    if (approver.signed_in_with_oidc()) {
-        if (!requester.oidc_subject.empty() && requester.oidc_subject == approver.oidc_subject &&
+    if (approver.signed_in_on_web()) {
+        if (approver.signed_in_with_oidc() && !requester.oidc_subject.empty() &&
+            requester.oidc_subject == approver.oidc_subject &&
             requester.oidc_issuer == approver.oidc_issuer)
             return "OIDC subject " + approver.oidc_subject;
         if (!requester.user.empty() && requester.user == approver.name)
@@ -184,13 +186,17 @@ void ApprovalRegistry::shut_down() {
 }
 
 bool ApprovalRegistry::may_approve(const Approver& approver) const {
+    auto any_named = [](const std::vector<std::string>& groups,
+                        const std::vector<std::string>& approver_groups) {
+        return std::any_of(groups.begin(), groups.end(), [&](const std::string& g) {
+            return std::find(approver_groups.begin(), approver_groups.end(), g) !=
+                   approver_groups.end();
+        });
+    };
     if (approver.signed_in_with_oidc())
-        return std::any_of(approver.oidc_groups.begin(), approver.oidc_groups.end(),
-                           [&](const std::string& g) {
-                               return std::find(settings_.approver_oidc_groups.begin(),
-                                                settings_.approver_oidc_groups.end(),
-                                                g) != settings_.approver_oidc_groups.end();
-                           });
+        return any_named(approver.oidc_groups, settings_.approver_oidc_groups);
+    if (approver.signed_in_with_saml())
+        return any_named(approver.saml_groups, settings_.approver_saml_groups);
     if (approver.uid == 0) return true;
     if (std::find(settings_.approver_uids.begin(), settings_.approver_uids.end(), approver.uid) !=
         settings_.approver_uids.end())
@@ -207,7 +213,7 @@ ApprovalRegistry::DecideOutcome ApprovalRegistry::decide(const std::string& id,
                                                          std::chrono::seconds scope_for) {
     DecideOutcome outcome;
     if (!may_approve(approver)) {
-        outcome.error = approver.name + (approver.signed_in_with_oidc()
+        outcome.error = approver.name + (approver.signed_in_on_web()
                                              ? " is not in an approver group (approvals.web)"
                                              : " is not an approver (root or approvals.approvers "
                                                "in the config)");
@@ -244,6 +250,8 @@ ApprovalRegistry::DecideOutcome ApprovalRegistry::decide(const std::string& id,
     decision.approver_uid = approver.uid;
     decision.approver_via = approver.via;
     decision.approver_oidc_subject = approver.oidc_subject;
+    decision.approver_saml_idp = approver.saml_idp;
+    decision.approver_saml_name_id = approver.saml_name_id;
     decision.reason = std::move(reason);
     decision.min_approvers = entry.request.min_approvers;
     if (!timed_out) decision.waited = since(entry.held_at, now);
@@ -343,10 +351,14 @@ nlohmann::json approval_event_json(const std::string& id, std::string_view event
         out["requester"]["oidc_subject"] = request.requester.oidc_subject;
     if (!decision.approver.empty()) {
         out["approver"] = {{"user", decision.approver}, {"via", decision.approver_via}};
-        if (decision.approver_oidc_subject.empty())
-            out["approver"]["uid"] = decision.approver_uid;
-        else
+        if (!decision.approver_saml_name_id.empty()) {
+            out["approver"]["saml_name_id"] = decision.approver_saml_name_id;
+            out["approver"]["saml_idp"] = decision.approver_saml_idp;
+        } else if (!decision.approver_oidc_subject.empty()) {
             out["approver"]["oidc_subject"] = decision.approver_oidc_subject;
+        } else {
+            out["approver"]["uid"] = decision.approver_uid;
+        }
         if (decision.min_approvers > 1) {
             out["approvers"] = decision.approvers;
             out["min_approvers"] = decision.min_approvers;

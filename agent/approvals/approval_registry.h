@@ -35,6 +35,7 @@ struct ApprovalSettings {
     std::vector<uid_t> approver_uids;  // besides root
     std::vector<gid_t> approver_gids;
     std::vector<std::string> approver_oidc_groups;  // web approvers: a group claim naming one
+    std::vector<std::string> approver_saml_groups;  // or a SAML group attribute's value naming one
 };
 
 // Who asked: the kernel identity (and OIDC subject) of the held request.
@@ -72,13 +73,19 @@ struct Approver {
     uid_t uid = 0;
     std::vector<gid_t> gids{};
     std::string name{};                // user name, or "uid N"; the OIDC name or subject on the web
-    std::string via = "admin_socket";  // "admin_socket" | "web_oidc"
+    std::string via = "admin_socket";  // "admin_socket" | "web_oidc" | "web_saml"
     std::string oidc_issuer{};         // web_oidc: set, and uid is not used
     std::string oidc_subject{};
     std::vector<std::string> oidc_groups{};
+    std::string saml_idp{};  // web_saml: the IdP's entity id; set, and uid is not used
+    std::string saml_name_id{};
+    std::vector<std::string> saml_groups{};
 
     bool signed_in_with_oidc() const { return !oidc_subject.empty(); }
-    // Distinct approvers are counted by this: the kernel uid, or the OIDC issuer and subject.
+    bool signed_in_with_saml() const { return !saml_name_id.empty(); }
+    bool signed_in_on_web() const { return signed_in_with_oidc() || signed_in_with_saml(); }
+    // Distinct approvers are counted by this: the kernel uid, the OIDC issuer and subject, or the
+    // SAML IdP and NameID.
     std::string key() const;
 };
 
@@ -88,6 +95,8 @@ struct ApprovalDecision {
     uid_t approver_uid = 0;
     std::string approver_via;           // Approver::via
     std::string approver_oidc_subject;  // web_oidc
+    std::string approver_saml_idp;      // web_saml
+    std::string approver_saml_name_id;  // web_saml
     // Everyone who approved so far, in order (names); the hold is released when this reaches
     // min_approvers.
     std::vector<std::string> approvers;

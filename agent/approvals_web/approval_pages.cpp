@@ -190,6 +190,16 @@ std::string render_message_page(std::string_view title, std::string_view message
     return page(title, nullptr, body);
 }
 
+std::string render_sign_in_choice_page(std::string_view return_path) {
+    const std::string back = html_escape(url_encode(return_path));
+    return page(
+        "Sign in", nullptr,
+        "<h1>Sign in</h1><p><a id=\"sign-in-oidc\" href=\"/login?via=oidc&amp;return=" + back +
+            "\">Sign in with OpenID Connect</a></p><p><a id=\"sign-in-saml\" "
+            "href=\"/saml/login?return=" +
+            back + "\">Sign in with SAML</a></p>");
+}
+
 std::string render_continue_page(std::string_view path) {
     const std::string target = html_escape(path);
     return "<!doctype html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" "

@@ -24,6 +24,8 @@ std::string render_detail_page(const nlohmann::json& approval, const PageContext
 // A page with one message (signed out, refused, not found), no forms but a sign-in link.
 std::string render_message_page(std::string_view title, std::string_view message,
                                 bool offer_sign_in);
+// With both OIDC and SAML configured: one link for each (`return_path` already checked).
+std::string render_sign_in_choice_page(std::string_view return_path);
 // After the login callback: a same-site navigation onwards, so the SameSite=Strict session
 // cookie set here is sent (a redirect would still count as part of the IdP's cross-site chain).
 std::string render_continue_page(std::string_view path);

@@ -1,13 +1,10 @@
 #include "agent/approvals_web/approvals_web_server.h"
 
-#include <sys/stat.h>
-
 #include <cctype>
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -15,6 +12,7 @@
 
 #include "agent/approvals_web/approval_pages.h"
 #include "agent/approvals_web/form_data.h"
+#include "agent/approvals_web/private_file.h"
 #include "agent/approvals_web/web_tokens.h"
 #include "agent/common/duration_text.h"
 #include "agent/oidc/https_fetch.h"
@@ -29,12 +27,15 @@ using tcp = net::ip::tcp;
 namespace {
 
 constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
-constexpr std::size_t kMaxBodyBytes = 16 * 1024;
+// A SAML Response POSTed to /saml/acs is the largest body: a signed assertion, the IdP's
+// certificate and attributes, base64-encoded (typically 5 to 15 KiB).
+constexpr std::size_t kMaxBodyBytes = 64 * 1024;
 constexpr std::size_t kMaxReasonBytes = 500;
 constexpr std::chrono::seconds kHandshakeDeadline{10};
 constexpr std::chrono::seconds kRequestDeadline{30};
 constexpr const char* kSessionCookie = "sluice_session";
 constexpr const char* kLoginCookie = "sluice_login";
+constexpr const char* kSamlLoginCookie = "sluice_saml_login";
 
 inline auto use_ec(beast::error_code& ec) { return net::redirect_error(net::use_awaitable, ec); }
 
@@ -46,15 +47,6 @@ std::string origin_of(const std::string& url) {
     std::string origin = "https://" + (v6 ? "[" + parsed->host + "]" : parsed->host);
     if (parsed->port != 443) origin += ":" + std::to_string(parsed->port);
     return origin;
-}
-
-void require_private_key_file(const std::string& path) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0)
-        throw std::runtime_error("approvals.web.key_file: cannot read " + path);
-    if ((st.st_mode & 077) != 0)
-        throw std::runtime_error("approvals.web.key_file: " + path +
-                                 " is readable by others; chmod 600 it");
 }
 
 // Where a login may return to: a page of ours, never another site (no open redirect).
@@ -83,67 +75,46 @@ std::string notice_text(const std::string& key) {
 }  // namespace
 
 ApprovalsWebServer::ApprovalsWebServer(const ApprovalWebConfig& config, std::string base_url,
-                                       ApprovalRegistry& approvals, ApprovalDecided decided)
+                                       ApprovalRegistry& approvals, ApprovalDecided decided,
+                                       WebSignInObserver signed_in)
     : config_(config),
       base_url_(base_url.back() == '/' ? base_url : base_url + "/"),
       origin_(origin_of(base_url_)),
       approvals_(approvals),
       decided_(std::move(decided)),
+      sign_in_observer_(std::move(signed_in)),
       sessions_(std::chrono::seconds(config.session_s)),
-      tls_(net::ssl::context::tls_server),
-      acceptor_(io_) {
+      tls_(net::ssl::context::tls_server) {
     if (origin_.empty())
         throw std::runtime_error("approvals.web.url: must be https://host[:port]/ (no path)");
     tls_.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
                      net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
                      net::ssl::context::no_tlsv1_1 | net::ssl::context::no_compression);
-    require_private_key_file(config.key_file);
+    require_private_file(config.key_file, "approvals.web.key_file");
     try {
         tls_.use_certificate_chain_file(config.cert_file);
         tls_.use_private_key_file(config.key_file, net::ssl::context::pem);
     } catch (const std::exception& e) {
         throw std::runtime_error("approvals.web.cert_file/key_file: " + std::string(e.what()));
     }
-    oidc_ = std::make_unique<OidcLogin>(config, base_url_ + "callback");
-    const tcp::endpoint endpoint(net::ip::make_address(config.listen->host), config.listen->port);
-    beast::error_code ec;
-    acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
-    if (ec)
-        throw std::runtime_error("approvals.web.listen: cannot listen on " + config.listen->host +
-                                 ":" + std::to_string(config.listen->port) + ": " + ec.message());
+    if (config.oidc_enabled()) oidc_ = std::make_unique<OidcLogin>(config, base_url_ + "callback");
+    if (config.saml.enabled()) saml_ = std::make_unique<SamlLogin>(config.saml, base_url_);
+    server_.listen(config.listen->host, config.listen->port, "approvals.web.listen");
 }
 
 ApprovalsWebServer::~ApprovalsWebServer() { stop(); }
 
 void ApprovalsWebServer::start() {
-    net::co_spawn(io_, accept_loop(), net::detached);
-    thread_ = std::thread([this] { io_.run(); });
+    server_.start([this](tcp::socket socket) { accept(std::move(socket)); });
 }
 
-void ApprovalsWebServer::stop() {
-    if (!thread_.joinable()) return;
-    net::post(io_, [this] {
-        beast::error_code ignored;
-        acceptor_.close(ignored);
-    });
-    io_.stop();
-    thread_.join();
-}
+void ApprovalsWebServer::stop() { server_.stop(); }
 
-net::awaitable<void> ApprovalsWebServer::accept_loop() {
-    for (;;) {
-        beast::error_code ec;
-        tcp::socket socket = co_await acceptor_.async_accept(use_ec(ec));
-        if (ec == net::error::operation_aborted) co_return;
-        if (ec) continue;
-        if (connections_ >= kMaxConnections) continue;  // closed by going out of scope
-        ++connections_;
-        net::co_spawn(io_, serve(std::move(socket)),
-                      [this](std::exception_ptr) { --connections_; });
-    }
+void ApprovalsWebServer::accept(tcp::socket socket) {
+    if (connections_ >= kMaxConnections) return;  // closed by going out of scope
+    ++connections_;
+    net::co_spawn(server_.io(), serve(std::move(socket)),
+                  [this](std::exception_ptr) { --connections_; });
 }
 
 net::awaitable<void> ApprovalsWebServer::serve(tcp::socket socket) {
@@ -244,7 +215,15 @@ net::awaitable<ApprovalsWebServer::Response> ApprovalsWebServer::handle(const Re
 
     if (get && (path == "/" || path.empty())) co_return redirect("/approvals");
     if (get && path == "/login") co_return login(request, *query);
-    if (get && path == "/callback") co_return co_await callback(request, *query);
+    if (get && path == "/callback" && oidc_) co_return co_await callback(request, *query);
+    if (saml_ && get && path == "/saml/login") co_return saml_login(*query);
+    if (saml_ && post && path == "/saml/acs") co_return saml_acs(request);
+    if (saml_ && get && path == "/saml/metadata") {
+        Response out{http::status::ok, 11};
+        out.set(http::field::content_type, "application/samlmetadata+xml");
+        out.body() = saml_->sp_metadata();
+        co_return out;
+    }
 
     const std::optional<WebSession> session = session_of(request);
     if (!session) {
@@ -293,14 +272,26 @@ net::awaitable<ApprovalsWebServer::Response> ApprovalsWebServer::handle(const Re
 }
 #pragma GCC diagnostic pop
 
+namespace {
+
+std::string return_path(const std::map<std::string, std::string>& query) {
+    auto it = query.find("return");
+    return it != query.end() && safe_return_path(it->second) ? it->second : "/approvals";
+}
+
+}  // namespace
+
 ApprovalsWebServer::Response ApprovalsWebServer::login(
     const Request&, const std::map<std::string, std::string>& query) {
+    auto via = query.find("via");
+    const bool oidc_asked = via != query.end() && via->second == "oidc";
+    if (!oidc_) return saml_login(query);
+    if (saml_ && !oidc_asked)
+        return html(http::status::ok, render_sign_in_choice_page(return_path(query)));
     PendingLogin pending;
     pending.verifier = random_token(48);
     pending.nonce = random_token();
-    auto it = query.find("return");
-    pending.return_to =
-        it != query.end() && safe_return_path(it->second) ? it->second : "/approvals";
+    pending.return_to = return_path(query);
     const std::string challenge = pkce_s256_challenge(pending.verifier);
     const std::string nonce = pending.nonce;
     const std::string state = sessions_.begin_login(std::move(pending));
@@ -319,6 +310,9 @@ ApprovalsWebServer::Response ApprovalsWebServer::login(
     return out;
 }
 
+// The same false -Wmismatched-new-delete as handle() above.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 net::awaitable<ApprovalsWebServer::Response> ApprovalsWebServer::callback(
     const Request& request, const std::map<std::string, std::string>& query) {
     auto refuse = [](http::status status, std::string_view why) {
@@ -338,27 +332,111 @@ net::awaitable<ApprovalsWebServer::Response> ApprovalsWebServer::callback(
         co_await oidc_->finish(code->second, pending->verifier, pending->nonce);
     if (!result.approver) {
         spdlog::warn("approvals web: sign-in failed: {}", result.error);
+        // Named first: GCC 12 mishandles braced temporaries in coroutines.
+        WebSignIn refused{false, "web_oidc", "", "", config_.oidc_issuer, result.error};
+        observe_sign_in(std::move(refused));
         co_return refuse(http::status::forbidden,
                          "The identity provider's answer was not accepted.");
     }
-    if (!approvals_.may_approve(*result.approver)) {
-        spdlog::warn("approvals web: {} (OIDC subject {}) signed in but is in no approver group",
-                     result.approver->name, result.approver->oidc_subject);
-        Response out = html(
-            http::status::forbidden,
-            render_message_page("Not an approver",
-                                result.approver->name + " is not in an approver group.", false));
-        out.set(http::field::set_cookie, cookie(kLoginCookie, "", "Lax", "/callback", 0));
-        co_return out;
+    const std::string how = "OIDC subject " + result.approver->oidc_subject;
+    co_return signed_in(std::move(*result.approver), pending->return_to, how,
+                        cookie(kLoginCookie, "", "Lax", "/callback", 0));
+}
+#pragma GCC diagnostic pop
+
+ApprovalsWebServer::Response ApprovalsWebServer::signed_in(Approver approver,
+                                                           const std::string& return_to,
+                                                           const std::string& how,
+                                                           const std::string& clear_login_cookie) {
+    const bool saml = approver.signed_in_with_saml();
+    WebSignIn seen{false,
+                   approver.via,
+                   approver.name,
+                   saml ? approver.saml_name_id : approver.oidc_subject,
+                   saml ? approver.saml_idp : approver.oidc_issuer,
+                   ""};
+    if (!approvals_.may_approve(approver)) {
+        spdlog::warn("approvals web: {} ({}) signed in but is in no approver group", approver.name,
+                     how);
+        seen.reason = "not in an approver group";
+        observe_sign_in(std::move(seen));
+        Response out =
+            html(http::status::forbidden,
+                 render_message_page("Not an approver",
+                                     approver.name + " is not in an approver group.", false));
+        out.set(http::field::set_cookie, clear_login_cookie);
+        return out;
     }
-    spdlog::info("approvals web: {} (OIDC subject {}) signed in", result.approver->name,
-                 result.approver->oidc_subject);
-    const std::string id = sessions_.create_session(std::move(*result.approver));
-    Response out = html(http::status::ok, render_continue_page(pending->return_to));
+    spdlog::info("approvals web: {} ({}) signed in", approver.name, how);
+    seen.accepted = true;
+    observe_sign_in(std::move(seen));
+    const std::string id = sessions_.create_session(std::move(approver));
+    Response out = html(http::status::ok, render_continue_page(return_to));
     out.insert(http::field::set_cookie,
                cookie(kSessionCookie, id, "Strict", "/", static_cast<long>(config_.session_s)));
-    out.insert(http::field::set_cookie, cookie(kLoginCookie, "", "Lax", "/callback", 0));
-    co_return out;
+    out.insert(http::field::set_cookie, clear_login_cookie);
+    return out;
+}
+
+void ApprovalsWebServer::observe_sign_in(WebSignIn sign_in) const {
+    if (sign_in_observer_) sign_in_observer_(sign_in);
+}
+
+ApprovalsWebServer::Response ApprovalsWebServer::saml_login(
+    const std::map<std::string, std::string>& query) {
+    std::string error;
+    std::optional<SamlLoginStart> started = saml_->start(error);
+    if (!started) {
+        spdlog::error("approvals web: SAML sign-in unavailable: {}", error);
+        return html(
+            http::status::service_unavailable,
+            render_message_page("Sign-in unavailable",
+                                "The SAML request could not be made; see sluiced's log.", false));
+    }
+    PendingLogin pending;
+    pending.saml_request_id = started->request_id;
+    pending.return_to = return_path(query);
+    const std::string state = sessions_.begin_login(std::move(pending));
+    Response out = redirect(started->redirect_url);
+    // SameSite=None: the IdP's answer is a cross-site POST, which Lax cookies do not follow.
+    // Secure, HttpOnly, good for one answer and ten minutes, and only sent to /saml/acs.
+    out.set(http::field::set_cookie, cookie(kSamlLoginCookie, state, "None", "/saml/acs", 600));
+    return out;
+}
+
+ApprovalsWebServer::Response ApprovalsWebServer::saml_acs(const Request& request) {
+    const std::string clear = cookie(kSamlLoginCookie, "", "None", "/saml/acs", 0);
+    auto refuse = [&](http::status status, std::string_view why) {
+        Response out = html(status, render_message_page("Sign-in failed", why, true));
+        out.set(http::field::set_cookie, clear);
+        return out;
+    };
+    const auto form = parse_form(request.body());
+    if (!form || !form->contains("SAMLResponse")) {
+        observe_sign_in({false, "web_saml", "", "", saml_->idp_entity_id(), "malformed answer"});
+        return refuse(http::status::bad_request, "The identity provider's answer is malformed.");
+    }
+    // A login this browser started, and only once: no cookie or a spent one is unsolicited.
+    const std::string state = cookie_value(request[http::field::cookie], kSamlLoginCookie);
+    std::optional<PendingLogin> pending =
+        state.empty() ? std::nullopt : sessions_.take_login(state);
+    if (!pending || pending->saml_request_id.empty()) {
+        spdlog::warn(
+            "approvals web: SAML sign-in refused: a response to no sign-in started "
+            "in this browser (unsolicited, replayed or expired)");
+        observe_sign_in({false, "web_saml", "", "", saml_->idp_entity_id(),
+                         "no sign-in started in this browser (unsolicited, replayed or expired)"});
+        return refuse(http::status::bad_request, "This sign-in was not started here.");
+    }
+    SamlLoginResult result = saml_->finish(form->at("SAMLResponse"), pending->saml_request_id);
+    if (!result.approver) {
+        spdlog::warn("approvals web: SAML sign-in refused: {}", result.error);
+        observe_sign_in({false, "web_saml", "", "", saml_->idp_entity_id(), result.error});
+        return refuse(http::status::forbidden, "The identity provider's answer was not accepted.");
+    }
+    const std::string how =
+        "SAML NameID " + result.approver->saml_name_id + " from " + result.approver->saml_idp;
+    return signed_in(std::move(*result.approver), pending->return_to, how, clear);
 }
 
 ApprovalsWebServer::Response ApprovalsWebServer::decide(const Request& request,

@@ -1,13 +1,10 @@
 #include "agent/approvals_web/oidc_login.h"
 
-#include <sys/stat.h>
-
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <stdexcept>
 
 #include "agent/approvals_web/form_data.h"
+#include "agent/approvals_web/private_file.h"
 #include "agent/oidc/https_post.h"
 #include "agent/oidc/oidc_limits.h"
 #include "agent/tls/upstream_tls.h"
@@ -22,19 +19,10 @@ namespace {
 constexpr std::size_t kMaxTokenResponseBytes = 64 * 1024;
 
 std::string read_secret_file(const std::string& path) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0)
-        throw std::runtime_error("approvals.web.oidc.client_secret_file: cannot read " + path);
-    if ((st.st_mode & 077) != 0)
-        throw std::runtime_error("approvals.web.oidc.client_secret_file: " + path +
-                                 " is readable by others; chmod 600 it");
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    std::string secret = text.str();
+    constexpr const char* kKey = "approvals.web.oidc.client_secret_file";
+    std::string secret = read_private_file(path, kKey);
     while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-    if (!in || secret.empty())
-        throw std::runtime_error("approvals.web.oidc.client_secret_file: " + path + " is empty");
+    if (secret.empty()) throw std::runtime_error(std::string(kKey) + ": " + path + " is empty");
     return secret;
 }
 

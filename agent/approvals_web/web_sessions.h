@@ -20,14 +20,15 @@
 namespace sluice {
 
 struct PendingLogin {
-    std::string verifier;  // PKCE code_verifier
-    std::string nonce;
-    std::string return_to;  // a path on this page
+    std::string verifier;         // OIDC: PKCE code_verifier
+    std::string nonce;            // OIDC
+    std::string saml_request_id;  // SAML: the AuthnRequest's ID, answered by InResponseTo
+    std::string return_to;        // a path on this page
     std::chrono::steady_clock::time_point expires;
 };
 
 struct WebSession {
-    Approver approver;  // via web_oidc: issuer, subject, groups, name
+    Approver approver;  // via web_oidc (issuer, subject, groups) or web_saml (IdP, NameID, groups)
     std::string csrf_token;
     std::chrono::steady_clock::time_point expires;
 };

@@ -583,56 +583,99 @@ private:
     ApprovalWebConfig parse_approval_web(const YAML::Node& node, const std::string& where) const {
         require_map(node, where);
         ApprovalWebConfig web;
-        for_each_key(
-            node, where + ".", {"listen", "url", "cert_file", "key_file", "oidc", "session"},
-            [&](const std::string& key, const YAML::Node& v) {
-                const std::string name = where + "." + key;
-                if (v.IsNull()) return;
-                if (key == "listen")
-                    web.listen = host_port_value(v, name);
-                else if (key == "url")
-                    web.url = https_url_value(v, name);
-                else if (key == "cert_file")
-                    web.cert_file = string_value(v, name, true);
-                else if (key == "key_file")
-                    web.key_file = string_value(v, name, true);
-                else if (key == "session")
-                    web.session_s = duration_value(v, name);
-                else if (key == "oidc") {
-                    require_map(v, name);
-                    for_each_key(v, name + ".",
-                                 {"issuer", "client_id", "client_secret_file", "ca_file",
-                                  "groups_claim", "approver_groups"},
-                                 [&](const std::string& sub, const YAML::Node& x) {
-                                     const std::string n = name + "." + sub;
-                                     if (x.IsNull()) return;
-                                     if (sub == "issuer")
-                                         web.oidc_issuer = https_url_value(x, n);
-                                     else if (sub == "client_id")
-                                         web.oidc_client_id = string_value(x, n, false);
-                                     else if (sub == "client_secret_file")
-                                         web.oidc_client_secret_file = string_value(x, n, true);
-                                     else if (sub == "ca_file")
-                                         web.oidc_ca_file = string_value(x, n, true);
-                                     else if (sub == "groups_claim")
-                                         web.oidc_groups_claim = string_value(x, n, false);
-                                     else if (sub == "approver_groups")
-                                         web.approver_groups = string_or_list(x, n);
-                                 });
-                }
-            });
+        const std::initializer_list<std::string_view> keys = {
+            "listen", "url", "cert_file", "key_file", "oidc", "saml", "session"};
+        for_each_key(node, where + ".", keys, [&](const std::string& key, const YAML::Node& v) {
+            const std::string name = where + "." + key;
+            if (v.IsNull()) return;
+            if (key == "listen")
+                web.listen = host_port_value(v, name);
+            else if (key == "url")
+                web.url = https_url_value(v, name);
+            else if (key == "cert_file")
+                web.cert_file = string_value(v, name, true);
+            else if (key == "key_file")
+                web.key_file = string_value(v, name, true);
+            else if (key == "session")
+                web.session_s = duration_value(v, name);
+            else if (key == "oidc")
+                parse_approval_oidc(v, name, web);
+            else if (key == "saml")
+                web.saml = parse_approval_saml(v, name);
+        });
         if (!web.listen) return web;
         // Not sluice's CA: it is name-constrained to the intercepted hosts
         // (certificate_authority.h).
         if (web.cert_file.empty() || web.key_file.empty())
             fail("'" + where + "' needs cert_file and key_file (a certificate for the page's host)",
                  node);
-        if (web.oidc_issuer.empty() || web.oidc_client_id.empty() || web.approver_groups.empty())
+        const bool oidc_given =
+            !web.oidc_issuer.empty() || !web.oidc_client_id.empty() || !web.approver_groups.empty();
+        if (!oidc_given && !web.saml.enabled())
+            fail("'" + where + "' needs a way to sign in: oidc or saml", node);
+        if (oidc_given &&
+            (web.oidc_issuer.empty() || web.oidc_client_id.empty() || web.approver_groups.empty()))
             fail("'" + where +
                      "' needs oidc.issuer, oidc.client_id and oidc.approver_groups (who may "
                      "sign in to decide)",
                  node);
         return web;
+    }
+
+    void parse_approval_oidc(const YAML::Node& node, const std::string& where,
+                             ApprovalWebConfig& web) const {
+        require_map(node, where);
+        for_each_key(node, where + ".",
+                     {"issuer", "client_id", "client_secret_file", "ca_file", "groups_claim",
+                      "approver_groups"},
+                     [&](const std::string& key, const YAML::Node& v) {
+                         const std::string name = where + "." + key;
+                         if (v.IsNull()) return;
+                         if (key == "issuer")
+                             web.oidc_issuer = https_url_value(v, name);
+                         else if (key == "client_id")
+                             web.oidc_client_id = string_value(v, name, false);
+                         else if (key == "client_secret_file")
+                             web.oidc_client_secret_file = string_value(v, name, true);
+                         else if (key == "ca_file")
+                             web.oidc_ca_file = string_value(v, name, true);
+                         else if (key == "groups_claim")
+                             web.oidc_groups_claim = string_value(v, name, false);
+                         else if (key == "approver_groups")
+                             web.approver_groups = string_or_list(v, name);
+                     });
+    }
+
+    ApprovalSamlConfig parse_approval_saml(const YAML::Node& node, const std::string& where) const {
+        require_map(node, where);
+        ApprovalSamlConfig saml;
+        for_each_key(node, where + ".",
+                     {"idp_metadata_file", "sp_entity_id", "sp_key_file", "sp_cert_file",
+                      "group_attribute", "approver_groups"},
+                     [&](const std::string& key, const YAML::Node& v) {
+                         const std::string name = where + "." + key;
+                         if (v.IsNull()) return;
+                         if (key == "idp_metadata_file")
+                             saml.idp_metadata_file = string_value(v, name, true);
+                         else if (key == "sp_entity_id")
+                             saml.sp_entity_id = string_value(v, name, false);
+                         else if (key == "sp_key_file")
+                             saml.sp_key_file = string_value(v, name, true);
+                         else if (key == "sp_cert_file")
+                             saml.sp_cert_file = string_value(v, name, true);
+                         else if (key == "group_attribute")
+                             saml.group_attribute = string_value(v, name, false);
+                         else if (key == "approver_groups")
+                             saml.approver_groups = string_or_list(v, name);
+                     });
+        if (saml.idp_metadata_file.empty() || saml.sp_key_file.empty() ||
+            saml.sp_cert_file.empty() || saml.approver_groups.empty() ||
+            saml.group_attribute.empty())
+            fail("'" + where +
+                     "' needs idp_metadata_file, sp_key_file, sp_cert_file and approver_groups "
+                     "(who may sign in to decide)",
+                 node);
+        return saml;
     }
 
     ApprovalsConfig parse_approvals(const YAML::Node& node) const {

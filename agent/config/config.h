@@ -114,6 +114,19 @@ struct ApprovalNotifyConfig {
 
 // approvals.web: the approvers' web page (docs/approvals.md, "Web page"), login with OIDC
 // (authorization code + PKCE).
+// approvals.web.saml: SAML 2.0 sign-in (SP-initiated, docs/approvals.md). Off without
+// idp_metadata_file.
+struct ApprovalSamlConfig {
+    std::string idp_metadata_file;  // the IdP's metadata: its entity id, SSO URL, signing key
+    std::string sp_entity_id;       // "" = <url>saml/metadata
+    std::string sp_key_file;        // signs our AuthnRequests; 0600
+    std::string sp_cert_file;
+    std::string group_attribute = "groups";    // the assertion attribute carrying groups
+    std::vector<std::string> approver_groups;  // a value of it naming one may decide
+
+    bool enabled() const { return !idp_metadata_file.empty(); }
+};
+
 struct ApprovalWebConfig {
     std::optional<HostPort> listen;  // unset = no web page
     std::string url;  // the origin people open (https://host[:port]/); "" = https://<listen>/
@@ -127,7 +140,10 @@ struct ApprovalWebConfig {
     std::string oidc_ca_file;             // extra CA bundle for the issuer
     std::string oidc_groups_claim = "groups";
     std::vector<std::string> approver_groups;  // an ID token's groups naming one may decide
+    ApprovalSamlConfig saml;
     uint32_t session_s = 8 * 3600;
+
+    bool oidc_enabled() const { return !oidc_issuer.empty(); }
 };
 
 // approvals: how long a request is held for a person's decision and who may decide

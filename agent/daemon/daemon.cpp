@@ -120,6 +120,7 @@ ApprovalSettings approval_settings(const ApprovalsConfig& config) {
     settings.max_held = config.max_held;
     settings.max_held_per_identity = config.max_held_per_identity;
     settings.approver_oidc_groups = config.web.approver_groups;
+    settings.approver_saml_groups = config.web.saml.approver_groups;
     for (const auto& name : config.approver_users) {
         const passwd* user = ::getpwnam(name.c_str());
         if (!user)
@@ -460,9 +461,25 @@ int run_daemon(const Config& config) {
     });
     std::unique_ptr<ApprovalsWebServer> approvals_web;
     if (config.approvals.web.listen) {
+        // Every sign-in to the page, accepted or refused, is an audit event of its own.
+        const WebSignInObserver audit_sign_in = [&](const WebSignIn& sign_in) {
+            AuditRecord event;
+            event.kind = "approval_sign_in";
+            event.id = new_audit_id();
+            event.started = std::chrono::system_clock::now();
+            event.action = sign_in.accepted ? "allow" : "deny";
+            event.reason = sign_in.reason;
+            event.approval = nlohmann::json{{"event", sign_in.accepted ? "signed_in" : "refused"},
+                                            {"via", sign_in.via},
+                                            {"user", sign_in.user},
+                                            {"subject", sign_in.subject},
+                                            {"idp", sign_in.idp},
+                                            {"reason", sign_in.reason}};
+            audit.write_record(event);
+        };
         approvals_web = std::make_unique<ApprovalsWebServer>(
             config.approvals.web, approval_page_url(config.approvals.web), approvals,
-            audit_decision);
+            audit_decision, audit_sign_in);
         approvals_web->start();
         spdlog::info("approvals: web page on {}:{} ({})", config.approvals.web.listen->host,
                      config.approvals.web.listen->port, approval_page_url(config.approvals.web));

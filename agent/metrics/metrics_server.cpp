@@ -4,12 +4,10 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <stdexcept>
 
 namespace sluice {
 
@@ -61,43 +59,13 @@ MetricsServer::MetricsServer(HostPort listen, std::function<std::string()> rende
 MetricsServer::~MetricsServer() { stop(); }
 
 void MetricsServer::start() {
-    beast::error_code ec;
-    const auto address = net::ip::make_address(listen_.host, ec);
-    if (ec) throw std::runtime_error("metrics.listen: " + listen_.host + " is not an IP address");
-    const tcp::endpoint endpoint(address, listen_.port);
-    acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
-    if (ec)
-        throw std::runtime_error("metrics.listen " + listen_.host + ":" +
-                                 std::to_string(listen_.port) + ": " + ec.message());
-    port_ = acceptor_.local_endpoint().port();
-    net::co_spawn(
-        io_,
-        [this]() -> net::awaitable<void> {
-            for (;;) {
-                beast::error_code accept_ec;
-                tcp::socket socket = co_await acceptor_.async_accept(
-                    net::redirect_error(net::use_awaitable, accept_ec));
-                if (accept_ec == net::error::operation_aborted) co_return;
-                if (accept_ec) continue;
-                net::co_spawn(io_, serve_one(beast::tcp_stream(std::move(socket)), render_),
-                              net::detached);
-            }
-        },
-        net::detached);
-    thread_ = std::thread([this] { io_.run(); });
+    server_.listen(listen_.host, listen_.port, "metrics.listen");
+    server_.start([this](tcp::socket socket) {
+        net::co_spawn(server_.io(), serve_one(beast::tcp_stream(std::move(socket)), render_),
+                      net::detached);
+    });
 }
 
-void MetricsServer::stop() {
-    if (!thread_.joinable()) return;
-    net::post(io_, [this] {
-        beast::error_code ignored;
-        acceptor_.close(ignored);
-        io_.stop();
-    });
-    thread_.join();
-}
+void MetricsServer::stop() { server_.stop(); }
 
 }  // namespace sluice

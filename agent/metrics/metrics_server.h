@@ -5,12 +5,10 @@
 // otherwise (docs/metrics.md).
 #pragma once
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <functional>
 #include <string>
-#include <thread>
 
+#include "agent/common/server_thread.h"
 #include "agent/config/config.h"
 
 namespace sluice {
@@ -25,15 +23,12 @@ public:
     // Binds and starts serving; throws std::runtime_error naming the address when it cannot.
     void start();
     void stop();
-    uint16_t port() const { return port_; }
+    uint16_t port() const { return server_.port(); }
 
 private:
-    boost::asio::io_context io_{1};
-    boost::asio::ip::tcp::acceptor acceptor_{io_};
     HostPort listen_;
     std::function<std::string()> render_;
-    uint16_t port_ = 0;
-    std::thread thread_;
+    ServerThread server_;
 };
 
 }  // namespace sluice

@@ -2,7 +2,6 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -12,7 +11,7 @@
 #include <charconv>
 #include <exception>
 
-#include "agent/tls/openssl_handles.h"
+#include "agent/oidc/https_connect.h"
 #include "agent/tls/upstream_tls.h"
 
 namespace sluice {
@@ -21,7 +20,6 @@ namespace {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-using tcp = net::ip::tcp;
 
 inline auto use_ec(beast::error_code& ec) { return net::redirect_error(net::use_awaitable, ec); }
 
@@ -37,45 +35,20 @@ struct FetchJob {
     throw HttpsFetchError("GET " + job.url + ": " + step + ": " + why);
 }
 
-std::string describe(const beast::error_code& ec) {
-    if (ec == beast::error::timeout) return "deadline exceeded";
-    if (ec.category() == net::error::get_ssl_category()) {
-        std::string detail = drain_openssl_errors();
-        return detail.empty() ? ec.message() : detail;
-    }
-    return ec.message();
-}
-
 net::awaitable<void> fetch(FetchJob& job) {
-    auto executor = co_await net::this_coro::executor;
+    HttpsStream stream(co_await net::this_coro::executor, job.tls);
+    const std::optional<HttpsConnectFailure> failed =
+        co_await https_connect(stream, job.parsed, job.options.deadline);
+    if (failed) fail(job, failed->step, failed->why);
+
     beast::error_code ec;
-    tcp::resolver resolver(executor);
-    const std::string port = std::to_string(job.parsed.port);
-    auto endpoints = co_await resolver.async_resolve(job.parsed.host, port, use_ec(ec));
-    if (ec) fail(job, "resolve", ec.message());
-
-    beast::ssl_stream<beast::tcp_stream> stream(executor, job.tls);
-    if (!prepare_upstream_ssl(stream.native_handle(), job.parsed.host)) {
-        fail(job, "TLS setup", drain_openssl_errors());
-    }
-    // One deadline for the whole exchange: a slow IdP must not hold the refresher forever.
-    beast::get_lowest_layer(stream).expires_after(job.options.deadline);
-    co_await beast::get_lowest_layer(stream).async_connect(endpoints, use_ec(ec));
-    if (ec) fail(job, "connect", describe(ec));
-    co_await stream.async_handshake(net::ssl::stream_base::client, use_ec(ec));
-    if (ec) fail(job, "TLS handshake", describe(ec));
-
     http::request<http::empty_body> request{http::verb::get, job.parsed.target, 11};
-    std::string host_header = job.parsed.host.find(':') != std::string::npos
-                                  ? "[" + job.parsed.host + "]"
-                                  : job.parsed.host;
-    if (job.parsed.port != 443) host_header += ":" + port;
-    request.set(http::field::host, host_header);
+    request.set(http::field::host, https_host_header(job.parsed));
     request.set(http::field::accept, "application/json");
     request.set(http::field::user_agent, "sluiced");
     request.set(http::field::connection, "close");
     co_await http::async_write(stream, request, use_ec(ec));
-    if (ec) fail(job, "send", describe(ec));
+    if (ec) fail(job, "send", describe_https_error(ec));
 
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
@@ -85,7 +58,7 @@ net::awaitable<void> fetch(FetchJob& job) {
         fail(job, "response",
              "body larger than " + std::to_string(job.options.max_body_bytes) + " bytes");
     }
-    if (ec) fail(job, "response", describe(ec));
+    if (ec) fail(job, "response", describe_https_error(ec));
     const auto& response = parser.get();
     if (response.result() != http::status::ok) {
         fail(job, "response", "status " + std::to_string(response.result_int()));

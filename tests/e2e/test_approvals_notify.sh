@@ -5,8 +5,8 @@
 # regardless; a receiver that never accepts it is audited as notify_failed; the webhook URL's
 # secret path is in no log and no audit record.
 source "$(dirname "$0")/lib/e2e.sh"
+source "$(dirname "$0")/lib/approvals.sh"
 e2e_setup
-SLUICECTL="$E2E_BIN_DIR/sluicectl"
 HOOK_IP="${E2E_UPSTREAM_IP%.*}.3"
 HOOK_PORT="$(e2e_free_port)"
 HOOK_RECORD="$E2E_DIR/webhook.jsonl"
@@ -44,19 +44,6 @@ hook_count() { jsonl_query "$HOOK_RECORD" 'len(records)'; }
 wait_hook_count() {  # N [seconds]
     local i
     for i in $(seq $((${2:-10} * 10))); do [[ "$(hook_count)" -ge "$1" ]] && return 0; sleep 0.1; done
-    return 1
-}
-ctl() { "$SLUICECTL" --config "$E2E_CONFIG" "$@"; }
-wait_for_hold() {
-    local i id
-    for i in $(seq 150); do
-        id="$(ctl approvals list 2>/dev/null | python3 -c '
-import json, sys
-held = [a for a in json.load(sys.stdin)["approvals"] if a["state"] == "held"]
-print(held[0]["id"] if held else "")')"
-        [[ -n "$id" ]] && { echo "$id"; return 0; }
-        sleep 0.1
-    done
     return 1
 }
 

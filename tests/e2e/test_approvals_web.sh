@@ -7,6 +7,7 @@
 # not approve a request made with their own token (OIDC subject). Screenshots of the list and
 # the detail view are saved (E2E_SCREENSHOTS_DIR=docs keeps them for docs/approvals.md).
 source "$(dirname "$0")/lib/e2e.sh"
+source "$(dirname "$0")/lib/approvals.sh"
 e2e_setup
 command -v chromium >/dev/null || { echo "test_approvals_web needs chromium (scripts/deps)"; exit 1; }
 SLUICECTL="$E2E_BIN_DIR/sluicectl"
@@ -51,29 +52,7 @@ trap 'kill $IDP_PID 2>/dev/null; e2e_cleanup' EXIT
 for i in $(seq 50); do grep -q listening "$E2E_DIR/idp.out" && break; sleep 0.1; done
 start_upstream
 start_sluiced || { fail "sluiced starts"; e2e_finish; }
-ctl() { "$SLUICECTL" --config "$E2E_CONFIG" "$@"; }
 upstream_count() { upstream_query 'len(records)'; }
-wait_for_hold() {
-    local i id
-    for i in $(seq 150); do
-        id="$(ctl approvals list 2>/dev/null | python3 -c '
-import json, sys
-held = [a for a in json.load(sys.stdin)["approvals"] if a["state"] == "held"]
-print(held[0]["id"] if held else "")')"
-        [[ -n "$id" ]] && { echo "$id"; return 0; }
-        sleep 0.1
-    done
-    return 1
-}
-# browser ACTION USER ID: what the approver's browser saw, as JSON.
-browser() {
-    local profile
-    profile="$(mktemp -d "$E2E_DIR/profile.XXXXXX")"
-    HOME="$E2E_DIR" SPKI_PINS="$SPKI_PINS" PROFILE_DIR="$profile" CA_FILE="$E2E_DIR/pki/ca.crt" \
-        SCREENSHOTS="${SCREENSHOTS:-}" timeout 120 node "$E2E_NODE_DIR/clients/approvals_browser.mjs" \
-        "$1" "https://$WEB/" "$2" "${3:-}" 2>>"$E2E_DIR/browser.err"
-}
-field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1]).get(sys.argv[2]); print(json.dumps(v) if not isinstance(v, str) else v)' "$1" "$2"; }
 
 # --- sign in, see the held request, approve it: the waiting client completes ----------------------
 before="$(upstream_count)"
@@ -81,21 +60,21 @@ run_client node "$E2E_NODE_DIR/clients/chat_or_error.mjs" "deploy to production,
 client=$!
 id="$(wait_for_hold)"
 check "the request is held" test -n "$id"
-out="$(SCREENSHOTS="$E2E_DIR/approvals" browser approve dana "$id")"
-expect_eq "no browser error" "$(field "$out" error)" "null"
-expect_eq "after sign-in the approver lands on the list" "$(field "$out" landed)" "/approvals"
-expect_eq "the list shows the held request" "$(field "$out" list_has_id)" "true"
-detail="$(field "$out" detail)"
+out="$(SCREENSHOTS="$E2E_DIR/approvals" approvals_browser approve dana "$id")"
+expect_eq "no browser error" "$(json_field "$out" error)" "null"
+expect_eq "after sign-in the approver lands on the list" "$(json_field "$out" landed)" "/approvals"
+expect_eq "the list shows the held request" "$(json_field "$out" list_has_id)" "true"
+detail="$(json_field "$out" detail)"
 expect_contains "the detail view names the rule" "$detail" "production-changes"
 expect_contains "and the requester" "$detail" "$E2E_USER (uid $E2E_UID)"
 expect_contains "and shows the masked excerpt" "$detail" "deploy to production"
 expect_not_contains "never the unmasked personal data" "$detail" "jane.doe@example.com"
-expect_eq "a POST without the CSRF token is refused" "$(field "$out" csrf_missing_status)" "403"
-expect_eq "a POST with a wrong CSRF token is refused" "$(field "$out" csrf_wrong_status)" "403"
-expect_contains "the session cookie is HttpOnly, Secure, SameSite=Strict" "$(field "$out" cookies)" \
+expect_eq "a POST without the CSRF token is refused" "$(json_field "$out" csrf_missing_status)" "403"
+expect_eq "a POST with a wrong CSRF token is refused" "$(json_field "$out" csrf_wrong_status)" "403"
+expect_contains "the session cookie is HttpOnly, Secure, SameSite=Strict" "$(json_field "$out" cookies)" \
     '{"name": "sluice_session", "httpOnly": true, "secure": true, "sameSite": "Strict"}'
-expect_eq "page scripts cannot read it" "$(field "$out" script_sees_cookie)" "false"
-expect_contains "the approval is confirmed" "$(field "$out" notice)" "Approved"
+expect_eq "page scripts cannot read it" "$(json_field "$out" script_sees_cookie)" "false"
+expect_contains "the approval is confirmed" "$(json_field "$out" notice)" "Approved"
 wait "$client"
 expect_contains "the held openai client gets its answer" "$(cat "$E2E_DIR/held.out")" '"ok":true'
 expect_eq "it went upstream once" "$(upstream_count)" "$((before + 1))"
@@ -112,9 +91,12 @@ for view in list detail; do
 done
 
 # --- a signed-in user outside the approver groups gets no session -------------------------------
-out="$(browser signin erin)"
-expect_contains "a non-approver is refused" "$(field "$out" text)" "erin is not in an approver group"
-expect_not_contains "and gets no session" "$(field "$out" cookies)" '"sluice_session"'
+out="$(approvals_browser signin erin)"
+expect_contains "a non-approver is refused" "$(json_field "$out" text)" "erin is not in an approver group"
+expect_not_contains "and gets no session" "$(json_field "$out" cookies)" '"sluice_session"'
+expect_eq "the refused sign-in is audited with the OIDC subject" \
+    "$(audit_query "[(r['approval']['via'], r['approval']['user'], r['approval']['subject'], r['approval']['reason']) for r in records if r.get('kind') == 'approval_sign_in' and r['approval']['event'] == 'refused']")" \
+    "[('web_oidc', 'erin', 'sub-erin', 'not in an approver group')]"
 
 # --- an approver may not approve a request made with their own token --------------------------------
 token="$(curl -s --cacert "$E2E_DIR/pki/ca.crt" "https://$IDP/mint?user=dana&aud=sluice-api")"
@@ -122,8 +104,8 @@ run_client env OPENAI_API_KEY="$token" node "$E2E_NODE_DIR/clients/chat_or_error
 client=$!
 id="$(wait_for_hold)"
 check "dana's own request is held" test -n "$id"
-out="$(browser approve dana "$id")"
-expect_contains "self-approval by OIDC subject is refused" "$(field "$out" notice)" "self-approval refused: OIDC subject sub-dana"
+out="$(approvals_browser approve dana "$id")"
+expect_contains "self-approval by OIDC subject is refused" "$(json_field "$out" notice)" "self-approval refused: OIDC subject sub-dana"
 check "the request is still held" bash -c "'$SLUICECTL' --config '$E2E_CONFIG' approvals show '$id' | grep -q '\"state\": \"held\"'"
 ctl approvals approve "$id" >/dev/null
 wait "$client"

@@ -1,5 +1,6 @@
 // Drives the approvers' web page in headless Chromium (Debian's, through puppeteer-core) as a
-// person would: opens the page, signs in at the test IdP, finds the held request, and acts.
+// person would: opens the page, signs in at the test IdP (OIDC or SAML: either shows a form
+// with #username and #sign-in), finds the held request, and acts.
 // Prints one JSON line of what it saw.
 //
 // usage: node approvals_browser.mjs ACTION BASE_URL USER APPROVAL_ID
@@ -42,10 +43,13 @@ try {
   out.idp_title = await page.title();
   await page.type("#username", user);
   await Promise.all([page.waitForNavigation({ waitUntil: "networkidle0" }), page.click("#sign-in")]);
-  // The callback's page moves on by itself (meta refresh) to a same-site URL.
+  // The callback's page moves on by itself (meta refresh) to a same-site URL; a SAML IdP's
+  // answer first comes back through a form it submits by itself (HTTP-POST binding).
+  const origin = new URL(base).origin;
   for (let i = 0; i < 100; i++) {
+    const home = new URL(page.url()).origin === origin;
     const refreshing = await page.$('meta[http-equiv="refresh"]').catch(() => true);
-    if (!refreshing) break;
+    if (home && !refreshing) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   await page.waitForNetworkIdle({ idleTime: 200 }).catch(() => {});

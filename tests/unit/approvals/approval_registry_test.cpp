@@ -27,6 +27,17 @@ Approver web_user(std::string name, std::string subject, std::vector<std::string
     return approver;
 }
 
+Approver saml_user(std::string name_id, std::vector<std::string> groups) {
+    Approver approver;
+    approver.name = name_id;
+    approver.via = "web_saml";
+    approver.saml_idp = "https://idp.test/metadata";
+    approver.saml_name_id = std::move(name_id);
+    approver.saml_groups = std::move(groups);
+    approver.uid = 0;  // never read for a web approver: not root
+    return approver;
+}
+
 HeldRequest request_by(uid_t uid, std::string rule = "prod", std::string body_hash = "hash-1") {
     HeldRequest held;
     held.request_id = "req-" + std::to_string(uid);
@@ -54,6 +65,7 @@ protected:
         s.max_held_per_identity = 2;
         s.approver_gids = {kApprovers};
         s.approver_oidc_groups = {"approvers"};
+        s.approver_saml_groups = {"saml-approvers"};
         return s;
     }
     std::string hold(HeldRequest held, int* woken = nullptr) {
@@ -289,6 +301,40 @@ TEST_F(ApprovalRegistryTest, WebApproversAreCheckedByGroupAndNeverApproveTheirOw
     const std::string bobs = hold(request_by(kBob));
     EXPECT_FALSE(
         registry_.decide(bobs, web_user("bob", "sub-bob", {"approvers"}), true, "", 0s).ok);
+}
+
+TEST_F(ApprovalRegistryTest, SamlApproversAreCheckedByTheirOwnGroupsAndAuditedAsSaml) {
+    EXPECT_TRUE(registry_.may_approve(saml_user("dana", {"staff", "saml-approvers"})));
+    EXPECT_FALSE(registry_.may_approve(saml_user("erin", {"staff"})));
+    EXPECT_FALSE(registry_.may_approve(saml_user("olga", {"approvers"})))
+        << "an OIDC approver group is not a SAML one";
+    EXPECT_FALSE(registry_.may_approve(saml_user("root", {}))) << "a NameID is not root";
+
+    // Never one's own request: a NameID equal to the kernel user the request was made as.
+    const std::string bobs = hold(request_by(kBob));
+    const auto self = registry_.decide(bobs, saml_user("bob", {"saml-approvers"}), true, "", 0s);
+    EXPECT_FALSE(self.ok);
+    EXPECT_NE(self.error.find("self-approval refused: user bob"), std::string::npos) << self.error;
+
+    const std::string id = hold(needing(2, request_by(kAlice)));
+    ASSERT_TRUE(registry_.decide(id, saml_user("dana", {"saml-approvers"}), true, "", 0s).ok);
+    EXPECT_FALSE(registry_.decide(id, saml_user("dana", {"saml-approvers"}), true, "", 0s).ok)
+        << "the same NameID at the same IdP counts once";
+    const auto released =
+        registry_.decide(id, web_user("dana", "sub-dana", {"approvers"}), true, "ok", 0s);
+    ASSERT_TRUE(released.ok) << "an OIDC sign-in is another approver";
+    EXPECT_EQ(released.event, "approved");
+
+    const std::string one = hold(request_by(kAlice, "prod", "hash-2"));
+    const auto approved =
+        registry_.decide(one, saml_user("dana", {"saml-approvers"}), true, "fine", 0s);
+    ASSERT_TRUE(approved.ok);
+    const auto event =
+        approval_event_json(one, approved.event, approved.request, approved.decision);
+    EXPECT_EQ(event["approver"], (nlohmann::json{{"user", "dana"},
+                                                 {"via", "web_saml"},
+                                                 {"saml_name_id", "dana"},
+                                                 {"saml_idp", "https://idp.test/metadata"}}));
 }
 
 TEST_F(ApprovalRegistryTest, AKernelApproverAndAWebApproverAreTwoApprovers) {

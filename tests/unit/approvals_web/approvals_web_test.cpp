@@ -56,13 +56,21 @@ protected:
     WebSessions sessions_{1h, [this] { return now_; }};
 };
 
+PendingLogin oidc_login(std::string verifier, std::string nonce) {
+    PendingLogin login;
+    login.verifier = std::move(verifier);
+    login.nonce = std::move(nonce);
+    login.return_to = "/approvals";
+    return login;
+}
+
 TEST_F(Sessions, ALoginStateWorksOnceAndExpires) {
-    const std::string state = sessions_.begin_login({"verifier", "nonce", "/approvals", {}});
+    const std::string state = sessions_.begin_login(oidc_login("verifier", "nonce"));
     auto login = sessions_.take_login(state);
     ASSERT_TRUE(login);
     EXPECT_EQ(login->verifier, "verifier");
     EXPECT_FALSE(sessions_.take_login(state)) << "once";
-    const std::string late = sessions_.begin_login({"v", "n", "/approvals", {}});
+    const std::string late = sessions_.begin_login(oidc_login("v", "n"));
     now_ += WebSessions::kLoginLifetime;
     EXPECT_FALSE(sessions_.take_login(late));
 }

@@ -596,6 +596,46 @@ TEST(Config, ApprovalsWebNeedsACertificateAnIssuerAndApproverGroups) {
     }
 }
 
+TEST(Config, ApprovalsWebSignsInWithSamlAloneOrBesideOidc) {
+    const std::string saml =
+        "approvals:\n  web:\n    listen: 127.0.0.1:8443\n    cert_file: /c.crt\n"
+        "    key_file: /c.key\n    saml:\n      idp_metadata_file: /idp.xml\n"
+        "      sp_key_file: /sp.key\n      sp_cert_file: /sp.crt\n"
+        "      approver_groups: [leads]\n";
+    const Config c = parse_config(saml, "t.yaml");
+    EXPECT_TRUE(c.approvals.web.saml.enabled());
+    EXPECT_FALSE(c.approvals.web.oidc_enabled()) << "SAML alone needs no OIDC issuer";
+    EXPECT_EQ(c.approvals.web.saml.idp_metadata_file, "/idp.xml");
+    EXPECT_EQ(c.approvals.web.saml.group_attribute, "groups") << "the default attribute";
+    EXPECT_EQ(c.approvals.web.saml.sp_entity_id, "") << "default: <url>saml/metadata";
+    EXPECT_EQ(c.approvals.web.saml.approver_groups, std::vector<std::string>{"leads"});
+    EXPECT_FALSE(default_config().approvals.web.saml.enabled()) << "off by default";
+
+    const Config both = parse_config(
+        saml +
+            "      group_attribute: memberOf\n      sp_entity_id: urn:sluice:approvals\n"
+            "    oidc: {issuer: https://idp.test, client_id: s, approver_groups: [x]}\n",
+        "t.yaml");
+    EXPECT_TRUE(both.approvals.web.oidc_enabled());
+    EXPECT_EQ(both.approvals.web.saml.group_attribute, "memberOf");
+    EXPECT_EQ(both.approvals.web.saml.sp_entity_id, "urn:sluice:approvals");
+
+    for (const char* drop : {"      idp_metadata_file: /idp.xml\n", "      sp_key_file: /sp.key\n",
+                             "      sp_cert_file: /sp.crt\n", "      approver_groups: [leads]\n"}) {
+        std::string bad = saml;
+        bad.erase(bad.find(drop), std::string(drop).size());
+        EXPECT_THROW(parse_config(bad, "t.yaml"), ConfigError) << drop;
+    }
+    for (const char* bad : {"      metadata: /idp.xml\n", "      group_attribute: \"\"\n",
+                            "      approver_groups: {a: b}\n"})
+        EXPECT_THROW(parse_config(saml + bad, "t.yaml"), ConfigError) << bad;
+    EXPECT_THROW(parse_config("approvals:\n  web:\n    listen: 127.0.0.1:8443\n    cert_file: "
+                              "/c.crt\n    key_file: /c.key\n",
+                              "t.yaml"),
+                 ConfigError)
+        << "no way to sign in";
+}
+
 }  // namespace
 }  // namespace sluice
 
