@@ -69,8 +69,9 @@ Commands:
   audit pubkey
            print the public key (PEM) that verifies this host's audit checkpoints
   sessions list [--user U] [--since T] [--model M]
-           recorded sessions (a rule's `record: metadata | full`, docs/recording.md): one per
-           client connection or per run a client marks with an x-sluice-session header;
+           recorded sessions (a rule's `record: metadata`, the default, or `full`;
+           docs/recording.md): one per client connection or per run a client marks with an
+           x-sluice-session header;
            --since takes 2h, 1d or an RFC 3339 time
   sessions show ID
            a readable transcript: who, each request and answer, tool calls and their outputs,

@@ -529,11 +529,13 @@ PolicyRule Loader::rule(const YAML::Node& node, size_t index) const {
     if (auto n = node["tool_calls"]) rule.tool_calls = tool_calls(n, path + ".tool_calls");
     if (auto n = node["record"]) {
         const auto mode = scalar(n, path + ".record");
-        if (mode == "metadata")
+        if (mode == "none")
+            rule.record = RecordMode::none;
+        else if (mode == "metadata")
             rule.record = RecordMode::metadata;
         else if (mode == "full")
             rule.record = RecordMode::full;
-        else if (mode != "none")
+        else
             fail(n, path + ".record", "must be none, metadata or full, not '" + mode + "'");
     }
     if (auto n = node["masking"]) {

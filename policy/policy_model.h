@@ -272,7 +272,7 @@ struct PolicyRule {
     std::shared_ptr<const masking::MaskingControl> masking;
     // What happens to the tool calls the model's answers propose; null: all reach the agent.
     std::shared_ptr<const ToolCallControl> tool_calls;
-    RecordMode record = RecordMode::none;
+    RecordMode record = RecordMode::metadata;  // docs/recording.md: metadata unless a rule says
 };
 
 // Price per token in pico-dollars (USD × 1e12): exact integers for any price listed per

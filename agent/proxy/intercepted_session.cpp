@@ -1053,6 +1053,7 @@ private:
                 if (ec) co_return false;
             }
             record.request_bytes += n;
+            if (recording_) recording_->on_upload(std::string_view(chunk.data(), n));
             upstream_request.body().data = n ? chunk.data() : nullptr;
             upstream_request.body().size = n;
             upstream_request.body().more = !parser.is_done();

@@ -4,7 +4,10 @@
 // hashed here. At the end the capture goes to the recorder's thread (session_recorder.h).
 #pragma once
 
+#include <openssl/evp.h>
+
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,15 +25,17 @@ public:
     RequestRecording(RecordMode mode, std::string connection, const RequestHeader& header,
                      Clock::time_point started);
 
-    // The body as forwarded (masked); nullopt: an upload that streams through.
+    // The body as forwarded (masked); nullopt: an upload that streams through, whose bytes then
+    // pass on_upload() as they go upstream.
     void on_forwarded(const std::optional<std::string>& body);
+    void on_upload(std::string_view piece);
     void on_answer_head(const ResponseHeader& header);
     // Bytes of the answer as the upstream sent them, in order.
     void on_answer(std::string_view piece);
     // `inner` with every piece passing through on_answer() first: for the one relay loop.
     BodyTransform& tap(BodyTransform& inner);
 
-    RequestCapture take() { return std::move(capture_); }
+    RequestCapture take();
 
 private:
     class Tap final : public BodyTransform {
@@ -54,6 +59,10 @@ private:
     RequestCapture capture_;
     Clock::time_point started_;
     uint64_t answer_bytes_ = 0;
+    struct HashDeleter {
+        void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+    };
+    std::unique_ptr<EVP_MD_CTX, HashDeleter> upload_hash_;  // of a streamed upload
     std::optional<Tap> tap_;
 };
 

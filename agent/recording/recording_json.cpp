@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "agent/common/time_format.h"
+#include "policy/json_append.h"
 #include "policy/sse_parser.h"
 
 namespace sluice {
@@ -13,10 +14,71 @@ bool is_event_stream(const std::string& content_type) {
     return content_type.find("text/event-stream") != std::string::npos;
 }
 
+void key(std::string& out, std::string_view name) {
+    out.push_back('"');
+    out += name;
+    out += "\":";
+}
+
+void text(std::string& out, std::string_view name, std::string_view value) {
+    key(out, name);
+    append_json_string(out, value);
+    out.push_back(',');
+}
+
+void number(std::string& out, std::string_view name, uint64_t value) {
+    key(out, name);
+    out += std::to_string(value);
+    out.push_back(',');
+}
+
+void real(std::string& out, std::string_view name, double value) {
+    key(out, name);
+    append_json_double(out, value);
+    out.push_back(',');
+}
+
+void boolean(std::string& out, std::string_view name, bool value) {
+    key(out, name);
+    out += value ? "true," : "false,";
+}
+
+// Closes the object or array whose last member left a ',' (or that is still empty).
+void close(std::string& out, char bracket) {
+    if (out.back() == ',')
+        out.back() = bracket;
+    else
+        out.push_back(bracket);
+    out.push_back(',');
+}
+
+// JSON text the recorder was handed (the identity object, usage): copied as it is when it is an
+// object, else `fallback`, so a recording is always valid JSON.
+void raw_object(std::string& out, std::string_view name, std::string_view json,
+                std::string_view fallback) {
+    key(out, name);
+    const auto first = json.find_first_not_of(" \t\r\n");
+    const auto last = json.find_last_not_of(" \t\r\n");
+    const bool object = first != std::string_view::npos && json[first] == '{' && json[last] == '}';
+    out += object ? json : fallback;
+    out.push_back(',');
+}
+
+void identity(std::string& out, const AuditRecord& record, const RequestCapture& capture) {
+    if (!record.oidc) return raw_object(out, "identity", capture.identity, "{}");
+    nlohmann::json object = nlohmann::json::parse(capture.identity, nullptr, false);
+    if (!object.is_object()) object = nlohmann::json::object();
+    object["oidc"] = *record.oidc;
+    key(out, "identity");
+    out += object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    out.push_back(',');
+}
+
 // Each event of a streamed answer with the time its last byte arrived: when the client could
 // first have seen it.
-nlohmann::json stream_events(const RequestCapture& capture) {
-    nlohmann::json events = nlohmann::json::array();
+void stream_events(std::string& out, const RequestCapture& capture) {
+    key(out, "events");
+    out.push_back('[');
     SseParser parser;
     uint64_t consumed = 0;
     for (const AnswerPiece& arrived : capture.pieces) {
@@ -24,19 +86,28 @@ nlohmann::json stream_events(const RequestCapture& capture) {
         if (end <= consumed) continue;
         const std::string_view bytes(capture.response_body.data() + consumed, end - consumed);
         parser.feed(bytes, [&](const SseEvent& event) {
-            nlohmann::json e{{"t_ms", arrived.offset_ms}, {"data", event.data}};
-            if (!event.event.empty()) e["event"] = event.event;
-            events.push_back(std::move(e));
+            out.push_back('{');
+            text(out, "data", event.data);
+            if (!event.event.empty()) text(out, "event", event.event);
+            real(out, "t_ms", arrived.offset_ms);
+            close(out, '}');
         });
         consumed = end;
     }
-    return events;
+    close(out, ']');
 }
 
-nlohmann::json pieces_json(const RequestCapture& capture) {
-    nlohmann::json pieces = nlohmann::json::array();
-    for (const AnswerPiece& p : capture.pieces) pieces.push_back({p.offset_ms, p.end});
-    return pieces;
+void pieces(std::string& out, const RequestCapture& capture) {
+    key(out, "pieces");
+    out.push_back('[');
+    for (const AnswerPiece& p : capture.pieces) {
+        out.push_back('[');
+        append_json_double(out, p.offset_ms);
+        out.push_back(',');
+        out += std::to_string(p.end);
+        out += "],";
+    }
+    close(out, ']');
 }
 
 }  // namespace
@@ -45,60 +116,68 @@ std::string session_of(const RequestCapture& capture) {
     return capture.run.empty() ? "conn-" + capture.connection : "run-" + capture.run;
 }
 
-nlohmann::json recording_json(const AuditRecord& record, const RequestCapture& capture) {
+void append_recording_json(std::string& out, const AuditRecord& record,
+                           const RequestCapture& capture) {
     const bool full = capture.mode == RecordMode::full;
-    nlohmann::json identity = nlohmann::json::parse(capture.identity, nullptr, false);
-    if (identity.is_discarded()) identity = nlohmann::json::object();
-    if (record.oidc) identity["oidc"] = *record.oidc;
-
-    nlohmann::json request{
-        {"method", record.method},         {"path", record.path},
-        {"model", record.model},           {"stream", record.stream},
-        {"bytes", record.request_bytes},   {"content_type", capture.request_content_type},
-        {"user_agent", capture.user_agent}};
-    if (capture.request_streamed)
-        request["body_streamed"] = true;
-    else if (full)
-        request["body"] = capture.request_body;
-
-    nlohmann::json response{{"status", record.status},
-                            {"upstream_status", record.upstream_status},
-                            {"bytes", record.response_bytes},
-                            {"content_type", capture.response_content_type},
-                            {"ttfb_ms", record.upstream_ttfb_ms},
-                            {"latency_ms", record.latency_ms}};
-    if (full && is_event_stream(capture.response_content_type))
-        response["events"] = stream_events(capture);
-    else if (full)
-        response["body"] = capture.response_body;
-    else
-        response["pieces"] = pieces_json(capture);
-    if (capture.truncated) response["truncated"] = true;
-
-    nlohmann::json decision{
-        {"action", record.action}, {"rule", record.rule}, {"reason", record.reason}};
-    if (!record.code.empty()) decision["code"] = record.code;
-
-    nlohmann::json out{{"version", kRecordingVersion},
-                       {"id", record.id},
-                       {"session", session_of(capture)},
-                       {"connection", capture.connection},
-                       {"ts", format_utc(record.started)},
-                       {"mode", std::string(to_string(capture.mode))},
-                       {"host", record.sni},
-                       {"identity", std::move(identity)},
-                       {"request", std::move(request)},
-                       {"response", std::move(response)},
-                       {"decision", std::move(decision)},
-                       {"usage", nullptr}};
-    if (!capture.run.empty()) out["run"] = capture.run;
-    if (record.usage) {
-        nlohmann::json usage = nlohmann::json::parse(record.usage->json, nullptr, false);
-        if (!usage.is_discarded()) out["usage"] = std::move(usage);
+    out.reserve(out.size() + 1024 + capture.request_body.size() + capture.response_body.size() +
+                capture.pieces.size() * 24);
+    out.push_back('{');
+    text(out, "connection", capture.connection);
+    key(out, "decision");
+    out.push_back('{');
+    text(out, "action", record.action);
+    if (!record.code.empty()) text(out, "code", record.code);
+    text(out, "reason", record.reason);
+    text(out, "rule", record.rule);
+    close(out, '}');
+    if (!record.error.empty()) text(out, "error", record.error);
+    text(out, "host", record.sni);
+    text(out, "id", record.id);
+    identity(out, record, capture);
+    if (record.masking) {
+        key(out, "masking");
+        out += record.masking->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        out.push_back(',');
     }
-    if (record.masking) out["masking"] = *record.masking;
-    if (!record.error.empty()) out["error"] = record.error;
-    return out;
+    text(out, "mode", to_string(capture.mode));
+
+    key(out, "request");
+    out.push_back('{');
+    if (capture.request_streamed) {
+        boolean(out, "body_streamed", true);
+        if (!capture.upload_sha256.empty()) text(out, "body_sha256", capture.upload_sha256);
+    } else if (full)
+        text(out, "body", capture.request_body);
+    number(out, "bytes", record.request_bytes);
+    text(out, "content_type", capture.request_content_type);
+    text(out, "method", record.method);
+    text(out, "model", record.model);
+    text(out, "path", record.path);
+    boolean(out, "stream", record.stream);
+    text(out, "user_agent", capture.user_agent);
+    close(out, '}');
+
+    key(out, "response");
+    out.push_back('{');
+    if (full && !is_event_stream(capture.response_content_type))
+        text(out, "body", capture.response_body);
+    number(out, "bytes", record.response_bytes);
+    text(out, "content_type", capture.response_content_type);
+    if (full && is_event_stream(capture.response_content_type)) stream_events(out, capture);
+    real(out, "latency_ms", record.latency_ms);
+    if (!full) pieces(out, capture);
+    number(out, "status", record.status);
+    if (capture.truncated) boolean(out, "truncated", true);
+    real(out, "ttfb_ms", record.upstream_ttfb_ms);
+    number(out, "upstream_status", record.upstream_status);
+    close(out, '}');
+
+    if (!capture.run.empty()) text(out, "run", capture.run);
+    text(out, "session", session_of(capture));
+    text(out, "ts", format_utc(record.started));
+    raw_object(out, "usage", record.usage ? std::string_view(record.usage->json) : "", "null");
+    number(out, "version", kRecordingVersion);
+    out.back() = '}';
 }
 
 }  // namespace sluice

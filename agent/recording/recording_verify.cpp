@@ -1,7 +1,5 @@
 #include "agent/recording/recording_verify.h"
 
-#include <sys/stat.h>
-
 namespace sluice {
 
 namespace {
@@ -25,6 +23,7 @@ std::string named_recording(std::string_view line) {
 RecordingCheckReport check_recordings(const std::vector<AuditFileText>& files,
                                       const RecordingStore& store) {
     RecordingCheckReport report;
+    const auto stored = store.index();
     for (const AuditFileText& file : files) {
         std::string_view text = file.text;
         uint64_t line_number = 0;
@@ -36,14 +35,13 @@ RecordingCheckReport check_recordings(const std::vector<AuditFileText>& files,
             const std::string sha = named_recording(line);
             if (sha.empty()) continue;
             ++report.named;
-            const std::string path = store.dir() + "/" + sha + std::string(kRecordingSuffix);
-            struct stat st {};
-            if (::stat(path.c_str(), &st) != 0) {
+            const auto found = stored.find(sha);
+            if (found == stored.end()) {
                 ++report.missing;
                 continue;
             }
             try {
-                (void)store.load(sha);
+                (void)store.load(found->second);
                 ++report.matched;
             } catch (const std::exception& e) {
                 report.bad.push_back({file.name, line_number, sha, e.what()});

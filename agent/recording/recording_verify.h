@@ -1,5 +1,5 @@
 // `sluicectl audit verify`'s check of recordings: every audit line naming a recording
-// ("recording":{…"sha256":…}) is matched against the file of that name, decrypted,
+// ("recording":{…"sha256":…}) is matched against its entry in the segments, decrypted,
 // decompressed and hashed again (docs/recording.md). A recording that does not match its line
 // is tampering; one that is gone may have been removed by retention, so it is counted apart.
 #pragma once

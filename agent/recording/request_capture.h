@@ -29,8 +29,11 @@ struct RequestCapture {
     std::string run;         // the client's run marker (x-sluice-session), "" when none
     std::string user_agent;
     std::string request_content_type;
-    std::string request_body;       // full: as it went upstream, after masking
-    bool request_streamed = false;  // an upload that streamed through: its size only
+    std::string request_body;  // full: as it went upstream, after masking
+    // An upload that streamed through (multipart: files, audio) is recorded as its size and the
+    // SHA-256 of its bytes, in every mode: it is binary, which a JSON recording cannot hold.
+    bool request_streamed = false;
+    std::string upload_sha256;  // hex, once the upload has passed whole
     std::string response_content_type;
     // full: the answer as the upstream sent it. Values the request masked are still masked
     // there: placeholders are restored only in what the client gets, never here.

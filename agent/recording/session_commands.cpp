@@ -110,7 +110,7 @@ std::vector<RecordedSession> load_sessions(const RecordingStore& store, bool& ok
     }
     for (const auto& s : stored) {
         try {
-            recordings.push_back(json::parse(store.load(s.sha256)));
+            recordings.push_back(json::parse(store.load(s)));
         } catch (const std::exception& e) {
             std::fprintf(stderr, "sluicectl sessions: skipped %s\n", e.what());
         }

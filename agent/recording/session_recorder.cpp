@@ -9,6 +9,10 @@ namespace sluice {
 
 namespace {
 
+// At most this many queued recordings are taken as one batch (one segment write), so the audit
+// lines of the first ones in a long queue are not held back for the rest.
+constexpr std::size_t kBatchMaxRequests = 256;
+
 std::size_t capture_bytes(const RequestCapture& capture) {
     return capture.request_body.size() + capture.response_body.size() +
            capture.pieces.size() * sizeof(AnswerPiece);
@@ -17,7 +21,10 @@ std::size_t capture_bytes(const RequestCapture& capture) {
 }  // namespace
 
 SessionRecorder::SessionRecorder(SessionRecorderOptions options, AuditWriter& audit)
-    : options_(std::move(options)), audit_(audit), store_(options_.dir, options_.key, true) {
+    : options_(std::move(options)),
+      audit_(audit),
+      store_(options_.dir, options_.key, true),
+      writer_(options_.dir, options_.key, segment_limits_for(options_.retention)) {
     store_.remove_temporaries();
     stats_.removed = store_.enforce(options_.retention, std::chrono::system_clock::now());
     thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
@@ -34,8 +41,8 @@ void SessionRecorder::submit(const AuditRecord& record, RequestCapture capture) 
     const std::size_t bytes = capture_bytes(job->capture);
     {
         std::lock_guard lock(mutex_);
-        if (queue_.size() < limits::kRecordingQueueMaxRequests &&
-            queued_bytes_ + bytes <= limits::kRecordingQueueMaxBytes) {
+        if (queue_.size() < options_.queue_max_requests &&
+            queued_bytes_ + bytes <= options_.queue_max_bytes) {
             queued_bytes_ += bytes;
             ++submitted_;
             queue_.push_back(std::move(job));
@@ -73,56 +80,96 @@ nlohmann::json SessionRecorder::status_json() const {
 
 void SessionRecorder::run(std::stop_token stop) {
     auto next_retention = std::chrono::steady_clock::now() + options_.retention_interval;
+    std::vector<std::unique_ptr<Job>> batch;
     std::unique_lock lock(mutex_);
     for (;;) {
         wake_.wait_for(lock, stop, options_.retention_interval, [&] { return !queue_.empty(); });
         while (!queue_.empty()) {
-            std::unique_ptr<Job> job = std::move(queue_.front());
-            queue_.pop_front();
-            queued_bytes_ -= capture_bytes(job->capture);
+            // Everything queued goes as one batch: one write, and the audit lines together, so
+            // the recorder keeps up by doing more per wakeup when the proxy is busy.
+            while (!queue_.empty() && batch.size() < kBatchMaxRequests) {
+                queued_bytes_ -= capture_bytes(queue_.front()->capture);
+                batch.push_back(std::move(queue_.front()));
+                queue_.pop_front();
+            }
             lock.unlock();
-            record_one(*job);
+            record_batch(batch);
+            const std::size_t done = batch.size();
+            batch.clear();
             lock.lock();
-            ++finished_;
+            finished_ += done;
             done_.notify_all();
         }
         if (std::chrono::steady_clock::now() >= next_retention) {
             lock.unlock();
-            std::size_t removed = 0;
-            try {
-                removed = store_.enforce(options_.retention, std::chrono::system_clock::now());
-            } catch (const std::exception& e) {
-                spdlog::warn("recordings: retention: {}", e.what());
-            }
+            apply_retention();
             lock.lock();
-            stats_.removed += removed;
             next_retention = std::chrono::steady_clock::now() + options_.retention_interval;
         }
         if (stop.stop_requested() && queue_.empty()) return;
     }
 }
 
-void SessionRecorder::record_one(Job& job) {
-    AuditRecord& record = job.record;
-    record.identity = job.capture.identity;
-    const std::string session = session_of(job.capture);
+void SessionRecorder::apply_retention() {
+    std::size_t removed = 0;
     try {
-        const std::string json = recording_json(record, job.capture).dump();
-        uint64_t file_bytes = 0;
-        const std::string sha = store_.store(json, &file_bytes);
-        record.recording = nlohmann::json{{"mode", std::string(to_string(job.capture.mode))},
-                                          {"session", session},
-                                          {"sha256", sha}};
-        std::lock_guard lock(mutex_);
-        ++stats_.stored;
-        stats_.stored_bytes += file_bytes;
+        removed =
+            store_.enforce(options_.retention, std::chrono::system_clock::now(), writer_.segment());
     } catch (const std::exception& e) {
-        spdlog::error("recording {}: {}", record.id, e.what());
-        record.recording = nlohmann::json{{"error", e.what()}, {"session", session}};
-        std::lock_guard lock(mutex_);
-        ++stats_.failed;
+        spdlog::warn("recordings: retention: {}", e.what());
     }
-    audit_.write_record(record);
+    std::lock_guard lock(mutex_);
+    stats_.removed += removed;
+}
+
+void SessionRecorder::record_batch(std::vector<std::unique_ptr<Job>>& batch) {
+    struct Outcome {
+        std::string session;
+        std::string sha;
+        uint64_t bytes = 0;
+        std::string error;
+    };
+    std::vector<Outcome> outcomes(batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        Job& job = *batch[i];
+        job.record.identity = job.capture.identity;
+        outcomes[i].session = session_of(job.capture);
+        try {
+            json_.clear();
+            append_recording_json(json_, job.record, job.capture);
+            outcomes[i].sha = writer_.add(json_, &outcomes[i].bytes);
+        } catch (const std::exception& e) {
+            outcomes[i].error = e.what();
+        }
+    }
+    try {
+        writer_.commit();
+    } catch (const std::exception& e) {
+        for (Outcome& o : outcomes)
+            if (o.error.empty()) o.error = e.what();
+    }
+    SessionRecorderStats added;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        AuditRecord& record = batch[i]->record;
+        const Outcome& o = outcomes[i];
+        if (o.error.empty()) {
+            record.recording =
+                nlohmann::json{{"mode", std::string(to_string(batch[i]->capture.mode))},
+                               {"session", o.session},
+                               {"sha256", o.sha}};
+            ++added.stored;
+            added.stored_bytes += o.bytes;
+        } else {
+            spdlog::error("recording {}: {}", record.id, o.error);
+            record.recording = nlohmann::json{{"error", o.error}, {"session", o.session}};
+            ++added.failed;
+        }
+        audit_.write_record(record);
+    }
+    std::lock_guard lock(mutex_);
+    stats_.stored += added.stored;
+    stats_.stored_bytes += added.stored_bytes;
+    stats_.failed += added.failed;
 }
 
 }  // namespace sluice

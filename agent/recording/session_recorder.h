@@ -1,9 +1,10 @@
 // Records requests whose rule says `record: metadata | full` (docs/recording.md), off the data
-// path: the proxy hands over the request's final audit record and its capture (copies only);
-// this class's thread builds the recording, stores it (recording_store.h) and then writes the
-// audit line with the recording's hash, so the audit never names a recording that is not on
-// disk. A recording that cannot be stored (disk, a full queue) leaves the audit line saying
-// why; the request itself was never held up for it.
+// path: the proxy hands over the request's final audit record and its capture; this class's
+// thread takes what is queued as one batch, builds and seals each recording, appends the batch
+// to the segment file with one write (recording_segment_writer.h) and then writes the audit
+// lines with the recordings' hashes, so the audit never names a recording that is not on disk. A
+// recording that cannot be stored (disk, a full queue) leaves the audit line saying why; the
+// request itself was never held up for it.
 #pragma once
 
 #include <chrono>
@@ -14,11 +15,14 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "agent/audit/audit_record.h"
 #include "agent/audit/audit_writer.h"
+#include "agent/common/limits.h"
+#include "agent/recording/recording_segment_writer.h"
 #include "agent/recording/recording_store.h"
 #include "agent/recording/request_capture.h"
 
@@ -29,6 +33,9 @@ struct SessionRecorderOptions {
     std::string key;  // AES-256-GCM key (32 bytes); empty: not encrypted
     RecordingRetention retention;
     std::chrono::seconds retention_interval{60};  // how often retention is applied
+    // Past either bound a recording is dropped and its audit line says so.
+    std::size_t queue_max_requests = limits::kRecordingQueueMaxRequests;
+    std::size_t queue_max_bytes = limits::kRecordingQueueMaxBytes;
 };
 
 struct SessionRecorderStats {
@@ -59,11 +66,14 @@ private:
         RequestCapture capture;
     };
     void run(std::stop_token stop);
-    void record_one(Job& job);
+    void record_batch(std::vector<std::unique_ptr<Job>>& batch);
+    void apply_retention();
 
     const SessionRecorderOptions options_;
     AuditWriter& audit_;
     RecordingStore store_;
+    RecordingSegmentWriter writer_;  // the recorder thread's alone, as is json_
+    std::string json_;
     mutable std::mutex mutex_;
     std::condition_variable_any wake_;
     std::condition_variable done_;

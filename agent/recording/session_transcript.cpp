@@ -59,7 +59,8 @@ std::vector<std::string> request_lines(const json& recording) {
     const json request = recording.value("request", json::object());
     if (!request.contains("body")) {
         if (request.value("body_streamed", false))
-            lines.push_back("(upload of " + str(request, "bytes") + " bytes, not recorded)");
+            lines.push_back("(upload of " + str(request, "bytes") + " bytes, sha256 " +
+                            str(request, "body_sha256") + ", not recorded)");
         return lines;
     }
     const json body = json::parse(request["body"].get<std::string>(), nullptr, false);

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes the "Session recording" section of docs/benchmarks.md from `scripts/bench record`'s
-http-load results: proxy CPU per request and latency, record: none vs full, and bytes stored."""
+http-load results: proxy CPU per request and latency, record: none vs metadata vs full, bytes
+stored and recordings dropped."""
 import json
 import statistics
 import sys
@@ -18,7 +19,7 @@ def med(rs, f):
     return statistics.median(f(r) for r in rs)
 
 
-print(f"Two sluiceds alternating, {sys.argv[2]} rounds of {sys.argv[3]} s per row (medians); "
+print(f"Three sluiceds in turn, {sys.argv[2]} rounds of {sys.argv[3]} s per row (medians); "
       "their policy's one rule")
 print("differs only in `record`. Proxy CPU is sluiced's whole process (proxy threads, audit "
       "writer and recorder).")
@@ -33,7 +34,7 @@ for (w, _) in runs:
 added = {}
 for w in workloads:
     cpu = {}
-    for label in ("none", "full"):
+    for label in ("none", "metadata", "full"):
         rs = runs.get((w, label), [])
         if not rs:
             continue
@@ -41,13 +42,18 @@ for w in workloads:
         print(f"| {w} | {label} | {med(rs, lambda r: r['rps']):.0f} | {cpu[label]:.1f} | "
               f"{med(rs, lambda r: r['latency']['p50_us']):.0f} | "
               f"{med(rs, lambda r: r['latency']['p99_us']):.0f} |")
-    if "none" in cpu and "full" in cpu:
-        added[w] = 100 * (cpu["full"] / cpu["none"] - 1)
+    for label in ("metadata", "full"):
+        if "none" in cpu and label in cpu:
+            added.setdefault(w, {})[label] = 100 * (cpu[label] / cpu["none"] - 1)
 print()
 for w, pct in added.items():
-    print(f"- {w}: `record: full` adds {pct:+.1f}% proxy CPU per request (goal: at most +10%)")
-full = recorder.get("full", {})
-if full.get("stored"):
-    print(f"- stored: {full['stored']} recordings, {full['stored_bytes'] / full['stored']:.0f} "
-          "bytes per request on disk after zstd (request and answer bodies, event timing); "
-          f"{full.get('dropped', 0)} dropped (queue full), {full.get('failed', 0)} failed")
+    print(f"- {w}: `record: metadata` adds {pct.get('metadata', float('nan')):+.1f}%, "
+          f"`record: full` {pct.get('full', float('nan')):+.1f}% proxy CPU per request over "
+          "`record: none` (goal for full: at most +10%)")
+for label, what in (("metadata", "timing, identity, decision, usage"),
+                    ("full", "request and answer bodies, event timing")):
+    r = recorder.get(label, {})
+    if r.get("stored"):
+        print(f"- {label}: {r['stored']} recordings stored, {r['stored_bytes'] / r['stored']:.0f} "
+              f"bytes per request on disk after zstd ({what}); {r.get('dropped', 0)} dropped "
+              f"(queue full), {r.get('failed', 0)} failed")

@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # The tamper-evident audit (docs/audit.md) with a real sluiced: under load it is killed with -9
 # and restarted; `sluicectl audit verify` then passes over every rotated file, reports the
-# crash, and every request a client saw answered has its record. An edited copy is named.
+# crash, finds every recording a line names (requests are recorded in full), and every request a
+# client saw answered has its record. An edited copy is named.
 source "$(dirname "$0")/lib/e2e.sh"
 e2e_setup
 start_upstream || exit 1
 
+# Every request is recorded in full, so the kill also lands in the middle of recordings.
+cat >"$E2E_DIR/policy.yaml" <<'YAML'
+version: 1
+default: deny
+rules:
+  - {name: recorded, match: {}, record: full}
+YAML
+e2e_write_config "policy: $E2E_DIR/policy.yaml"
 # Small files and frequent checkpoints, so a short run rotates and seals several times.
 sed -i "s|^  path: $E2E_AUDIT\$|  path: $E2E_AUDIT\n  rotate_bytes: 60000\n  keep_files: 0\n  checkpoint_records: 40\n  checkpoint_interval_s: 1|" "$E2E_CONFIG"
 sluicectl() { "$E2E_BIN_DIR/sluicectl" --config "$E2E_CONFIG" "$@"; }
@@ -40,6 +49,10 @@ expect_contains "verify reports the crash" "$verify_out" "crash: sluiced stopped
 expect_contains "verify checked the signatures" "$verify_out" "with verified signatures"
 expect_contains "verify says intact" "$verify_out" "result: intact"
 echo "$verify_out" | sed 's/^/  | /'
+check "every recording an audit line names was found and matches, after kill -9 too" python3 -c '
+import re,sys
+m = re.search(r"recordings: (\d+) named, (\d+) match their audit line(.*)", sys.argv[1])
+sys.exit(0 if m and int(m[1]) > 20 and m[1] == m[2] and "missing" not in m[3] else 1)' "$verify_out"
 
 missing="$(python3 - "$E2E_DIR/answered.txt" "$E2E_AUDIT" <<'PY'
 import glob, json, sys

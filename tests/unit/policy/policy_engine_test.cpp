@@ -719,6 +719,11 @@ TEST(PolicyEngine, ExplainSaysWhatTheDecidingRuleRecords) {
         "default: deny\nrules:\n  - {name: rec, match: {users: [alice]}, record: full}\n");
     EXPECT_NE(explain(*p, user("alice"), chat("gpt-4o")).find("record: full\n"), std::string::npos);
     EXPECT_NE(explain(*p, user("bob"), chat("gpt-4o")).find("record: none\n"), std::string::npos);
+    // A rule that says nothing records metadata; `default: allow` (no rule) records nothing.
+    auto q = must_load("default: allow\nrules:\n  - {name: quiet, match: {users: [alice]}}\n");
+    EXPECT_NE(explain(*q, user("alice"), chat("gpt-4o")).find("record: metadata\n"),
+              std::string::npos);
+    EXPECT_NE(explain(*q, user("bob"), chat("gpt-4o")).find("record: none\n"), std::string::npos);
 }
 
 TEST(PolicyEngine, ExplainDoesNotChargeState) {

@@ -216,15 +216,19 @@ TEST(PolicyLoader, LoadsThePackagedExample) {
     EXPECT_TRUE(result.policy->block_prompts.has_value());
 }
 
-TEST(PolicyLoader, ReadsRecordModeDefaultingToNone) {
+// The default: a rule keeps metadata unless it says otherwise, so no one records prompts
+// by accident and no one loses the record of what was asked either.
+TEST(PolicyLoader, ReadsRecordModeDefaultingToMetadata) {
     auto result = load_policy(
         "default: deny\nrules:\n  - {name: a, match: {users: [a]}, record: full}\n"
-        "  - {name: b, match: {users: [b]}, record: metadata}\n  - {name: c, match: {}}\n",
+        "  - {name: b, match: {users: [b]}, record: metadata}\n  - {name: c, match: {}}\n"
+        "  - {name: d, match: {users: [d]}, record: none}\n",
         "p.yaml");
     ASSERT_TRUE(result.ok()) << result.error;
     EXPECT_EQ(result.policy->rules[0].record, RecordMode::full);
     EXPECT_EQ(result.policy->rules[1].record, RecordMode::metadata);
-    EXPECT_EQ(result.policy->rules[2].record, RecordMode::none);
+    EXPECT_EQ(result.policy->rules[2].record, RecordMode::metadata);
+    EXPECT_EQ(result.policy->rules[3].record, RecordMode::none);
     EXPECT_NE(load_error("default: deny\nrules:\n  - {name: a, match: {}, record: bodies}\n")
                   .find("rules[0].record: must be none, metadata or full, not 'bodies'"),
               std::string::npos);

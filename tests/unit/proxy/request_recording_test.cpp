@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/common/limits.h"
+#include "agent/common/sha256_hex.h"
 
 namespace sluice {
 namespace {
@@ -58,13 +59,18 @@ TEST(RequestRecording, TapKeepsTheUpstreamBytesAndTheirTimesWhileTheClientGetsTh
     EXPECT_EQ(capture.connection, "c1");
 }
 
-TEST(RequestRecording, MetadataKeepsTimesNotBytesAndUploadsAreTheirSize) {
+TEST(RequestRecording, MetadataKeepsTimesNotBytesAndUploadsAreTheirSizeAndHash) {
     RequestRecording recording(RecordMode::metadata, "c1", chat_header(),
                                RequestRecording::Clock::now());
     recording.on_forwarded(std::nullopt);
+    const std::string upload = "--b\r\ncontent-type: audio/wav\r\n\r\nRIFF\x01\x00\xff--b--";
+    for (std::size_t at = 0; at < upload.size(); at += 7)
+        recording.on_upload(std::string_view(upload).substr(at, 7));
     recording.on_answer("{\"ok\":true}");
     const RequestCapture capture = recording.take();
     EXPECT_TRUE(capture.request_streamed);
+    EXPECT_EQ(capture.upload_sha256, sha256_hex(upload));
+    EXPECT_TRUE(capture.request_body.empty()) << "the upload's bytes are never kept";
     EXPECT_TRUE(capture.response_body.empty());
     ASSERT_EQ(capture.pieces.size(), 1u);
 }

@@ -21,6 +21,12 @@ RequestCapture streamed_capture(RecordMode mode) {
     return capture;
 }
 
+nlohmann::json recording_json(const AuditRecord& r, const RequestCapture& capture) {
+    std::string text;
+    append_recording_json(text, r, capture);
+    return nlohmann::json::parse(text);
+}
+
 AuditRecord record() {
     AuditRecord r;
     r.id = "req-1";
@@ -68,16 +74,53 @@ TEST(RecordingJson, AMarkedRunIsTheSessionElseTheConnection) {
     EXPECT_EQ(recording_json(record(), capture)["run"], "agent-run-7");
 }
 
-TEST(RecordingJson, AnUploadIsItsSizeOnly) {
+// Whatever the bodies and identity hold (quotes, control bytes, invalid UTF-8, an OIDC claim set),
+// the text is one valid JSON object, and the bodies read back byte for byte when they are UTF-8.
+TEST(RecordingJson, IsValidJsonWhateverTheBodiesHold) {
+    for (const std::string& body :
+         {std::string("quote \" backslash \\ newline \n tab \t"), std::string("\x01\x1f\x7f"),
+          std::string("caf\xc3\xa9 \xe2\x82\xac"), std::string("bad \xff\xfe utf8"),
+          std::string()}) {
+        RequestCapture capture = streamed_capture(RecordMode::full);
+        capture.request_body = body;
+        capture.response_content_type = "application/json";
+        capture.response_body = body;
+        capture.identity = R"({"uid":0,"user":"r\"oot"})";
+        AuditRecord r = record();
+        r.oidc = nlohmann::json{{"sub", "x\"y"}};
+        r.masking = nlohmann::json{{"request", {{"email", 1}}}};
+        r.error = "upstream \"said\" no";
+        const auto json = recording_json(r, capture);
+        EXPECT_EQ(json["identity"]["user"], "r\"oot");
+        EXPECT_EQ(json["identity"]["oidc"]["sub"], "x\"y");
+        EXPECT_EQ(json["error"], r.error);
+        EXPECT_EQ(json["masking"]["request"]["email"], 1);
+        if (body.find('\xff') == std::string::npos) {
+            EXPECT_EQ(json["request"]["body"], body);
+            EXPECT_EQ(json["response"]["body"], body);
+        }
+    }
+    RequestCapture bare = streamed_capture(RecordMode::metadata);
+    bare.identity = "not json";
+    AuditRecord r = record();
+    r.usage.reset();
+    const auto json = recording_json(r, bare);
+    EXPECT_TRUE(json["identity"].is_object());
+    EXPECT_TRUE(json["usage"].is_null());
+}
+
+TEST(RecordingJson, AnUploadIsItsSizeAndHash) {
     RequestCapture capture = streamed_capture(RecordMode::full);
     capture.request_streamed = true;
     capture.request_body.clear();
+    capture.upload_sha256 = std::string(64, 'e');
     AuditRecord r = record();
     r.request_bytes = 123456;
     const auto json = recording_json(r, capture);
     EXPECT_TRUE(json["request"]["body_streamed"]);
     EXPECT_FALSE(json["request"].contains("body"));
     EXPECT_EQ(json["request"]["bytes"], 123456);
+    EXPECT_EQ(json["request"]["body_sha256"], std::string(64, 'e'));
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include "agent/common/sha256_hex.h"
@@ -85,6 +87,80 @@ TEST(SessionRecorder, ARecordingThatCannotBeStoredIsStillAudited) {
     ASSERT_EQ(lines.size(), 1u);
     EXPECT_TRUE(lines[0]["recording"].contains("error")) << lines[0].dump();
     EXPECT_FALSE(lines[0]["recording"].contains("sha256"));
+}
+
+// Past the queue's bound a recording is dropped, never waited for: each dropped request still has
+// its audit line, and the line says it was not recorded.
+TEST(SessionRecorder, EveryDroppedRecordingIsNamedInTheAudit) {
+    testing::ScratchDir scratch;
+    AuditWriter audit(scratch.file("audit.jsonl"));
+    std::vector<std::string> ids;
+    {
+        SessionRecorderOptions options{
+            scratch.file("recordings"), "", {}, std::chrono::seconds(60)};
+        options.queue_max_bytes = 100;  // a capture of more than 100 bytes cannot be queued
+        SessionRecorder recorder(options, audit);
+        for (int i = 0; i < 50; ++i) {
+            RequestCapture capture;
+            capture.mode = RecordMode::full;
+            capture.connection = "c3";
+            capture.request_body = std::string(i % 2 == 0 ? 0 : 500, 'x');
+            AuditRecord record = request_record();
+            ids.push_back(record.id);
+            recorder.submit(record, std::move(capture));
+        }
+        recorder.flush();
+        EXPECT_EQ(recorder.stats().dropped, 25u);
+        EXPECT_EQ(recorder.stats().stored, 25u);
+    }
+    audit.flush();
+    const auto lines = audit_lines(scratch.file("audit.jsonl"));
+    ASSERT_EQ(lines.size(), ids.size()) << "one audit line per request, recorded or not";
+    std::set<std::string> dropped, stored;
+    for (const auto& line : lines) {
+        const auto& recording = line["recording"];
+        if (recording.contains("sha256"))
+            stored.insert(line["id"]);
+        else if (recording.value("error", "").find("not recorded") != std::string::npos)
+            dropped.insert(line["id"]);
+    }
+    for (int i = 0; i < 50; ++i)
+        EXPECT_EQ((i % 2 == 0 ? stored : dropped).count(ids[i]), 1u) << "request " << i;
+}
+
+// Many requests at once are stored in batches, each audited with its own recording's hash.
+TEST(SessionRecorder, ABurstIsStoredInBatchesEachLineNamingItsOwnRecording) {
+    testing::ScratchDir scratch;
+    AuditWriter audit(scratch.file("audit.jsonl"));
+    std::map<std::string, std::string> body_of;
+    {
+        SessionRecorder recorder({scratch.file("recordings"), "", {}, std::chrono::seconds(60)},
+                                 audit);
+        for (int i = 0; i < 1000; ++i) {
+            RequestCapture capture;
+            capture.mode = RecordMode::full;
+            capture.connection = "c4";
+            capture.request_body = "{\"n\":" + std::to_string(i) + "}";
+            AuditRecord record = request_record();
+            body_of[record.id] = capture.request_body;
+            recorder.submit(record, std::move(capture));
+        }
+        recorder.flush();
+        EXPECT_EQ(recorder.stats().stored, 1000u);
+        EXPECT_EQ(recorder.stats().dropped, 0u);
+    }
+    audit.flush();
+    const auto lines = audit_lines(scratch.file("audit.jsonl"));
+    ASSERT_EQ(lines.size(), 1000u);
+    RecordingStore store(scratch.file("recordings"), "", false);
+    EXPECT_EQ(store.files().size(), 1u);
+    const auto index = store.index();
+    for (const auto& line : lines) {
+        const auto recording =
+            nlohmann::json::parse(store.load(index.at(line["recording"]["sha256"])));
+        EXPECT_EQ(recording["id"], line["id"]);
+        EXPECT_EQ(recording["request"]["body"], body_of[line["id"]]);
+    }
 }
 
 }  // namespace
