@@ -456,6 +456,9 @@ private:
             client_,        facts.header,    context_, *host_upstream_->pool, upstream_,
             facts.real_key, *facts.identity, record,   std::move(gate),       std::move(masking)};
         co_await relay_realtime(std::move(upgrade));
+        // A session sluice closed (a message over the cap, a refusal) may still be receiving
+        // the client's frames: drain them so the close frame is read, not reset away.
+        co_await close_client_lingering();
         co_return false;
     }
 

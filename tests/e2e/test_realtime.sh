@@ -115,4 +115,15 @@ expect_contains "client masking: the session still answers" "$(field "$out" text
 expect_eq "client masking: the email never reached the upstream" \
     "$(upstream_query 'sum("bob.smith@example.org" in (r.get("body") or "") for r in records)')" "0"
 
+# 7. A message over the size cap (16 MiB) closes the session with 1009; nothing of it goes on.
+out="$(rt_ws '{"big":17000000,"responses":1}')"
+expect_eq "size cap: closed with 1009" "$(field "$out" close.code)" "1009"
+expect_eq "size cap: nothing of it reached the upstream" \
+    "$(upstream_query 'sum(len(r.get("body") or "") > 1000000 for r in records)')" "0"
+
+# 8. The SDK client refused at the upgrade sees the 403.
+out="$(run_client node "$E2E_NODE_DIR/clients/realtime_sdk.mjs" "hello" "gpt-4o-realtime-preview")"
+expect_eq "sdk: a disallowed model never opens" "$(field "$out" opened)" "False"
+expect_contains "sdk: and the SDK reports the 403" "$(field "$out" errors)" "403"
+
 e2e_finish

@@ -1,6 +1,7 @@
 // A plain `ws` WebSocket client of the Realtime API, scripted by one JSON argument:
 //   {"model": "gpt-realtime", "headers": {...}, "protocols": [...], "send": [events...],
-//    "responses": N, "binary": "text to send as a binary frame", "close": {code, reason}}
+//    "responses": N, "binary": "text to send as a binary frame", "close": {code, reason},
+//    "big": BYTES (a text message of that many bytes, sent after `send`)}
 // Opens wss://api.openai.com/v1/realtime?model=..., sends `send` once the session is created,
 // waits for N response.done events, sends `binary` and waits for it to come back, then closes.
 // Prints {status, body, protocol, events (types), text, transcript, usage, binary, close}.
@@ -55,6 +56,7 @@ ws.on("message", (data, isBinary) => {
   out.events.push(event.type);
   if (event.type === "session.created") {
     for (const e of script.send ?? []) ws.send(JSON.stringify(e));
+    if (script.big) ws.send(`{"type":"conversation.item.create","pad":"${"x".repeat(script.big)}"}`);
     if (!(script.responses > 0)) closeOrBinary();
   }
   if (event.type.endsWith("text.delta")) out.text += event.delta;
