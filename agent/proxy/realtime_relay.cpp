@@ -155,6 +155,8 @@ public:
         record.kind = "request";
         if (!co_await open_upstream()) co_return;
         if (!co_await accept_client()) co_return;
+        relay_pings(client_ws_, *upstream_ws_);
+        relay_pings(*upstream_ws_, client_ws_);
         // The session counts once against rate limits; its responses are reserved one by one.
         up_.open.reservation.settle(UsageObject{R"({"input_tokens":0,"output_tokens":0})"});
 
@@ -278,6 +280,21 @@ private:
         ws.set_option(timeout);
         ws.read_message_max(limits::kRealtimeMaxMessageBytes);
         ws.auto_fragment(false);  // a message leaves as one frame, as it arrived whole
+    }
+
+    // A ping from one side is answered there by Beast and sent on to the other side with the
+    // same payload (one at a time: a ping while the last is still going out is answered only).
+    // The flag is shared: a ping's completion may run after the relay has ended.
+    static void relay_pings(WebSocket& from, WebSocket& to) {
+        auto pending = std::make_shared<bool>(false);
+        from.control_callback(
+            [&to, pending](websocket::frame_type kind, beast::string_view payload) {
+                if (kind != websocket::frame_type::ping || *pending) return;
+                *pending = true;
+                websocket::ping_data data;
+                data.assign(payload.data(), payload.size());
+                to.async_ping(data, [pending](beast::error_code) { *pending = false; });
+            });
     }
 
     net::awaitable<void> pump_from_client() {

@@ -10,8 +10,8 @@
 //     subprotocol, which carries a browser client's key, removed, never forwarded; only once the
 //     upstream accepted is the client's upgrade answered (101, with the upstream's subprotocol);
 //   - messages are relayed as they arrive, text and binary, each way; close codes and reasons
-//     are relayed; pings are answered on each hop, and a hop idle for kRealtimeIdleTimeout is
-//     pinged, then closed;
+//     are relayed; a ping is answered on its hop and sent on with its payload, and a hop idle
+//     for kRealtimeIdleTimeout is pinged, then closed;
 //   - client text events are decided (session.update changing the model or tools, text items,
 //     response.create counted and reserved) and masked; a refusal closes the session with 1008
 //     and its reason, and the event reaches nobody;

@@ -3,7 +3,7 @@
 # (the `openai` SDK's realtime WebSocket client and a plain `ws` client), a dummy key and only
 # CA trust set. A session opens and a text response streams back; the upstream sees the real
 # key and never the client's (not in Authorization, not in the openai-insecure-api-key.*
-# subprotocol); OpenAI-Beta and subprotocols are preserved; binary frames and close codes are
+# subprotocol); OpenAI-Beta and subprotocols are preserved; binary frames, pings and close codes are
 # relayed; usage is audited per response and per session; a blocked prompt closes the session
 # with 1008 and reaches nobody; a model the policy does not allow is refused at the upgrade
 # (403 in OpenAI's shape) and mid-session; an email split across delta frames never reaches the
@@ -84,6 +84,12 @@ expect_eq "ws: a binary frame is relayed both ways" "$(field "$out" binary)" "ra
 out="$(rt_ws '{"send":[{"type":"fake.close","code":4001,"reason":"upstream says bye"}],"responses":1}')"
 expect_eq "ws: the upstream's close code is relayed" "$(field "$out" close.code)" "4001"
 expect_eq "ws: with its reason" "$(field "$out" close.reason)" "upstream says bye"
+
+out="$(rt_ws '{"ping":"are-you-there","responses":0}')"
+expect_eq "ws: a ping is answered" "$(field "$out" pong)" "are-you-there"
+sleep 0.2
+expect_eq "ws: and relayed to the upstream with its payload" \
+    "$(upstream_query '[r["body"] for r in records if r["method"] == "PING"]')" "['are-you-there']"
 
 # 4. A blocked prompt closes the session with 1008 and reaches nobody.
 out="$(rt_ws "{\"send\":[$(item "the code is TOPSECRET-7"),{\"type\":\"response.create\"}],\"responses\":1}")"

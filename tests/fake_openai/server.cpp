@@ -220,6 +220,12 @@ net::awaitable<void> serve_realtime(Stream& stream, http::request<http::buffer_b
     if (ec) co_return;
     const bool beta = request["openai-beta"].find("realtime=v1") != std::string_view::npos;
     FakeRealtimeSession session(query_value(target, "model"), beta, context.behavior.answer_suffix);
+    // Pings are recorded ({"method":"PING","body":payload}) so tests see what reached here.
+    ws.control_callback([&](websocket::frame_type kind, beast::string_view payload) {
+        if (kind != websocket::frame_type::ping || !context.recorder) return;
+        const RecordedRequest recorded{"PING", target, {}, payload, payload.size()};
+        context.recorder->record(recorded);
+    });
     const std::string created = session.session_created();
     co_await ws.async_write(net::buffer(created), net::redirect_error(use_awaitable, ec));
     beast::flat_buffer buffer;

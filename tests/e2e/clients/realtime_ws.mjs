@@ -1,7 +1,8 @@
 // A plain `ws` WebSocket client of the Realtime API, scripted by one JSON argument:
 //   {"model": "gpt-realtime", "headers": {...}, "protocols": [...], "send": [events...],
 //    "responses": N, "binary": "text to send as a binary frame", "close": {code, reason},
-//    "big": BYTES (a text message of that many bytes, sent after `send`)}
+//    "big": BYTES (a text message of that many bytes, sent after `send`),
+//    "ping": "payload" (a ping sent after `send`; its pong is reported in `pong`)}
 // Opens wss://api.openai.com/v1/realtime?model=..., sends `send` once the session is created,
 // waits for N response.done events, sends `binary` and waits for it to come back, then closes.
 // Prints {status, body, protocol, events (types), text, transcript, usage, binary, close}.
@@ -42,6 +43,10 @@ ws.on("unexpected-response", (_req, res) => {
 });
 ws.on("error", (err) => out.events.push(`error: ${err.message}`));
 ws.on("open", () => (out.protocol = ws.protocol));
+ws.on("pong", (data) => {
+  out.pong = data.toString();
+  if (!(script.responses > 0)) closeOrBinary();
+});
 ws.on("close", (code, reason) => {
   out.close = { code, reason: reason.toString() };
   finish();
@@ -56,8 +61,9 @@ ws.on("message", (data, isBinary) => {
   out.events.push(event.type);
   if (event.type === "session.created") {
     for (const e of script.send ?? []) ws.send(JSON.stringify(e));
+    if (script.ping !== undefined) ws.ping(Buffer.from(script.ping));
     if (script.big) ws.send(`{"type":"conversation.item.create","pad":"${"x".repeat(script.big)}"}`);
-    if (!(script.responses > 0)) closeOrBinary();
+    if (!(script.responses > 0) && script.ping === undefined) closeOrBinary();
   }
   if (event.type.endsWith("text.delta")) out.text += event.delta;
   if (event.type.endsWith("audio_transcript.delta")) out.transcript += event.delta;
