@@ -128,6 +128,7 @@ void AuditRecord::append_line(std::string& out) const {
     append_text(out, "kind", kind);
     append_double(out, "latency_ms", latency_ms);
     if (masking && !masking->empty()) append_json(out, "masking", *masking);
+    if (realtime) append_json(out, "realtime", *realtime);
     if (recording) append_json(out, "recording", *recording);
 
     begin_member_object(out, "request");

@@ -58,6 +58,10 @@ struct AuditRecord {
     // The request's recording (docs/recording.md): {"mode","session","sha256"}, the hash of the
     // recording's JSON text, which is also its file's name; or {"error"} when it was not stored.
     std::optional<nlohmann::json> recording;
+    // A Realtime API session (docs/realtime.md): duration, frames and bytes each way, usage
+    // totals, responses, the decisions taken mid-session, how it closed; on a kind
+    // "realtime_response" line, that response's id and status.
+    std::optional<nlohmann::json> realtime;
     double latency_ms = 0;
     double upstream_ttfb_ms = 0;
 

@@ -27,6 +27,14 @@ inline constexpr std::size_t kRecordingQueueMaxBytes = 256 * 1024 * 1024;
 inline constexpr std::size_t kMaskedResponseMaxBytes = 64 * 1024 * 1024;
 // After an error answer, what a client still sending its request may send before the
 // connection is closed, and for how long (a lingering close, intercepted_session.cpp).
+// A Realtime API WebSocket message (docs/realtime.md): OpenAI takes audio appends of up to
+// 15 MiB of base64; a larger message closes the session with 1009 (message too big).
+inline constexpr std::size_t kRealtimeMaxMessageBytes = 16 * 1024 * 1024;
+// The WebSocket opening handshake with the upstream, and with the client once it answered.
+inline constexpr std::chrono::milliseconds kRealtimeHandshakeDeadline{10'000};
+// Realtime sessions stay open while a person thinks: after this long without a frame either
+// way a ping goes out, and a peer that answers nothing within as long again is closed.
+inline constexpr std::chrono::seconds kRealtimeIdleTimeout{120};
 inline constexpr std::size_t kLingeringCloseMaxBytes = 8 * 1024 * 1024;
 inline constexpr std::chrono::milliseconds kLingeringCloseDeadline{2'000};
 // Idle upstream connections kept per upstream endpoint and worker thread.

@@ -10,6 +10,7 @@
 #include "policy/policy_engine.h"
 #include "policy/prompt_text.h"
 #include "policy/request_summary.h"
+#include "policy/uncharged_accounting.h"
 
 namespace sluice {
 
@@ -225,6 +226,41 @@ void RequestGate::conclude(GateResult& result, const GateRequest& request, const
             result.body_rewritten = true;
         }
     }
+}
+
+GateResult RequestGate::decide(const PolicyIdentity& identity, const PolicyRequest& request,
+                               bool charge) {
+    static UnchargedAccounting uncharged;
+    GateResult result;
+    result.summary.model = request.model;
+    const std::shared_ptr<const Policy> policy = policies_.current();
+    if (!policy) {
+        result.decision = allow_without_policy();
+        return result;
+    }
+    PolicyAccounting& accounting = charge ? state_ : uncharged;
+    try {
+        result.decision =
+            evaluate(*policy, identity, request, accounting, std::chrono::system_clock::now());
+    } catch (const std::exception& e) {
+        result.decision = PolicyDecision{};
+        result.decision.code = "policy_unavailable";
+        result.decision.http_status = 503;
+        result.decision.reason = std::string("policy could not be evaluated: ") + e.what();
+    }
+    if (!result.summary.model.empty())
+        result.summary.model = audit_safe_text(policy.get(), result.summary.model);
+    if (!result.decision.allowed()) {
+        result.refusal = refusal_for(result.decision);
+        return result;
+    }
+    if (charge) result.reservation = PolicyReservation(state_, result.decision.reservation_id);
+    if (const auto index = result.decision.rule_index; index && *index < policy->rules.size()) {
+        result.masking = policy->rules[*index].masking;
+        result.tool_calls = policy->rules[*index].tool_calls;
+        result.record = policy->rules[*index].record;
+    }
+    return result;
 }
 
 std::string RequestGate::audit_safe(std::string_view text) const {

@@ -71,6 +71,10 @@ public:
     void admit_later(const GateResult& result, PolicyAccounting::AdmitCallback done);
     // Finishes `result` with the accounting's answer; `request` is the one given to admit.
     void complete(GateResult& result, const GateRequest& request, const AdmissionResult& admitted);
+    // A decision on a request described directly (a Realtime API session's open, its
+    // session.update, items and responses: policy/realtime/realtime_event.h). `charge`: count
+    // it against rate limits and reserve it against budgets; otherwise decide only.
+    GateResult decide(const PolicyIdentity& identity, const PolicyRequest& request, bool charge);
     // `text` as the audit may keep it under the current policy (audit_text.h).
     std::string audit_safe(std::string_view text) const;
     // The policy in force (what a held request's excerpt is masked by).

@@ -19,6 +19,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include "agent/approvals/approval_registry.h"
 #include "agent/audit/audit_record.h"
@@ -35,6 +36,7 @@
 #include "agent/proxy/header_text.h"
 #include "agent/proxy/inline_io.h"
 #include "agent/proxy/proxy_worker.h"
+#include "agent/proxy/realtime_relay.h"
 #include "agent/proxy/request_admission.h"
 #include "agent/proxy/request_recording.h"
 #include "agent/proxy/request_rewrite.h"
@@ -47,6 +49,7 @@
 #include "policy/ascii_case.h"
 #include "policy/masking/masking_session.h"
 #include "policy/policy_engine.h"
+#include "policy/realtime/realtime_event.h"
 #include "policy/sse_parser.h"
 #include "policy/tool_calls/tool_call_answer.h"
 #include "policy/usage.h"
@@ -56,6 +59,7 @@ namespace sluice {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using tcp = net::ip::tcp;
 using ClientStream = TlsStream;
 using Clock = std::chrono::steady_clock;
@@ -333,6 +337,7 @@ private:
             co_await refuse(record, *refusal, started);
             co_return false;
         }
+        if (websocket::is_upgrade(parser.get())) co_return co_await serve_realtime(facts, started);
         // Bodies are read whole: policy and masking need the full request before anything goes
         // upstream. Only multipart uploads stream through, decided on their headers before the
         // client is told to send them (request_admission.h).
@@ -414,6 +419,50 @@ private:
                 host_upstream_->pool->release(upstream_, std::move(lease.stream));
             co_return outcome != ExchangeOutcome::close_client&& client_keep_alive;
         }
+    }
+
+    // A WebSocket upgrade (the Realtime API, docs/realtime.md): decided here once, on its
+    // identity, endpoint and the model its URL names (a refusal is an HTTP answer: the upgrade
+    // never completes), then handed to the realtime relay, which owns the connection until the
+    // session closes. The connection never serves HTTP again.
+    net::awaitable<bool> serve_realtime(RequestFacts& facts, Clock::time_point started) {
+        AuditRecord& record = facts.record;
+        const std::string target(facts.header.target());
+        const PolicyRequest request =
+            realtime::realtime_policy_request(target.substr(0, target.find('?')),
+                                              realtime::model_from_target(target), nullptr, false);
+        GateResult gate = context_.gate.decide(*facts.identity, request, true);
+        record.model = gate.summary.model;
+        record.action = std::string(to_string(gate.decision.action));
+        record.rule = gate.decision.rule;
+        record.reason = gate.decision.reason;
+        record.skipped_controls = gate.decision.skipped_controls;
+        if (gate.refusal) {
+            ++context_.counters.policy_refusals;
+            record.code = gate.decision.code;
+            const ClientError error = *gate.refusal;
+            co_await refuse(record, error, started);
+            co_return false;
+        }
+        if (client_buffer_.size() != 0) {
+            // RFC 6455 §4.1: no frame before the server's answer.
+            const ClientError error{400, "invalid_request_error", "malformed_http",
+                                    "data arrived after the upgrade request before its answer"};
+            co_await refuse(record, error, started);
+            co_return false;
+        }
+        std::unique_ptr<masking::MaskingSession> masking;
+        if (gate.masking)
+            masking = std::make_unique<masking::MaskingSession>(gate.masking, context_.host_secret);
+        deadline_.disarm();  // each hop of the session has its own idle timeout
+        RealtimeUpgrade upgrade{
+            client_,        facts.header,    context_, *host_upstream_->pool, upstream_,
+            facts.real_key, *facts.identity, record,   std::move(gate),       std::move(masking)};
+        co_await relay_realtime(std::move(upgrade));
+        // A session sluice closed (a message over the cap, a refusal) may still be receiving
+        // the client's frames: drain them so the close frame is read, not reset away.
+        co_await close_client_lingering();
+        co_return false;
     }
 
     enum class ExchangeOutcome {

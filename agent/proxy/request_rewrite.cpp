@@ -91,7 +91,15 @@ std::string presented_credential(const RequestHeader& header) {
             return std::string(authorization.substr(kBearer.size()));
         return std::string(authorization);
     }
-    return std::string(header["api-key"]);
+    if (auto key = header["api-key"]; !key.empty()) return std::string(key);
+    // A browser's WebSocket cannot set Authorization: the Realtime API takes the key as a
+    // subprotocol, `openai-insecure-api-key.<key>` (docs/realtime.md).
+    constexpr std::string_view kKeyProtocol = "openai-insecure-api-key.";
+    for (auto protocol : http::token_list(header[http::field::sec_websocket_protocol]))
+        if (protocol.size() > kKeyProtocol.size() &&
+            ascii_iequals(protocol.substr(0, kKeyProtocol.size()), kKeyProtocol))
+            return std::string(protocol.substr(kKeyProtocol.size()));
+    return {};
 }
 
 void prepare_upstream_request(RequestHeader& header, std::string_view real_key) {

@@ -22,7 +22,8 @@ using ResponseHeader = boost::beast::http::response_header<boost::beast::http::f
 // refuse codings it does not understand; the controls could not read the body under them).
 std::optional<ClientError> validate_request_framing(const RequestHeader& header);
 
-// What the client presented as its key (Bearer token or api-key header), for fingerprinting.
+// What the client presented as its key (Bearer token, api-key header, or the Realtime API's
+// openai-insecure-api-key.* WebSocket subprotocol), for fingerprinting.
 std::string presented_credential(const RequestHeader& header);
 
 // Strips credentials, hop-by-hop fields and Expect; asks for an identity-encoded response

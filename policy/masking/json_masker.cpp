@@ -169,7 +169,8 @@ bool answer_structural_key(std::string_view key) {
     return skipped_key(key) || key == "role" || key == "finish_reason" || key == "status" ||
            key == "call_id" || key == "item_id" || key == "system_fingerprint" ||
            key == "service_tier" || key == "previous_response_id" || key == "encrypted_content" ||
-           key == "result" /* image_generation_call base64 */ || key == "data" /* audio */;
+           key == "result" /* image_generation_call base64 */ || key == "data" /* audio */ ||
+           key == "event_id" || key == "response_id" || key == "previous_item_id" /* realtime */;
 }
 
 // Every string an answer carries reaches the client: message text, refusals, audio
@@ -185,6 +186,7 @@ void edit_answer_strings(json& value, JsonEdit& edit) {
         for (auto it = value.begin(); it != value.end(); ++it) {
             const std::string& key = it.key();
             if (answer_structural_key(key)) continue;
+            if (key == "audio" && it->is_string()) continue;  // a realtime item's base64 audio
             if (key == "logprobs")
                 edit.drop_logprobs(it.value());
             else if (key == "arguments" && it->is_string())

@@ -34,6 +34,11 @@ std::unique_ptr<SseStreamMasker> MaskingSession::make_stream_masker(std::string_
                                              limits);
 }
 
+std::unique_ptr<RealtimeEventMasker> MaskingSession::make_realtime_masker() {
+    return std::make_unique<RealtimeEventMasker>(masker_, masks_requests(),
+                                                 control_->restores_tokens());
+}
+
 nlohmann::json MaskingSession::summary() const {
     nlohmann::json out = nlohmann::json::object();
     const char* names[2] = {"request", "response"};

@@ -32,6 +32,7 @@
 
 #include "policy/masking/json_masker.h"
 #include "policy/masking/masking_control.h"
+#include "policy/masking/realtime_event_masker.h"
 #include "policy/masking/request_masker.h"
 #include "policy/masking/sse_stream_masker.h"
 #include "policy/masking/text_masker.h"
@@ -60,6 +61,9 @@ public:
     // An incremental masker for a text/event-stream response to `path`.
     std::unique_ptr<SseStreamMasker> make_stream_masker(std::string_view path,
                                                         SseMaskerLimits limits = {});
+
+    // A masker for the events of a Realtime API session (realtime_event_masker.h).
+    std::unique_ptr<RealtimeEventMasker> make_realtime_masker();
 
     // For the audit line: {"request":{"email":2},"response":{"phone":1},"restored":2,
     // "skipped":["request: not JSON"],"failure":"..."} (empty members omitted). Entity names,

@@ -18,6 +18,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -30,6 +32,7 @@
 #include "tests/fake_openai/limits.h"
 #include "tests/fake_openai/multipart_counter.h"
 #include "tests/fake_openai/openai_replies.h"
+#include "tests/fake_openai/realtime_replies.h"
 #include "tests/fake_openai/request_recorder.h"
 
 namespace sluice::fake_openai {
@@ -160,6 +163,102 @@ net::awaitable<bool> write_sse_reply(Stream& stream, const ApiReply& reply, unsi
     co_return true;
 }
 
+std::string query_value(std::string_view target, std::string_view name) {
+    const auto query_at = target.find('?');
+    if (query_at == std::string_view::npos) return {};
+    std::string_view query = target.substr(query_at + 1);
+    while (!query.empty()) {
+        const auto end = query.find('&');
+        const std::string_view pair = query.substr(0, end);
+        if (pair.size() > name.size() && pair.substr(0, name.size()) == name &&
+            pair[name.size()] == '=')
+            return std::string(pair.substr(name.size() + 1));
+        if (end == std::string_view::npos) break;
+        query.remove_prefix(end + 1);
+    }
+    return {};
+}
+
+// A Realtime API session over WebSocket (realtime_replies.h). With --record, the upgrade is
+// recorded like a request and each client message as {"method":"WS","body":message}.
+template <class Stream>
+net::awaitable<void> serve_realtime(Stream& stream, http::request<http::buffer_body> request,
+                                    const ServerContext& context) {
+    namespace websocket = beast::websocket;
+    const std::string target(request.target());
+    std::vector<std::pair<std::string_view, std::string_view>> headers;
+    for (const auto& field : request) headers.emplace_back(field.name_string(), field.value());
+    if (context.recorder) {
+        const RecordedRequest recorded{"GET", target, headers, "", 0};
+        context.recorder->record(recorded);
+    }
+    const std::string& expected = context.behavior.expected_api_key;
+    if (!expected.empty() && request[http::field::authorization] != "Bearer " + expected) {
+        const std::string message = "fake-openai: incorrect API key provided";
+        http::response<http::string_body> refusal{http::status::unauthorized, 11};
+        set_common_headers(refusal.base(), "");
+        refusal.set(http::field::content_type, "application/json");
+        refusal.body() = error_body(message, "invalid_request_error", "", "invalid_api_key");
+        refusal.keep_alive(false);
+        refusal.prepare_payload();
+        co_await http::async_write(stream, refusal, use_awaitable);
+        co_return;
+    }
+    beast::get_lowest_layer(stream).expires_never();
+    websocket::stream<Stream&> ws(stream);
+    ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    const std::string protocols(request[http::field::sec_websocket_protocol]);
+    const std::string chosen = protocols.find("realtime") != std::string::npos ? "realtime" : "";
+    ws.set_option(websocket::stream_base::decorator([chosen](websocket::response_type& response) {
+        response.set(http::field::server, "fake-openai");
+        response.set("x-request-id", "req_realtime");
+        if (!chosen.empty()) response.set(http::field::sec_websocket_protocol, chosen);
+    }));
+    http::request<http::empty_body> upgrade{request.base()};
+    beast::error_code ec;
+    co_await ws.async_accept(upgrade, net::redirect_error(use_awaitable, ec));
+    if (ec) co_return;
+    const bool beta = request["openai-beta"].find("realtime=v1") != std::string_view::npos;
+    FakeRealtimeSession session(query_value(target, "model"), beta, context.behavior.answer_suffix);
+    // Pings are recorded ({"method":"PING","body":payload}) so tests see what reached here.
+    ws.control_callback([&](websocket::frame_type kind, beast::string_view payload) {
+        if (kind != websocket::frame_type::ping || !context.recorder) return;
+        const RecordedRequest recorded{"PING", target, {}, payload, payload.size()};
+        context.recorder->record(recorded);
+    });
+    const std::string created = session.session_created();
+    co_await ws.async_write(net::buffer(created), net::redirect_error(use_awaitable, ec));
+    beast::flat_buffer buffer;
+    while (!ec) {
+        buffer.clear();
+        co_await ws.async_read(buffer, net::redirect_error(use_awaitable, ec));
+        if (ec) break;
+        if (ws.got_binary()) {  // binary frames come back as they went
+            ws.binary(true);
+            co_await ws.async_write(buffer.data(), net::redirect_error(use_awaitable, ec));
+            continue;
+        }
+        const std::string message = beast::buffers_to_string(buffer.data());
+        if (context.recorder) {
+            const RecordedRequest recorded{"WS", target, {}, message, message.size()};
+            context.recorder->record(recorded);
+        }
+        std::optional<RealtimeClose> close;
+        const std::vector<std::string> events = session.answer(message, close);
+        ws.text(true);
+        for (std::size_t i = 0; i < events.size() && !ec; ++i) {
+            if (i != 0) co_await sleep_ms(context.options.event_gap_ms);
+            co_await ws.async_write(net::buffer(events[i]), net::redirect_error(use_awaitable, ec));
+        }
+        if (close) {
+            const websocket::close_reason reason{static_cast<websocket::close_code>(close->code),
+                                                 close->reason};
+            co_await ws.async_close(reason, net::redirect_error(use_awaitable, ec));
+            break;
+        }
+    }
+}
+
 // No non-trivial temporaries inside a co_await expression in this file: GCC 12 can destroy
 // them twice (a double free seen in the proxy); name them first.
 template <class Stream>
@@ -189,6 +288,11 @@ net::awaitable<ConnectionEnd> serve_http(Stream& stream, const ServerContext& co
         }
         auto& request = parser.get();
         const unsigned version = request.version();
+        if (beast::websocket::is_upgrade(request)) {
+            http::request<http::buffer_body> upgrade = parser.release();
+            co_await serve_realtime(stream, std::move(upgrade), context);
+            co_return ConnectionEnd::kPeerGone;
+        }
 
         if (ascii_iequals(request[http::field::expect], "100-continue")) {
             http::response<http::empty_body> proceed{http::status::continue_, version};

@@ -106,6 +106,20 @@ TEST(RequestRewrite, PresentedCredentialFromBearerOrApiKey) {
     EXPECT_EQ(presented_credential(header_with({})), "");
 }
 
+// A browser's Realtime API WebSocket sends its key as a subprotocol: it is the credential the
+// audit fingerprints (and OIDC verifies), wherever it sits in the list.
+TEST(RequestRewrite, PresentedCredentialFromRealtimeKeySubprotocol) {
+    EXPECT_EQ(presented_credential(header_with(
+                  {{"Sec-WebSocket-Protocol",
+                    "realtime, openai-insecure-api-key.sk-browser, openai-beta.realtime-v1"}})),
+              "sk-browser");
+    EXPECT_EQ(presented_credential(header_with({{"Sec-WebSocket-Protocol", "realtime"}})), "");
+    EXPECT_EQ(presented_credential(
+                  header_with({{"Authorization", "Bearer sk-header"},
+                               {"Sec-WebSocket-Protocol", "openai-insecure-api-key.sk-browser"}})),
+              "sk-header");
+}
+
 TEST(RequestFraming, RejectsContentLengthWithTransferEncoding) {
     auto error = validate_request_framing(
         header_with({{"Content-Length", "5"}, {"Transfer-Encoding", "chunked"}}));
