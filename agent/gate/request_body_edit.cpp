@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "policy/api_endpoint.h"
 #include "policy/ascii_case.h"
 
 namespace sluice {
@@ -11,11 +12,7 @@ namespace {
 
 // Without regard to case, as policy reads the caps (policy/output_bound.h): an upstream may
 // route "/V1/Chat/Completions" as the lower-case path.
-std::string endpoint_of(std::string_view target) {
-    if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
-    while (target.size() > 1 && target.back() == '/') target.remove_suffix(1);
-    return ascii_lower(target);
-}
+std::string endpoint_of(std::string_view target) { return ascii_lower(api_endpoint(target)); }
 
 void cap_field(nlohmann::json& body, const char* field, int64_t limit) {
     auto it = body.find(field);

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "policy/api_endpoint.h"
 #include "policy/masking/json_text_unescape.h"
 
 namespace sluice::masking {
@@ -23,8 +24,7 @@ std::string_view to_string(BodyStatus status) {
 }
 
 ApiShape api_shape(std::string_view path) {
-    if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
-    while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+    path = api_endpoint(path);
     auto under = [&](std::string_view prefix) {
         return path == prefix ||
                (path.size() > prefix.size() && path.substr(0, prefix.size()) == prefix &&

@@ -2,6 +2,8 @@
 
 #include <optional>
 
+#include "policy/api_endpoint.h"
+
 namespace sluice {
 
 namespace {
@@ -40,12 +42,6 @@ bool finishes(const json& choice) {
     return reason && !reason->is_null();
 }
 
-std::string_view endpoint_of(std::string_view path) {
-    if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
-    while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
-    return path;
-}
-
 // The value of an event's "sequence_number" member, read without parsing the event: inside a
 // string the quotes would be escaped, and no nested object of these events has that member.
 std::optional<int64_t> sequence_number_of(std::string_view data) {
@@ -71,7 +67,7 @@ ToolCallStreamFilter::ToolCallStreamFilter(const ToolCallControl& control, std::
     : control_(control),
       rule_(std::move(rule)),
       resolver_(std::move(resolver)),
-      responses_(endpoint_of(path) == "/v1/responses"),
+      responses_(api_endpoint(path) == "/v1/responses"),
       parser_(kMaxHeldBytes) {}
 
 bool ToolCallStreamFilter::feed(std::string_view bytes, std::string& out) {
