@@ -3,28 +3,13 @@
 #include <optional>
 
 #include "policy/api_endpoint.h"
+#include "policy/json_member.h"
 
 namespace sluice {
 
 namespace {
 
 using nlohmann::json;
-
-std::string dump(const json& value) {
-    return value.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-int64_t int_or(const json& object, const char* key, int64_t fallback) {
-    if (!object.is_object()) return fallback;
-    auto it = object.find(key);
-    return it != object.end() && it->is_number_integer() ? it->get<int64_t>() : fallback;
-}
-
-std::string string_or(const json& object, const char* key) {
-    if (!object.is_object()) return {};
-    auto it = object.find(key);
-    return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
 
 const json* member(const json& object, const char* key) {
     if (!object.is_object()) return nullptr;
@@ -412,7 +397,7 @@ void ToolCallStreamFilter::emit(std::string_view event, json data, std::string& 
         next_sequence_ = int_or(data, "sequence_number", next_sequence_) + 1;
     }
     if (!event.empty()) out.append("event: ").append(event).append("\n");
-    out.append("data: ").append(dump(data)).append("\n\n");
+    out.append("data: ").append(dump_json(data)).append("\n\n");
 }
 
 void ToolCallStreamFilter::emit_raw(const SseEvent& event, std::string& out) {
