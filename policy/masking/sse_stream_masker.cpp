@@ -11,6 +11,7 @@
 #include "policy/masking/char_class.h"
 #include "policy/masking/json_text_unescape.h"
 #include "policy/masking/sse_delta_match.h"
+#include "policy/sse_writer.h"
 
 namespace sluice::masking {
 
@@ -162,9 +163,7 @@ void SseStreamMasker::fail(std::string reason, std::string& out) {
 
 void SseStreamMasker::write(std::string_view event, std::string_view id, std::string_view data,
                             std::string& out) {
-    if (!event.empty()) out.append("event: ").append(event).append("\n");
-    if (!id.empty()) out.append("id: ").append(id).append("\n");
-    out.append("data: ").append(data).append("\n\n");
+    append_sse_event(out, event, id, data);
 }
 
 SseStreamMasker::Channel* SseStreamMasker::channel(const std::string& key, bool create) {

@@ -4,6 +4,7 @@
 
 #include "policy/api_endpoint.h"
 #include "policy/json_member.h"
+#include "policy/sse_writer.h"
 
 namespace sluice {
 
@@ -396,21 +397,11 @@ void ToolCallStreamFilter::emit(std::string_view event, json data, std::string& 
             data["sequence_number"] = next_sequence_;
         next_sequence_ = int_or(data, "sequence_number", next_sequence_) + 1;
     }
-    if (!event.empty()) out.append("event: ").append(event).append("\n");
-    out.append("data: ").append(dump_json(data)).append("\n\n");
+    append_sse_event(out, event, "", dump_json(data));
 }
 
 void ToolCallStreamFilter::emit_raw(const SseEvent& event, std::string& out) {
-    if (!event.event.empty()) out.append("event: ").append(event.event).append("\n");
-    if (!event.id.empty()) out.append("id: ").append(event.id).append("\n");
-    std::string_view data = event.data;
-    while (true) {
-        const auto newline = data.find('\n');
-        out.append("data: ").append(data.substr(0, newline)).append("\n");
-        if (newline == std::string_view::npos) break;
-        data.remove_prefix(newline + 1);
-    }
-    out.append("\n");
+    append_sse_event(out, event.event, event.id, event.data);
 }
 
 void ToolCallStreamFilter::fail(std::string reason, std::string& out) {
