@@ -1,11 +1,11 @@
 #include "policy/masking/response_masker.h"
 
-#include <algorithm>
 #include <vector>
 
 #include "policy/json_append.h"
 #include "policy/json_scan.h"
 #include "policy/masking/json_text_unescape.h"
+#include "policy/text_splice.h"
 
 namespace sluice::masking {
 
@@ -24,11 +24,6 @@ MemberRole member_role(std::string_view name, ApiShape shape) {
     if (name == "arguments") return MemberRole::arguments;
     return MemberRole::text;
 }
-
-struct Splice {
-    std::size_t begin, end;
-    std::string replacement;
-};
 
 // Walks the scan's reports (member names before their values, containers when they end) and
 // collects a splice for each string that changes. The scan reports no container starts, so a
@@ -61,7 +56,7 @@ public:
     }
 
     bool failed() const { return failed_; }
-    std::vector<Splice>& splices() { return splices_; }
+    std::vector<TextSplice>& splices() { return splices_; }
 
 private:
     struct Pending {
@@ -102,7 +97,7 @@ private:
     }
 
     void replace(const JsonValue& v, std::string_view text) {
-        Splice splice{v.begin, v.end, {}};
+        TextSplice splice{v.begin, v.end, {}};
         append_json_string(splice.replacement, text);
         splices_.push_back(std::move(splice));
     }
@@ -142,23 +137,8 @@ private:
     bool failed_ = false;
     int skip_depth_ = -1;           // depth of the skipped member's value being walked, or -1
     std::vector<Pending> pending_;  // members named before their values end
-    std::vector<Splice> splices_;
+    std::vector<TextSplice> splices_;
 };
-
-std::string apply_splices(std::string_view text, std::size_t offset, std::vector<Splice>& splices) {
-    std::sort(splices.begin(), splices.end(),
-              [](const Splice& a, const Splice& b) { return a.begin < b.begin; });
-    std::string out;
-    out.reserve(text.size() + 64);
-    std::size_t copied = 0;
-    for (const Splice& splice : splices) {
-        out.append(text.substr(copied, offset + splice.begin - copied));
-        out.append(splice.replacement);
-        copied = offset + splice.end;
-    }
-    out.append(text.substr(copied));
-    return out;
-}
 
 }  // namespace
 
@@ -177,7 +157,7 @@ BodyStatus mask_response_body(std::string& body, std::string_view path, TextMask
     if (!read) return BodyStatus::not_json;
     if (walk.failed()) return BodyStatus::failed;
     if (walk.splices().empty()) return BodyStatus::unchanged;
-    body = apply_splices(body, offset, walk.splices());
+    body = apply_splices(body, walk.splices(), offset);
     return BodyStatus::masked;
 }
 

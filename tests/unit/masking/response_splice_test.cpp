@@ -8,6 +8,7 @@
 #include <random>
 
 #include "masking_test_support.h"
+#include "policy/request_reading.h"
 
 namespace sluice::masking {
 namespace {
@@ -122,12 +123,23 @@ void expect_same(const std::string& body, std::string_view path, const MaskingCo
     SCOPED_TRACE(std::string(path) + " " + body);
     const Outcome tree = run(false, body, path, control, false);
     const Outcome splice = run(true, body, path, control, false);
-    ASSERT_EQ(to_string(splice.status), to_string(tree.status));
-    if (splice.status != BodyStatus::masked) {
+    json expected;
+    if (splice.status != tree.status) {
+        // A member named twice: the tree kept the last copy only, the splice masks every copy,
+        // so it may mask what the tree dropped. The client parsing the last copy reads the same.
+        const std::string_view value =
+            std::string_view(body).substr(body.starts_with("\xEF\xBB\xBF") ? 3 : 0);
+        ASSERT_NE(read_request_body(value, "/v1/files", false).problem.find("twice"),
+                  std::string::npos);
+        ASSERT_EQ(splice.status, BodyStatus::masked);
+        ASSERT_EQ(tree.status, BodyStatus::unchanged);
+        expected = json::parse(body);
+    } else if (splice.status != BodyStatus::masked) {
         EXPECT_EQ(splice.body, body);
         return;
+    } else {
+        expected = json::parse(tree.body);
     }
-    const json expected = json::parse(tree.body);
     const json got = json::parse(splice.body, nullptr, false);
     ASSERT_FALSE(got.is_discarded()) << splice.body;
     EXPECT_EQ(got, expected) << splice.body;
