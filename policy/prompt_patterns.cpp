@@ -5,8 +5,6 @@
 
 #include <algorithm>
 
-#include "policy/literal_prefilter.h"
-
 namespace sluice {
 
 namespace {
@@ -25,7 +23,6 @@ RE2::Options pattern_options() {
 struct PromptPatternSet::Impl {
     Impl() : set(pattern_options(), RE2::UNANCHORED) {}
     RE2::Set set;
-    std::unique_ptr<LiteralPrefilter> prefilter;  // nullptr: every text is matched
 };
 
 PromptPatternSet::PromptPatternSet() : impl_(std::make_unique<Impl>()) {}
@@ -55,9 +52,6 @@ std::shared_ptr<const PromptPatternSet> PromptPatternSet::compile(std::vector<Pa
         error = "prompt patterns exceed the regex memory limit";
         return nullptr;
     }
-    std::vector<std::string> regexes;
-    for (const auto& pattern : patterns) regexes.push_back(pattern.regex);
-    result->impl_->prefilter = LiteralPrefilter::build(regexes, pattern_options());
     result->patterns_ = std::move(patterns);
     return result;
 }
@@ -68,8 +62,6 @@ std::optional<std::string> PromptPatternSet::first_match(
     std::vector<int> hits;
     int best = -1;
     for (const auto& text : texts) {
-        if (impl_->prefilter && !impl_->prefilter->possible(text, [](int) { return true; }))
-            continue;
         hits.clear();
         if (!impl_->set.Match(text, &hits)) continue;
         int first = *std::min_element(hits.begin(), hits.end());

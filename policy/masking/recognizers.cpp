@@ -7,7 +7,6 @@
 #include <array>
 #include <cstdint>
 
-#include "policy/literal_prefilter.h"
 #include "policy/masking/extractors.h"
 #include "policy/masking/prefilter.h"
 #include "policy/masking/simd_scanner.h"
@@ -18,7 +17,6 @@ namespace sluice::masking {
 struct RecognizerSet::Engines {
     std::unique_ptr<re2::RE2::Set> set;
     std::vector<std::unique_ptr<re2::RE2>> regexes;
-    std::unique_ptr<LiteralPrefilter> prefilter;  // nullptr: every text is matched
 };
 
 RecognizerSet::RecognizerSet() : engines_(std::make_unique<Engines>()) {}
@@ -61,9 +59,6 @@ std::shared_ptr<const RecognizerSet> RecognizerSet::compile(std::vector<CustomPa
             error = "masking patterns too large for RE2";
             return nullptr;
         }
-        std::vector<std::string> regexes;
-        for (const auto& pattern : custom) regexes.push_back(pattern.regex);
-        set->engines_->prefilter = LiteralPrefilter::build(regexes, options);
     }
     for (std::size_t id = 0; id < kBuiltinEntityCount; ++id)
         set->labels_.emplace_back(masking::label(static_cast<Entity>(id)));
@@ -103,11 +98,6 @@ Tier RecognizerSet::tier_of(EntityId id) const {
 
 bool RecognizerSet::find_custom(std::string_view text, EntitySet enabled, Spans& candidates) const {
     if (!engines_->set) return true;
-    // Most texts hold no literal a custom pattern requires (`EMP-`): no set pass for them.
-    if (engines_->prefilter && !engines_->prefilter->possible(text, [&](int index) {
-            return enabled.contains(static_cast<EntityId>(kBuiltinEntityCount + index));
-        }))
-        return true;
     std::vector<int> matched;
     re2::RE2::Set::ErrorInfo info{};
     if (!engines_->set->Match(text, &matched, &info)) return info.kind == re2::RE2::Set::kNoError;

@@ -1,9 +1,6 @@
 #include <gtest/gtest.h>
 
-#include <re2/re2.h>
-
 #include <algorithm>
-#include <random>
 
 #include "policy/prompt_patterns.h"
 #include "policy/prompt_text.h"
@@ -131,61 +128,6 @@ TEST(PromptPatterns, BadRegexIsNamed) {
     EXPECT_NE(error.find("s/bad"), std::string::npos);
     EXPECT_TRUE(regex_error("a{2,1}"));
     EXPECT_FALSE(regex_error("a{1,2}"));
-}
-
-// The set pass is skipped for texts without a literal a pattern requires (RE2's prefilter):
-// on generated texts (case variants, split literals, non-ASCII look-alikes) the first pattern
-// found is the one RE2 finds trying each pattern alone.
-TEST(PromptPatterns, LiteralPrefilterSkipsOnlyTextsNoPatternCanMatch) {
-    const std::vector<PromptPatternSet::Pattern> patterns = {
-        {"aws", R"(\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b)"},
-        {"aws_secret", R"((?i)aws_?secret_?access_?key\s*[:=]\s*["']?[A-Za-z0-9/+=]{40})"},
-        {"openai", R"(\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,})"},
-        {"pem", R"(-----BEGIN (?:RSA |EC )?PRIVATE KEY-----)"},
-        {"ignore", R"((?i)ignore (all |any )?previous instructions)"},
-        {"no_literal", R"(\d{3}-\d{4}-\d{2})"},
-        {"kelvin", R"((?i)kelvin)"}};
-    std::string error;
-    auto set = PromptPatternSet::compile(patterns, error);
-    ASSERT_TRUE(set) << error;
-    std::vector<std::unique_ptr<RE2>> alone;
-    for (const auto& p : patterns) alone.push_back(std::make_unique<RE2>(p.regex));
-    const std::vector<std::string> pieces = {"AKIA",
-                                             "akia",
-                                             "IOSFODNN7EXAMPLE",
-                                             "0123456789ABCDEF",
-                                             " ",
-                                             "aws_secret_access_key=",
-                                             "AWS_SECRET_ACCESS_KEY: ",
-                                             "abcdefghij",
-                                             "sk-",
-                                             "SK-",
-                                             "proj-",
-                                             "-----BEGIN ",
-                                             "PRIVATE KEY-----",
-                                             "Ignore ",
-                                             "IGNORE ALL ",
-                                             "previous instructions",
-                                             "123-4567-89",
-                                             "\xe2\x84\xaa"
-                                             "elvin",
-                                             "KELVIN",
-                                             "lorem ipsum"};
-    std::mt19937 rng(7);
-    for (int round = 0; round < 5000; ++round) {
-        Texts texts(std::uniform_int_distribution<int>(1, 3)(rng));
-        for (auto& text : texts) {
-            const int n = std::uniform_int_distribution<int>(1, 6)(rng);
-            for (int i = 0; i < n; ++i)
-                text +=
-                    pieces[std::uniform_int_distribution<std::size_t>(0, pieces.size() - 1)(rng)];
-        }
-        std::optional<std::string> expected;
-        for (std::size_t k = 0; k < patterns.size() && !expected; ++k)
-            for (const auto& text : texts)
-                if (RE2::PartialMatch(text, *alone[k])) expected = patterns[k].name;
-        EXPECT_EQ(set->first_match(texts), expected) << ::testing::PrintToString(texts);
-    }
 }
 
 }  // namespace
