@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <string_view>
 
 namespace sluice {
 
@@ -19,6 +20,10 @@ struct TokenUsage {
 // Reads an OpenAI `usage` object: Chat (prompt_tokens/completion_tokens), Responses
 // (input_tokens/output_tokens), embeddings (prompt_tokens/total_tokens). nullopt if neither.
 std::optional<TokenUsage> token_usage_from_json(const nlohmann::json& usage);
+// The same reading of a usage object's JSON text (usage.h keeps it as text), by a validating
+// scan: settling a budget parsed it into a tree to read two numbers (docs/benchmarks.md).
+// nullopt also when the text is not JSON.
+std::optional<TokenUsage> token_usage_from_text(std::string_view usage_json);
 
 struct BudgetAmount {
     int64_t tokens = 0;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "policy/api_endpoint.h"
 #include "policy/ascii_case.h"
 
 namespace sluice {
@@ -17,9 +18,7 @@ enum class Endpoint { chat, completions, responses, other };
 // Query and trailing '/' ignored, case too: an upstream may route "/V1/Chat/Completions" as
 // the lower-case path, so its caps must be read the same way.
 Endpoint endpoint_of(std::string_view path) {
-    if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
-    while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
-    const std::string lower = ascii_lower(path);
+    const std::string lower = ascii_lower(api_endpoint(path));
     if (lower == "/v1/chat/completions") return Endpoint::chat;
     if (lower == "/v1/completions") return Endpoint::completions;
     if (lower == "/v1/responses") return Endpoint::responses;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "policy/api_endpoint.h"
 #include "policy/ascii_case.h"
 #include "policy/glob.h"
 #include "policy/output_bound.h"
@@ -61,17 +62,12 @@ std::string list_text(const std::vector<std::string>& values) {
     return out + "]";
 }
 
-std::string_view strip_query(std::string_view path) {
-    if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
-    return path;
-}
-
 // Without regard to case: the patterns are lower-cased when loaded, and an upstream may
 // route "/V1/Embeddings" or "post" as their lower-case forms.
 const EndpointPattern* find_endpoint(const std::vector<EndpointPattern>& patterns,
                                      const PolicyRequest& request) {
     if (patterns.empty()) return nullptr;
-    const std::string path = ascii_lower(strip_query(request.path));
+    const std::string path = ascii_lower(path_without_query(request.path));
     const std::string method = ascii_lower(request.method);
     for (const auto& p : patterns)
         if (glob_match(p.method, method) && glob_match(p.path, path)) return &p;
@@ -313,7 +309,9 @@ PendingDecision decide(const Policy& policy, const PolicyIdentity& identity,
 
     if (rule->endpoints) {
         const auto& c = *rule->endpoints;
-        auto target = [&] { return request.method + " " + std::string(strip_query(request.path)); };
+        auto target = [&] {
+            return request.method + " " + std::string(path_without_query(request.path));
+        };
         if (auto hit = find_endpoint(c.deny, request))
             return finish(
                 make_deny(PolicyAction::deny, name, "endpoint_not_allowed",

@@ -1,5 +1,7 @@
 #include "policy/prompt_text.h"
 
+#include "policy/api_endpoint.h"
+
 namespace sluice {
 
 namespace {
@@ -7,12 +9,6 @@ namespace {
 using nlohmann::json;
 
 constexpr int64_t kBytesPerToken = 3;
-
-std::string_view strip_query(std::string_view path) {
-    if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
-    while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
-    return path;
-}
 
 void add_string(const json& value, std::vector<std::string>& out) {
     if (value.is_string()) out.push_back(value.get<std::string>());
@@ -115,7 +111,7 @@ void add_string_or_strings(const json& body, const char* key, std::vector<std::s
 std::vector<std::string> extract_prompt_texts(const nlohmann::json& body, std::string_view path) {
     std::vector<std::string> out;
     if (!body.is_object()) return out;
-    auto endpoint = strip_query(path);
+    auto endpoint = api_endpoint(path);
     if (endpoint == "/v1/chat/completions") {
         add_chat_messages(body, out);
     } else if (endpoint == "/v1/responses") {
@@ -174,7 +170,7 @@ int64_t image_tokens(const json& value, int64_t multiplier) {
 
 int64_t estimate_attachment_tokens(const nlohmann::json& body, std::string_view path) {
     if (!body.is_object()) return 0;
-    const auto endpoint = strip_query(path);
+    const auto endpoint = api_endpoint(path);
     const bool chat = endpoint == "/v1/chat/completions";
     if (!chat && endpoint != "/v1/responses") return 0;
     int64_t tokens = 0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "policy/api_endpoint.h"
 #include "policy/json_scan.h"
 #include "policy/masking/char_class.h"
 #include "policy/text_fold.h"
@@ -15,16 +16,10 @@ namespace {
 // layers are scanned as the text they are.
 constexpr int kMaxInnerLayers = 4;
 
-std::string_view endpoint_of(std::string_view path) {
-    if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
-    while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
-    return path;
-}
-
 enum class Conversation : uint8_t { none, chat, responses, completions };
 
 Conversation conversation_of(std::string_view path) {
-    const std::string_view endpoint = endpoint_of(path);
+    const std::string_view endpoint = api_endpoint(path);
     if (endpoint == "/v1/chat/completions") return Conversation::chat;
     if (endpoint == "/v1/responses") return Conversation::responses;
     if (endpoint == "/v1/completions") return Conversation::completions;

@@ -17,7 +17,7 @@ PolicyReservation& PolicyReservation::operator=(PolicyReservation&& other) noexc
 
 void PolicyReservation::settle(const std::optional<UsageObject>& usage) {
     if (!held()) return;
-    std::optional<TokenUsage> used = usage ? token_usage_from_json(usage->parsed()) : std::nullopt;
+    std::optional<TokenUsage> used = usage ? token_usage_from_text(usage->json) : std::nullopt;
     state_->settle(id_, used, std::chrono::system_clock::now());
     state_ = nullptr;
     id_ = 0;

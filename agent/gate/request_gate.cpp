@@ -216,13 +216,17 @@ void RequestGate::conclude(GateResult& result, const GateRequest& request, const
     }
     result.reading = std::move(reading);
     if (body) {
-        bool changed = false;
+        std::vector<MemberEdit> edits;
         if (result.decision.clamp_max_tokens)
-            changed |=
-                set_max_output_tokens(*body, request.target, *result.decision.clamp_max_tokens);
-        if (result.reservation.held()) changed |= request_stream_usage(*body, request.target);
-        if (changed) {
-            *request.body = body->dump();
+            plan_output_cap(*body, request.target, *result.decision.clamp_max_tokens, edits);
+        if (result.reservation.held()) plan_stream_usage(*body, request.target, edits);
+        if (!edits.empty()) {
+            // The text was read strictly above, so the splices land; the dump stays as the
+            // fallback that cannot send a body other than the one decided on.
+            if (!write_member_edits(*request.body, edits)) {
+                apply_member_edits(*body, edits);
+                *request.body = body->dump();
+            }
             result.body_rewritten = true;
         }
     }

@@ -362,9 +362,9 @@ private:
         masking_ = std::move(facts.masking);
         tool_calls_ = facts.gate.tool_calls;
         tool_rule_ = facts.gate.decision.rule;
-        tool_approver_ = tool_calls_
-                             ? tool_call_approver(context_.approvals, held_request(facts, env))
-                             : ApprovalResolver{};
+        tool_approver_ =
+            tool_calls_ ? tool_call_approver(context_.approvals, held_request_later(facts, env))
+                        : ApprovalResolver{};
         if (facts.record_mode != RecordMode::none) start_recording(facts, started);
         std::optional<std::string>& body = facts.body;
         GateResult& gate = facts.gate;

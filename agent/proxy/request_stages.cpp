@@ -156,7 +156,10 @@ StageResult accounting_answered(RequestFacts& facts, const StageEnvironment& env
 
 std::string body_sha256(std::string_view body) { return sha256_hex(body); }
 
-HeldRequest held_request(const RequestFacts& facts, const StageEnvironment& env) {
+namespace {
+
+// All but what is read from the body.
+HeldRequest held_request_head(const RequestFacts& facts) {
     const PolicyIdentity& identity = *facts.identity;
     HeldRequest held;
     held.request_id = facts.record.id;
@@ -179,12 +182,30 @@ HeldRequest held_request(const RequestFacts& facts, const StageEnvironment& env)
     held.path = std::string(facts.header.target());
     held.model = facts.gate.summary.model;
     held.stream = facts.gate.summary.stream;
-    // A body that streams through (an upload) has no hash: no retry is "identical" to it.
-    if (facts.body) {
-        held.body_hash = body_sha256(*facts.body);
-        held.excerpt = masked_prompt_excerpt(env.gate.policy().get(), *facts.body, held.path);
-    }
     return held;
+}
+
+// A body that streams through (an upload) has no hash: no retry is "identical" to it.
+void describe_body(HeldRequest& held, const Policy* policy, std::string_view body) {
+    held.body_hash = body_sha256(body);
+    held.excerpt = masked_prompt_excerpt(policy, body, held.path);
+}
+
+}  // namespace
+
+HeldRequest held_request(const RequestFacts& facts, const StageEnvironment& env) {
+    HeldRequest held = held_request_head(facts);
+    if (facts.body) describe_body(held, env.gate.policy().get(), *facts.body);
+    return held;
+}
+
+std::function<HeldRequest()> held_request_later(const RequestFacts& facts,
+                                                const StageEnvironment& env) {
+    return [held = held_request_head(facts), body = facts.body, policy = env.gate.policy()] {
+        HeldRequest out = held;
+        if (body) describe_body(out, policy.get(), *body);
+        return out;
+    };
 }
 
 // A rule requires a person's approval. An approval already given (a `for` grant of this

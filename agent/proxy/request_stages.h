@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -119,6 +120,10 @@ StageResult run_stages(std::span<const Stage> stages, RequestFacts& facts,
 // What approval_hold holds: the request as an approver sees it (a masked excerpt of the prompt,
 // never the prompt), keyed for grants and retries.
 HeldRequest held_request(const RequestFacts& facts, const StageEnvironment& env);
+// The same, built only when called: a rule with tool calls needs it only if a call must wait
+// for approval, and the masked prompt excerpt is dear (a copy of the body is kept instead).
+std::function<HeldRequest()> held_request_later(const RequestFacts& facts,
+                                                const StageEnvironment& env);
 // SHA-256 of `body`, hex: a retry is the identical request when its body hash matches.
 std::string body_sha256(std::string_view body);
 

@@ -1,12 +1,18 @@
 #include "agent/proxy/tool_call_approval.h"
 
+#include <optional>
+
 #include "agent/common/sha256_hex.h"
 
 namespace sluice {
 
-ApprovalResolver tool_call_approver(ApprovalRegistry* registry, HeldRequest requester) {
+ApprovalResolver tool_call_approver(ApprovalRegistry* registry,
+                                    std::function<HeldRequest()> requester) {
     if (!registry) return {};
-    return [registry, base = std::move(requester)](const ToolCall& call, std::string& reason) {
+    return [registry, make = std::move(requester), made = std::optional<HeldRequest>()](
+               const ToolCall& call, std::string& reason) mutable {
+        if (!made) made = make();
+        const HeldRequest& base = *made;
         const std::string hash = sha256_hex("tool_call\n" + call.name + "\n" + call.arguments);
         if (auto granted = registry->take_grant(base.requester.key, base.rule, hash)) {
             reason += ", approved (" + *granted + ")";

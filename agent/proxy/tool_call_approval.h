@@ -6,12 +6,16 @@
 // agent retries a refused step by asking the model again.
 #pragma once
 
+#include <functional>
+
 #include "agent/approvals/approval_registry.h"
 #include "policy/tool_calls/tool_call_control.h"
 
 namespace sluice {
 
-// `requester`: the request whose answer proposes the calls (its identity, rule, model, path).
-ApprovalResolver tool_call_approver(ApprovalRegistry* registry, HeldRequest requester);
+// `requester`: makes the request whose answer proposes the calls (its identity, rule, model,
+// path), called once, when the first call needs approval.
+ApprovalResolver tool_call_approver(ApprovalRegistry* registry,
+                                    std::function<HeldRequest()> requester);
 
 }  // namespace sluice

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "policy/api_endpoint.h"
 #include "policy/masking/json_text_unescape.h"
 
 namespace sluice::masking {
@@ -23,8 +24,7 @@ std::string_view to_string(BodyStatus status) {
 }
 
 ApiShape api_shape(std::string_view path) {
-    if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
-    while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+    path = api_endpoint(path);
     auto under = [&](std::string_view prefix) {
         return path == prefix ||
                (path.size() > prefix.size() && path.substr(0, prefix.size()) == prefix &&
@@ -147,11 +147,6 @@ void edit_item(json& item, JsonEdit& edit) {
     edit_key(item, "input", edit);  // custom tool call input
 }
 
-bool skipped_key(std::string_view key) {
-    return key == "model" || key == "id" || key == "object" || key == "b64_json" ||
-           key == "embedding" || key == "partial_image_b64" || key == "type";
-}
-
 void edit_all_strings(json& value, JsonEdit& edit) {
     if (value.is_string()) {
         edit.string(value);
@@ -159,18 +154,8 @@ void edit_all_strings(json& value, JsonEdit& edit) {
         for (auto& item : value) edit_all_strings(item, edit);
     } else if (value.is_object()) {
         for (auto it = value.begin(); it != value.end(); ++it)
-            if (!skipped_key(it.key())) edit_all_strings(it.value(), edit);
+            if (!identifier_key(it.key())) edit_all_strings(it.value(), edit);
     }
-}
-
-// Answer members that hold identifiers, enumerations or binary payloads, not text for a
-// reader: masking them could only break the client.
-bool answer_structural_key(std::string_view key) {
-    return skipped_key(key) || key == "role" || key == "finish_reason" || key == "status" ||
-           key == "call_id" || key == "item_id" || key == "system_fingerprint" ||
-           key == "service_tier" || key == "previous_response_id" || key == "encrypted_content" ||
-           key == "result" /* image_generation_call base64 */ || key == "data" /* audio */ ||
-           key == "event_id" || key == "response_id" || key == "previous_item_id" /* realtime */;
 }
 
 // Every string an answer carries reaches the client: message text, refusals, audio
@@ -197,18 +182,22 @@ void edit_answer_strings(json& value, JsonEdit& edit) {
     }
 }
 
-BodyStatus edit_body(std::string& body, JsonEdit& edit, ApiShape shape) {
-    if (!json_depth_within(body)) return BodyStatus::not_json;
-    json parsed = json::parse(body, nullptr, false);
-    if (parsed.is_discarded()) return BodyStatus::not_json;
-    edit_response_value(parsed, shape, edit);
-    if (edit.failed) return BodyStatus::failed;
-    if (!edit.changed) return BodyStatus::unchanged;
-    body = parsed.dump(-1, ' ', false, json::error_handler_t::replace);
-    return BodyStatus::masked;
+}  // namespace
+
+bool identifier_key(std::string_view key) {
+    return key == "model" || key == "id" || key == "object" || key == "b64_json" ||
+           key == "embedding" || key == "partial_image_b64" || key == "type";
 }
 
-}  // namespace
+// Answer members that hold identifiers, enumerations or binary payloads, not text for a
+// reader: masking them could only break the client.
+bool answer_structural_key(std::string_view key) {
+    return identifier_key(key) || key == "role" || key == "finish_reason" || key == "status" ||
+           key == "call_id" || key == "item_id" || key == "system_fingerprint" ||
+           key == "service_tier" || key == "previous_response_id" || key == "encrypted_content" ||
+           key == "result" /* image_generation_call base64 */ || key == "data" /* audio */ ||
+           key == "event_id" || key == "response_id" || key == "previous_item_id" /* realtime */;
+}
 
 void edit_responses_output_item(json& item, JsonEdit& edit) { edit_item(item, edit); }
 
@@ -228,12 +217,6 @@ void edit_response_value(json& body, ApiShape shape, JsonEdit& edit) {
             edit_all_strings(body, edit);
             break;
     }
-}
-
-BodyStatus mask_response_body(std::string& body, std::string_view path, TextMasker& masker,
-                              bool restore) {
-    JsonEdit edit{masker, Direction::response, restore};
-    return edit_body(body, edit, api_shape(path));
 }
 
 }  // namespace sluice::masking

@@ -1,7 +1,8 @@
-// Masks JSON answer bodies of the OpenAI API: only the string values that carry content, found
-// by the endpoint's schema; everything else (ids, model, numbers, base64 payloads) is left as
-// it was. Only if a value changed is the body re-serialized; always valid JSON in UTF-8. The
-// caller sets Content-Length from the new size. (Requests: request_masker.h.)
+// Which strings of a JSON answer of the OpenAI API are masked: only the string values that carry
+// content, found by the endpoint's schema; everything else (ids, model, numbers, base64
+// payloads) is left as it was. Applied here to parsed values (the stream masker's full-text
+// events); whole answer bodies are masked by a scan and splice with the same rules
+// (response_masker.h). (Requests: request_masker.h.)
 //
 // Answers of chat, completions and Responses: every string the client receives except
 // identifiers, enumerations and binary payloads (edit_answer_strings); tool arguments as the
@@ -33,9 +34,10 @@ ApiShape api_shape(std::string_view path);  // query string and trailing '/' ign
 // serialization recurses).
 bool json_depth_within(std::string_view text, int max_depth = kJsonMaxDepth);
 
-// `restore`: put back placeholders issued for this session's requests.
-BodyStatus mask_response_body(std::string& body, std::string_view path, TextMasker& masker,
-                              bool restore);
+// Members never masked: identifiers, enumerations and binary payloads. `answer_structural_key`
+// is the wider set of answers (chat, completions, Responses); `identifier_key` that of others.
+bool identifier_key(std::string_view key);
+bool answer_structural_key(std::string_view key);
 
 // Editing a parsed value in place, for the stream masker's full-text events.
 struct JsonEdit {

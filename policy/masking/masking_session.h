@@ -30,10 +30,10 @@
 #include <string>
 #include <string_view>
 
-#include "policy/masking/json_masker.h"
 #include "policy/masking/masking_control.h"
 #include "policy/masking/realtime_event_masker.h"
 #include "policy/masking/request_masker.h"
+#include "policy/masking/response_masker.h"
 #include "policy/masking/sse_stream_masker.h"
 #include "policy/masking/text_masker.h"
 #include "policy/masking/token_vault.h"

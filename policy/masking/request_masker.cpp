@@ -8,15 +8,13 @@
 #include "policy/json_append.h"
 #include "policy/masking/char_class.h"
 #include "policy/text_fold.h"
+#include "policy/text_splice.h"
 
 namespace sluice::masking {
 
 namespace {
 
-struct Edit {
-    std::size_t begin, end;
-    std::string replacement;
-};
+using Edit = TextSplice;
 
 bool unreserved(char c) { return is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~'; }
 
@@ -43,21 +41,6 @@ void append_encoded(std::string& out, const BodyText& node, std::string_view tex
             }
             return;
     }
-}
-
-std::string apply_edits(std::string_view text, std::vector<Edit>& edits) {
-    std::sort(edits.begin(), edits.end(),
-              [](const Edit& a, const Edit& b) { return a.begin < b.begin; });
-    std::string out;
-    out.reserve(text.size() + 64);
-    std::size_t copied = 0;
-    for (const Edit& edit : edits) {
-        out.append(text.substr(copied, edit.begin - copied));
-        out.append(edit.replacement);
-        copied = edit.end;
-    }
-    out.append(text.substr(copied));
-    return out;
 }
 
 // The unit's spans on its folded view: each part alone and, for a run, the parts joined. A
@@ -158,14 +141,14 @@ BodyStatus mask_request_reading(std::string& body, std::string_view path,
     for (std::size_t i = count; i-- > 0;) {
         if (edits[i].empty()) continue;
         const BodyText& node = reading.texts[i];
-        const std::string text = apply_edits(node.text, edits[i]);
+        const std::string text = apply_splices(node.text, edits[i]);
         Edit up{node.begin, node.end, {}};
         append_encoded(up.replacement, node, text);
         (node.parent < 0 ? body_edits : edits[static_cast<std::size_t>(node.parent)])
             .push_back(std::move(up));
     }
     if (body_edits.empty()) return BodyStatus::unchanged;
-    std::string masked = apply_edits(body, body_edits);
+    std::string masked = apply_splices(body, body_edits);
     // A masked member name may now equal a neighbour's: a body that no longer reads strictly
     // is not sent.
     if (!read_request_body(masked, path, false).readable()) {
@@ -182,7 +165,7 @@ bool mask_text_folded(std::string& text, Direction direction, TextMasker& masker
     if (!find_part_edits(text, {0}, direction, masker,
                          [&](std::size_t, Edit edit) { edits.push_back(std::move(edit)); }))
         return false;
-    if (!edits.empty()) text = apply_edits(text, edits);
+    if (!edits.empty()) text = apply_splices(text, edits);
     return true;
 }
 

@@ -6,10 +6,12 @@
 #include <optional>
 
 #include "policy/json_append.h"
+#include "policy/json_member.h"
 #include "policy/json_scan.h"
 #include "policy/masking/char_class.h"
 #include "policy/masking/json_text_unescape.h"
 #include "policy/masking/sse_delta_match.h"
+#include "policy/sse_writer.h"
 
 namespace sluice::masking {
 
@@ -46,22 +48,6 @@ constexpr std::string_view kFailureMessage =
 
 bool ends_with(std::string_view s, std::string_view suffix) {
     return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-int64_t int_or(const json& object, const char* key, int64_t fallback) {
-    auto it = object.find(key);
-    return it != object.end() && it->is_number_integer() ? it->get<int64_t>() : fallback;
-}
-
-// json::value() throws when the member has another type; upstream JSON is untrusted.
-std::string string_or(const json& object, const char* key, const std::string& fallback) {
-    if (!object.is_object()) return fallback;
-    auto it = object.find(key);
-    return it != object.end() && it->is_string() ? it->get<std::string>() : fallback;
-}
-
-std::string dump(const json& value) {
-    return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 // The field of a Responses `*.done` event that repeats its deltas' full text.
@@ -165,21 +151,19 @@ void SseStreamMasker::fail(std::string reason, std::string& out) {
                  {"message", kFailureMessage},
                  {"param", nullptr},
                  {"sequence_number", last_sequence_ + 1}};
-        write("error", "", dump(error), out);
+        write("error", "", dump_json(error), out);
     } else {
         error = {{"error",
                   {{"message", kFailureMessage},
                    {"type", "policy_violation"},
                    {"code", "masking_failed"}}}};
-        write("", "", dump(error), out);
+        write("", "", dump_json(error), out);
     }
 }
 
 void SseStreamMasker::write(std::string_view event, std::string_view id, std::string_view data,
                             std::string& out) {
-    if (!event.empty()) out.append("event: ").append(event).append("\n");
-    if (!id.empty()) out.append("id: ").append(id).append("\n");
-    out.append("data: ").append(data).append("\n\n");
+    append_sse_event(out, event, id, data);
 }
 
 SseStreamMasker::Channel* SseStreamMasker::channel(const std::string& key, bool create) {
@@ -256,7 +240,7 @@ void SseStreamMasker::on_event(const SseEvent& event, std::string& out) {
         if (edit.failed) return fail("scan failed", out);
     }
     if (failed_) return;
-    write(event.event, event.id, dump(body), out);
+    write(event.event, event.id, dump_json(body), out);
 }
 
 bool SseStreamMasker::splice_chat_delta(const SseEvent& event, std::string& out) {
@@ -563,7 +547,7 @@ void SseStreamMasker::on_responses(const SseEvent& event, json& body, std::strin
                 synthetic["delta"] = text;
                 if (sequence || last_sequence_ >= 0) synthetic["sequence_number"] = take_slot();
                 write(event.event.empty() ? "" : ch->ids["type"].get<std::string>(), "",
-                      dump(synthetic), out);
+                      dump_json(synthetic), out);
             }
         }
         if (ch) {
@@ -617,7 +601,7 @@ void SseStreamMasker::on_responses(const SseEvent& event, json& body, std::strin
                 synthetic["delta"] = text;
                 if (sequence || last_sequence_ >= 0) synthetic["sequence_number"] = take_slot();
                 write(event.event.empty() ? "" : ch.ids["type"].get<std::string>(), "",
-                      dump(synthetic), out);
+                      dump_json(synthetic), out);
             }
         }
         auto& response = body["response"];
@@ -635,7 +619,7 @@ void SseStreamMasker::on_responses(const SseEvent& event, json& body, std::strin
         body["sequence_number"] = *sequence + sequence_shift_;
         last_sequence_ = *sequence + sequence_shift_;
     }
-    write(event.event, event.id, dump(body), out);
+    write(event.event, event.id, dump_json(body), out);
 }
 
 void SseStreamMasker::flush_all(std::string& out) {
@@ -652,7 +636,7 @@ void SseStreamMasker::flush_all(std::string& out) {
                 synthetic["sequence_number"] = ++last_sequence_;
                 ++sequence_shift_;
             }
-            write(ch.ids["type"].get<std::string>(), "", dump(synthetic), out);
+            write(ch.ids["type"].get<std::string>(), "", dump_json(synthetic), out);
             continue;
         }
         json chunk = last_chat_chunk_.is_object() ? last_chat_chunk_ : json::object();
@@ -680,7 +664,7 @@ void SseStreamMasker::flush_all(std::string& out) {
         }
         chunk["choices"] =
             json::array({{{"index", ch.choice}, {"delta", delta}, {"finish_reason", nullptr}}});
-        write("", "", dump(chunk), out);
+        write("", "", dump_json(chunk), out);
     }
 }
 

@@ -1,5 +1,7 @@
 #include "policy/tool_calls/tool_call_answer.h"
 
+#include "policy/api_endpoint.h"
+
 namespace sluice {
 
 namespace {
@@ -9,12 +11,6 @@ using nlohmann::json;
 std::string string_member(const json& object, const char* key) {
     auto it = object.find(key);
     return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-std::string_view endpoint_of(std::string_view path) {
-    if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
-    while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
-    return path;
 }
 
 // A chat tool call: {"type":"function","function":{"name","arguments"}} or
@@ -160,7 +156,7 @@ ToolCallOutcome apply_tool_call_policy(json& body, std::string_view path,
                                        const ApprovalResolver& resolver) {
     ToolCallOutcome outcome;
     if (!body.is_object()) return outcome;
-    const std::string_view endpoint = endpoint_of(path);
+    const std::string_view endpoint = api_endpoint(path);
     if (endpoint == "/v1/chat/completions") {
         if (auto choices = body.find("choices"); choices != body.end() && choices->is_array())
             for (auto& choice : *choices)

@@ -2,27 +2,15 @@
 
 #include <optional>
 
+#include "policy/api_endpoint.h"
+#include "policy/json_member.h"
+#include "policy/sse_writer.h"
+
 namespace sluice {
 
 namespace {
 
 using nlohmann::json;
-
-std::string dump(const json& value) {
-    return value.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-int64_t int_or(const json& object, const char* key, int64_t fallback) {
-    if (!object.is_object()) return fallback;
-    auto it = object.find(key);
-    return it != object.end() && it->is_number_integer() ? it->get<int64_t>() : fallback;
-}
-
-std::string string_or(const json& object, const char* key) {
-    if (!object.is_object()) return {};
-    auto it = object.find(key);
-    return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
 
 const json* member(const json& object, const char* key) {
     if (!object.is_object()) return nullptr;
@@ -38,12 +26,6 @@ bool carries_calls(const json& choice) {
 bool finishes(const json& choice) {
     const json* reason = member(choice, "finish_reason");
     return reason && !reason->is_null();
-}
-
-std::string_view endpoint_of(std::string_view path) {
-    if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
-    while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
-    return path;
 }
 
 // The value of an event's "sequence_number" member, read without parsing the event: inside a
@@ -71,7 +53,7 @@ ToolCallStreamFilter::ToolCallStreamFilter(const ToolCallControl& control, std::
     : control_(control),
       rule_(std::move(rule)),
       resolver_(std::move(resolver)),
-      responses_(endpoint_of(path) == "/v1/responses"),
+      responses_(api_endpoint(path) == "/v1/responses"),
       parser_(kMaxHeldBytes) {}
 
 bool ToolCallStreamFilter::feed(std::string_view bytes, std::string& out) {
@@ -415,21 +397,11 @@ void ToolCallStreamFilter::emit(std::string_view event, json data, std::string& 
             data["sequence_number"] = next_sequence_;
         next_sequence_ = int_or(data, "sequence_number", next_sequence_) + 1;
     }
-    if (!event.empty()) out.append("event: ").append(event).append("\n");
-    out.append("data: ").append(dump(data)).append("\n\n");
+    append_sse_event(out, event, "", dump_json(data));
 }
 
 void ToolCallStreamFilter::emit_raw(const SseEvent& event, std::string& out) {
-    if (!event.event.empty()) out.append("event: ").append(event.event).append("\n");
-    if (!event.id.empty()) out.append("id: ").append(event.id).append("\n");
-    std::string_view data = event.data;
-    while (true) {
-        const auto newline = data.find('\n');
-        out.append("data: ").append(data.substr(0, newline)).append("\n");
-        if (newline == std::string_view::npos) break;
-        data.remove_prefix(newline + 1);
-    }
-    out.append("\n");
+    append_sse_event(out, event.event, event.id, event.data);
 }
 
 void ToolCallStreamFilter::fail(std::string reason, std::string& out) {

@@ -2,10 +2,29 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
+#include "policy/request_reading.h"
+
 namespace sluice {
 namespace {
 
 using nlohmann::json;
+
+// The edits as the tree sees them (the reference) and as the body text gets them (the splice).
+bool set_max_output_tokens(json& body, std::string_view target, int64_t limit) {
+    std::vector<MemberEdit> edits;
+    plan_output_cap(body, target, limit, edits);
+    apply_member_edits(body, edits);
+    return !edits.empty();
+}
+
+bool request_stream_usage(json& body, std::string_view target) {
+    std::vector<MemberEdit> edits;
+    plan_stream_usage(body, target, edits);
+    apply_member_edits(body, edits);
+    return !edits.empty();
+}
 
 struct ClampCase {
     const char* target;
@@ -55,6 +74,85 @@ TEST(RequestBodyEdit, MeteredChatStreamAsksForUsageOnce) {
     EXPECT_FALSE(request_stream_usage(not_streamed, "/v1/chat/completions"));
     json responses_report_usage_anyway = json::parse(R"({"stream":true})");
     EXPECT_FALSE(request_stream_usage(responses_report_usage_anyway, "/v1/responses"));
+}
+
+const char* const kTargets[] = {"/v1/chat/completions", "/v1/responses", "/v1/completions",
+                                "/V1/Chat/Completions/?x=1", "/v1/embeddings"};
+const char* const kMembers[] = {"max_tokens",       "max_completion_tokens", "max_output_tokens",
+                                "stream",           "stream_options",        "messages",
+                                "max\\u005ftokens", "stre\\u0061m_options",  "model"};
+const char* const kValues[] = {"500",
+                               "100",
+                               "99",
+                               "100.0",
+                               "1e3",
+                               "-1",
+                               "18446744073709551615",
+                               "\"lots\"",
+                               "null",
+                               "true",
+                               "false",
+                               "{}",
+                               "{ }",
+                               "{\"include_usage\":false}",
+                               "{\"include_usage\":true}",
+                               "{\"x\":1,\"include_usage\":\"yes\"}",
+                               "{\"x\":{\"include_usage\":false}}",
+                               "[]",
+                               "[{\"role\":\"user\",\"content\":\"hi\"}]"};
+
+// Generated bodies (every member the edits touch, with every kind of value, escaped names,
+// spacing) get the same edits as text as they do as a tree: the body upstream receives parses
+// to what the decision made of it, reads strictly again, and is otherwise the client's bytes.
+TEST(RequestBodyEdit, SplicedEditsReadAsTheTreeEdits) {
+    std::mt19937 rng(15);
+    auto pick = [&](std::size_t n) {
+        return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng);
+    };
+    for (int round = 0; round < 20000; ++round) {
+        std::string text = pick(2) ? "{" : " {\n ";
+        std::vector<std::string> names;
+        const std::size_t members = pick(6);
+        for (std::size_t i = 0; i < members; ++i) {
+            std::string name = kMembers[pick(std::size(kMembers))];
+            const std::string decoded = json::parse("\"" + name + "\"").get<std::string>();
+            if (std::find(names.begin(), names.end(), decoded) != names.end()) continue;
+            names.push_back(decoded);
+            if (names.size() > 1) text += pick(2) ? "," : " , ";
+            text +=
+                "\"" + name + "\"" + (pick(2) ? ":" : " : ") + kValues[pick(std::size(kValues))];
+        }
+        text += pick(2) ? "}" : " }\n";
+        const char* target = kTargets[pick(std::size(kTargets))];
+        SCOPED_TRACE(std::string(target) + " " + text);
+        json tree = json::parse(text);
+        std::vector<MemberEdit> edits;
+        if (pick(4)) plan_output_cap(tree, target, 100, edits);
+        if (pick(2)) plan_stream_usage(tree, target, edits);
+        std::string spliced = text;
+        ASSERT_TRUE(write_member_edits(spliced, edits));
+        apply_member_edits(tree, edits);
+        EXPECT_EQ(json::parse(spliced), tree) << spliced;
+        EXPECT_TRUE(read_request_body(spliced, target, false).readable()) << spliced;
+        if (edits.empty()) {
+            EXPECT_EQ(spliced, text);
+        }
+    }
+}
+
+TEST(RequestBodyEdit, SplicesLeaveEveryOtherByteAsSent) {
+    std::string text = R"({ "model" : "m",  "max_tokens" : 5000, "n":1.50 })";
+    ASSERT_TRUE(write_member_edits(text, {{"max_tokens", "", 100}}));
+    EXPECT_EQ(text, R"({ "model" : "m",  "max_tokens" : 100, "n":1.50 })");
+    std::string empty = "{}";
+    ASSERT_TRUE(write_member_edits(empty, {{"max_completion_tokens", "", 100},
+                                           {"stream_options", "", {{"include_usage", true}}}}));
+    EXPECT_EQ(
+        json::parse(empty),
+        json::parse(R"({"max_completion_tokens":100,"stream_options":{"include_usage":true}})"));
+    std::string not_object = "[1]";
+    EXPECT_FALSE(write_member_edits(not_object, {{"max_tokens", "", 100}}));
+    EXPECT_EQ(not_object, "[1]");
 }
 
 }  // namespace

@@ -10,13 +10,17 @@
 namespace sluice {
 namespace {
 
-HeldRequest requester(const std::string& key, uid_t uid) {
+HeldRequest held_request(const std::string& key, uid_t uid) {
     HeldRequest held;
     held.requester.key = key;
     held.requester.uid = uid;
     held.requester.user = "u" + std::to_string(uid);
     held.rule = "agents";
     return held;
+}
+
+std::function<HeldRequest()> requester(const std::string& key, uid_t uid) {
+    return [held = held_request(key, uid)] { return held; };
 }
 
 std::string approval_id(const std::string& reason) {
@@ -55,6 +59,26 @@ TEST(ToolCallApproval, WithoutApprovalsConfiguredSuchCallsAreRefused) {
     const auto decision = decide_tool_call(control, {"run_shell", "{}"},
                                            tool_call_approver(nullptr, requester("k", 1)));
     EXPECT_EQ(decision.action, ToolCallAction::deny);
+}
+
+TEST(ToolCallApproval, TheRequestIsDescribedOnlyWhenACallNeedsApproval) {
+    // Describing it masks a prompt excerpt: answers whose calls are all allowed never pay that.
+    ApprovalRegistry registry(ApprovalSettings{});
+    int described = 0;
+    const ToolCallControl control{
+        {ToolCallEntry{{"run_shell"}, nullptr, {}, ToolCallAction::require_approval, {}}}};
+    const ApprovalResolver resolver = tool_call_approver(&registry, [&] {
+        ++described;
+        return held_request("uid:1001", 1001);
+    });
+    EXPECT_EQ(decide_tool_call(control, {"read_file", "{}"}, resolver).action,
+              ToolCallAction::allow);
+    EXPECT_EQ(described, 0);
+    EXPECT_EQ(decide_tool_call(control, {"run_shell", "{}"}, resolver).action,
+              ToolCallAction::deny);
+    EXPECT_EQ(decide_tool_call(control, {"run_shell", "{\"x\":1}"}, resolver).action,
+              ToolCallAction::deny);
+    EXPECT_EQ(described, 1);
 }
 
 }  // namespace
