@@ -120,4 +120,33 @@ void append_json_double(std::string& out, double value) {
     if (digits.find_first_of(".e") == std::string_view::npos) out += ".0";
 }
 
+void append_json_key(std::string& out, std::string_view name) {
+    out.push_back('"');
+    out += name;
+    out += "\":";
+}
+
+void append_json_text_member(std::string& out, std::string_view name, std::string_view value) {
+    append_json_key(out, name);
+    append_json_string(out, value);
+    out.push_back(',');
+}
+
+void append_json_number_member(std::string& out, std::string_view name, uint64_t value) {
+    append_json_key(out, name);
+    out += std::to_string(value);
+    out.push_back(',');
+}
+
+void append_json_bool_member(std::string& out, std::string_view name, bool value) {
+    append_json_key(out, name);
+    out += value ? "true," : "false,";
+}
+
+void append_json_double_member(std::string& out, std::string_view name, double value) {
+    append_json_key(out, name);
+    append_json_double(out, value);
+    out.push_back(',');
+}
+
 }  // namespace sluice

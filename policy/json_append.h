@@ -4,6 +4,7 @@
 // dump(-1, ' ', false, replace).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -16,5 +17,13 @@ void append_json_string(std::string& out, std::string_view text);
 // A JSON number that reads back as the same double (shortest form, always with a fraction or
 // exponent); NaN and infinities, which JSON cannot carry, become null.
 void append_json_double(std::string& out, double value);
+
+// Members of an object written as text: each appends `"name":value,` (`name` needs no
+// escaping); the writer turns the last ',' into the closing brace.
+void append_json_key(std::string& out, std::string_view name);
+void append_json_text_member(std::string& out, std::string_view name, std::string_view value);
+void append_json_number_member(std::string& out, std::string_view name, uint64_t value);
+void append_json_bool_member(std::string& out, std::string_view name, bool value);
+void append_json_double_member(std::string& out, std::string_view name, double value);
 
 }  // namespace sluice

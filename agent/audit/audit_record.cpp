@@ -12,39 +12,8 @@ namespace sluice {
 
 namespace {
 
-// `"name":`, for names that need no escaping.
-void append_key(std::string& out, std::string_view name) {
-    out.push_back('"');
-    out += name;
-    out += "\":";
-}
-
-void append_text(std::string& out, std::string_view name, std::string_view value) {
-    append_key(out, name);
-    append_json_string(out, value);
-    out.push_back(',');
-}
-
-void append_number(std::string& out, std::string_view name, uint64_t value) {
-    append_key(out, name);
-    out += std::to_string(value);
-    out.push_back(',');
-}
-
-void append_bool(std::string& out, std::string_view name, bool value) {
-    append_key(out, name);
-    out += value ? "true" : "false";
-    out.push_back(',');
-}
-
-void append_double(std::string& out, std::string_view name, double value) {
-    append_key(out, name);
-    append_json_double(out, value);
-    out.push_back(',');
-}
-
 void append_json(std::string& out, std::string_view name, const nlohmann::json& value) {
-    append_key(out, name);
+    append_json_key(out, name);
     out += value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     out.push_back(',');
 }
@@ -59,7 +28,7 @@ void close_object(std::string& out) {
 
 // A member whose value is an object: begin_member_object(), its members, end_member_object().
 void begin_member_object(std::string& out, std::string_view name) {
-    append_key(out, name);
+    append_json_key(out, name);
     out.push_back('{');
 }
 
@@ -71,7 +40,7 @@ void end_member_object(std::string& out) {
 // The identity object with "oidc" added when the request carried a token.
 void append_identity(std::string& out, std::string_view identity,
                      const std::optional<nlohmann::json>& oidc) {
-    append_key(out, "identity");
+    append_json_key(out, "identity");
     const auto close = identity.find_last_of('}');
     if (!oidc || close == std::string_view::npos) {
         out += identity;
@@ -100,18 +69,18 @@ void AuditRecord::append_line(std::string& out) const {
     if (approval) append_json(out, "approval", *approval);
     if (tool_calls) append_json(out, "tool_calls", *tool_calls);
     begin_member_object(out, "connection");
-    append_text(out, "original_destination", original_destination);
-    append_text(out, "sni", sni);
-    append_bool(out, "upstream_reused", upstream_connection_reused);
+    append_json_text_member(out, "original_destination", original_destination);
+    append_json_text_member(out, "sni", sni);
+    append_json_bool_member(out, "upstream_reused", upstream_connection_reused);
     end_member_object(out);
 
     begin_member_object(out, "decision");
-    append_text(out, "action", action);
-    if (!code.empty()) append_text(out, "code", code);
-    append_text(out, "reason", reason);
-    append_text(out, "rule", rule);
+    append_json_text_member(out, "action", action);
+    if (!code.empty()) append_json_text_member(out, "code", code);
+    append_json_text_member(out, "reason", reason);
+    append_json_text_member(out, "rule", rule);
     if (!skipped_controls.empty()) {
-        append_key(out, "skipped_controls");
+        append_json_key(out, "skipped_controls");
         out.push_back('[');
         for (const auto& control : skipped_controls) {
             append_json_string(out, control);
@@ -122,35 +91,36 @@ void AuditRecord::append_line(std::string& out) const {
     }
     end_member_object(out);
 
-    if (!error.empty()) append_text(out, "error", error);
-    append_text(out, "id", id);
+    if (!error.empty()) append_json_text_member(out, "error", error);
+    append_json_text_member(out, "id", id);
     append_identity(out, identity, oidc);
-    append_text(out, "kind", kind);
-    append_double(out, "latency_ms", latency_ms);
+    append_json_text_member(out, "kind", kind);
+    append_json_double_member(out, "latency_ms", latency_ms);
     if (masking && !masking->empty()) append_json(out, "masking", *masking);
     if (realtime) append_json(out, "realtime", *realtime);
     if (recording) append_json(out, "recording", *recording);
 
     begin_member_object(out, "request");
-    append_number(out, "bytes", request_bytes);
-    if (!client_key_fingerprint.empty()) append_text(out, "client_key", client_key_fingerprint);
-    append_text(out, "method", method);
-    append_text(out, "model", model);
-    append_text(out, "path", path);
-    append_bool(out, "stream", stream);
+    append_json_number_member(out, "bytes", request_bytes);
+    if (!client_key_fingerprint.empty())
+        append_json_text_member(out, "client_key", client_key_fingerprint);
+    append_json_text_member(out, "method", method);
+    append_json_text_member(out, "model", model);
+    append_json_text_member(out, "path", path);
+    append_json_bool_member(out, "stream", stream);
     end_member_object(out);
 
     begin_member_object(out, "response");
-    append_number(out, "bytes", response_bytes);
-    append_number(out, "status", uint64_t{status});
-    append_number(out, "upstream_status", uint64_t{upstream_status});
-    append_key(out, "usage");
+    append_json_number_member(out, "bytes", response_bytes);
+    append_json_number_member(out, "status", uint64_t{status});
+    append_json_number_member(out, "upstream_status", uint64_t{upstream_status});
+    append_json_key(out, "usage");
     out += usage ? std::string_view(usage->json) : std::string_view("null");
     out.push_back(',');
     end_member_object(out);
 
-    append_text(out, "ts", format_utc(started));
-    if (upstream_ttfb_ms > 0) append_double(out, "upstream_ttfb_ms", upstream_ttfb_ms);
+    append_json_text_member(out, "ts", format_utc(started));
+    if (upstream_ttfb_ms > 0) append_json_double_member(out, "upstream_ttfb_ms", upstream_ttfb_ms);
     close_object(out);
     out.push_back('\n');
 }

@@ -14,35 +14,6 @@ bool is_event_stream(const std::string& content_type) {
     return content_type.find("text/event-stream") != std::string::npos;
 }
 
-void key(std::string& out, std::string_view name) {
-    out.push_back('"');
-    out += name;
-    out += "\":";
-}
-
-void text(std::string& out, std::string_view name, std::string_view value) {
-    key(out, name);
-    append_json_string(out, value);
-    out.push_back(',');
-}
-
-void number(std::string& out, std::string_view name, uint64_t value) {
-    key(out, name);
-    out += std::to_string(value);
-    out.push_back(',');
-}
-
-void real(std::string& out, std::string_view name, double value) {
-    key(out, name);
-    append_json_double(out, value);
-    out.push_back(',');
-}
-
-void boolean(std::string& out, std::string_view name, bool value) {
-    key(out, name);
-    out += value ? "true," : "false,";
-}
-
 // Closes the object or array whose last member left a ',' (or that is still empty).
 void close(std::string& out, char bracket) {
     if (out.back() == ',')
@@ -56,7 +27,7 @@ void close(std::string& out, char bracket) {
 // object, else `fallback`, so a recording is always valid JSON.
 void raw_object(std::string& out, std::string_view name, std::string_view json,
                 std::string_view fallback) {
-    key(out, name);
+    append_json_key(out, name);
     const auto first = json.find_first_not_of(" \t\r\n");
     const auto last = json.find_last_not_of(" \t\r\n");
     const bool object = first != std::string_view::npos && json[first] == '{' && json[last] == '}';
@@ -69,7 +40,7 @@ void identity(std::string& out, const AuditRecord& record, const RequestCapture&
     nlohmann::json object = nlohmann::json::parse(capture.identity, nullptr, false);
     if (!object.is_object()) object = nlohmann::json::object();
     object["oidc"] = *record.oidc;
-    key(out, "identity");
+    append_json_key(out, "identity");
     out += object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     out.push_back(',');
 }
@@ -77,7 +48,7 @@ void identity(std::string& out, const AuditRecord& record, const RequestCapture&
 // Each event of a streamed answer with the time its last byte arrived: when the client could
 // first have seen it.
 void stream_events(std::string& out, const RequestCapture& capture) {
-    key(out, "events");
+    append_json_key(out, "events");
     out.push_back('[');
     SseParser parser;
     uint64_t consumed = 0;
@@ -87,9 +58,9 @@ void stream_events(std::string& out, const RequestCapture& capture) {
         const std::string_view bytes(capture.response_body.data() + consumed, end - consumed);
         parser.feed(bytes, [&](const SseEvent& event) {
             out.push_back('{');
-            text(out, "data", event.data);
-            if (!event.event.empty()) text(out, "event", event.event);
-            real(out, "t_ms", arrived.offset_ms);
+            append_json_text_member(out, "data", event.data);
+            if (!event.event.empty()) append_json_text_member(out, "event", event.event);
+            append_json_double_member(out, "t_ms", arrived.offset_ms);
             close(out, '}');
         });
         consumed = end;
@@ -98,7 +69,7 @@ void stream_events(std::string& out, const RequestCapture& capture) {
 }
 
 void pieces(std::string& out, const RequestCapture& capture) {
-    key(out, "pieces");
+    append_json_key(out, "pieces");
     out.push_back('[');
     for (const AnswerPiece& p : capture.pieces) {
         out.push_back('[');
@@ -122,61 +93,62 @@ void append_recording_json(std::string& out, const AuditRecord& record,
     out.reserve(out.size() + 1024 + capture.request_body.size() + capture.response_body.size() +
                 capture.pieces.size() * 24);
     out.push_back('{');
-    text(out, "connection", capture.connection);
-    key(out, "decision");
+    append_json_text_member(out, "connection", capture.connection);
+    append_json_key(out, "decision");
     out.push_back('{');
-    text(out, "action", record.action);
-    if (!record.code.empty()) text(out, "code", record.code);
-    text(out, "reason", record.reason);
-    text(out, "rule", record.rule);
+    append_json_text_member(out, "action", record.action);
+    if (!record.code.empty()) append_json_text_member(out, "code", record.code);
+    append_json_text_member(out, "reason", record.reason);
+    append_json_text_member(out, "rule", record.rule);
     close(out, '}');
-    if (!record.error.empty()) text(out, "error", record.error);
-    text(out, "host", record.sni);
-    text(out, "id", record.id);
+    if (!record.error.empty()) append_json_text_member(out, "error", record.error);
+    append_json_text_member(out, "host", record.sni);
+    append_json_text_member(out, "id", record.id);
     identity(out, record, capture);
     if (record.masking) {
-        key(out, "masking");
+        append_json_key(out, "masking");
         out += record.masking->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         out.push_back(',');
     }
-    text(out, "mode", to_string(capture.mode));
+    append_json_text_member(out, "mode", to_string(capture.mode));
 
-    key(out, "request");
+    append_json_key(out, "request");
     out.push_back('{');
     if (capture.request_streamed) {
-        boolean(out, "body_streamed", true);
-        if (!capture.upload_sha256.empty()) text(out, "body_sha256", capture.upload_sha256);
+        append_json_bool_member(out, "body_streamed", true);
+        if (!capture.upload_sha256.empty())
+            append_json_text_member(out, "body_sha256", capture.upload_sha256);
     } else if (full)
-        text(out, "body", capture.request_body);
-    number(out, "bytes", record.request_bytes);
-    text(out, "content_type", capture.request_content_type);
-    text(out, "method", record.method);
-    text(out, "model", record.model);
-    text(out, "path", record.path);
-    boolean(out, "stream", record.stream);
-    text(out, "user_agent", capture.user_agent);
+        append_json_text_member(out, "body", capture.request_body);
+    append_json_number_member(out, "bytes", record.request_bytes);
+    append_json_text_member(out, "content_type", capture.request_content_type);
+    append_json_text_member(out, "method", record.method);
+    append_json_text_member(out, "model", record.model);
+    append_json_text_member(out, "path", record.path);
+    append_json_bool_member(out, "stream", record.stream);
+    append_json_text_member(out, "user_agent", capture.user_agent);
     close(out, '}');
 
-    key(out, "response");
+    append_json_key(out, "response");
     out.push_back('{');
     if (full && !is_event_stream(capture.response_content_type))
-        text(out, "body", capture.response_body);
-    number(out, "bytes", record.response_bytes);
-    text(out, "content_type", capture.response_content_type);
+        append_json_text_member(out, "body", capture.response_body);
+    append_json_number_member(out, "bytes", record.response_bytes);
+    append_json_text_member(out, "content_type", capture.response_content_type);
     if (full && is_event_stream(capture.response_content_type)) stream_events(out, capture);
-    real(out, "latency_ms", record.latency_ms);
+    append_json_double_member(out, "latency_ms", record.latency_ms);
     if (!full) pieces(out, capture);
-    number(out, "status", record.status);
-    if (capture.truncated) boolean(out, "truncated", true);
-    real(out, "ttfb_ms", record.upstream_ttfb_ms);
-    number(out, "upstream_status", record.upstream_status);
+    append_json_number_member(out, "status", record.status);
+    if (capture.truncated) append_json_bool_member(out, "truncated", true);
+    append_json_double_member(out, "ttfb_ms", record.upstream_ttfb_ms);
+    append_json_number_member(out, "upstream_status", record.upstream_status);
     close(out, '}');
 
-    if (!capture.run.empty()) text(out, "run", capture.run);
-    text(out, "session", session_of(capture));
-    text(out, "ts", format_utc(record.started));
+    if (!capture.run.empty()) append_json_text_member(out, "run", capture.run);
+    append_json_text_member(out, "session", session_of(capture));
+    append_json_text_member(out, "ts", format_utc(record.started));
     raw_object(out, "usage", record.usage ? std::string_view(record.usage->json) : "", "null");
-    number(out, "version", kRecordingVersion);
+    append_json_number_member(out, "version", kRecordingVersion);
     out.back() = '}';
 }
 
