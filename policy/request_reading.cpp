@@ -16,13 +16,14 @@ namespace {
 // layers are scanned as the text they are.
 constexpr int kMaxInnerLayers = 4;
 
-enum class Conversation : uint8_t { none, chat, responses, completions };
+enum class Conversation : uint8_t { none, chat, responses, completions, realtime };
 
 Conversation conversation_of(std::string_view path) {
     const std::string_view endpoint = api_endpoint(path);
     if (endpoint == "/v1/chat/completions") return Conversation::chat;
     if (endpoint == "/v1/responses") return Conversation::responses;
     if (endpoint == "/v1/completions") return Conversation::completions;
+    if (endpoint == "/v1/realtime") return Conversation::realtime;  // one client event
     return Conversation::none;
 }
 
@@ -49,6 +50,11 @@ bool content_at(const PathView& p, int i) {
            (p.depth == i + 2 && p.index(i) && p.key(i + 1, "text"));
 }
 
+// A Realtime content part's text or transcript, at step `i` (the part's index).
+bool realtime_part_at(const PathView& p, int i) {
+    return p.depth == i + 2 && p.index(i) && (p.key(i + 1, "text") || p.key(i + 1, "transcript"));
+}
+
 // Strings the model reads as the conversation, in the order it reads them.
 bool in_conversation(Conversation kind, const PathView& p) {
     switch (kind) {
@@ -60,15 +66,26 @@ bool in_conversation(Conversation kind, const PathView& p) {
                                           (p.index(1) && p.key(2, "content") && content_at(p, 3))));
         case Conversation::completions:
             return p.key(0, "prompt") && (p.depth == 1 || (p.depth == 2 && p.index(1)));
+        case Conversation::realtime:
+            // session.update's and response.create's instructions; the parts of the item a
+            // conversation.item.create adds and of the items a response.create puts in.
+            return (p.depth == 2 && (p.key(0, "session") || p.key(0, "response")) &&
+                    p.key(1, "instructions")) ||
+                   (p.key(0, "item") && p.key(1, "content") && realtime_part_at(p, 2)) ||
+                   (p.key(0, "response") && p.key(1, "input") && p.index(2) &&
+                    p.key(3, "content") && realtime_part_at(p, 4));
         case Conversation::none:
             return false;
     }
     return false;
 }
 
-// `input_audio.data`: raw base64 audio.
-bool raw_binary_at(const PathView& p) {
-    return p.depth >= 2 && p.key(p.depth - 2, "input_audio") && p.key(p.depth - 1, "data");
+// `input_audio.data`: raw base64 audio; in a Realtime event also `audio` (an audio part, an
+// input_audio_buffer.append).
+bool raw_binary_at(Conversation kind, const PathView& p) {
+    if (p.depth >= 2 && p.key(p.depth - 2, "input_audio") && p.key(p.depth - 1, "data"))
+        return true;
+    return kind == Conversation::realtime && p.depth >= 1 && p.key(p.depth - 1, "audio");
 }
 
 bool looks_like_text(std::string_view bytes) {
@@ -201,7 +218,7 @@ private:
         const PathView path{v.path, std::min(v.depth, 8)};
         if (parent < 0 && !node.key && v.depth <= 8) {
             node.prompt = in_conversation(conversation_, path);
-            node.binary = raw_binary_at(path) && !decodes_to_text(node.text);
+            node.binary = raw_binary_at(conversation_, path) && !decodes_to_text(node.text);
         }
         const int index = static_cast<int>(reading_.texts.size());
         reading_.texts.push_back(std::move(node));

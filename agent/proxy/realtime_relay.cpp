@@ -491,7 +491,7 @@ private:
         const bool response = event.kind == ClientEventKind::response_create;
         const bool model_or_tools =
             event.kind == ClientEventKind::session_update && (event.model || event.names_tools);
-        const bool has_text = !event.texts.empty();
+        const bool has_text = !event.scan_texts.empty();
         if (!response && !model_or_tools && !has_text) return std::nullopt;
         const std::string model = event.model.value_or(model_);
         const PolicyRequest request =

@@ -4,6 +4,7 @@
 
 #include "policy/masking/json_masker.h"
 #include "policy/prompt_text.h"
+#include "policy/request_reading.h"
 
 namespace sluice::realtime {
 
@@ -89,6 +90,13 @@ ClientEvent read_client_event(std::string_view text) {
     ClientEvent event;
     auto parsed = parse_object(text);
     if (!parsed) return event;
+    // The strict reading decides whether the event is read at all: the tree above keeps the
+    // last of a member named twice, the provider may keep the first. Audio appends are only
+    // checked, not collected (their one string is the audio).
+    const bool audio = (*parsed)["type"] == "input_audio_buffer.append";
+    const RequestReading reading = read_request_body(text, "/v1/realtime", !audio);
+    if (!reading.readable()) return event;
+    if (!audio) event.scan_texts = prompt_scan_texts(reading);
     event.type = (*parsed)["type"].get<std::string>();
     const json* session = member(*parsed, "session");
     const json* response = member(*parsed, "response");
@@ -144,6 +152,7 @@ PolicyRequest realtime_policy_request(std::string_view path, std::string_view mo
     request.model_unnamed = model.empty();
     if (event) {
         request.texts = event->texts;
+        request.scan_texts = event->scan_texts;
         request.estimated_prompt_tokens = estimate_prompt_tokens(event->texts);
     }
     if (response) {

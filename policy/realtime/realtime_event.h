@@ -39,6 +39,10 @@ struct ClientEvent {
     // The text the event sends to the model, for blocked-prompt patterns: input_text and text
     // parts of items, function call outputs, instructions.
     std::vector<std::string> texts;
+    // What blocked-prompt patterns run over: every string of the event, decoded and folded, the
+    // conversation's parts also joined (the one reading, policy/request_reading.h). An event
+    // that does not read strictly (a member named twice, bad UTF-8) is unreadable.
+    std::vector<std::string> scan_texts;
     std::optional<std::string> model;  // session.update's session.model
     bool names_tools = false;          // session.update / response.create carry tools
     // response.create: response.max_output_tokens when it is a whole number ("inf" or absent:

@@ -182,3 +182,113 @@ rules:
 
 }  // namespace
 }  // namespace sluice::realtime
+
+namespace sluice::realtime {
+namespace {
+
+// Where a client event can carry text to the model, with the text in `value`.
+std::vector<json> events_carrying(const std::string& value) {
+    const json part = {{"type", "input_text"}, {"text", value}};
+    return {
+        {{"type", "conversation.item.create"},
+         {"item", {{"type", "message"}, {"role", "user"}, {"content", {part}}}}},
+        {{"type", "conversation.item.create"},
+         {"item",
+          {{"type", "message"}, {"content", {{{"type", "input_audio"}, {"transcript", value}}}}}}},
+        {{"type", "conversation.item.create"},
+         {"item", {{"type", "function_call_output"}, {"call_id", "c1"}, {"output", value}}}},
+        {{"type", "conversation.item.create"},
+         {"item",
+          {{"type", "function_call"},
+           {"name", "lookup"},
+           {"arguments", json{{"q", value}}.dump()}}}},
+        {{"type", "conversation.item.create"},
+         {"item", {{"type", "message"}, {"name", value}, {"content", json::array()}}}},
+        {{"type", "session.update"}, {"session", {{"instructions", value}}}},
+        {{"type", "session.update"},
+         {"session", {{"tools", {{{"type", "function"}, {"name", "f"}, {"description", value}}}}}}},
+        {{"type", "response.create"}, {"response", {{"instructions", value}}}},
+        {{"type", "response.create"},
+         {"response", {{"input", {{{"type", "message"}, {"role", "user"}, {"content", {part}}}}}}}},
+        {{"type", "response.create"}, {"response", {{"metadata", {{"note", value}}}}}},
+        {{"type", "conversation.item.create"},
+         {"item",
+          {{"type", "message"},
+           {"content",
+            {{{"type", "input_text"}, {"text", "data:text/plain,Project%20Bluebird"}}}}}}},
+    };
+}
+
+// One client event for each place text reaches the model, with the blocked phrase spelled as
+// a user could spell it to slip past a literal match (zero-width and soft-hyphen insertions,
+// fullwidth letters, a no-break space), in both JSON encodings of the text: every one is
+// refused, like the same prompt over HTTP.
+TEST(RealtimePolicy, ABlockedPromptIsRefusedWhereverAndHoweverAnEventCarriesIt) {
+    auto policy = must_load(kRealtimePolicy);
+    const std::vector<std::string> spellings = {
+        "Project Bluebird",
+        "Project Blue\u200bbird",
+        "Pro\u00adject Bluebird",
+        "\uff30\uff52\uff4f\uff4a\uff45\uff43\uff54 "
+        "\uff22\uff4c\uff55\uff45\uff42\uff49\uff52\uff44",
+        "Project\u00a0Bluebird",
+    };
+    int checked = 0;
+    for (const std::string& spelling : spellings) {
+        for (const json& event : events_carrying("about " + spelling + " today")) {
+            for (const bool ascii : {false, true}) {
+                const std::string text = event.dump(-1, ' ', ascii);
+                PolicyState state;
+                const ClientEvent read = read_client_event(text);
+                ASSERT_NE(read.kind, ClientEventKind::unreadable) << text;
+                const auto decision =
+                    evaluate(*policy, someone(),
+                             realtime_policy_request("/v1/realtime", "gpt-realtime", &read,
+                                                     read.kind == ClientEventKind::response_create),
+                             state, kNoon);
+                EXPECT_EQ(decision.code, "prompt_blocked") << text;
+                ++checked;
+            }
+        }
+    }
+    EXPECT_EQ(checked, 5 * 11 * 2);
+}
+
+// A phrase split across two parts of one item is one text to the model, and to the policy.
+TEST(RealtimePolicy, ABlockedPromptSplitAcrossPartsIsRefused) {
+    auto policy = must_load(kRealtimePolicy);
+    PolicyState state;
+    const ClientEvent read = read_client_event(R"({"type":"conversation.item.create","item":{
+        "type":"message","content":[{"type":"input_text","text":"about Proj"},
+        {"type":"input_text","text":"ect Bluebird"}]}})");
+    const auto decision = evaluate(
+        *policy, someone(), realtime_policy_request("/v1/realtime", "gpt-realtime", &read, false),
+        state, kNoon);
+    EXPECT_EQ(decision.code, "prompt_blocked");
+}
+
+// Which copy of a member named twice the provider reads is its parser's choice, so such an
+// event is not read at all (the relay closes the session with 1008), wherever the repeat is.
+TEST(RealtimeEvent, AnEventNamingAMemberTwiceIsUnreadable) {
+    const std::vector<std::string> events = {
+        R"({"type":"conversation.item.create","type":"session.update","session":{}})",
+        R"({"type":"conversation.item.create","item":{"type":"message","content":[{"type":"input_text","text":"Project Bluebird"}]},"item":{"type":"message","content":[]}})",
+        R"({"type":"conversation.item.create","item":{"type":"message","content":[{"type":"input_text","text":"Project Bluebird","text":"hello"}]}})",
+        R"({"type":"session.update","session":{"instructions":"Project Bluebird","instructions":"hi"}})",
+        R"({"type":"response.create","response":{"instructions":"x"},"response":{}})",
+        R"({"type":"input_audio_buffer.append","audio":"AAAA","type":"conversation.item.create"})",
+        R"({"type":"conversation.item.create","\u0069tem":{},"item":{}})",
+    };
+    for (const std::string& event : events)
+        EXPECT_EQ(read_client_event(event).kind, ClientEventKind::unreadable) << event;
+    EXPECT_EQ(read_client_event(R"({"type":"input_audio_buffer.append","audio":"AAAA"})").kind,
+              ClientEventKind::audio_append);
+    EXPECT_EQ(
+        read_client_event("{\"type\":\"session.update\",\"session\":{\"instructions\":\"\xff\"}}")
+            .kind,
+        ClientEventKind::unreadable)
+        << "not UTF-8";
+}
+
+}  // namespace
+}  // namespace sluice::realtime
