@@ -1,4 +1,5 @@
 #include "agent/audit_shipping/collector_format.h"
+#include "agent/common/ip_address.h"
 
 #include <charconv>
 #include <ctime>
@@ -76,13 +77,9 @@ std::optional<CollectorUrl> parse_collector_url(std::string_view url) {
         else
             return std::nullopt;  // syslog has no one default port over TCP
     } else {
-        unsigned port = 0;
-        auto [end, ec] =
-            std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-        if (ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 ||
-            port > 65535)
-            return std::nullopt;
-        out.port = static_cast<uint16_t>(port);
+        const std::optional<uint16_t> port = parse_port(port_text);
+        if (!port) return std::nullopt;
+        out.port = *port;
     }
     if (out.scheme == "http" || out.scheme == "https") {
         if (out.target.empty() || out.target == "/") out.target = "/v1/logs";

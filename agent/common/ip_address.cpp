@@ -1,5 +1,7 @@
 #include "agent/common/ip_address.h"
 
+#include <charconv>
+
 #include <arpa/inet.h>
 
 #include <cstring>
@@ -42,6 +44,15 @@ std::string format_ip_address(const IpAddress& addr) {
         inet_ntop(AF_INET6, addr.data(), buf, sizeof buf);
     }
     return buf;
+}
+
+std::optional<uint16_t> parse_port(std::string_view text) {
+    uint32_t port = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+    if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || port == 0 ||
+        port > 65535)
+        return std::nullopt;
+    return static_cast<uint16_t>(port);
 }
 
 }  // namespace sluice

@@ -18,6 +18,9 @@ IpAddress v4_mapped(const std::array<uint8_t, 4>& v4);
 IpAddress v4_mapped(uint32_t ip4_network_order);
 // "1.2.3.4" (returned v4-mapped) or "2001:db8::1"; nullopt if `text` is neither.
 std::optional<IpAddress> parse_ip_address(std::string_view text);
+
+// A TCP port written in decimal, 1 to 65535, nothing else in `text`.
+std::optional<uint16_t> parse_port(std::string_view text);
 // "1.2.3.4" for v4-mapped addresses, RFC 5952 text otherwise.
 std::string format_ip_address(const IpAddress& addr);
 

@@ -3,6 +3,7 @@
 // exactly that line and an exit code, nothing else (docs/architecture.md, Contracts: "one line
 // naming it").
 #include "agent/config/config.h"
+#include "agent/common/ip_address.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -1002,13 +1003,10 @@ HostPort parse_host_port(const std::string& text, const std::string& key) {
         if (!is_ip_literal(out.host) && !is_hostname(out.host)) throw bad();
         port_text = std::string_view(text).substr(colon + 1);
     }
-    uint32_t port = 0;
-    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (port_text.empty() || ec != std::errc{} || end != port_text.data() + port_text.size() ||
-        port == 0 || port > 65535) {
+    const std::optional<uint16_t> port = parse_port(port_text);
+    if (!port)
         throw ConfigError("'" + key + "' port must be in [1, 65535], got " + quote_value(text));
-    }
-    out.port = static_cast<uint16_t>(port);
+    out.port = *port;
     return out;
 }
 

@@ -1,4 +1,5 @@
 #include "agent/oidc/https_fetch.h"
+#include "agent/common/ip_address.h"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -105,13 +106,9 @@ std::optional<HttpsUrl> parse_https_url(std::string_view url) {
     }
     if (out.host.empty()) return std::nullopt;
     if (!port_text.empty()) {
-        uint32_t port = 0;
-        auto [end, ec] =
-            std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-        if (ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 ||
-            port > 65535)
-            return std::nullopt;
-        out.port = static_cast<uint16_t>(port);
+        const std::optional<uint16_t> port = parse_port(port_text);
+        if (!port) return std::nullopt;
+        out.port = *port;
     }
     return out;
 }
