@@ -152,7 +152,7 @@ GateResult RequestGate::admit(const PolicyIdentity& identity, const GateRequest&
     result.decision = std::move(pending.decision);
     // The audit keeps the model's name only as the policy would let it leave.
     if (!result.summary.model.empty())
-        result.summary.model = audit_safe_text(policy.get(), result.summary.model);
+        result.summary.model = audit_safe_model(policy, result.summary.model);
     const masking::MaskingControl* rule_masking = nullptr;
     if (const auto index = result.decision.rule_index; index && *index < policy->rules.size())
         rule_masking = policy->rules[*index].masking.get();
@@ -253,7 +253,7 @@ GateResult RequestGate::decide(const PolicyIdentity& identity, const PolicyReque
         result.decision.reason = std::string("policy could not be evaluated: ") + e.what();
     }
     if (!result.summary.model.empty())
-        result.summary.model = audit_safe_text(policy.get(), result.summary.model);
+        result.summary.model = audit_safe_model(policy, result.summary.model);
     if (!result.decision.allowed()) {
         result.refusal = refusal_for(result.decision);
         return result;
