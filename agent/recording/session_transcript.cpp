@@ -6,6 +6,8 @@
 #include <ctime>
 #include <map>
 
+#include "agent/recording/realtime_transcript.h"
+
 namespace sluice {
 
 namespace {
@@ -207,6 +209,7 @@ double ms_between(const std::string& from, const std::string& to) {
 }  // namespace
 
 std::string answer_text(const json& recording) {
+    if (is_realtime_recording(recording)) return realtime_answer_text(recording);
     StreamState state;
     std::string out;
     for (const auto& line : answer_lines(recording, state)) out += line + "\n";
@@ -233,6 +236,12 @@ std::string session_transcript(const RecordedSession& session) {
                (request.value("stream", false) ? "  (stream)" : "") + "  id " + str(r, "id") + "\n";
         out += "    decision: " + str(decision, "action") + " (rule " + str(decision, "rule") +
                ")  status " + str(response, "status") + "  recorded: " + str(r, "mode") + "\n";
+        if (is_realtime_recording(r)) {
+            const json& realtime = r["realtime"];
+            out += "    realtime: " + format_ms(realtime.value("duration_ms", 0.0)) + ", " +
+                   std::to_string(realtime["events"].size()) + " events recorded\n";
+            for (const auto& line : realtime_transcript_lines(r)) out += "    " + line + "\n";
+        }
         for (const auto& line : request_lines(r)) out += "    > " + line + "\n";
         StreamState state;
         for (const auto& line : answer_lines(r, state)) out += "    < " + line + "\n";
@@ -268,7 +277,10 @@ std::vector<ReplayStep> replay_script(const RecordedSession& session) {
         const json response = r.value("response", json::object());
         steps.push_back({base, "\n[" + std::to_string(++n) + "] " + str(request, "method") + " " +
                                    str(request, "path") + " " + str(request, "model") + "\n"});
-        if (response.contains("events")) {
+        if (is_realtime_recording(r)) {
+            for (RealtimeReplayStep& step : realtime_replay_steps(r))
+                steps.push_back({base + step.at_ms, std::move(step.text)});
+        } else if (response.contains("events")) {
             StreamState state;
             for (const auto& e : response["events"]) {
                 const json event = json::parse(str(e, "data"), nullptr, false);

@@ -2,7 +2,9 @@
 //   {"model": "gpt-realtime", "headers": {...}, "protocols": [...], "send": [events...],
 //    "responses": N, "binary": "text to send as a binary frame", "close": {code, reason},
 //    "big": BYTES (a text message of that many bytes, sent after `send`),
-//    "ping": "payload" (a ping sent after `send`; its pong is reported in `pong`)}
+//    "ping": "payload" (a ping sent after `send`; its pong is reported in `pong`),
+//    "fragments": ["a", "b"], "gap_ms": N (one binary message sent as these fragments, N ms
+//    apart, in place of `binary`; what comes back is reported in `binary`)}
 // Opens wss://api.openai.com/v1/realtime?model=..., sends `send` once the session is created,
 // waits for N response.done events, sends `binary` and waits for it to come back, then closes.
 // Prints {status, body, protocol, events (types), text, transcript, usage, binary, close}.
@@ -24,7 +26,17 @@ setTimeout(() => {
   finish();
 }, 15000);
 
+const sendFragments = (fragments, index) => {
+  const last = index === fragments.length - 1;
+  ws.send(Buffer.from(fragments[index]), { binary: true, fin: last });
+  if (!last) setTimeout(() => sendFragments(fragments, index + 1), script.gap_ms ?? 0);
+};
+
 const closeOrBinary = () => {
+  if (script.fragments !== undefined && out.binary === null) {
+    sendFragments(script.fragments, 0);
+    return;
+  }
   if (script.binary !== undefined && out.binary === null) {
     ws.send(Buffer.from(script.binary), { binary: true });
     return;
