@@ -24,6 +24,7 @@
 #include "agent/common/openai_error.h"
 #include "agent/proxy/realtime_recording.h"
 #include "agent/proxy/shared_admission.h"
+#include "agent/recording/session_recorder.h"
 #include "policy/ascii_case.h"
 #include "policy/budget_ledger.h"
 #include "policy/realtime/realtime_event.h"
@@ -148,6 +149,7 @@ public:
         if (up_.masking) {
             masker_ = up_.masking->make_realtime_masker();
             masks_responses_ = up_.masking->masks_responses();
+            records_masked_answer_ = masks_responses_ && !up_.masking->restores_tokens();
         }
         if (up_.record_mode != RecordMode::none && up_.context.recorder)
             recording_.emplace(up_.record_mode, up_.connection, up_.request, started_);
@@ -470,6 +472,8 @@ private:
                     co_return;
                 }
                 for (const std::string& event : outgoing) {
+                    if (recording_ && records_masked_answer_)
+                        recording_->on_text_event(false, event);
                     co_await client_ws_.async_write(net::buffer(event), use_ec(ec));
                     if (ec) break;
                 }
@@ -498,7 +502,10 @@ private:
 
     // What the upstream's events mean for accounting: response.done settles its response.
     void on_upstream_event(std::string_view message) {
-        if (recording_) recording_->on_text_event(false, message);  // as the upstream sent it
+        // As the upstream sent it (request values masked there), unless what the client gets is
+        // masked and holds no restored value: then that (below), so not even a value the model
+        // wrote is kept.
+        if (recording_ && !records_masked_answer_) recording_->on_text_event(false, message);
         if (message.find("audio.delta\"") != std::string_view::npos) ++from_upstream_.audio_events;
         if (message.find("\"response.done\"") == std::string_view::npos) return;
         const realtime::ServerEvent event = realtime::read_server_event(message);
@@ -750,6 +757,7 @@ private:
     websocket::response_type upstream_response_;
     std::unique_ptr<masking::RealtimeEventMasker> masker_;
     bool masks_responses_ = false;
+    bool records_masked_answer_ = false;  // the recording keeps what the client got of answers
     const Clock::time_point started_;
     std::optional<RealtimeRecording> recording_;  // when the deciding rule records
     std::string model_;

@@ -1,6 +1,8 @@
 #include "agent/recording/realtime_transcript.h"
 
+#include <cstdint>
 #include <cstdio>
+#include <optional>
 
 namespace sluice {
 
@@ -104,46 +106,79 @@ std::string upstream_line(const json& event) {
     return type;
 }
 
-std::string size_line(const json& e) {
-    std::string line = (e.value("binary", false) ? std::string("binary message") : str(e, "type")) +
-                       " (" + str(e, "bytes") + " bytes";
-    if (e.contains("sha256")) line += ", sha256 " + str(e, "sha256");
-    return line + ")";
-}
+// Events shown by size (audio, binary messages, and every event of a metadata recording): a run
+// of the same kind from the same side is one line, so an audio stream is not hundreds of lines.
+struct SizedRun {
+    bool from_client = false;
+    std::string kind;
+    double t_ms = 0;
+    uint64_t count = 0;
+    uint64_t bytes = 0;
+    std::string sha256;  // of the only one, when the run has one
+
+    std::string line() const {
+        std::string out = kind + " (";
+        if (count > 1) out += std::to_string(count) + " events, ";
+        out += std::to_string(bytes) + " bytes";
+        if (count == 1 && !sha256.empty()) out += ", sha256 " + sha256;
+        return out + ")";
+    }
+};
 
 // Walks the events in order: `line(t_ms, from_client, text)` for each line of the transcript,
-// `delta(t_ms, text)` for each text delta of the model's answer.
+// `delta(t_ms, text)` for each text delta of the model's answer (its text; its audio's
+// transcript is a line of its own).
 template <class Line, class Delta>
 void walk(const json& recording, Line line, Delta delta) {
-    std::string answer;  // the current response's text so far
-    double answer_at = 0;
-    const auto flush = [&] {
-        if (answer.empty()) return;
-        line(answer_at, false, "assistant: " + answer);
-        answer.clear();
+    struct Answer {
+        std::string who;
+        std::string text;
+        double t_ms = 0;
+    };
+    Answer text{"assistant", "", 0};
+    Answer transcript{"assistant (audio transcript)", "", 0};
+    std::optional<SizedRun> run;
+    const auto flush_run = [&] {
+        if (run) line(run->t_ms, run->from_client, run->line());
+        run.reset();
+    };
+    const auto flush_answers = [&] {
+        for (Answer* answer : {&text, &transcript}) {
+            if (answer->text.empty()) continue;
+            line(answer->t_ms, false, answer->who + ": " + answer->text);
+            answer->text.clear();
+        }
     };
     for (const json& e : events_of(recording)) {
         const double t_ms = e.value("t_ms", 0.0);
         const bool from_client = str(e, "from") == "client";
         if (!e.contains("data")) {
-            line(t_ms, from_client, size_line(e));
+            const std::string kind = e.value("binary", false) ? "binary message" : str(e, "type");
+            if (!run || run->from_client != from_client || run->kind != kind) {
+                flush_run();
+                run = SizedRun{from_client, kind, t_ms, 0, 0, ""};
+            }
+            ++run->count;
+            run->bytes += e.value("bytes", uint64_t{0});
+            run->sha256 = str(e, "sha256");
             continue;
         }
         const json event = json::parse(str(e, "data"), nullptr, false);
         const std::string type = str(event, "type");
         if (!from_client && is_text_delta(type)) {
-            const std::string text = str(event, "delta");
-            if (answer.empty()) answer_at = t_ms;
-            answer += text;
-            delta(t_ms, text);
+            Answer& answer = type.find("transcript") == std::string::npos ? text : transcript;
+            if (answer.text.empty()) answer.t_ms = t_ms;
+            answer.text += str(event, "delta");
+            if (&answer == &text) delta(t_ms, str(event, "delta"));
             continue;
         }
         if (!from_client && type.ends_with(".delta")) continue;  // arguments: in the item's done
-        if (!from_client) flush();
-        const std::string text = from_client ? client_line(event) : upstream_line(event);
-        if (!text.empty()) line(t_ms, from_client, text);
+        if (!from_client) flush_answers();
+        flush_run();
+        line(t_ms, from_client, from_client ? client_line(event) : upstream_line(event));
     }
-    flush();
+    flush_answers();
+    flush_run();
 }
 
 }  // namespace

@@ -85,6 +85,14 @@ out="$(rt_ws '{"send":[{"type":"fake.close","code":4001,"reason":"upstream says 
 expect_eq "ws: the upstream's close code is relayed" "$(field "$out" close.code)" "4001"
 expect_eq "ws: with its reason" "$(field "$out" close.reason)" "upstream says bye"
 
+# A binary message is forwarded piece by piece as it arrives, not read whole first: its three
+# fragments, sent 400 ms apart, reach the upstream as far apart.
+out="$(rt_ws '{"fragments":["piece-one|","piece-two|","piece-three"],"gap_ms":400,"responses":0}')"
+expect_eq "ws: a fragmented binary message comes back whole" "$(field "$out" binary)" "piece-one|piece-two|piece-three"
+check "ws: its fragments reached the upstream as they were sent, not gathered first" \
+    python3 -c 'import sys, json; a = json.loads(sys.argv[1]); assert len(a) >= 3 and a[-1][0] >= 600 and sum(b for _, b in a) == 31, a' \
+    "$(upstream_query '[r["body"] for r in records if r["method"] == "WSBIN"][-1]')"
+
 out="$(rt_ws '{"ping":"are-you-there","responses":0}')"
 expect_eq "ws: a ping is answered" "$(field "$out" pong)" "are-you-there"
 sleep 0.2

@@ -143,6 +143,25 @@ TEST(RealtimeSessionRecording, ShowOfMetadataListsEventsBySizeOnly) {
     EXPECT_EQ(text.find("EMAIL"), std::string::npos) << text;
 }
 
+// Audio between text deltas neither cuts the answer's line nor makes one line per delta, and
+// what the audio says (its transcript) is a line of its own.
+TEST(RealtimeSessionRecording, AudioAmidTheAnswerIsOneLineAndTheTranscriptItsOwn) {
+    RequestCapture capture = voice_session(RecordMode::full);
+    auto& events = capture.realtime_events;
+    const auto at = events.begin() + 5;  // between the two text deltas
+    events.insert(at, {event(41, false, "response.output_audio.delta", "", std::string(64, 'b')),
+                       event(42, false, "response.output_audio_transcript.delta",
+                             R"({"type":"response.output_audio_transcript.delta","delta":"Sure"})"),
+                       event(43, false, "response.output_audio.delta", "", std::string(64, 'c'))});
+    std::string text;
+    append_recording_json(text, session_record(), capture);
+    const std::string shown = session_transcript(group_sessions({json::parse(text)})[0]);
+    EXPECT_NE(shown.find("< assistant: Sure, done.\n"), std::string::npos) << shown;
+    EXPECT_NE(shown.find("< assistant (audio transcript): Sure\n"), std::string::npos) << shown;
+    EXPECT_NE(shown.find("< response.output_audio.delta (2 events, 8192 bytes)"), std::string::npos)
+        << shown;
+}
+
 TEST(RealtimeSessionRecording, ReplayPlaysEachDeltaAtItsRecordedOffset) {
     const auto steps = replay_script(group_sessions({stored(RecordMode::full)})[0]);
     bool first = false, second = false, item = false;
