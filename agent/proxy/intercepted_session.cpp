@@ -476,10 +476,21 @@ private:
             masking = std::make_unique<masking::MaskingSession>(gate.masking, context_.host_secret);
         deadline_.disarm();  // each hop of the session has its own idle timeout
         const RecordMode record_mode = env.recording ? gate.record : RecordMode::none;
-        RealtimeUpgrade upgrade{
-            client_,         facts.header,       context_,        *host_upstream_->pool,
-            upstream_,       facts.real_key,     *facts.identity, record,
-            std::move(gate), std::move(masking), record_mode,     connection_id_};
+        if (record_mode != RecordMode::none && connection_id_.empty())
+            connection_id_ = new_audit_id();
+        RealtimeUpgrade upgrade{client_,
+                                facts.header,
+                                context_,
+                                *host_upstream_->pool,
+                                upstream_,
+                                facts.real_key,
+                                *facts.identity,
+                                record,
+                                std::move(gate),
+                                std::move(masking),
+                                record_mode,
+                                connection_id_,
+                                facts.approval_granted};
         co_await relay_realtime(std::move(upgrade));
         // A session sluice closed (a message over the cap, a refusal) may still be receiving
         // the client's frames: drain them so the close frame is read, not reset away.

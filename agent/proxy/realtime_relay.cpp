@@ -592,8 +592,8 @@ private:
         const bool has_text = !event.scan_texts.empty();
         if (!response && !model_or_tools && !has_text) co_return std::nullopt;
         const std::string model = event.model.value_or(model_);
-        const PolicyRequest request =
-            realtime::realtime_policy_request(path, model, &event, response);
+        PolicyRequest request = realtime::realtime_policy_request(path, model, &event, response);
+        request.approval_granted = up_.approval_granted;
         GateResult gate =
             co_await decide_on_loop(up_.context.gate, up_.identity, request, response);
         note_decision(event.type, gate.decision);

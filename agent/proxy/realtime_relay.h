@@ -51,6 +51,9 @@ struct RealtimeUpgrade {
     std::unique_ptr<masking::MaskingSession> masking;  // the deciding rule's, if it masks
     RecordMode record_mode = RecordMode::none;  // the deciding rule's `record`, when recording
     std::string connection;                     // the client connection's id, for the recording
+    // A person approved the session's opening (require_approval): the approval covers its
+    // events, decided with it met.
+    bool approval_granted = false;
 };
 
 // Serves the session until either side closes; writes its audit lines. The client's

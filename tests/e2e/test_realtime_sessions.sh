@@ -90,7 +90,8 @@ item = [e for e in ev if e["from"] == "client" and e.get("type") == "conversatio
 assert "write to <EMAIL_1>" in item["data"], item
 assert all("t_ms" in e and "bytes" in e for e in ev)
 assert any(e["from"] == "upstream" and e.get("type", "").endswith("text.delta") and "data" in e for e in ev)
-assert r["request"]["path"].startswith("/v1/realtime") and r["response"]["status"] == 101' "$plain"
+assert r["request"]["path"].startswith("/v1/realtime") and r["response"]["status"] == 101
+assert len(r["session"]) > len("conn-"), r["session"]' "$plain"
 check "full: audio and binary messages are kept as size and SHA-256 only" \
     python3 -c '
 import hashlib, json, sys
@@ -167,6 +168,6 @@ rs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 r = [r for r in rs if r["mode"] == "metadata"][0]
 ev = r["realtime"]["events"]
 assert ev and all("data" not in e and "sha256" not in e and "t_ms" in e and "bytes" in e for e in ev), ev
-assert "hello held" not in json.dumps(r), r' "$plain"
+assert "hello held" not in json.dumps(r["realtime"]) + json.dumps(r["request"]), r' "$plain"
 
 e2e_finish
