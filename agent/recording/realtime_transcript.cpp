@@ -4,25 +4,16 @@
 #include <cstdio>
 #include <optional>
 
+#include "agent/recording/recording_fields.h"
+
 namespace sluice {
 
 namespace {
 
 using json = nlohmann::json;
 
-std::string str(const json& object, const char* key) {
-    if (!object.is_object()) return {};
-    const auto it = object.find(key);
-    if (it == object.end() || it->is_null()) return {};
-    return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
-const json& member(const json& object, const char* key) {
-    static const json null;
-    if (!object.is_object()) return null;
-    const auto it = object.find(key);
-    return it == object.end() ? null : *it;
-}
+std::string str(const json& object, const char* key) { return member_text(object, key); }
+const json& member(const json& object, const char* key) { return member_of(object, key); }
 
 const json& events_of(const json& recording) {
     return member(member(recording, "realtime"), "events");

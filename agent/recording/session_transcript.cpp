@@ -7,6 +7,7 @@
 #include <map>
 
 #include "agent/recording/realtime_transcript.h"
+#include "agent/recording/recording_fields.h"
 
 namespace sluice {
 
@@ -14,21 +15,8 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string str(const json& object, const char* key) {
-    if (!object.is_object()) return {};
-    const auto it = object.find(key);
-    if (it == object.end() || it->is_null()) return {};
-    return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
-// `object[key]`, or null when it is not there (const operator[] must not be asked for a
-// missing member).
-const json& member(const json& object, const char* key) {
-    static const json null;
-    if (!object.is_object()) return null;
-    const auto it = object.find(key);
-    return it == object.end() ? null : *it;
-}
+std::string str(const json& object, const char* key) { return member_text(object, key); }
+const json& member(const json& object, const char* key) { return member_of(object, key); }
 
 // Text of a message content: a string, or parts with "text".
 std::string content_text(const json& content) {

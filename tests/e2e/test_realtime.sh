@@ -9,6 +9,7 @@
 # (403 in OpenAI's shape) and mid-session; an email split across delta frames never reaches the
 # client, and the client's own never reaches the upstream.
 source "$(dirname "$0")/lib/e2e.sh"
+source "$(dirname "$0")/lib/realtime.sh"
 e2e_setup
 POLICY="$E2E_DIR/policy.yaml"
 cat >"$POLICY" <<'YAML'
@@ -28,16 +29,6 @@ e2e_write_config "policy: $POLICY"
 start_upstream --answer-suffix " Reach me at jane.roe@example.com today." || exit 1
 start_sluiced || exit 1
 
-rt_ws() { run_client node "$E2E_NODE_DIR/clients/realtime_ws.mjs" "$1"; }
-field() {  # field JSON a.b.0.c: one member of a client's JSON output
-    python3 -c 'import json, sys
-v = json.loads(sys.argv[1])
-for k in filter(None, sys.argv[2].split(".")):
-    v = v[int(k)] if isinstance(v, list) else (v.get(k) if isinstance(v, dict) else None)
-print(json.dumps(v) if isinstance(v, (dict, list)) else v)' "$1" "$2"
-}
-ITEM='{"type":"conversation.item.create","item":{"type":"message","role":"user","content":[{"type":"input_text","text":"TEXT"}]}}'
-item() { printf '%s' "${ITEM/TEXT/$1}"; }
 
 # 1. The openai SDK's realtime client: a session opens, text streams back, masked across frames.
 out="$(run_client node "$E2E_NODE_DIR/clients/realtime_sdk.mjs" "hello there")"

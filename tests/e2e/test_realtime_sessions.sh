@@ -11,6 +11,7 @@
 #     approved, the session opens; denied or timed out, the client gets 403 before the upgrade.
 #   - `record: metadata`: timing, types and sizes, no text.
 source "$(dirname "$0")/lib/e2e.sh"
+source "$(dirname "$0")/lib/realtime.sh"
 e2e_setup
 HELD_USER=sluice-e2e-21b-voice
 e2e_add_user "$HELD_USER"
@@ -39,17 +40,7 @@ CTL=("$E2E_BIN_DIR/sluicectl" --config "$E2E_CONFIG")
 RECORDINGS="$E2E_DIR/state/recordings"
 ENTRIES=(python3 "$(dirname "$0")/lib/recording_entries.py")
 
-rt_ws() { run_client node "$E2E_NODE_DIR/clients/realtime_ws.mjs" "$1"; }
 held_ws() { E2E_CLIENT_USER="$HELD_USER" rt_ws "$1"; }
-field() {
-    python3 -c 'import json, sys
-v = json.loads(sys.argv[1])
-for k in filter(None, sys.argv[2].split(".")):
-    v = v[int(k)] if isinstance(v, list) else (v.get(k) if isinstance(v, dict) else None)
-print(json.dumps(v) if isinstance(v, (dict, list)) else v)' "$1" "$2"
-}
-ITEM='{"type":"conversation.item.create","item":{"type":"message","role":"user","content":[{"type":"input_text","text":"TEXT"}]}}'
-item() { printf '%s' "${ITEM/TEXT/$1}"; }
 sessions_lines() { audit_query 'sum(1 for r in records if r.get("realtime", {}).get("client"))'; }
 wait_sessions() {  # N: waits until N session lines are audited
     local i
