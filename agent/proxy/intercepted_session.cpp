@@ -425,8 +425,9 @@ private:
 
     // A WebSocket upgrade (the Realtime API, docs/realtime.md): decided here once, on its
     // identity, endpoint and the model its URL names (a refusal is an HTTP answer: the upgrade
-    // never completes), then handed to the realtime relay, which owns the connection until the
-    // session closes. The connection never serves HTTP again.
+    // never completes; a rule's require_approval holds it here like an HTTP request), then
+    // handed to the realtime relay, which owns the connection until the session closes. The
+    // connection never serves HTTP again.
     net::awaitable<bool> serve_realtime(RequestFacts& facts, const StageEnvironment& env,
                                         Clock::time_point started) {
         AuditRecord& record = facts.record;
