@@ -125,6 +125,11 @@ out="$(rt_ws '{"big":17000000,"responses":1}')"
 expect_eq "size cap: closed with 1009" "$(field "$out" close.code)" "1009"
 expect_eq "size cap: nothing of it reached the upstream" \
     "$(upstream_query 'sum(len(r.get("body") or "") > 1000000 for r in records)')" "0"
+# A binary message relayed piece by piece is held to the same cap: past 16 MiB, closed with 1009.
+out="$(rt_ws '{"big_binary":17000000,"responses":1}')"
+expect_eq "size cap: a binary message over it closes with 1009 too" "$(field "$out" close.code)" "1009"
+expect_eq "size cap: and never reached the upstream whole" \
+    "$(upstream_query 'sum(1 for r in records if r["method"] == "WSBIN" and sum(b for _, b in __import__("json").loads(r["body"])) >= 17000000)')" "0"
 
 # 8. The SDK client refused at the upgrade sees the 403.
 out="$(run_client node "$E2E_NODE_DIR/clients/realtime_sdk.mjs" "hello" "gpt-4o-realtime-preview")"

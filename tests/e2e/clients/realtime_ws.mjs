@@ -2,6 +2,7 @@
 //   {"model": "gpt-realtime", "headers": {...}, "protocols": [...], "send": [events...],
 //    "responses": N, "binary": "text to send as a binary frame", "close": {code, reason},
 //    "big": BYTES (a text message of that many bytes, sent after `send`),
+//    "big_binary": BYTES (a binary message of that many bytes, sent after `send`),
 //    "ping": "payload" (a ping sent after `send`; its pong is reported in `pong`),
 //    "fragments": ["a", "b"], "gap_ms": N (one binary message sent as these fragments, N ms
 //    apart, in place of `binary`; what comes back is reported in `binary`)}
@@ -75,6 +76,7 @@ ws.on("message", (data, isBinary) => {
     for (const e of script.send ?? []) ws.send(JSON.stringify(e));
     if (script.ping !== undefined) ws.ping(Buffer.from(script.ping));
     if (script.big) ws.send(`{"type":"conversation.item.create","pad":"${"x".repeat(script.big)}"}`);
+    if (script.big_binary) ws.send(Buffer.alloc(script.big_binary, 7), { binary: true });
     if (!(script.responses > 0) && script.ping === undefined) closeOrBinary();
   }
   if (event.type.endsWith("text.delta")) out.text += event.delta;
