@@ -334,14 +334,6 @@ private:
         }
     }
 
-    // Reads the rest of the message whose first piece is in `buffer`: a text event a control
-    // must read whole before any of it goes on.
-    static net::awaitable<void> read_rest(WebSocket& from, beast::flat_buffer& buffer,
-                                          beast::error_code& ec) {
-        while (!ec && !from.is_message_done())
-            co_await from.async_read_some(buffer, limits::kRealtimeRelayPieceBytes, use_ec(ec));
-    }
-
     net::awaitable<void> pump_from_client() {
         beast::flat_buffer buffer;
         std::string text;
@@ -369,7 +361,9 @@ private:
                 }
                 if (relayed == Relayed::whole && !binary) note_uninspected_client_event(text);
             } else {
-                co_await read_rest(client_ws_, buffer, ec);
+                // A text event a control must read whole before any of it goes on.
+                if (!client_ws_.is_message_done())
+                    co_await client_ws_.async_read(buffer, use_ec(ec));
                 if (ec) {
                     co_await on_client_read_error(ec);
                     co_return;
@@ -450,7 +444,8 @@ private:
                 }
                 if (relayed == Relayed::whole && !binary) on_upstream_event(text);
             } else {
-                co_await read_rest(*upstream_ws_, buffer, ec);
+                if (!upstream_ws_->is_message_done())
+                    co_await upstream_ws_->async_read(buffer, use_ec(ec));
                 if (ec) {
                     co_await on_upstream_read_error(ec);
                     co_return;
@@ -594,8 +589,12 @@ private:
         const std::string model = event.model.value_or(model_);
         PolicyRequest request = realtime::realtime_policy_request(path, model, &event, response);
         request.approval_granted = up_.approval_granted;
-        GateResult gate =
-            co_await decide_on_loop(up_.context.gate, up_.identity, request, response);
+        // decide_on_loop inlined: an event no shared store must answer costs no coroutine frame.
+        GateResult gate = up_.context.gate.decide(up_.identity, request, response);
+        if (gate.awaiting_accounting()) {
+            const AdmissionResult admitted = co_await shared_admission(up_.context.gate, gate);
+            up_.context.gate.complete_decided(gate, admitted);
+        }
         note_decision(event.type, gate.decision);
         if (gate.refusal) {
             ++up_.context.counters.policy_refusals;

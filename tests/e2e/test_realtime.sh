@@ -125,6 +125,11 @@ out="$(rt_ws '{"big":17000000,"responses":1}')"
 expect_eq "size cap: closed with 1009" "$(field "$out" close.code)" "1009"
 expect_eq "size cap: nothing of it reached the upstream" \
     "$(upstream_query 'sum(len(r.get("body") or "") > 1000000 for r in records)')" "0"
+# A text event larger than one piece (64 KiB) is read whole, decided and masked, then sent on whole.
+out="$(rt_ws '{"big":300000,"responses":0}')"
+expect_eq "large event: the session closes normally" "$(field "$out" close.code)" "1000"
+expect_eq "large event: it reached the upstream whole, as one message" \
+    "$(upstream_query 'sum(1 for r in records if r["method"] == "WS" and r["body_bytes"] == 300000 + len("{\"type\":\"conversation.item.create\",\"pad\":\"\"}"))')" "1"
 # A binary message relayed piece by piece is held to the same cap: past 16 MiB, closed with 1009.
 out="$(rt_ws '{"big_binary":17000000,"responses":1}')"
 expect_eq "size cap: a binary message over it closes with 1009 too" "$(field "$out" close.code)" "1009"
