@@ -289,17 +289,41 @@ uint64_t AuditWriter::write_record(const AuditRecord& record) {
     return enqueue(line);
 }
 
+uint64_t AuditWriter::write_record_with_attachment(const AuditRecord& record,
+                                                   std::string_view attachment) {
+    thread_local std::string line;
+    line.clear();
+    record.append_line(line);
+    const uint64_t ticket = enqueue(line, attachment);
+    if (ticket != 0 && options_.observer) options_.observer(record);
+    return ticket;
+}
+
+void AuditWriter::set_attachment_store(AuditAttachmentStore* store,
+                                       std::size_t max_queued_attachments,
+                                       std::size_t max_queued_attachment_bytes) {
+    std::lock_guard store_lock(attachment_store_mutex_);
+    attachment_store_ = store;
+    std::lock_guard lock(mutex_);
+    max_queued_attachments_ = store != nullptr ? max_queued_attachments : 0;
+    max_queued_attachment_bytes_ = store != nullptr ? max_queued_attachment_bytes : 0;
+}
+
 void AuditWriter::write(const nlohmann::json& record) {
     std::string line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     line.push_back('\n');
     enqueue(line);
 }
 
-uint64_t AuditWriter::enqueue(std::string_view line) {
+uint64_t AuditWriter::enqueue(std::string_view line, std::string_view attachment) {
     bool wake = false;
     uint64_t ticket = 0;
     {
         std::lock_guard lock(mutex_);
+        if (!attachment.empty() &&
+            (queued_attachments_ >= max_queued_attachments_ ||
+             queued_attachment_bytes_ + attachment.size() > max_queued_attachment_bytes_))
+            return 0;
         ticket = ++enqueued_;
         if (queue_.size() >= limits::kAuditQueueMaxRecords) {
             ++stats_.lost;
@@ -308,11 +332,16 @@ uint64_t AuditWriter::enqueue(std::string_view line) {
             return ticket;
         }
         if (spare_lines_.empty()) {
-            queue_.emplace_back(line);
+            queue_.emplace_back();
         } else {
             queue_.push_back(std::move(spare_lines_.back()));
             spare_lines_.pop_back();
-            queue_.back().assign(line);
+        }
+        queue_.back().line.assign(line);
+        if (!attachment.empty()) {
+            queue_.back().attachment.assign(attachment);
+            ++queued_attachments_;
+            queued_attachment_bytes_ += attachment.size();
         }
         wake = (writer_state_ == WriterState::idle && queue_.size() == 1) ||
                (writer_state_ == WriterState::lingering && queue_.size() == kAuditBatchMaxRecords);
@@ -354,12 +383,15 @@ void AuditWriter::release_written_waiters(std::unique_lock<std::mutex>& lock) {
     lock.lock();
 }
 
-void AuditWriter::recycle(std::deque<std::string>& written) {
-    for (auto& line : written) {
+void AuditWriter::recycle(std::deque<QueuedLine>& written) {
+    for (auto& queued : written) {
         if (spare_lines_.size() >= kAuditSpareLines) break;
-        if (line.capacity() > kAuditSpareLineMaxBytes) continue;  // an unusually long line
-        line.clear();
-        spare_lines_.push_back(std::move(line));
+        if (queued.line.capacity() > kAuditSpareLineMaxBytes) continue;  // an unusually long line
+        queued.line.clear();
+        if (queued.attachment.capacity() > kAuditSpareAttachmentMaxBytes)
+            queued.attachment = std::string();
+        queued.attachment.clear();
+        spare_lines_.push_back(std::move(queued));
     }
     written.clear();
 }
@@ -398,16 +430,41 @@ void AuditWriter::flush() {
     --flush_waiters_;
 }
 
-bool AuditWriter::write_batch(const std::string& gap_line, const std::deque<std::string>& batch,
+bool AuditWriter::write_batch(const std::string& gap_line, std::deque<QueuedLine>& batch,
                               std::string& error) {
+    store_attachments(batch);
     // Sealed into one buffer and written with one write: the copy costs less than the hash.
     rotate_if_due();
     head_before_out_ = head_;
     since_checkpoint_before_out_ = since_checkpoint_;
     out_.clear();
     if (!gap_line.empty()) append_sealed(gap_line);
-    for (const auto& line : batch) append_sealed(line);
+    for (const auto& queued : batch) append_sealed(queued.line);
     return write_out(error);
+}
+
+// Before the lines that name them, so the audit never names what is not on disk. Each
+// attachment is stored once: a batch whose lines fail to be written is retried without them.
+void AuditWriter::store_attachments(std::deque<QueuedLine>& batch) {
+    attachments_.clear();
+    std::size_t count = 0;
+    for (const auto& queued : batch) {
+        if (queued.attachment.empty()) continue;
+        attachments_ += queued.attachment;
+        ++count;
+    }
+    if (count == 0) return;
+    std::string error;
+    {
+        std::lock_guard lock(attachment_store_mutex_);
+        error = attachment_store_ != nullptr ? attachment_store_->store(attachments_, count)
+                                             : "not stored: sluiced was stopping";
+    }
+    for (auto& queued : batch) {
+        if (queued.attachment.empty()) continue;
+        queued.attachment.clear();
+        if (!error.empty()) queued.line = line_without_recording(queued.line, error);
+    }
 }
 
 void AuditWriter::run(std::stop_token stop) {
@@ -451,8 +508,10 @@ void AuditWriter::run(std::stop_token stop) {
             if (stopping) return;
             continue;
         }
-        std::deque<std::string> batch;
+        std::deque<QueuedLine> batch;
         batch.swap(queue_);
+        queued_attachments_ = 0;
+        queued_attachment_bytes_ = 0;
         const bool was_failing = !stats_.healthy;
         const uint64_t lost_before = lost_since_failure_;
         lock.unlock();

@@ -55,7 +55,16 @@ std::string RecordingSegmentWriter::add(std::string_view json, uint64_t* entry_b
 }
 
 void RecordingSegmentWriter::commit() {
-    if (batch_.empty()) return;
+    // Cleared whether or not the write succeeds: a failed batch is in no segment.
+    std::string batch;
+    batch.swap(batch_);
+    write(batch);
+    batch.clear();
+    batch_.swap(batch);  // its capacity, for the next batch
+}
+
+void RecordingSegmentWriter::write(std::string_view entries) {
+    if (entries.empty()) return;
     const bool full = size_ >= limits_.max_bytes;
     const bool old = std::chrono::steady_clock::now() - opened_ >= limits_.max_age;
     if (fd_ >= 0 && (full || old)) close_segment();
@@ -64,17 +73,15 @@ void RecordingSegmentWriter::commit() {
         // Not synced: a killed sluiced leaves at most a torn last entry, which readers skip and
         // no audit line names (the line is written after this returns); the audit itself is
         // not synced per line either.
-        write_all(fd_, batch_, path_);
+        write_all(fd_, entries, path_);
     } catch (...) {
-        batch_.clear();
         if (fd_ >= 0 && ::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
             // The torn bytes stay at the segment's end, where readers stop.
         }
         close_segment();
         throw;
     }
-    size_ += batch_.size();
-    batch_.clear();
+    size_ += entries.size();
 }
 
 void RecordingSegmentWriter::open_segment() {

@@ -2,23 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include "agent/common/limits.h"
+#include "agent/common/sha256_hex.h"
 #include "agent/recording/recording_json.h"
 
 namespace sluice {
-
-namespace {
-
-// At most this many queued recordings are taken as one batch (one segment write), so the audit
-// lines of the first ones in a long queue are not held back for the rest.
-constexpr std::size_t kBatchMaxRequests = 256;
-
-std::size_t capture_bytes(const RequestCapture& capture) {
-    return capture.request_body.size() + capture.response_body.size() +
-           capture.pieces.size() * sizeof(AnswerPiece);
-}
-
-}  // namespace
 
 SessionRecorder::SessionRecorder(SessionRecorderOptions options, AuditWriter& audit)
     : options_(std::move(options)),
@@ -27,43 +14,88 @@ SessionRecorder::SessionRecorder(SessionRecorderOptions options, AuditWriter& au
       writer_(options_.dir, options_.key, segment_limits_for(options_.retention)) {
     store_.remove_temporaries();
     stats_.removed = store_.enforce(options_.retention, std::chrono::system_clock::now());
-    thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+    audit_.set_attachment_store(this, options_.queue_max_requests, options_.queue_max_bytes);
+    retention_thread_ = std::jthread([this](std::stop_token stop) { run_retention(stop); });
 }
 
 SessionRecorder::~SessionRecorder() {
-    thread_.request_stop();
-    wake_.notify_all();
+    retention_thread_ = {};  // requests stop and joins
+    audit_.flush();
+    audit_.set_attachment_store(nullptr, 0, 0);
 }
 
 void SessionRecorder::submit(const AuditRecord& record, RequestCapture capture) {
-    auto job = std::make_unique<Job>(Job{record, std::move(capture)});
-    job->capture.identity = std::string(record.identity);
-    const std::size_t bytes = capture_bytes(job->capture);
-    {
-        std::lock_guard lock(mutex_);
-        if (queue_.size() < options_.queue_max_requests &&
-            queued_bytes_ + bytes <= options_.queue_max_bytes) {
-            queued_bytes_ += bytes;
-            ++submitted_;
-            queue_.push_back(std::move(job));
-            wake_.notify_one();
-            return;
-        }
+    // Reused by each proxy thread, so a recording allocates nothing once they have grown.
+    thread_local std::string json;
+    thread_local std::string entry;
+    capture.identity = std::string(record.identity);
+    AuditRecord audited = record;
+    const std::string session = session_of(capture);
+    try {
+        json.clear();
+        append_recording_json(json, record, capture);
+        const std::string sha = sha256_hex(json);
+        entry.clear();
+        std::unique_ptr<RecordingSealer> sealer = take_sealer();
+        sealer->append_entry(entry, sha, json);
+        give_back(std::move(sealer));
+        audited.recording = nlohmann::json{
+            {"mode", std::string(to_string(capture.mode))}, {"session", session}, {"sha256", sha}};
+        if (audit_.write_record_with_attachment(audited, entry) != 0) return;
+        audited.recording = nlohmann::json{{"error", "recorder queue full: not recorded"}};
+        std::lock_guard lock(stats_mutex_);
         ++stats_.dropped;
+    } catch (const std::exception& e) {
+        spdlog::error("recording {}: {}", record.id, e.what());
+        audited.recording = nlohmann::json{{"error", e.what()}, {"session", session}};
+        std::lock_guard lock(stats_mutex_);
+        ++stats_.failed;
     }
-    AuditRecord dropped = record;
-    dropped.recording = nlohmann::json{{"error", "recorder queue full: not recorded"}};
-    audit_.write_record(dropped);
+    audit_.write_record(audited);
 }
 
-void SessionRecorder::flush() {
-    std::unique_lock lock(mutex_);
-    const uint64_t target = submitted_;
-    done_.wait(lock, [&] { return finished_ >= target; });
+std::string SessionRecorder::store(std::string_view entries, std::size_t count) {
+    std::string error;
+    {
+        std::lock_guard lock(segment_mutex_);
+        try {
+            writer_.write(entries);
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+    }
+    std::lock_guard lock(stats_mutex_);
+    if (error.empty()) {
+        stats_.stored += count;
+        stats_.stored_bytes += entries.size();
+    } else {
+        spdlog::error("recordings: {} not stored: {}", count, error);
+        stats_.failed += count;
+    }
+    return error;
 }
+
+std::unique_ptr<RecordingSealer> SessionRecorder::take_sealer() {
+    {
+        std::lock_guard lock(sealers_mutex_);
+        if (!spare_sealers_.empty()) {
+            auto sealer = std::move(spare_sealers_.back());
+            spare_sealers_.pop_back();
+            return sealer;
+        }
+    }
+    return std::make_unique<RecordingSealer>(options_.key);
+}
+
+void SessionRecorder::give_back(std::unique_ptr<RecordingSealer> sealer) {
+    std::lock_guard lock(sealers_mutex_);
+    spare_sealers_.push_back(std::move(sealer));
+}
+
+void SessionRecorder::flush() { audit_.flush(); }
 
 SessionRecorderStats SessionRecorder::stats() const {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(stats_mutex_);
     return stats_;
 }
 
@@ -78,98 +110,25 @@ nlohmann::json SessionRecorder::status_json() const {
             {"removed_by_retention", s.removed}};
 }
 
-void SessionRecorder::run(std::stop_token stop) {
-    auto next_retention = std::chrono::steady_clock::now() + options_.retention_interval;
-    std::vector<std::unique_ptr<Job>> batch;
-    std::unique_lock lock(mutex_);
-    for (;;) {
-        wake_.wait_for(lock, stop, options_.retention_interval, [&] { return !queue_.empty(); });
-        while (!queue_.empty()) {
-            // Everything queued goes as one batch: one write, and the audit lines together, so
-            // the recorder keeps up by doing more per wakeup when the proxy is busy.
-            while (!queue_.empty() && batch.size() < kBatchMaxRequests) {
-                queued_bytes_ -= capture_bytes(queue_.front()->capture);
-                batch.push_back(std::move(queue_.front()));
-                queue_.pop_front();
-            }
-            lock.unlock();
-            record_batch(batch);
-            const std::size_t done = batch.size();
-            batch.clear();
-            lock.lock();
-            finished_ += done;
-            done_.notify_all();
-        }
-        if (std::chrono::steady_clock::now() >= next_retention) {
-            lock.unlock();
-            apply_retention();
-            lock.lock();
-            next_retention = std::chrono::steady_clock::now() + options_.retention_interval;
-        }
-        if (stop.stop_requested() && queue_.empty()) return;
-    }
+void SessionRecorder::run_retention(std::stop_token stop) {
+    std::unique_lock lock(retention_mutex_);
+    while (!retention_wake_.wait_for(lock, stop, options_.retention_interval, [] {
+        return false;
+    }) && !stop.stop_requested())
+        apply_retention();
 }
 
 void SessionRecorder::apply_retention() {
     std::size_t removed = 0;
     try {
+        std::lock_guard lock(segment_mutex_);
         removed =
             store_.enforce(options_.retention, std::chrono::system_clock::now(), writer_.segment());
     } catch (const std::exception& e) {
         spdlog::warn("recordings: retention: {}", e.what());
     }
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(stats_mutex_);
     stats_.removed += removed;
-}
-
-void SessionRecorder::record_batch(std::vector<std::unique_ptr<Job>>& batch) {
-    struct Outcome {
-        std::string session;
-        std::string sha;
-        uint64_t bytes = 0;
-        std::string error;
-    };
-    std::vector<Outcome> outcomes(batch.size());
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-        Job& job = *batch[i];
-        job.record.identity = job.capture.identity;
-        outcomes[i].session = session_of(job.capture);
-        try {
-            json_.clear();
-            append_recording_json(json_, job.record, job.capture);
-            outcomes[i].sha = writer_.add(json_, &outcomes[i].bytes);
-        } catch (const std::exception& e) {
-            outcomes[i].error = e.what();
-        }
-    }
-    try {
-        writer_.commit();
-    } catch (const std::exception& e) {
-        for (Outcome& o : outcomes)
-            if (o.error.empty()) o.error = e.what();
-    }
-    SessionRecorderStats added;
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-        AuditRecord& record = batch[i]->record;
-        const Outcome& o = outcomes[i];
-        if (o.error.empty()) {
-            record.recording =
-                nlohmann::json{{"mode", std::string(to_string(batch[i]->capture.mode))},
-                               {"session", o.session},
-                               {"sha256", o.sha}};
-            ++added.stored;
-            added.stored_bytes += o.bytes;
-        } else {
-            spdlog::error("recording {}: {}", record.id, o.error);
-            record.recording = nlohmann::json{{"error", o.error}, {"session", o.session}};
-            ++added.failed;
-        }
-        audit_.write_record(record);
-    }
-    std::lock_guard lock(mutex_);
-    stats_.stored += added.stored;
-    stats_.stored_bytes += added.stored_bytes;
-    stats_.failed += added.failed;
 }
 
 }  // namespace sluice
