@@ -21,6 +21,17 @@ public:
     virtual std::string store(std::string_view attachments, std::size_t count) = 0;
 };
 
+// A line the writer's thread makes itself, in the batch it writes it with: a session recording is
+// built, hashed and compressed there, with warm caches and one context, rather than on each
+// proxy thread (docs/benchmarks.md, "Session recording: history").
+class AuditDeferredLine {
+public:
+    virtual ~AuditDeferredLine() = default;
+    // On the writer thread: the whole line ('\n'-terminated) into `line` and the attachment it
+    // names into `attachment` ("" for none); both are empty on entry. Must not throw.
+    virtual void make(std::string& line, std::string& attachment) = 0;
+};
+
 // `line` (an audit line with "recording":{…,"session":…}) with its recording replaced by
 // {"error": error, "session": …}: the request stays audited, saying why it was not recorded.
 std::string line_without_recording(std::string_view line, std::string_view error);

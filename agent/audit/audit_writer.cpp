@@ -289,24 +289,20 @@ uint64_t AuditWriter::write_record(const AuditRecord& record) {
     return enqueue(line);
 }
 
-uint64_t AuditWriter::write_record_with_attachment(const AuditRecord& record,
-                                                   std::string_view attachment) {
-    thread_local std::string line;
-    line.clear();
-    record.append_line(line);
-    const uint64_t ticket = enqueue(line, attachment);
+uint64_t AuditWriter::write_deferred(const AuditRecord& record,
+                                     std::unique_ptr<AuditDeferredLine> line, std::size_t bytes) {
+    const uint64_t ticket = enqueue_deferred(std::move(line), bytes);
     if (ticket != 0 && options_.observer) options_.observer(record);
     return ticket;
 }
 
-void AuditWriter::set_attachment_store(AuditAttachmentStore* store,
-                                       std::size_t max_queued_attachments,
-                                       std::size_t max_queued_attachment_bytes) {
+void AuditWriter::set_attachment_store(AuditAttachmentStore* store, std::size_t max_queued_deferred,
+                                       std::size_t max_queued_deferred_bytes) {
     std::lock_guard store_lock(attachment_store_mutex_);
     attachment_store_ = store;
     std::lock_guard lock(mutex_);
-    max_queued_attachments_ = store != nullptr ? max_queued_attachments : 0;
-    max_queued_attachment_bytes_ = store != nullptr ? max_queued_attachment_bytes : 0;
+    max_queued_deferred_ = store != nullptr ? max_queued_deferred : 0;
+    max_queued_deferred_bytes_ = store != nullptr ? max_queued_deferred_bytes : 0;
 }
 
 void AuditWriter::write(const nlohmann::json& record) {
@@ -315,39 +311,60 @@ void AuditWriter::write(const nlohmann::json& record) {
     enqueue(line);
 }
 
-uint64_t AuditWriter::enqueue(std::string_view line, std::string_view attachment) {
+uint64_t AuditWriter::enqueue(std::string_view line) {
     bool wake = false;
     uint64_t ticket = 0;
     {
         std::lock_guard lock(mutex_);
-        if (!attachment.empty() &&
-            (queued_attachments_ >= max_queued_attachments_ ||
-             queued_attachment_bytes_ + attachment.size() > max_queued_attachment_bytes_))
-            return 0;
         ticket = ++enqueued_;
-        if (queue_.size() >= limits::kAuditQueueMaxRecords) {
-            ++stats_.lost;
-            ++lost_since_failure_;
-            ++settled_;
-            return ticket;
-        }
-        if (spare_lines_.empty()) {
-            queue_.emplace_back();
-        } else {
-            queue_.push_back(std::move(spare_lines_.back()));
+        QueuedLine queued;
+        if (!spare_lines_.empty()) {
+            queued = std::move(spare_lines_.back());
             spare_lines_.pop_back();
         }
-        queue_.back().line.assign(line);
-        if (!attachment.empty()) {
-            queue_.back().attachment.assign(attachment);
-            ++queued_attachments_;
-            queued_attachment_bytes_ += attachment.size();
-        }
-        wake = (writer_state_ == WriterState::idle && queue_.size() == 1) ||
-               (writer_state_ == WriterState::lingering && queue_.size() == kAuditBatchMaxRecords);
+        queued.line.assign(line);
+        wake = push_locked(std::move(queued));
     }
     if (wake) wake_.notify_one();
     return ticket;
+}
+
+uint64_t AuditWriter::enqueue_deferred(std::unique_ptr<AuditDeferredLine> line, std::size_t bytes) {
+    bool wake = false;
+    uint64_t ticket = 0;
+    {
+        std::lock_guard lock(mutex_);
+        if (queued_deferred_ >= max_queued_deferred_ ||
+            queued_deferred_bytes_ + bytes > max_queued_deferred_bytes_)
+            return 0;
+        ticket = ++enqueued_;
+        ++queued_deferred_;
+        queued_deferred_bytes_ += bytes;
+        QueuedLine queued;
+        if (!spare_lines_.empty()) {
+            queued = std::move(spare_lines_.back());
+            spare_lines_.pop_back();
+        }
+        queued.deferred = std::move(line);
+        wake = push_locked(std::move(queued));
+    }
+    if (wake) wake_.notify_one();
+    return ticket;
+}
+
+bool AuditWriter::push_locked(QueuedLine&& queued) {
+    if (queue_.size() >= limits::kAuditQueueMaxRecords) {
+        ++stats_.lost;
+        ++lost_since_failure_;
+        ++settled_;
+        queued.line.clear();
+        if (spare_lines_.size() < kAuditSpareLines && !queued.deferred)
+            spare_lines_.push_back(std::move(queued));
+        return false;
+    }
+    queue_.push_back(std::move(queued));
+    return (writer_state_ == WriterState::idle && queue_.size() == 1) ||
+           (writer_state_ == WriterState::lingering && queue_.size() == kAuditBatchMaxRecords);
 }
 
 // While the file fails nothing is waited for: failure_mode decides what is served.
@@ -432,6 +449,7 @@ void AuditWriter::flush() {
 
 bool AuditWriter::write_batch(const std::string& gap_line, std::deque<QueuedLine>& batch,
                               std::string& error) {
+    make_deferred_lines(batch);
     store_attachments(batch);
     // Sealed into one buffer and written with one write: the copy costs less than the hash.
     rotate_if_due();
@@ -441,6 +459,16 @@ bool AuditWriter::write_batch(const std::string& gap_line, std::deque<QueuedLine
     if (!gap_line.empty()) append_sealed(gap_line);
     for (const auto& queued : batch) append_sealed(queued.line);
     return write_out(error);
+}
+
+void AuditWriter::make_deferred_lines(std::deque<QueuedLine>& batch) {
+    for (auto& queued : batch) {
+        if (!queued.deferred) continue;
+        queued.line.clear();
+        queued.attachment.clear();
+        queued.deferred->make(queued.line, queued.attachment);
+        queued.deferred.reset();
+    }
 }
 
 // Before the lines that name them, so the audit never names what is not on disk. Each
@@ -510,8 +538,8 @@ void AuditWriter::run(std::stop_token stop) {
         }
         std::deque<QueuedLine> batch;
         batch.swap(queue_);
-        queued_attachments_ = 0;
-        queued_attachment_bytes_ = 0;
+        queued_deferred_ = 0;
+        queued_deferred_bytes_ = 0;
         const bool was_failing = !stats_.healthy;
         const uint64_t lost_before = lost_since_failure_;
         lock.unlock();

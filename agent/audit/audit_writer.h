@@ -12,8 +12,8 @@
 // rotation and at shutdown, and at start a chain the last run left unsealed (kill -9) is
 // continued with an "audit_recovery" record that also seals a line the crash cut.
 //
-// A line may come with an attachment (a session recording, audit_attachment.h): the batch's
-// attachments are stored before its lines are written.
+// A line may be made on the writer thread, with an attachment (a session recording,
+// audit_attachment.h): the batch's attachments are stored before its lines are written.
 #pragma once
 
 #include <chrono>
@@ -97,16 +97,18 @@ public:
     // Neither blocks on I/O. The record is formatted on the caller's thread. write_record
     // returns the record's ticket for when_written().
     uint64_t write_record(const AuditRecord& record);
-    // The same, with bytes the line names, stored by the attachment store before the line is
-    // written (audit_attachment.h). Returns 0 and queues nothing when the attachments waiting
+    // A line (for `record`, which the observer sees now) that the writer thread makes when it
+    // writes it, with an attachment stored before it (audit_attachment.h). `bytes`: what it
+    // holds in memory until then. Returns 0 and queues nothing when the deferred lines waiting
     // already reach the store's bounds (the caller audits the record saying so), or when no
     // store is set.
-    [[nodiscard]] uint64_t write_record_with_attachment(const AuditRecord& record,
-                                                        std::string_view attachment);
+    [[nodiscard]] uint64_t write_deferred(const AuditRecord& record,
+                                          std::unique_ptr<AuditDeferredLine> line,
+                                          std::size_t bytes);
     // Sets (null: removes) the store of attachments. Removing it waits for a batch being stored;
     // lines still queued with an attachment are then written by line_without_recording().
-    void set_attachment_store(AuditAttachmentStore* store, std::size_t max_queued_attachments,
-                              std::size_t max_queued_attachment_bytes);
+    void set_attachment_store(AuditAttachmentStore* store, std::size_t max_queued_deferred,
+                              std::size_t max_queued_deferred_bytes);
     void write(const nlohmann::json& record);
     bool healthy() const;
     AuditStats stats() const;
@@ -124,16 +126,23 @@ public:
 private:
     struct QueuedLine {
         std::string line;
-        std::string attachment;  // "" when the line has none
+        std::string attachment;                       // "" when the line has none
+        std::unique_ptr<AuditDeferredLine> deferred;  // makes line and attachment
     };
-    // Both copied into recycled strings when there are some. 0: the attachment was refused.
-    uint64_t enqueue(std::string_view line, std::string_view attachment = {});
+    // Copied into a recycled string when there is one.
+    uint64_t enqueue(std::string_view line);
+    // 0: past the bounds for deferred lines.
+    uint64_t enqueue_deferred(std::unique_ptr<AuditDeferredLine> line, std::size_t bytes);
+    // Under mutex_: queues `queued`, counted as lost when the queue is full; whether to wake the
+    // writer.
+    bool push_locked(QueuedLine&& queued);
     void release_written_waiters(std::unique_lock<std::mutex>& lock);
     void recycle(std::deque<QueuedLine>& written);  // under mutex_
     void run(std::stop_token stop);
     // Writer thread only, from here to the members it owns.
     bool write_batch(const std::string& gap_line, std::deque<QueuedLine>& batch,
                      std::string& error);
+    void make_deferred_lines(std::deque<QueuedLine>& batch);
     void store_attachments(std::deque<QueuedLine>& batch);
     void open_file();
     void recover_chain();
@@ -167,10 +176,10 @@ private:
     std::condition_variable flushed_;
     std::deque<QueuedLine> queue_;
     std::vector<QueuedLine> spare_lines_;  // written lines' strings, emptied, for enqueue
-    std::size_t queued_attachments_ = 0;
-    std::size_t queued_attachment_bytes_ = 0;
-    std::size_t max_queued_attachments_ = 0;
-    std::size_t max_queued_attachment_bytes_ = 0;
+    std::size_t queued_deferred_ = 0;
+    std::size_t queued_deferred_bytes_ = 0;
+    std::size_t max_queued_deferred_ = 0;
+    std::size_t max_queued_deferred_bytes_ = 0;
     // Held while the store is used (writer thread) or changed; never taken under mutex_.
     std::mutex attachment_store_mutex_;
     AuditAttachmentStore* attachment_store_ = nullptr;

@@ -2,16 +2,72 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+
 #include "agent/common/sha256_hex.h"
 #include "agent/recording/recording_json.h"
 
 namespace sluice {
 
+struct SessionRecorder::Sealing {
+    explicit Sealing(std::string key) : sealer(std::move(key)) {}
+    RecordingSealer sealer;  // from here, the writer thread's alone
+    std::string json;
+    std::atomic<uint64_t> failed{0};  // could not be built or sealed
+};
+
+namespace {
+
+std::size_t capture_bytes(const RequestCapture& capture) {
+    return capture.request_body.size() + capture.response_body.size() +
+           capture.pieces.size() * sizeof(AnswerPiece);
+}
+
+// A recorded request's audit line, made on the audit writer's thread with its recording.
+class RecordingLine final : public AuditDeferredLine {
+public:
+    RecordingLine(std::shared_ptr<SessionRecorder::Sealing> sealing, const AuditRecord& record,
+                  RequestCapture capture)
+        : sealing_(std::move(sealing)), record_(record), capture_(std::move(capture)) {
+        // The connection's identity text may be gone by the time the line is made.
+        capture_.identity = std::string(record.identity);
+        record_.identity = capture_.identity;
+    }
+
+    void make(std::string& line, std::string& attachment) override {
+        const std::string session = session_of(capture_);
+        try {
+            std::string& json = sealing_->json;
+            json.clear();
+            append_recording_json(json, record_, capture_);
+            const std::string sha = sha256_hex(json);
+            sealing_->sealer.append_entry(attachment, sha, json);
+            record_.recording = nlohmann::json{{"mode", std::string(to_string(capture_.mode))},
+                                               {"session", session},
+                                               {"sha256", sha}};
+        } catch (const std::exception& e) {
+            spdlog::error("recording {}: {}", record_.id, e.what());
+            attachment.clear();
+            record_.recording = nlohmann::json{{"error", e.what()}, {"session", session}};
+            ++sealing_->failed;
+        }
+        record_.append_line(line);
+    }
+
+private:
+    std::shared_ptr<SessionRecorder::Sealing> sealing_;
+    AuditRecord record_;
+    RequestCapture capture_;
+};
+
+}  // namespace
+
 SessionRecorder::SessionRecorder(SessionRecorderOptions options, AuditWriter& audit)
     : options_(std::move(options)),
       audit_(audit),
       store_(options_.dir, options_.key, true),
-      writer_(options_.dir, options_.key, segment_limits_for(options_.retention)) {
+      writer_(options_.dir, options_.key, segment_limits_for(options_.retention)),
+      sealing_(std::make_shared<Sealing>(options_.key)) {
     store_.remove_temporaries();
     stats_.removed = store_.enforce(options_.retention, std::chrono::system_clock::now());
     audit_.set_attachment_store(this, options_.queue_max_requests, options_.queue_max_bytes);
@@ -25,33 +81,18 @@ SessionRecorder::~SessionRecorder() {
 }
 
 void SessionRecorder::submit(const AuditRecord& record, RequestCapture capture) {
-    // Reused by each proxy thread, so a recording allocates nothing once they have grown.
-    thread_local std::string json;
-    thread_local std::string entry;
-    capture.identity = std::string(record.identity);
-    AuditRecord audited = record;
-    const std::string session = session_of(capture);
-    try {
-        json.clear();
-        append_recording_json(json, record, capture);
-        const std::string sha = sha256_hex(json);
-        entry.clear();
-        std::unique_ptr<RecordingSealer> sealer = take_sealer();
-        sealer->append_entry(entry, sha, json);
-        give_back(std::move(sealer));
-        audited.recording = nlohmann::json{
-            {"mode", std::string(to_string(capture.mode))}, {"session", session}, {"sha256", sha}};
-        if (audit_.write_record_with_attachment(audited, entry) != 0) return;
-        audited.recording = nlohmann::json{{"error", "recorder queue full: not recorded"}};
+    const std::size_t bytes = capture_bytes(capture);
+    if (audit_.write_deferred(record,
+                              std::make_unique<RecordingLine>(sealing_, record, std::move(capture)),
+                              bytes) != 0)
+        return;
+    {
         std::lock_guard lock(stats_mutex_);
         ++stats_.dropped;
-    } catch (const std::exception& e) {
-        spdlog::error("recording {}: {}", record.id, e.what());
-        audited.recording = nlohmann::json{{"error", e.what()}, {"session", session}};
-        std::lock_guard lock(stats_mutex_);
-        ++stats_.failed;
     }
-    audit_.write_record(audited);
+    AuditRecord dropped = record;
+    dropped.recording = nlohmann::json{{"error", "recorder queue full: not recorded"}};
+    audit_.write_record(dropped);
 }
 
 std::string SessionRecorder::store(std::string_view entries, std::size_t count) {
@@ -75,28 +116,13 @@ std::string SessionRecorder::store(std::string_view entries, std::size_t count) 
     return error;
 }
 
-std::unique_ptr<RecordingSealer> SessionRecorder::take_sealer() {
-    {
-        std::lock_guard lock(sealers_mutex_);
-        if (!spare_sealers_.empty()) {
-            auto sealer = std::move(spare_sealers_.back());
-            spare_sealers_.pop_back();
-            return sealer;
-        }
-    }
-    return std::make_unique<RecordingSealer>(options_.key);
-}
-
-void SessionRecorder::give_back(std::unique_ptr<RecordingSealer> sealer) {
-    std::lock_guard lock(sealers_mutex_);
-    spare_sealers_.push_back(std::move(sealer));
-}
-
 void SessionRecorder::flush() { audit_.flush(); }
 
 SessionRecorderStats SessionRecorder::stats() const {
     std::lock_guard lock(stats_mutex_);
-    return stats_;
+    SessionRecorderStats stats = stats_;
+    stats.failed += sealing_->failed.load();
+    return stats;
 }
 
 nlohmann::json SessionRecorder::status_json() const {

@@ -1,14 +1,14 @@
-// Records requests whose rule says `record: metadata | full` (docs/recording.md). On the proxy
-// thread that ends the request, it builds the recording's JSON text, hashes it and seals it
-// (zstd, and AES-256-GCM with a key) — about 5 µs for a 1 KB chat request — and hands it to the
-// audit writer with the request's audit line, which names the recording's hash. The writer's
-// thread appends a batch's recordings to the segment file with one write (the recorder is its
-// AuditAttachmentStore) and only then writes the batch's lines, so the audit never names a
-// recording that is not on disk, and a recorded request costs one hand-off to another thread,
-// as an unrecorded one does: a recorder thread of its own cost more in wakeups than the
-// recording itself (docs/benchmarks.md, "Session recording"). A recording that cannot be stored
-// (disk, a full queue) leaves the audit line saying why; the request was never held up for it.
-// Retention runs on a thread of its own, once a minute.
+// Records requests whose rule says `record: metadata | full` (docs/recording.md). The proxy
+// hands over the request's final audit record and its capture as one deferred audit line
+// (audit_attachment.h): the audit writer's thread, in the batch it writes anyway, builds each
+// recording's JSON text, hashes it and seals it (zstd, and AES-256-GCM with a key), appends the
+// batch's recordings to the segment file with one write (the recorder is its
+// AuditAttachmentStore) and only then writes the batch's lines, each naming its recording's
+// hash. So the audit never names a recording that is not on disk, and a recorded request costs
+// the one hand-off to another thread an unrecorded one does: a recorder thread of its own cost
+// more in wakeups than the recording itself (docs/benchmarks.md, "Session recording: history").
+// A recording that cannot be stored (disk, a full queue) leaves the audit line saying why; the
+// request was never held up for it. Retention runs on a thread of its own, once a minute.
 #pragma once
 
 #include <chrono>
@@ -59,18 +59,20 @@ public:
     SessionRecorder(const SessionRecorder&) = delete;
     SessionRecorder& operator=(const SessionRecorder&) = delete;
 
-    // Takes the request's final record in place of AuditWriter::write_record, on the thread that
-    // ends the request. Never blocks on I/O.
+    // Takes the request's final record in place of AuditWriter::write_record. Never blocks on
+    // I/O.
     void submit(const AuditRecord& record, RequestCapture capture);
     void flush();  // waits until everything submitted so far is stored and audited
     SessionRecorderStats stats() const;
     nlohmann::json status_json() const;
 
+    // What the audit writer's thread seals recordings with; shared with the lines waiting to be
+    // made, which may outlive the recorder at shutdown.
+    struct Sealing;
+
 private:
     // The audit writer's thread: a batch's recordings, appended to the segment.
     std::string store(std::string_view entries, std::size_t count) override;
-    std::unique_ptr<RecordingSealer> take_sealer();
-    void give_back(std::unique_ptr<RecordingSealer> sealer);
     void run_retention(std::stop_token stop);
     void apply_retention();
 
@@ -81,9 +83,7 @@ private:
     // so retention never removes the segment being written.
     std::mutex segment_mutex_;
     RecordingSegmentWriter writer_;
-    // Sealers (zstd and cipher contexts) of proxy threads not sealing right now.
-    std::mutex sealers_mutex_;
-    std::vector<std::unique_ptr<RecordingSealer>> spare_sealers_;
+    std::shared_ptr<Sealing> sealing_;
     mutable std::mutex stats_mutex_;
     SessionRecorderStats stats_;
     std::mutex retention_mutex_;

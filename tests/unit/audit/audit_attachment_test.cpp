@@ -1,6 +1,7 @@
-// Lines with attachments (session recordings): the writer has a batch's attachments stored
-// before it writes the lines that name them, rewrites the lines when they cannot be stored, and
-// refuses attachments past the store's bounds rather than hold the caller.
+// Deferred lines with attachments (session recordings): the writer makes them on its thread, has
+// a batch's attachments stored before it writes the lines that name them, rewrites the lines
+// when they cannot be stored, and refuses deferred lines past the store's bounds rather than
+// hold the caller.
 #include "agent/audit/audit_attachment.h"
 
 #include <gtest/gtest.h>
@@ -35,6 +36,23 @@ AuditRecord record_named(const std::string& id) {
     record.id = id;
     record.recording = nlohmann::json{{"mode", "full"}, {"session", "conn-" + id}, {"sha256", id}};
     return record;
+}
+
+// A line made from its record, with its id and ';' as its attachment.
+class IdLine final : public AuditDeferredLine {
+public:
+    explicit IdLine(std::string id) : id_(std::move(id)) {}
+    void make(std::string& line, std::string& attachment) override {
+        record_named(id_).append_line(line);
+        attachment = id_ + ";";
+    }
+
+private:
+    std::string id_;
+};
+
+uint64_t write_deferred(AuditWriter& writer, const std::string& id) {
+    return writer.write_deferred(record_named(id), std::make_unique<IdLine>(id), id.size() + 1);
 }
 
 class IdStore : public AuditAttachmentStore {
@@ -74,7 +92,7 @@ TEST(AuditAttachment, EveryAttachmentIsStoredBeforeTheLineNamingIt) {
     writer.set_attachment_store(&store, 1000, 1 << 20);
     for (int i = 0; i < 300; ++i) {
         const std::string id = "r" + std::to_string(i);
-        ASSERT_NE(writer.write_record_with_attachment(record_named(id), id + ";"), 0u);
+        ASSERT_NE(write_deferred(writer, id), 0u);
         if (i % 7 == 0) writer.write_record(AuditRecord{});  // a line without one, between
     }
     writer.flush();
@@ -95,7 +113,7 @@ TEST(AuditAttachment, LinesWhoseAttachmentsFailedToBeStoredSayWhy) {
     writer.set_attachment_store(&store, 1000, 1 << 20);
     for (int i = 0; i < 3; ++i) {
         const std::string id = "f" + std::to_string(i);
-        ASSERT_NE(writer.write_record_with_attachment(record_named(id), id + ";"), 0u);
+        ASSERT_NE(write_deferred(writer, id), 0u);
     }
     writer.flush();
     writer.set_attachment_store(nullptr, 0, 0);
@@ -132,16 +150,15 @@ TEST(AuditAttachment, AttachmentsPastTheBoundAreRefusedNotWaitedFor) {
     } store(entered, released);
     AuditWriter writer(scratch.file("audit.jsonl"));
     writer.set_attachment_store(&store, 2, 1 << 20);
-    ASSERT_NE(writer.write_record_with_attachment(record_named("a"), "a;"), 0u);
+    ASSERT_NE(write_deferred(writer, "a"), 0u);
     entered.get_future().wait();  // the writer holds "a" in the store
-    EXPECT_NE(writer.write_record_with_attachment(record_named("b"), "b;"), 0u);
-    EXPECT_NE(writer.write_record_with_attachment(record_named("c"), "c;"), 0u);
-    EXPECT_EQ(writer.write_record_with_attachment(record_named("d"), "d;"), 0u);
+    EXPECT_NE(write_deferred(writer, "b"), 0u);
+    EXPECT_NE(write_deferred(writer, "c"), 0u);
+    EXPECT_EQ(write_deferred(writer, "d"), 0u);
     release.set_value();
     writer.flush();
     writer.set_attachment_store(nullptr, 0, 0);
-    EXPECT_EQ(writer.write_record_with_attachment(record_named("e"), "e;"), 0u)
-        << "no store: refused";
+    EXPECT_EQ(write_deferred(writer, "e"), 0u) << "no store: refused";
     EXPECT_EQ(request_lines(scratch.file("audit.jsonl")).size(), 3u);
 }
 
