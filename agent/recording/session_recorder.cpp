@@ -18,6 +18,11 @@ struct SessionRecorder::Sealing {
 
 namespace {
 
+// A capture this big is sealed on the thread that submits it, not in the audit writer's batch:
+// sealing takes milliseconds at this size (about 3 ms a MiB), which the lines behind it in the
+// batch, and the answers waiting for their "forwarded" line, would wait for.
+constexpr std::size_t kSealInBatchMaxBytes = 1024 * 1024;
+
 std::size_t capture_bytes(const RequestCapture& capture) {
     return capture.request_body.size() + capture.response_body.size() +
            capture.pieces.size() * sizeof(AnswerPiece);
@@ -35,13 +40,31 @@ public:
     }
 
     void make(std::string& line, std::string& attachment) override {
+        if (sealed_) {
+            line.swap(line_);
+            attachment.swap(attachment_);
+            return;
+        }
+        seal(sealing_->sealer, sealing_->json, line, attachment);
+    }
+
+    // Now, on this thread, with contexts of its own (a large capture).
+    void seal_now(const std::string& key) {
+        RecordingSealer sealer(key);
+        std::string json;
+        seal(sealer, json, line_, attachment_);
+        sealed_ = true;
+    }
+
+private:
+    void seal(RecordingSealer& sealer, std::string& json, std::string& line,
+              std::string& attachment) {
         const std::string session = session_of(capture_);
         try {
-            std::string& json = sealing_->json;
             json.clear();
             append_recording_json(json, record_, capture_);
             const std::string sha = sha256_hex(json);
-            sealing_->sealer.append_entry(attachment, sha, json);
+            sealer.append_entry(attachment, sha, json);
             record_.recording = nlohmann::json{{"mode", std::string(to_string(capture_.mode))},
                                                {"session", session},
                                                {"sha256", sha}};
@@ -54,10 +77,11 @@ public:
         record_.append_line(line);
     }
 
-private:
     std::shared_ptr<SessionRecorder::Sealing> sealing_;
     AuditRecord record_;
     RequestCapture capture_;
+    bool sealed_ = false;
+    std::string line_, attachment_;  // when sealed_
 };
 
 }  // namespace
@@ -82,10 +106,9 @@ SessionRecorder::~SessionRecorder() {
 
 void SessionRecorder::submit(const AuditRecord& record, RequestCapture capture) {
     const std::size_t bytes = capture_bytes(capture);
-    if (audit_.write_deferred(record,
-                              std::make_unique<RecordingLine>(sealing_, record, std::move(capture)),
-                              bytes) != 0)
-        return;
+    auto line = std::make_unique<RecordingLine>(sealing_, record, std::move(capture));
+    if (bytes > kSealInBatchMaxBytes) line->seal_now(options_.key);
+    if (audit_.write_deferred(record, std::move(line), bytes) != 0) return;
     {
         std::lock_guard lock(stats_mutex_);
         ++stats_.dropped;

@@ -183,6 +183,33 @@ TEST(SessionRecorder, ABurstIsStoredInBatchesEachLineNamingItsOwnRecording) {
     }
 }
 
+// A capture of megabytes is sealed before it reaches the audit writer (so the lines behind it
+// do not wait for it) and stored and audited like any other.
+TEST(SessionRecorder, ALargeRecordingIsStoredAndNamedLikeAnyOther) {
+    testing::ScratchDir scratch;
+    AuditWriter audit(scratch.file("audit.jsonl"));
+    const std::string body = incompressible_text(3 * 1024 * 1024);
+    {
+        SessionRecorder recorder({scratch.file("recordings"), "", {}, std::chrono::seconds(60)},
+                                 audit);
+        for (const std::string& request_body : {body, std::string("{}")}) {
+            RequestCapture capture;
+            capture.mode = RecordMode::full;
+            capture.connection = "c5";
+            capture.request_body = request_body;
+            recorder.submit(request_record(), std::move(capture));
+        }
+        recorder.flush();
+        EXPECT_EQ(recorder.stats().stored, 2u);
+    }
+    audit.flush();
+    const auto lines = audit_lines(scratch.file("audit.jsonl"));
+    ASSERT_EQ(lines.size(), 2u);
+    RecordingStore store(scratch.file("recordings"), "", false);
+    const auto recording = nlohmann::json::parse(store.load(lines[0]["recording"]["sha256"]));
+    EXPECT_EQ(recording["request"]["body"], body);
+}
+
 // The recording a line names is in its segment when the line reaches the audit file, however
 // the requests' lines and recordings fall into batches (docs/recording.md, "Off the data path").
 TEST(SessionRecorder, EveryRecordingIsOnDiskBeforeTheLineNamingIt) {
