@@ -88,16 +88,23 @@ void RecordingSegmentWriter::open_segment() {
     const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
-    char name[64];
-    std::snprintf(name, sizeof name, "/%016lld-%06u%s", static_cast<long long>(now_ms),
-                  ++opened_count_ % 1000000, std::string(kSegmentSuffix).c_str());
-    const std::string path = dir_ + name;
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
-    if (fd < 0) throw std::runtime_error("cannot create " + path + ": " + std::strerror(errno));
-    fd_ = fd;
-    path_ = path;
-    size_ = 0;
-    opened_ = std::chrono::steady_clock::now();
+    // Another writer (the previous run, or a test's) may have opened a segment in the same
+    // millisecond: the next number then.
+    for (int attempt = 0;; ++attempt) {
+        char name[64];
+        std::snprintf(name, sizeof name, "/%016lld-%06u%s", static_cast<long long>(now_ms),
+                      ++opened_count_ % 1000000, std::string(kSegmentSuffix).c_str());
+        const std::string path = dir_ + name;
+        const int fd =
+            ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+        if (fd < 0 && errno == EEXIST && attempt < 100) continue;
+        if (fd < 0) throw std::runtime_error("cannot create " + path + ": " + std::strerror(errno));
+        fd_ = fd;
+        path_ = path;
+        size_ = 0;
+        opened_ = std::chrono::steady_clock::now();
+        return;
+    }
 }
 
 void RecordingSegmentWriter::close_segment() {
