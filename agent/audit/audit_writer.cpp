@@ -289,6 +289,22 @@ uint64_t AuditWriter::write_record(const AuditRecord& record) {
     return enqueue(line);
 }
 
+uint64_t AuditWriter::write_deferred(const AuditRecord& record,
+                                     std::unique_ptr<AuditDeferredLine> line, std::size_t bytes) {
+    const uint64_t ticket = enqueue_deferred(std::move(line), bytes);
+    if (ticket != 0 && options_.observer) options_.observer(record);
+    return ticket;
+}
+
+void AuditWriter::set_attachment_store(AuditAttachmentStore* store, std::size_t max_queued_deferred,
+                                       std::size_t max_queued_deferred_bytes) {
+    std::lock_guard store_lock(attachment_store_mutex_);
+    attachment_store_ = store;
+    std::lock_guard lock(mutex_);
+    max_queued_deferred_ = store != nullptr ? max_queued_deferred : 0;
+    max_queued_deferred_bytes_ = store != nullptr ? max_queued_deferred_bytes : 0;
+}
+
 void AuditWriter::write(const nlohmann::json& record) {
     std::string line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     line.push_back('\n');
@@ -301,24 +317,54 @@ uint64_t AuditWriter::enqueue(std::string_view line) {
     {
         std::lock_guard lock(mutex_);
         ticket = ++enqueued_;
-        if (queue_.size() >= limits::kAuditQueueMaxRecords) {
-            ++stats_.lost;
-            ++lost_since_failure_;
-            ++settled_;
-            return ticket;
-        }
-        if (spare_lines_.empty()) {
-            queue_.emplace_back(line);
-        } else {
-            queue_.push_back(std::move(spare_lines_.back()));
+        QueuedLine queued;
+        if (!spare_lines_.empty()) {
+            queued = std::move(spare_lines_.back());
             spare_lines_.pop_back();
-            queue_.back().assign(line);
         }
-        wake = (writer_state_ == WriterState::idle && queue_.size() == 1) ||
-               (writer_state_ == WriterState::lingering && queue_.size() == kAuditBatchMaxRecords);
+        queued.line.assign(line);
+        wake = push_locked(std::move(queued));
     }
     if (wake) wake_.notify_one();
     return ticket;
+}
+
+uint64_t AuditWriter::enqueue_deferred(std::unique_ptr<AuditDeferredLine> line, std::size_t bytes) {
+    bool wake = false;
+    uint64_t ticket = 0;
+    {
+        std::lock_guard lock(mutex_);
+        if (queued_deferred_ >= max_queued_deferred_ ||
+            queued_deferred_bytes_ + bytes > max_queued_deferred_bytes_)
+            return 0;
+        ticket = ++enqueued_;
+        ++queued_deferred_;
+        queued_deferred_bytes_ += bytes;
+        QueuedLine queued;
+        if (!spare_lines_.empty()) {
+            queued = std::move(spare_lines_.back());
+            spare_lines_.pop_back();
+        }
+        queued.deferred = std::move(line);
+        wake = push_locked(std::move(queued));
+    }
+    if (wake) wake_.notify_one();
+    return ticket;
+}
+
+bool AuditWriter::push_locked(QueuedLine&& queued) {
+    if (queue_.size() >= limits::kAuditQueueMaxRecords) {
+        ++stats_.lost;
+        ++lost_since_failure_;
+        ++settled_;
+        queued.line.clear();
+        if (spare_lines_.size() < kAuditSpareLines && !queued.deferred)
+            spare_lines_.push_back(std::move(queued));
+        return false;
+    }
+    queue_.push_back(std::move(queued));
+    return (writer_state_ == WriterState::idle && queue_.size() == 1) ||
+           (writer_state_ == WriterState::lingering && queue_.size() == kAuditBatchMaxRecords);
 }
 
 // While the file fails nothing is waited for: failure_mode decides what is served.
@@ -354,12 +400,15 @@ void AuditWriter::release_written_waiters(std::unique_lock<std::mutex>& lock) {
     lock.lock();
 }
 
-void AuditWriter::recycle(std::deque<std::string>& written) {
-    for (auto& line : written) {
+void AuditWriter::recycle(std::deque<QueuedLine>& written) {
+    for (auto& queued : written) {
         if (spare_lines_.size() >= kAuditSpareLines) break;
-        if (line.capacity() > kAuditSpareLineMaxBytes) continue;  // an unusually long line
-        line.clear();
-        spare_lines_.push_back(std::move(line));
+        if (queued.line.capacity() > kAuditSpareLineMaxBytes) continue;  // an unusually long line
+        queued.line.clear();
+        if (queued.attachment.capacity() > kAuditSpareAttachmentMaxBytes)
+            queued.attachment = std::string();
+        queued.attachment.clear();
+        spare_lines_.push_back(std::move(queued));
     }
     written.clear();
 }
@@ -398,16 +447,52 @@ void AuditWriter::flush() {
     --flush_waiters_;
 }
 
-bool AuditWriter::write_batch(const std::string& gap_line, const std::deque<std::string>& batch,
+bool AuditWriter::write_batch(const std::string& gap_line, std::deque<QueuedLine>& batch,
                               std::string& error) {
+    make_deferred_lines(batch);
+    store_attachments(batch);
     // Sealed into one buffer and written with one write: the copy costs less than the hash.
     rotate_if_due();
     head_before_out_ = head_;
     since_checkpoint_before_out_ = since_checkpoint_;
     out_.clear();
     if (!gap_line.empty()) append_sealed(gap_line);
-    for (const auto& line : batch) append_sealed(line);
+    for (const auto& queued : batch) append_sealed(queued.line);
     return write_out(error);
+}
+
+void AuditWriter::make_deferred_lines(std::deque<QueuedLine>& batch) {
+    for (auto& queued : batch) {
+        if (!queued.deferred) continue;
+        queued.line.clear();
+        queued.attachment.clear();
+        queued.deferred->make(queued.line, queued.attachment);
+        queued.deferred.reset();
+    }
+}
+
+// Before the lines that name them, so the audit never names what is not on disk. Each
+// attachment is stored once: a batch whose lines fail to be written is retried without them.
+void AuditWriter::store_attachments(std::deque<QueuedLine>& batch) {
+    attachments_.clear();
+    std::size_t count = 0;
+    for (const auto& queued : batch) {
+        if (queued.attachment.empty()) continue;
+        attachments_ += queued.attachment;
+        ++count;
+    }
+    if (count == 0) return;
+    std::string error;
+    {
+        std::lock_guard lock(attachment_store_mutex_);
+        error = attachment_store_ != nullptr ? attachment_store_->store(attachments_, count)
+                                             : "not stored: sluiced was stopping";
+    }
+    for (auto& queued : batch) {
+        if (queued.attachment.empty()) continue;
+        queued.attachment.clear();
+        if (!error.empty()) queued.line = line_without_recording(queued.line, error);
+    }
 }
 
 void AuditWriter::run(std::stop_token stop) {
@@ -451,8 +536,10 @@ void AuditWriter::run(std::stop_token stop) {
             if (stopping) return;
             continue;
         }
-        std::deque<std::string> batch;
+        std::deque<QueuedLine> batch;
         batch.swap(queue_);
+        queued_deferred_ = 0;
+        queued_deferred_bytes_ = 0;
         const bool was_failing = !stats_.healthy;
         const uint64_t lost_before = lost_since_failure_;
         lock.unlock();

@@ -11,6 +11,9 @@
 // a signed checkpoint follows every checkpoint_records lines or checkpoint_interval, at each
 // rotation and at shutdown, and at start a chain the last run left unsealed (kill -9) is
 // continued with an "audit_recovery" record that also seals a line the crash cut.
+//
+// A line may be made on the writer thread, with an attachment (a session recording,
+// audit_attachment.h): the batch's attachments are stored before its lines are written.
 #pragma once
 
 #include <chrono>
@@ -27,6 +30,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/audit/audit_attachment.h"
 #include "agent/audit/audit_chain.h"
 #include "agent/audit/audit_record.h"
 #include "agent/audit/audit_signer.h"
@@ -38,6 +42,7 @@ inline constexpr std::size_t kAuditBatchMaxRecords = 512;
 // Written lines kept for reuse (their strings, emptied), and the longest one worth keeping.
 inline constexpr std::size_t kAuditSpareLines = 1024;
 inline constexpr std::size_t kAuditSpareLineMaxBytes = 4096;
+inline constexpr std::size_t kAuditSpareAttachmentMaxBytes = 16 * 1024;
 
 // How much of the end of the file is read at start to find where the chain stands.
 inline constexpr std::size_t kAuditTailReadBytes = 1024 * 1024;
@@ -92,6 +97,18 @@ public:
     // Neither blocks on I/O. The record is formatted on the caller's thread. write_record
     // returns the record's ticket for when_written().
     uint64_t write_record(const AuditRecord& record);
+    // A line (for `record`, which the observer sees now) that the writer thread makes when it
+    // writes it, with an attachment stored before it (audit_attachment.h). `bytes`: what it
+    // holds in memory until then. Returns 0 and queues nothing when the deferred lines waiting
+    // already reach the store's bounds (the caller audits the record saying so), or when no
+    // store is set.
+    [[nodiscard]] uint64_t write_deferred(const AuditRecord& record,
+                                          std::unique_ptr<AuditDeferredLine> line,
+                                          std::size_t bytes);
+    // Sets (null: removes) the store of attachments. Removing it waits for a batch being stored;
+    // lines still queued with an attachment are then written by line_without_recording().
+    void set_attachment_store(AuditAttachmentStore* store, std::size_t max_queued_deferred,
+                              std::size_t max_queued_deferred_bytes);
     void write(const nlohmann::json& record);
     bool healthy() const;
     AuditStats stats() const;
@@ -107,13 +124,26 @@ public:
     void when_written(uint64_t ticket, std::function<void()> done);
 
 private:
-    uint64_t enqueue(std::string_view line);  // copied into a recycled string when there is one
+    struct QueuedLine {
+        std::string line;
+        std::string attachment;                       // "" when the line has none
+        std::unique_ptr<AuditDeferredLine> deferred;  // makes line and attachment
+    };
+    // Copied into a recycled string when there is one.
+    uint64_t enqueue(std::string_view line);
+    // 0: past the bounds for deferred lines.
+    uint64_t enqueue_deferred(std::unique_ptr<AuditDeferredLine> line, std::size_t bytes);
+    // Under mutex_: queues `queued`, counted as lost when the queue is full; whether to wake the
+    // writer.
+    bool push_locked(QueuedLine&& queued);
     void release_written_waiters(std::unique_lock<std::mutex>& lock);
-    void recycle(std::deque<std::string>& written);  // under mutex_
+    void recycle(std::deque<QueuedLine>& written);  // under mutex_
     void run(std::stop_token stop);
     // Writer thread only, from here to the members it owns.
-    bool write_batch(const std::string& gap_line, const std::deque<std::string>& batch,
+    bool write_batch(const std::string& gap_line, std::deque<QueuedLine>& batch,
                      std::string& error);
+    void make_deferred_lines(std::deque<QueuedLine>& batch);
+    void store_attachments(std::deque<QueuedLine>& batch);
     void open_file();
     void recover_chain();
     void append_sealed(std::string_view line);  // to out_, advancing the chain
@@ -134,8 +164,9 @@ private:
     Sha256 sha_;
     uint64_t since_checkpoint_ = 0;
     std::chrono::steady_clock::time_point last_checkpoint_;
-    std::string out_;      // the sealed bytes of one write
-    std::string scratch_;  // one line being sealed
+    std::string out_;          // the sealed bytes of one write
+    std::string scratch_;      // one line being sealed
+    std::string attachments_;  // one batch's attachments, concatenated
     // Chain state at the start of out_, restored when its write fails.
     ChainHead head_before_out_;
     uint64_t since_checkpoint_before_out_ = 0;
@@ -143,8 +174,15 @@ private:
     mutable std::mutex mutex_;
     std::condition_variable_any wake_;
     std::condition_variable flushed_;
-    std::deque<std::string> queue_;
-    std::vector<std::string> spare_lines_;  // written lines' strings, emptied, for enqueue
+    std::deque<QueuedLine> queue_;
+    std::vector<QueuedLine> spare_lines_;  // written lines' strings, emptied, for enqueue
+    std::size_t queued_deferred_ = 0;
+    std::size_t queued_deferred_bytes_ = 0;
+    std::size_t max_queued_deferred_ = 0;
+    std::size_t max_queued_deferred_bytes_ = 0;
+    // Held while the store is used (writer thread) or changed; never taken under mutex_.
+    std::mutex attachment_store_mutex_;
+    AuditAttachmentStore* attachment_store_ = nullptr;
     uint64_t enqueued_ = 0;
     uint64_t settled_ = 0;  // written or given up
     uint64_t lost_since_failure_ = 0;

@@ -41,12 +41,16 @@ std::vector<nlohmann::json> incomplete_request_records(std::string_view audit_te
     return records;
 }
 
-std::size_t record_incomplete_requests(const std::string& path, AuditWriter& audit) {
+namespace {
+
+// The last `max_bytes` of the file at `path`, from the first whole line in them ("" when it
+// cannot be read).
+std::string tail_lines(const std::string& path, std::size_t max_bytes) {
     std::ifstream in(path, std::ios::binary | std::ios::ate);
-    if (!in) return 0;
+    if (!in || max_bytes == 0) return {};
     const std::streamoff size = in.tellg();
-    const std::streamoff from = size > static_cast<std::streamoff>(kIncompleteScanMaxBytes)
-                                    ? size - static_cast<std::streamoff>(kIncompleteScanMaxBytes)
+    const std::streamoff from = size > static_cast<std::streamoff>(max_bytes)
+                                    ? size - static_cast<std::streamoff>(max_bytes)
                                     : 0;
     std::string text(static_cast<std::size_t>(size - from), '\0');
     in.seekg(from);
@@ -55,6 +59,18 @@ std::size_t record_incomplete_requests(const std::string& path, AuditWriter& aud
     // Started mid-file: the first line is partial.
     if (from > 0)
         text.erase(0, text.find('\n') == std::string::npos ? text.size() : text.find('\n') + 1);
+    return text;
+}
+
+}  // namespace
+
+std::size_t record_incomplete_requests(const std::string& path, AuditWriter& audit) {
+    std::string text = tail_lines(path, kIncompleteScanMaxBytes);
+    // A request forwarded just before a rotation has its forwarded record in the file rotated
+    // away (a small rotate_bytes under load makes that likely): its end is read too.
+    const std::vector<std::string> rotated = rotated_audit_files(path);
+    if (!rotated.empty() && text.size() < kIncompleteScanMaxBytes)
+        text.insert(0, tail_lines(rotated.back(), kIncompleteScanMaxBytes - text.size()));
     const std::vector<nlohmann::json> records = incomplete_request_records(text);
     for (const auto& record : records) audit.write(record);
     return records.size();

@@ -24,8 +24,9 @@ inline constexpr std::size_t kIncompleteScanMaxBytes = 16 * 1024 * 1024;
 // the order their requests were forwarded. Pure.
 std::vector<nlohmann::json> incomplete_request_records(std::string_view audit_text);
 
-// Reads the end of the file at `path` and writes what incomplete_request_records() finds to
-// `audit`. Returns how many; a missing or unreadable file is none.
+// Reads the end of the file at `path` (and of its last rotated file, within the same bound)
+// and writes what incomplete_request_records() finds to `audit`. Returns how many; a missing or
+// unreadable file is none.
 std::size_t record_incomplete_requests(const std::string& path, AuditWriter& audit);
 
 }  // namespace sluice

@@ -18,8 +18,8 @@ inline constexpr std::size_t kUsageCaptureMaxBytes = 4 * 1024 * 1024;
 // A recording (`record: full`) keeps at most this much of each body; past it the body is cut
 // and the recording says so (docs/recording.md), the request itself goes on untouched.
 inline constexpr std::size_t kRecordingMaxBodyBytes = 16 * 1024 * 1024;
-// Recordings waiting for the recorder's thread; past either bound a recording is dropped and
-// its audit line says so (the request is not held up for it).
+// Recordings waiting for the audit writer's thread; past either bound a recording is dropped
+// and its audit line says so (the request is not held up for it).
 inline constexpr std::size_t kRecordingQueueMaxRequests = 1024;
 inline constexpr std::size_t kRecordingQueueMaxBytes = 256 * 1024 * 1024;
 // A non-streamed answer that must be masked is read whole first; past this it is refused (502)

@@ -1,7 +1,8 @@
 // The recording tap of one request (docs/recording.md): what the session hands it as the
 // request passes — its head, the body as it went upstream (after masking), the answer's bytes
 // as the upstream sent them and when each piece arrived — kept as copies, nothing parsed or
-// hashed here. At the end the capture goes to the recorder's thread (session_recorder.h).
+// hashed here. At the end the capture goes to the recorder (session_recorder.h), which has the
+// audit writer's thread turn it into a recording.
 #pragma once
 
 #include <openssl/evp.h>

@@ -39,7 +39,13 @@ std::string decompress(std::string_view frame) {
         size > kMaxRecordingBytes)
         throw std::runtime_error("not a readable zstd frame");
     std::string out(static_cast<std::size_t>(size), '\0');
-    const std::size_t n = ZSTD_decompress(out.data(), out.size(), frame.data(), frame.size());
+    // One context per thread: ZSTD_decompress() makes and frees one per call, which cost
+    // `audit verify` more than the decompression itself (docs/benchmarks.md, "Audit verify").
+    thread_local const std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> context(
+        ZSTD_createDCtx(), ZSTD_freeDCtx);
+    if (!context) throw std::runtime_error("cannot make a zstd context");
+    const std::size_t n =
+        ZSTD_decompressDCtx(context.get(), out.data(), out.size(), frame.data(), frame.size());
     if (ZSTD_isError(n) || n != out.size())
         throw std::runtime_error(std::string("zstd: ") +
                                  (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short frame"));

@@ -30,7 +30,7 @@ struct EntryHeader {
 std::optional<EntryHeader> parse_entry_header(std::string_view bytes);
 
 // Seals recordings one after the other, reusing its zstd and cipher contexts and buffers: made
-// once per recorder thread, never shared between threads.
+// once and used by one thread at a time.
 class RecordingSealer {
 public:
     explicit RecordingSealer(std::string key);  // key empty: compressed, not encrypted

@@ -1,5 +1,5 @@
-// A recorded request as JSON text (the recording's stored form, docs/recording.md): built on the
-// recorder's thread from the request's final audit record and what the proxy captured, written
+// A recorded request as JSON text (the recording's stored form, docs/recording.md): built by the
+// recorder from the request's final audit record and what the proxy captured, written
 // straight into a string (building an nlohmann tree and dumping it cost more than everything
 // else the recorder does, docs/benchmarks.md). Pure.
 #pragma once

@@ -55,7 +55,16 @@ std::string RecordingSegmentWriter::add(std::string_view json, uint64_t* entry_b
 }
 
 void RecordingSegmentWriter::commit() {
-    if (batch_.empty()) return;
+    // Cleared whether or not the write succeeds: a failed batch is in no segment.
+    std::string batch;
+    batch.swap(batch_);
+    write(batch);
+    batch.clear();
+    batch_.swap(batch);  // its capacity, for the next batch
+}
+
+void RecordingSegmentWriter::write(std::string_view entries) {
+    if (entries.empty()) return;
     const bool full = size_ >= limits_.max_bytes;
     const bool old = std::chrono::steady_clock::now() - opened_ >= limits_.max_age;
     if (fd_ >= 0 && (full || old)) close_segment();
@@ -64,33 +73,38 @@ void RecordingSegmentWriter::commit() {
         // Not synced: a killed sluiced leaves at most a torn last entry, which readers skip and
         // no audit line names (the line is written after this returns); the audit itself is
         // not synced per line either.
-        write_all(fd_, batch_, path_);
+        write_all(fd_, entries, path_);
     } catch (...) {
-        batch_.clear();
         if (fd_ >= 0 && ::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
             // The torn bytes stay at the segment's end, where readers stop.
         }
         close_segment();
         throw;
     }
-    size_ += batch_.size();
-    batch_.clear();
+    size_ += entries.size();
 }
 
 void RecordingSegmentWriter::open_segment() {
     const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
-    char name[64];
-    std::snprintf(name, sizeof name, "/%016lld-%06u%s", static_cast<long long>(now_ms),
-                  ++opened_count_ % 1000000, std::string(kSegmentSuffix).c_str());
-    const std::string path = dir_ + name;
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
-    if (fd < 0) throw std::runtime_error("cannot create " + path + ": " + std::strerror(errno));
-    fd_ = fd;
-    path_ = path;
-    size_ = 0;
-    opened_ = std::chrono::steady_clock::now();
+    // Another writer (the previous run, or a test's) may have opened a segment in the same
+    // millisecond: the next number then.
+    for (int attempt = 0;; ++attempt) {
+        char name[64];
+        std::snprintf(name, sizeof name, "/%016lld-%06u%s", static_cast<long long>(now_ms),
+                      ++opened_count_ % 1000000, std::string(kSegmentSuffix).c_str());
+        const std::string path = dir_ + name;
+        const int fd =
+            ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+        if (fd < 0 && errno == EEXIST && attempt < 100) continue;
+        if (fd < 0) throw std::runtime_error("cannot create " + path + ": " + std::strerror(errno));
+        fd_ = fd;
+        path_ = path;
+        size_ = 0;
+        opened_ = std::chrono::steady_clock::now();
+        return;
+    }
 }
 
 void RecordingSegmentWriter::close_segment() {

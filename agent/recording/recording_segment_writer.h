@@ -1,7 +1,7 @@
-// Appends recordings to segment files (recording_store.h, docs/recording.md): the recorder's
-// thread seals a batch of recordings into one buffer and writes it with one write() to the open
-// segment, which is rolled by size and age so retention can remove old ones whole. Opening a
-// file per recording cost more than the recording itself (docs/benchmarks.md).
+// Appends recordings to segment files (recording_store.h, docs/recording.md): a batch of sealed
+// recordings goes to the open segment with one write(), and the segment is rolled by size and
+// age so retention can remove old ones whole. Opening a file per recording cost more than the
+// recording itself (docs/benchmarks.md).
 #pragma once
 
 #include <chrono>
@@ -37,6 +37,8 @@ public:
     // std::runtime_error naming the file; then none of the batch is in any segment and the next
     // commit starts a new segment.
     void commit();
+    // The same for entries sealed elsewhere (RecordingSealer), concatenated.
+    void write(std::string_view entries);
     // The segment being written; empty when none is open.
     const std::string& segment() const { return path_; }
 

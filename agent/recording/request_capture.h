@@ -1,6 +1,7 @@
 // What the proxy captures of one recorded request and hands to the recorder (session_recorder.h):
-// plain data, filled on the connection's thread with copies only (no parsing, hashing or
-// formatting there); the recorder's thread turns it into a recording.
+// plain data, filled on the connection's thread with copies only while the answer flows (no
+// parsing, hashing or formatting there); the recorder turns it into a recording once the request
+// has ended.
 #pragma once
 
 #include <cstdint>

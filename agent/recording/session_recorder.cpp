@@ -2,16 +2,26 @@
 
 #include <spdlog/spdlog.h>
 
-#include "agent/common/limits.h"
+#include <atomic>
+
+#include "agent/common/sha256_hex.h"
 #include "agent/recording/recording_json.h"
 
 namespace sluice {
 
+struct SessionRecorder::Sealing {
+    explicit Sealing(std::string key) : sealer(std::move(key)) {}
+    RecordingSealer sealer;  // from here, the writer thread's alone
+    std::string json;
+    std::atomic<uint64_t> failed{0};  // could not be built or sealed
+};
+
 namespace {
 
-// At most this many queued recordings are taken as one batch (one segment write), so the audit
-// lines of the first ones in a long queue are not held back for the rest.
-constexpr std::size_t kBatchMaxRequests = 256;
+// A capture this big is sealed on the thread that submits it, not in the audit writer's batch:
+// sealing takes milliseconds at this size (about 3 ms a MiB), which the lines behind it in the
+// batch, and the answers waiting for their "forwarded" line, would wait for.
+constexpr std::size_t kSealInBatchMaxBytes = 1024 * 1024;
 
 std::size_t capture_bytes(const RequestCapture& capture) {
     std::size_t bytes = capture.request_body.size() + capture.response_body.size() +
@@ -21,37 +31,89 @@ std::size_t capture_bytes(const RequestCapture& capture) {
     return bytes;
 }
 
+// A recorded request's audit line, made on the audit writer's thread with its recording.
+class RecordingLine final : public AuditDeferredLine {
+public:
+    RecordingLine(std::shared_ptr<SessionRecorder::Sealing> sealing, const AuditRecord& record,
+                  RequestCapture capture)
+        : sealing_(std::move(sealing)), record_(record), capture_(std::move(capture)) {
+        // The connection's identity text may be gone by the time the line is made.
+        capture_.identity = std::string(record.identity);
+        record_.identity = capture_.identity;
+    }
+
+    void make(std::string& line, std::string& attachment) override {
+        if (sealed_) {
+            line.swap(line_);
+            attachment.swap(attachment_);
+            return;
+        }
+        seal(sealing_->sealer, sealing_->json, line, attachment);
+    }
+
+    // Now, on this thread, with contexts of its own (a large capture).
+    void seal_now(const std::string& key) {
+        RecordingSealer sealer(key);
+        std::string json;
+        seal(sealer, json, line_, attachment_);
+        sealed_ = true;
+    }
+
+private:
+    void seal(RecordingSealer& sealer, std::string& json, std::string& line,
+              std::string& attachment) {
+        const std::string session = session_of(capture_);
+        try {
+            json.clear();
+            append_recording_json(json, record_, capture_);
+            const std::string sha = sha256_hex(json);
+            sealer.append_entry(attachment, sha, json);
+            record_.recording = nlohmann::json{{"mode", std::string(to_string(capture_.mode))},
+                                               {"session", session},
+                                               {"sha256", sha}};
+        } catch (const std::exception& e) {
+            spdlog::error("recording {}: {}", record_.id, e.what());
+            attachment.clear();
+            record_.recording = nlohmann::json{{"error", e.what()}, {"session", session}};
+            ++sealing_->failed;
+        }
+        record_.append_line(line);
+    }
+
+    std::shared_ptr<SessionRecorder::Sealing> sealing_;
+    AuditRecord record_;
+    RequestCapture capture_;
+    bool sealed_ = false;
+    std::string line_, attachment_;  // when sealed_
+};
+
 }  // namespace
 
 SessionRecorder::SessionRecorder(SessionRecorderOptions options, AuditWriter& audit)
     : options_(std::move(options)),
       audit_(audit),
       store_(options_.dir, options_.key, true),
-      writer_(options_.dir, options_.key, segment_limits_for(options_.retention)) {
+      writer_(options_.dir, options_.key, segment_limits_for(options_.retention)),
+      sealing_(std::make_shared<Sealing>(options_.key)) {
     store_.remove_temporaries();
     stats_.removed = store_.enforce(options_.retention, std::chrono::system_clock::now());
-    thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+    audit_.set_attachment_store(this, options_.queue_max_requests, options_.queue_max_bytes);
+    retention_thread_ = std::jthread([this](std::stop_token stop) { run_retention(stop); });
 }
 
 SessionRecorder::~SessionRecorder() {
-    thread_.request_stop();
-    wake_.notify_all();
+    retention_thread_ = {};  // requests stop and joins
+    audit_.flush();
+    audit_.set_attachment_store(nullptr, 0, 0);
 }
 
 void SessionRecorder::submit(const AuditRecord& record, RequestCapture capture) {
-    auto job = std::make_unique<Job>(Job{record, std::move(capture)});
-    job->capture.identity = std::string(record.identity);
-    const std::size_t bytes = capture_bytes(job->capture);
+    const std::size_t bytes = capture_bytes(capture);
+    auto line = std::make_unique<RecordingLine>(sealing_, record, std::move(capture));
+    if (bytes > kSealInBatchMaxBytes) line->seal_now(options_.key);
+    if (audit_.write_deferred(record, std::move(line), bytes) != 0) return;
     {
-        std::lock_guard lock(mutex_);
-        if (queue_.size() < options_.queue_max_requests &&
-            queued_bytes_ + bytes <= options_.queue_max_bytes) {
-            queued_bytes_ += bytes;
-            ++submitted_;
-            queue_.push_back(std::move(job));
-            wake_.notify_one();
-            return;
-        }
+        std::lock_guard lock(stats_mutex_);
         ++stats_.dropped;
     }
     AuditRecord dropped = record;
@@ -59,15 +121,34 @@ void SessionRecorder::submit(const AuditRecord& record, RequestCapture capture) 
     audit_.write_record(dropped);
 }
 
-void SessionRecorder::flush() {
-    std::unique_lock lock(mutex_);
-    const uint64_t target = submitted_;
-    done_.wait(lock, [&] { return finished_ >= target; });
+std::string SessionRecorder::store(std::string_view entries, std::size_t count) {
+    std::string error;
+    {
+        std::lock_guard lock(segment_mutex_);
+        try {
+            writer_.write(entries);
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+    }
+    std::lock_guard lock(stats_mutex_);
+    if (error.empty()) {
+        stats_.stored += count;
+        stats_.stored_bytes += entries.size();
+    } else {
+        spdlog::error("recordings: {} not stored: {}", count, error);
+        stats_.failed += count;
+    }
+    return error;
 }
 
+void SessionRecorder::flush() { audit_.flush(); }
+
 SessionRecorderStats SessionRecorder::stats() const {
-    std::lock_guard lock(mutex_);
-    return stats_;
+    std::lock_guard lock(stats_mutex_);
+    SessionRecorderStats stats = stats_;
+    stats.failed += sealing_->failed.load();
+    return stats;
 }
 
 nlohmann::json SessionRecorder::status_json() const {
@@ -81,98 +162,25 @@ nlohmann::json SessionRecorder::status_json() const {
             {"removed_by_retention", s.removed}};
 }
 
-void SessionRecorder::run(std::stop_token stop) {
-    auto next_retention = std::chrono::steady_clock::now() + options_.retention_interval;
-    std::vector<std::unique_ptr<Job>> batch;
-    std::unique_lock lock(mutex_);
-    for (;;) {
-        wake_.wait_for(lock, stop, options_.retention_interval, [&] { return !queue_.empty(); });
-        while (!queue_.empty()) {
-            // Everything queued goes as one batch: one write, and the audit lines together, so
-            // the recorder keeps up by doing more per wakeup when the proxy is busy.
-            while (!queue_.empty() && batch.size() < kBatchMaxRequests) {
-                queued_bytes_ -= capture_bytes(queue_.front()->capture);
-                batch.push_back(std::move(queue_.front()));
-                queue_.pop_front();
-            }
-            lock.unlock();
-            record_batch(batch);
-            const std::size_t done = batch.size();
-            batch.clear();
-            lock.lock();
-            finished_ += done;
-            done_.notify_all();
-        }
-        if (std::chrono::steady_clock::now() >= next_retention) {
-            lock.unlock();
-            apply_retention();
-            lock.lock();
-            next_retention = std::chrono::steady_clock::now() + options_.retention_interval;
-        }
-        if (stop.stop_requested() && queue_.empty()) return;
-    }
+void SessionRecorder::run_retention(std::stop_token stop) {
+    std::unique_lock lock(retention_mutex_);
+    while (!retention_wake_.wait_for(lock, stop, options_.retention_interval, [] {
+        return false;
+    }) && !stop.stop_requested())
+        apply_retention();
 }
 
 void SessionRecorder::apply_retention() {
     std::size_t removed = 0;
     try {
+        std::lock_guard lock(segment_mutex_);
         removed =
             store_.enforce(options_.retention, std::chrono::system_clock::now(), writer_.segment());
     } catch (const std::exception& e) {
         spdlog::warn("recordings: retention: {}", e.what());
     }
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(stats_mutex_);
     stats_.removed += removed;
-}
-
-void SessionRecorder::record_batch(std::vector<std::unique_ptr<Job>>& batch) {
-    struct Outcome {
-        std::string session;
-        std::string sha;
-        uint64_t bytes = 0;
-        std::string error;
-    };
-    std::vector<Outcome> outcomes(batch.size());
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-        Job& job = *batch[i];
-        job.record.identity = job.capture.identity;
-        outcomes[i].session = session_of(job.capture);
-        try {
-            json_.clear();
-            append_recording_json(json_, job.record, job.capture);
-            outcomes[i].sha = writer_.add(json_, &outcomes[i].bytes);
-        } catch (const std::exception& e) {
-            outcomes[i].error = e.what();
-        }
-    }
-    try {
-        writer_.commit();
-    } catch (const std::exception& e) {
-        for (Outcome& o : outcomes)
-            if (o.error.empty()) o.error = e.what();
-    }
-    SessionRecorderStats added;
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-        AuditRecord& record = batch[i]->record;
-        const Outcome& o = outcomes[i];
-        if (o.error.empty()) {
-            record.recording =
-                nlohmann::json{{"mode", std::string(to_string(batch[i]->capture.mode))},
-                               {"session", o.session},
-                               {"sha256", o.sha}};
-            ++added.stored;
-            added.stored_bytes += o.bytes;
-        } else {
-            spdlog::error("recording {}: {}", record.id, o.error);
-            record.recording = nlohmann::json{{"error", o.error}, {"session", o.session}};
-            ++added.failed;
-        }
-        audit_.write_record(record);
-    }
-    std::lock_guard lock(mutex_);
-    stats_.stored += added.stored;
-    stats_.stored_bytes += added.stored_bytes;
-    stats_.failed += added.failed;
 }
 
 }  // namespace sluice

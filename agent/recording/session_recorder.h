@@ -1,16 +1,19 @@
-// Records requests whose rule says `record: metadata | full` (docs/recording.md), off the data
-// path: the proxy hands over the request's final audit record and its capture; this class's
-// thread takes what is queued as one batch, builds and seals each recording, appends the batch
-// to the segment file with one write (recording_segment_writer.h) and then writes the audit
-// lines with the recordings' hashes, so the audit never names a recording that is not on disk. A
-// recording that cannot be stored (disk, a full queue) leaves the audit line saying why; the
-// request itself was never held up for it.
+// Records requests whose rule says `record: metadata | full` (docs/recording.md). The proxy
+// hands over the request's final audit record and its capture as one deferred audit line
+// (audit_attachment.h): the audit writer's thread, in the batch it writes anyway, builds each
+// recording's JSON text, hashes it and seals it (zstd, and AES-256-GCM with a key), appends the
+// batch's recordings to the segment file with one write (the recorder is its
+// AuditAttachmentStore) and only then writes the batch's lines, each naming its recording's
+// hash. So the audit never names a recording that is not on disk, and a recorded request costs
+// the one hand-off to another thread an unrecorded one does: a recorder thread of its own cost
+// more in wakeups than the recording itself (docs/benchmarks.md, "Session recording: history").
+// A recording that cannot be stored (disk, a full queue) leaves the audit line saying why; the
+// request was never held up for it. Retention runs on a thread of its own, once a minute.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -19,9 +22,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/audit/audit_attachment.h"
 #include "agent/audit/audit_record.h"
 #include "agent/audit/audit_writer.h"
 #include "agent/common/limits.h"
+#include "agent/recording/recording_codec.h"
 #include "agent/recording/recording_segment_writer.h"
 #include "agent/recording/recording_store.h"
 #include "agent/recording/request_capture.h"
@@ -46,43 +51,44 @@ struct SessionRecorderStats {
     uint64_t stored_bytes = 0;
 };
 
-class SessionRecorder {
+class SessionRecorder final : private AuditAttachmentStore {
 public:
     // Creates the directory (0700); throws std::runtime_error naming it when it cannot.
     SessionRecorder(SessionRecorderOptions options, AuditWriter& audit);
-    ~SessionRecorder();  // stores what is queued, then stops
+    ~SessionRecorder() override;  // stores what is queued, then stops
     SessionRecorder(const SessionRecorder&) = delete;
     SessionRecorder& operator=(const SessionRecorder&) = delete;
 
-    // Takes the request's final record in place of AuditWriter::write_record. Never blocks on I/O.
+    // Takes the request's final record in place of AuditWriter::write_record. Never blocks on
+    // I/O.
     void submit(const AuditRecord& record, RequestCapture capture);
     void flush();  // waits until everything submitted so far is stored and audited
     SessionRecorderStats stats() const;
     nlohmann::json status_json() const;
 
+    // What the audit writer's thread seals recordings with; shared with the lines waiting to be
+    // made, which may outlive the recorder at shutdown.
+    struct Sealing;
+
 private:
-    struct Job {
-        AuditRecord record;
-        RequestCapture capture;
-    };
-    void run(std::stop_token stop);
-    void record_batch(std::vector<std::unique_ptr<Job>>& batch);
+    // The audit writer's thread: a batch's recordings, appended to the segment.
+    std::string store(std::string_view entries, std::size_t count) override;
+    void run_retention(std::stop_token stop);
     void apply_retention();
 
     const SessionRecorderOptions options_;
     AuditWriter& audit_;
     RecordingStore store_;
-    RecordingSegmentWriter writer_;  // the recorder thread's alone, as is json_
-    std::string json_;
-    mutable std::mutex mutex_;
-    std::condition_variable_any wake_;
-    std::condition_variable done_;
-    std::deque<std::unique_ptr<Job>> queue_;
-    std::size_t queued_bytes_ = 0;
-    uint64_t submitted_ = 0;
-    uint64_t finished_ = 0;
+    // Held by the writer's thread while it appends and by retention while it removes segments,
+    // so retention never removes the segment being written.
+    std::mutex segment_mutex_;
+    RecordingSegmentWriter writer_;
+    std::shared_ptr<Sealing> sealing_;
+    mutable std::mutex stats_mutex_;
     SessionRecorderStats stats_;
-    std::jthread thread_;
+    std::mutex retention_mutex_;
+    std::condition_variable_any retention_wake_;
+    std::jthread retention_thread_;
 };
 
 }  // namespace sluice

@@ -19,10 +19,14 @@ def med(rs, f):
     return statistics.median(f(r) for r in rs)
 
 
-print(f"Three sluiceds in turn, {sys.argv[2]} rounds of {sys.argv[3]} s per row (medians); "
+labels = ["none", "metadata", "full"]
+if any(label.startswith("before-") for (_, label) in runs):
+    labels += ["before-none", "before-full"]
+print(f"{len(labels)} sluiceds in turn, {sys.argv[2]} rounds of {sys.argv[3]} s per row (medians); "
       "their policy's one rule")
-print("differs only in `record`. Proxy CPU is sluiced's whole process (proxy threads, audit "
-      "writer and recorder).")
+print("differs only in `record`" + (" (`before-*`: an older build, RECORD_BEFORE_SLUICED)"
+                                    if len(labels) > 3 else "") +
+      ". Proxy CPU is sluiced's whole process (every thread).")
 print("Measured by `scripts/bench record`.")
 print()
 print("| workload | record | req/s | µs proxy CPU / request | p50 latency µs | p99 latency µs |")
@@ -34,7 +38,7 @@ for (w, _) in runs:
 added = {}
 for w in workloads:
     cpu = {}
-    for label in ("none", "metadata", "full"):
+    for label in labels:
         rs = runs.get((w, label), [])
         if not rs:
             continue
@@ -42,14 +46,17 @@ for w in workloads:
         print(f"| {w} | {label} | {med(rs, lambda r: r['rps']):.0f} | {cpu[label]:.1f} | "
               f"{med(rs, lambda r: r['latency']['p50_us']):.0f} | "
               f"{med(rs, lambda r: r['latency']['p99_us']):.0f} |")
-    for label in ("metadata", "full"):
-        if "none" in cpu and label in cpu:
-            added.setdefault(w, {})[label] = 100 * (cpu[label] / cpu["none"] - 1)
+    for label in ("metadata", "full", "before-full"):
+        base = "before-none" if label.startswith("before-") else "none"
+        if base in cpu and label in cpu:
+            added.setdefault(w, {})[label] = 100 * (cpu[label] / cpu[base] - 1)
 print()
 for w, pct in added.items():
     print(f"- {w}: `record: metadata` adds {pct.get('metadata', float('nan')):+.1f}%, "
           f"`record: full` {pct.get('full', float('nan')):+.1f}% proxy CPU per request over "
-          "`record: none` (goal for full: at most +10%)")
+          "`record: none` (goal for full: at most +10%)" +
+          (f"; before: `full` {pct['before-full']:+.1f}% over its `none`" if "before-full" in pct
+           else ""))
 for label, what in (("metadata", "timing, identity, decision, usage"),
                     ("full", "request and answer bodies, event timing")):
     r = recorder.get(label, {})

@@ -68,5 +68,21 @@ TEST(IncompleteRequests, AreWrittenToTheAuditAtStart) {
     std::filesystem::remove_all(dir);
 }
 
+// Forwarded, then the file was rotated, then sluiced was killed before the request ended: its
+// forwarded record is in the rotated file, and it is still owed its final record.
+TEST(IncompleteRequests, AForwardedRecordInTheFileRotatedAwayIsFound) {
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("sluice-incomplete-rotated-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string path = (dir / "audit.jsonl").string();
+    std::ofstream(path + ".1") << line("forwarded", "old") << line("forwarded", "z");
+    std::ofstream(path) << line("request", "old") << line("forwarded", "w");
+    {
+        AuditWriter audit(path);
+        EXPECT_EQ(record_incomplete_requests(path, audit), 2u) << "z (rotated away) and w";
+    }
+    std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace sluice
