@@ -1,16 +1,16 @@
 #include "agent/common/sha256_hex.h"
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include <algorithm>
 
 namespace sluice {
 
-std::string sha256_hex(std::string_view data, std::size_t digest_bytes) {
-    unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+namespace {
+
+std::string hex(const unsigned char* digest, std::size_t n) {
     static constexpr char kHex[] = "0123456789abcdef";
-    const std::size_t n = std::min<std::size_t>(digest_bytes, SHA256_DIGEST_LENGTH);
     std::string out;
     out.reserve(2 * n);
     for (std::size_t i = 0; i < n; ++i) {
@@ -18,6 +18,39 @@ std::string sha256_hex(std::string_view data, std::size_t digest_bytes) {
         out.push_back(kHex[digest[i] & 0xf]);
     }
     return out;
+}
+
+}  // namespace
+
+std::string sha256_hex(std::string_view data, std::size_t digest_bytes) {
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+    return hex(digest, std::min<std::size_t>(digest_bytes, SHA256_DIGEST_LENGTH));
+}
+
+struct Sha256Stream::Context {
+    EVP_MD_CTX* md = EVP_MD_CTX_new();
+    bool ok = md && EVP_DigestInit_ex(md, EVP_sha256(), nullptr) == 1;
+    ~Context() { EVP_MD_CTX_free(md); }
+};
+
+Sha256Stream::Sha256Stream() : context_(std::make_unique<Context>()) {}
+Sha256Stream::~Sha256Stream() = default;
+Sha256Stream::Sha256Stream(Sha256Stream&&) noexcept = default;
+Sha256Stream& Sha256Stream::operator=(Sha256Stream&&) noexcept = default;
+
+void Sha256Stream::update(std::string_view piece) {
+    if (context_ && context_->ok && !piece.empty())
+        context_->ok = EVP_DigestUpdate(context_->md, piece.data(), piece.size()) == 1;
+}
+
+std::string Sha256Stream::finish_hex() {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    const bool ok =
+        context_ && context_->ok && EVP_DigestFinal_ex(context_->md, digest, &size) == 1;
+    context_.reset();
+    return ok ? hex(digest, size) : std::string();
 }
 
 }  // namespace sluice

@@ -8,20 +8,7 @@ namespace sluice {
 
 namespace http = boost::beast::http;
 
-namespace {
-
-std::string hex(const unsigned char* digest, unsigned int size) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(size * 2);
-    for (unsigned int i = 0; i < size; ++i) {
-        out.push_back(kHex[digest[i] >> 4]);
-        out.push_back(kHex[digest[i] & 0xf]);
-    }
-    return out;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 RealtimeRecording::RealtimeRecording(RecordMode mode, std::string connection,
                                      const RequestHeader& header, Clock::time_point started)
@@ -69,27 +56,17 @@ void RealtimeRecording::on_text_event(bool from_client, std::string_view text) {
 void RealtimeRecording::on_binary_piece(bool from_client, std::string_view piece, bool last) {
     BinaryMessage& message = from_client ? from_client_binary_ : from_upstream_binary_;
     const bool hashes = capture_.mode == RecordMode::full;
-    if (hashes && !message.hash && message.bytes == 0) {
-        message.hash.reset(EVP_MD_CTX_new());
-        if (message.hash && EVP_DigestInit_ex(message.hash.get(), EVP_sha256(), nullptr) != 1)
-            message.hash.reset();
-    }
+    if (hashes && !message.hash && message.bytes == 0) message.hash.emplace();
     message.bytes += piece.size();
-    if (message.hash && !piece.empty() &&
-        EVP_DigestUpdate(message.hash.get(), piece.data(), piece.size()) != 1)
-        message.hash.reset();
+    if (message.hash) message.hash->update(piece);
     if (!last) return;
-    std::string sha256;
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int size = 0;
-    if (message.hash && EVP_DigestFinal_ex(message.hash.get(), digest, &size) == 1)
-        sha256 = hex(digest, size);
+    const std::string sha256 = message.hash ? message.hash->finish_hex() : std::string();
     const uint64_t bytes = message.bytes;
     message = {};
     if (!room_for(0)) return;
     RealtimeEventCapture& event = add(from_client, bytes);
     event.binary = true;
-    event.sha256 = std::move(sha256);
+    event.sha256 = sha256;
 }
 
 RequestCapture RealtimeRecording::take() { return std::move(capture_); }

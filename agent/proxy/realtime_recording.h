@@ -8,12 +8,12 @@
 // builds the recording (session_recorder.h).
 #pragma once
 
-#include <openssl/evp.h>
-
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string_view>
 
+#include "agent/common/sha256_hex.h"
 #include "agent/proxy/request_rewrite.h"
 #include "agent/recording/request_capture.h"
 
@@ -34,13 +34,9 @@ public:
     RequestCapture take();
 
 private:
-    struct HashDeleter {
-        void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-    };
-    using Hash = std::unique_ptr<EVP_MD_CTX, HashDeleter>;
     // A binary message under way, one per direction.
     struct BinaryMessage {
-        Hash hash;
+        std::optional<Sha256Stream> hash;
         uint64_t bytes = 0;
     };
 

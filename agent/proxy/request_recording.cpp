@@ -21,30 +21,18 @@ RequestRecording::RequestRecording(RecordMode mode, std::string connection,
 void RequestRecording::on_forwarded(const std::optional<std::string>& body) {
     if (!body) {
         capture_.request_streamed = true;
-        upload_hash_.reset(EVP_MD_CTX_new());
-        if (upload_hash_ && EVP_DigestInit_ex(upload_hash_.get(), EVP_sha256(), nullptr) != 1)
-            upload_hash_.reset();
+        upload_hash_.emplace();
         return;
     }
     if (capture_.mode == RecordMode::full) keep(capture_.request_body, *body);
 }
 
 void RequestRecording::on_upload(std::string_view piece) {
-    if (upload_hash_ && !piece.empty() &&
-        EVP_DigestUpdate(upload_hash_.get(), piece.data(), piece.size()) != 1)
-        upload_hash_.reset();
+    if (upload_hash_) upload_hash_->update(piece);
 }
 
 RequestCapture RequestRecording::take() {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int size = 0;
-    if (upload_hash_ && EVP_DigestFinal_ex(upload_hash_.get(), digest, &size) == 1) {
-        static constexpr char kHex[] = "0123456789abcdef";
-        for (unsigned int i = 0; i < size; ++i) {
-            capture_.upload_sha256.push_back(kHex[digest[i] >> 4]);
-            capture_.upload_sha256.push_back(kHex[digest[i] & 0xf]);
-        }
-    }
+    if (upload_hash_) capture_.upload_sha256 = upload_hash_->finish_hex();
     upload_hash_.reset();
     return std::move(capture_);
 }

@@ -5,14 +5,13 @@
 // audit writer's thread turn it into a recording.
 #pragma once
 
-#include <openssl/evp.h>
-
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "agent/common/sha256_hex.h"
 #include "agent/proxy/body_transform.h"
 #include "agent/proxy/request_rewrite.h"
 #include "agent/recording/request_capture.h"
@@ -60,10 +59,7 @@ private:
     RequestCapture capture_;
     Clock::time_point started_;
     uint64_t answer_bytes_ = 0;
-    struct HashDeleter {
-        void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-    };
-    std::unique_ptr<EVP_MD_CTX, HashDeleter> upload_hash_;  // of a streamed upload
+    std::optional<Sha256Stream> upload_hash_;  // of a streamed upload
     std::optional<Tap> tap_;
 };
 
