@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "policy/regex_prefilter.h"
+
 namespace sluice {
 
 namespace {
@@ -23,6 +25,7 @@ RE2::Options pattern_options() {
 struct PromptPatternSet::Impl {
     Impl() : set(pattern_options(), RE2::UNANCHORED) {}
     RE2::Set set;
+    std::unique_ptr<const RegexPrefilter> prefilter;  // null: RE2 reads every text
 };
 
 PromptPatternSet::PromptPatternSet() : impl_(std::make_unique<Impl>()) {}
@@ -52,6 +55,9 @@ std::shared_ptr<const PromptPatternSet> PromptPatternSet::compile(std::vector<Pa
         error = "prompt patterns exceed the regex memory limit";
         return nullptr;
     }
+    std::vector<std::string> regexes;
+    for (const auto& pattern : patterns) regexes.push_back(pattern.regex);
+    result->impl_->prefilter = RegexPrefilter::compile(regexes);
     result->patterns_ = std::move(patterns);
     return result;
 }
@@ -62,6 +68,7 @@ std::optional<std::string> PromptPatternSet::first_match(
     std::vector<int> hits;
     int best = -1;
     for (const auto& text : texts) {
+        if (impl_->prefilter && !impl_->prefilter->may_match(text)) continue;
         hits.clear();
         if (!impl_->set.Match(text, &hits)) continue;
         int first = *std::min_element(hits.begin(), hits.end());

@@ -25,8 +25,6 @@ inline constexpr std::size_t kRecordingQueueMaxBytes = 256 * 1024 * 1024;
 // A non-streamed answer that must be masked is read whole first; past this it is refused (502)
 // rather than passed through unmasked.
 inline constexpr std::size_t kMaskedResponseMaxBytes = 64 * 1024 * 1024;
-// After an error answer, what a client still sending its request may send before the
-// connection is closed, and for how long (a lingering close, intercepted_session.cpp).
 // A Realtime API WebSocket message (docs/realtime.md): OpenAI takes audio appends of up to
 // 15 MiB of base64; a larger message closes the session with 1009 (message too big).
 inline constexpr std::size_t kRealtimeMaxMessageBytes = 16 * 1024 * 1024;
@@ -35,6 +33,16 @@ inline constexpr std::chrono::milliseconds kRealtimeHandshakeDeadline{10'000};
 // Realtime sessions stay open while a person thinks: after this long without a frame either
 // way a ping goes out, and a peer that answers nothing within as long again is closed.
 inline constexpr std::chrono::seconds kRealtimeIdleTimeout{120};
+// A realtime message relayed as it arrives (binary audio, or any message no control reads) is
+// read and sent on in pieces of at most this much, so nothing waits for the message's end.
+inline constexpr std::size_t kRealtimeRelayPieceBytes = 64 * 1024;
+// A realtime session's recording keeps at most this many events and this much event text; past
+// either it records no more events and says where it was cut (docs/recording.md), so a session
+// left open for hours holds bounded memory.
+inline constexpr std::size_t kRealtimeRecordingMaxEvents = 10'000;
+inline constexpr std::size_t kRealtimeRecordingMaxBytes = 16 * 1024 * 1024;
+// After an error answer, what a client still sending its request may send before the
+// connection is closed, and for how long (a lingering close, intercepted_session.cpp).
 inline constexpr std::size_t kLingeringCloseMaxBytes = 8 * 1024 * 1024;
 inline constexpr std::chrono::milliseconds kLingeringCloseDeadline{2'000};
 // Idle upstream connections kept per upstream endpoint and worker thread.

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <array>
 #include <vector>
 
 #include "agent/common/sha256_hex.h"
@@ -55,6 +56,20 @@ std::string audit_safe_text(const Policy* policy, std::string_view original) {
         program.size() <= 256 && !blocked_pattern(*policy, {program}) ? program + " " : "";
     return out + "[withheld: matches blocked pattern " + *hit + "; sha256 " +
            sha256_prefix(original) + "]";
+}
+
+std::string audit_safe_model(const std::shared_ptr<const Policy>& policy, std::string_view model) {
+    struct Remembered {
+        std::shared_ptr<const Policy> policy;  // held, so its address names only it
+        std::string model, safe;
+    };
+    thread_local std::array<Remembered, 4> remembered;
+    thread_local std::size_t next = 0;
+    for (const Remembered& entry : remembered)
+        if (entry.policy == policy && entry.policy && entry.model == model) return entry.safe;
+    Remembered& entry = remembered[next++ % remembered.size()];
+    entry = {policy, std::string(model), audit_safe_text(policy.get(), model)};
+    return entry.safe;
 }
 
 }  // namespace sluice

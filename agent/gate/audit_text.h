@@ -3,6 +3,7 @@
 // policy would not let leave (docs/masking.md, "Audit").
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -15,5 +16,9 @@ namespace sluice {
 // matches the text or its folded view, the text is withheld: its first word (the program),
 // the pattern's name and a SHA-256 prefix of the original. `policy` may be null.
 std::string audit_safe_text(const Policy* policy, std::string_view text);
+
+// The same for a model's name, remembered per thread for the last few names under one policy:
+// a host asks for the same few models on every request.
+std::string audit_safe_model(const std::shared_ptr<const Policy>& policy, std::string_view model);
 
 }  // namespace sluice

@@ -111,6 +111,7 @@ struct PendingAccounting {
     // Of the request's body, which the caller keeps as it is until complete() (GateRequest).
     JsonView body;
     std::shared_ptr<RequestReading> reading;  // null when unread or unreadable
+    bool charge = true;  // decide(): false when the decision only looks (UnchargedAccounting)
 };
 
 GateResult RequestGate::admit(const PolicyIdentity& identity, const GateRequest& request) {
@@ -152,7 +153,7 @@ GateResult RequestGate::admit(const PolicyIdentity& identity, const GateRequest&
     result.decision = std::move(pending.decision);
     // The audit keeps the model's name only as the policy would let it leave.
     if (!result.summary.model.empty())
-        result.summary.model = audit_safe_text(policy.get(), result.summary.model);
+        result.summary.model = audit_safe_model(policy, result.summary.model);
     const masking::MaskingControl* rule_masking = nullptr;
     if (const auto index = result.decision.rule_index; index && *index < policy->rules.size())
         rule_masking = policy->rules[*index].masking.get();
@@ -244,29 +245,52 @@ GateResult RequestGate::decide(const PolicyIdentity& identity, const PolicyReque
         result.decision = allow_without_policy();
         return result;
     }
+    const auto now = std::chrono::system_clock::now();
     PolicyAccounting& accounting = charge ? state_ : uncharged;
+    PendingDecision pending;
     try {
-        result.decision =
-            evaluate(*policy, identity, request, accounting, std::chrono::system_clock::now());
+        pending = decide_until_accounting(*policy, identity, request, now);
     } catch (const std::exception& e) {
-        result.decision = PolicyDecision{};
-        result.decision.code = "policy_unavailable";
-        result.decision.http_status = 503;
-        result.decision.reason = std::string("policy could not be evaluated: ") + e.what();
+        pending = {};
+        pending.decision.code = "policy_unavailable";
+        pending.decision.http_status = 503;
+        pending.decision.reason = std::string("policy could not be evaluated: ") + e.what();
     }
+    result.decision = std::move(pending.decision);
     if (!result.summary.model.empty())
-        result.summary.model = audit_safe_text(policy.get(), result.summary.model);
+        result.summary.model = audit_safe_model(policy, result.summary.model);
+    if (result.decision.allowed() && pending.admission) {
+        if (accounting.answers_later()) {
+            result.pending = std::make_shared<PendingAccounting>(
+                PendingAccounting{std::move(*pending.admission), now, policy, {}, {}});
+            result.pending->charge = charge;
+            return result;
+        }
+        result.decision =
+            apply_admission(std::move(result.decision), accounting.admit(*pending.admission, now));
+    }
+    conclude_decided(result, *policy, charge);
+    return result;
+}
+
+void RequestGate::complete_decided(GateResult& result, const AdmissionResult& admitted) {
+    const std::shared_ptr<PendingAccounting> pending = std::move(result.pending);
+    result.pending.reset();
+    result.decision = apply_admission(std::move(result.decision), admitted);
+    conclude_decided(result, *pending->policy, pending->charge);
+}
+
+void RequestGate::conclude_decided(GateResult& result, const Policy& policy, bool charge) {
     if (!result.decision.allowed()) {
         result.refusal = refusal_for(result.decision);
-        return result;
+        return;
     }
     if (charge) result.reservation = PolicyReservation(state_, result.decision.reservation_id);
-    if (const auto index = result.decision.rule_index; index && *index < policy->rules.size()) {
-        result.masking = policy->rules[*index].masking;
-        result.tool_calls = policy->rules[*index].tool_calls;
-        result.record = policy->rules[*index].record;
+    if (const auto index = result.decision.rule_index; index && *index < policy.rules.size()) {
+        result.masking = policy.rules[*index].masking;
+        result.tool_calls = policy.rules[*index].tool_calls;
+        result.record = policy.rules[*index].record;
     }
-    return result;
 }
 
 std::string RequestGate::audit_safe(std::string_view text) const {

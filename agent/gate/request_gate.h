@@ -74,8 +74,12 @@ public:
     void complete(GateResult& result, const GateRequest& request, const AdmissionResult& admitted);
     // A decision on a request described directly (a Realtime API session's open, its
     // session.update, items and responses: policy/realtime/realtime_event.h). `charge`: count
-    // it against rate limits and reserve it against budgets; otherwise decide only.
+    // it against rate limits and reserve it against budgets; otherwise decide only. Charged,
+    // with an accounting that answers later, it comes back awaiting_accounting() as admit()
+    // does: the caller waits for admit_later on its own loop and hands the answer to
+    // complete_decided, so no proxy thread blocks on a shared store.
     GateResult decide(const PolicyIdentity& identity, const PolicyRequest& request, bool charge);
+    void complete_decided(GateResult& result, const AdmissionResult& admitted);
     // `text` as the audit may keep it under the current policy (audit_text.h).
     std::string audit_safe(std::string_view text) const;
     // The policy in force (what a held request's excerpt is masked by).
@@ -86,6 +90,7 @@ private:
     // body edits.
     void conclude(GateResult& result, const GateRequest& request, const Policy& policy,
                   const JsonView& body, std::shared_ptr<RequestReading> reading);
+    void conclude_decided(GateResult& result, const Policy& policy, bool charge);
 
     PolicyStore& policies_;
     PolicyAccounting& state_;

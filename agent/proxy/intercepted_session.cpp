@@ -41,6 +41,7 @@
 #include "agent/proxy/request_recording.h"
 #include "agent/proxy/request_rewrite.h"
 #include "agent/proxy/request_stages.h"
+#include "agent/proxy/shared_admission.h"
 #include "agent/proxy/tool_call_approval.h"
 #include "agent/recording/session_recorder.h"
 #include "agent/tls/tls_stream.h"
@@ -337,7 +338,8 @@ private:
             co_await refuse(record, *refusal, started);
             co_return false;
         }
-        if (websocket::is_upgrade(parser.get())) co_return co_await serve_realtime(facts, started);
+        if (websocket::is_upgrade(parser.get()))
+            co_return co_await serve_realtime(facts, env, started);
         // Bodies are read whole: policy and masking need the full request before anything goes
         // upstream. Only multipart uploads stream through, decided on their headers before the
         // client is told to send them (request_admission.h).
@@ -423,15 +425,34 @@ private:
 
     // A WebSocket upgrade (the Realtime API, docs/realtime.md): decided here once, on its
     // identity, endpoint and the model its URL names (a refusal is an HTTP answer: the upgrade
-    // never completes), then handed to the realtime relay, which owns the connection until the
-    // session closes. The connection never serves HTTP again.
-    net::awaitable<bool> serve_realtime(RequestFacts& facts, Clock::time_point started) {
+    // never completes; a rule's require_approval holds it here like an HTTP request), then
+    // handed to the realtime relay, which owns the connection until the session closes. The
+    // connection never serves HTTP again.
+    net::awaitable<bool> serve_realtime(RequestFacts& facts, const StageEnvironment& env,
+                                        Clock::time_point started) {
         AuditRecord& record = facts.record;
         const std::string target(facts.header.target());
-        const PolicyRequest request =
+        PolicyRequest request =
             realtime::realtime_policy_request(target.substr(0, target.find('?')),
                                               realtime::model_from_target(target), nullptr, false);
-        GateResult gate = context_.gate.decide(*facts.identity, request, true);
+        facts.gate = co_await decide_on_loop(context_.gate, *facts.identity, request, true);
+        record.model = facts.gate.summary.model;
+        record.rule = facts.gate.decision.rule;
+        if (facts.gate.decision.action == PolicyAction::approval_required && context_.approvals) {
+            // Held as an HTTP request is, before the upgrade is answered: nothing upstream,
+            // nothing counted until a person lets it open.
+            grant_or_hold(facts, env);
+            if (facts.hold) {
+                if (StageResult refusal = co_await wait_for_approval(facts, started)) {
+                    co_await refuse(record, *refusal, started);
+                    co_return false;
+                }
+                if (!client_.next_layer().is_open()) co_return false;  // left while held
+            }
+            request.approval_granted = true;
+            facts.gate = co_await decide_on_loop(context_.gate, *facts.identity, request, true);
+        }
+        GateResult& gate = facts.gate;
         record.model = gate.summary.model;
         record.action = std::string(to_string(gate.decision.action));
         record.rule = gate.decision.rule;
@@ -455,9 +476,22 @@ private:
         if (gate.masking)
             masking = std::make_unique<masking::MaskingSession>(gate.masking, context_.host_secret);
         deadline_.disarm();  // each hop of the session has its own idle timeout
-        RealtimeUpgrade upgrade{
-            client_,        facts.header,    context_, *host_upstream_->pool, upstream_,
-            facts.real_key, *facts.identity, record,   std::move(gate),       std::move(masking)};
+        const RecordMode record_mode = env.recording ? gate.record : RecordMode::none;
+        if (record_mode != RecordMode::none && connection_id_.empty())
+            connection_id_ = new_audit_id();
+        RealtimeUpgrade upgrade{client_,
+                                facts.header,
+                                context_,
+                                *host_upstream_->pool,
+                                upstream_,
+                                facts.real_key,
+                                *facts.identity,
+                                record,
+                                std::move(gate),
+                                std::move(masking),
+                                record_mode,
+                                connection_id_,
+                                facts.approval_granted};
         co_await relay_realtime(std::move(upgrade));
         // A session sluice closed (a message over the cap, a refusal) may still be receiving
         // the client's frames: drain them so the close frame is read, not reset away.
@@ -498,25 +532,10 @@ private:
             StageResult refusal = run_stages(stages, facts, env);
             if (refusal || !facts.gate.awaiting_accounting()) co_return refusal;
             const std::size_t resume_at = facts.resume_at;
-            const AdmissionResult admitted = co_await shared_admission(facts.gate);
+            const AdmissionResult admitted = co_await shared_admission(context_.gate, facts.gate);
             if (StageResult refused = accounting_answered(facts, env, admitted)) co_return refused;
             stages = stages.subspan(resume_at);
         }
-    }
-
-    net::awaitable<AdmissionResult> shared_admission(const GateResult& pending) {
-        auto executor = co_await net::this_coro::executor;
-        co_return co_await net::async_initiate<decltype(net::use_awaitable), void(AdmissionResult)>(
-            [this, &pending, executor](auto handler) {
-                auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-                // Posted, so a store that answers at once does not resume us inside the call.
-                context_.gate.admit_later(pending, [shared, executor](AdmissionResult admitted) {
-                    net::post(executor, [shared, admitted = std::move(admitted)]() mutable {
-                        (*shared)(std::move(admitted));
-                    });
-                });
-            },
-            net::use_awaitable);
     }
 
     // A held request waits here for a person's decision (docs/approvals.md). The connection

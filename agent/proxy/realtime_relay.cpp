@@ -22,9 +22,13 @@
 #include "agent/audit/audit_writer.h"
 #include "agent/common/limits.h"
 #include "agent/common/openai_error.h"
+#include "agent/proxy/realtime_recording.h"
+#include "agent/proxy/shared_admission.h"
+#include "agent/recording/session_recorder.h"
 #include "policy/ascii_case.h"
 #include "policy/budget_ledger.h"
 #include "policy/realtime/realtime_event.h"
+#include "policy/realtime/realtime_event_type.h"
 
 namespace sluice {
 
@@ -145,7 +149,10 @@ public:
         if (up_.masking) {
             masker_ = up_.masking->make_realtime_masker();
             masks_responses_ = up_.masking->masks_responses();
+            records_masked_answer_ = masks_responses_ && !up_.masking->restores_tokens();
         }
+        if (up_.record_mode != RecordMode::none && up_.context.recorder)
+            recording_.emplace(up_.record_mode, up_.connection, up_.request, started_);
     }
 
     net::awaitable<void> run() {
@@ -279,7 +286,7 @@ private:
     static void configure(WebSocket& ws, websocket::stream_base::timeout timeout) {
         ws.set_option(timeout);
         ws.read_message_max(limits::kRealtimeMaxMessageBytes);
-        ws.auto_fragment(false);  // a message leaves as one frame, as it arrived whole
+        ws.auto_fragment(false);  // each piece leaves as the one frame it was written as
     }
 
     // A ping from one side is answered there by Beast and sent on to the other side with the
@@ -297,28 +304,78 @@ private:
             });
     }
 
+    enum class Relayed { whole, read_failed, write_failed };
+
+    // Relays the message whose first piece is in `buffer` piece by piece: each piece goes on as
+    // one frame as soon as it has arrived (the last with FIN), so audio and uninspected events
+    // keep flowing at the pace they arrive. A text message's text is gathered in `text` for the
+    // accounting and the recording, which read it once it has gone on whole.
+    net::awaitable<Relayed> relay_as_it_arrives(WebSocket& from, WebSocket& to,
+                                                beast::flat_buffer& buffer, bool from_client,
+                                                std::string& text, beast::error_code& ec) {
+        const bool binary = from.got_binary();
+        Direction& counts = from_client ? from_client_ : from_upstream_;
+        to.binary(binary);
+        for (;;) {
+            const bool last = from.is_message_done();
+            const std::string_view piece(static_cast<const char*>(buffer.data().data()),
+                                         buffer.size());
+            counts.bytes += piece.size();
+            if (!binary)
+                text.append(piece);
+            else if (recording_)
+                recording_->on_binary_piece(from_client, piece, last);
+            co_await to.async_write_some(last, buffer.data(), use_ec(ec));
+            if (ec) co_return Relayed::write_failed;
+            if (last) co_return Relayed::whole;
+            buffer.clear();
+            co_await from.async_read_some(buffer, limits::kRealtimeRelayPieceBytes, use_ec(ec));
+            if (ec) co_return Relayed::read_failed;
+        }
+    }
+
     net::awaitable<void> pump_from_client() {
         beast::flat_buffer buffer;
+        std::string text;
         for (;;) {
             beast::error_code ec;
             buffer.clear();
-            co_await client_ws_.async_read(buffer, use_ec(ec));
+            co_await client_ws_.async_read_some(buffer, limits::kRealtimeRelayPieceBytes,
+                                                use_ec(ec));
             if (ec) {
                 co_await on_client_read_error(ec);
                 co_return;
             }
             ++from_client_.frames;
-            from_client_.bytes += buffer.size();
-            if (client_ws_.got_binary()) {
-                ++from_client_.binary_frames;
-                upstream_ws_->binary(true);
-                co_await upstream_ws_->async_write(buffer.data(), use_ec(ec));
-            } else {
-                std::string message = beast::buffers_to_string(buffer.data());
-                if (auto refusal = admit_client_event(message)) {
-                    co_await end_by_sluice(*refusal);
+            const bool binary = client_ws_.got_binary();
+            if (binary) ++from_client_.binary_frames;
+            // Checked per message: a policy may be put in force mid-session.
+            const bool inspected = up_.context.gate.policy() != nullptr || masker_;
+            if (binary || !inspected) {
+                text.clear();
+                const Relayed relayed =
+                    co_await relay_as_it_arrives(client_ws_, *upstream_ws_, buffer, true, text, ec);
+                if (relayed == Relayed::read_failed) {
+                    co_await on_client_read_error(ec);
                     co_return;
                 }
+                if (relayed == Relayed::whole && !binary) note_uninspected_client_event(text);
+            } else {
+                // A text event a control must read whole before any of it goes on.
+                if (!client_ws_.is_message_done())
+                    co_await client_ws_.async_read(buffer, use_ec(ec));
+                if (ec) {
+                    co_await on_client_read_error(ec);
+                    co_return;
+                }
+                from_client_.bytes += buffer.size();
+                std::string message = beast::buffers_to_string(buffer.data());
+                std::optional<Refusal> refusal = co_await admit_client_event(message);
+                if (refusal) {
+                    co_await end_by_sluice(std::move(*refusal));
+                    co_return;
+                }
+                if (recording_) recording_->on_text_event(true, message);  // as it went: masked
                 upstream_ws_->text(true);
                 co_await upstream_ws_->async_write(net::buffer(message), use_ec(ec));
             }
@@ -330,6 +387,17 @@ private:
                 co_return;
             }
         }
+    }
+
+    // What the audit counts of a client event no control read (no policy, no masking).
+    void note_uninspected_client_event(std::string_view message) {
+        if (recording_) recording_->on_text_event(true, message);
+        const std::string_view type = realtime::event_type(message);
+        if (type == "input_audio_buffer.append") ++from_client_.audio_events;
+        if (type == "response.create") ++responses_asked_;
+        if (type != "session.update") return;
+        const realtime::ClientEvent event = realtime::read_client_event(message);
+        if (event.model) model_ = *event.model;
     }
 
     net::awaitable<void> on_client_read_error(const beast::error_code& ec) {
@@ -352,45 +420,57 @@ private:
 
     net::awaitable<void> pump_from_upstream() {
         beast::flat_buffer buffer;
+        std::string text;
         std::vector<std::string> outgoing;
         for (;;) {
             beast::error_code ec;
             buffer.clear();
-            co_await upstream_ws_->async_read(buffer, use_ec(ec));
+            co_await upstream_ws_->async_read_some(buffer, limits::kRealtimeRelayPieceBytes,
+                                                   use_ec(ec));
             if (ec) {
                 co_await on_upstream_read_error(ec);
                 co_return;
             }
             ++from_upstream_.frames;
-            from_upstream_.bytes += buffer.size();
-            if (upstream_ws_->got_binary()) {
-                ++from_upstream_.binary_frames;
-                client_ws_.binary(true);
-                co_await client_ws_.async_write(buffer.data(), use_ec(ec));
+            const bool binary = upstream_ws_->got_binary();
+            if (binary) ++from_upstream_.binary_frames;
+            if (binary || !masks_responses_) {
+                text.clear();
+                const Relayed relayed = co_await relay_as_it_arrives(*upstream_ws_, client_ws_,
+                                                                     buffer, false, text, ec);
+                if (relayed == Relayed::read_failed) {
+                    co_await on_upstream_read_error(ec);
+                    co_return;
+                }
+                if (relayed == Relayed::whole && !binary) on_upstream_event(text);
             } else {
+                if (!upstream_ws_->is_message_done())
+                    co_await upstream_ws_->async_read(buffer, use_ec(ec));
+                if (ec) {
+                    co_await on_upstream_read_error(ec);
+                    co_return;
+                }
+                from_upstream_.bytes += buffer.size();
                 const std::string_view message(static_cast<const char*>(buffer.data().data()),
                                                buffer.size());
                 on_upstream_event(message);
                 client_ws_.text(true);
-                if (!masks_responses_) {
-                    co_await client_ws_.async_write(buffer.data(), use_ec(ec));
-                } else {
-                    outgoing.clear();
-                    if (!masker_->mask_server_event(message, outgoing)) {
-                        // Named, not braced into the co_await: GCC 12 frees such temporaries
-                        // twice.
-                        Refusal refusal{
-                            {websocket::close_code::internal_error,
-                             "sluice: an upstream event could not be checked for sensitive data"},
-                            "masking_failed",
-                            masker_->failure()};
-                        co_await end_by_sluice(std::move(refusal));
-                        co_return;
-                    }
-                    for (const std::string& event : outgoing) {
-                        co_await client_ws_.async_write(net::buffer(event), use_ec(ec));
-                        if (ec) break;
-                    }
+                outgoing.clear();
+                if (!masker_->mask_server_event(message, outgoing)) {
+                    // Named, not braced into the co_await: GCC 12 frees such temporaries twice.
+                    Refusal refusal{
+                        {websocket::close_code::internal_error,
+                         "sluice: an upstream event could not be checked for sensitive data"},
+                        "masking_failed",
+                        masker_->failure()};
+                    co_await end_by_sluice(std::move(refusal));
+                    co_return;
+                }
+                for (const std::string& event : outgoing) {
+                    if (recording_ && records_masked_answer_)
+                        recording_->on_text_event(false, event);
+                    co_await client_ws_.async_write(net::buffer(event), use_ec(ec));
+                    if (ec) break;
                 }
             }
             if (ec) {
@@ -417,6 +497,10 @@ private:
 
     // What the upstream's events mean for accounting: response.done settles its response.
     void on_upstream_event(std::string_view message) {
+        // As the upstream sent it (request values masked there), unless what the client gets is
+        // masked and holds no restored value: then that (below), so not even a value the model
+        // wrote is kept.
+        if (recording_ && !records_masked_answer_) recording_->on_text_event(false, message);
         if (message.find("audio.delta\"") != std::string_view::npos) ++from_upstream_.audio_events;
         if (message.find("\"response.done\"") == std::string_view::npos) return;
         const realtime::ServerEvent event = realtime::read_server_event(message);
@@ -452,51 +536,65 @@ private:
         std::string code;
         std::string detail;
     };
-    std::optional<Refusal> admit_client_event(std::string& message) {
+    net::awaitable<std::optional<Refusal>> admit_client_event(std::string& message) {
         using realtime::ClientEventKind;
         realtime::ClientEvent event = realtime::read_client_event(message);
         const bool policy_in_force = up_.context.gate.policy() != nullptr;
-        if (event.kind == ClientEventKind::unreadable && (policy_in_force || masker_))
-            return Refusal{{websocket::close_code::policy_error,
-                            "sluice: an event that is not a JSON object with a type cannot be "
-                            "checked"},
-                           "invalid_event",
-                           "client sent an unreadable event"};
+        if (event.kind == ClientEventKind::unreadable && (policy_in_force || masker_)) {
+            Refusal refusal{{websocket::close_code::policy_error,
+                             "sluice: an event that is not a JSON object with a type cannot be "
+                             "checked"},
+                            "invalid_event",
+                            "client sent an unreadable event"};
+            co_return refusal;
+        }
         if (event.kind == ClientEventKind::audio_append) ++from_client_.audio_events;
         if (event.kind == ClientEventKind::response_create) ++responses_asked_;
         if (policy_in_force) {
-            if (auto refusal = decide(event, message)) return refusal;
+            std::optional<Refusal> refusal = co_await decide(event, message);
+            if (refusal) co_return refusal;
         } else if (event.kind == ClientEventKind::session_update && event.model) {
             model_ = *event.model;
         }
         if (masker_ && event.kind != ClientEventKind::audio_append) {
             const masking::BodyStatus status = masker_->mask_client_event(message);
-            if (status == masking::BodyStatus::failed)
-                return Refusal{{websocket::close_code::internal_error,
-                                "sluice: an event could not be checked for sensitive data"},
-                               "masking_failed",
-                               "client event masking failed"};
-            if (status == masking::BodyStatus::not_json)
-                return Refusal{{websocket::close_code::policy_error,
-                                "sluice: an event that is not strict JSON cannot be checked"},
-                               "invalid_event",
-                               "client event is not strict JSON"};
+            if (status == masking::BodyStatus::failed) {
+                Refusal refusal{{websocket::close_code::internal_error,
+                                 "sluice: an event could not be checked for sensitive data"},
+                                "masking_failed",
+                                "client event masking failed"};
+                co_return refusal;
+            }
+            if (status == masking::BodyStatus::not_json) {
+                Refusal refusal{{websocket::close_code::policy_error,
+                                 "sluice: an event that is not strict JSON cannot be checked"},
+                                "invalid_event",
+                                "client event is not strict JSON"};
+                co_return refusal;
+            }
         }
-        return std::nullopt;
+        co_return std::nullopt;
     }
 
-    std::optional<Refusal> decide(const realtime::ClientEvent& event, std::string& message) {
+    // Charged decisions (response.create) wait for a shared store on this worker's loop.
+    net::awaitable<std::optional<Refusal>> decide(const realtime::ClientEvent& event,
+                                                  std::string& message) {
         using realtime::ClientEventKind;
         const std::string path(up_.request.target().substr(0, up_.request.target().find('?')));
         const bool response = event.kind == ClientEventKind::response_create;
         const bool model_or_tools =
             event.kind == ClientEventKind::session_update && (event.model || event.names_tools);
         const bool has_text = !event.scan_texts.empty();
-        if (!response && !model_or_tools && !has_text) return std::nullopt;
+        if (!response && !model_or_tools && !has_text) co_return std::nullopt;
         const std::string model = event.model.value_or(model_);
-        const PolicyRequest request =
-            realtime::realtime_policy_request(path, model, &event, response);
+        PolicyRequest request = realtime::realtime_policy_request(path, model, &event, response);
+        request.approval_granted = up_.approval_granted;
+        // decide_on_loop inlined: an event no shared store must answer costs no coroutine frame.
         GateResult gate = up_.context.gate.decide(up_.identity, request, response);
+        if (gate.awaiting_accounting()) {
+            const AdmissionResult admitted = co_await shared_admission(up_.context.gate, gate);
+            up_.context.gate.complete_decided(gate, admitted);
+        }
         note_decision(event.type, gate.decision);
         if (gate.refusal) {
             ++up_.context.counters.policy_refusals;
@@ -504,22 +602,25 @@ private:
             up_.record.code = gate.decision.code;
             up_.record.reason = gate.decision.reason;
             up_.record.rule = gate.decision.rule;
-            return Refusal{
+            Refusal refusal{
                 {websocket::close_code::policy_error, close_reason_text(gate.refusal->message)},
                 gate.decision.code,
                 gate.decision.reason};
+            co_return refusal;
         }
         if (event.model) model_ = *event.model;
         if (response) {
             if (gate.decision.clamp_max_tokens &&
-                !realtime::write_response_output_cap(message, *gate.decision.clamp_max_tokens))
-                return Refusal{{websocket::close_code::policy_error,
-                                "sluice: response.create could not be given its output cap"},
-                               "invalid_event",
-                               "response.create unreadable for the output cap"};
+                !realtime::write_response_output_cap(message, *gate.decision.clamp_max_tokens)) {
+                Refusal refusal{{websocket::close_code::policy_error,
+                                 "sluice: response.create could not be given its output cap"},
+                                "invalid_event",
+                                "response.create unreadable for the output cap"};
+                co_return refusal;
+            }
             pending_responses_.push_back(std::move(gate.reservation));
         }
-        return std::nullopt;
+        co_return std::nullopt;
     }
 
     void note_decision(const std::string& event, const PolicyDecision& decision) {
@@ -638,7 +739,13 @@ private:
                                              {"decisions", decisions_}};
             if (!close_.is_null()) (*record.realtime)["close"] = close_;
         }
-        up_.context.audit.write_record(record);
+        if (recording_ && record.status == 101) {
+            // The recorder writes the audit line once the recording is stored, with its hash.
+            up_.context.recorder->submit(record, recording_->take());
+            recording_.reset();
+        } else {
+            up_.context.audit.write_record(record);
+        }
         // Reservations of responses that never finished are released by their destructors.
     }
 
@@ -649,7 +756,9 @@ private:
     websocket::response_type upstream_response_;
     std::unique_ptr<masking::RealtimeEventMasker> masker_;
     bool masks_responses_ = false;
+    bool records_masked_answer_ = false;  // the recording keeps what the client got of answers
     const Clock::time_point started_;
+    std::optional<RealtimeRecording> recording_;  // when the deciding rule records
     std::string model_;
     std::deque<PolicyReservation> pending_responses_;
     Direction from_client_;

@@ -9,7 +9,7 @@
 //     minus its credentials: the real key in Authorization, and the `openai-insecure-api-key.*`
 //     subprotocol, which carries a browser client's key, removed, never forwarded; only once the
 //     upstream accepted is the client's upgrade answered (101, with the upstream's subprotocol);
-//   - messages are relayed as they arrive, text and binary, each way; close codes and reasons
+//   - messages are relayed each way as they arrive; close codes and reasons
 //     are relayed; a ping is answered on its hop and sent on with its payload, and a hop idle
 //     for kRealtimeIdleTimeout is pinged, then closed;
 //   - client text events are decided (session.update changing the model or tools, text items,
@@ -17,6 +17,10 @@
 //     and its reason, and the event reaches nobody;
 //   - upstream text events are masked (deltas across frames); response.done settles its
 //     response's reservation and writes a "realtime_response" audit line;
+//   - binary messages, and text no control reads, go on piece by piece as they arrive; a text
+//     event a control reads (policy, masking) is read whole first;
+//   - with the rule's `record`, the session's events are recorded (realtime_recording.h) and
+//     its audit line names the recording;
 //   - at the end, one audit line for the session.
 #pragma once
 
@@ -45,6 +49,11 @@ struct RealtimeUpgrade {
     AuditRecord record;  // the session's line: identity, path, model and the open decision
     GateResult open;     // the open decision (allowed); its reservation counts the session
     std::unique_ptr<masking::MaskingSession> masking;  // the deciding rule's, if it masks
+    RecordMode record_mode = RecordMode::none;  // the deciding rule's `record`, when recording
+    std::string connection;                     // the client connection's id, for the recording
+    // A person approved the session's opening (require_approval): the approval covers its
+    // events, decided with it met.
+    bool approval_granted = false;
 };
 
 // Serves the session until either side closes; writes its audit lines. The client's

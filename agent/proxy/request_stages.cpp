@@ -208,6 +208,18 @@ std::function<HeldRequest()> held_request_later(const RequestFacts& facts,
     };
 }
 
+void grant_or_hold(RequestFacts& facts, const StageEnvironment& env) {
+    HeldRequest held = held_request(facts, env);
+    if (auto granted = env.approvals->take_grant(held.requester.key, held.rule, held.body_hash)) {
+        facts.approval_granted = true;
+        facts.approval_id = *granted;
+        facts.record.approval =
+            nlohmann::json{{"id", *granted}, {"event", "granted"}, {"rule", held.rule}};
+        return;
+    }
+    facts.hold = std::move(held);
+}
+
 // A rule requires a person's approval. An approval already given (a `for` grant of this
 // identity and rule, or a late approval of this very request) lets it on: the policy decides
 // again with the approval met, so rate limits and budgets are charged now. Otherwise the
@@ -218,15 +230,8 @@ StageResult approval_hold(RequestFacts& facts, const StageEnvironment& env) {
         ++env.counters.policy_refusals;
         return facts.gate.refusal;
     }
-    HeldRequest held = held_request(facts, env);
-    if (auto granted = env.approvals->take_grant(held.requester.key, held.rule, held.body_hash)) {
-        facts.approval_granted = true;
-        facts.approval_id = *granted;
-        facts.record.approval =
-            nlohmann::json{{"id", *granted}, {"event", "granted"}, {"rule", held.rule}};
-        return policy(facts, env);
-    }
-    facts.hold = std::move(held);
+    grant_or_hold(facts, env);
+    if (facts.approval_granted) return policy(facts, env);
     return std::nullopt;
 }
 

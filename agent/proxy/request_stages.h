@@ -124,6 +124,11 @@ HeldRequest held_request(const RequestFacts& facts, const StageEnvironment& env)
 // for approval, and the masked prompt excerpt is dear (a copy of the body is kept instead).
 std::function<HeldRequest()> held_request_later(const RequestFacts& facts,
                                                 const StageEnvironment& env);
+// For a request whose rule requires approval (env.approvals set): a standing grant lets it on
+// (facts.approval_granted; the caller decides again with the approval met), otherwise it is
+// held (facts.hold) for the session to wait on. approval_hold's step, shared with the Realtime
+// API's upgrade, which is decided on its own request (realtime_relay.h).
+void grant_or_hold(RequestFacts& facts, const StageEnvironment& env);
 // SHA-256 of `body`, hex: a retry is the identical request when its body hash matches.
 std::string body_sha256(std::string_view body);
 

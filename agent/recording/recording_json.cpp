@@ -81,6 +81,42 @@ void pieces(std::string& out, const RequestCapture& capture) {
     close(out, ']');
 }
 
+// A Realtime API session: the session's figures from its audit line (duration, frames and bytes
+// each way, decisions, close), then each event with its offset from the session's start.
+void realtime_session(std::string& out, const AuditRecord& record, const RequestCapture& capture) {
+    append_json_key(out, "realtime");
+    out.push_back('{');
+    if (capture.realtime_events_not_recorded > 0) {
+        append_json_key(out, "cut");
+        out.push_back('{');
+        append_json_number_member(out, "after_events", capture.realtime_events.size());
+        append_json_number_member(out, "events_not_recorded", capture.realtime_events_not_recorded);
+        close(out, '}');
+    }
+    append_json_key(out, "events");
+    out.push_back('[');
+    for (const RealtimeEventCapture& event : capture.realtime_events) {
+        out.push_back('{');
+        if (event.binary) append_json_bool_member(out, "binary", true);
+        append_json_number_member(out, "bytes", event.bytes);
+        if (!event.data.empty()) append_json_text_member(out, "data", event.data);
+        append_json_text_member(out, "from", event.from_client ? "client" : "upstream");
+        if (!event.sha256.empty()) append_json_text_member(out, "sha256", event.sha256);
+        append_json_double_member(out, "t_ms", event.offset_ms);
+        if (!event.type.empty()) append_json_text_member(out, "type", event.type);
+        close(out, '}');
+    }
+    close(out, ']');
+    if (record.realtime && record.realtime->is_object()) {
+        for (const auto& [name, value] : record.realtime->items()) {
+            append_json_key(out, name);
+            out += value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+            out.push_back(',');
+        }
+    }
+    close(out, '}');
+}
+
 }  // namespace
 
 std::string session_of(const RequestCapture& capture) {
@@ -111,6 +147,7 @@ void append_recording_json(std::string& out, const AuditRecord& record,
         out.push_back(',');
     }
     append_json_text_member(out, "mode", to_string(capture.mode));
+    if (capture.realtime) realtime_session(out, record, capture);
 
     append_json_key(out, "request");
     out.push_back('{');
@@ -131,13 +168,15 @@ void append_recording_json(std::string& out, const AuditRecord& record,
 
     append_json_key(out, "response");
     out.push_back('{');
-    if (full && !is_event_stream(capture.response_content_type))
+    const bool answer_body = !capture.realtime;  // a realtime session's answer is its events
+    if (full && answer_body && !is_event_stream(capture.response_content_type))
         append_json_text_member(out, "body", capture.response_body);
     append_json_number_member(out, "bytes", record.response_bytes);
     append_json_text_member(out, "content_type", capture.response_content_type);
-    if (full && is_event_stream(capture.response_content_type)) stream_events(out, capture);
+    if (full && answer_body && is_event_stream(capture.response_content_type))
+        stream_events(out, capture);
     append_json_double_member(out, "latency_ms", record.latency_ms);
-    if (!full) pieces(out, capture);
+    if (!full && answer_body) pieces(out, capture);
     append_json_number_member(out, "status", record.status);
     if (capture.truncated) append_json_bool_member(out, "truncated", true);
     append_json_double_member(out, "ttfb_ms", record.upstream_ttfb_ms);

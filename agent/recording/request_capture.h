@@ -23,6 +23,18 @@ struct AnswerPiece {
     double offset_ms = 0;
 };
 
+// One event of a Realtime API session (docs/realtime.md), as it went on: a client event after
+// masking, an upstream event as the upstream sent it.
+struct RealtimeEventCapture {
+    double offset_ms = 0;  // when its last byte arrived, from the session's start
+    bool from_client = false;
+    bool binary = false;  // a binary message (no event type)
+    std::string type;
+    uint64_t bytes = 0;
+    std::string data;    // full, a text event: its text
+    std::string sha256;  // an audio event or binary message: the hex SHA-256 of its bytes
+};
+
 struct RequestCapture {
     RecordMode mode = RecordMode::none;
     std::string connection;  // the client connection's id: requests on it form a session
@@ -41,6 +53,11 @@ struct RequestCapture {
     bool truncated = false;  // a body passed kRecordingMaxBodyBytes and was cut
     std::vector<AnswerPiece> pieces;
     std::string identity;  // the audit identity object (JSON text); the recorder fills it
+    // A Realtime API session: its events (kRealtimeRecordingMaxEvents and
+    // kRealtimeRecordingMaxBytes at most), and how many came after the recording was cut.
+    bool realtime = false;
+    std::vector<RealtimeEventCapture> realtime_events;
+    uint64_t realtime_events_not_recorded = 0;
 };
 
 }  // namespace sluice

@@ -15,6 +15,7 @@
 
 #include "agent/common/duration_text.h"
 #include "agent/common/time_format.h"
+#include "agent/recording/realtime_transcript.h"
 #include "agent/recording/recording_store.h"
 #include "agent/recording/session_export.h"
 #include "agent/recording/session_index.h"
@@ -238,6 +239,11 @@ int resend(const RecordedSession& session, const Options& options) {
     for (const auto& r : session.requests) {
         ++n;
         const json request = r.value("request", json::object());
+        if (is_realtime_recording(r)) {
+            std::printf("[%d] %s: not resent (a realtime session)\n", n,
+                        request.value("path", "").c_str());
+            continue;
+        }
         if (!request.contains("body")) {
             std::printf("[%d] %s: not resent (recorded without its body)\n", n,
                         request.value("path", "").c_str());

@@ -1,5 +1,7 @@
 #include "agent/recording/session_export.h"
 
+#include "agent/recording/realtime_transcript.h"
+
 namespace sluice {
 
 namespace {
@@ -19,6 +21,31 @@ std::string str(const json& object, const char* key) {
 std::string har_time(const std::string& ts) {
     if (ts.size() > 23 && ts[19] == '.') return ts.substr(0, 23) + "Z";
     return ts;
+}
+
+// A realtime session's events the way Chrome's HAR export lists a WebSocket's messages
+// (`_webSocketMessages`: send/receive, opcode 1 text or 2 binary, data). `time` is seconds from
+// the session's start. An event recorded without its text (audio, metadata) has as data its
+// type, size and SHA-256.
+json websocket_messages(const json& r) {
+    json messages = json::array();
+    for (const json& e : r["realtime"]["events"]) {
+        std::string data = str(e, "data");
+        if (!e.contains("data")) {
+            data =
+                json{{"type", e.value("type", "")}, {"bytes", e.value("bytes", int64_t{0})}}.dump();
+            if (e.contains("sha256")) {
+                json described = json::parse(data);
+                described["sha256"] = str(e, "sha256");
+                data = described.dump();
+            }
+        }
+        messages.push_back({{"type", str(e, "from") == "client" ? "send" : "receive"},
+                            {"time", e.value("t_ms", 0.0) / 1000.0},
+                            {"opcode", e.value("binary", false) ? 2 : 1},
+                            {"data", std::move(data)}});
+    }
+    return messages;
 }
 
 json har_entry(const json& r) {
@@ -58,7 +85,7 @@ json har_entry(const json& r) {
                       {"bodySize", response.value("bytes", int64_t{0})}};
     const double wait = response.value("ttfb_ms", 0.0);
     const double total = response.value("latency_ms", 0.0);
-    return {
+    json entry = {
         {"startedDateTime", har_time(str(r, "ts"))},
         {"time", total},
         {"request", std::move(har_request)},
@@ -66,6 +93,8 @@ json har_entry(const json& r) {
         {"cache", json::object()},
         {"timings", {{"send", 0}, {"wait", wait}, {"receive", total > wait ? total - wait : 0}}},
         {"comment", "sluice recording " + str(r, "id") + " (" + str(r, "mode") + ")"}};
+    if (is_realtime_recording(r)) entry["_webSocketMessages"] = websocket_messages(r);
+    return entry;
 }
 
 }  // namespace

@@ -14,8 +14,11 @@ namespace {
 constexpr std::size_t kBatchMaxRequests = 256;
 
 std::size_t capture_bytes(const RequestCapture& capture) {
-    return capture.request_body.size() + capture.response_body.size() +
-           capture.pieces.size() * sizeof(AnswerPiece);
+    std::size_t bytes = capture.request_body.size() + capture.response_body.size() +
+                        capture.pieces.size() * sizeof(AnswerPiece);
+    for (const RealtimeEventCapture& event : capture.realtime_events)
+        bytes += sizeof(event) + event.data.size();
+    return bytes;
 }
 
 }  // namespace

@@ -6,27 +6,17 @@
 #include <ctime>
 #include <map>
 
+#include "agent/recording/realtime_transcript.h"
+#include "agent/recording/recording_fields.h"
+
 namespace sluice {
 
 namespace {
 
 using json = nlohmann::json;
 
-std::string str(const json& object, const char* key) {
-    if (!object.is_object()) return {};
-    const auto it = object.find(key);
-    if (it == object.end() || it->is_null()) return {};
-    return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
-// `object[key]`, or null when it is not there (const operator[] must not be asked for a
-// missing member).
-const json& member(const json& object, const char* key) {
-    static const json null;
-    if (!object.is_object()) return null;
-    const auto it = object.find(key);
-    return it == object.end() ? null : *it;
-}
+std::string str(const json& object, const char* key) { return member_text(object, key); }
+const json& member(const json& object, const char* key) { return member_of(object, key); }
 
 // Text of a message content: a string, or parts with "text".
 std::string content_text(const json& content) {
@@ -207,6 +197,7 @@ double ms_between(const std::string& from, const std::string& to) {
 }  // namespace
 
 std::string answer_text(const json& recording) {
+    if (is_realtime_recording(recording)) return realtime_answer_text(recording);
     StreamState state;
     std::string out;
     for (const auto& line : answer_lines(recording, state)) out += line + "\n";
@@ -233,6 +224,12 @@ std::string session_transcript(const RecordedSession& session) {
                (request.value("stream", false) ? "  (stream)" : "") + "  id " + str(r, "id") + "\n";
         out += "    decision: " + str(decision, "action") + " (rule " + str(decision, "rule") +
                ")  status " + str(response, "status") + "  recorded: " + str(r, "mode") + "\n";
+        if (is_realtime_recording(r)) {
+            const json& realtime = r["realtime"];
+            out += "    realtime: " + format_ms(realtime.value("duration_ms", 0.0)) + ", " +
+                   std::to_string(realtime["events"].size()) + " events recorded\n";
+            for (const auto& line : realtime_transcript_lines(r)) out += "    " + line + "\n";
+        }
         for (const auto& line : request_lines(r)) out += "    > " + line + "\n";
         StreamState state;
         for (const auto& line : answer_lines(r, state)) out += "    < " + line + "\n";
@@ -268,7 +265,10 @@ std::vector<ReplayStep> replay_script(const RecordedSession& session) {
         const json response = r.value("response", json::object());
         steps.push_back({base, "\n[" + std::to_string(++n) + "] " + str(request, "method") + " " +
                                    str(request, "path") + " " + str(request, "model") + "\n"});
-        if (response.contains("events")) {
+        if (is_realtime_recording(r)) {
+            for (RealtimeReplayStep& step : realtime_replay_steps(r))
+                steps.push_back({base + step.at_ms, std::move(step.text)});
+        } else if (response.contains("events")) {
             StreamState state;
             for (const auto& e : response["events"]) {
                 const json event = json::parse(str(e, "data"), nullptr, false);

@@ -51,6 +51,9 @@ public:
     bool masks_responses() const {
         return !control_->enabled(Direction::response).empty() || control_->restores_tokens();
     }
+    // What the client gets of an answer holds the request's values again (token placeholders
+    // restored), so it may not be recorded; without restoration it is the masked answer.
+    bool restores_tokens() const { return control_->restores_tokens(); }
 
     // Rewrites a request body in place (see request_masker.h for which values, and BodyStatus).
     // `reading`: the gate's reading of exactly this body, when it has one (else it is read).

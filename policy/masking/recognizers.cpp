@@ -11,12 +11,14 @@
 #include "policy/masking/prefilter.h"
 #include "policy/masking/simd_scanner.h"
 #include "policy/masking/tail_holdback.h"
+#include "policy/regex_prefilter.h"
 
 namespace sluice::masking {
 
 struct RecognizerSet::Engines {
     std::unique_ptr<re2::RE2::Set> set;
     std::vector<std::unique_ptr<re2::RE2>> regexes;
+    std::unique_ptr<const RegexPrefilter> prefilter;  // null: RE2 reads every text
 };
 
 RecognizerSet::RecognizerSet() : engines_(std::make_unique<Engines>()) {}
@@ -59,6 +61,9 @@ std::shared_ptr<const RecognizerSet> RecognizerSet::compile(std::vector<CustomPa
             error = "masking patterns too large for RE2";
             return nullptr;
         }
+        std::vector<std::string> regexes;
+        for (const auto& pattern : custom) regexes.push_back(pattern.regex);
+        set->engines_->prefilter = RegexPrefilter::compile(regexes);
     }
     for (std::size_t id = 0; id < kBuiltinEntityCount; ++id)
         set->labels_.emplace_back(masking::label(static_cast<Entity>(id)));
@@ -98,6 +103,7 @@ Tier RecognizerSet::tier_of(EntityId id) const {
 
 bool RecognizerSet::find_custom(std::string_view text, EntitySet enabled, Spans& candidates) const {
     if (!engines_->set) return true;
+    if (engines_->prefilter && !engines_->prefilter->may_match(text)) return true;
     std::vector<int> matched;
     re2::RE2::Set::ErrorInfo info{};
     if (!engines_->set->Match(text, &matched, &info)) return info.kind == re2::RE2::Set::kNoError;

@@ -161,6 +161,58 @@ ProgRunTime prog_run_time(uint32_t prog_id) {
     return {info.run_time_ns, info.run_cnt};
 }
 
+// What bpf_stats counts for a program that does nothing, at the same hooks: its own accounting
+// (two clock reads per run) and the kernel's dispatch, which a host pays without bpf_stats only
+// in part. Read beside the programs' figures to see what their own work costs.
+struct EmptyProgramCost {
+    double connect4_ns_per_run = 0, sockops_ns_per_connect = 0, sockops_runs_per_connect = 0;
+};
+
+UniqueFd load_empty_program(bpf_prog_type type, bpf_attach_type expected) {
+    const bpf_insn return_one[] = {
+        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 1},
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+    };
+    LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = expected);
+    UniqueFd fd(bpf_prog_load(type, "bench_empty", "GPL", return_one, 2, &opts));
+    if (!fd) throw std::runtime_error("loading an empty program failed");
+    return fd;
+}
+
+ProgRunTime run_time_of(int fd) {
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) return {};
+    return {info.run_time_ns, info.run_cnt};
+}
+
+// Attaches empty connect4 and sockops programs to `cgroup` (which has no others), times `count`
+// connects to `dst` from it under bpf_stats (enabled by the caller), and detaches them.
+EmptyProgramCost measure_empty_programs(const std::string& cgroup, const sockaddr_in& dst,
+                                        int count, Samples& scratch) {
+    UniqueFd connect4 =
+        load_empty_program(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET4_CONNECT);
+    UniqueFd sockops = load_empty_program(BPF_PROG_TYPE_SOCK_OPS, BPF_CGROUP_SOCK_OPS);
+    UniqueFd cgroup_fd(::open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!cgroup_fd ||
+        bpf_prog_attach(connect4.get(), cgroup_fd.get(), BPF_CGROUP_INET4_CONNECT, 0) ||
+        bpf_prog_attach(sockops.get(), cgroup_fd.get(), BPF_CGROUP_SOCK_OPS, 0))
+        throw std::runtime_error("attaching empty programs to " + cgroup + " failed");
+    join_cgroup(cgroup);
+    const ProgRunTime c0 = run_time_of(connect4.get()), s0 = run_time_of(sockops.get());
+    time_connects(dst, count, scratch);
+    const ProgRunTime c1 = run_time_of(connect4.get()), s1 = run_time_of(sockops.get());
+    bpf_prog_detach2(connect4.get(), cgroup_fd.get(), BPF_CGROUP_INET4_CONNECT);
+    bpf_prog_detach2(sockops.get(), cgroup_fd.get(), BPF_CGROUP_SOCK_OPS);
+    EmptyProgramCost cost;
+    if (c1.run_cnt > c0.run_cnt)
+        cost.connect4_ns_per_run =
+            double(c1.run_time_ns - c0.run_time_ns) / double(c1.run_cnt - c0.run_cnt);
+    cost.sockops_ns_per_connect = double(s1.run_time_ns - s0.run_time_ns) / count;
+    cost.sockops_runs_per_connect = double(s1.run_cnt - s0.run_cnt) / count;
+    return cost;
+}
+
 struct Row {
     const char* path;
     sockaddr_in detached_dst, attached_dst;
@@ -394,6 +446,8 @@ int main(int argc, char** argv) {
                                  fmt_ns(per_connect(h0, h1)) + " | " +
                                  fmt_ns(double(h1.run_cnt - h0.run_cnt) / 20'000.0) + " |");
         }
+        const EmptyProgramCost empty =
+            measure_empty_programs(off, rows[0].detached_dst, 20'000, scratch);
         join_cgroup(root);
 
         utsname uts{};
@@ -427,6 +481,12 @@ int main(int argc, char** argv) {
                      "|\n"
                   << "|---|---:|---:|---:|---:|\n";
         for (const auto& line : prog_lines) std::cout << line << "\n";
+        char runs[16];
+        std::snprintf(runs, sizeof(runs), "%.1f", empty.sockops_runs_per_connect);
+        std::cout << "| empty programs at the same hooks (miss path) | "
+                  << fmt_ns(empty.connect4_ns_per_run) << " | "
+                  << fmt_ns(empty.sockops_ns_per_connect) << " (" << runs
+                  << " runs per connect) | — | — |\n";
         std::cout << "\nThe redirect row's attached column connects to the target and lands on "
                      "the proxy; its detached column connects to the proxy directly.\n";
         if (namespaces > 0) measure_namespaces(*loader, pin_dir, sinks.port(1), namespaces);

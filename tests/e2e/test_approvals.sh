@@ -7,6 +7,7 @@
 # a rule's min_approvers releases a hold only after that many distinct approvers (never the
 # requester), and a restart while held gives the client a clean 503 with nothing sent upstream.
 source "$(dirname "$0")/lib/e2e.sh"
+source "$(dirname "$0")/lib/approvals.sh"
 e2e_setup
 SLUICECTL="$E2E_BIN_DIR/sluicectl"
 APPROVER=sluice-e2e-approver
@@ -15,14 +16,8 @@ e2e_add_user "$APPROVER" "$APPROVERS"
 # Needs two approvers; is an approver itself (and may still not approve its own request).
 TWO_PERSON=sluice-e2e-2p
 e2e_add_user "$TWO_PERSON" "$APPROVERS"
-POLICY="$E2E_DIR/policy.yaml"
-cat >"$POLICY" <<YAML
-version: 1
-default: allow
-rules:
-  - name: production-changes
-    match: {users: [$E2E_USER, $APPROVER]}
-    require_approval: {patterns: ["(?i)production"]}
+approval_policy "$E2E_USER, $APPROVER"
+cat >>"$POLICY" <<YAML
   - name: two-person
     match: {users: [$TWO_PERSON]}
     require_approval: {min_approvers: 2}
@@ -35,23 +30,8 @@ approvals:
 start_upstream
 start_sluiced || { fail "sluiced starts"; e2e_finish; }
 node_client() { echo node "$E2E_NODE_DIR/clients/$1"; }
-ctl() { "$SLUICECTL" --config "$E2E_CONFIG" "$@"; }
 as_approver() { setpriv --reuid "$APPROVER" --regid "$(id -g "$APPROVER")" --init-groups -- "$SLUICECTL" --config "$E2E_CONFIG" "$@"; }
 upstream_count() { upstream_query 'len(records)'; }
-
-# wait_for_hold USER: prints the approval id of USER's held request once it is listed.
-wait_for_hold() {
-    local i id
-    for i in $(seq 150); do
-        id="$(ctl approvals list 2>/dev/null | python3 -c '
-import json, sys
-held = [a for a in json.load(sys.stdin)["approvals"] if a["state"] == "held" and a["requester"]["user"] == sys.argv[1]]
-print(held[0]["id"] if held else "")' "$1")"
-        [[ -n "$id" ]] && { echo "$id"; return 0; }
-        sleep 0.1
-    done
-    return 1
-}
 
 check "policy check accepts require_approval conditions" "$SLUICECTL" policy check "$POLICY"
 out="$(ctl policy explain --user "$E2E_USER" --prompt "deploy to production")"

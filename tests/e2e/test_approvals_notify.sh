@@ -12,15 +12,7 @@ HOOK_PORT="$(e2e_free_port)"
 HOOK_RECORD="$E2E_DIR/webhook.jsonl"
 SECRET_PATH="/services/T000/B000/hook-secret-$RANDOM$RANDOM"
 make_test_leaf "$E2E_DIR/pki" hook "IP:$HOOK_IP"
-POLICY="$E2E_DIR/policy.yaml"
-cat >"$POLICY" <<YAML
-version: 1
-default: allow
-rules:
-  - name: production-changes
-    match: {users: [$E2E_USER]}
-    require_approval: {patterns: ["(?i)production"]}
-YAML
+approval_policy "$E2E_USER"
 e2e_write_config "policy: $POLICY
 approvals:
   timeout: 30s

@@ -26,17 +26,8 @@ for who in idp sp; do  # self-signed signing keys, as SAML metadata carries them
         -days 2 -subj "/CN=sluice test SAML $who" 2>/dev/null)
 done
 "$PY" "$E2E_LIB_DIR/saml_idp.py" metadata --url "$IDP_URL" --cert "$SAML/idp.crt" >"$SAML/idp-metadata.xml"
-spki() { openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64; }
 SPKI_PINS="$(spki "$E2E_DIR/pki/web.crt")"  # the browser trusts the page (the IdP is plain HTTP)
-POLICY="$E2E_DIR/policy.yaml"
-cat >"$POLICY" <<YAML
-version: 1
-default: allow
-rules:
-  - name: production-changes
-    match: {users: [$E2E_USER]}
-    require_approval: {patterns: ["(?i)production"]}
-YAML
+approval_policy "$E2E_USER"
 e2e_write_config "policy: $POLICY
 approvals:
   timeout: 90s

@@ -16,17 +16,8 @@ WEB="$NET.2:$(e2e_free_port)"
 IDP="$NET.4:$(e2e_free_port)"
 make_test_leaf "$E2E_DIR/pki" web "IP:${WEB%:*}"
 make_test_leaf "$E2E_DIR/pki" idp "IP:${IDP%:*}"
-spki() { openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64; }
 SPKI_PINS="$(spki "$E2E_DIR/pki/web.crt"),$(spki "$E2E_DIR/pki/idp.crt")"
-POLICY="$E2E_DIR/policy.yaml"
-cat >"$POLICY" <<YAML
-version: 1
-default: allow
-rules:
-  - name: production-changes
-    match: {users: [$E2E_USER]}
-    require_approval: {patterns: ["(?i)production"]}
-YAML
+approval_policy "$E2E_USER"
 e2e_write_config "policy: $POLICY
 oidc:
   - issuer: https://$IDP

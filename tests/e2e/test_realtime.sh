@@ -9,6 +9,7 @@
 # (403 in OpenAI's shape) and mid-session; an email split across delta frames never reaches the
 # client, and the client's own never reaches the upstream.
 source "$(dirname "$0")/lib/e2e.sh"
+source "$(dirname "$0")/lib/realtime.sh"
 e2e_setup
 POLICY="$E2E_DIR/policy.yaml"
 cat >"$POLICY" <<'YAML'
@@ -28,16 +29,6 @@ e2e_write_config "policy: $POLICY"
 start_upstream --answer-suffix " Reach me at jane.roe@example.com today." || exit 1
 start_sluiced || exit 1
 
-rt_ws() { run_client node "$E2E_NODE_DIR/clients/realtime_ws.mjs" "$1"; }
-field() {  # field JSON a.b.0.c: one member of a client's JSON output
-    python3 -c 'import json, sys
-v = json.loads(sys.argv[1])
-for k in filter(None, sys.argv[2].split(".")):
-    v = v[int(k)] if isinstance(v, list) else (v.get(k) if isinstance(v, dict) else None)
-print(json.dumps(v) if isinstance(v, (dict, list)) else v)' "$1" "$2"
-}
-ITEM='{"type":"conversation.item.create","item":{"type":"message","role":"user","content":[{"type":"input_text","text":"TEXT"}]}}'
-item() { printf '%s' "${ITEM/TEXT/$1}"; }
 
 # 1. The openai SDK's realtime client: a session opens, text streams back, masked across frames.
 out="$(run_client node "$E2E_NODE_DIR/clients/realtime_sdk.mjs" "hello there")"
@@ -85,6 +76,14 @@ out="$(rt_ws '{"send":[{"type":"fake.close","code":4001,"reason":"upstream says 
 expect_eq "ws: the upstream's close code is relayed" "$(field "$out" close.code)" "4001"
 expect_eq "ws: with its reason" "$(field "$out" close.reason)" "upstream says bye"
 
+# A binary message is forwarded piece by piece as it arrives, not read whole first: its three
+# fragments, sent 400 ms apart, reach the upstream as far apart.
+out="$(rt_ws '{"fragments":["piece-one|","piece-two|","piece-three"],"gap_ms":400,"responses":0}')"
+expect_eq "ws: a fragmented binary message comes back whole" "$(field "$out" binary)" "piece-one|piece-two|piece-three"
+check "ws: its fragments reached the upstream as they were sent, not gathered first" \
+    python3 -c 'import sys, json; a = json.loads(sys.argv[1]); assert len(a) >= 3 and a[-1][0] >= 600 and sum(b for _, b in a) == 31, a' \
+    "$(upstream_query '[r["body"] for r in records if r["method"] == "WSBIN"][-1]')"
+
 out="$(rt_ws '{"ping":"are-you-there","responses":0}')"
 expect_eq "ws: a ping is answered" "$(field "$out" pong)" "are-you-there"
 sleep 0.2
@@ -126,6 +125,16 @@ out="$(rt_ws '{"big":17000000,"responses":1}')"
 expect_eq "size cap: closed with 1009" "$(field "$out" close.code)" "1009"
 expect_eq "size cap: nothing of it reached the upstream" \
     "$(upstream_query 'sum(len(r.get("body") or "") > 1000000 for r in records)')" "0"
+# A text event larger than one piece (64 KiB) is read whole, decided and masked, then sent on whole.
+out="$(rt_ws '{"big":300000,"responses":0}')"
+expect_eq "large event: the session closes normally" "$(field "$out" close.code)" "1000"
+expect_eq "large event: it reached the upstream whole, as one message" \
+    "$(upstream_query 'sum(1 for r in records if r["method"] == "WS" and r["body_bytes"] == 300000 + len("{\"type\":\"conversation.item.create\",\"pad\":\"\"}"))')" "1"
+# A binary message relayed piece by piece is held to the same cap: past 16 MiB, closed with 1009.
+out="$(rt_ws '{"big_binary":17000000,"responses":1}')"
+expect_eq "size cap: a binary message over it closes with 1009 too" "$(field "$out" close.code)" "1009"
+expect_eq "size cap: and never reached the upstream whole" \
+    "$(upstream_query 'sum(1 for r in records if r["method"] == "WSBIN" and sum(b for _, b in __import__("json").loads(r["body"])) >= 17000000)')" "0"
 
 # 8. The SDK client refused at the upgrade sees the 403.
 out="$(run_client node "$E2E_NODE_DIR/clients/realtime_sdk.mjs" "hello" "gpt-4o-realtime-preview")"

@@ -14,6 +14,8 @@ E2E_OPEN_USER=sluice-e2e-open
 e2e_add_user "$E2E_OPEN_USER"
 E2E_PACED_USER=sluice-e2e-paced
 e2e_add_user "$E2E_PACED_USER"
+E2E_VOICE_USER=sluice-e2e-21b-voice
+e2e_add_user "$E2E_VOICE_USER"
 
 # --- Redis: a server of the test's own, persisted to its own directory (a restart keeps the
 # shared accounts, as a production server with persistence does) ------------------------------
@@ -73,6 +75,9 @@ rules:
   - name: paced
     match: {users: [$E2E_PACED_USER]}
     rate_limit: {requests_per_minute: 6, per: user, fail_mode: open}
+  - name: voice
+    match: {users: [$E2E_VOICE_USER]}
+    budget: {tokens_per_day: 100000, per: user}
 YAML
 STATE_STORE="state_store: {redis: \"redis://$REDIS_IP:$REDIS_PORT\", prefix: \"e2e:\", timeout_ms: 50}"
 e2e_write_config "policy: $POLICY
@@ -196,6 +201,19 @@ BIG='{"model":"gpt-4o-mini","n":3,"max_tokens":100,"messages":[{"role":"user","c
 out="$(burst_on b "$E2E_USER" 1 "$BIG")"
 expect_contains "fail_mode closed decides on the shared account again once Redis is back (spent: 429)" \
     "$out" '"status": 429, "usage": null, "code": "budget_exceeded"'
+
+# --- a Realtime API session: its responses reserved in Redis and settled on response.done,
+# asked on the proxy worker's own loop like HTTP requests (docs/realtime.md) ------------------
+ITEM='{"type":"conversation.item.create","item":{"type":"message","role":"user","content":[{"type":"input_text","text":"shared voice"}]}}'
+out="$(E2E_CLIENT_USER="$E2E_VOICE_USER" run_client node "$E2E_NODE_DIR/clients/realtime_ws.mjs" \
+    "{\"send\":[$ITEM,{\"type\":\"response.create\"},{\"type\":\"response.create\"}],\"responses\":2}")"
+voice_used="$(printf '%s' "$out" | python3 -c 'import json,sys; o=json.load(sys.stdin); print(sum(u["input_tokens"] + u["output_tokens"] for u in o["usage"]))')"
+expect_eq "realtime: both responses came back" \
+    "$(printf '%s' "$out" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["usage"]))')" "2"
+check "realtime: Redis holds what the session's responses used ($voice_used tokens)" \
+    wait_redis_used voice "$E2E_VOICE_USER" "$voice_used"
+expect_eq "realtime: nothing stays reserved once the session ended" \
+    "$(redis HGET "e2e:budget|voice|user=$E2E_VOICE_USER" res_t)" "0"
 
 # --- each proxy worker's own Redis connection ends with the worker ------------------------------
 stopped_cleanly() {  # SIGTERM: host B exits 0 within 10 s

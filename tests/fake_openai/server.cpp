@@ -21,6 +21,7 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -179,6 +180,39 @@ std::string query_value(std::string_view target, std::string_view name) {
     return {};
 }
 
+constexpr std::size_t kWebSocketPieceBytes = 64 * 1024;
+
+// A binary message comes back as it went, piece by piece as each arrives (a frame each). With
+// --record it is recorded as {"method":"WSBIN","body":[[ms since its first piece, bytes]...]}, so
+// tests see whether its pieces reached here as they were sent or all at once.
+template <class WebSocket>
+net::awaitable<void> echo_binary_pieces(WebSocket& ws, beast::flat_buffer& buffer,
+                                        const std::string& target, const ServerContext& context,
+                                        beast::error_code& ec) {
+    const auto first = std::chrono::steady_clock::now();
+    std::string arrivals = "[";
+    ws.binary(true);
+    for (;;) {
+        const bool last = ws.is_message_done();
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - first)
+                            .count();
+        if (arrivals.size() > 1) arrivals += ",";
+        arrivals += "[" + std::to_string(ms) + "," + std::to_string(buffer.size()) + "]";
+        co_await ws.async_write_some(last, buffer.data(), net::redirect_error(use_awaitable, ec));
+        if (ec || last) break;
+        buffer.clear();
+        co_await ws.async_read_some(buffer, kWebSocketPieceBytes,
+                                    net::redirect_error(use_awaitable, ec));
+        if (ec) break;
+    }
+    arrivals += "]";
+    if (context.recorder) {
+        const RecordedRequest recorded{"WSBIN", target, {}, arrivals, arrivals.size()};
+        context.recorder->record(recorded);
+    }
+}
+
 // A Realtime API session over WebSocket (realtime_replies.h). With --record, the upgrade is
 // recorded like a request and each client message as {"method":"WS","body":message}.
 template <class Stream>
@@ -231,13 +265,17 @@ net::awaitable<void> serve_realtime(Stream& stream, http::request<http::buffer_b
     beast::flat_buffer buffer;
     while (!ec) {
         buffer.clear();
-        co_await ws.async_read(buffer, net::redirect_error(use_awaitable, ec));
+        co_await ws.async_read_some(buffer, kWebSocketPieceBytes,
+                                    net::redirect_error(use_awaitable, ec));
         if (ec) break;
-        if (ws.got_binary()) {  // binary frames come back as they went
-            ws.binary(true);
-            co_await ws.async_write(buffer.data(), net::redirect_error(use_awaitable, ec));
+        if (ws.got_binary()) {
+            co_await echo_binary_pieces(ws, buffer, target, context, ec);
             continue;
         }
+        while (!ec && !ws.is_message_done())
+            co_await ws.async_read_some(buffer, kWebSocketPieceBytes,
+                                        net::redirect_error(use_awaitable, ec));
+        if (ec) break;
         const std::string message = beast::buffers_to_string(buffer.data());
         if (context.recorder) {
             const RecordedRequest recorded{"WS", target, {}, message, message.size()};

@@ -2,7 +2,10 @@
 //   {"model": "gpt-realtime", "headers": {...}, "protocols": [...], "send": [events...],
 //    "responses": N, "binary": "text to send as a binary frame", "close": {code, reason},
 //    "big": BYTES (a text message of that many bytes, sent after `send`),
-//    "ping": "payload" (a ping sent after `send`; its pong is reported in `pong`)}
+//    "big_binary": BYTES (a binary message of that many bytes, sent after `send`),
+//    "ping": "payload" (a ping sent after `send`; its pong is reported in `pong`),
+//    "fragments": ["a", "b"], "gap_ms": N (one binary message sent as these fragments, N ms
+//    apart, in place of `binary`; what comes back is reported in `binary`)}
 // Opens wss://api.openai.com/v1/realtime?model=..., sends `send` once the session is created,
 // waits for N response.done events, sends `binary` and waits for it to come back, then closes.
 // Prints {status, body, protocol, events (types), text, transcript, usage, binary, close}.
@@ -24,7 +27,17 @@ setTimeout(() => {
   finish();
 }, 15000);
 
+const sendFragments = (fragments, index) => {
+  const last = index === fragments.length - 1;
+  ws.send(Buffer.from(fragments[index]), { binary: true, fin: last });
+  if (!last) setTimeout(() => sendFragments(fragments, index + 1), script.gap_ms ?? 0);
+};
+
 const closeOrBinary = () => {
+  if (script.fragments !== undefined && out.binary === null) {
+    sendFragments(script.fragments, 0);
+    return;
+  }
   if (script.binary !== undefined && out.binary === null) {
     ws.send(Buffer.from(script.binary), { binary: true });
     return;
@@ -63,6 +76,7 @@ ws.on("message", (data, isBinary) => {
     for (const e of script.send ?? []) ws.send(JSON.stringify(e));
     if (script.ping !== undefined) ws.ping(Buffer.from(script.ping));
     if (script.big) ws.send(`{"type":"conversation.item.create","pad":"${"x".repeat(script.big)}"}`);
+    if (script.big_binary) ws.send(Buffer.alloc(script.big_binary, 7), { binary: true });
     if (!(script.responses > 0) && script.ping === undefined) closeOrBinary();
   }
   if (event.type.endsWith("text.delta")) out.text += event.delta;

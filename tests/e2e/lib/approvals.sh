@@ -1,5 +1,22 @@
 # Helpers the approvals tests share (sourced after lib/e2e.sh).
 
+# approval_policy USERS: the approvals tests' policy (a prompt naming production is held for a
+# person's approval when one of USERS, a YAML list's items, sends it), in $POLICY.
+approval_policy() {
+    POLICY="$E2E_DIR/policy.yaml"
+    cat >"$POLICY" <<YAML
+version: 1
+default: allow
+rules:
+  - name: production-changes
+    match: {users: [$1]}
+    require_approval: {patterns: ["(?i)production"]}
+YAML
+}
+
+# spki CERT: the base64 SHA-256 of a certificate's public key, as Chromium pins it.
+spki() { openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64; }
+
 # sluicectl against this test's sluiced.
 ctl() { "$E2E_BIN_DIR/sluicectl" --config "$E2E_CONFIG" "$@"; }
 

@@ -79,5 +79,33 @@ TEST_F(AuditText, TheAuditedModelIsHeldToTheSameRule) {
     EXPECT_EQ(gate.admit(who, request).summary.model, "[AWS_ACCESS_KEY]");
 }
 
+// The gate remembers each model's audited name per thread: asked again, and after a reload that
+// changes what the policy blocks, it answers as the policy in force does.
+TEST_F(AuditText, TheRememberedModelNameFollowsThePolicyInForce) {
+    PolicyState state;
+    RequestGate gate(*store_, state);
+    PolicyIdentity who;
+    who.user = "bob";
+    auto model_audited = [&](const std::string& model) {
+        std::string body = R"({"model":")" + model + R"(","input":"x"})";
+        GateRequest request{"POST", "/v1/embeddings", &body, true};
+        return gate.admit(who, request).summary.model;
+    };
+    for (int round = 0; round < 3; ++round) {
+        EXPECT_EQ(model_audited("gpt-4o-mini"), "gpt-4o-mini");
+        EXPECT_EQ(model_audited("SLUICE-MARKER-1234").find("SLUICE-MARKER"), std::string::npos);
+        for (int other = 0; other < 6; ++other)  // more names than are remembered
+            EXPECT_EQ(model_audited("m" + std::to_string(other)), "m" + std::to_string(other));
+    }
+    std::string blocking_models = kPolicy;
+    blocking_models.replace(blocking_models.find("SLUICE-MARKER-[0-9]{4}"), 22, "gpt-4o");
+    dir_.write("policy.yaml", blocking_models);
+    ASSERT_TRUE(store_->reload().ok);
+    const std::string kept = model_audited("gpt-4o-mini");
+    EXPECT_EQ(kept.find("gpt-4o"), std::string::npos) << kept;
+    EXPECT_NE(kept.find("[withheld: matches blocked pattern markers/marker"), std::string::npos)
+        << kept;
+}
+
 }  // namespace
 }  // namespace sluice

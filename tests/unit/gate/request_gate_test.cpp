@@ -338,6 +338,60 @@ TEST_F(RequestGateTest, AStoreThatAnswersLaterRefusesAsTheLocalOneWouldOrWith503
     EXPECT_NE(refused.refusal->message.find("redis down"), std::string::npos);
 }
 
+// A Realtime API decision (a session's open, each response.create) charged against a shared
+// store waits for it on the caller's loop as an HTTP request does: decide() never asks the store
+// synchronously, so a realtime session never blocks a proxy thread on Redis.
+TEST_F(RequestGateTest, ARealtimeDecisionWithAStoreThatAnswersLaterWaitsForIt) {
+    testing::AnswersLater later(state_);
+    RequestGate gate(*store_, later);
+    PolicyRequest request;
+    request.method = "GET";
+    request.path = "/v1/realtime";
+    request.model = "gpt-4o-mini";
+    for (int i = 0; i < 3; ++i) {
+        GateResult result = gate.decide(unit("ci-build.service"), request, true);
+        ASSERT_TRUE(result.awaiting_accounting()) << "round " << i;
+        EXPECT_FALSE(result.refusal);
+        EXPECT_FALSE(result.reservation.held());
+        std::optional<AdmissionResult> admitted;
+        gate.admit_later(result, [&](AdmissionResult r) { admitted = std::move(r); });
+        EXPECT_EQ(later.asked(), 1u);
+        later.answer_all();
+        ASSERT_TRUE(admitted);
+        gate.complete_decided(result, *admitted);
+        EXPECT_FALSE(result.awaiting_accounting());
+        ASSERT_FALSE(result.refusal) << result.decision.reason;
+        EXPECT_TRUE(result.reservation.held());
+        result.reservation.settle(UsageObject{R"({"input_tokens":7,"output_tokens":3})"});
+    }
+    EXPECT_EQ(state_.budget_accounts()[0].account.used.tokens, 30);
+}
+
+TEST_F(RequestGateTest, ARealtimeDecisionRefusedByAStoreThatAnswersLaterIsRefused) {
+    testing::AnswersLater later(state_);
+    RequestGate gate(*store_, later);
+    PolicyRequest request;
+    request.method = "GET";
+    request.path = "/v1/realtime";
+    auto decide = [&] {
+        GateResult result = gate.decide(user("carol"), request, true);
+        EXPECT_TRUE(result.awaiting_accounting());
+        std::optional<AdmissionResult> admitted;
+        gate.admit_later(result, [&](AdmissionResult r) { admitted = std::move(r); });
+        later.answer_all();
+        gate.complete_decided(result, *admitted);
+        return result;
+    };
+    EXPECT_FALSE(decide().refusal);
+    const GateResult limited = decide();
+    ASSERT_TRUE(limited.refusal);
+    EXPECT_EQ(limited.refusal->status, 429u);
+    EXPECT_EQ(limited.refusal->code, "rate_limited");
+    // Deciding without charging (a session.update) never asks the store.
+    EXPECT_FALSE(gate.decide(user("carol"), request, false).awaiting_accounting());
+    EXPECT_EQ(later.asked(), 0u);
+}
+
 TEST_F(RequestGateTest, ARequestRefusedBeforeAccountingNeverAsksTheStore) {
     testing::AnswersLater later(state_);
     RequestGate gate(*store_, later);

@@ -1,0 +1,97 @@
+#include "agent/proxy/realtime_recording.h"
+
+#include "agent/common/limits.h"
+#include "agent/common/sha256_hex.h"
+#include "policy/realtime/realtime_event_type.h"
+
+namespace sluice {
+
+namespace http = boost::beast::http;
+
+namespace {
+
+std::string hex(const unsigned char* digest, unsigned int size) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(size * 2);
+    for (unsigned int i = 0; i < size; ++i) {
+        out.push_back(kHex[digest[i] >> 4]);
+        out.push_back(kHex[digest[i] & 0xf]);
+    }
+    return out;
+}
+
+}  // namespace
+
+RealtimeRecording::RealtimeRecording(RecordMode mode, std::string connection,
+                                     const RequestHeader& header, Clock::time_point started)
+    : started_(started) {
+    capture_.mode = mode;
+    capture_.realtime = true;
+    capture_.connection = std::move(connection);
+    capture_.run = std::string(header[kRunHeader]);
+    capture_.user_agent = std::string(header[http::field::user_agent]);
+}
+
+bool RealtimeRecording::room_for(std::size_t text_bytes) {
+    if (capture_.realtime_events_not_recorded == 0 &&
+        capture_.realtime_events.size() < limits::kRealtimeRecordingMaxEvents &&
+        kept_text_bytes_ + text_bytes <= limits::kRealtimeRecordingMaxBytes) {
+        kept_text_bytes_ += text_bytes;
+        return true;
+    }
+    // Once cut, the recording stays cut: it never holds a later event without an earlier one.
+    ++capture_.realtime_events_not_recorded;
+    capture_.truncated = true;
+    return false;
+}
+
+RealtimeEventCapture& RealtimeRecording::add(bool from_client, uint64_t bytes) {
+    RealtimeEventCapture& event = capture_.realtime_events.emplace_back();
+    event.offset_ms = std::chrono::duration<double, std::milli>(Clock::now() - started_).count();
+    event.from_client = from_client;
+    event.bytes = bytes;
+    return event;
+}
+
+void RealtimeRecording::on_text_event(bool from_client, std::string_view text) {
+    const std::string_view type = realtime::event_type(text);
+    const bool keeps_text = capture_.mode == RecordMode::full && !realtime::is_audio_event(type);
+    if (!room_for(type.size() + (keeps_text ? text.size() : 0))) return;
+    RealtimeEventCapture& event = add(from_client, text.size());
+    event.type = std::string(type);
+    if (keeps_text)
+        event.data = std::string(text);
+    else if (capture_.mode == RecordMode::full)
+        event.sha256 = sha256_hex(text);
+}
+
+void RealtimeRecording::on_binary_piece(bool from_client, std::string_view piece, bool last) {
+    BinaryMessage& message = from_client ? from_client_binary_ : from_upstream_binary_;
+    const bool hashes = capture_.mode == RecordMode::full;
+    if (hashes && !message.hash && message.bytes == 0) {
+        message.hash.reset(EVP_MD_CTX_new());
+        if (message.hash && EVP_DigestInit_ex(message.hash.get(), EVP_sha256(), nullptr) != 1)
+            message.hash.reset();
+    }
+    message.bytes += piece.size();
+    if (message.hash && !piece.empty() &&
+        EVP_DigestUpdate(message.hash.get(), piece.data(), piece.size()) != 1)
+        message.hash.reset();
+    if (!last) return;
+    std::string sha256;
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    if (message.hash && EVP_DigestFinal_ex(message.hash.get(), digest, &size) == 1)
+        sha256 = hex(digest, size);
+    const uint64_t bytes = message.bytes;
+    message = {};
+    if (!room_for(0)) return;
+    RealtimeEventCapture& event = add(from_client, bytes);
+    event.binary = true;
+    event.sha256 = std::move(sha256);
+}
+
+RequestCapture RealtimeRecording::take() { return std::move(capture_); }
+
+}  // namespace sluice
