@@ -32,30 +32,38 @@ struct WholeNumber {
     std::optional<int64_t> value;
 };
 
-WholeNumber whole_number(const nlohmann::json& body, const char* key) {
-    auto it = body.find(key);
-    if (it == body.end() || it->is_null()) return {};
-    if (it->is_number_unsigned()) {
-        const auto v = it->get<uint64_t>();
-        return {false, v > static_cast<uint64_t>(kMax) ? kMax : static_cast<int64_t>(v)};
-    }
-    if (it->is_number_integer()) return {false, it->get<int64_t>()};
-    if (it->is_number_float()) {
-        const double v = it->get<double>();
-        if (!std::isfinite(v) || v != std::floor(v)) return {false, std::nullopt};
-        if (v >= 9.2e18) return {false, kMax};
-        if (v <= -9.2e18) return {false, -kMax};
-        return {false, static_cast<int64_t>(v)};
+WholeNumber whole_number(const JsonView& body, std::string_view key) {
+    const JsonView::Index value = body.member(body.root(), key);
+    if (value == JsonView::none || body.kind(value) == JsonKind::null) return {};
+    if (body.kind(value) != JsonKind::number) return {false, std::nullopt};
+    const JsonNumber number = body.number(value);
+    switch (number.type) {
+        case JsonNumber::Type::unsigned_integer: {
+            const uint64_t v = number.unsigned_integer;
+            return {false, v > static_cast<uint64_t>(kMax) ? kMax : static_cast<int64_t>(v)};
+        }
+        case JsonNumber::Type::signed_integer:
+            return {false, number.integer};
+        case JsonNumber::Type::floating: {
+            const double v = number.floating;
+            if (!std::isfinite(v) || v != std::floor(v)) return {false, std::nullopt};
+            if (v >= 9.2e18) return {false, kMax};
+            if (v <= -9.2e18) return {false, -kMax};
+            return {false, static_cast<int64_t>(v)};
+        }
     }
     return {false, std::nullopt};
 }
 
-bool asks_for_audio(const nlohmann::json& body) {
-    if (auto it = body.find("audio"); it != body.end() && !it->is_null()) return true;
-    auto modalities = body.find("modalities");
-    if (modalities == body.end() || !modalities->is_array()) return false;
-    for (const auto& m : *modalities)
-        if (m.is_string() && m.get_ref<const std::string&>() == "audio") return true;
+bool asks_for_audio(const JsonView& body) {
+    const JsonView::Index root = body.root();
+    if (const JsonView::Index audio = body.member(root, "audio");
+        audio != JsonView::none && body.kind(audio) != JsonKind::null)
+        return true;
+    const JsonView::Index modalities = body.member(root, "modalities");
+    if (!body.is(modalities, JsonKind::array)) return false;
+    for (const JsonView::Index m : body.children(modalities))
+        if (body.string_is(m, "audio")) return true;
     return false;
 }
 
@@ -72,9 +80,9 @@ int64_t saturating_add(int64_t a, int64_t b) {
     return a > kMax - b ? kMax : a + b;
 }
 
-OutputBound read_output_bound(const nlohmann::json& body, std::string_view path) {
+OutputBound read_output_bound(const JsonView& body, std::string_view path) {
     OutputBound bound;
-    if (!body.is_object()) return bound;
+    if (!body.is(body.root(), JsonKind::object)) return bound;
     const Endpoint endpoint = endpoint_of(path);
     std::array<const char*, 2> caps{};
     switch (endpoint) {
@@ -103,8 +111,9 @@ OutputBound read_output_bound(const nlohmann::json& body, std::string_view path)
         const int64_t tokens = std::max<int64_t>(0, *cap.value);
         bound.cap = bound.cap ? std::max(*bound.cap, tokens) : tokens;
     }
-    if (endpoint == Endpoint::chat && body.contains("reasoning_effort") &&
-        !body["reasoning_effort"].is_null() && bound.cap &&
+    const JsonView::Index reasoning = body.member(body.root(), "reasoning_effort");
+    if (endpoint == Endpoint::chat && reasoning != JsonView::none &&
+        body.kind(reasoning) != JsonKind::null && bound.cap &&
         whole_number(body, "max_completion_tokens").absent)
         bound.unbounded = "max_tokens does not bound reasoning tokens (max_completion_tokens does)";
 

@@ -20,7 +20,7 @@
 #include <string>
 #include <string_view>
 
-#include <nlohmann/json.hpp>
+#include "policy/json_view.h"
 
 namespace sluice {
 
@@ -35,7 +35,8 @@ struct OutputBound {
     std::string unbounded;
 };
 
-OutputBound read_output_bound(const nlohmann::json& body, std::string_view path);
+// `body`: the strict reading's view of the request body.
+OutputBound read_output_bound(const JsonView& body, std::string_view path);
 
 // a × b and a + b, saturating at INT64_MAX (negative operands count as 0): n = 10^9 or a cap
 // of 2^63 - 1 must not wrap a reservation into a refund.

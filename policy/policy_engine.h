@@ -11,8 +11,9 @@
 //     (not per policy), restored at start from <state_dir>/policy-state.json and written back
 //     (to_json, write-temp-then-rename) every few seconds and at shutdown.
 //   per request, after the body is read and before anything goes upstream: build
-//     PolicyRequest (summarize_request for model/stream, read_output_bound for the output cap
-//     and multipliers, extract_prompt_texts, estimate_prompt_tokens), call evaluate(policy,
+//     PolicyRequest from the strict reading's view of the body (read_request_body;
+//     summarize_request for model/stream, read_output_bound for the output cap and
+//     multipliers, extract_prompt_texts, estimate_prompt_tokens), call evaluate(policy,
 //     identity, request, state, now). Not allowed → OpenAI-shaped error with http_status, code,
 //     reason, Retry-After from retry_after_s. Allowed with clamp_max_tokens → rewrite the body's
 //     max tokens field.

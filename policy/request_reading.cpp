@@ -5,6 +5,7 @@
 
 #include "policy/api_endpoint.h"
 #include "policy/json_scan.h"
+#include "policy/json_view.h"
 #include "policy/masking/char_class.h"
 #include "policy/text_fold.h"
 
@@ -135,8 +136,8 @@ bool nameable(std::string_view name) {
 
 class Reader {
 public:
-    Reader(std::string_view path, bool collect)
-        : conversation_(conversation_of(path)), collect_(collect) {}
+    Reader(std::string_view path, bool collect, JsonView& values)
+        : conversation_(conversation_of(path)), collect_(collect), values_(values) {}
 
     RequestReading run(std::string_view body) {
         read_json(body, -1, 0, true);
@@ -147,36 +148,20 @@ private:
     // Reads one JSON text: the body (`top`), or a string's text that is JSON. False when it is
     // not strict JSON (the body then gets a problem; an inner text is just text).
     bool read_json(std::string_view text, int parent, int layer, bool top) {
-        // Member names of each open object, by the depth of its members.
-        std::vector<std::vector<std::string>> names;
+        // The body's values are kept (json_view.h): its objects' member names are checked for
+        // duplicates on it, and the policy's facts are read from it.
+        if (top) values_.start(text);
         std::string duplicate;
         bool duplicated = false;
-        bool top_object = false;
         const std::size_t first_node = reading_.texts.size();
         JsonScanFailure failure;
         const bool valid = scan_json(
             text, kJsonMaxDepth,
             [&](const JsonValue& v) {
-                if (v.depth == 0) top_object = v.kind == JsonKind::object;
-                if (v.kind == JsonKind::key) {
-                    if (top) {
-                        if (names.size() <= static_cast<std::size_t>(v.depth))
-                            names.resize(static_cast<std::size_t>(v.depth) + 1);
-                        names[static_cast<std::size_t>(v.depth)].push_back(
-                            member_name(text.substr(v.begin, v.end - v.begin), v.escaped));
-                    }
-                } else if (v.kind == JsonKind::object) {
-                    const auto members = static_cast<std::size_t>(v.depth) + 1;
-                    if (top && members < names.size()) {
-                        auto& list = names[members];
-                        std::sort(list.begin(), list.end());
-                        const auto twice = std::adjacent_find(list.begin(), list.end());
-                        if (twice != list.end() && !duplicated) {
-                            duplicate = *twice;
-                            duplicated = true;
-                        }
-                        list.clear();
-                    }
+                if (top) {
+                    values_.add(v);
+                    if (v.kind == JsonKind::object && !duplicated)
+                        duplicated = find_duplicate(values_.root(), duplicate);
                 }
                 if (!collect_ || (v.kind != JsonKind::string && v.kind != JsonKind::key)) return;
                 add_string(text, v, parent, layer);
@@ -184,26 +169,39 @@ private:
             {.report_keys = true}, &failure);
         if (!valid) {
             reading_.texts.resize(first_node);
-            if (top)
+            if (top) {
+                values_.clear();
                 reading_.problem = "the request body is not strict JSON: " +
                                    std::string(to_string(failure.error)) + " at byte " +
                                    std::to_string(failure.offset);
+            }
             return false;
         }
-        if (top && !top_object) {
+        if (top && !values_.is(values_.root(), JsonKind::object)) {
             reading_.problem = "the request body is not a JSON object";
         } else if (top && duplicated) {
             reading_.problem = "the request body names a member twice in one object";
             if (nameable(duplicate)) reading_.problem += " (\"" + duplicate + "\")";
             reading_.problem += "; which copy a provider reads cannot be known";
         }
-        if (!reading_.problem.empty()) reading_.texts.clear();  // nothing decides on it
+        if (!reading_.problem.empty()) {  // nothing decides on it
+            reading_.texts.clear();
+            values_.clear();
+        }
         return true;
     }
 
-    static std::string member_name(std::string_view literal, bool escaped) {
-        if (escaped) return decode_json_string(literal);
-        return std::string(literal.substr(1, literal.size() - 2));
+    // A name `object` gives two of its members (decoded), the first such in sorted order.
+    bool find_duplicate(JsonView::Index object, std::string& duplicate) {
+        names_.clear();
+        for (const JsonView::Index member : values_.children(object))
+            names_.push_back(values_.name(member));
+        if (names_.size() < 2) return false;
+        std::sort(names_.begin(), names_.end());
+        const auto twice = std::adjacent_find(names_.begin(), names_.end());
+        if (twice == names_.end()) return false;
+        duplicate = std::string(*twice);
+        return true;
     }
 
     void add_string(std::string_view text, const JsonValue& v, int parent, int layer) {
@@ -271,6 +269,8 @@ private:
 
     Conversation conversation_;
     bool collect_;
+    JsonView& values_;
+    std::vector<std::string_view> names_;  // scratch for find_duplicate
     RequestReading reading_;
 };
 
@@ -334,8 +334,10 @@ void append_base64(std::string& out, std::string_view bytes) {
     }
 }
 
-RequestReading read_request_body(std::string_view body, std::string_view path, bool collect_texts) {
-    return Reader(path, collect_texts).run(body);
+RequestReading read_request_body(std::string_view body, std::string_view path, bool collect_texts,
+                                 JsonView* values) {
+    JsonView own;
+    return Reader(path, collect_texts, values ? *values : own).run(body);
 }
 
 std::vector<ScanUnit> scan_units(const RequestReading& reading, bool with_containers) {

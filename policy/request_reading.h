@@ -31,6 +31,8 @@
 
 namespace sluice {
 
+class JsonView;
+
 enum class TextEncoding : uint8_t {
     json_string,  // a JSON string literal, quotes included
     base64,       // the payload of a `data:...;base64,` URI
@@ -57,8 +59,10 @@ struct RequestReading {
 
 // Reads a request body to `path` (the endpoint decides which strings form the conversation
 // run). With `collect_texts` false only the strictness checks run (nothing is decoded).
+// `values`, when given, receives the body's values as this reading found them (json_view.h;
+// empty unless the body reads strictly): the policy's facts are read from there.
 RequestReading read_request_body(std::string_view body, std::string_view path,
-                                 bool collect_texts = true);
+                                 bool collect_texts = true, JsonView* values = nullptr);
 
 // A unit of matching: one or more texts read as one, in order (the conversation run, or any
 // other single text). Masking takes the leaves (`with_containers` false); blocking also reads

@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-#include <nlohmann/json.hpp>
+#include "policy/json_view.h"
 
 namespace sluice {
 
@@ -15,7 +15,10 @@ struct RequestSummary {
     long long max_output_tokens = -1;  // max_tokens / max_completion_tokens / max_output_tokens
 };
 
-RequestSummary summarize_request(const nlohmann::json& body);
+// From the strict reading's view of the body (json_view.h).
+RequestSummary summarize_request(const JsonView& body);
+// From the text alone, without a policy in force: a member named twice is not refused here, and
+// its last copy counts.
 RequestSummary summarize_request_body(std::string_view body);
 
 }  // namespace sluice

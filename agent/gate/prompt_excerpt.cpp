@@ -1,8 +1,7 @@
 #include "agent/gate/prompt_excerpt.h"
 
-#include <nlohmann/json.hpp>
-
 #include "agent/gate/audit_text.h"
+#include "policy/json_view.h"
 #include "policy/prompt_text.h"
 
 namespace sluice {
@@ -21,8 +20,8 @@ std::string_view utf8_prefix(std::string_view text, std::size_t bytes) {
 
 std::string masked_prompt_excerpt(const Policy* policy, std::string_view body,
                                   std::string_view path) {
-    const auto json = nlohmann::json::parse(body, nullptr, false);
-    if (json.is_discarded()) return "";
+    JsonView json;
+    if (!read_json_view(body, json)) return "";
     const std::vector<std::string> texts = extract_prompt_texts(json, path);
     if (texts.empty()) return "";
     const std::string masked =

@@ -5,6 +5,7 @@
 
 #include "agent/gate/audit_text.h"
 #include "agent/gate/request_body_edit.h"
+#include "policy/json_view.h"
 #include "policy/masking/masking_control.h"
 #include "policy/output_bound.h"
 #include "policy/policy_engine.h"
@@ -20,14 +21,15 @@ namespace {
 // and each control follows its fail_mode (closed by default).
 constexpr size_t kPolicyScanMaxBytes = 64 * 1024 * 1024;
 
-PolicyRequest describe(const GateRequest& request, const nlohmann::json* body,
+// `body`: the view of the body as the strict reading found it; null when it did not read.
+PolicyRequest describe(const GateRequest& request, const JsonView* body,
                        const RequestSummary& summary, const RequestReading* reading) {
     PolicyRequest out;
     out.method = std::string(request.method);
     out.path = std::string(request.target);
     out.approval_granted = request.approval_granted;
     if (!request.body_is_json) return out;
-    if (!body || !body->is_object()) {
+    if (!body || !body->is(body->root(), JsonKind::object)) {
         out.body_readable = false;
         return out;
     }
@@ -106,7 +108,8 @@ struct PendingAccounting {
     Admission admission;
     PolicyTimePoint now;
     std::shared_ptr<const Policy> policy;
-    std::optional<nlohmann::json> body;
+    // Of the request's body, which the caller keeps as it is until complete() (GateRequest).
+    JsonView body;
     std::shared_ptr<RequestReading> reading;  // null when unread or unreadable
     bool charge = true;  // decide(): false when the decision only looks (UnchargedAccounting)
 };
@@ -122,25 +125,22 @@ GateResult RequestGate::admit(const PolicyIdentity& identity, const GateRequest&
         result.decision = allow_without_policy();
         return result;
     }
-    // Read once, strictly (request_reading.h): every control decides on this reading; the tree
-    // serves the policy's facts, the body edits and the audit's model/stream.
+    // Read once, strictly (request_reading.h): every control decides on this reading, and the
+    // policy's facts, the body edits and the audit's model/stream come from its view of the
+    // body (no tree is parsed: docs/benchmarks.md).
     std::shared_ptr<RequestReading> reading;
-    std::optional<nlohmann::json> body;
-    if (readable) {
+    JsonView body;
+    if (readable)
         reading = std::make_shared<RequestReading>(
-            read_request_body(*request.body, request.target, scans_texts(*policy)));
-        if (reading->readable()) {
-            body = nlohmann::json::parse(*request.body, nullptr, false);
-            if (body->is_discarded()) body.reset();
-        }
-    }
-    if (body) result.summary = summarize_request(*body);
+            read_request_body(*request.body, request.target, scans_texts(*policy), &body));
+    const bool read = reading && reading->readable();
+    if (read) result.summary = summarize_request(body);
     const bool unreadable = reading && !reading->readable();
     const auto now = std::chrono::system_clock::now();
     PendingDecision pending;
     try {
-        const PolicyRequest described = describe(request, body ? &*body : nullptr, result.summary,
-                                                 reading && !unreadable ? reading.get() : nullptr);
+        const PolicyRequest described = describe(request, read ? &body : nullptr, result.summary,
+                                                 read ? reading.get() : nullptr);
         pending = decide_until_accounting(*policy, identity, described, now);
     } catch (const std::exception& e) {
         // Fail closed: a policy that cannot be evaluated refuses the request.
@@ -196,8 +196,7 @@ void RequestGate::complete(GateResult& result, const GateRequest& request,
 }
 
 void RequestGate::conclude(GateResult& result, const GateRequest& request, const Policy& policy,
-                           std::optional<nlohmann::json>& body,
-                           std::shared_ptr<RequestReading> reading) {
+                           const JsonView& body, std::shared_ptr<RequestReading> reading) {
     if (!result.decision.allowed()) {
         result.refusal = refusal_for(result.decision);
         if (result.decision.code == "invalid_request_body")
@@ -216,21 +215,24 @@ void RequestGate::conclude(GateResult& result, const GateRequest& request, const
         result.record = policy.rules[*index].record;
     }
     result.reading = std::move(reading);
-    if (body) {
-        std::vector<MemberEdit> edits;
-        if (result.decision.clamp_max_tokens)
-            plan_output_cap(*body, request.target, *result.decision.clamp_max_tokens, edits);
-        if (result.reservation.held()) plan_stream_usage(*body, request.target, edits);
-        if (!edits.empty()) {
-            // The text was read strictly above, so the splices land; the dump stays as the
-            // fallback that cannot send a body other than the one decided on.
-            if (!write_member_edits(*request.body, edits)) {
-                apply_member_edits(*body, edits);
-                *request.body = body->dump();
-            }
-            result.body_rewritten = true;
-        }
+    if (!request.body || !body.views(*request.body)) return;  // not read: nothing to edit
+    std::vector<MemberEdit> edits;
+    if (result.decision.clamp_max_tokens)
+        plan_output_cap(body, request.target, *result.decision.clamp_max_tokens, edits);
+    if (result.reservation.held()) plan_stream_usage(body, request.target, edits);
+    if (edits.empty()) return;
+    // Planned on this very view of this text, so the splices land; were they not to, the
+    // request is refused rather than sent other than decided.
+    if (!write_member_edits(*request.body, body, edits)) {
+        result.reservation.release();
+        result.decision = PolicyDecision{};
+        result.decision.code = "policy_unavailable";
+        result.decision.http_status = 503;
+        result.decision.reason = "the decision could not be applied to the request body";
+        result.refusal = refusal_for(result.decision);
+        return;
     }
+    result.body_rewritten = true;
 }
 
 GateResult RequestGate::decide(const PolicyIdentity& identity, const PolicyRequest& request,

@@ -10,6 +10,7 @@
 #include "agent/common/openai_error.h"
 #include "agent/gate/policy_reservation.h"
 #include "agent/gate/policy_store.h"
+#include "policy/json_view.h"
 #include "policy/policy_accounting.h"
 #include "policy/policy_model.h"
 #include "policy/policy_state.h"  // the default accounting; callers construct the gate with it
@@ -88,7 +89,7 @@ private:
     // What follows the decision: the refusal, or the reservation, the rule's controls and the
     // body edits.
     void conclude(GateResult& result, const GateRequest& request, const Policy& policy,
-                  std::optional<nlohmann::json>& body, std::shared_ptr<RequestReading> reading);
+                  const JsonView& body, std::shared_ptr<RequestReading> reading);
     void conclude_decided(GateResult& result, const Policy& policy, bool charge);
 
     PolicyStore& policies_;

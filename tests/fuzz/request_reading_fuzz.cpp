@@ -2,7 +2,9 @@
 // nlohmann::json's strict parse. Whatever sluice reads, the reference reads alike — same
 // strings and member names in the same order, no duplicate names, no byte order mark — so a
 // disagreement is always a refusal, never a forwarded body; and what request masking writes
-// reads strictly again. The first byte picks the endpoint, the rest is the body.
+// reads strictly again; the reading's view of the body's values (policy/json_view.h, where the
+// policy's facts come from) holds the values the parse holds, down to the length of their
+// dump. The first byte picks the endpoint, the rest is the body.
 #include <yaml-cpp/yaml.h>
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include "fuzz_support.h"
+#include "policy/json_view.h"
 #include "policy/masking/masking_config.h"
 #include "policy/masking/request_masker.h"
 #include "policy/request_reading.h"
@@ -61,7 +64,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
                                              "/v1/embeddings", "/v1/completions"};
     const char* path = kPaths[data[0] % 4];
     const std::string body(reinterpret_cast<const char*>(data + 1), size - 1);
-    const RequestReading reading = read_request_body(body, path);
+    JsonView view;
+    const RequestReading reading = read_request_body(body, path, true, &view);
     const Reference reference = read_reference(body);
     const bool too_deep = reading.problem.find("nested too deeply") != std::string::npos;
     // The reference has no depth limit; every other refusal must be one of its refusals too.
@@ -74,6 +78,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     for (const auto& node : reading.texts)
         if (node.parent < 0) top.push_back(node.text);
     fuzz::require(top == reference.strings);
+    fuzz::require(view.dump_size(view.root()) == nlohmann::json::parse(body).dump().size());
     for (const auto& text : prompt_scan_texts(reading)) fuzz::require(fuzz::valid_utf8(text));
 
     static const auto control =

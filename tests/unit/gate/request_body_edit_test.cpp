@@ -5,24 +5,30 @@
 #include <random>
 
 #include "policy/request_reading.h"
+#include "tests/unit/gate/tree_reference.h"
+#include "tests/unit/policy/read_body.h"
 
 namespace sluice {
 namespace {
 
 using nlohmann::json;
 
-// The edits as the tree sees them (the reference) and as the body text gets them (the splice).
+// The edits planned on the body's view and written into its text, which `body` becomes.
 bool set_max_output_tokens(json& body, std::string_view target, int64_t limit) {
+    ReadBody read(body.dump(), target);
     std::vector<MemberEdit> edits;
-    plan_output_cap(body, target, limit, edits);
-    apply_member_edits(body, edits);
+    plan_output_cap(read.view, target, limit, edits);
+    EXPECT_TRUE(write_member_edits(read.text, read.view, edits));
+    body = json::parse(read.text);
     return !edits.empty();
 }
 
 bool request_stream_usage(json& body, std::string_view target) {
+    ReadBody read(body.dump(), target);
     std::vector<MemberEdit> edits;
-    plan_stream_usage(body, target, edits);
-    apply_member_edits(body, edits);
+    plan_stream_usage(read.view, target, edits);
+    EXPECT_TRUE(write_member_edits(read.text, read.view, edits));
+    body = json::parse(read.text);
     return !edits.empty();
 }
 
@@ -102,8 +108,10 @@ const char* const kValues[] = {"500",
                                "[{\"role\":\"user\",\"content\":\"hi\"}]"};
 
 // Generated bodies (every member the edits touch, with every kind of value, escaped names,
-// spacing) get the same edits as text as they do as a tree: the body upstream receives parses
-// to what the decision made of it, reads strictly again, and is otherwise the client's bytes.
+// spacing) get the same edits planned on their view as on a parsed tree (the reference the gate
+// used before, tree_reference.h), and written as text they are what the tree edits make: the
+// body upstream receives parses to what the decision made of it, reads strictly again, and is
+// otherwise the client's bytes.
 TEST(RequestBodyEdit, SplicedEditsReadAsTheTreeEdits) {
     std::mt19937 rng(15);
     auto pick = [&](std::size_t n) {
@@ -126,12 +134,27 @@ TEST(RequestBodyEdit, SplicedEditsReadAsTheTreeEdits) {
         const char* target = kTargets[pick(std::size(kTargets))];
         SCOPED_TRACE(std::string(target) + " " + text);
         json tree = json::parse(text);
-        std::vector<MemberEdit> edits;
-        if (pick(4)) plan_output_cap(tree, target, 100, edits);
-        if (pick(2)) plan_stream_usage(tree, target, edits);
-        std::string spliced = text;
-        ASSERT_TRUE(write_member_edits(spliced, edits));
-        apply_member_edits(tree, edits);
+        ReadBody read(text, target);
+        ASSERT_TRUE(read.reading.readable()) << read.reading.problem;
+        std::vector<MemberEdit> edits, expected;
+        const int64_t limit = pick(4) ? 100 : -1;
+        if (pick(4)) {
+            plan_output_cap(read.view, target, limit, edits);
+            tree_reference::plan_output_cap(tree, target, limit, expected);
+        }
+        if (pick(2)) {
+            plan_stream_usage(read.view, target, edits);
+            tree_reference::plan_stream_usage(tree, target, expected);
+        }
+        ASSERT_EQ(edits.size(), expected.size());
+        for (std::size_t i = 0; i < edits.size(); ++i) {
+            EXPECT_EQ(edits[i].member, expected[i].member);
+            EXPECT_EQ(edits[i].inner, expected[i].inner);
+            EXPECT_EQ(edits[i].value, expected[i].value);
+        }
+        ASSERT_TRUE(write_member_edits(read.text, read.view, edits));
+        const std::string& spliced = read.text;
+        tree_reference::apply_member_edits(tree, expected);
         EXPECT_EQ(json::parse(spliced), tree) << spliced;
         EXPECT_TRUE(read_request_body(spliced, target, false).readable()) << spliced;
         if (edits.empty()) {
@@ -141,18 +164,23 @@ TEST(RequestBodyEdit, SplicedEditsReadAsTheTreeEdits) {
 }
 
 TEST(RequestBodyEdit, SplicesLeaveEveryOtherByteAsSent) {
-    std::string text = R"({ "model" : "m",  "max_tokens" : 5000, "n":1.50 })";
-    ASSERT_TRUE(write_member_edits(text, {{"max_tokens", "", 100}}));
-    EXPECT_EQ(text, R"({ "model" : "m",  "max_tokens" : 100, "n":1.50 })");
-    std::string empty = "{}";
-    ASSERT_TRUE(write_member_edits(empty, {{"max_completion_tokens", "", 100},
-                                           {"stream_options", "", {{"include_usage", true}}}}));
+    ReadBody text(R"({ "model" : "m",  "max_tokens" : 5000, "n":1.50 })");
+    ASSERT_TRUE(write_member_edits(text.text, text.view, {{"max_tokens", "", 100}}));
+    EXPECT_EQ(text.text, R"({ "model" : "m",  "max_tokens" : 100, "n":1.50 })");
+    ReadBody empty("{}");
+    ASSERT_TRUE(write_member_edits(
+        empty.text, empty.view,
+        {{"max_completion_tokens", "", 100}, {"stream_options", "", {{"include_usage", true}}}}));
     EXPECT_EQ(
-        json::parse(empty),
+        json::parse(empty.text),
         json::parse(R"({"max_completion_tokens":100,"stream_options":{"include_usage":true}})"));
-    std::string not_object = "[1]";
-    EXPECT_FALSE(write_member_edits(not_object, {{"max_tokens", "", 100}}));
-    EXPECT_EQ(not_object, "[1]");
+    ReadBody not_object("[1]");
+    EXPECT_FALSE(write_member_edits(not_object.text, not_object.view, {{"max_tokens", "", 100}}));
+    EXPECT_EQ(not_object.text, "[1]");
+    // A view of another text (a copy) is not written into.
+    ReadBody original(R"({"max_tokens":5000})");
+    std::string copy = original.text;
+    EXPECT_FALSE(write_member_edits(copy, original.view, {{"max_tokens", "", 100}}));
 }
 
 }  // namespace

@@ -4,11 +4,14 @@
 
 #include <limits>
 
+#include "tests/unit/policy/read_body.h"
+
 namespace sluice {
 namespace {
 
 OutputBound bound(const char* body, std::string_view path = "/v1/chat/completions") {
-    return read_output_bound(nlohmann::json::parse(body), path);
+    const ReadBody read(body, path);
+    return read_output_bound(read.view, path);
 }
 
 TEST(OutputBound, ConflictingChatCapsCountTheLargest) {

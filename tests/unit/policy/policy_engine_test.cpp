@@ -9,6 +9,7 @@
 
 #include "policy/policy_loader.h"
 #include "policy/prompt_text.h"
+#include "tests/unit/policy/read_body.h"
 
 namespace sluice {
 namespace {
@@ -345,13 +346,14 @@ TEST(PolicyEngine, PromptPatternsBlockEverywhereWithoutEchoingText) {
 TEST(PolicyEngine, PromptsBlockedInResponsesToolOutputs) {
     auto p = must_load(kSecrets);
     PolicyState s;
-    auto body = nlohmann::json::parse(R"({"model":"gpt-4.1","input":[
-        {"type":"function_call_output","call_id":"c","output":"env: sk-abcdefghijklmnopqrstuvwxyz"}]})");
+    const ReadBody body(R"({"model":"gpt-4.1","input":[
+        {"type":"function_call_output","call_id":"c","output":"env: sk-abcdefghijklmnopqrstuvwxyz"}]})",
+                        "/v1/responses");
     PolicyRequest r;
     r.method = "POST";
     r.path = "/v1/responses";
     r.model = "gpt-4.1";
-    r.texts = extract_prompt_texts(body, r.path);
+    r.texts = extract_prompt_texts(body.view, r.path);
     EXPECT_EQ(eval(*p, user("zed"), r, s).code, "prompt_blocked");
 }
 

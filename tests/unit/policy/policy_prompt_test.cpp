@@ -2,14 +2,28 @@
 
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
 #include "policy/prompt_patterns.h"
 #include "policy/prompt_text.h"
+#include "tests/unit/policy/read_body.h"
 
 namespace sluice {
 namespace {
 
 using nlohmann::json;
 using Texts = std::vector<std::string>;
+
+// The facts as the gate reads them: from the strict reading's view of the body's text.
+Texts texts_of(const json& body, std::string_view path) {
+    const ReadBody read(body.dump(), path);
+    return extract_prompt_texts(read.view, path);
+}
+
+int64_t attachments_of(const json& body, std::string_view path) {
+    const ReadBody read(body.dump(), path);
+    return estimate_attachment_tokens(read.view, path);
+}
 
 bool has(const Texts& texts, const std::string& s) {
     return std::find(texts.begin(), texts.end(), s) != texts.end();
@@ -26,7 +40,7 @@ TEST(PromptText, ChatMessagesPartsAndToolTraffic) {
          "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{\"q\":\"args\"}"}}]},
         {"role": "tool", "tool_call_id": "c1", "content": "tool result"}
       ]})");
-    auto texts = extract_prompt_texts(body, "/v1/chat/completions");
+    auto texts = texts_of(body, "/v1/chat/completions");
     EXPECT_EQ(texts, (Texts{"be terse", "part one", "{\"q\":\"args\"}", "tool result"}));
 }
 
@@ -39,29 +53,26 @@ TEST(PromptText, ResponsesInstructionsInputItemsAndFunctionOutputs) {
         {"type": "function_call_output", "call_id": "x", "output": "the output"},
         {"role": "assistant", "content": "plain"}
       ]})");
-    auto texts = extract_prompt_texts(body, "/v1/responses?stream=true");
+    auto texts = texts_of(body, "/v1/responses?stream=true");
     EXPECT_TRUE(has(texts, "sys"));
     EXPECT_TRUE(has(texts, "hello"));
     EXPECT_TRUE(has(texts, "the output"));
     EXPECT_TRUE(has(texts, "plain"));
-    EXPECT_EQ(extract_prompt_texts(json::parse(R"({"input":"just text"})"), "/v1/responses"),
+    EXPECT_EQ(texts_of(json::parse(R"({"input":"just text"})"), "/v1/responses"),
               Texts{"just text"});
 }
 
 TEST(PromptText, EmbeddingsStringsButNotTokenArrays) {
-    EXPECT_EQ(extract_prompt_texts(json::parse(R"({"input":["a","b"]})"), "/v1/embeddings"),
-              (Texts{"a", "b"}));
-    EXPECT_EQ(extract_prompt_texts(json::parse(R"({"input":"one"})"), "/v1/embeddings"),
-              Texts{"one"});
-    EXPECT_TRUE(
-        extract_prompt_texts(json::parse(R"({"input":[1,2,3]})"), "/v1/embeddings").empty());
+    EXPECT_EQ(texts_of(json::parse(R"({"input":["a","b"]})"), "/v1/embeddings"), (Texts{"a", "b"}));
+    EXPECT_EQ(texts_of(json::parse(R"({"input":"one"})"), "/v1/embeddings"), Texts{"one"});
+    EXPECT_TRUE(texts_of(json::parse(R"({"input":[1,2,3]})"), "/v1/embeddings").empty());
 }
 
 TEST(PromptText, UnknownEndpointScansAllStringsButModel) {
-    auto texts = extract_prompt_texts(json::parse(R"({"model":"m","x":{"y":["s1"]},"z":"s2"})"),
-                                      "/v1/new/thing");
+    auto texts =
+        texts_of(json::parse(R"({"model":"m","x":{"y":["s1"]},"z":"s2"})"), "/v1/new/thing");
     EXPECT_EQ(texts, (Texts{"s1", "s2"}));
-    EXPECT_TRUE(extract_prompt_texts(json::parse("[1]"), "/v1/chat/completions").empty());
+    EXPECT_TRUE(texts_of(json::parse("[1]"), "/v1/chat/completions").empty());
 }
 
 TEST(PromptText, EstimateIsConservative) {
@@ -90,11 +101,10 @@ TEST(PromptText, AttachmentsAreEstimatedForChatAndResponses) {
         {"messages",
          json::array({{{"role", "user"},
                        {"content", json::array({chat_image("low"), chat_image("auto")})}}})}};
-    EXPECT_EQ(estimate_attachment_tokens(chat, "/v1/chat/completions"), tool_tokens + 85 + 1536);
+    EXPECT_EQ(attachments_of(chat, "/v1/chat/completions"), tool_tokens + 85 + 1536);
     json mini = chat;
     mini["model"] = "gpt-4o-mini-2024-07-18";
-    EXPECT_EQ(estimate_attachment_tokens(mini, "/v1/chat/completions"),
-              tool_tokens + 33 * (85 + 1536));
+    EXPECT_EQ(attachments_of(mini, "/v1/chat/completions"), tool_tokens + 33 * (85 + 1536));
 
     const json format = {{"type", "json_schema"}, {"name", "x"}, {"schema", {{"type", "object"}}}};
     const json responses = {
@@ -105,10 +115,10 @@ TEST(PromptText, AttachmentsAreEstimatedForChatAndResponses) {
                        {"content", json::array({{{"type", "input_image"},
                                                  {"image_url", "data:image/png;base64,AA=="}},
                                                 {{"type", "input_text"}, {"text", "hi"}}})}}})}};
-    EXPECT_EQ(estimate_attachment_tokens(responses, "/v1/responses"),
+    EXPECT_EQ(attachments_of(responses, "/v1/responses"),
               static_cast<int64_t>((format.dump().size() + 2) / 3) + 1536);
-    EXPECT_EQ(estimate_attachment_tokens(chat, "/v1/embeddings"), 0);
-    EXPECT_EQ(estimate_attachment_tokens(json::array(), "/v1/chat/completions"), 0);
+    EXPECT_EQ(attachments_of(chat, "/v1/embeddings"), 0);
+    EXPECT_EQ(attachments_of(json::array(), "/v1/chat/completions"), 0);
 }
 
 TEST(PromptPatterns, ReportsFirstDeclaredPatternFound) {
