@@ -83,6 +83,36 @@ PolicyDecision refuse_unreadable(const PolicyDecision& decided, const std::strin
     return decision;
 }
 
+// Fail closed: a policy that cannot be evaluated or applied refuses the request.
+PolicyDecision policy_unavailable(std::string reason) {
+    PolicyDecision decision;
+    decision.code = "policy_unavailable";
+    decision.http_status = 503;
+    decision.reason = std::move(reason);
+    return decision;
+}
+
+PendingDecision decide_or_refuse(const Policy& policy, const PolicyIdentity& identity,
+                                 const PolicyRequest& request, PolicyTimePoint now) {
+    try {
+        return decide_until_accounting(policy, identity, request, now);
+    } catch (const std::exception& e) {
+        PendingDecision refused;
+        refused.decision =
+            policy_unavailable(std::string("policy could not be evaluated: ") + e.what());
+        return refused;
+    }
+}
+
+// What the deciding rule hands the rest of the request path.
+void take_rule_controls(GateResult& result, const Policy& policy) {
+    if (const auto index = result.decision.rule_index; index && *index < policy.rules.size()) {
+        result.masking = policy.rules[*index].masking;
+        result.tool_calls = policy.rules[*index].tool_calls;
+        result.record = policy.rules[*index].record;
+    }
+}
+
 PolicyDecision allow_without_policy() {
     PolicyDecision decision;
     decision.action = PolicyAction::allow;
@@ -137,19 +167,9 @@ GateResult RequestGate::admit(const PolicyIdentity& identity, const GateRequest&
     if (read) result.summary = summarize_request(body);
     const bool unreadable = reading && !reading->readable();
     const auto now = std::chrono::system_clock::now();
-    PendingDecision pending;
-    try {
-        const PolicyRequest described = describe(request, read ? &body : nullptr, result.summary,
-                                                 read ? reading.get() : nullptr);
-        pending = decide_until_accounting(*policy, identity, described, now);
-    } catch (const std::exception& e) {
-        // Fail closed: a policy that cannot be evaluated refuses the request.
-        pending = {};
-        pending.decision.rule = "";
-        pending.decision.code = "policy_unavailable";
-        pending.decision.http_status = 503;
-        pending.decision.reason = std::string("policy could not be evaluated: ") + e.what();
-    }
+    const PolicyRequest described =
+        describe(request, read ? &body : nullptr, result.summary, read ? reading.get() : nullptr);
+    PendingDecision pending = decide_or_refuse(*policy, identity, described, now);
     result.decision = std::move(pending.decision);
     // The audit keeps the model's name only as the policy would let it leave.
     if (!result.summary.model.empty())
@@ -209,11 +229,7 @@ void RequestGate::conclude(GateResult& result, const GateRequest& request, const
         return;
     }
     result.reservation = PolicyReservation(state_, result.decision.reservation_id);
-    if (const auto index = result.decision.rule_index; index && *index < policy.rules.size()) {
-        result.masking = policy.rules[*index].masking;
-        result.tool_calls = policy.rules[*index].tool_calls;
-        result.record = policy.rules[*index].record;
-    }
+    take_rule_controls(result, policy);
     result.reading = std::move(reading);
     if (!request.body || !body.views(*request.body)) return;  // not read: nothing to edit
     std::vector<MemberEdit> edits;
@@ -225,10 +241,8 @@ void RequestGate::conclude(GateResult& result, const GateRequest& request, const
     // request is refused rather than sent other than decided.
     if (!write_member_edits(*request.body, body, edits)) {
         result.reservation.release();
-        result.decision = PolicyDecision{};
-        result.decision.code = "policy_unavailable";
-        result.decision.http_status = 503;
-        result.decision.reason = "the decision could not be applied to the request body";
+        result.decision =
+            policy_unavailable("the decision could not be applied to the request body");
         result.refusal = refusal_for(result.decision);
         return;
     }
@@ -247,15 +261,7 @@ GateResult RequestGate::decide(const PolicyIdentity& identity, const PolicyReque
     }
     const auto now = std::chrono::system_clock::now();
     PolicyAccounting& accounting = charge ? state_ : uncharged;
-    PendingDecision pending;
-    try {
-        pending = decide_until_accounting(*policy, identity, request, now);
-    } catch (const std::exception& e) {
-        pending = {};
-        pending.decision.code = "policy_unavailable";
-        pending.decision.http_status = 503;
-        pending.decision.reason = std::string("policy could not be evaluated: ") + e.what();
-    }
+    PendingDecision pending = decide_or_refuse(*policy, identity, request, now);
     result.decision = std::move(pending.decision);
     if (!result.summary.model.empty())
         result.summary.model = audit_safe_model(policy, result.summary.model);
@@ -286,11 +292,7 @@ void RequestGate::conclude_decided(GateResult& result, const Policy& policy, boo
         return;
     }
     if (charge) result.reservation = PolicyReservation(state_, result.decision.reservation_id);
-    if (const auto index = result.decision.rule_index; index && *index < policy.rules.size()) {
-        result.masking = policy.rules[*index].masking;
-        result.tool_calls = policy.rules[*index].tool_calls;
-        result.record = policy.rules[*index].record;
-    }
+    take_rule_controls(result, policy);
 }
 
 std::string RequestGate::audit_safe(std::string_view text) const {
