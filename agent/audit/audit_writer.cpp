@@ -279,6 +279,14 @@ void AuditWriter::remove_old_files() {
 }
 
 uint64_t AuditWriter::write_record(const AuditRecord& record) {
+    return format_and_enqueue(record, false);
+}
+
+uint64_t AuditWriter::write_awaited_record(const AuditRecord& record) {
+    return format_and_enqueue(record, true);
+}
+
+uint64_t AuditWriter::format_and_enqueue(const AuditRecord& record, bool awaited) {
     // Formatted into this thread's scratch line, then copied into a string the writer has
     // written before and handed back: no allocation per record on the proxy thread and no
     // free of it on the writer's (docs/benchmarks.md, keep-alive CPU).
@@ -286,7 +294,7 @@ uint64_t AuditWriter::write_record(const AuditRecord& record) {
     line.clear();
     record.append_line(line);
     if (options_.observer) options_.observer(record);
-    return enqueue(line);
+    return enqueue(line, awaited);
 }
 
 uint64_t AuditWriter::write_deferred(const AuditRecord& record,
@@ -311,7 +319,7 @@ void AuditWriter::write(const nlohmann::json& record) {
     enqueue(line);
 }
 
-uint64_t AuditWriter::enqueue(std::string_view line) {
+uint64_t AuditWriter::enqueue(std::string_view line, bool awaited) {
     bool wake = false;
     uint64_t ticket = 0;
     {
@@ -323,7 +331,7 @@ uint64_t AuditWriter::enqueue(std::string_view line) {
             spare_lines_.pop_back();
         }
         queued.line.assign(line);
-        wake = push_locked(std::move(queued));
+        wake = push_locked(std::move(queued), awaited);
     }
     if (wake) wake_.notify_one();
     return ticket;
@@ -346,13 +354,13 @@ uint64_t AuditWriter::enqueue_deferred(std::unique_ptr<AuditDeferredLine> line, 
             spare_lines_.pop_back();
         }
         queued.deferred = std::move(line);
-        wake = push_locked(std::move(queued));
+        wake = push_locked(std::move(queued), false);
     }
     if (wake) wake_.notify_one();
     return ticket;
 }
 
-bool AuditWriter::push_locked(QueuedLine&& queued) {
+bool AuditWriter::push_locked(QueuedLine&& queued, bool awaited) {
     if (queue_.size() >= limits::kAuditQueueMaxRecords) {
         ++stats_.lost;
         ++lost_since_failure_;
@@ -363,8 +371,11 @@ bool AuditWriter::push_locked(QueuedLine&& queued) {
         return false;
     }
     queue_.push_back(std::move(queued));
+    const bool ends_lingering = awaited && !awaited_queued_;
+    awaited_queued_ = awaited_queued_ || awaited;
     return (writer_state_ == WriterState::idle && queue_.size() == 1) ||
-           (writer_state_ == WriterState::lingering && queue_.size() == kAuditBatchMaxRecords);
+           (writer_state_ == WriterState::lingering &&
+            (queue_.size() == kAuditBatchMaxRecords || ends_lingering));
 }
 
 // While the file fails nothing is waited for: failure_mode decides what is served.
@@ -505,13 +516,13 @@ void AuditWriter::run(std::stop_token stop) {
         else
             wake_.wait(lock, stop, has_work);
         if (!queue_.empty() && queue_.size() < kAuditBatchMaxRecords && !stop.stop_requested() &&
-            stats_.healthy && flush_waiters_ == 0 && written_waiters_.empty()) {
+            stats_.healthy && flush_waiters_ == 0 && written_waiters_.empty() && !awaited_queued_) {
             // Group commit: let the burst that woke us finish arriving. A flush(), a full batch
             // or shutdown ends the wait early. (A failing file is retried on its own timer.)
             writer_state_ = WriterState::lingering;
-            wake_.wait_for(lock, stop, kAuditBatchLinger, [&] {
+            wake_.wait_for(lock, stop, options_.batch_linger, [&] {
                 return queue_.size() >= kAuditBatchMaxRecords || flush_waiters_ > 0 ||
-                       reopen_requested_ || !written_waiters_.empty();
+                       reopen_requested_ || !written_waiters_.empty() || awaited_queued_;
             });
         }
         writer_state_ = WriterState::busy;
@@ -538,6 +549,7 @@ void AuditWriter::run(std::stop_token stop) {
         }
         std::deque<QueuedLine> batch;
         batch.swap(queue_);
+        awaited_queued_ = false;
         queued_deferred_ = 0;
         queued_deferred_bytes_ = 0;
         const bool was_failing = !stats_.healthy;

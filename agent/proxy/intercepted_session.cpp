@@ -384,7 +384,7 @@ private:
         // Evidence before anything leaves: if sluiced dies mid-request, the next start finds
         // this record without its final one and says so (incomplete_requests.h).
         record.kind = "forwarded";
-        forwarded_ticket_ = context_.audit.write_record(record);
+        forwarded_ticket_ = context_.audit.write_awaited_record(record);
         record.kind = "request";
 
         // A pooled connection may have been closed by the upstream a moment ago; a request whose
@@ -1259,8 +1259,8 @@ private:
 
     // No answer reaches the client before its request's "forwarded" record is in the audit file:
     // after a kill -9 the next start completes that record (incomplete_requests.h), so no
-    // request a client saw answered goes unrecorded. Usually it is written long before the
-    // upstream answers; the writer stops lingering while anyone waits.
+    // request a client saw answered goes unrecorded. The writer does not linger over it
+    // (write_awaited_record), so it is usually written before the upstream answers.
     net::awaitable<void> await_forwarded_record_written() {
         if (context_.audit.written(forwarded_ticket_)) co_return;
         const auto executor = co_await net::this_coro::executor;
