@@ -1,6 +1,8 @@
 #include "agent/audit/audit_writer.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,6 +32,15 @@ AuditWriterOptions options_for_path(std::string path) {
     options.path = std::move(path);
     return options;
 }
+
+// Proxy threads wake this thread for every request. As a batch thread it runs when they block
+// instead of preempting them on wakeup (SCHED_BATCH: no wakeup preemption, the same CPU share),
+// so a request on the same CPU is not held up while its own audit record is written.
+void stop_preempting_on_wakeup() {
+    const sched_param param{};
+    if (const int error = ::pthread_setschedparam(::pthread_self(), SCHED_BATCH, &param))
+        spdlog::debug("audit: writer thread stays SCHED_OTHER: {}", std::strerror(error));
+}
 }  // namespace
 
 AuditWriter::AuditWriter(std::string path) : AuditWriter(options_for_path(std::move(path))) {}
@@ -39,7 +50,11 @@ AuditWriter::AuditWriter(AuditWriterOptions options)
     open_file();
     recover_chain();
     last_checkpoint_ = std::chrono::steady_clock::now();
-    thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+    thread_ = std::jthread([this](std::stop_token stop) {
+        ::pthread_setname_np(::pthread_self(), "sluice-audit");
+        stop_preempting_on_wakeup();
+        run(stop);
+    });
 }
 
 AuditWriter::~AuditWriter() {
