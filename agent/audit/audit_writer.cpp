@@ -35,8 +35,10 @@ AuditWriterOptions options_for_path(std::string path) {
 
 // Proxy threads wake this thread for every request. As a batch thread it runs when they block
 // instead of preempting them on wakeup (SCHED_BATCH: no wakeup preemption, the same CPU share),
-// so a request on the same CPU is not held up while its own audit record is written.
+// so a request on the same CPU is not held up while its own audit record is written. Only from
+// SCHED_OTHER: under a real-time policy the proxy threads would starve a batch thread.
 void stop_preempting_on_wakeup() {
+    if (::sched_getscheduler(0) != SCHED_OTHER) return;
     const sched_param param{};
     if (const int error = ::pthread_setschedparam(::pthread_self(), SCHED_BATCH, &param))
         spdlog::debug("audit: writer thread stays SCHED_OTHER: {}", std::strerror(error));

@@ -113,6 +113,7 @@ TEST(AuditWriter, ALoneRecordReachesTheFileWithoutAFlush) {
 
 // The writer is woken for every request; it must not preempt the proxy thread that woke it.
 TEST(AuditWriter, TheWriterThreadIsABatchThread) {
+    ASSERT_EQ(::sched_getscheduler(0), SCHED_OTHER) << "run the test under SCHED_OTHER";
     const std::string dir = temp_dir();
     AuditWriter writer(dir + "/audit.jsonl");
     writer.write({{"n", 1}});
