@@ -8,7 +8,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "policy/masking/clean_text_memo.h"
+#include "policy/clean_text_memo.h"
 #include "policy/masking/extractors.h"
 #include "policy/masking/prefilter.h"
 #include "policy/masking/simd_scanner.h"
@@ -293,7 +293,7 @@ bool RecognizerSet::find(std::string_view text, EntitySet enabled, Spans& out,
                          std::size_t from) const {
     if (enabled.empty() || text.empty()) return true;
     thread_local CleanTextMemo clean;
-    if (clean.known_clean(id_, enabled, text)) return true;
+    if (clean.known_clean(id_, enabled.bits(), text)) return true;
     thread_local std::vector<TriggerHit> hits;
     thread_local Spans candidates;
     thread_local Spans chosen;
@@ -384,7 +384,7 @@ bool RecognizerSet::find(std::string_view text, EntitySet enabled, Spans& out,
     }
     if (!find_custom(text, enabled, candidates)) return false;
     if (candidates.empty()) {
-        clean.remember_clean(id_, enabled, text);
+        clean.remember_clean(id_, enabled.bits(), text);
         return true;
     }
     std::array<Tier, kMaxEntities> tiers{};

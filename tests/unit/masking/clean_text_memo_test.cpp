@@ -2,7 +2,7 @@
 // from memory must be what it would have found: generated short texts under two sets and two
 // entity choices, asked again in other orders, against the answers of a thread that saw each
 // (set, entities, text) once.
-#include "policy/masking/clean_text_memo.h"
+#include "policy/clean_text_memo.h"
 
 #include <gtest/gtest.h>
 
