@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include "policy/clean_text_memo.h"
 #include "policy/masking/char_class.h"
 
 namespace sluice {
@@ -95,6 +96,8 @@ std::unique_ptr<const RegexPrefilter> RegexPrefilter::compile(
 RegexPrefilter::~RegexPrefilter() { hs_free_database(database_); }
 
 bool RegexPrefilter::may_match(std::string_view text) const {
+    thread_local CleanTextMemo clean;
+    if (clean.known_clean(id_, 0, text)) return false;
     if (text.size() > UINT32_MAX || !masking::valid_utf8(text.data(), text.size()) ||
         has_letter_folding_into_ascii(text))
         return true;
@@ -104,6 +107,7 @@ bool RegexPrefilter::may_match(std::string_view text) const {
     const hs_error_t scanned = hs_scan(database_, text.data(), static_cast<unsigned>(text.size()),
                                        0, scratch, stop_at_first, &found);
     if (scanned != HS_SUCCESS && scanned != HS_SCAN_TERMINATED) return true;
+    if (!found) clean.remember_clean(id_, 0, text);
     return found;
 }
 

@@ -1,6 +1,7 @@
 #include "policy/text_fold.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include <unicode/normalizer2.h>
 #include <unicode/uchar.h>
@@ -32,9 +33,18 @@ Fold fold_code_point(UChar32 c, std::string& replacement) {
     return Fold::replace;
 }
 
+// Eight bytes a step: every text a request or answer carries passes here first, and almost all
+// are ASCII (a byte loop was ~2% of a masked request's instructions).
 bool all_ascii(std::string_view s) {
-    for (char c : s)
-        if (static_cast<unsigned char>(c) >= 0x80) return false;
+    constexpr uint64_t kHighBits = 0x8080808080808080u;
+    std::size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+        uint64_t word;
+        std::memcpy(&word, s.data() + i, sizeof word);
+        if (word & kHighBits) return false;
+    }
+    for (; i < s.size(); ++i)
+        if (static_cast<unsigned char>(s[i]) >= 0x80) return false;
     return true;
 }
 

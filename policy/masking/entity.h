@@ -40,6 +40,7 @@ public:
     void add(EntityId id) { bits_ |= uint64_t{1} << id; }
     bool contains(EntityId id) const { return id < kMaxEntities && (bits_ >> id) & 1u; }
     bool empty() const { return bits_ == 0; }
+    uint64_t bits() const { return bits_; }
     EntitySet& operator|=(EntitySet other) {
         bits_ |= other.bits_;
         return *this;

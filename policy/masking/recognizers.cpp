@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
 
+#include "policy/clean_text_memo.h"
 #include "policy/masking/extractors.h"
 #include "policy/masking/prefilter.h"
 #include "policy/masking/simd_scanner.h"
@@ -21,7 +23,12 @@ struct RecognizerSet::Engines {
     std::unique_ptr<const RegexPrefilter> prefilter;  // null: RE2 reads every text
 };
 
-RecognizerSet::RecognizerSet() : engines_(std::make_unique<Engines>()) {}
+namespace {
+std::atomic<uint64_t> next_set_id{1};
+}  // namespace
+
+RecognizerSet::RecognizerSet()
+    : engines_(std::make_unique<Engines>()), id_(next_set_id.fetch_add(1)) {}
 RecognizerSet::~RecognizerSet() = default;
 
 std::shared_ptr<const RecognizerSet> RecognizerSet::compile(std::vector<CustomPattern> custom,
@@ -285,6 +292,8 @@ private:
 bool RecognizerSet::find(std::string_view text, EntitySet enabled, Spans& out,
                          std::size_t from) const {
     if (enabled.empty() || text.empty()) return true;
+    thread_local CleanTextMemo clean;
+    if (clean.known_clean(id_, enabled.bits(), text)) return true;
     thread_local std::vector<TriggerHit> hits;
     thread_local Spans candidates;
     thread_local Spans chosen;
@@ -374,7 +383,10 @@ bool RecognizerSet::find(std::string_view text, EntitySet enabled, Spans& out,
                 all_done = std::min(all_done, examined_numeric[id_of(numeric.entity)]);
     }
     if (!find_custom(text, enabled, candidates)) return false;
-    if (candidates.empty()) return true;
+    if (candidates.empty()) {
+        clean.remember_clean(id_, enabled.bits(), text);
+        return true;
+    }
     std::array<Tier, kMaxEntities> tiers{};
     for (std::size_t id = 0; id < entity_count(); ++id)
         tiers[id] = tier_of(static_cast<EntityId>(id));

@@ -62,6 +62,7 @@ private:
 
     struct Engines;
     std::unique_ptr<Engines> engines_;
+    const uint64_t id_;  // unique per process, never reused (clean_text_memo.h)
     std::vector<CustomPattern> custom_;
     std::vector<std::string> labels_;  // by EntityId
 };

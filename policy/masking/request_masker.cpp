@@ -86,13 +86,14 @@ bool find_unit_spans(std::string_view view, const std::vector<std::size_t>& view
 
 // Records, per part of `joined` (parts begin at `starts`), the original bytes each span
 // covers: a span across a join is replaced in its first part and cut from the others.
-bool find_part_edits(const std::string& joined, const std::vector<std::size_t>& starts,
+bool find_part_edits(std::string_view joined, const std::vector<std::size_t>& starts,
                      Direction direction, TextMasker& masker,
                      FunctionRef<void(std::size_t part, Edit edit)> add) {
     thread_local FoldedText folded;
     const MatchView text(joined, folded);
     const std::string_view view = text.view();
-    std::vector<std::size_t> view_starts;
+    thread_local std::vector<std::size_t> view_starts;
+    view_starts.clear();
     for (const std::size_t start : starts) view_starts.push_back(text.to_view(start));
     thread_local Spans spans;
     if (!find_unit_spans(view, view_starts, direction, masker, spans)) return false;
@@ -115,16 +116,22 @@ bool find_part_edits(const std::string& joined, const std::vector<std::size_t>& 
 
 bool find_edits(const RequestReading& reading, const ScanUnit& unit, TextMasker& masker,
                 std::vector<std::vector<Edit>>& edits) {
+    const auto add = [&](std::size_t part, Edit edit) {
+        edits[static_cast<std::size_t>(unit.nodes[part])].push_back(std::move(edit));
+    };
+    // Per thread and kept: a request has a unit per member name and value.
+    thread_local std::vector<std::size_t> starts;
+    starts.assign(1, 0);
+    if (unit.nodes.size() == 1)
+        return find_part_edits(reading.texts[static_cast<std::size_t>(unit.nodes[0])].text, starts,
+                               Direction::request, masker, add);
     std::string joined;
-    std::vector<std::size_t> starts;
+    starts.clear();
     for (int node : unit.nodes) {
         starts.push_back(joined.size());
         joined += reading.texts[static_cast<std::size_t>(node)].text;
     }
-    return find_part_edits(
-        joined, starts, Direction::request, masker, [&](std::size_t part, Edit edit) {
-            edits[static_cast<std::size_t>(unit.nodes[part])].push_back(std::move(edit));
-        });
+    return find_part_edits(joined, starts, Direction::request, masker, add);
 }
 
 }  // namespace

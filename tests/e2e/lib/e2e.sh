@@ -32,8 +32,9 @@ SLUICED_PID=
 
 e2e_cgroup2_root() { awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts; }
 
-E2E_CGROUP="$(e2e_cgroup2_root)/sluice-$E2E_NAME-$$"
-E2E_PIN_DIR="/sys/fs/bpf/sluice-$E2E_NAME-$$"
+# E2E_TAG names this run's cgroup and pin directory apart from other users' runs.
+E2E_CGROUP="$(e2e_cgroup2_root)/sluice-$E2E_NAME-${E2E_TAG:+$E2E_TAG-}$$"
+E2E_PIN_DIR="/sys/fs/bpf/sluice-$E2E_NAME-${E2E_TAG:+$E2E_TAG-}$$"
 E2E_CONFIG="$E2E_DIR/sluiced.yaml"
 E2E_AUDIT="$E2E_DIR/audit/audit.jsonl"
 E2E_RECORD="$E2E_DIR/upstream-requests.jsonl"

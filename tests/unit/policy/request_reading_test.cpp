@@ -194,6 +194,22 @@ TEST(TextFold, ReaderEquivalentFormsBecomeOneAndMapBack) {
         EXPECT_FALSE(fold_for_matching(same, folded)) << same;
 }
 
+// The ASCII check steps eight bytes at a time: a code point to fold is seen at every offset
+// and alignment, and next to its last byte.
+TEST(TextFold, FindsAFoldedCodePointAtEveryPosition) {
+    FoldedText folded;
+    for (std::size_t length = 0; length <= 40; ++length) {
+        const std::string ascii(length, 'a');
+        EXPECT_FALSE(fold_for_matching(ascii, folded)) << length;
+        for (std::size_t at = 0; at <= length; ++at) {
+            std::string source = ascii;
+            source.insert(at, "\u200b");
+            ASSERT_TRUE(fold_for_matching(source, folded)) << length << " " << at;
+            EXPECT_EQ(folded.text, ascii);
+        }
+    }
+}
+
 TEST(TextFold, SpansMapToTheOriginalCodePoints) {
     const std::string source = "mail ａ\u200bｂ@x.io!";
     FoldedText folded;
