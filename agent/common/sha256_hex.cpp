@@ -23,8 +23,13 @@ std::string hex(const unsigned char* digest, std::size_t n) {
 }  // namespace
 
 std::string sha256_hex(std::string_view data, std::size_t digest_bytes) {
+    // Fetched once: SHA256() looks the algorithm up in OpenSSL 3's provider store on every call,
+    // which cost as much as hashing a 1 KB recording (docs/benchmarks.md, "Session recording").
+    static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
     unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+    if (sha256 == nullptr ||
+        EVP_Digest(data.data(), data.size(), digest, nullptr, sha256, nullptr) != 1)
+        SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
     return hex(digest, std::min<std::size_t>(digest_bytes, SHA256_DIGEST_LENGTH));
 }
 
