@@ -1,5 +1,7 @@
 #include "policy/sse_parser.h"
 
+#include <algorithm>
+
 namespace sluice {
 
 bool SseParser::feed(std::string_view bytes, const Sink& sink) {
@@ -9,22 +11,38 @@ bool SseParser::feed(std::string_view bytes, const Sink& sink) {
 bool SseParser::feed(std::string_view bytes, const Sink& sink, const CommentSink& comments) {
     if (failed_) return false;
     const CommentSink* comment_sink = comments ? &comments : nullptr;
-    for (char c : bytes) {
-        if (c == '\n' && last_was_cr_) {  // the LF of a CRLF pair already ended the line
-            last_was_cr_ = false;
-            continue;
-        }
-        last_was_cr_ = (c == '\r');
+    // Line text is taken a run at a time, between line ends, and a line that lies whole in
+    // `bytes` is read where it lies: a relayed stream passes through here piece by piece.
+    std::size_t at = 0;
+    std::size_t next_lf = bytes.find('\n'), next_cr = bytes.find('\r');
+    while (at < bytes.size()) {
+        const char c = bytes[at];
         if (c == '\r' || c == '\n') {
+            const bool lf_of_crlf = c == '\n' && last_was_cr_;
+            last_was_cr_ = c == '\r';
+            ++at;
+            if (lf_of_crlf) continue;  // the CR already ended the line
             process_line(line_, sink, comment_sink);
             line_.clear();
             continue;
         }
-        line_.push_back(c);
-        if (line_.size() + pending_.data.size() > max_event_bytes_) {
+        last_was_cr_ = false;
+        if (next_lf < at) next_lf = bytes.find('\n', at);
+        if (next_cr < at) next_cr = bytes.find('\r', at);
+        const std::size_t end = std::min(next_lf, next_cr);
+        const std::string_view run = bytes.substr(at, end - at);
+        if (line_.size() + run.size() + pending_.data.size() > max_event_bytes_) {
             failed_ = true;
             return false;
         }
+        if (line_.empty() && end != std::string_view::npos) {
+            last_was_cr_ = bytes[end] == '\r';
+            at = end + 1;
+            process_line(run, sink, comment_sink);
+            continue;
+        }
+        line_.append(run);
+        at += run.size();
     }
     return true;
 }
@@ -32,7 +50,9 @@ bool SseParser::feed(std::string_view bytes, const Sink& sink, const CommentSink
 void SseParser::process_line(std::string_view line, const Sink& sink, const CommentSink* comments) {
     if (line.empty()) {  // blank line dispatches the event
         if (has_data_ || !pending_.event.empty()) sink(pending_);
-        pending_ = SseEvent{};
+        pending_.event.clear();  // cleared, not replaced: the next event reuses their buffers
+        pending_.data.clear();
+        pending_.id.clear();
         has_data_ = false;
         return;
     }

@@ -1,6 +1,8 @@
 #include "agent/audit/audit_writer.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,6 +32,17 @@ AuditWriterOptions options_for_path(std::string path) {
     options.path = std::move(path);
     return options;
 }
+
+// Proxy threads wake this thread for every request. As a batch thread it runs when they block
+// instead of preempting them on wakeup (SCHED_BATCH: no wakeup preemption, the same CPU share),
+// so a request on the same CPU is not held up while its own audit record is written. Only from
+// SCHED_OTHER: under a real-time policy the proxy threads would starve a batch thread.
+void stop_preempting_on_wakeup() {
+    if (::sched_getscheduler(0) != SCHED_OTHER) return;
+    const sched_param param{};
+    if (const int error = ::pthread_setschedparam(::pthread_self(), SCHED_BATCH, &param))
+        spdlog::debug("audit: writer thread stays SCHED_OTHER: {}", std::strerror(error));
+}
 }  // namespace
 
 AuditWriter::AuditWriter(std::string path) : AuditWriter(options_for_path(std::move(path))) {}
@@ -39,7 +52,11 @@ AuditWriter::AuditWriter(AuditWriterOptions options)
     open_file();
     recover_chain();
     last_checkpoint_ = std::chrono::steady_clock::now();
-    thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+    thread_ = std::jthread([this](std::stop_token stop) {
+        ::pthread_setname_np(::pthread_self(), "sluice-audit");
+        stop_preempting_on_wakeup();
+        run(stop);
+    });
 }
 
 AuditWriter::~AuditWriter() {
@@ -279,6 +296,14 @@ void AuditWriter::remove_old_files() {
 }
 
 uint64_t AuditWriter::write_record(const AuditRecord& record) {
+    return format_and_enqueue(record, false);
+}
+
+uint64_t AuditWriter::write_awaited_record(const AuditRecord& record) {
+    return format_and_enqueue(record, true);
+}
+
+uint64_t AuditWriter::format_and_enqueue(const AuditRecord& record, bool awaited) {
     // Formatted into this thread's scratch line, then copied into a string the writer has
     // written before and handed back: no allocation per record on the proxy thread and no
     // free of it on the writer's (docs/benchmarks.md, keep-alive CPU).
@@ -286,7 +311,7 @@ uint64_t AuditWriter::write_record(const AuditRecord& record) {
     line.clear();
     record.append_line(line);
     if (options_.observer) options_.observer(record);
-    return enqueue(line);
+    return enqueue(line, awaited);
 }
 
 uint64_t AuditWriter::write_deferred(const AuditRecord& record,
@@ -311,7 +336,7 @@ void AuditWriter::write(const nlohmann::json& record) {
     enqueue(line);
 }
 
-uint64_t AuditWriter::enqueue(std::string_view line) {
+uint64_t AuditWriter::enqueue(std::string_view line, bool awaited) {
     bool wake = false;
     uint64_t ticket = 0;
     {
@@ -323,7 +348,7 @@ uint64_t AuditWriter::enqueue(std::string_view line) {
             spare_lines_.pop_back();
         }
         queued.line.assign(line);
-        wake = push_locked(std::move(queued));
+        wake = push_locked(std::move(queued), awaited);
     }
     if (wake) wake_.notify_one();
     return ticket;
@@ -346,13 +371,13 @@ uint64_t AuditWriter::enqueue_deferred(std::unique_ptr<AuditDeferredLine> line, 
             spare_lines_.pop_back();
         }
         queued.deferred = std::move(line);
-        wake = push_locked(std::move(queued));
+        wake = push_locked(std::move(queued), false);
     }
     if (wake) wake_.notify_one();
     return ticket;
 }
 
-bool AuditWriter::push_locked(QueuedLine&& queued) {
+bool AuditWriter::push_locked(QueuedLine&& queued, bool awaited) {
     if (queue_.size() >= limits::kAuditQueueMaxRecords) {
         ++stats_.lost;
         ++lost_since_failure_;
@@ -363,8 +388,11 @@ bool AuditWriter::push_locked(QueuedLine&& queued) {
         return false;
     }
     queue_.push_back(std::move(queued));
+    const bool ends_lingering = awaited && !awaited_queued_;
+    awaited_queued_ = awaited_queued_ || awaited;
     return (writer_state_ == WriterState::idle && queue_.size() == 1) ||
-           (writer_state_ == WriterState::lingering && queue_.size() == kAuditBatchMaxRecords);
+           (writer_state_ == WriterState::lingering &&
+            (queue_.size() == kAuditBatchMaxRecords || ends_lingering));
 }
 
 // While the file fails nothing is waited for: failure_mode decides what is served.
@@ -505,13 +533,13 @@ void AuditWriter::run(std::stop_token stop) {
         else
             wake_.wait(lock, stop, has_work);
         if (!queue_.empty() && queue_.size() < kAuditBatchMaxRecords && !stop.stop_requested() &&
-            stats_.healthy && flush_waiters_ == 0 && written_waiters_.empty()) {
+            stats_.healthy && flush_waiters_ == 0 && written_waiters_.empty() && !awaited_queued_) {
             // Group commit: let the burst that woke us finish arriving. A flush(), a full batch
             // or shutdown ends the wait early. (A failing file is retried on its own timer.)
             writer_state_ = WriterState::lingering;
-            wake_.wait_for(lock, stop, kAuditBatchLinger, [&] {
+            wake_.wait_for(lock, stop, options_.batch_linger, [&] {
                 return queue_.size() >= kAuditBatchMaxRecords || flush_waiters_ > 0 ||
-                       reopen_requested_ || !written_waiters_.empty();
+                       reopen_requested_ || !written_waiters_.empty() || awaited_queued_;
             });
         }
         writer_state_ = WriterState::busy;
@@ -538,6 +566,7 @@ void AuditWriter::run(std::stop_token stop) {
         }
         std::deque<QueuedLine> batch;
         batch.swap(queue_);
+        awaited_queued_ = false;
         queued_deferred_ = 0;
         queued_deferred_bytes_ = 0;
         const bool was_failing = !stats_.healthy;

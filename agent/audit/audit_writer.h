@@ -4,7 +4,8 @@
 // Records are written in batches (group commit): the first record of a batch wakes the writer,
 // which lingers up to kAuditBatchLinger for more (or until kAuditBatchMaxRecords are queued) and
 // writes them with one writev. So a busy proxy pays one wakeup and one syscall per batch, not
-// per request, and a record reaches the file at most a few milliseconds after the request.
+// per request, and a record reaches the file at most a few milliseconds after the request. A
+// record someone will wait for (write_awaited_record) is written without lingering.
 //
 // Tamper evidence (docs/audit.md) is the writer thread's job too, so the proxy threads pay
 // nothing for it: each line is sealed into the hash chain (audit_chain.h) as it is written,
@@ -54,6 +55,7 @@ struct AuditWriterOptions {
     uint32_t keep_files = 0;                  // rotated files kept (oldest removed); 0 = all
     uint64_t checkpoint_records = 1000;
     std::chrono::milliseconds checkpoint_interval{60'000};
+    std::chrono::milliseconds batch_linger = kAuditBatchLinger;
     std::shared_ptr<const AuditSigner> signer;  // null: chained but never signed (no checkpoints)
     std::function<std::chrono::system_clock::time_point()> clock = [] {
         return std::chrono::system_clock::now();
@@ -97,6 +99,10 @@ public:
     // Neither blocks on I/O. The record is formatted on the caller's thread. write_record
     // returns the record's ticket for when_written().
     uint64_t write_record(const AuditRecord& record);
+    // Like write_record, for a record its caller will wait for (when_written): the batch that
+    // holds it is written at once, not after lingering for more, so it is usually on disk before
+    // the wait begins (the proxy's "forwarded" record, written while the upstream answers).
+    uint64_t write_awaited_record(const AuditRecord& record);
     // A line (for `record`, which the observer sees now) that the writer thread makes when it
     // writes it, with an attachment stored before it (audit_attachment.h). `bytes`: what it
     // holds in memory until then. Returns 0 and queues nothing when the deferred lines waiting
@@ -130,12 +136,13 @@ private:
         std::unique_ptr<AuditDeferredLine> deferred;  // makes line and attachment
     };
     // Copied into a recycled string when there is one.
-    uint64_t enqueue(std::string_view line);
+    uint64_t enqueue(std::string_view line, bool awaited = false);
+    uint64_t format_and_enqueue(const AuditRecord& record, bool awaited);
     // 0: past the bounds for deferred lines.
     uint64_t enqueue_deferred(std::unique_ptr<AuditDeferredLine> line, std::size_t bytes);
     // Under mutex_: queues `queued`, counted as lost when the queue is full; whether to wake the
-    // writer.
-    bool push_locked(QueuedLine&& queued);
+    // writer. An awaited line ends its lingering.
+    bool push_locked(QueuedLine&& queued, bool awaited);
     void release_written_waiters(std::unique_lock<std::mutex>& lock);
     void recycle(std::deque<QueuedLine>& written);  // under mutex_
     void run(std::stop_token stop);
@@ -188,10 +195,11 @@ private:
     uint64_t lost_since_failure_ = 0;
     bool reopen_requested_ = false;
     // What the writer thread is waiting for, so write() wakes it only when that changes: the
-    // first record while it is idle, or a full batch while it lingers.
+    // first record while it is idle, or a full batch or an awaited record while it lingers.
     enum class WriterState { busy, idle, lingering };
     WriterState writer_state_ = WriterState::busy;
-    int flush_waiters_ = 0;  // while a flush() waits, batches are written without lingering
+    int flush_waiters_ = 0;        // while a flush() waits, batches are written without lingering
+    bool awaited_queued_ = false;  // the queue holds an awaited record: write without lingering
     std::vector<std::pair<uint64_t, std::function<void()>>> written_waiters_;
     AuditStats stats_;
     std::jthread thread_;

@@ -384,7 +384,7 @@ private:
         // Evidence before anything leaves: if sluiced dies mid-request, the next start finds
         // this record without its final one and says so (incomplete_requests.h).
         record.kind = "forwarded";
-        forwarded_ticket_ = context_.audit.write_record(record);
+        forwarded_ticket_ = context_.audit.write_awaited_record(record);
         record.kind = "request";
 
         // A pooled connection may have been closed by the upstream a moment ago; a request whose
@@ -929,7 +929,7 @@ private:
             client_response->body().data = out.empty() ? nullptr : const_cast<char*>(out.data());
             client_response->body().size = out.size();
             client_response->body().more = !last;
-            co_await http::async_write(client_, *response_writer, use_ec(ec));
+            co_await inline_io::write(client_, *response_writer, ec);
             if (ec == http::error::need_buffer) ec = {};
             if (ec) co_return client_gone(record, started, ec);
             if (last && response_writer->is_done()) break;
@@ -1061,10 +1061,14 @@ private:
     net::awaitable<std::size_t> read_response_piece(
         http::response_parser<http::buffer_body>& parser, UpstreamStream& upstream,
         beast::flat_buffer& upstream_buffer, char* data, std::size_t size, beast::error_code& ec) {
+        // Pieces the socket already holds are read inline; a long answer still lets the other
+        // connections on this thread run between some of them.
+        if (++answer_pieces_ % kInlinePiecesBeforeYield == 0)
+            co_await net::post(client_.get_executor(), net::use_awaitable);
         parser.get().body().data = data;
         parser.get().body().size = size;
         arm_upstream(host_upstream_->pool->timeouts().read);
-        co_await http::async_read_some(upstream, upstream_buffer, parser, use_ec(ec));
+        co_await inline_io::read_some(upstream, upstream_buffer, parser, ec);
         if (ec == http::error::need_buffer) ec = {};
         co_return size - parser.get().body().size;
     }
@@ -1259,8 +1263,8 @@ private:
 
     // No answer reaches the client before its request's "forwarded" record is in the audit file:
     // after a kill -9 the next start completes that record (incomplete_requests.h), so no
-    // request a client saw answered goes unrecorded. Usually it is written long before the
-    // upstream answers; the writer stops lingering while anyone waits.
+    // request a client saw answered goes unrecorded. The writer does not linger over it
+    // (write_awaited_record), so it is usually written before the upstream answers.
     net::awaitable<void> await_forwarded_record_written() {
         if (context_.audit.written(forwarded_ticket_)) co_return;
         const auto executor = co_await net::this_coro::executor;
@@ -1308,6 +1312,7 @@ private:
     bool refused_ = false;  // an error answer was sent: the connection ends with a lingering close
     bool held_stream_open_ =
         false;  // a held stream's 200 head went out: its body continues as chunks
+    std::size_t answer_pieces_ = 0;  // read inline by read_response_piece, for its yields
     uint64_t forwarded_ticket_ =
         0;  // the current request's "forwarded" record (AuditWriter::when_written)
     std::optional<RequestRecording> recording_;  // the current request's, when its rule records

@@ -222,5 +222,30 @@ TEST(AuditChainWriter, WhenWrittenRunsOnceTheRecordIsInTheFile) {
     EXPECT_TRUE(at_once);
 }
 
+// The proxy holds each answer until its request's "forwarded" record is written; that record
+// must not wait out the linger meant to gather a batch, or every answer would.
+TEST(AuditChainWriter, AnAwaitedRecordEndsTheLingerForABatch) {
+    TempDir dir;
+    AuditWriterOptions options = options_in(dir, nullptr);
+    options.batch_linger = std::chrono::minutes(10);
+    AuditWriter writer(options);
+    const uint64_t batched = writer.write_record(sample_record(1));  // the writer lingers on it
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_FALSE(writer.written(batched));
+    const uint64_t awaited = writer.write_awaited_record(sample_record(2));
+    for (int i = 0; i < 400 && !writer.written(awaited); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    EXPECT_TRUE(writer.written(batched));
+    EXPECT_TRUE(writer.written(awaited));
+    const std::string file = read_file(dir.path + "/audit.jsonl");
+    EXPECT_NE(file.find("request 1"), std::string::npos);
+    EXPECT_NE(file.find("request 2"), std::string::npos);
+    // An idle writer takes an awaited record at once too, without a linger after it.
+    const uint64_t alone = writer.write_awaited_record(sample_record(3));
+    for (int i = 0; i < 400 && !writer.written(alone); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    EXPECT_TRUE(writer.written(alone));
+}
+
 }  // namespace
 }  // namespace sluice

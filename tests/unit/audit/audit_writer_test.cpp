@@ -1,5 +1,6 @@
 #include "agent/audit/audit_writer.h"
 
+#include <sched.h>
 #include <sys/stat.h>
 
 #include <gtest/gtest.h>
@@ -107,6 +108,26 @@ TEST(AuditWriter, ALoneRecordReachesTheFileWithoutAFlush) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     EXPECT_EQ(writer.stats().written, 1u);
     EXPECT_EQ(read_lines(path).size(), 1u);
+    std::filesystem::remove_all(dir);
+}
+
+// The writer is woken for every request; it must not preempt the proxy thread that woke it.
+TEST(AuditWriter, TheWriterThreadIsABatchThread) {
+    ASSERT_EQ(::sched_getscheduler(0), SCHED_OTHER) << "run the test under SCHED_OTHER";
+    const std::string dir = temp_dir();
+    AuditWriter writer(dir + "/audit.jsonl");
+    writer.write({{"n", 1}});
+    writer.flush();  // the thread is running
+    int writers = 0;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+        std::ifstream comm(task.path() / "comm");
+        std::string name;
+        std::getline(comm, name);
+        if (name != "sluice-audit") continue;
+        ++writers;
+        EXPECT_EQ(::sched_getscheduler(std::stoi(task.path().filename().string())), SCHED_BATCH);
+    }
+    EXPECT_EQ(writers, 1);
     std::filesystem::remove_all(dir);
 }
 
