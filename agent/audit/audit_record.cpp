@@ -54,6 +54,16 @@ void append_identity(std::string& out, std::string_view identity,
     end_member_object(out);
 }
 
+// Members in name order, each only when set, as the nlohmann object it replaces wrote them.
+void append_recording(std::string& out, const RecordingReference& recording) {
+    begin_member_object(out, "recording");
+    if (!recording.error.empty()) append_json_text_member(out, "error", recording.error);
+    if (!recording.mode.empty()) append_json_text_member(out, "mode", recording.mode);
+    if (!recording.session.empty()) append_json_text_member(out, "session", recording.session);
+    if (!recording.sha256.empty()) append_json_text_member(out, "sha256", recording.sha256);
+    end_member_object(out);
+}
+
 }  // namespace
 
 // Members in name order, as nlohmann (std::map) wrote them before, so lines stay comparable.
@@ -98,7 +108,7 @@ void AuditRecord::append_line(std::string& out) const {
     append_json_double_member(out, "latency_ms", latency_ms);
     if (masking && !masking->empty()) append_json(out, "masking", *masking);
     if (realtime) append_json(out, "realtime", *realtime);
-    if (recording) append_json(out, "recording", *recording);
+    if (recording) append_recording(out, *recording);
 
     begin_member_object(out, "request");
     append_json_number_member(out, "bytes", request_bytes);

@@ -16,6 +16,16 @@
 
 namespace sluice {
 
+// What an audit line says of its request's recording. Plain strings, written as text: an
+// nlohmann object per recorded request cost the audit writer's thread about 2 µs
+// (docs/benchmarks.md, "Session recording: history").
+struct RecordingReference {
+    std::string error;    // why it was not stored; "" when it was
+    std::string mode;     // metadata | full, when stored
+    std::string session;  // the session it belongs to ("" when not known)
+    std::string sha256;   // hex, of the recording's JSON text, when stored
+};
+
 struct AuditRecord {
     std::string kind = "request";  // request | forwarded | passthrough | connection | approval
     std::string id;
@@ -56,8 +66,8 @@ struct AuditRecord {
     // Each tool call the answer proposed: name, a masked argument excerpt, decision, reason.
     std::optional<nlohmann::json> tool_calls;
     // The request's recording (docs/recording.md): {"mode","session","sha256"}, the hash of the
-    // recording's JSON text, which is also its file's name; or {"error"} when it was not stored.
-    std::optional<nlohmann::json> recording;
+    // recording's JSON text; or {"error"} (and "session") when it was not stored.
+    std::optional<RecordingReference> recording;
     // A Realtime API session (docs/realtime.md): duration, frames and bytes each way, usage
     // totals, responses, the decisions taken mid-session, how it closed; on a kind
     // "realtime_response" line, that response's id and status.

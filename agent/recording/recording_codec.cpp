@@ -15,10 +15,12 @@ constexpr char kPlain = 0;
 constexpr char kSealed = 1;
 constexpr std::size_t kNonceBytes = 12;
 constexpr std::size_t kTagBytes = 16;
-// Level -1 (zstd's fast mode): on recordings of a few KB, level 1's Huffman-coded literals took
-// half of the compression time (5.6 µs against 2.8 µs for a 2 KB chat recording) for about a
-// fifth fewer bytes; the recorder's CPU is what the goal counts (docs/benchmarks.md).
-constexpr int kZstdLevel = -1;
+// Level -5 (zstd's fast mode, accelerated): on recordings of a few KB, level 1's Huffman-coded
+// literals took half of the compression time for about a fifth fewer bytes, and -5 takes 40%
+// fewer instructions than -1 for about a sixth more bytes (a 1.3 KB metadata recording: 30,000
+// against 49,000 instructions, 1,086 against 937 bytes); the recorder's CPU is what the issue's
+// goal counts (docs/benchmarks.md, "Session recording: history").
+constexpr int kZstdLevel = -5;
 // A recording larger than this after decompression is refused rather than allocated.
 constexpr std::size_t kMaxRecordingBytes = 512u * 1024 * 1024;
 constexpr std::string_view kLegacyMagic = "SLUICEREC1";

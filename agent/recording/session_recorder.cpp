@@ -62,19 +62,21 @@ public:
 private:
     void seal(RecordingSealer& sealer, std::string& json, std::string& line,
               std::string& attachment) {
-        const std::string session = session_of(capture_);
+        std::string session = session_of(capture_);
         try {
             json.clear();
             append_recording_json(json, record_, capture_);
-            const std::string sha = sha256_hex(json);
+            std::string sha = sha256_hex(json);
             sealer.append_entry(attachment, sha, json);
-            record_.recording = nlohmann::json{{"mode", std::string(to_string(capture_.mode))},
-                                               {"session", session},
-                                               {"sha256", sha}};
+            record_.recording = RecordingReference{.error = "",
+                                                   .mode = std::string(to_string(capture_.mode)),
+                                                   .session = std::move(session),
+                                                   .sha256 = std::move(sha)};
         } catch (const std::exception& e) {
             spdlog::error("recording {}: {}", record_.id, e.what());
             attachment.clear();
-            record_.recording = nlohmann::json{{"error", e.what()}, {"session", session}};
+            record_.recording =
+                RecordingReference{.error = e.what(), .mode = "", .session = session, .sha256 = ""};
             ++sealing_->failed;
         }
         record_.append_line(line);
@@ -117,7 +119,8 @@ void SessionRecorder::submit(const AuditRecord& record, RequestCapture capture) 
         ++stats_.dropped;
     }
     AuditRecord dropped = record;
-    dropped.recording = nlohmann::json{{"error", "recorder queue full: not recorded"}};
+    dropped.recording = RecordingReference{
+        .error = "recorder queue full: not recorded", .mode = "", .session = "", .sha256 = ""};
     audit_.write_record(dropped);
 }
 

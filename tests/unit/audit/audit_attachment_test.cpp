@@ -34,7 +34,8 @@ std::vector<nlohmann::json> request_lines(const std::string& path) {
 AuditRecord record_named(const std::string& id) {
     AuditRecord record;
     record.id = id;
-    record.recording = nlohmann::json{{"mode", "full"}, {"session", "conn-" + id}, {"sha256", id}};
+    record.recording =
+        RecordingReference{.error = "", .mode = "full", .session = "conn-" + id, .sha256 = id};
     return record;
 }
 

@@ -176,6 +176,26 @@ TEST(AuditLine, OptionalMembersAreLeftOutWhenEmpty) {
     EXPECT_FALSE(json["request"].contains("client_key"));
 }
 
+TEST(AuditLine, RecordingNamesItsHashOrWhyItWasNotStored) {
+    AuditRecord record = full_record();
+    const std::string sha(64, 'a');
+    record.recording =
+        RecordingReference{.error = "", .mode = "full", .session = "conn-1", .sha256 = sha};
+    nlohmann::json tree = tree_of(record);
+    tree["recording"] = {{"mode", "full"}, {"session", "conn-1"}, {"sha256", sha}};
+    EXPECT_EQ(record.to_line(), tree.dump() + "\n");
+
+    record.recording =
+        RecordingReference{.error = "disk \"full\"", .mode = "", .session = "run-x", .sha256 = ""};
+    tree["recording"] = {{"error", "disk \"full\""}, {"session", "run-x"}};
+    EXPECT_EQ(record.to_line(), tree.dump() + "\n");
+
+    record.recording = RecordingReference{
+        .error = "recorder queue full: not recorded", .mode = "", .session = "", .sha256 = ""};
+    tree["recording"] = {{"error", "recorder queue full: not recorded"}};
+    EXPECT_EQ(record.to_line(), tree.dump() + "\n");
+}
+
 TEST(AuditLine, OidcJoinsTheIdentityObject) {
     AuditRecord record = full_record();
     record.oidc = nlohmann::json{{"outcome", "ok"}, {"subject", "ada"}};
