@@ -10,6 +10,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -20,6 +21,12 @@ namespace sluice {
 class CleanTextMemo {
 public:
     static constexpr std::size_t kMaxTextBytes = 32;
+
+    // An id for a newly built engine: never 0, never handed out twice in the process.
+    static uint64_t new_engine_id() {
+        static std::atomic<uint64_t> next{1};
+        return next.fetch_add(1);
+    }
 
     bool known_clean(uint64_t engine_id, uint64_t choice, std::string_view text) const {
         if (text.size() > kMaxTextBytes) return false;

@@ -3,7 +3,6 @@
 #include <hs/hs.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 
@@ -70,7 +69,6 @@ int stop_at_first(unsigned, unsigned long long, unsigned long long, unsigned, vo
 
 std::unique_ptr<const RegexPrefilter> RegexPrefilter::compile(
     const std::vector<std::string>& regexes) {
-    static std::atomic<uint64_t> next_id{1};
     if (regexes.empty()) return nullptr;
     std::vector<const char*> expressions;
     std::vector<unsigned> flags(regexes.size(), kSupersetFlags);
@@ -90,7 +88,8 @@ std::unique_ptr<const RegexPrefilter> RegexPrefilter::compile(
         hs_free_compile_error(error);
         return nullptr;
     }
-    return std::unique_ptr<const RegexPrefilter>(new RegexPrefilter(database, next_id++));
+    return std::unique_ptr<const RegexPrefilter>(
+        new RegexPrefilter(database, CleanTextMemo::new_engine_id()));
 }
 
 RegexPrefilter::~RegexPrefilter() { hs_free_database(database_); }

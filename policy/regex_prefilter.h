@@ -41,7 +41,7 @@ public:
 private:
     RegexPrefilter(hs_database* database, uint64_t id) : database_(database), id_(id) {}
     hs_database* database_;
-    uint64_t id_;  // names this database to the per-thread scratch (addresses are reused)
+    uint64_t id_;  // names this database to the per-thread scratch and clean-text memo
 };
 
 }  // namespace sluice

@@ -6,18 +6,10 @@
 
 namespace sluice {
 
-namespace http = boost::beast::http;
-
-namespace {}  // namespace
-
 RealtimeRecording::RealtimeRecording(RecordMode mode, std::string connection,
                                      const RequestHeader& header, Clock::time_point started)
-    : started_(started) {
-    capture_.mode = mode;
+    : capture_(begin_capture(mode, std::move(connection), header)), started_(started) {
     capture_.realtime = true;
-    capture_.connection = std::move(connection);
-    capture_.run = std::string(header[kRunHeader]);
-    capture_.user_agent = std::string(header[http::field::user_agent]);
 }
 
 bool RealtimeRecording::room_for(std::size_t text_bytes) {

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "agent/common/sha256_hex.h"
+#include "agent/proxy/request_recording.h"
 #include "agent/proxy/request_rewrite.h"
 #include "agent/recording/request_capture.h"
 

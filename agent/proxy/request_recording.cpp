@@ -8,13 +8,18 @@ namespace sluice {
 
 namespace http = boost::beast::http;
 
+RequestCapture begin_capture(RecordMode mode, std::string connection, const RequestHeader& header) {
+    RequestCapture capture;
+    capture.mode = mode;
+    capture.connection = std::move(connection);
+    capture.run = std::string(header[kRunHeader]);
+    capture.user_agent = std::string(header[http::field::user_agent]);
+    return capture;
+}
+
 RequestRecording::RequestRecording(RecordMode mode, std::string connection,
                                    const RequestHeader& header, Clock::time_point started)
-    : started_(started) {
-    capture_.mode = mode;
-    capture_.connection = std::move(connection);
-    capture_.run = std::string(header[kRunHeader]);
-    capture_.user_agent = std::string(header[http::field::user_agent]);
+    : capture_(begin_capture(mode, std::move(connection), header)), started_(started) {
     capture_.request_content_type = std::string(header[http::field::content_type]);
 }
 

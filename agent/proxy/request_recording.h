@@ -18,6 +18,10 @@
 
 namespace sluice {
 
+// A capture's head as both taps start it (this one and realtime_recording.h): the rule's mode,
+// the connection, and the client's run marker and user agent from the admitted request.
+RequestCapture begin_capture(RecordMode mode, std::string connection, const RequestHeader& header);
+
 class RequestRecording {
 public:
     using Clock = std::chrono::steady_clock;

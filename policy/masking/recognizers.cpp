@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <cstdint>
 
 #include "policy/clean_text_memo.h"
@@ -23,12 +22,8 @@ struct RecognizerSet::Engines {
     std::unique_ptr<const RegexPrefilter> prefilter;  // null: RE2 reads every text
 };
 
-namespace {
-std::atomic<uint64_t> next_set_id{1};
-}  // namespace
-
 RecognizerSet::RecognizerSet()
-    : engines_(std::make_unique<Engines>()), id_(next_set_id.fetch_add(1)) {}
+    : engines_(std::make_unique<Engines>()), id_(CleanTextMemo::new_engine_id()) {}
 RecognizerSet::~RecognizerSet() = default;
 
 std::shared_ptr<const RecognizerSet> RecognizerSet::compile(std::vector<CustomPattern> custom,
